@@ -1,0 +1,21 @@
+//! The pure core: identifiers, the campaign state machine, the schedule and its pacing maths.
+//!
+//! Nothing here does I/O, reads a clock, spawns a task or knows a wire format: time comes in as
+//! an argument, and every decision is a function that tests can call with plain values.
+
+mod contact;
+mod error;
+mod ids;
+mod pacing;
+mod schedule;
+mod status;
+
+pub use contact::{ContactStatus, DialOutcome, RetryDecision};
+pub use error::DomainError;
+pub use ids::{CallId, CampaignId, ContactId, OrgId, PhoneNumber};
+pub use pacing::{Gate, PacingState, Plan};
+pub use schedule::{
+    DayWindow, LocalWindow, RetryPolicy, Schedule, SchedulePatch, StartAt, StartRule, TimeOfDay,
+    WorkingDays, local_date, resolve_local,
+};
+pub use status::{CampaignStatus, Command, InvalidTransition, StartIs, transition};

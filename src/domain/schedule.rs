@@ -1,0 +1,463 @@
+//! The schedule of a campaign: timezone, daily window, working days, limits and retries,
+//! parsed once from raw input with an error that names the field.
+
+use chrono::{
+    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset,
+    TimeZone, Utc, Weekday,
+};
+use chrono_tz::Tz;
+
+use super::DomainError;
+
+const MINUTES_PER_DAY: u16 = 24 * 60;
+
+/// A wall-clock time of day, `HH:MM` from `00:00` to `23:59`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TimeOfDay(u16);
+
+impl TimeOfDay {
+    pub fn parse(field: &str, text: &str) -> Result<Self, DomainError> {
+        let invalid =
+            || DomainError::new(field, format!("`{text}` is not a time of day in HH:MM (00:00 to 23:59)"));
+        let (hours, minutes) = text.split_once(':').ok_or_else(invalid)?;
+        if hours.len() != 2 || minutes.len() != 2 {
+            return Err(invalid());
+        }
+        let hours: u16 = hours.parse().map_err(|_| invalid())?;
+        let minutes: u16 = minutes.parse().map_err(|_| invalid())?;
+        if hours > 23 || minutes > 59 {
+            return Err(invalid());
+        }
+        Ok(Self(hours * 60 + minutes))
+    }
+
+    pub fn minutes(self) -> u16 {
+        self.0
+    }
+}
+
+impl std::fmt::Display for TimeOfDay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:02}:{:02}", self.0 / 60, self.0 % 60)
+    }
+}
+
+/// The daily calling window `[start, end)` in local wall time; an absent bound is the day's edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LocalWindow {
+    start: Option<TimeOfDay>,
+    end: Option<TimeOfDay>,
+}
+
+impl LocalWindow {
+    pub fn new(start: Option<TimeOfDay>, end: Option<TimeOfDay>) -> Result<Self, DomainError> {
+        let window = Self { start, end };
+        if window.end_minute() <= window.start_minute() {
+            return Err(DomainError::new("end_time", "must be later than start_time"));
+        }
+        Ok(window)
+    }
+
+    pub fn start(&self) -> Option<TimeOfDay> {
+        self.start
+    }
+
+    pub fn end(&self) -> Option<TimeOfDay> {
+        self.end
+    }
+
+    fn start_minute(&self) -> u16 {
+        self.start.map_or(0, TimeOfDay::minutes)
+    }
+
+    fn end_minute(&self) -> u16 {
+        self.end.map_or(MINUTES_PER_DAY, TimeOfDay::minutes)
+    }
+
+    /// The window's length in wall-clock milliseconds.
+    pub fn len_ms(&self) -> i64 {
+        i64::from(self.end_minute() - self.start_minute()) * 60_000
+    }
+}
+
+/// The ISO weekdays on which calls may be placed (1 = Monday … 7 = Sunday); never empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkingDays(u8);
+
+impl WorkingDays {
+    pub fn parse(days: &[i64]) -> Result<Self, DomainError> {
+        if days.is_empty() {
+            return Err(DomainError::new("working_days", "must name at least one day"));
+        }
+        let mut mask = 0u8;
+        for (index, &day) in days.iter().enumerate() {
+            if !(1..=7).contains(&day) {
+                return Err(DomainError::new(
+                    format!("working_days[{index}]"),
+                    format!("`{day}` is not a weekday from 1 (Monday) to 7 (Sunday)"),
+                ));
+            }
+            mask |= 1 << (day - 1);
+        }
+        Ok(Self(mask))
+    }
+
+    pub fn all() -> Self {
+        Self(0b111_1111)
+    }
+
+    pub fn contains(self, day: Weekday) -> bool {
+        self.0 & (1 << day.num_days_from_monday()) != 0
+    }
+
+    /// The days as ISO numbers, in order.
+    pub fn iso_days(self) -> Vec<u8> {
+        (1..=7u8).filter(|day| self.0 & (1 << (day - 1)) != 0).collect()
+    }
+}
+
+impl Default for WorkingDays {
+    fn default() -> Self {
+        Self(0b001_1111)
+    }
+}
+
+/// Whether and how failed calls are tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub enabled: bool,
+    /// Retries after the first attempt, 0 to 3.
+    pub max_retries: u32,
+    pub delay_minutes: u32,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self { enabled: false, max_retries: 0, delay_minutes: 30 }
+    }
+}
+
+/// When dispatch may begin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StartRule {
+    /// As soon as the campaign is scheduled.
+    #[default]
+    Immediate,
+    /// Not before this instant.
+    At(DateTime<Utc>),
+}
+
+/// A `scheduled_at` as given: an instant, or a wall time read in the campaign's timezone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartAt {
+    Instant(DateTime<Utc>),
+    Local(NaiveDateTime),
+}
+
+impl StartAt {
+    pub fn parse(text: &str) -> Result<Self, DomainError> {
+        if let Ok(instant) = DateTime::parse_from_rfc3339(text) {
+            return Ok(Self::Instant(instant.with_timezone(&Utc)));
+        }
+        ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"]
+            .iter()
+            .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+            .map(Self::Local)
+            .ok_or_else(|| {
+                DomainError::new("scheduled_at", format!("`{text}` is not an RFC 3339 date-time"))
+            })
+    }
+
+    fn resolve(self, timezone: Tz) -> DateTime<Utc> {
+        match self {
+            Self::Instant(instant) => instant,
+            Self::Local(wall) => resolve_local(timezone, wall),
+        }
+    }
+}
+
+/// Everything that decides when a campaign's calls are placed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schedule {
+    pub start: StartRule,
+    pub timezone: Tz,
+    pub window: LocalWindow,
+    pub working_days: WorkingDays,
+    pub max_concurrent_calls: u32,
+    pub max_calls_per_day: Option<u32>,
+    pub retry: RetryPolicy,
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        Self {
+            start: StartRule::Immediate,
+            timezone: Tz::UTC,
+            window: LocalWindow::default(),
+            working_days: WorkingDays::default(),
+            max_concurrent_calls: 10,
+            max_calls_per_day: None,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// Raw scheduling input as a client sent it; absent fields keep their value, and a field set to
+/// `Some(None)` is cleared. [`Schedule::apply`] parses it, naming the first bad field.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SchedulePatch {
+    pub schedule_type: Option<String>,
+    pub scheduled_at: Option<String>,
+    pub timezone: Option<String>,
+    pub start_time: Option<Option<String>>,
+    pub end_time: Option<Option<String>>,
+    pub working_days: Option<Vec<i64>>,
+    pub max_concurrent_calls: Option<i64>,
+    pub max_calls_per_day: Option<Option<i64>>,
+    pub retry_failed: Option<bool>,
+    pub max_retry_attempts: Option<i64>,
+    pub retry_delay_minutes: Option<i64>,
+}
+
+impl SchedulePatch {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+fn in_range(field: &str, value: i64, min: i64, max: i64) -> Result<u32, DomainError> {
+    if (min..=max).contains(&value) {
+        Ok(value as u32)
+    } else {
+        Err(DomainError::new(field, format!("`{value}` is out of range {min} to {max}")))
+    }
+}
+
+impl Schedule {
+    /// The schedule with `patch` applied, or the first field that breaks a rule.
+    pub fn apply(&self, patch: &SchedulePatch) -> Result<Schedule, DomainError> {
+        let mut next = self.clone();
+        if let Some(name) = &patch.timezone {
+            next.timezone = name.parse().map_err(|_| {
+                DomainError::new("timezone", format!("`{name}` is not an IANA timezone"))
+            })?;
+        }
+        let time = |field: &str, value: &Option<Option<String>>, current: Option<TimeOfDay>| match value {
+            None => Ok(current),
+            Some(None) => Ok(None),
+            Some(Some(text)) => TimeOfDay::parse(field, text).map(Some),
+        };
+        let start_time = time("start_time", &patch.start_time, next.window.start)?;
+        let end_time = time("end_time", &patch.end_time, next.window.end)?;
+        next.window = LocalWindow::new(start_time, end_time)?;
+        if let Some(days) = &patch.working_days {
+            next.working_days = WorkingDays::parse(days)?;
+        }
+        if let Some(limit) = patch.max_concurrent_calls {
+            next.max_concurrent_calls = in_range("max_concurrent_calls", limit, 1, 100)?;
+        }
+        if let Some(cap) = patch.max_calls_per_day {
+            next.max_calls_per_day =
+                cap.map(|cap| in_range("max_calls_per_day", cap, 1, 1_000_000)).transpose()?;
+        }
+        if let Some(enabled) = patch.retry_failed {
+            next.retry.enabled = enabled;
+        }
+        if let Some(retries) = patch.max_retry_attempts {
+            next.retry.max_retries = in_range("max_retry_attempts", retries, 0, 3)?;
+        }
+        if let Some(delay) = patch.retry_delay_minutes {
+            next.retry.delay_minutes = in_range("retry_delay_minutes", delay, 1, 7 * 24 * 60)?;
+        }
+        let start_at = patch.scheduled_at.as_deref().map(StartAt::parse).transpose()?;
+        let scheduled = match patch.schedule_type.as_deref() {
+            None => start_at.is_some() || matches!(next.start, StartRule::At(_)),
+            Some("immediate") => false,
+            Some("scheduled") => true,
+            Some(other) => {
+                return Err(DomainError::new(
+                    "schedule_type",
+                    format!("`{other}` is not one of immediate, scheduled"),
+                ));
+            }
+        };
+        next.start = match (scheduled, start_at, next.start) {
+            (false, _, _) => StartRule::Immediate,
+            (true, Some(at), _) => StartRule::At(at.resolve(next.timezone)),
+            (true, None, StartRule::At(instant)) => StartRule::At(instant),
+            (true, None, StartRule::Immediate) => {
+                return Err(DomainError::new(
+                    "scheduled_at",
+                    "is required when schedule_type is scheduled",
+                ));
+            }
+        };
+        Ok(next)
+    }
+
+    /// The window of local date `date` as instants, or `None` on a day without calls (not a
+    /// working day, or a window that a DST gap swallowed whole).
+    pub fn window_on(&self, date: NaiveDate) -> Option<DayWindow> {
+        if !self.working_days.contains(date.weekday()) {
+            return None;
+        }
+        let midnight = date.and_time(NaiveTime::MIN);
+        let wall_open = midnight + Duration::minutes(i64::from(self.window.start_minute()));
+        let wall_close = midnight + Duration::minutes(i64::from(self.window.end_minute()));
+        let open = resolve_local(self.timezone, wall_open);
+        let close = resolve_local(self.timezone, wall_close);
+        (open < close).then(|| DayWindow {
+            open,
+            close,
+            wall_open,
+            uniform: (close - open).num_milliseconds() == self.window.len_ms(),
+        })
+    }
+
+    pub fn is_open_at(&self, instant: DateTime<Utc>) -> bool {
+        self.window_on(local_date(self.timezone, instant))
+            .is_some_and(|window| window.open <= instant && instant < window.close)
+    }
+}
+
+/// One local day's calling window as instants `[open, close)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayWindow {
+    pub open: DateTime<Utc>,
+    pub close: DateTime<Utc>,
+    /// The window's start in local wall time, from which slots are counted.
+    pub wall_open: NaiveDateTime,
+    /// No UTC offset change inside the window: slots are plain offsets from `open`.
+    pub uniform: bool,
+}
+
+/// The calendar date of `instant` in `timezone`: the day of the daily cap.
+pub fn local_date(timezone: Tz, instant: DateTime<Utc>) -> NaiveDate {
+    instant.with_timezone(&timezone).date_naive()
+}
+
+/// The instant of a local wall time: in a fall-back overlap the earlier instant, in a
+/// spring-forward gap the first valid instant after it (the moment the clocks jump).
+pub fn resolve_local(timezone: Tz, wall: NaiveDateTime) -> DateTime<Utc> {
+    match timezone.from_local_datetime(&wall) {
+        LocalResult::Single(instant) => instant.with_timezone(&Utc),
+        LocalResult::Ambiguous(earlier, later) => earlier.min(later).with_timezone(&Utc),
+        LocalResult::None => end_of_gap(timezone, wall),
+    }
+}
+
+/// The transition instant of the gap that holds `wall`: the first instant that has the offset in
+/// force after the gap. Offsets around the gap are read one day either side, where no other
+/// transition lies in any zone of the tz database.
+fn end_of_gap(timezone: Tz, wall: NaiveDateTime) -> DateTime<Utc> {
+    let offset_at = |instant: DateTime<Utc>| {
+        i64::from(timezone.offset_from_utc_datetime(&instant.naive_utc()).fix().local_minus_utc())
+    };
+    let as_utc = wall.and_utc();
+    let before = offset_at(as_utc - Duration::days(1));
+    let after = offset_at(as_utc + Duration::days(1));
+    // `wall` read with the later offset lies before the jump, read with the earlier one after it.
+    let mut low = (as_utc - Duration::seconds(after)).timestamp();
+    let mut high = (as_utc - Duration::seconds(before)).timestamp();
+    while low + 1 < high {
+        let middle = low + (high - low) / 2;
+        let instant = DateTime::from_timestamp(middle, 0).expect("in range");
+        if offset_at(instant) == after {
+            high = middle;
+        } else {
+            low = middle;
+        }
+    }
+    DateTime::from_timestamp(high, 0).expect("in range")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn patch() -> SchedulePatch {
+        SchedulePatch::default()
+    }
+
+    fn check_error(patch: SchedulePatch, field: &str) {
+        let error = Schedule::default().apply(&patch).expect_err("must be rejected");
+        assert_eq!(error.field, field, "{error}");
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        check_error(SchedulePatch { timezone: Some("Mars/Olympus".into()), ..patch() }, "timezone");
+        check_error(SchedulePatch { start_time: Some(Some("25:00".into())), ..patch() }, "start_time");
+        check_error(SchedulePatch { start_time: Some(Some("9:00".into())), ..patch() }, "start_time");
+        check_error(
+            SchedulePatch {
+                start_time: Some(Some("17:00".into())),
+                end_time: Some(Some("09:00".into())),
+                ..patch()
+            },
+            "end_time",
+        );
+        check_error(SchedulePatch { working_days: Some(vec![1, 8]), ..patch() }, "working_days[1]");
+        check_error(SchedulePatch { working_days: Some(vec![]), ..patch() }, "working_days");
+        check_error(SchedulePatch { max_concurrent_calls: Some(0), ..patch() }, "max_concurrent_calls");
+        check_error(SchedulePatch { max_concurrent_calls: Some(101), ..patch() }, "max_concurrent_calls");
+        check_error(SchedulePatch { max_calls_per_day: Some(Some(0)), ..patch() }, "max_calls_per_day");
+        check_error(SchedulePatch { max_retry_attempts: Some(4), ..patch() }, "max_retry_attempts");
+        check_error(SchedulePatch { retry_delay_minutes: Some(0), ..patch() }, "retry_delay_minutes");
+        check_error(SchedulePatch { schedule_type: Some("scheduled".into()), ..patch() }, "scheduled_at");
+        check_error(SchedulePatch { scheduled_at: Some("tomorrow".into()), ..patch() }, "scheduled_at");
+    }
+
+    #[test]
+    fn a_scheduled_at_without_offset_is_read_in_the_timezone() {
+        let schedule = Schedule::default()
+            .apply(&SchedulePatch {
+                timezone: Some("Europe/Paris".into()),
+                scheduled_at: Some("2026-07-01T09:00:00".into()),
+                ..patch()
+            })
+            .unwrap();
+        let expected = "2026-07-01T07:00:00Z".parse().unwrap();
+        assert_eq!(schedule.start, StartRule::At(expected));
+    }
+
+    #[test]
+    fn cleared_bounds_mean_the_whole_day() {
+        let schedule = Schedule::default()
+            .apply(&SchedulePatch { start_time: Some(Some("09:00".into())), ..patch() })
+            .unwrap()
+            .apply(&SchedulePatch { start_time: Some(None), ..patch() })
+            .unwrap();
+        assert_eq!(schedule.window.len_ms(), 24 * 3_600_000);
+    }
+
+    fn wall(text: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").unwrap()
+    }
+
+    fn check_resolve(zone: Tz, local: &str, expected_utc: &str) {
+        let got = resolve_local(zone, wall(local));
+        assert_eq!(got, expected_utc.parse::<DateTime<Utc>>().unwrap(), "{zone} {local}");
+    }
+
+    #[test]
+    fn wall_times_in_gaps_move_to_the_jump_and_overlaps_take_the_earlier_instant() {
+        use chrono_tz::America::New_York;
+        use chrono_tz::Asia::Kathmandu;
+        use chrono_tz::Australia::Lord_Howe;
+        use chrono_tz::Europe::London;
+        // New York springs forward 2026-03-08 02:00 EST → 03:00 EDT (07:00Z).
+        check_resolve(New_York, "2026-03-08 02:30", "2026-03-08T07:00:00Z");
+        // … and falls back 2026-11-01 02:00 EDT → 01:00 EST: 01:30 happens twice.
+        check_resolve(New_York, "2026-11-01 01:30", "2026-11-01T05:30:00Z");
+        // London: 2026-03-29 01:00 GMT → 02:00 BST; 2026-10-25 02:00 BST → 01:00 GMT.
+        check_resolve(London, "2026-03-29 01:15", "2026-03-29T01:00:00Z");
+        check_resolve(London, "2026-10-25 01:30", "2026-10-25T00:30:00Z");
+        // Lord Howe shifts by 30 minutes: 2026-10-04 02:00 (+10:30) → 02:30 (+11).
+        check_resolve(Lord_Howe, "2026-10-04 02:10", "2026-10-03T15:30:00Z");
+        // … and back 2026-04-05 02:00 (+11) → 01:30 (+10:30): 01:45 happens twice.
+        check_resolve(Lord_Howe, "2026-04-05 01:45", "2026-04-04T14:45:00Z");
+        // Kathmandu is +05:45 all year.
+        check_resolve(Kathmandu, "2026-06-01 09:00", "2026-06-01T03:15:00Z");
+    }
+}

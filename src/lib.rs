@@ -1,0 +1,2 @@
+//! Pacer: a dispatcher for outbound call campaigns.
+pub mod domain;
