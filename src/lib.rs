@@ -1,2 +1,16 @@
 //! Pacer: a dispatcher for outbound call campaigns.
+//!
+//! Reading order: `domain` (pure rules: state machine, schedule, pacing), `store` (the source of
+//! truth, one atomic step per change), `dialer` (placing calls), `actors` (one actor per campaign
+//! sequencing claims, dials and commands), `api` (HTTP), then `startup`, `config`, `clock` and
+//! `telemetry` that wire and serve it.
+
 pub mod domain;
+pub mod store;
+pub mod dialer;
+pub mod actors;
+pub mod api;
+pub mod clock;
+pub mod config;
+pub mod startup;
+pub mod telemetry;

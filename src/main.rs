@@ -1,1 +1,44 @@
-fn main(){}
+//! The `pacer` binary: parse the command line, load settings, start logging, serve.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use pacer::config::Settings;
+use pacer::startup::{Application, Components};
+
+#[derive(Debug, Parser)]
+#[command(version, about = "A dispatcher for outbound call campaigns")]
+struct Cli {
+    /// A TOML file of settings, applied over config/default.toml and under PACER_* variables.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the API (the default).
+    Serve,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let settings = Settings::load(cli.config.as_deref())?;
+    pacer::telemetry::init(settings.log_format);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => actix_web::rt::System::new().block_on(serve(settings)),
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let components = Components::from_settings(&settings)?;
+    let app = Application::build(&settings, components).await?;
+    if let Some(key) = &app.generated_key {
+        // Printed once, to the terminal only: keys never go to the logs.
+        println!("No API key configured; generated one for organisation `default`:\n\n    export PACER_KEY={key}\n");
+    }
+    tracing::info!(listen = %settings.listen, port = app.port, "serving");
+    app.server.await?;
+    Ok(())
+}

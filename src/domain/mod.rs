@@ -3,6 +3,7 @@
 //! Nothing here does I/O, reads a clock, spawns a task or knows a wire format: time comes in as
 //! an argument, and every decision is a function that tests can call with plain values.
 
+mod campaign;
 mod contact;
 mod error;
 mod ids;
@@ -10,12 +11,13 @@ mod pacing;
 mod schedule;
 mod status;
 
+pub use campaign::{CampaignSpec, PhoneRotation, required_text};
 pub use contact::{ContactStatus, DialOutcome, RetryDecision};
 pub use error::DomainError;
 pub use ids::{CallId, CampaignId, ContactId, OrgId, PhoneNumber};
 pub use pacing::{Gate, PacingState, Plan};
 pub use schedule::{
-    DayWindow, LocalWindow, RetryPolicy, Schedule, SchedulePatch, StartAt, StartRule, TimeOfDay,
+    DayWindow, LocalWindow, RetryPolicy, Schedule, SchedulePatch, StartRule, TimeOfDay,
     WorkingDays, local_date, resolve_local,
 };
 pub use status::{CampaignStatus, Command, InvalidTransition, StartIs, transition};

@@ -1,0 +1,223 @@
+//! The campaign actor: owns one campaign's dispatch on this node.
+//!
+//! It claims due contacts from the store, hands them to dialers, records outcomes and keeps a
+//! timer to the next due instant. Every step that claims or commands runs while the actor
+//! handles nothing else, so when a pause is answered no claimed contact is still waiting to be
+//! requested: it was placed, or released back to the queue.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use chrono::Duration;
+use futures_util::future::join_all;
+
+use super::{DialerPool, Directory};
+use crate::clock::Clock;
+use crate::dialer::{CallReport, DialError, OutcomeSink};
+use crate::domain::{CampaignId, CampaignStatus, DialOutcome, OrgId, SchedulePatch};
+use crate::store::{
+    CallResult, Campaign, CampaignEdit, CampaignStore, ClaimBatch, Control, StoreError,
+};
+
+/// Claims what is due now and places it; replies when every claimed call is placed or released.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Dispatch;
+
+/// A dialer reported how a call ended.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct CallFinished(pub CallReport);
+
+/// An operator's command for this campaign.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CampaignOp {
+    Schedule(SchedulePatch),
+    Control(Control),
+    Edit(CampaignEdit),
+}
+
+pub type OpResult = Result<Campaign, StoreError>;
+
+/// Runs an operator's command between two dispatch steps.
+#[derive(Debug, Message)]
+#[rtype(result = "OpResult")]
+pub struct RunOp {
+    pub org: OrgId,
+    pub op: CampaignOp,
+}
+
+/// Whether a dispatch step may stop an actor that has nothing left to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retire {
+    WhenIdle,
+    Never,
+}
+
+/// How long to wait before trying again after the store failed.
+const STORE_RETRY: Duration = Duration::seconds(1);
+
+/// The dispatcher of one campaign.
+#[derive(Debug)]
+pub struct CampaignActor {
+    id: CampaignId,
+    store: Arc<dyn CampaignStore>,
+    clock: Arc<dyn Clock>,
+    dialers: Arc<DialerPool>,
+    directory: Directory,
+    claim_limit: u32,
+    timer: Option<SpawnHandle>,
+    sink: Option<OutcomeSink>,
+}
+
+impl CampaignActor {
+    pub fn new(id: CampaignId, directory: Directory) -> Self {
+        Self {
+            id,
+            store: directory.store(),
+            clock: directory.clock(),
+            dialers: directory.dialers(),
+            claim_limit: directory.claim_limit(),
+            directory,
+            timer: None,
+            sink: None,
+        }
+    }
+
+    /// One dispatch step: claim, place every claimed call, then re-arm the timer. With
+    /// `Retire::WhenIdle` an actor with nothing left to do (no dispatching status, no call in
+    /// flight) stops; the directory starts a new one when a command comes.
+    fn dispatch(&mut self, retire: Retire) -> impl ActorFuture<Self, Output = ()> + use<> {
+        let (id, store, dialers) = (self.id, self.store.clone(), self.dialers.clone());
+        let sink = self.sink.clone().expect("the sink is set when the actor starts");
+        let now = self.clock.now();
+        let limit = self.claim_limit;
+        async move {
+            let batch = store.claim_due(id, now, limit).await?;
+            let placements = batch.calls.iter().map(|call| {
+                let (store, dialers, sink) = (store.clone(), dialers.clone(), sink.clone());
+                let call = call.clone();
+                async move {
+                    let (contact, attempt) = (call.contact_id, call.attempt);
+                    match dialers.place(call, sink).await {
+                        Ok(()) => Ok(()),
+                        Err(DialError::Rejected(reason)) => {
+                            tracing::info!(campaign = %id, %reason, "call rejected by the provider");
+                            let failed = CallResult { outcome: DialOutcome::Failed, duration_secs: 0 };
+                            store.record_outcome(id, contact, attempt, failed, now).await.map(drop)
+                        }
+                        Err(DialError::Unavailable(reason)) => {
+                            tracing::warn!(campaign = %id, %reason, "call not placed, released");
+                            store.release_claim(id, contact, attempt).await
+                        }
+                    }
+                }
+            });
+            for result in join_all(placements).await {
+                result?;
+            }
+            Ok::<ClaimBatch, StoreError>(batch)
+        }
+        .into_actor(self)
+        .map(move |result, actor, ctx| actor.after_dispatch(result, retire, ctx))
+    }
+
+    fn after_dispatch(&mut self, result: Result<ClaimBatch, StoreError>, retire: Retire, ctx: &mut Context<Self>) {
+        match result {
+            Ok(batch) => {
+                let idle = retire == Retire::WhenIdle
+                    && batch.in_flight == 0
+                    && !batch.status.is_dispatching()
+                    && batch.status != CampaignStatus::Paused;
+                if idle {
+                    ctx.stop();
+                } else {
+                    self.arm(ctx, batch.wake_at);
+                }
+            }
+            Err(StoreError::NotFound) => ctx.stop(),
+            Err(error) => {
+                tracing::warn!(campaign = %self.id, %error, "dispatch step failed, retrying");
+                self.arm(ctx, Some(self.clock.now() + STORE_RETRY));
+            }
+        }
+    }
+
+    /// Sets the timer to `wake_at`, replacing the previous one.
+    fn arm(&mut self, ctx: &mut Context<Self>, wake_at: Option<chrono::DateTime<chrono::Utc>>) {
+        if let Some(timer) = self.timer.take() {
+            ctx.cancel_future(timer);
+        }
+        if let Some(wake_at) = wake_at {
+            let sleep = self.clock.sleep_until(wake_at).into_actor(self);
+            self.timer = Some(ctx.spawn(sleep.map(|(), actor, ctx| {
+                actor.timer = None;
+                let step = actor.dispatch(Retire::WhenIdle);
+                ctx.wait(step);
+            })));
+        }
+    }
+}
+
+impl Actor for CampaignActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let address = ctx.address();
+        self.sink = Some(OutcomeSink::new(move |report| address.do_send(CallFinished(report))));
+        // Never retire here: the message that made the directory start this actor is queued.
+        let step = self.dispatch(Retire::Never);
+        ctx.wait(step);
+    }
+
+    fn stopped(&mut self, ctx: &mut Context<Self>) {
+        self.directory.forget(self.id, &ctx.address());
+    }
+}
+
+impl Handler<Dispatch> for CampaignActor {
+    type Result = AtomicResponse<Self, ()>;
+
+    fn handle(&mut self, _: Dispatch, _ctx: &mut Context<Self>) -> Self::Result {
+        AtomicResponse::new(Box::pin(self.dispatch(Retire::WhenIdle)))
+    }
+}
+
+impl Handler<CallFinished> for CampaignActor {
+    type Result = AtomicResponse<Self, ()>;
+
+    fn handle(&mut self, CallFinished(report): CallFinished, _ctx: &mut Context<Self>) -> Self::Result {
+        let store = self.store.clone();
+        let now = self.clock.now();
+        let record = async move {
+            store
+                .record_outcome(report.campaign_id, report.contact_id, report.attempt, report.result, now)
+                .await
+        };
+        AtomicResponse::new(Box::pin(record.into_actor(self).then(|result, actor, _| {
+            if let Err(error) = result {
+                // The outcome is not lost for good: the call stays in flight until recovery.
+                tracing::error!(campaign = %actor.id, %error, "recording an outcome failed");
+            }
+            actor.dispatch(Retire::WhenIdle)
+        })))
+    }
+}
+
+impl Handler<RunOp> for CampaignActor {
+    type Result = AtomicResponse<Self, OpResult>;
+
+    fn handle(&mut self, RunOp { org, op }: RunOp, _ctx: &mut Context<Self>) -> Self::Result {
+        let (id, store, now) = (self.id, self.store.clone(), self.clock.now());
+        let run = async move {
+            match op {
+                CampaignOp::Schedule(patch) => store.schedule_campaign(&org, id, patch, now).await,
+                CampaignOp::Control(control) => store.control(&org, id, control, now).await,
+                CampaignOp::Edit(edit) => store.edit_campaign(&org, id, edit, now).await,
+            }
+        };
+        AtomicResponse::new(Box::pin(
+            run.into_actor(self).then(|result, actor, _| actor.dispatch(Retire::WhenIdle).map(move |(), _, _| result)),
+        ))
+    }
+}

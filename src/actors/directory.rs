@@ -1,0 +1,157 @@
+//! The directory of live campaign actors on this node: finds the actor of a campaign, or starts
+//! it on one of the node's arbiters, so that every command for a campaign passes through the one
+//! actor that dispatches it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use actix::prelude::*;
+use futures_util::future::join_all;
+use parking_lot::Mutex;
+
+use super::campaign::{CampaignOp, Dispatch, OpResult, RunOp};
+use super::{CampaignActor, DialerPool};
+use crate::clock::Clock;
+use crate::dialer::Dialer;
+use crate::domain::{CampaignId, OrgId};
+use crate::store::{CampaignStore, StoreError};
+
+/// Finds or starts the actor of a campaign. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Directory {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Arc<dyn CampaignStore>,
+    clock: Arc<dyn Clock>,
+    dialers: Arc<DialerPool>,
+    /// One arbiter (thread) per core: actors started from one place would share one thread.
+    arbiters: Vec<Arbiter>,
+    next_arbiter: AtomicUsize,
+    claim_limit: u32,
+    live: Mutex<HashMap<CampaignId, Addr<CampaignActor>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        for arbiter in &self.arbiters {
+            arbiter.stop();
+        }
+    }
+}
+
+/// How many times a command is retried when it meets an actor that was just stopping.
+const SEND_ATTEMPTS: usize = 5;
+
+impl Directory {
+    pub fn new(
+        store: Arc<dyn CampaignStore>,
+        clock: Arc<dyn Clock>,
+        dialer: Arc<dyn Dialer>,
+        n_arbiters: usize,
+        n_dialers: usize,
+        claim_limit: u32,
+    ) -> Self {
+        let arbiters: Vec<Arbiter> = (0..n_arbiters.max(1)).map(|_| Arbiter::new()).collect();
+        let handles: Vec<ArbiterHandle> = arbiters.iter().map(Arbiter::handle).collect();
+        let dialers = Arc::new(DialerPool::start(dialer, n_dialers, &handles));
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                clock,
+                dialers,
+                arbiters,
+                next_arbiter: AtomicUsize::new(0),
+                claim_limit: claim_limit.max(1),
+                live: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    pub(super) fn store(&self) -> Arc<dyn CampaignStore> {
+        self.inner.store.clone()
+    }
+
+    pub(super) fn clock(&self) -> Arc<dyn Clock> {
+        self.inner.clock.clone()
+    }
+
+    pub(super) fn dialers(&self) -> Arc<DialerPool> {
+        self.inner.dialers.clone()
+    }
+
+    pub(super) fn claim_limit(&self) -> u32 {
+        self.inner.claim_limit
+    }
+
+    /// The actor of `id`, started if it is not running.
+    fn actor(&self, id: CampaignId) -> Addr<CampaignActor> {
+        let mut live = self.inner.live.lock();
+        if let Some(address) = live.get(&id).filter(|address| address.connected()) {
+            return address.clone();
+        }
+        let index = self.inner.next_arbiter.fetch_add(1, Ordering::Relaxed);
+        let arbiter = self.inner.arbiters[index % self.inner.arbiters.len()].handle();
+        let directory = self.clone();
+        let address =
+            CampaignActor::start_in_arbiter(&arbiter, move |_| CampaignActor::new(id, directory));
+        live.insert(id, address.clone());
+        address
+    }
+
+    /// Called by an actor that stopped: forgets it unless a newer one took its place.
+    pub(super) fn forget(&self, id: CampaignId, address: &Addr<CampaignActor>) {
+        let mut live = self.inner.live.lock();
+        if live.get(&id) == Some(address) {
+            live.remove(&id);
+        }
+    }
+
+    /// Runs an operator's command through the campaign's actor.
+    pub async fn run(&self, org: &OrgId, id: CampaignId, op: CampaignOp) -> OpResult {
+        // Do not start actors for campaigns that do not exist or belong to someone else.
+        self.inner.store.campaign(org, id).await?;
+        for _ in 0..SEND_ATTEMPTS {
+            let message = RunOp { org: org.clone(), op: op.clone() };
+            match self.actor(id).send(message).await {
+                Ok(result) => return result,
+                Err(_stopped) => self.forget_disconnected(id),
+            }
+        }
+        Err(StoreError::Unavailable("the campaign's dispatcher did not answer".to_owned()))
+    }
+
+    fn forget_disconnected(&self, id: CampaignId) {
+        let mut live = self.inner.live.lock();
+        if live.get(&id).is_some_and(|address| !address.connected()) {
+            live.remove(&id);
+        }
+    }
+
+    /// Asks a campaign's actor to look at its queue now (e.g. after contacts were added).
+    pub fn wake(&self, id: CampaignId) {
+        self.actor(id).do_send(Dispatch);
+    }
+
+    /// Starts an actor for every campaign that needs one (at start-up).
+    pub async fn start_live(&self) -> Result<usize, StoreError> {
+        let ids = self.inner.store.live_campaigns().await?;
+        for &id in &ids {
+            self.actor(id);
+        }
+        Ok(ids.len())
+    }
+
+    /// Runs one dispatch step in every live actor and waits for all of them.
+    pub async fn dispatch_all(&self) {
+        let actors: Vec<_> = self.inner.live.lock().values().cloned().collect();
+        join_all(actors.iter().map(|actor| actor.send(Dispatch))).await;
+    }
+
+    pub fn n_live(&self) -> usize {
+        self.inner.live.lock().len()
+    }
+}

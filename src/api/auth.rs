@@ -1,0 +1,95 @@
+//! Bearer keys: each belongs to one organisation, and only its SHA-256 hash is kept.
+
+use std::collections::HashMap;
+use std::future::{Ready, ready};
+
+use actix_web::dev::Payload;
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{FromRequest, HttpRequest, web};
+use sha2::{Digest, Sha256};
+
+use super::ApiError;
+use crate::domain::OrgId;
+
+/// The configured keys, by hash.
+#[derive(Debug, Clone, Default)]
+pub struct ApiKeys {
+    by_hash: HashMap<[u8; 32], OrgId>,
+}
+
+fn hash(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+impl ApiKeys {
+    /// Parses `org_a:key_a,org_b:key_b`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut keys = Self::default();
+        for pair in text.split(',').map(str::trim).filter(|pair| !pair.is_empty()) {
+            let (org, key) = pair
+                .split_once(':')
+                .ok_or_else(|| "api_keys: each entry must be `organisation:key`".to_owned())?;
+            let org = OrgId::parse(org.trim()).map_err(|error| format!("api_keys: {error}"))?;
+            if key.trim().len() < 16 {
+                return Err(format!("api_keys: the key of `{org}` is shorter than 16 characters"));
+            }
+            keys.insert(org, key.trim());
+        }
+        Ok(keys)
+    }
+
+    pub fn insert(&mut self, org: OrgId, key: &str) {
+        self.by_hash.insert(hash(key), org);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_hash.is_empty()
+    }
+
+    /// A new random key for `org`, returned once so it can be shown to the operator.
+    pub fn generate(&mut self, org: OrgId) -> String {
+        let key = format!("pk_{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+        self.insert(org, &key);
+        key
+    }
+
+    fn organisation(&self, key: &str) -> Option<&OrgId> {
+        self.by_hash.get(&hash(key))
+    }
+}
+
+/// The organisation of the request's key: every campaign route takes it.
+#[derive(Debug, Clone)]
+pub struct Org(pub OrgId);
+
+impl FromRequest for Org {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let keys = request.app_data::<web::Data<ApiKeys>>();
+        let key = request
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim);
+        let org = keys.zip(key).and_then(|(keys, key)| keys.organisation(key).cloned());
+        ready(org.map(Org).ok_or(ApiError::Unauthorized))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_parse_and_resolve_to_their_organisation() {
+        let keys = ApiKeys::parse("acme:0123456789abcdef, globex:fedcba9876543210").unwrap();
+        assert_eq!(keys.organisation("0123456789abcdef").map(OrgId::as_str), Some("acme"));
+        assert_eq!(keys.organisation("fedcba9876543210").map(OrgId::as_str), Some("globex"));
+        assert!(keys.organisation("nope").is_none());
+        assert!(ApiKeys::parse("acme").is_err());
+        assert!(ApiKeys::parse("acme:short").is_err());
+    }
+}

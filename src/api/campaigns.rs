@@ -1,0 +1,236 @@
+//! The batch-calls routes. Handlers parse the request into domain values, hand commands to the
+//! campaign's actor through the directory (reads go to the store), and wrap the answer.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+
+use super::auth::Org;
+use super::dto::{
+    self, AddedView, BulkDeleteInput, CampaignInput, CampaignView, ContactView, ContactsInput,
+    RowError, ScheduleBody,
+};
+use super::envelope::{ok, page, respond};
+use super::json::ValidJson;
+use super::{ApiError, AppState};
+use crate::actors::CampaignOp;
+use crate::domain::{CampaignId, CampaignStatus, ContactStatus, DomainError};
+use crate::store::{CampaignFilter, Control, Page};
+
+pub fn routes(config: &mut web::ServiceConfig) {
+    config
+        .route("/batch-calls", web::post().to(create))
+        .route("/batch-calls", web::get().to(list))
+        .route("/batch-calls/bulk-delete", web::post().to(bulk_delete))
+        .route("/batch-calls/{id}", web::get().to(get))
+        .route("/batch-calls/{id}", web::patch().to(edit))
+        .route("/batch-calls/{id}", web::delete().to(delete))
+        .route("/batch-calls/{id}/schedule", web::post().to(schedule))
+        .route("/batch-calls/{id}/pause", web::post().to(pause))
+        .route("/batch-calls/{id}/resume", web::post().to(resume))
+        .route("/batch-calls/{id}/cancel", web::post().to(cancel))
+        .route("/batch-calls/{id}/contacts", web::post().to(add_contacts))
+        .route("/batch-calls/{id}/contacts", web::get().to(list_contacts));
+}
+
+/// A malformed id names no campaign: 404, like any campaign that is not yours.
+fn campaign_id(path: &web::Path<String>) -> Result<CampaignId, ApiError> {
+    CampaignId::parse(path).map_err(|_| ApiError::NotFound)
+}
+
+/// Query parameters, read as text and parsed here so that errors name the parameter.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    limit: Option<String>,
+    offset: Option<String>,
+    status: Option<String>,
+    agent_id: Option<String>,
+}
+
+impl ListQuery {
+    fn page(&self) -> Result<Page, DomainError> {
+        let limit = match &self.limit {
+            None => 50,
+            Some(text) => text
+                .parse::<u32>()
+                .ok()
+                .filter(|limit| (1..=100).contains(limit))
+                .ok_or_else(|| DomainError::new("limit", format!("`{text}` is not a number from 1 to 100")))?,
+        };
+        let offset = match &self.offset {
+            None => 0,
+            Some(text) => text
+                .parse::<u64>()
+                .map_err(|_| DomainError::new("offset", format!("`{text}` is not a number ≥ 0")))?,
+        };
+        Ok(Page { limit, offset })
+    }
+}
+
+fn query(query: Result<web::Query<ListQuery>, actix_web::Error>) -> Result<ListQuery, ApiError> {
+    query
+        .map(web::Query::into_inner)
+        .map_err(|error| ApiError::Validation(DomainError::new("query", error.to_string())))
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    Org(org): Org,
+    ValidJson(input): ValidJson<CampaignInput>,
+) -> Result<HttpResponse, ApiError> {
+    let (spec, contacts) = input.into_new()?;
+    let (campaign, _) = state.store.create_campaign(&org, spec, contacts, state.clock.now()).await?;
+    Ok(respond(StatusCode::CREATED, CampaignView::from(&campaign)))
+}
+
+async fn list(
+    state: web::Data<AppState>,
+    Org(org): Org,
+    params: Result<web::Query<ListQuery>, actix_web::Error>,
+) -> Result<HttpResponse, ApiError> {
+    let params = query(params)?;
+    let page_of = params.page()?;
+    let status = params
+        .status
+        .as_deref()
+        .map(|text| {
+            CampaignStatus::parse(text)
+                .ok_or_else(|| DomainError::new("status", format!("`{text}` is not a campaign status")))
+        })
+        .transpose()?;
+    let filter = CampaignFilter { status, agent_id: params.agent_id };
+    let listing = state.store.list_campaigns(&org, &filter, page_of).await?;
+    let views: Vec<CampaignView> = listing.items.iter().map(CampaignView::from).collect();
+    Ok(page(views, listing.total, page_of.limit, page_of.offset))
+}
+
+async fn get(
+    state: web::Data<AppState>,
+    Org(org): Org,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let campaign = state.store.campaign(&org, campaign_id(&path)?).await?;
+    Ok(ok(CampaignView::from(&campaign)))
+}
+
+/// Runs a command through the campaign's actor and answers with the campaign.
+async fn run(state: &AppState, org: &crate::domain::OrgId, path: &web::Path<String>, op: CampaignOp) -> Result<HttpResponse, ApiError> {
+    let campaign = state.directory.run(org, campaign_id(path)?, op).await?;
+    Ok(ok(CampaignView::from(&campaign)))
+}
+
+async fn edit(
+    state: web::Data<AppState>,
+    Org(org): Org,
+    path: web::Path<String>,
+    ValidJson(input): ValidJson<CampaignInput>,
+) -> Result<HttpResponse, ApiError> {
+    let edit = input.into_edit()?;
+    run(&state, &org, &path, CampaignOp::Edit(edit)).await
+}
+
+async fn schedule(
+    state: web::Data<AppState>,
+    Org(org): Org,
+    path: web::Path<String>,
+    ValidJson(body): ValidJson<ScheduleBody>,
+) -> Result<HttpResponse, ApiError> {
+    run(&state, &org, &path, CampaignOp::Schedule(body.into())).await
+}
+
+async fn pause(state: web::Data<AppState>, Org(org): Org, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    run(&state, &org, &path, CampaignOp::Control(Control::Pause)).await
+}
+
+async fn resume(state: web::Data<AppState>, Org(org): Org, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    run(&state, &org, &path, CampaignOp::Control(Control::Resume)).await
+}
+
+async fn cancel(state: web::Data<AppState>, Org(org): Org, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    run(&state, &org, &path, CampaignOp::Control(Control::Cancel)).await
+}
+
+async fn add_contacts(
+    state: web::Data<AppState>,
+    Org(org): Org,
+    path: web::Path<String>,
+    ValidJson(input): ValidJson<ContactsInput>,
+) -> Result<HttpResponse, ApiError> {
+    let id = campaign_id(&path)?;
+    let mut valid = Vec::with_capacity(input.contacts.len());
+    let mut store_rows = Vec::with_capacity(input.contacts.len());
+    let mut errors = Vec::new();
+    for (index, row) in input.contacts.into_iter().enumerate() {
+        match dto::contact(index, row) {
+            Ok(contact) => {
+                valid.push(contact);
+                store_rows.push(index);
+            }
+            Err(error) => errors.push(RowError { index, field: error.field, reason: error.message }),
+        }
+    }
+    let added = state.store.add_contacts(&org, id, valid, state.clock.now()).await?;
+    if added.added > 0 {
+        state.directory.wake(id);
+    }
+    Ok(ok(AddedView::new(added, errors, &store_rows)))
+}
+
+async fn list_contacts(
+    state: web::Data<AppState>,
+    Org(org): Org,
+    path: web::Path<String>,
+    params: Result<web::Query<ListQuery>, actix_web::Error>,
+) -> Result<HttpResponse, ApiError> {
+    let params = query(params)?;
+    let page_of = params.page()?;
+    let status = params
+        .status
+        .as_deref()
+        .map(|text| {
+            ContactStatus::parse(text)
+                .ok_or_else(|| DomainError::new("status", format!("`{text}` is not a contact status")))
+        })
+        .transpose()?;
+    let listing = state.store.contacts(&org, campaign_id(&path)?, status, page_of).await?;
+    let views: Vec<ContactView> = listing.items.iter().map(ContactView::from).collect();
+    Ok(page(views, listing.total, page_of.limit, page_of.offset))
+}
+
+async fn delete(
+    state: web::Data<AppState>,
+    Org(org): Org,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = campaign_id(&path)?;
+    state.store.delete_campaign(&org, id).await?;
+    Ok(ok(serde_json::json!({ "id": id.to_string(), "deleted": true })))
+}
+
+async fn bulk_delete(
+    state: web::Data<AppState>,
+    Org(org): Org,
+    ValidJson(input): ValidJson<BulkDeleteInput>,
+) -> Result<HttpResponse, ApiError> {
+    if input.ids.len() > 100 {
+        return Err(DomainError::new("ids", "at most 100 ids per request").into());
+    }
+    let (mut deleted, mut failed) = (Vec::new(), Vec::new());
+    for text in input.ids {
+        let outcome = match CampaignId::parse(&text) {
+            Ok(id) => state.store.delete_campaign(&org, id).await.map_err(ApiError::from),
+            Err(_) => Err(ApiError::NotFound),
+        };
+        match outcome {
+            Ok(()) => deleted.push(text),
+            Err(ApiError::Unavailable(cause)) => return Err(ApiError::Unavailable(cause)),
+            Err(_) => failed.push(text),
+        }
+    }
+    Ok(ok(serde_json::json!({
+        "deleted_count": deleted.len(),
+        "failed_count": failed.len(),
+        "deleted_ids": deleted,
+        "failed_ids": failed,
+    })))
+}

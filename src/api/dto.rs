@@ -1,0 +1,338 @@
+//! Wire types: what clients send and receive. They are converted to domain types here, once,
+//! at the edge; nothing past the handlers sees JSON.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+use super::json::from_value;
+use crate::domain::{
+    CampaignSpec, DomainError, PhoneNumber, PhoneRotation, Schedule, SchedulePatch, StartRule,
+    required_text,
+};
+use crate::store::{AddedContacts, Campaign, CampaignEdit, Contact, NewContact};
+
+/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// The body of `POST /batch-calls` and of `PATCH /batch-calls/{id}`: every field optional here,
+/// the required ones are checked on create.
+#[derive(Debug, Default, Deserialize)]
+pub struct CampaignInput {
+    pub name: Option<String>,
+    pub agent_id: Option<String>,
+    pub phone_number_ids: Option<Vec<String>>,
+    pub phone_rotation_strategy: Option<String>,
+    pub contacts: Option<Vec<Value>>,
+    #[serde(flatten)]
+    pub schedule: ScheduleInput,
+}
+
+/// The scheduling fields, shared by create, PATCH and `POST …/schedule`.
+#[derive(Debug, Default, Deserialize)]
+pub struct ScheduleInput {
+    pub schedule_type: Option<String>,
+    pub scheduled_at: Option<String>,
+    pub timezone: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub start_time: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub end_time: Option<Option<String>>,
+    pub working_days: Option<Vec<i64>>,
+    #[serde(alias = "concurrency")]
+    pub max_concurrent_calls: Option<i64>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub max_calls_per_day: Option<Option<i64>>,
+    pub retry_failed: Option<bool>,
+    #[serde(alias = "retry_attempts")]
+    pub max_retry_attempts: Option<i64>,
+    pub retry_delay_minutes: Option<i64>,
+}
+
+impl From<ScheduleInput> for SchedulePatch {
+    fn from(input: ScheduleInput) -> Self {
+        Self {
+            schedule_type: input.schedule_type,
+            scheduled_at: input.scheduled_at,
+            timezone: input.timezone,
+            start_time: input.start_time,
+            end_time: input.end_time,
+            working_days: input.working_days,
+            max_concurrent_calls: input.max_concurrent_calls,
+            max_calls_per_day: input.max_calls_per_day,
+            retry_failed: input.retry_failed,
+            max_retry_attempts: input.max_retry_attempts,
+            retry_delay_minutes: input.retry_delay_minutes,
+        }
+    }
+}
+
+/// The body of `POST …/schedule`: only when and where.
+#[derive(Debug, Default, Deserialize)]
+pub struct ScheduleBody {
+    pub scheduled_at: Option<String>,
+    pub timezone: Option<String>,
+}
+
+impl From<ScheduleBody> for SchedulePatch {
+    fn from(body: ScheduleBody) -> Self {
+        Self { scheduled_at: body.scheduled_at, timezone: body.timezone, ..Self::default() }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ContactInput {
+    phone_number: String,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    email: Option<String>,
+    #[serde(default)]
+    custom_fields: BTreeMap<String, String>,
+    timezone: Option<String>,
+}
+
+/// One contact row, its errors named under `contacts[index]`.
+pub fn contact(index: usize, row: Value) -> Result<NewContact, DomainError> {
+    let parent = format!("contacts[{index}]");
+    let input: ContactInput = from_value(row).map_err(|error| {
+        if error.field == "body" { DomainError::new(&parent, error.message) } else { error.within(&parent) }
+    })?;
+    let phone = PhoneNumber::parse(&input.phone_number).map_err(|error| error.within(&parent))?;
+    let timezone = input
+        .timezone
+        .map(|name| {
+            name.parse().map_err(|_| {
+                DomainError::new(format!("{parent}.timezone"), format!("`{name}` is not an IANA timezone"))
+            })
+        })
+        .transpose()?;
+    Ok(NewContact {
+        phone,
+        first_name: input.first_name,
+        last_name: input.last_name,
+        email: input.email,
+        custom_fields: input.custom_fields,
+        timezone,
+    })
+}
+
+fn rotation(text: Option<&str>) -> Result<Option<PhoneRotation>, DomainError> {
+    text.map(PhoneRotation::parse).transpose()
+}
+
+impl CampaignInput {
+    /// A new campaign: its definition and its contacts, or the first invalid field.
+    pub fn into_new(self) -> Result<(CampaignSpec, Vec<NewContact>), DomainError> {
+        let name = self.name.ok_or_else(|| DomainError::new("name", "is required"))?;
+        let agent_id = self.agent_id.ok_or_else(|| DomainError::new("agent_id", "is required"))?;
+        let spec = CampaignSpec {
+            name: required_text("name", &name, 255)?,
+            agent_id: required_text("agent_id", &agent_id, 255)?,
+            phone_number_ids: self.phone_number_ids.unwrap_or_default(),
+            rotation: rotation(self.phone_rotation_strategy.as_deref())?.unwrap_or_default(),
+            schedule: Schedule::default().apply(&self.schedule.into())?,
+        };
+        let contacts = self
+            .contacts
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+            .map(|(index, row)| contact(index, row))
+            .collect::<Result<_, _>>()?;
+        Ok((spec, contacts))
+    }
+
+    /// An edit of an existing campaign; the schedule is checked against the current one by
+    /// the store, in the same step that applies it.
+    pub fn into_edit(self) -> Result<CampaignEdit, DomainError> {
+        if self.contacts.is_some() {
+            return Err(DomainError::new("contacts", "add contacts with POST /batch-calls/{id}/contacts"));
+        }
+        Ok(CampaignEdit {
+            name: self.name.map(|name| required_text("name", &name, 255)).transpose()?,
+            agent_id: self.agent_id.map(|agent| required_text("agent_id", &agent, 255)).transpose()?,
+            phone_number_ids: self.phone_number_ids,
+            rotation: rotation(self.phone_rotation_strategy.as_deref())?,
+            schedule: self.schedule.into(),
+        })
+    }
+}
+
+/// The body of `POST …/contacts`.
+#[derive(Debug, Deserialize)]
+pub struct ContactsInput {
+    pub contacts: Vec<Value>,
+}
+
+/// The body of `POST /batch-calls/bulk-delete`.
+#[derive(Debug, Deserialize)]
+pub struct BulkDeleteInput {
+    #[serde(alias = "batch_call_ids")]
+    pub ids: Vec<String>,
+}
+
+fn rfc3339(instant: DateTime<Utc>) -> String {
+    instant.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn opt_rfc3339(instant: Option<DateTime<Utc>>) -> Option<String> {
+    instant.map(rfc3339)
+}
+
+/// A campaign on the wire.
+#[derive(Debug, Serialize)]
+pub struct CampaignView {
+    id: String,
+    name: String,
+    agent_id: String,
+    phone_number_ids: Vec<String>,
+    phone_rotation_strategy: &'static str,
+    status: &'static str,
+    schedule_type: &'static str,
+    scheduled_at: Option<String>,
+    timezone: String,
+    start_time: Option<String>,
+    end_time: Option<String>,
+    working_days: Vec<u8>,
+    max_concurrent_calls: u32,
+    concurrency: u32,
+    max_calls_per_day: Option<u32>,
+    retry_failed: bool,
+    max_retry_attempts: u32,
+    retry_attempts: u32,
+    retry_delay_minutes: u32,
+    total_contacts: u64,
+    called: u64,
+    completed: u64,
+    failed: u64,
+    pending: u64,
+    in_progress: u64,
+    cancelled: u64,
+    skipped: u64,
+    unknown: u64,
+    created_at: String,
+    updated_at: String,
+    paused_at: Option<String>,
+    resumed_at: Option<String>,
+    completed_at: Option<String>,
+}
+
+impl From<&Campaign> for CampaignView {
+    fn from(campaign: &Campaign) -> Self {
+        use crate::domain::ContactStatus as S;
+        let schedule = &campaign.spec.schedule;
+        let counters = &campaign.counters;
+        let (schedule_type, planned_start) = match schedule.start {
+            StartRule::Immediate => ("immediate", None),
+            StartRule::At(instant) => ("scheduled", Some(instant)),
+        };
+        Self {
+            id: campaign.id.to_string(),
+            name: campaign.spec.name.clone(),
+            agent_id: campaign.spec.agent_id.clone(),
+            phone_number_ids: campaign.spec.phone_number_ids.clone(),
+            phone_rotation_strategy: campaign.spec.rotation.as_str(),
+            status: campaign.status.as_str(),
+            schedule_type,
+            scheduled_at: opt_rfc3339(campaign.starts_at.or(planned_start)),
+            timezone: schedule.timezone.name().to_owned(),
+            start_time: schedule.window.start().map(|time| time.to_string()),
+            end_time: schedule.window.end().map(|time| time.to_string()),
+            working_days: schedule.working_days.iso_days(),
+            max_concurrent_calls: schedule.max_concurrent_calls,
+            concurrency: schedule.max_concurrent_calls,
+            max_calls_per_day: schedule.max_calls_per_day,
+            retry_failed: schedule.retry.enabled,
+            max_retry_attempts: schedule.retry.max_retries,
+            retry_attempts: schedule.retry.max_retries,
+            retry_delay_minutes: schedule.retry.delay_minutes,
+            total_contacts: counters.total,
+            called: counters.called,
+            completed: counters.of(S::Completed),
+            failed: counters.of(S::Failed),
+            pending: counters.pending(),
+            in_progress: counters.of(S::InProgress),
+            cancelled: counters.of(S::Cancelled),
+            skipped: counters.of(S::Skipped),
+            unknown: counters.of(S::Unknown),
+            created_at: rfc3339(campaign.created_at),
+            updated_at: rfc3339(campaign.updated_at),
+            paused_at: opt_rfc3339(campaign.paused_at),
+            resumed_at: opt_rfc3339(campaign.resumed_at),
+            completed_at: opt_rfc3339(campaign.completed_at),
+        }
+    }
+}
+
+/// A contact on the wire.
+#[derive(Debug, Serialize)]
+pub struct ContactView {
+    contact_id: String,
+    phone_number: String,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    email: Option<String>,
+    timezone: Option<String>,
+    status: &'static str,
+    scheduled_at: Option<String>,
+    attempts: u32,
+    call_status: Option<&'static str>,
+    call_id: Option<String>,
+    called_at: Option<String>,
+    custom_fields: BTreeMap<String, String>,
+}
+
+impl From<&Contact> for ContactView {
+    fn from(contact: &Contact) -> Self {
+        let details = &contact.details;
+        Self {
+            contact_id: contact.id.to_string(),
+            phone_number: details.phone.as_str().to_owned(),
+            first_name: details.first_name.clone(),
+            last_name: details.last_name.clone(),
+            email: details.email.clone(),
+            timezone: details.timezone.map(|zone| zone.name().to_owned()),
+            status: contact.status.as_str(),
+            scheduled_at: opt_rfc3339(contact.scheduled_at),
+            attempts: contact.attempts,
+            call_status: contact.last_outcome.map(|outcome| outcome.as_str()),
+            call_id: contact.call_id.map(|id| id.to_string()),
+            called_at: opt_rfc3339(contact.called_at),
+            custom_fields: details.custom_fields.clone(),
+        }
+    }
+}
+
+/// One row that `POST …/contacts` did not add.
+#[derive(Debug, Serialize)]
+pub struct RowError {
+    pub index: usize,
+    pub field: String,
+    pub reason: String,
+}
+
+/// The answer of `POST …/contacts`.
+#[derive(Debug, Serialize)]
+pub struct AddedView {
+    pub added_count: u64,
+    pub failed_count: u64,
+    pub errors: Vec<RowError>,
+}
+
+impl AddedView {
+    /// Merges the rows the API rejected (invalid) with those the store skipped (duplicates);
+    /// `store_rows[i]` is the request index of the i-th row handed to the store.
+    pub fn new(added: AddedContacts, mut errors: Vec<RowError>, store_rows: &[usize]) -> Self {
+        errors.extend(added.skipped.into_iter().map(|(index, reason)| RowError {
+            index: store_rows[index],
+            field: format!("contacts[{}].phone_number", store_rows[index]),
+            reason,
+        }));
+        errors.sort_by_key(|error| error.index);
+        Self { added_count: added.added, failed_count: errors.len() as u64, errors }
+    }
+}

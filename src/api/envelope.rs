@@ -1,0 +1,82 @@
+//! The success envelope `{data, meta}` and the request id that every response carries.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::HttpResponse;
+use chrono::{SecondsFormat, Utc};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+tokio::task_local! {
+    /// The id of the request being served, for the `meta` of its body and for its log lines.
+    static CURRENT_REQUEST_ID: String;
+}
+
+/// Stamps the id of the request being served; the wall clock is read for the envelope's `ts`
+/// only, which is metadata, not a decision.
+#[allow(clippy::disallowed_methods, reason = "the envelope timestamp is metadata, not a decision")]
+pub fn meta() -> Value {
+    let request_id = CURRENT_REQUEST_ID.try_with(Clone::clone).unwrap_or_default();
+    json!({ "request_id": request_id, "ts": Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true) })
+}
+
+/// `{data, meta}` with `status`.
+pub fn respond(status: StatusCode, data: impl Serialize) -> HttpResponse {
+    HttpResponse::build(status).json(json!({ "data": data, "meta": meta() }))
+}
+
+pub fn ok(data: impl Serialize) -> HttpResponse {
+    respond(StatusCode::OK, data)
+}
+
+/// `{data, meta, pagination}`.
+pub fn page(data: impl Serialize, total: u64, limit: u32, offset: u64) -> HttpResponse {
+    HttpResponse::Ok().json(json!({
+        "data": data,
+        "meta": meta(),
+        "pagination": {
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+            "has_more": offset + u64::from(limit) < total,
+        },
+    }))
+}
+
+fn valid_client_id(value: &HeaderValue) -> Option<String> {
+    let text = value.to_str().ok()?;
+    let valid = !text.is_empty()
+        && text.len() <= 128
+        && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+    valid.then(|| text.to_owned())
+}
+
+/// Middleware: takes the client's `X-Request-Id` (when sane) or makes one, serves the request
+/// inside a span and scope that carry it, and echoes it on the response.
+pub async fn request_id(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(valid_client_id)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.path());
+    let served = CURRENT_REQUEST_ID.scope(id.clone(), tracing::Instrument::instrument(next.call(request), span));
+    let mut response = served.await?;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    Ok(response)
+}
+
+/// The envelope of a route that does not exist.
+pub async fn no_route() -> Result<HttpResponse, super::ApiError> {
+    Err(super::ApiError::NotFound)
+}

@@ -1,0 +1,105 @@
+//! `ApiError`: every failure of the API as one enum, mapped to a status and the JSON error
+//! envelope. Causes of 5xx errors go to the log once, here; the body stays opaque.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::{Value, json};
+
+use super::envelope::meta;
+use crate::domain::{DomainError, InvalidTransition};
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    Validation(DomainError),
+    #[error("request body is not valid JSON: {0}")]
+    MalformedJson(String),
+    #[error("missing or invalid API key")]
+    Unauthorized,
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    InvalidState(InvalidTransition),
+    #[error("request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("the store is unavailable")]
+    Unavailable(String),
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Validation(_) => "validation_error",
+            Self::MalformedJson(_) => "validation_error",
+            Self::Unauthorized => "unauthorized",
+            Self::NotFound => "not_found",
+            Self::InvalidState(_) => "invalid_state",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::Unavailable(_) => "unavailable",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    fn details(&self) -> Value {
+        match self {
+            Self::Validation(error) => json!({ "field": error.field, "reason": error.message }),
+            Self::InvalidState(error) => json!({
+                "current_status": error.current.as_str(),
+                "allowed_from": error.allowed_from().iter().map(|status| status.as_str()).collect::<Vec<_>>(),
+            }),
+            Self::PayloadTooLarge { limit } => json!({ "limit_bytes": limit }),
+            _ => json!({}),
+        }
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(error: DomainError) -> Self {
+        Self::Validation(error)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound => Self::NotFound,
+            StoreError::InvalidState(error) => Self::InvalidState(error),
+            StoreError::Invalid(error) => Self::Validation(error),
+            StoreError::Unavailable(cause) => Self::Unavailable(cause),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::MalformedJson(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::InvalidState(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            Self::Unavailable(cause) => tracing::warn!(%cause, "store unavailable"),
+            Self::Internal(cause) => tracing::error!(%cause, "internal error"),
+            _ => {}
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        if matches!(self, Self::Unauthorized) {
+            response.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        response.json(json!({
+            "error": { "code": self.code(), "message": self.to_string(), "details": self.details() },
+            "meta": meta(),
+        }))
+    }
+}

@@ -1,0 +1,86 @@
+//! `ValidJson<T>`: the JSON body extractor of the API. It enforces the body limit (413), tells a
+//! body that is not JSON (400) from JSON of the wrong shape (422, naming the field), and reads an
+//! empty body as `{}` so that commands with an optional body work with a bare `curl -X POST`.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header::CONTENT_LENGTH;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+
+use super::ApiError;
+use crate::domain::DomainError;
+
+/// The largest request body accepted, in bytes (app data; 1 MiB when unset).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+#[derive(Debug)]
+pub struct ValidJson<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for ValidJson<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = request.app_data::<web::Data<BodyLimit>>().map_or(1 << 20, |limit| limit.0);
+        let declared = request
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if declared.is_some_and(|length| length > limit) {
+                return Err(ApiError::PayloadTooLarge { limit });
+            }
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|error| ApiError::MalformedJson(error.to_string()))?;
+                if body.len() + chunk.len() > limit {
+                    return Err(ApiError::PayloadTooLarge { limit });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            let text: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &body };
+            parse(text).map(ValidJson)
+        })
+    }
+}
+
+/// Deserializes `body`, naming the field of the first error.
+pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(shape_error)?;
+    deserializer.end().map_err(|error| ApiError::MalformedJson(error.to_string()))?;
+    Ok(value)
+}
+
+/// Converts a JSON value of the right syntax, naming the field of the first error.
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, DomainError> {
+    serde_path_to_error::deserialize(value).map_err(|error| match shape_error(error) {
+        ApiError::Validation(error) => error,
+        other => DomainError::new("body", other.to_string()),
+    })
+}
+
+fn shape_error(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = error.path().to_string();
+    let inner = error.into_inner();
+    if inner.is_syntax() || inner.is_eof() || inner.is_io() {
+        return ApiError::MalformedJson(inner.to_string());
+    }
+    let message = inner.to_string();
+    // Drop serde's " at line 1 column 9": the field is named, positions do not help a client.
+    let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+    let field = match (path.as_str(), message.strip_prefix("missing field `")) {
+        (".", Some(rest)) => rest.trim_end_matches('`').to_owned(),
+        (".", None) => "body".to_owned(),
+        (path, Some(rest)) => format!("{path}.{}", rest.trim_end_matches('`')),
+        (path, None) => path.to_owned(),
+    };
+    ApiError::Validation(DomainError::new(field, message))
+}

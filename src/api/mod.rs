@@ -1,0 +1,51 @@
+//! The HTTP API: actix-web routes, wire types, auth and errors. The only layer that knows HTTP
+//! and JSON shapes.
+
+mod auth;
+mod campaigns;
+mod dto;
+mod envelope;
+mod error;
+mod json;
+mod ops;
+
+use std::sync::Arc;
+
+use actix_web::middleware::from_fn;
+use actix_web::web;
+
+pub use auth::ApiKeys;
+pub use error::ApiError;
+pub use json::BodyLimit;
+
+use crate::actors::Directory;
+use crate::clock::Clock;
+use crate::store::CampaignStore;
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Arc<dyn CampaignStore>,
+    pub directory: Directory,
+    pub clock: Arc<dyn Clock>,
+}
+
+pub const BASE_PATH: &str = "/api/public/v1";
+
+/// Mounts every route on an `App`: the campaign API under [`BASE_PATH`] and the operations
+/// endpoints at the root, with the request-id middleware and the JSON 404 for unknown paths.
+pub fn configure(state: AppState, keys: ApiKeys, body_limit: BodyLimit) -> impl FnOnce(&mut web::ServiceConfig) + Clone {
+    move |config| {
+        config
+            .app_data(web::Data::new(state))
+            .app_data(web::Data::new(keys))
+            .app_data(web::Data::new(body_limit))
+            .service(
+                web::scope("")
+                    .wrap(from_fn(envelope::request_id))
+                    .configure(ops::routes)
+                    .service(web::scope(BASE_PATH).configure(campaigns::routes))
+                    .default_service(web::to(envelope::no_route)),
+            );
+    }
+}

@@ -1,0 +1,61 @@
+//! Dialers place calls; they decide nothing about when. A [`Dialer`] returns once the provider
+//! accepted a call and reports its outcome later through the [`OutcomeSink`] it was given.
+
+mod simulated;
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::domain::{CampaignId, ContactId};
+use crate::store::{CallResult, ClaimedCall};
+
+pub use simulated::{OutcomeMix, SimulatedDialer};
+
+/// The outcome of one attempt, as a dialer reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallReport {
+    pub campaign_id: CampaignId,
+    pub contact_id: ContactId,
+    pub attempt: u32,
+    pub result: CallResult,
+}
+
+/// Where a dialer sends the outcome of a call it placed.
+#[derive(Clone)]
+pub struct OutcomeSink(Arc<dyn Fn(CallReport) + Send + Sync>);
+
+impl OutcomeSink {
+    pub fn new(deliver: impl Fn(CallReport) + Send + Sync + 'static) -> Self {
+        Self(Arc::new(deliver))
+    }
+
+    pub fn report(&self, report: CallReport) {
+        (self.0)(report);
+    }
+}
+
+impl fmt::Debug for OutcomeSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OutcomeSink")
+    }
+}
+
+/// Why a call was not placed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DialError {
+    /// The provider refused this call for good: the attempt counts as `failed`.
+    #[error("call rejected: {0}")]
+    Rejected(String),
+    /// The call was not requested at all (no dialer could take it): it goes back to the queue.
+    #[error("dialer unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Something that can place calls.
+#[async_trait]
+pub trait Dialer: Send + Sync + fmt::Debug + 'static {
+    /// Places one attempt. `Ok` means the provider has it; the outcome goes to `sink`.
+    async fn place(&self, call: ClaimedCall, sink: OutcomeSink) -> Result<(), DialError>;
+}

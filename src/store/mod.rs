@@ -1,0 +1,315 @@
+//! The campaign store: the source of truth. One trait, [`CampaignStore`], whose every state
+//! change is one atomic step, and its backends (`memory` now; Redis implements the same trait).
+//!
+//! The claim step is where pacing holds: it checks status, window, working day, daily cap,
+//! spacing and concurrency at once and moves due contacts to in-flight, so a pause committed
+//! here stops every later claim, whichever caller raced it.
+
+mod memory;
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+use crate::domain::{
+    CallId, CampaignId, CampaignSpec, CampaignStatus, ContactId, ContactStatus, DialOutcome,
+    DomainError, InvalidTransition, OrgId, PhoneNumber, PhoneRotation, SchedulePatch,
+};
+
+pub use memory::MemoryStore;
+
+/// Why a store operation did not happen. Backends map their own errors into these; no backend
+/// type leaks out.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No such campaign for this organisation (another organisation's campaign included).
+    #[error("campaign not found")]
+    NotFound,
+    #[error(transparent)]
+    InvalidState(#[from] InvalidTransition),
+    #[error(transparent)]
+    Invalid(#[from] DomainError),
+    /// The backend cannot be reached; nothing was changed.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// A campaign as the store holds it: definition, status, counters and timestamps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Campaign {
+    pub id: CampaignId,
+    pub org: OrgId,
+    pub spec: CampaignSpec,
+    pub status: CampaignStatus,
+    /// When dispatch may begin: set when the campaign is scheduled.
+    pub starts_at: Option<DateTime<Utc>>,
+    pub counters: Counters,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub paused_at: Option<DateTime<Utc>>,
+    pub resumed_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+/// Contacts by status, kept in the same step as every change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counters {
+    pub total: u64,
+    /// Contacts with at least one attempt.
+    pub called: u64,
+    by_status: [u64; ContactStatus::ALL.len()],
+}
+
+impl Counters {
+    pub fn of(&self, status: ContactStatus) -> u64 {
+        self.by_status[status as usize]
+    }
+
+    /// Not final and not in progress.
+    pub fn pending(&self) -> u64 {
+        self.of(ContactStatus::Pending) + self.of(ContactStatus::Scheduled)
+    }
+
+    pub(crate) fn add(&mut self, status: ContactStatus) {
+        self.by_status[status as usize] += 1;
+    }
+
+    pub(crate) fn moved(&mut self, from: ContactStatus, to: ContactStatus) {
+        self.by_status[from as usize] -= 1;
+        self.by_status[to as usize] += 1;
+    }
+}
+
+/// A contact to add, already validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewContact {
+    pub phone: PhoneNumber,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub custom_fields: BTreeMap<String, String>,
+    pub timezone: Option<Tz>,
+}
+
+impl NewContact {
+    pub fn new(phone: PhoneNumber) -> Self {
+        Self {
+            phone,
+            first_name: None,
+            last_name: None,
+            email: None,
+            custom_fields: BTreeMap::new(),
+            timezone: None,
+        }
+    }
+}
+
+/// A contact as the store holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Contact {
+    pub id: ContactId,
+    pub details: NewContact,
+    pub status: ContactStatus,
+    /// When it is due; only for contacts still waiting.
+    pub scheduled_at: Option<DateTime<Utc>>,
+    pub attempts: u32,
+    pub last_outcome: Option<DialOutcome>,
+    pub call_id: Option<CallId>,
+    pub called_at: Option<DateTime<Utc>>,
+}
+
+/// Changes to a campaign's definition; absent fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CampaignEdit {
+    pub name: Option<String>,
+    pub agent_id: Option<String>,
+    pub phone_number_ids: Option<Vec<String>>,
+    pub rotation: Option<PhoneRotation>,
+    pub schedule: SchedulePatch,
+}
+
+/// Operator commands that change only the status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    Pause,
+    Resume,
+    Cancel,
+}
+
+/// Filters of the campaign list.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CampaignFilter {
+    pub status: Option<CampaignStatus>,
+    pub agent_id: Option<String>,
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub limit: u32,
+    pub offset: u64,
+}
+
+/// One page of items and the number of items across all pages.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listing<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+}
+
+/// The result of adding contacts: how many were added and why the others were not.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AddedContacts {
+    pub added: u64,
+    /// `(row index, reason)` of each row that was skipped.
+    pub skipped: Vec<(usize, String)>,
+}
+
+/// A contact moved to in-flight by a claim: everything the dialer needs for one attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedCall {
+    pub campaign_id: CampaignId,
+    pub contact_id: ContactId,
+    pub call_id: CallId,
+    /// 1 for the first call, 2 for the first retry, …
+    pub attempt: u32,
+    pub phone: PhoneNumber,
+    pub agent_id: String,
+    pub caller_id: Option<String>,
+    pub variables: BTreeMap<String, String>,
+}
+
+/// What one claim step did, and when the campaign wants its next one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimBatch {
+    pub calls: Vec<ClaimedCall>,
+    /// The status after the step (a claim can activate or complete a campaign).
+    pub status: CampaignStatus,
+    /// When a claim could next succeed; `None` when only an outcome or a command can help.
+    pub wake_at: Option<DateTime<Utc>>,
+    pub in_flight: u32,
+}
+
+/// How a placed call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallResult {
+    pub outcome: DialOutcome,
+    pub duration_secs: u32,
+}
+
+/// What recording an outcome did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// The outcome was applied; the campaign is now in `status` with `in_flight` calls running.
+    Applied { status: CampaignStatus, in_flight: u32 },
+    /// That attempt was already recorded or released: nothing changed.
+    Duplicate,
+}
+
+/// The campaign store. Every method that changes state is one atomic step: it checks what it
+/// needs (status, membership, limits) and writes, or changes nothing and says why.
+#[async_trait]
+pub trait CampaignStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Creates a `draft` campaign with its first contacts (duplicates are skipped).
+    async fn create_campaign(
+        &self,
+        org: &OrgId,
+        spec: CampaignSpec,
+        contacts: Vec<NewContact>,
+        now: DateTime<Utc>,
+    ) -> Result<(Campaign, AddedContacts), StoreError>;
+
+    async fn campaign(&self, org: &OrgId, id: CampaignId) -> Result<Campaign, StoreError>;
+
+    /// The organisation's campaigns, newest first.
+    async fn list_campaigns(
+        &self,
+        org: &OrgId,
+        filter: &CampaignFilter,
+        page: Page,
+    ) -> Result<Listing<Campaign>, StoreError>;
+
+    /// Applies an edit to a non-terminal campaign; scheduling changes redistribute every
+    /// contact that is still waiting, from `now` on.
+    async fn edit_campaign(
+        &self,
+        org: &OrgId,
+        id: CampaignId,
+        edit: CampaignEdit,
+        now: DateTime<Utc>,
+    ) -> Result<Campaign, StoreError>;
+
+    /// `draft → scheduled`: applies the schedule body, then gives every contact its due time.
+    async fn schedule_campaign(
+        &self,
+        org: &OrgId,
+        id: CampaignId,
+        patch: SchedulePatch,
+        now: DateTime<Utc>,
+    ) -> Result<Campaign, StoreError>;
+
+    /// Pause, resume (redistributing from `now`) or cancel (cancelling every waiting contact).
+    async fn control(
+        &self,
+        org: &OrgId,
+        id: CampaignId,
+        control: Control,
+        now: DateTime<Utc>,
+    ) -> Result<Campaign, StoreError>;
+
+    /// Adds contacts to a non-terminal campaign; outside `draft` they are queued after the
+    /// contacts already waiting.
+    async fn add_contacts(
+        &self,
+        org: &OrgId,
+        id: CampaignId,
+        contacts: Vec<NewContact>,
+        now: DateTime<Utc>,
+    ) -> Result<AddedContacts, StoreError>;
+
+    /// The campaign's contacts in insertion order, optionally of one status.
+    async fn contacts(
+        &self,
+        org: &OrgId,
+        id: CampaignId,
+        status: Option<ContactStatus>,
+        page: Page,
+    ) -> Result<Listing<Contact>, StoreError>;
+
+    async fn delete_campaign(&self, org: &OrgId, id: CampaignId) -> Result<(), StoreError>;
+
+    /// Moves up to `limit` due contacts to in-flight, if the campaign's rules allow it now.
+    async fn claim_due(
+        &self,
+        id: CampaignId,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<ClaimBatch, StoreError>;
+
+    /// Records how attempt `attempt` of a contact ended; a second report of it is a no-op.
+    async fn record_outcome(
+        &self,
+        id: CampaignId,
+        contact: ContactId,
+        attempt: u32,
+        result: CallResult,
+        now: DateTime<Utc>,
+    ) -> Result<Recorded, StoreError>;
+
+    /// Returns a claimed contact whose call was never requested to its queue; the attempt is
+    /// undone (the daily cap is not refunded, so it can never be exceeded).
+    async fn release_claim(
+        &self,
+        id: CampaignId,
+        contact: ContactId,
+        attempt: u32,
+    ) -> Result<(), StoreError>;
+
+    /// Campaigns that need a dispatcher: scheduled, active, paused, or with calls in flight.
+    async fn live_campaigns(&self) -> Result<Vec<CampaignId>, StoreError>;
+
+    /// Succeeds when the store can serve requests.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
