@@ -21,7 +21,10 @@ pub trait Clock: Send + Sync + Debug + 'static {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
-    #[allow(clippy::disallowed_methods, reason = "this is the one place that reads the system clock")]
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "this is the one place that reads the system clock"
+    )]
     fn now(&self) -> DateTime<Utc> {
         Utc::now()
     }
@@ -40,7 +43,9 @@ pub struct ManualClock {
 
 impl ManualClock {
     pub fn new(start: DateTime<Utc>) -> Self {
-        Self { now: Arc::new(watch::Sender::new(start)) }
+        Self {
+            now: Arc::new(watch::Sender::new(start)),
+        }
     }
 
     pub fn set(&self, instant: DateTime<Utc>) {

@@ -46,17 +46,19 @@ pub enum LogFormat {
 
 impl Settings {
     /// Loads the layers; `file` is the operator's optional `--config`.
-    pub fn load(file: Option<&Path>) -> Result<Self, figment::Error> {
+    pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
         let mut figment = Figment::from(Toml::string(DEFAULTS));
         if let Some(file) = file {
             figment = figment.merge(Toml::file_exact(file));
         }
-        figment.merge(Env::prefixed("PACER_")).extract()
+        figment.merge(Env::prefixed("PACER_")).extract().map_err(Box::new)
     }
 
     /// The built-in defaults alone (tests start from these).
     pub fn defaults() -> Self {
-        Figment::from(Toml::string(DEFAULTS)).extract().expect("the built-in defaults are valid")
+        Figment::from(Toml::string(DEFAULTS))
+            .extract()
+            .expect("the built-in defaults are valid")
     }
 
     pub fn cores() -> usize {

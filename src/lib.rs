@@ -5,12 +5,12 @@
 //! sequencing claims, dials and commands), `api` (HTTP), then `startup`, `config`, `clock` and
 //! `telemetry` that wire and serve it.
 
-pub mod domain;
-pub mod store;
-pub mod dialer;
 pub mod actors;
 pub mod api;
 pub mod clock;
 pub mod config;
+pub mod dialer;
+pub mod domain;
 pub mod startup;
+pub mod store;
 pub mod telemetry;

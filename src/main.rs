@@ -36,7 +36,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = Application::build(&settings, components).await?;
     if let Some(key) = &app.generated_key {
         // Printed once, to the terminal only: keys never go to the logs.
-        println!("No API key configured; generated one for organisation `default`:\n\n    export PACER_KEY={key}\n");
+        println!(
+            "No API key configured; generated one for organisation `default`:\n\n    export PACER_KEY={key}\n"
+        );
     }
     tracing::info!(listen = %settings.listen, port = app.port, "serving");
     app.server.await?;

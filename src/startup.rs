@@ -28,7 +28,9 @@ impl Components {
     /// The product's parts as the settings choose them.
     pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
         if settings.redis_url.is_some() {
-            anyhow::bail!("redis_url: this build has only the embedded store; unset PACER_REDIS_URL");
+            anyhow::bail!(
+                "redis_url: this build has only the embedded store; unset PACER_REDIS_URL"
+            );
         }
         let dialer: Arc<dyn Dialer> = match settings.dialer {
             DialerKind::Simulated => Arc::new(
@@ -40,12 +42,19 @@ impl Components {
                 .map_err(|error| anyhow::anyhow!("simulated dialer settings: {error}"))?,
             ),
         };
-        Ok(Self { store: Arc::new(MemoryStore::new()), clock: Arc::new(SystemClock), dialer })
+        Ok(Self {
+            store: Arc::new(MemoryStore::new()),
+            clock: Arc::new(SystemClock),
+            dialer,
+        })
     }
 }
 
 /// A built application: the server (to be awaited), its port and its directory.
-#[allow(missing_debug_implementations, reason = "actix-web's Server is not Debug")]
+#[allow(
+    missing_debug_implementations,
+    reason = "actix-web's Server is not Debug"
+)]
 pub struct Application {
     pub port: u16,
     pub server: Server,
@@ -69,9 +78,16 @@ impl Application {
             settings.dialers,
             settings.claim_batch,
         );
-        let n_live = directory.start_live().await.context("loading live campaigns")?;
+        let n_live = directory
+            .start_live()
+            .await
+            .context("loading live campaigns")?;
         tracing::info!(n_live, "dispatchers started");
-        let state = AppState { store: components.store, directory: directory.clone(), clock: components.clock };
+        let state = AppState {
+            store: components.store,
+            directory: directory.clone(),
+            clock: components.clock,
+        };
         let configure = api::configure(state, keys, BodyLimit(settings.max_body_bytes));
         let listener = TcpListener::bind(settings.listen)
             .with_context(|| format!("listen: cannot bind {}", settings.listen))?;
@@ -80,7 +96,12 @@ impl Application {
             .workers(nonzero_or_cores(settings.http_workers))
             .listen(listener)?
             .run();
-        Ok(Self { port, server, directory, generated_key })
+        Ok(Self {
+            port,
+            server,
+            directory,
+            generated_key,
+        })
     }
 }
 

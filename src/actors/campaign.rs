@@ -89,7 +89,10 @@ impl CampaignActor {
     /// flight) stops; the directory starts a new one when a command comes.
     fn dispatch(&mut self, retire: Retire) -> impl ActorFuture<Self, Output = ()> + use<> {
         let (id, store, dialers) = (self.id, self.store.clone(), self.dialers.clone());
-        let sink = self.sink.clone().expect("the sink is set when the actor starts");
+        let sink = self
+            .sink
+            .clone()
+            .expect("the sink is set when the actor starts");
         let now = self.clock.now();
         let limit = self.claim_limit;
         async move {
@@ -122,7 +125,12 @@ impl CampaignActor {
         .map(move |result, actor, ctx| actor.after_dispatch(result, retire, ctx))
     }
 
-    fn after_dispatch(&mut self, result: Result<ClaimBatch, StoreError>, retire: Retire, ctx: &mut Context<Self>) {
+    fn after_dispatch(
+        &mut self,
+        result: Result<ClaimBatch, StoreError>,
+        retire: Retire,
+        ctx: &mut Context<Self>,
+    ) {
         match result {
             Ok(batch) => {
                 let idle = retire == Retire::WhenIdle
@@ -164,7 +172,9 @@ impl Actor for CampaignActor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         let address = ctx.address();
-        self.sink = Some(OutcomeSink::new(move |report| address.do_send(CallFinished(report))));
+        self.sink = Some(OutcomeSink::new(move |report| {
+            address.do_send(CallFinished(report))
+        }));
         // Never retire here: the message that made the directory start this actor is queued.
         let step = self.dispatch(Retire::Never);
         ctx.wait(step);
@@ -186,21 +196,33 @@ impl Handler<Dispatch> for CampaignActor {
 impl Handler<CallFinished> for CampaignActor {
     type Result = AtomicResponse<Self, ()>;
 
-    fn handle(&mut self, CallFinished(report): CallFinished, _ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(
+        &mut self,
+        CallFinished(report): CallFinished,
+        _ctx: &mut Context<Self>,
+    ) -> Self::Result {
         let store = self.store.clone();
         let now = self.clock.now();
         let record = async move {
             store
-                .record_outcome(report.campaign_id, report.contact_id, report.attempt, report.result, now)
+                .record_outcome(
+                    report.campaign_id,
+                    report.contact_id,
+                    report.attempt,
+                    report.result,
+                    now,
+                )
                 .await
         };
-        AtomicResponse::new(Box::pin(record.into_actor(self).then(|result, actor, _| {
-            if let Err(error) = result {
-                // The outcome is not lost for good: the call stays in flight until recovery.
-                tracing::error!(campaign = %actor.id, %error, "recording an outcome failed");
-            }
-            actor.dispatch(Retire::WhenIdle)
-        })))
+        AtomicResponse::new(Box::pin(record.into_actor(self).then(
+            |result, actor, _| {
+                if let Err(error) = result {
+                    // The outcome is not lost for good: the call stays in flight until recovery.
+                    tracing::error!(campaign = %actor.id, %error, "recording an outcome failed");
+                }
+                actor.dispatch(Retire::WhenIdle)
+            },
+        )))
     }
 }
 
@@ -216,8 +238,8 @@ impl Handler<RunOp> for CampaignActor {
                 CampaignOp::Edit(edit) => store.edit_campaign(&org, id, edit, now).await,
             }
         };
-        AtomicResponse::new(Box::pin(
-            run.into_actor(self).then(|result, actor, _| actor.dispatch(Retire::WhenIdle).map(move |(), _, _| result)),
-        ))
+        AtomicResponse::new(Box::pin(run.into_actor(self).then(|result, actor, _| {
+            actor.dispatch(Retire::WhenIdle).map(move |(), _, _| result)
+        })))
     }
 }

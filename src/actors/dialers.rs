@@ -60,7 +60,10 @@ impl DialerPool {
                 Supervisor::start_in_arbiter(arbiter, move |_| DialerActor { dialer })
             })
             .collect();
-        Self { actors, next: AtomicUsize::new(0) }
+        Self {
+            actors,
+            next: AtomicUsize::new(0),
+        }
     }
 
     /// Places one call through the next dialer actor.

@@ -115,13 +115,18 @@ impl Directory {
         // Do not start actors for campaigns that do not exist or belong to someone else.
         self.inner.store.campaign(org, id).await?;
         for _ in 0..SEND_ATTEMPTS {
-            let message = RunOp { org: org.clone(), op: op.clone() };
+            let message = RunOp {
+                org: org.clone(),
+                op: op.clone(),
+            };
             match self.actor(id).send(message).await {
                 Ok(result) => return result,
                 Err(_stopped) => self.forget_disconnected(id),
             }
         }
-        Err(StoreError::Unavailable("the campaign's dispatcher did not answer".to_owned()))
+        Err(StoreError::Unavailable(
+            "the campaign's dispatcher did not answer".to_owned(),
+        ))
     }
 
     fn forget_disconnected(&self, id: CampaignId) {

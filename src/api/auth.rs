@@ -25,13 +25,19 @@ impl ApiKeys {
     /// Parses `org_a:key_a,org_b:key_b`.
     pub fn parse(text: &str) -> Result<Self, String> {
         let mut keys = Self::default();
-        for pair in text.split(',').map(str::trim).filter(|pair| !pair.is_empty()) {
+        for pair in text
+            .split(',')
+            .map(str::trim)
+            .filter(|pair| !pair.is_empty())
+        {
             let (org, key) = pair
                 .split_once(':')
                 .ok_or_else(|| "api_keys: each entry must be `organisation:key`".to_owned())?;
             let org = OrgId::parse(org.trim()).map_err(|error| format!("api_keys: {error}"))?;
             if key.trim().len() < 16 {
-                return Err(format!("api_keys: the key of `{org}` is shorter than 16 characters"));
+                return Err(format!(
+                    "api_keys: the key of `{org}` is shorter than 16 characters"
+                ));
             }
             keys.insert(org, key.trim());
         }
@@ -48,7 +54,11 @@ impl ApiKeys {
 
     /// A new random key for `org`, returned once so it can be shown to the operator.
     pub fn generate(&mut self, org: OrgId) -> String {
-        let key = format!("pk_{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+        let key = format!(
+            "pk_{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
         self.insert(org, &key);
         key
     }
@@ -74,7 +84,9 @@ impl FromRequest for Org {
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.strip_prefix("Bearer "))
             .map(str::trim);
-        let org = keys.zip(key).and_then(|(keys, key)| keys.organisation(key).cloned());
+        let org = keys
+            .zip(key)
+            .and_then(|(keys, key)| keys.organisation(key).cloned());
         ready(org.map(Org).ok_or(ApiError::Unauthorized))
     }
 }
@@ -86,8 +98,14 @@ mod tests {
     #[test]
     fn keys_parse_and_resolve_to_their_organisation() {
         let keys = ApiKeys::parse("acme:0123456789abcdef, globex:fedcba9876543210").unwrap();
-        assert_eq!(keys.organisation("0123456789abcdef").map(OrgId::as_str), Some("acme"));
-        assert_eq!(keys.organisation("fedcba9876543210").map(OrgId::as_str), Some("globex"));
+        assert_eq!(
+            keys.organisation("0123456789abcdef").map(OrgId::as_str),
+            Some("acme")
+        );
+        assert_eq!(
+            keys.organisation("fedcba9876543210").map(OrgId::as_str),
+            Some("globex")
+        );
         assert!(keys.organisation("nope").is_none());
         assert!(ApiKeys::parse("acme").is_err());
         assert!(ApiKeys::parse("acme:short").is_err());

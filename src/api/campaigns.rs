@@ -55,7 +55,9 @@ impl ListQuery {
                 .parse::<u32>()
                 .ok()
                 .filter(|limit| (1..=100).contains(limit))
-                .ok_or_else(|| DomainError::new("limit", format!("`{text}` is not a number from 1 to 100")))?,
+                .ok_or_else(|| {
+                    DomainError::new("limit", format!("`{text}` is not a number from 1 to 100"))
+                })?,
         };
         let offset = match &self.offset {
             None => 0,
@@ -79,7 +81,10 @@ async fn create(
     ValidJson(input): ValidJson<CampaignInput>,
 ) -> Result<HttpResponse, ApiError> {
     let (spec, contacts) = input.into_new()?;
-    let (campaign, _) = state.store.create_campaign(&org, spec, contacts, state.clock.now()).await?;
+    let (campaign, _) = state
+        .store
+        .create_campaign(&org, spec, contacts, state.clock.now())
+        .await?;
     Ok(respond(StatusCode::CREATED, CampaignView::from(&campaign)))
 }
 
@@ -94,11 +99,15 @@ async fn list(
         .status
         .as_deref()
         .map(|text| {
-            CampaignStatus::parse(text)
-                .ok_or_else(|| DomainError::new("status", format!("`{text}` is not a campaign status")))
+            CampaignStatus::parse(text).ok_or_else(|| {
+                DomainError::new("status", format!("`{text}` is not a campaign status"))
+            })
         })
         .transpose()?;
-    let filter = CampaignFilter { status, agent_id: params.agent_id };
+    let filter = CampaignFilter {
+        status,
+        agent_id: params.agent_id,
+    };
     let listing = state.store.list_campaigns(&org, &filter, page_of).await?;
     let views: Vec<CampaignView> = listing.items.iter().map(CampaignView::from).collect();
     Ok(page(views, listing.total, page_of.limit, page_of.offset))
@@ -114,7 +123,12 @@ async fn get(
 }
 
 /// Runs a command through the campaign's actor and answers with the campaign.
-async fn run(state: &AppState, org: &crate::domain::OrgId, path: &web::Path<String>, op: CampaignOp) -> Result<HttpResponse, ApiError> {
+async fn run(
+    state: &AppState,
+    org: &crate::domain::OrgId,
+    path: &web::Path<String>,
+    op: CampaignOp,
+) -> Result<HttpResponse, ApiError> {
     let campaign = state.directory.run(org, campaign_id(path)?, op).await?;
     Ok(ok(CampaignView::from(&campaign)))
 }
@@ -138,15 +152,27 @@ async fn schedule(
     run(&state, &org, &path, CampaignOp::Schedule(body.into())).await
 }
 
-async fn pause(state: web::Data<AppState>, Org(org): Org, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn pause(
+    state: web::Data<AppState>,
+    Org(org): Org,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     run(&state, &org, &path, CampaignOp::Control(Control::Pause)).await
 }
 
-async fn resume(state: web::Data<AppState>, Org(org): Org, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn resume(
+    state: web::Data<AppState>,
+    Org(org): Org,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     run(&state, &org, &path, CampaignOp::Control(Control::Resume)).await
 }
 
-async fn cancel(state: web::Data<AppState>, Org(org): Org, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn cancel(
+    state: web::Data<AppState>,
+    Org(org): Org,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     run(&state, &org, &path, CampaignOp::Control(Control::Cancel)).await
 }
 
@@ -166,10 +192,17 @@ async fn add_contacts(
                 valid.push(contact);
                 store_rows.push(index);
             }
-            Err(error) => errors.push(RowError { index, field: error.field, reason: error.message }),
+            Err(error) => errors.push(RowError {
+                index,
+                field: error.field,
+                reason: error.message,
+            }),
         }
     }
-    let added = state.store.add_contacts(&org, id, valid, state.clock.now()).await?;
+    let added = state
+        .store
+        .add_contacts(&org, id, valid, state.clock.now())
+        .await?;
     if added.added > 0 {
         state.directory.wake(id);
     }
@@ -188,11 +221,15 @@ async fn list_contacts(
         .status
         .as_deref()
         .map(|text| {
-            ContactStatus::parse(text)
-                .ok_or_else(|| DomainError::new("status", format!("`{text}` is not a contact status")))
+            ContactStatus::parse(text).ok_or_else(|| {
+                DomainError::new("status", format!("`{text}` is not a contact status"))
+            })
         })
         .transpose()?;
-    let listing = state.store.contacts(&org, campaign_id(&path)?, status, page_of).await?;
+    let listing = state
+        .store
+        .contacts(&org, campaign_id(&path)?, status, page_of)
+        .await?;
     let views: Vec<ContactView> = listing.items.iter().map(ContactView::from).collect();
     Ok(page(views, listing.total, page_of.limit, page_of.offset))
 }
@@ -204,7 +241,9 @@ async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let id = campaign_id(&path)?;
     state.store.delete_campaign(&org, id).await?;
-    Ok(ok(serde_json::json!({ "id": id.to_string(), "deleted": true })))
+    Ok(ok(
+        serde_json::json!({ "id": id.to_string(), "deleted": true }),
+    ))
 }
 
 async fn bulk_delete(
@@ -218,7 +257,11 @@ async fn bulk_delete(
     let (mut deleted, mut failed) = (Vec::new(), Vec::new());
     for text in input.ids {
         let outcome = match CampaignId::parse(&text) {
-            Ok(id) => state.store.delete_campaign(&org, id).await.map_err(ApiError::from),
+            Ok(id) => state
+                .store
+                .delete_campaign(&org, id)
+                .await
+                .map_err(ApiError::from),
             Err(_) => Err(ApiError::NotFound),
         };
         match outcome {

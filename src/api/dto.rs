@@ -15,7 +15,9 @@ use crate::domain::{
 use crate::store::{AddedContacts, Campaign, CampaignEdit, Contact, NewContact};
 
 /// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
-fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -28,13 +30,8 @@ pub struct CampaignInput {
     pub phone_number_ids: Option<Vec<String>>,
     pub phone_rotation_strategy: Option<String>,
     pub contacts: Option<Vec<Value>>,
-    #[serde(flatten)]
-    pub schedule: ScheduleInput,
-}
-
-/// The scheduling fields, shared by create, PATCH and `POST …/schedule`.
-#[derive(Debug, Default, Deserialize)]
-pub struct ScheduleInput {
+    // The scheduling fields. They are not a flattened struct: serde's `flatten` would hide the
+    // field name from the error of a mistyped value.
     pub schedule_type: Option<String>,
     pub scheduled_at: Option<String>,
     pub timezone: Option<String>,
@@ -53,20 +50,21 @@ pub struct ScheduleInput {
     pub retry_delay_minutes: Option<i64>,
 }
 
-impl From<ScheduleInput> for SchedulePatch {
-    fn from(input: ScheduleInput) -> Self {
-        Self {
-            schedule_type: input.schedule_type,
-            scheduled_at: input.scheduled_at,
-            timezone: input.timezone,
-            start_time: input.start_time,
-            end_time: input.end_time,
-            working_days: input.working_days,
-            max_concurrent_calls: input.max_concurrent_calls,
-            max_calls_per_day: input.max_calls_per_day,
-            retry_failed: input.retry_failed,
-            max_retry_attempts: input.max_retry_attempts,
-            retry_delay_minutes: input.retry_delay_minutes,
+impl CampaignInput {
+    /// Moves the scheduling fields out, leaving the definition fields.
+    fn take_schedule(&mut self) -> SchedulePatch {
+        SchedulePatch {
+            schedule_type: self.schedule_type.take(),
+            scheduled_at: self.scheduled_at.take(),
+            timezone: self.timezone.take(),
+            start_time: self.start_time.take(),
+            end_time: self.end_time.take(),
+            working_days: self.working_days.take(),
+            max_concurrent_calls: self.max_concurrent_calls.take(),
+            max_calls_per_day: self.max_calls_per_day.take(),
+            retry_failed: self.retry_failed.take(),
+            max_retry_attempts: self.max_retry_attempts.take(),
+            retry_delay_minutes: self.retry_delay_minutes.take(),
         }
     }
 }
@@ -80,7 +78,11 @@ pub struct ScheduleBody {
 
 impl From<ScheduleBody> for SchedulePatch {
     fn from(body: ScheduleBody) -> Self {
-        Self { scheduled_at: body.scheduled_at, timezone: body.timezone, ..Self::default() }
+        Self {
+            scheduled_at: body.scheduled_at,
+            timezone: body.timezone,
+            ..Self::default()
+        }
     }
 }
 
@@ -99,14 +101,21 @@ struct ContactInput {
 pub fn contact(index: usize, row: Value) -> Result<NewContact, DomainError> {
     let parent = format!("contacts[{index}]");
     let input: ContactInput = from_value(row).map_err(|error| {
-        if error.field == "body" { DomainError::new(&parent, error.message) } else { error.within(&parent) }
+        if error.field == "body" {
+            DomainError::new(&parent, error.message)
+        } else {
+            error.within(&parent)
+        }
     })?;
     let phone = PhoneNumber::parse(&input.phone_number).map_err(|error| error.within(&parent))?;
     let timezone = input
         .timezone
         .map(|name| {
             name.parse().map_err(|_| {
-                DomainError::new(format!("{parent}.timezone"), format!("`{name}` is not an IANA timezone"))
+                DomainError::new(
+                    format!("{parent}.timezone"),
+                    format!("`{name}` is not an IANA timezone"),
+                )
             })
         })
         .transpose()?;
@@ -126,15 +135,20 @@ fn rotation(text: Option<&str>) -> Result<Option<PhoneRotation>, DomainError> {
 
 impl CampaignInput {
     /// A new campaign: its definition and its contacts, or the first invalid field.
-    pub fn into_new(self) -> Result<(CampaignSpec, Vec<NewContact>), DomainError> {
-        let name = self.name.ok_or_else(|| DomainError::new("name", "is required"))?;
-        let agent_id = self.agent_id.ok_or_else(|| DomainError::new("agent_id", "is required"))?;
+    pub fn into_new(mut self) -> Result<(CampaignSpec, Vec<NewContact>), DomainError> {
+        let schedule = Schedule::default().apply(&self.take_schedule())?;
+        let name = self
+            .name
+            .ok_or_else(|| DomainError::new("name", "is required"))?;
+        let agent_id = self
+            .agent_id
+            .ok_or_else(|| DomainError::new("agent_id", "is required"))?;
         let spec = CampaignSpec {
             name: required_text("name", &name, 255)?,
             agent_id: required_text("agent_id", &agent_id, 255)?,
             phone_number_ids: self.phone_number_ids.unwrap_or_default(),
             rotation: rotation(self.phone_rotation_strategy.as_deref())?.unwrap_or_default(),
-            schedule: Schedule::default().apply(&self.schedule.into())?,
+            schedule,
         };
         let contacts = self
             .contacts
@@ -148,16 +162,26 @@ impl CampaignInput {
 
     /// An edit of an existing campaign; the schedule is checked against the current one by
     /// the store, in the same step that applies it.
-    pub fn into_edit(self) -> Result<CampaignEdit, DomainError> {
+    pub fn into_edit(mut self) -> Result<CampaignEdit, DomainError> {
+        let schedule = self.take_schedule();
         if self.contacts.is_some() {
-            return Err(DomainError::new("contacts", "add contacts with POST /batch-calls/{id}/contacts"));
+            return Err(DomainError::new(
+                "contacts",
+                "add contacts with POST /batch-calls/{id}/contacts",
+            ));
         }
         Ok(CampaignEdit {
-            name: self.name.map(|name| required_text("name", &name, 255)).transpose()?,
-            agent_id: self.agent_id.map(|agent| required_text("agent_id", &agent, 255)).transpose()?,
+            name: self
+                .name
+                .map(|name| required_text("name", &name, 255))
+                .transpose()?,
+            agent_id: self
+                .agent_id
+                .map(|agent| required_text("agent_id", &agent, 255))
+                .transpose()?,
             phone_number_ids: self.phone_number_ids,
             rotation: rotation(self.phone_rotation_strategy.as_deref())?,
-            schedule: self.schedule.into(),
+            schedule,
         })
     }
 }
@@ -333,6 +357,10 @@ impl AddedView {
             reason,
         }));
         errors.sort_by_key(|error| error.index);
-        Self { added_count: added.added, failed_count: errors.len() as u64, errors }
+        Self {
+            added_count: added.added,
+            failed_count: errors.len() as u64,
+            errors,
+        }
     }
 }

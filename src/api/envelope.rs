@@ -1,11 +1,11 @@
 //! The success envelope `{data, meta}` and the request id that every response carries.
 
+use actix_web::HttpResponse;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::HttpResponse;
 use chrono::{SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -19,9 +19,14 @@ tokio::task_local! {
 
 /// Stamps the id of the request being served; the wall clock is read for the envelope's `ts`
 /// only, which is metadata, not a decision.
-#[allow(clippy::disallowed_methods, reason = "the envelope timestamp is metadata, not a decision")]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the envelope timestamp is metadata, not a decision"
+)]
 pub fn meta() -> Value {
-    let request_id = CURRENT_REQUEST_ID.try_with(Clone::clone).unwrap_or_default();
+    let request_id = CURRENT_REQUEST_ID
+        .try_with(Clone::clone)
+        .unwrap_or_default();
     json!({ "request_id": request_id, "ts": Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true) })
 }
 
@@ -52,7 +57,9 @@ fn valid_client_id(value: &HeaderValue) -> Option<String> {
     let text = value.to_str().ok()?;
     let valid = !text.is_empty()
         && text.len() <= 128
-        && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
     valid.then(|| text.to_owned())
 }
 
@@ -68,7 +75,10 @@ pub async fn request_id(
         .and_then(valid_client_id)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.path());
-    let served = CURRENT_REQUEST_ID.scope(id.clone(), tracing::Instrument::instrument(next.call(request), span));
+    let served = CURRENT_REQUEST_ID.scope(
+        id.clone(),
+        tracing::Instrument::instrument(next.call(request), span),
+    );
     let mut response = served.await?;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);

@@ -26,7 +26,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for ValidJson<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = request.app_data::<web::Data<BodyLimit>>().map_or(1 << 20, |limit| limit.0);
+        let limit = request
+            .app_data::<web::Data<BodyLimit>>()
+            .map_or(1 << 20, |limit| limit.0);
         let declared = request
             .headers()
             .get(CONTENT_LENGTH)
@@ -45,7 +47,11 @@ impl<T: DeserializeOwned + 'static> FromRequest for ValidJson<T> {
                 }
                 body.extend_from_slice(&chunk);
             }
-            let text: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &body };
+            let text: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+                b"{}"
+            } else {
+                &body
+            };
             parse(text).map(ValidJson)
         })
     }
@@ -55,7 +61,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for ValidJson<T> {
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(shape_error)?;
-    deserializer.end().map_err(|error| ApiError::MalformedJson(error.to_string()))?;
+    deserializer
+        .end()
+        .map_err(|error| ApiError::MalformedJson(error.to_string()))?;
     Ok(value)
 }
 
@@ -75,7 +83,11 @@ fn shape_error(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError
     }
     let message = inner.to_string();
     // Drop serde's " at line 1 column 9": the field is named, positions do not help a client.
-    let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .to_owned();
     let field = match (path.as_str(), message.strip_prefix("missing field `")) {
         (".", Some(rest)) => rest.trim_end_matches('`').to_owned(),
         (".", None) => "body".to_owned(),

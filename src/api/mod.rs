@@ -34,7 +34,11 @@ pub const BASE_PATH: &str = "/api/public/v1";
 
 /// Mounts every route on an `App`: the campaign API under [`BASE_PATH`] and the operations
 /// endpoints at the root, with the request-id middleware and the JSON 404 for unknown paths.
-pub fn configure(state: AppState, keys: ApiKeys, body_limit: BodyLimit) -> impl FnOnce(&mut web::ServiceConfig) + Clone {
+pub fn configure(
+    state: AppState,
+    keys: ApiKeys,
+    body_limit: BodyLimit,
+) -> impl FnOnce(&mut web::ServiceConfig) + Clone {
     move |config| {
         config
             .app_data(web::Data::new(state))
@@ -44,7 +48,11 @@ pub fn configure(state: AppState, keys: ApiKeys, body_limit: BodyLimit) -> impl 
                 web::scope("")
                     .wrap(from_fn(envelope::request_id))
                     .configure(ops::routes)
-                    .service(web::scope(BASE_PATH).configure(campaigns::routes))
+                    .service(
+                        web::scope(BASE_PATH)
+                            .configure(campaigns::routes)
+                            .default_service(web::to(envelope::no_route)),
+                    )
                     .default_service(web::to(envelope::no_route)),
             );
     }

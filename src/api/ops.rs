@@ -6,7 +6,9 @@ use serde_json::json;
 use super::AppState;
 
 pub fn routes(config: &mut web::ServiceConfig) {
-    config.route("/healthz", web::get().to(healthz)).route("/readyz", web::get().to(readyz));
+    config
+        .route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz));
 }
 
 async fn healthz() -> HttpResponse {

@@ -18,14 +18,20 @@ pub struct OutcomeMix(Vec<(DialOutcome, u32)>);
 impl OutcomeMix {
     pub fn parse(text: &str) -> Result<Self, String> {
         let mut weights = Vec::new();
-        for part in text.split(',').map(str::trim).filter(|part| !part.is_empty()) {
+        for part in text
+            .split(',')
+            .map(str::trim)
+            .filter(|part| !part.is_empty())
+        {
             let (name, weight) = part
                 .split_once('=')
                 .ok_or_else(|| format!("`{part}` is not `outcome=weight`"))?;
             let outcome = DialOutcome::parse(name.trim())
                 .ok_or_else(|| format!("`{name}` is not an outcome"))?;
-            let weight: u32 =
-                weight.trim().parse().map_err(|_| format!("`{weight}` is not a whole number"))?;
+            let weight: u32 = weight
+                .trim()
+                .parse()
+                .map_err(|_| format!("`{weight}` is not a whole number"))?;
             weights.push((outcome, weight));
         }
         if weights.iter().map(|(_, weight)| weight).sum::<u32>() == 0 {
@@ -49,8 +55,14 @@ impl OutcomeMix {
 
 /// Parses a call length range in milliseconds, `500..3000` (`0..0` is instant).
 pub fn parse_call_ms(text: &str) -> Result<RangeInclusive<u64>, String> {
-    let (low, high) = text.split_once("..").ok_or_else(|| format!("`{text}` is not `min..max`"))?;
-    let number = |part: &str| part.trim().parse::<u64>().map_err(|_| format!("`{part}` is not a number of milliseconds"));
+    let (low, high) = text
+        .split_once("..")
+        .ok_or_else(|| format!("`{text}` is not `min..max`"))?;
+    let number = |part: &str| {
+        part.trim()
+            .parse::<u64>()
+            .map_err(|_| format!("`{part}` is not a number of milliseconds"))
+    };
     let (low, high) = (number(low)?, number(high)?);
     if high < low {
         return Err(format!("`{text}`: max is below min"));
@@ -69,12 +81,20 @@ pub struct SimulatedDialer {
 
 impl SimulatedDialer {
     pub fn new(call_ms: RangeInclusive<u64>, outcomes: OutcomeMix, time_scale: f64) -> Self {
-        Self { call_ms, outcomes, time_scale: time_scale.max(f64::MIN_POSITIVE) }
+        Self {
+            call_ms,
+            outcomes,
+            time_scale: time_scale.max(f64::MIN_POSITIVE),
+        }
     }
 
     /// Parses the operator's settings (`PACER_SIMULATED_CALL_MS`, `PACER_SIMULATED_OUTCOMES`).
     pub fn from_settings(call_ms: &str, outcomes: &str, time_scale: f64) -> Result<Self, String> {
-        Ok(Self::new(parse_call_ms(call_ms)?, OutcomeMix::parse(outcomes)?, time_scale))
+        Ok(Self::new(
+            parse_call_ms(call_ms)?,
+            OutcomeMix::parse(outcomes)?,
+            time_scale,
+        ))
     }
 }
 
@@ -83,13 +103,19 @@ impl Dialer for SimulatedDialer {
     async fn place(&self, call: ClaimedCall, sink: OutcomeSink) -> Result<(), DialError> {
         let (length_ms, outcome) = {
             let mut rng = rand::rng();
-            (rng.random_range(self.call_ms.clone()), self.outcomes.draw(&mut rng))
+            (
+                rng.random_range(self.call_ms.clone()),
+                self.outcomes.draw(&mut rng),
+            )
         };
         let report = CallReport {
             campaign_id: call.campaign_id,
             contact_id: call.contact_id,
             attempt: call.attempt,
-            result: CallResult { outcome, duration_secs: (length_ms / 1000) as u32 },
+            result: CallResult {
+                outcome,
+                duration_secs: (length_ms / 1000) as u32,
+            },
         };
         if length_ms == 0 {
             sink.report(report);

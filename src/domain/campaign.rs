@@ -37,7 +37,10 @@ impl PhoneRotation {
 pub fn required_text(field: &str, text: &str, max_chars: usize) -> Result<String, DomainError> {
     let n_chars = text.chars().count();
     if text.trim().is_empty() || n_chars > max_chars {
-        return Err(DomainError::new(field, format!("must be 1 to {max_chars} characters")));
+        return Err(DomainError::new(
+            field,
+            format!("must be 1 to {max_chars} characters"),
+        ));
     }
     Ok(text.to_owned())
 }
@@ -66,6 +69,8 @@ impl CampaignSpec {
             PhoneRotation::Sequential => 0,
             PhoneRotation::RoundRobin => sequence % n_ids,
         };
-        self.phone_number_ids.get(index as usize).map(String::as_str)
+        self.phone_number_ids
+            .get(index as usize)
+            .map(String::as_str)
     }
 }

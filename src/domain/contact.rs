@@ -65,8 +65,13 @@ pub enum DialOutcome {
 }
 
 impl DialOutcome {
-    pub const ALL: [DialOutcome; 5] =
-        [Self::Completed, Self::NoAnswer, Self::Busy, Self::Voicemail, Self::Failed];
+    pub const ALL: [DialOutcome; 5] = [
+        Self::Completed,
+        Self::NoAnswer,
+        Self::Busy,
+        Self::Voicemail,
+        Self::Failed,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -79,7 +84,9 @@ impl DialOutcome {
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|outcome| outcome.as_str() == text)
+        Self::ALL
+            .into_iter()
+            .find(|outcome| outcome.as_str() == text)
     }
 
     /// The call reached someone (or their voicemail): the contact is done.
@@ -115,12 +122,20 @@ mod tests {
     use super::*;
 
     fn check(policy: RetryPolicy, outcome: DialOutcome, attempts: u32, expected: RetryDecision) {
-        assert_eq!(policy.decide(outcome, attempts), expected, "{outcome:?} after {attempts}");
+        assert_eq!(
+            policy.decide(outcome, attempts),
+            expected,
+            "{outcome:?} after {attempts}"
+        );
     }
 
     #[test]
     fn retries_only_for_retry_outcomes_and_up_to_the_limit() {
-        let policy = RetryPolicy { enabled: true, max_retries: 2, delay_minutes: 30 };
+        let policy = RetryPolicy {
+            enabled: true,
+            max_retries: 2,
+            delay_minutes: 30,
+        };
         let failed = RetryDecision::Final(ContactStatus::Failed);
         let completed = RetryDecision::Final(ContactStatus::Completed);
         check(policy, DialOutcome::NoAnswer, 1, RetryDecision::Retry);
@@ -128,7 +143,10 @@ mod tests {
         check(policy, DialOutcome::Failed, 3, failed);
         check(policy, DialOutcome::Completed, 1, completed);
         check(policy, DialOutcome::Voicemail, 1, completed);
-        let off = RetryPolicy { enabled: false, ..policy };
+        let off = RetryPolicy {
+            enabled: false,
+            ..policy
+        };
         check(off, DialOutcome::NoAnswer, 1, failed);
     }
 }

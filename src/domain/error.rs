@@ -12,7 +12,10 @@ pub struct DomainError {
 
 impl DomainError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     /// Places the field under a parent, e.g. `phone_number` becomes `contacts[3].phone_number`.

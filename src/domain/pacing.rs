@@ -90,7 +90,11 @@ pub struct Plan<'a> {
 
 impl<'a> Plan<'a> {
     pub fn new(schedule: &'a Schedule, anchor: DateTime<Utc>, used_on_anchor_day: u32) -> Self {
-        Self { schedule, anchor, used_on_anchor_day }
+        Self {
+            schedule,
+            anchor,
+            used_on_anchor_day,
+        }
     }
 
     /// Every slot in order; contact number `k` of the queue is due at slot `k`.
@@ -100,7 +104,9 @@ impl<'a> Plan<'a> {
 
     /// The first slot: the earliest instant at or after the anchor when a call may start.
     pub fn first(&self) -> DateTime<Utc> {
-        self.slots().next().expect("a validated schedule always has a next slot")
+        self.slots()
+            .next()
+            .expect("a validated schedule always has a next slot")
     }
 
     /// The slots from queue position `position` on, skipping whole days without walking them:
@@ -110,13 +116,18 @@ impl<'a> Plan<'a> {
             schedule: self.schedule,
             anchor: self.anchor,
             day: local_date(self.schedule.timezone, self.anchor),
-            budget: self.schedule.max_calls_per_day.map(|cap| cap.saturating_sub(self.used_on_anchor_day)),
+            budget: self
+                .schedule
+                .max_calls_per_day
+                .map(|cap| cap.saturating_sub(self.used_on_anchor_day)),
             current: None,
             first_day: true,
         };
         let mut to_skip = position;
         while to_skip > 0 {
-            let Some(day) = slots.current_day() else { break };
+            let Some(day) = slots.current_day() else {
+                break;
+            };
             let in_day = day.remaining();
             match in_day {
                 None => break, // no cap: every position shares the same instant
@@ -147,7 +158,8 @@ struct DaySlots {
 
 impl DaySlots {
     fn remaining(&self) -> Option<u64> {
-        self.cap.map(|_| u64::from(self.end_index - self.next_index))
+        self.cap
+            .map(|_| u64::from(self.end_index - self.next_index))
     }
 }
 
@@ -169,13 +181,19 @@ impl Slots<'_> {
         if window.uniform {
             window.open + Duration::milliseconds(offset_ms)
         } else {
-            resolve_local(self.schedule.timezone, window.wall_open + Duration::milliseconds(offset_ms))
+            resolve_local(
+                self.schedule.timezone,
+                window.wall_open + Duration::milliseconds(offset_ms),
+            )
         }
     }
 
     /// The day being walked, opening the next day with a slot left when the current one is spent.
     fn current_day(&mut self) -> Option<&DaySlots> {
-        if self.current.is_some_and(|day| day.cap.is_some() && day.next_index >= day.end_index) {
+        if self
+            .current
+            .is_some_and(|day| day.cap.is_some() && day.next_index >= day.end_index)
+        {
             self.current = None;
         }
         if self.current.is_none() {
@@ -189,7 +207,9 @@ impl Slots<'_> {
             let date = self.day;
             let first_day = std::mem::replace(&mut self.first_day, false);
             self.day = date.succ_opt()?;
-            let Some(window) = self.schedule.window_on(date) else { continue };
+            let Some(window) = self.schedule.window_on(date) else {
+                continue;
+            };
             let not_before = if first_day { self.anchor } else { window.open };
             if not_before >= window.close {
                 continue;
@@ -203,7 +223,11 @@ impl Slots<'_> {
                     first_open: not_before.max(window.open),
                 });
             };
-            let budget = if first_day { self.budget.unwrap_or(cap) } else { cap };
+            let budget = if first_day {
+                self.budget.unwrap_or(cap)
+            } else {
+                cap
+            };
             // Slots are non-decreasing in their index, so the usable ones form one range.
             let first_index = self.first_index_at_or_after(&window, cap, not_before);
             let end_index = self.first_index_at_or_after(&window, cap, window.close);
@@ -299,7 +323,10 @@ mod tests {
     }
 
     fn check_slots(schedule: &Schedule, anchor: &str, used: u32, expected: &[&str]) {
-        let got: Vec<_> = Plan::new(schedule, at(anchor), used).slots().take(expected.len()).collect();
+        let got: Vec<_> = Plan::new(schedule, at(anchor), used)
+            .slots()
+            .take(expected.len())
+            .collect();
         let expected: Vec<_> = expected.iter().map(|text| at(text)).collect();
         assert_eq!(got, expected);
     }
@@ -330,10 +357,19 @@ mod tests {
             &schedule,
             "2026-11-30T12:00:00Z",
             1,
-            &["2026-11-30T13:00:00Z", "2026-11-30T15:00:00Z", "2026-12-01T09:00:00Z"],
+            &[
+                "2026-11-30T13:00:00Z",
+                "2026-11-30T15:00:00Z",
+                "2026-12-01T09:00:00Z",
+            ],
         );
         // Three already placed: only 13:00 is left today.
-        check_slots(&schedule, "2026-11-30T12:00:00Z", 3, &["2026-11-30T13:00:00Z", "2026-12-01T09:00:00Z"]);
+        check_slots(
+            &schedule,
+            "2026-11-30T12:00:00Z",
+            3,
+            &["2026-11-30T13:00:00Z", "2026-12-01T09:00:00Z"],
+        );
     }
 
     #[test]
@@ -347,7 +383,12 @@ mod tests {
             &["2026-11-30T09:00:00Z", "2026-11-30T09:00:00Z"],
         );
         // Inside the window: now.
-        check_slots(&schedule, "2026-11-30T10:30:00Z", 0, &["2026-11-30T10:30:00Z"]);
+        check_slots(
+            &schedule,
+            "2026-11-30T10:30:00Z",
+            0,
+            &["2026-11-30T10:30:00Z"],
+        );
     }
 
     #[test]
@@ -356,7 +397,11 @@ mod tests {
         let plan = Plan::new(&schedule, at("2026-03-01T15:00:00Z"), 2);
         let walked: Vec<_> = plan.slots().take(400).collect();
         for position in [0, 1, 4, 5, 6, 12, 99, 399] {
-            assert_eq!(plan.slots_from(position).next(), Some(walked[position as usize]), "{position}");
+            assert_eq!(
+                plan.slots_from(position).next(),
+                Some(walked[position as usize]),
+                "{position}"
+            );
         }
     }
 
@@ -366,20 +411,41 @@ mod tests {
         let start = at("2026-11-30T00:00:00Z");
         let mut pacing = PacingState::default();
         let gate = |pacing: &PacingState, now: &str| schedule.gate(start, pacing, at(now));
-        assert_eq!(gate(&pacing, "2026-11-30T08:00:00Z"), Gate::Wait(at("2026-11-30T09:00:00Z")));
-        assert_eq!(gate(&pacing, "2026-11-30T09:00:00Z"), Gate::Open { max_calls: Some(1) });
+        assert_eq!(
+            gate(&pacing, "2026-11-30T08:00:00Z"),
+            Gate::Wait(at("2026-11-30T09:00:00Z"))
+        );
+        assert_eq!(
+            gate(&pacing, "2026-11-30T09:00:00Z"),
+            Gate::Open { max_calls: Some(1) }
+        );
         pacing.record_claims(&schedule, at("2026-11-30T09:00:00Z"), 1);
-        assert_eq!(gate(&pacing, "2026-11-30T09:30:00Z"), Gate::Wait(at("2026-11-30T11:00:00Z")));
+        assert_eq!(
+            gate(&pacing, "2026-11-30T09:30:00Z"),
+            Gate::Wait(at("2026-11-30T11:00:00Z"))
+        );
         for slot in ["11:00", "13:00", "15:00"] {
             let now = format!("2026-11-30T{slot}:00Z");
             assert_eq!(gate(&pacing, &now), Gate::Open { max_calls: Some(1) });
             pacing.record_claims(&schedule, at(&now), 1);
         }
-        assert_eq!(gate(&pacing, "2026-11-30T16:00:00Z"), Gate::Wait(at("2026-12-01T09:00:00Z")));
-        assert_eq!(gate(&pacing, "2026-12-01T09:00:00Z"), Gate::Open { max_calls: Some(1) });
+        assert_eq!(
+            gate(&pacing, "2026-11-30T16:00:00Z"),
+            Gate::Wait(at("2026-12-01T09:00:00Z"))
+        );
+        assert_eq!(
+            gate(&pacing, "2026-12-01T09:00:00Z"),
+            Gate::Open { max_calls: Some(1) }
+        );
     }
 
-    fn check_dst_slots(zone: &str, anchor: &str, window: (&str, &str), cap: i64, expected: &[&str]) {
+    fn check_dst_slots(
+        zone: &str,
+        anchor: &str,
+        window: (&str, &str),
+        cap: i64,
+        expected: &[&str],
+    ) {
         let schedule = schedule(SchedulePatch {
             timezone: Some(zone.into()),
             start_time: Some(Some(window.0.into())),
@@ -467,7 +533,13 @@ mod tests {
             "Asia/Kathmandu",
             "Pacific/Chatham",
         ]);
-        (zones, 0u16..1439, 1u16..1440, prop::collection::vec(1i64..=7, 1..7), 1i64..50)
+        (
+            zones,
+            0u16..1439,
+            1u16..1440,
+            prop::collection::vec(1i64..=7, 1..7),
+            1i64..50,
+        )
             .prop_map(|(zone, start, length, days, cap)| {
                 let end = (start + length).min(1439).max(start + 1);
                 let hhmm = |m: u16| format!("{:02}:{:02}", m / 60, m % 60);

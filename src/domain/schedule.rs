@@ -17,8 +17,12 @@ pub struct TimeOfDay(u16);
 
 impl TimeOfDay {
     pub fn parse(field: &str, text: &str) -> Result<Self, DomainError> {
-        let invalid =
-            || DomainError::new(field, format!("`{text}` is not a time of day in HH:MM (00:00 to 23:59)"));
+        let invalid = || {
+            DomainError::new(
+                field,
+                format!("`{text}` is not a time of day in HH:MM (00:00 to 23:59)"),
+            )
+        };
         let (hours, minutes) = text.split_once(':').ok_or_else(invalid)?;
         if hours.len() != 2 || minutes.len() != 2 {
             return Err(invalid());
@@ -53,7 +57,10 @@ impl LocalWindow {
     pub fn new(start: Option<TimeOfDay>, end: Option<TimeOfDay>) -> Result<Self, DomainError> {
         let window = Self { start, end };
         if window.end_minute() <= window.start_minute() {
-            return Err(DomainError::new("end_time", "must be later than start_time"));
+            return Err(DomainError::new(
+                "end_time",
+                "must be later than start_time",
+            ));
         }
         Ok(window)
     }
@@ -87,7 +94,10 @@ pub struct WorkingDays(u8);
 impl WorkingDays {
     pub fn parse(days: &[i64]) -> Result<Self, DomainError> {
         if days.is_empty() {
-            return Err(DomainError::new("working_days", "must name at least one day"));
+            return Err(DomainError::new(
+                "working_days",
+                "must name at least one day",
+            ));
         }
         let mut mask = 0u8;
         for (index, &day) in days.iter().enumerate() {
@@ -112,7 +122,9 @@ impl WorkingDays {
 
     /// The days as ISO numbers, in order.
     pub fn iso_days(self) -> Vec<u8> {
-        (1..=7u8).filter(|day| self.0 & (1 << (day - 1)) != 0).collect()
+        (1..=7u8)
+            .filter(|day| self.0 & (1 << (day - 1)) != 0)
+            .collect()
     }
 }
 
@@ -133,7 +145,11 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { enabled: false, max_retries: 0, delay_minutes: 30 }
+        Self {
+            enabled: false,
+            max_retries: 0,
+            delay_minutes: 30,
+        }
     }
 }
 
@@ -164,7 +180,10 @@ impl StartAt {
             .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
             .map(Self::Local)
             .ok_or_else(|| {
-                DomainError::new("scheduled_at", format!("`{text}` is not an RFC 3339 date-time"))
+                DomainError::new(
+                    "scheduled_at",
+                    format!("`{text}` is not an RFC 3339 date-time"),
+                )
             })
     }
 
@@ -229,7 +248,10 @@ fn in_range(field: &str, value: i64, min: i64, max: i64) -> Result<u32, DomainEr
     if (min..=max).contains(&value) {
         Ok(value as u32)
     } else {
-        Err(DomainError::new(field, format!("`{value}` is out of range {min} to {max}")))
+        Err(DomainError::new(
+            field,
+            format!("`{value}` is out of range {min} to {max}"),
+        ))
     }
 }
 
@@ -242,11 +264,12 @@ impl Schedule {
                 DomainError::new("timezone", format!("`{name}` is not an IANA timezone"))
             })?;
         }
-        let time = |field: &str, value: &Option<Option<String>>, current: Option<TimeOfDay>| match value {
-            None => Ok(current),
-            Some(None) => Ok(None),
-            Some(Some(text)) => TimeOfDay::parse(field, text).map(Some),
-        };
+        let time =
+            |field: &str, value: &Option<Option<String>>, current: Option<TimeOfDay>| match value {
+                None => Ok(current),
+                Some(None) => Ok(None),
+                Some(Some(text)) => TimeOfDay::parse(field, text).map(Some),
+            };
         let start_time = time("start_time", &patch.start_time, next.window.start)?;
         let end_time = time("end_time", &patch.end_time, next.window.end)?;
         next.window = LocalWindow::new(start_time, end_time)?;
@@ -257,8 +280,9 @@ impl Schedule {
             next.max_concurrent_calls = in_range("max_concurrent_calls", limit, 1, 100)?;
         }
         if let Some(cap) = patch.max_calls_per_day {
-            next.max_calls_per_day =
-                cap.map(|cap| in_range("max_calls_per_day", cap, 1, 1_000_000)).transpose()?;
+            next.max_calls_per_day = cap
+                .map(|cap| in_range("max_calls_per_day", cap, 1, 1_000_000))
+                .transpose()?;
         }
         if let Some(enabled) = patch.retry_failed {
             next.retry.enabled = enabled;
@@ -269,7 +293,11 @@ impl Schedule {
         if let Some(delay) = patch.retry_delay_minutes {
             next.retry.delay_minutes = in_range("retry_delay_minutes", delay, 1, 7 * 24 * 60)?;
         }
-        let start_at = patch.scheduled_at.as_deref().map(StartAt::parse).transpose()?;
+        let start_at = patch
+            .scheduled_at
+            .as_deref()
+            .map(StartAt::parse)
+            .transpose()?;
         let scheduled = match patch.schedule_type.as_deref() {
             None => start_at.is_some() || matches!(next.start, StartRule::At(_)),
             Some("immediate") => false,
@@ -351,7 +379,12 @@ pub fn resolve_local(timezone: Tz, wall: NaiveDateTime) -> DateTime<Utc> {
 /// transition lies in any zone of the tz database.
 fn end_of_gap(timezone: Tz, wall: NaiveDateTime) -> DateTime<Utc> {
     let offset_at = |instant: DateTime<Utc>| {
-        i64::from(timezone.offset_from_utc_datetime(&instant.naive_utc()).fix().local_minus_utc())
+        i64::from(
+            timezone
+                .offset_from_utc_datetime(&instant.naive_utc())
+                .fix()
+                .local_minus_utc(),
+        )
     };
     let as_utc = wall.and_utc();
     let before = offset_at(as_utc - Duration::days(1));
@@ -380,15 +413,35 @@ mod tests {
     }
 
     fn check_error(patch: SchedulePatch, field: &str) {
-        let error = Schedule::default().apply(&patch).expect_err("must be rejected");
+        let error = Schedule::default()
+            .apply(&patch)
+            .expect_err("must be rejected");
         assert_eq!(error.field, field, "{error}");
     }
 
     #[test]
     fn bad_fields_are_named() {
-        check_error(SchedulePatch { timezone: Some("Mars/Olympus".into()), ..patch() }, "timezone");
-        check_error(SchedulePatch { start_time: Some(Some("25:00".into())), ..patch() }, "start_time");
-        check_error(SchedulePatch { start_time: Some(Some("9:00".into())), ..patch() }, "start_time");
+        check_error(
+            SchedulePatch {
+                timezone: Some("Mars/Olympus".into()),
+                ..patch()
+            },
+            "timezone",
+        );
+        check_error(
+            SchedulePatch {
+                start_time: Some(Some("25:00".into())),
+                ..patch()
+            },
+            "start_time",
+        );
+        check_error(
+            SchedulePatch {
+                start_time: Some(Some("9:00".into())),
+                ..patch()
+            },
+            "start_time",
+        );
         check_error(
             SchedulePatch {
                 start_time: Some(Some("17:00".into())),
@@ -397,15 +450,69 @@ mod tests {
             },
             "end_time",
         );
-        check_error(SchedulePatch { working_days: Some(vec![1, 8]), ..patch() }, "working_days[1]");
-        check_error(SchedulePatch { working_days: Some(vec![]), ..patch() }, "working_days");
-        check_error(SchedulePatch { max_concurrent_calls: Some(0), ..patch() }, "max_concurrent_calls");
-        check_error(SchedulePatch { max_concurrent_calls: Some(101), ..patch() }, "max_concurrent_calls");
-        check_error(SchedulePatch { max_calls_per_day: Some(Some(0)), ..patch() }, "max_calls_per_day");
-        check_error(SchedulePatch { max_retry_attempts: Some(4), ..patch() }, "max_retry_attempts");
-        check_error(SchedulePatch { retry_delay_minutes: Some(0), ..patch() }, "retry_delay_minutes");
-        check_error(SchedulePatch { schedule_type: Some("scheduled".into()), ..patch() }, "scheduled_at");
-        check_error(SchedulePatch { scheduled_at: Some("tomorrow".into()), ..patch() }, "scheduled_at");
+        check_error(
+            SchedulePatch {
+                working_days: Some(vec![1, 8]),
+                ..patch()
+            },
+            "working_days[1]",
+        );
+        check_error(
+            SchedulePatch {
+                working_days: Some(vec![]),
+                ..patch()
+            },
+            "working_days",
+        );
+        check_error(
+            SchedulePatch {
+                max_concurrent_calls: Some(0),
+                ..patch()
+            },
+            "max_concurrent_calls",
+        );
+        check_error(
+            SchedulePatch {
+                max_concurrent_calls: Some(101),
+                ..patch()
+            },
+            "max_concurrent_calls",
+        );
+        check_error(
+            SchedulePatch {
+                max_calls_per_day: Some(Some(0)),
+                ..patch()
+            },
+            "max_calls_per_day",
+        );
+        check_error(
+            SchedulePatch {
+                max_retry_attempts: Some(4),
+                ..patch()
+            },
+            "max_retry_attempts",
+        );
+        check_error(
+            SchedulePatch {
+                retry_delay_minutes: Some(0),
+                ..patch()
+            },
+            "retry_delay_minutes",
+        );
+        check_error(
+            SchedulePatch {
+                schedule_type: Some("scheduled".into()),
+                ..patch()
+            },
+            "scheduled_at",
+        );
+        check_error(
+            SchedulePatch {
+                scheduled_at: Some("tomorrow".into()),
+                ..patch()
+            },
+            "scheduled_at",
+        );
     }
 
     #[test]
@@ -424,9 +531,15 @@ mod tests {
     #[test]
     fn cleared_bounds_mean_the_whole_day() {
         let schedule = Schedule::default()
-            .apply(&SchedulePatch { start_time: Some(Some("09:00".into())), ..patch() })
+            .apply(&SchedulePatch {
+                start_time: Some(Some("09:00".into())),
+                ..patch()
+            })
             .unwrap()
-            .apply(&SchedulePatch { start_time: Some(None), ..patch() })
+            .apply(&SchedulePatch {
+                start_time: Some(None),
+                ..patch()
+            })
             .unwrap();
         assert_eq!(schedule.window.len_ms(), 24 * 3_600_000);
     }
@@ -437,7 +550,11 @@ mod tests {
 
     fn check_resolve(zone: Tz, local: &str, expected_utc: &str) {
         let got = resolve_local(zone, wall(local));
-        assert_eq!(got, expected_utc.parse::<DateTime<Utc>>().unwrap(), "{zone} {local}");
+        assert_eq!(
+            got,
+            expected_utc.parse::<DateTime<Utc>>().unwrap(),
+            "{zone} {local}"
+        );
     }
 
     #[test]

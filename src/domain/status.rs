@@ -57,7 +57,10 @@ impl CampaignStatus {
 
     /// Statuses from which a campaign may be deleted.
     pub fn is_deletable(self) -> bool {
-        matches!(self, Self::Draft | Self::Failed | Self::Cancelled | Self::Completed)
+        matches!(
+            self,
+            Self::Draft | Self::Failed | Self::Cancelled | Self::Completed
+        )
     }
 }
 
@@ -167,7 +170,11 @@ mod tests {
     use super::*;
 
     fn check(current: CampaignStatus, command: Command, expected: Option<CampaignStatus>) {
-        assert_eq!(transition(current, command).ok(), expected, "{current} + {command:?}");
+        assert_eq!(
+            transition(current, command).ok(),
+            expected,
+            "{current} + {command:?}"
+        );
     }
 
     #[test]
@@ -193,7 +200,11 @@ mod tests {
             let live = !status.is_terminal();
             check(status, Command::Cancel, live.then_some(Cancelled));
             check(status, Command::Edit, live.then_some(status));
-            check(status, Command::Delete, status.is_deletable().then_some(status));
+            check(
+                status,
+                Command::Delete,
+                status.is_deletable().then_some(status),
+            );
         }
     }
 

@@ -40,7 +40,12 @@ impl MemoryStore {
     }
 
     fn state(&self, id: CampaignId) -> Result<Arc<Mutex<CampaignState>>, StoreError> {
-        self.inner.campaigns.read().get(&id).cloned().ok_or(StoreError::NotFound)
+        self.inner
+            .campaigns
+            .read()
+            .get(&id)
+            .cloned()
+            .ok_or(StoreError::NotFound)
     }
 
     /// Runs `step` under the campaign's lock, after checking that `org` owns it.
@@ -69,7 +74,10 @@ struct ContactRecord {
 #[derive(Debug, Clone, Copy)]
 struct InFlight {
     attempt: u32,
-    #[allow(dead_code, reason = "read by in-flight recovery, which comes with the Redis store")]
+    #[allow(
+        dead_code,
+        reason = "read by in-flight recovery, which comes with the Redis store"
+    )]
     deadline: DateTime<Utc>,
 }
 
@@ -121,21 +129,28 @@ impl CampaignState {
     /// The first open slot for a contact that may not be called before `not_before`.
     fn slot_not_before(&self, not_before: DateTime<Utc>) -> DateTime<Utc> {
         let schedule = &self.campaign.spec.schedule;
-        let used = self.pacing.used_on(local_date(schedule.timezone, not_before));
+        let used = self
+            .pacing
+            .used_on(local_date(schedule.timezone, not_before));
         Plan::new(schedule, not_before, used).first()
     }
 
     /// Gives every waiting contact a new due time under the current schedule, from
     /// `max(now, start)` on, in queue order; restarts the spacing of the daily cap.
     fn redistribute(&mut self, now: DateTime<Utc>) {
-        let Some(start) = self.campaign.starts_at else { return };
+        let Some(start) = self.campaign.starts_at else {
+            return;
+        };
         let anchor = now.max(start);
         let schedule = self.campaign.spec.schedule.clone();
         self.pacing.restart(&schedule, anchor);
         let used = self.pacing.used_on(local_date(schedule.timezone, anchor));
         let plan = Plan::new(&schedule, anchor, used);
         let mut slots = plan.slots().peekable();
-        let order: Vec<u32> = std::mem::take(&mut self.queue).into_iter().map(|(_, seq)| seq).collect();
+        let order: Vec<u32> = std::mem::take(&mut self.queue)
+            .into_iter()
+            .map(|(_, seq)| seq)
+            .collect();
         let mut queue = Vec::with_capacity(order.len());
         for sequence in order {
             let next_slot = *slots.peek().expect("plans are endless");
@@ -152,7 +167,9 @@ impl CampaignState {
 
     /// Appends new contacts (already recorded, not yet queued) after the waiting ones.
     fn queue_new(&mut self, sequences: std::ops::Range<u32>, now: DateTime<Utc>) {
-        let Some(start) = self.campaign.starts_at else { return };
+        let Some(start) = self.campaign.starts_at else {
+            return;
+        };
         let anchor = now.max(start);
         let schedule = self.campaign.spec.schedule.clone();
         let used = self.pacing.used_on(local_date(schedule.timezone, anchor));
@@ -169,7 +186,9 @@ impl CampaignState {
         let mut result = AddedContacts::default();
         for (index, details) in contacts.into_iter().enumerate() {
             if !self.phones.insert(details.phone.as_str().to_owned()) {
-                result.skipped.push((index, "duplicate phone number in this campaign".to_owned()));
+                result
+                    .skipped
+                    .push((index, "duplicate phone number in this campaign".to_owned()));
                 continue;
             }
             let id = ContactId::random();
@@ -211,7 +230,8 @@ impl CampaignState {
     fn complete_if_done(&mut self, now: DateTime<Utc>) {
         let done = self.queue.is_empty() && self.in_flight.is_empty();
         if done && self.campaign.status == CampaignStatus::Active {
-            self.transition(Command::Complete, now).expect("active campaigns can complete");
+            self.transition(Command::Complete, now)
+                .expect("active campaigns can complete");
         }
     }
 
@@ -226,12 +246,16 @@ impl CampaignState {
         let Gate::Open { max_calls } = schedule.gate(start, &self.pacing, now) else {
             return Vec::new();
         };
-        let free = schedule.max_concurrent_calls.saturating_sub(self.in_flight.len() as u32);
+        let free = schedule
+            .max_concurrent_calls
+            .saturating_sub(self.in_flight.len() as u32);
         let n_wanted = limit.min(free).min(max_calls.unwrap_or(u32::MAX));
         let now_ms = now.timestamp_millis();
         let mut calls = Vec::new();
         while calls.len() < n_wanted as usize {
-            let Some(&(due_ms, sequence)) = self.queue.first() else { break };
+            let Some(&(due_ms, sequence)) = self.queue.first() else {
+                break;
+            };
             if due_ms > now_ms {
                 break;
             }
@@ -240,9 +264,11 @@ impl CampaignState {
         }
         if !calls.is_empty() {
             let schedule = self.campaign.spec.schedule.clone();
-            self.pacing.record_claims(&schedule, now, calls.len() as u32);
+            self.pacing
+                .record_claims(&schedule, now, calls.len() as u32);
             if self.campaign.status == CampaignStatus::Scheduled {
-                self.transition(Command::Activate, now).expect("scheduled campaigns can activate");
+                self.transition(Command::Activate, now)
+                    .expect("scheduled campaigns can activate");
             }
         }
         calls
@@ -262,7 +288,10 @@ impl CampaignState {
         contact.scheduled_at = None;
         let attempt = contact.attempts;
         let mut variables = contact.details.custom_fields.clone();
-        for (key, value) in [("first_name", &contact.details.first_name), ("last_name", &contact.details.last_name)] {
+        for (key, value) in [
+            ("first_name", &contact.details.first_name),
+            ("last_name", &contact.details.last_name),
+        ] {
             if let Some(value) = value {
                 variables.insert(key.to_owned(), value.clone());
             }
@@ -282,7 +311,13 @@ impl CampaignState {
             variables,
         };
         self.n_claims += 1;
-        self.in_flight.insert(sequence, InFlight { attempt, deadline: now + CLAIM_DEADLINE });
+        self.in_flight.insert(
+            sequence,
+            InFlight {
+                attempt,
+                deadline: now + CLAIM_DEADLINE,
+            },
+        );
         self.set_status(sequence, ContactStatus::InProgress);
         call
     }
@@ -307,8 +342,16 @@ impl CampaignState {
         Some(head.max(gate_opens))
     }
 
-    fn record(&mut self, contact: crate::domain::ContactId, attempt: u32, result: CallResult, now: DateTime<Utc>) -> Recorded {
-        let Some(&sequence) = self.by_id.get(&contact) else { return Recorded::Duplicate };
+    fn record(
+        &mut self,
+        contact: crate::domain::ContactId,
+        attempt: u32,
+        result: CallResult,
+        now: DateTime<Utc>,
+    ) -> Recorded {
+        let Some(&sequence) = self.by_id.get(&contact) else {
+            return Recorded::Duplicate;
+        };
         match self.in_flight.get(&sequence) {
             Some(in_flight) if in_flight.attempt == attempt => {}
             _ => return Recorded::Duplicate,
@@ -316,15 +359,23 @@ impl CampaignState {
         self.in_flight.remove(&sequence);
         let record = &mut self.contacts[sequence as usize];
         record.contact.last_outcome = Some(result.outcome);
-        let decision = self.campaign.spec.schedule.retry.decide(result.outcome, attempt);
+        let decision = self
+            .campaign
+            .spec
+            .schedule
+            .retry
+            .decide(result.outcome, attempt);
         let decision = match (decision, self.campaign.status) {
             // Cancel ends the contacts that would have been called again.
-            (RetryDecision::Retry, CampaignStatus::Cancelled) => RetryDecision::Final(ContactStatus::Cancelled),
+            (RetryDecision::Retry, CampaignStatus::Cancelled) => {
+                RetryDecision::Final(ContactStatus::Cancelled)
+            }
             (decision, _) => decision,
         };
         match decision {
             RetryDecision::Retry => {
-                let delay = Duration::minutes(i64::from(self.campaign.spec.schedule.retry.delay_minutes));
+                let delay =
+                    Duration::minutes(i64::from(self.campaign.spec.schedule.retry.delay_minutes));
                 let not_before = now + delay;
                 self.contacts[sequence as usize].not_before = Some(not_before);
                 self.set_status(sequence, ContactStatus::Scheduled);
@@ -335,12 +386,18 @@ impl CampaignState {
         }
         self.campaign.updated_at = now;
         self.complete_if_done(now);
-        Recorded::Applied { status: self.campaign.status, in_flight: self.in_flight.len() as u32 }
+        Recorded::Applied {
+            status: self.campaign.status,
+            in_flight: self.in_flight.len() as u32,
+        }
     }
 }
 
 fn page<T>(items: impl Iterator<Item = T>, page: Page) -> Vec<T> {
-    items.skip(page.offset as usize).take(page.limit as usize).collect()
+    items
+        .skip(page.offset as usize)
+        .take(page.limit as usize)
+        .collect()
 }
 
 #[async_trait]
@@ -377,8 +434,16 @@ impl CampaignStore for MemoryStore {
         };
         let (_, added) = state.add_contacts(contacts);
         let campaign = state.campaign.clone();
-        self.inner.campaigns.write().insert(id, Arc::new(Mutex::new(state)));
-        self.inner.by_org.write().entry(org.clone()).or_default().push(id);
+        self.inner
+            .campaigns
+            .write()
+            .insert(id, Arc::new(Mutex::new(state)));
+        self.inner
+            .by_org
+            .write()
+            .entry(org.clone())
+            .or_default()
+            .push(id);
         Ok((campaign, added))
     }
 
@@ -392,16 +457,33 @@ impl CampaignStore for MemoryStore {
         filter: &CampaignFilter,
         page_of: Page,
     ) -> Result<Listing<Campaign>, StoreError> {
-        let ids = self.inner.by_org.read().get(org).cloned().unwrap_or_default();
+        let ids = self
+            .inner
+            .by_org
+            .read()
+            .get(org)
+            .cloned()
+            .unwrap_or_default();
         let matching: Vec<Campaign> = ids
             .iter()
             .rev()
-            .filter_map(|&id| self.with_campaign(org, id, |state| Ok(state.campaign.clone())).ok())
+            .filter_map(|&id| {
+                self.with_campaign(org, id, |state| Ok(state.campaign.clone()))
+                    .ok()
+            })
             .filter(|campaign| filter.status.is_none_or(|status| campaign.status == status))
-            .filter(|campaign| filter.agent_id.as_ref().is_none_or(|agent| campaign.spec.agent_id == *agent))
+            .filter(|campaign| {
+                filter
+                    .agent_id
+                    .as_ref()
+                    .is_none_or(|agent| campaign.spec.agent_id == *agent)
+            })
             .collect();
         let total = matching.len() as u64;
-        Ok(Listing { items: page(matching.into_iter(), page_of), total })
+        Ok(Listing {
+            items: page(matching.into_iter(), page_of),
+            total,
+        })
     }
 
     async fn edit_campaign(
@@ -493,7 +575,11 @@ impl CampaignStore for MemoryStore {
                 Control::Pause => state.transition(Command::Pause, now)?,
                 Control::Resume => {
                     let start_ahead = state.campaign.starts_at.is_some_and(|start| start > now);
-                    let start = if start_ahead { StartIs::Ahead } else { StartIs::Reached };
+                    let start = if start_ahead {
+                        StartIs::Ahead
+                    } else {
+                        StartIs::Reached
+                    };
                     state.transition(Command::Resume(start), now)?;
                     state.campaign.resumed_at = Some(now);
                     state.redistribute(now);
@@ -534,14 +620,19 @@ impl CampaignStore for MemoryStore {
         page_of: Page,
     ) -> Result<Listing<Contact>, StoreError> {
         self.with_campaign(org, id, |state| {
-            let total = status.map_or(state.campaign.counters.total, |s| state.campaign.counters.of(s));
+            let total = status.map_or(state.campaign.counters.total, |s| {
+                state.campaign.counters.of(s)
+            });
             let matching = state
                 .contacts
                 .iter()
                 .map(|record| &record.contact)
                 .filter(|contact| status.is_none_or(|s| contact.status == s))
                 .cloned();
-            Ok(Listing { items: page(matching, page_of), total })
+            Ok(Listing {
+                items: page(matching, page_of),
+                total,
+            })
         })
     }
 
@@ -600,12 +691,21 @@ impl CampaignStore for MemoryStore {
     ) -> Result<(), StoreError> {
         let state = self.state(id)?;
         let mut state = state.lock();
-        let Some(&sequence) = state.by_id.get(&contact) else { return Ok(()) };
-        if state.in_flight.get(&sequence).is_none_or(|in_flight| in_flight.attempt != attempt) {
+        let Some(&sequence) = state.by_id.get(&contact) else {
+            return Ok(());
+        };
+        if state
+            .in_flight
+            .get(&sequence)
+            .is_none_or(|in_flight| in_flight.attempt != attempt)
+        {
             return Ok(());
         }
         state.in_flight.remove(&sequence);
-        let now = state.contacts[sequence as usize].contact.called_at.expect("claimed contacts have a call time");
+        let now = state.contacts[sequence as usize]
+            .contact
+            .called_at
+            .expect("claimed contacts have a call time");
         let record = &mut state.contacts[sequence as usize].contact;
         record.attempts -= 1;
         record.call_id = None;
@@ -628,7 +728,8 @@ impl CampaignStore for MemoryStore {
             .iter()
             .filter(|(_, state)| {
                 let state = state.lock();
-                !state.campaign.status.is_terminal() && state.campaign.status != CampaignStatus::Draft
+                !state.campaign.status.is_terminal()
+                    && state.campaign.status != CampaignStatus::Draft
                     || !state.in_flight.is_empty()
             })
             .map(|(&id, _)| id)

@@ -203,7 +203,10 @@ pub struct CallResult {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recorded {
     /// The outcome was applied; the campaign is now in `status` with `in_flight` calls running.
-    Applied { status: CampaignStatus, in_flight: u32 },
+    Applied {
+        status: CampaignStatus,
+        in_flight: u32,
+    },
     /// That attempt was already recorded or released: nothing changed.
     Duplicate,
 }

@@ -1,1 +1,8 @@
-fn main(){}
+//! The integration tests: one binary, one module per area.
+
+mod api_auth;
+mod api_lifecycle;
+mod api_pacing;
+mod api_validation;
+mod helpers;
+mod store_conformance;

@@ -1,0 +1,355 @@
+//! The campaign lifecycle through the HTTP API: schedule, pause, resume, cancel, complete.
+
+use chrono::Duration;
+use pacer::domain::DialOutcome;
+use serde_json::json;
+
+use crate::helpers::{at, every_day, phone, spawn_app};
+
+#[actix_web::test]
+async fn pausing_an_active_campaign_stops_new_calls_and_lets_placed_calls_finish() {
+    let app = spawn_app().await;
+    let id = app
+        .create_campaign(
+            6,
+            json!({ "working_days": [1,2,3,4,5,6,7], "max_concurrent_calls": 2 }),
+        )
+        .await;
+    let scheduled = app.command(&id, "schedule").await.expect(200);
+    assert_eq!(scheduled.data()["status"], "scheduled");
+    app.tick().await;
+    assert_eq!(app.dialer.n_placed(), 2);
+    assert_eq!(app.campaign(&id).await["status"], "active");
+
+    let paused = app.command(&id, "pause").await.expect(200);
+    assert_eq!(paused.data()["status"], "paused");
+    assert_eq!(paused.data()["in_progress"], 2);
+    let n_placed_at_pause = app.dialer.n_placed();
+
+    // The calls already placed run to their end and are recorded …
+    assert_eq!(app.finish_all(DialOutcome::Completed).await, 2);
+    let campaign = app.campaign(&id).await;
+    assert_eq!(
+        (
+            campaign["completed"].as_u64(),
+            campaign["in_progress"].as_u64()
+        ),
+        (Some(2), Some(0))
+    );
+    assert_eq!(campaign["pending"], 4);
+    // … and no new call is placed, however long the pause lasts.
+    for _ in 0..5 {
+        app.advance(Duration::hours(6)).await;
+    }
+    assert_eq!(app.dialer.n_placed(), n_placed_at_pause);
+    assert_eq!(app.campaign(&id).await["status"], "paused");
+}
+
+#[actix_web::test]
+async fn pausing_a_draft_is_409_with_its_status_and_a_second_pause_too() {
+    let app = spawn_app().await;
+    let id = app.create_campaign(1, every_day()).await;
+    let reply = app.command(&id, "pause").await.expect(409);
+    assert_eq!(reply.error_code(), "invalid_state");
+    assert_eq!(reply.body["error"]["details"]["current_status"], "draft");
+    assert_eq!(
+        reply.body["error"]["details"]["allowed_from"],
+        json!(["scheduled", "active"])
+    );
+
+    app.command(&id, "schedule").await.expect(200);
+    app.command(&id, "pause").await.expect(200);
+    let again = app.command(&id, "pause").await.expect(409);
+    assert_eq!(again.body["error"]["details"]["current_status"], "paused");
+    assert_eq!(
+        app.command(&id, "schedule").await.expect(409).error_code(),
+        "invalid_state"
+    );
+}
+
+#[actix_web::test]
+async fn resuming_before_the_start_goes_back_to_scheduled() {
+    let app = spawn_app().await;
+    let id = app.create_campaign(3, json!({ "working_days": [1,2,3,4,5,6,7], "schedule_type": "scheduled", "scheduled_at": "2026-12-01T10:00:00Z" })).await;
+    app.command(&id, "schedule").await.expect(200);
+    app.command(&id, "pause").await.expect(200);
+    let resumed = app.command(&id, "resume").await.expect(200);
+    assert_eq!(resumed.data()["status"], "scheduled");
+    assert!(resumed.data()["resumed_at"].is_string());
+    app.tick().await;
+    assert_eq!(
+        app.dialer.n_placed(),
+        0,
+        "nothing is called before the start"
+    );
+    app.advance_to(at("2026-12-01T10:00:00Z")).await;
+    assert_eq!(app.dialer.n_placed(), 3);
+    assert_eq!(app.campaign(&id).await["status"], "active");
+}
+
+#[actix_web::test]
+async fn resuming_after_the_start_goes_active_and_continues_without_a_burst() {
+    let app = spawn_app().await;
+    // 09:00–17:00 with 8 calls a day: one slot an hour.
+    let id = app
+        .create_campaign(
+            20,
+            json!({ "start_time": "09:00", "end_time": "17:00", "max_calls_per_day": 8 }),
+        )
+        .await;
+    app.command(&id, "schedule").await.expect(200);
+    app.advance_to(at("2026-11-30T09:00:00Z")).await;
+    assert_eq!(app.dialer.n_placed(), 1);
+    app.finish_all(DialOutcome::Completed).await;
+    app.advance_to(at("2026-11-30T09:30:00Z")).await;
+    app.command(&id, "pause").await.expect(200);
+
+    // Four slots (10:00 … 13:00) pass while paused.
+    app.advance_to(at("2026-11-30T13:30:00Z")).await;
+    let resumed = app.command(&id, "resume").await.expect(200);
+    assert_eq!(resumed.data()["status"], "active");
+    app.tick().await;
+    assert_eq!(
+        app.dialer.n_placed(),
+        1,
+        "the missed slots are not made up in a burst"
+    );
+
+    let contacts = app.contacts(&id).await;
+    assert_eq!(contacts[1]["scheduled_at"], "2026-11-30T14:00:00.000Z");
+    assert_eq!(contacts[2]["scheduled_at"], "2026-11-30T15:00:00.000Z");
+    assert_eq!(contacts[4]["scheduled_at"], "2026-12-01T09:00:00.000Z");
+
+    app.advance_to(at("2026-11-30T14:00:00Z")).await;
+    assert_eq!(app.dialer.n_placed(), 2);
+    app.advance_to(at("2026-11-30T14:30:00Z")).await;
+    assert_eq!(app.dialer.n_placed(), 2);
+}
+
+#[actix_web::test]
+async fn concurrency_never_exceeds_the_limit() {
+    let app = spawn_app().await;
+    let id = app
+        .create_campaign(
+            10,
+            json!({ "working_days": [1,2,3,4,5,6,7], "max_concurrent_calls": 3 }),
+        )
+        .await;
+    app.command(&id, "schedule").await.expect(200);
+    app.tick().await;
+    for step in 0..10 {
+        let running = app.dialer.running();
+        assert!(
+            running.len() <= 3,
+            "step {step}: {} calls running",
+            running.len()
+        );
+        if running.is_empty() {
+            break;
+        }
+        app.dialer
+            .finish(running[0].phone.as_str(), DialOutcome::Completed);
+        app.tick().await;
+        let campaign = app.campaign(&id).await;
+        assert!(campaign["in_progress"].as_u64().unwrap() <= 3);
+    }
+    let campaign = app.campaign(&id).await;
+    assert_eq!(campaign["status"], "completed");
+    assert_eq!(campaign["completed"], 10);
+    assert!(campaign["completed_at"].is_string());
+    assert_eq!(app.dialer.n_placed(), 10);
+}
+
+#[actix_web::test]
+async fn retries_happen_only_for_retry_outcomes_and_only_up_to_the_limit() {
+    let app = spawn_app().await;
+    let id = app
+        .create_campaign(
+            4,
+            json!({ "working_days": [1,2,3,4,5,6,7], "retry_failed": true, "max_retry_attempts": 2, "retry_delay_minutes": 30 }),
+        )
+        .await;
+    app.command(&id, "schedule").await.expect(200);
+    app.tick().await;
+    assert_eq!(app.dialer.n_placed(), 4);
+    app.dialer.finish(&phone(0), DialOutcome::Completed);
+    app.dialer.finish(&phone(1), DialOutcome::Voicemail);
+    app.dialer.finish(&phone(2), DialOutcome::NoAnswer);
+    app.dialer.finish(&phone(3), DialOutcome::Busy);
+    app.tick().await;
+    assert_eq!(app.dialer.n_placed(), 4, "retries wait for their delay");
+
+    let contacts = app.contacts(&id).await;
+    assert_eq!(contacts[2]["status"], "scheduled");
+    assert_eq!(contacts[2]["call_status"], "no_answer");
+    assert_eq!(contacts[2]["scheduled_at"], "2026-11-30T08:30:00.000Z");
+
+    app.advance(Duration::minutes(29)).await;
+    assert_eq!(app.dialer.n_placed(), 4);
+    app.advance(Duration::minutes(1)).await;
+    assert_eq!(
+        app.dialer.n_placed(),
+        6,
+        "the two failed contacts are called again"
+    );
+    app.finish_all(DialOutcome::Failed).await;
+    app.advance(Duration::minutes(30)).await;
+    assert_eq!(app.dialer.n_placed(), 8, "second retry");
+    app.finish_all(DialOutcome::NoAnswer).await;
+    app.advance(Duration::hours(5)).await;
+    assert_eq!(app.dialer.n_placed(), 8, "two retries at most");
+
+    let campaign = app.campaign(&id).await;
+    assert_eq!(campaign["status"], "completed");
+    assert_eq!(
+        (campaign["completed"].as_u64(), campaign["failed"].as_u64()),
+        (Some(2), Some(2))
+    );
+    let contacts = app.contacts(&id).await;
+    let attempts: Vec<_> = contacts
+        .iter()
+        .map(|contact| contact["attempts"].as_u64().unwrap())
+        .collect();
+    assert_eq!(attempts, [1, 1, 3, 3]);
+    assert_eq!(contacts[3]["status"], "failed");
+}
+
+#[actix_web::test]
+async fn cancelling_ends_pending_contacts_and_lets_running_calls_finish() {
+    let app = spawn_app().await;
+    let id = app
+        .create_campaign(
+            5,
+            json!({ "working_days": [1,2,3,4,5,6,7], "max_concurrent_calls": 2 }),
+        )
+        .await;
+    app.command(&id, "schedule").await.expect(200);
+    app.tick().await;
+    let cancelled = app.command(&id, "cancel").await.expect(200);
+    assert_eq!(cancelled.data()["status"], "cancelled");
+    assert_eq!(cancelled.data()["cancelled"], 3);
+    assert_eq!(cancelled.data()["in_progress"], 2);
+    app.finish_all(DialOutcome::Completed).await;
+    app.advance(Duration::days(1)).await;
+    assert_eq!(app.dialer.n_placed(), 2);
+    let campaign = app.campaign(&id).await;
+    assert_eq!(
+        (
+            campaign["completed"].as_u64(),
+            campaign["cancelled"].as_u64()
+        ),
+        (Some(2), Some(3))
+    );
+    assert_eq!(campaign["status"], "cancelled");
+    assert_eq!(
+        app.command(&id, "resume").await.expect(409).error_code(),
+        "invalid_state"
+    );
+    // Terminal campaigns can be deleted; then they are gone.
+    app.request(
+        reqwest::Method::DELETE,
+        &format!("/batch-calls/{id}"),
+        crate::helpers::ACME_KEY,
+        None,
+    )
+    .await
+    .expect(200);
+    app.get(&format!("/batch-calls/{id}")).await.expect(404);
+}
+
+#[actix_web::test]
+async fn active_campaigns_cannot_be_deleted_and_bulk_delete_reports_each_id() {
+    let app = spawn_app().await;
+    let draft = app.create_campaign(1, every_day()).await;
+    let active = app.create_campaign(1, every_day()).await;
+    app.command(&active, "schedule").await.expect(200);
+    let reply = app
+        .post(
+            "/batch-calls/bulk-delete",
+            json!({ "ids": [draft, active, "batch_nope"] }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(reply.data()["deleted_count"], 1);
+    assert_eq!(reply.data()["deleted_ids"], json!([draft]));
+    assert_eq!(reply.data()["failed_ids"], json!([active, "batch_nope"]));
+    app.get(&format!("/batch-calls/{active}")).await.expect(200);
+}
+
+#[actix_web::test]
+async fn contacts_added_to_an_active_campaign_are_queued_and_called() {
+    let app = spawn_app().await;
+    let id = app
+        .create_campaign(
+            1,
+            json!({ "working_days": [1,2,3,4,5,6,7], "max_concurrent_calls": 5 }),
+        )
+        .await;
+    app.command(&id, "schedule").await.expect(200);
+    app.tick().await;
+    let reply = app
+        .post(
+            &format!("/batch-calls/{id}/contacts"),
+            json!({ "contacts": [
+                { "phone_number": "+15550001111" },
+                { "phone_number": "not a number" },
+                { "phone_number": phone(0) },
+                { "phone_number": "+15550002222", "custom_fields": { "plan": "gold" } },
+            ]}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(reply.data()["added_count"], 2);
+    assert_eq!(reply.data()["failed_count"], 2);
+    let errors = reply.data()["errors"].as_array().unwrap();
+    assert_eq!(errors[0]["field"], "contacts[1].phone_number");
+    assert_eq!(errors[1]["index"], 2);
+    app.tick().await;
+    assert_eq!(app.dialer.n_placed(), 3);
+    let gold = app
+        .dialer
+        .placed()
+        .into_iter()
+        .find(|placed| placed.call.phone.as_str() == "+15550002222")
+        .unwrap();
+    assert_eq!(
+        gold.call.variables.get("plan").map(String::as_str),
+        Some("gold")
+    );
+    assert_eq!(app.campaign(&id).await["total_contacts"], 3);
+}
+
+#[actix_web::test]
+async fn listing_filters_by_status_and_agent_and_paginates() {
+    let app = spawn_app().await;
+    let mut ids = Vec::new();
+    for agent in ["a", "b", "a"] {
+        ids.push(
+            app.create_campaign(
+                1,
+                json!({ "agent_id": agent, "working_days": [1,2,3,4,5,6,7] }),
+            )
+            .await,
+        );
+    }
+    app.command(&ids[0], "schedule").await.expect(200);
+    app.tick().await;
+    let running = app.get("/batch-calls?status=running").await.expect(200);
+    assert_eq!(running.body["pagination"]["total"], 1);
+    assert_eq!(running.data()[0]["id"], ids[0]);
+    let by_agent = app.get("/batch-calls?agent_id=a&limit=1").await.expect(200);
+    assert_eq!(
+        by_agent.body["pagination"],
+        json!({ "total": 2, "limit": 1, "offset": 0, "has_more": true })
+    );
+    assert_eq!(by_agent.data()[0]["id"], ids[2], "newest first");
+    let contacts = app
+        .get(&format!(
+            "/batch-calls/{}/contacts?status=in_progress",
+            ids[0]
+        ))
+        .await
+        .expect(200);
+    assert_eq!(contacts.body["pagination"]["total"], 1);
+    assert_eq!(contacts.data()[0]["attempts"], 1);
+}

@@ -1,0 +1,301 @@
+//! `spawn_app()`: the whole application on port 0 with the memory store, a manual clock and a
+//! recording dialer, plus request helpers.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use pacer::actors::Directory;
+use pacer::clock::{Clock, ManualClock};
+use pacer::config::Settings;
+use pacer::dialer::{CallReport, DialError, Dialer, OutcomeSink};
+use pacer::domain::DialOutcome;
+use pacer::startup::{Application, Components};
+use pacer::store::{CallResult, ClaimedCall, MemoryStore};
+use parking_lot::Mutex;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+pub const ACME_KEY: &str = "acme-key-0123456789abcdef";
+pub const GLOBEX_KEY: &str = "globex-key-0123456789abcdef";
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// Monday 2026-11-30, 08:00 UTC.
+pub fn monday_8am() -> DateTime<Utc> {
+    "2026-11-30T08:00:00Z".parse().unwrap()
+}
+
+pub fn at(text: &str) -> DateTime<Utc> {
+    text.parse().unwrap()
+}
+
+/// One call the dialer was asked to place.
+#[derive(Debug, Clone)]
+pub struct PlacedCall {
+    pub call: ClaimedCall,
+    pub placed_at: DateTime<Utc>,
+    pub sink: OutcomeSink,
+    pub finished: bool,
+}
+
+/// A dialer that records every call and ends them only when a test says so.
+#[derive(Debug)]
+pub struct RecordingDialer {
+    clock: ManualClock,
+    calls: Mutex<Vec<PlacedCall>>,
+}
+
+impl RecordingDialer {
+    pub fn placed(&self) -> Vec<PlacedCall> {
+        self.calls.lock().clone()
+    }
+
+    pub fn n_placed(&self) -> usize {
+        self.calls.lock().len()
+    }
+
+    pub fn running(&self) -> Vec<ClaimedCall> {
+        self.calls
+            .lock()
+            .iter()
+            .filter(|placed| !placed.finished)
+            .map(|placed| placed.call.clone())
+            .collect()
+    }
+
+    /// Ends every running call with `outcome`; returns how many.
+    pub fn finish_all(&self, outcome: DialOutcome) -> usize {
+        let mut calls = self.calls.lock();
+        let mut n_finished = 0;
+        for placed in calls.iter_mut().filter(|placed| !placed.finished) {
+            placed.finished = true;
+            n_finished += 1;
+            placed.sink.report(report(&placed.call, outcome));
+        }
+        n_finished
+    }
+
+    /// Ends the running call to `phone` with `outcome`.
+    pub fn finish(&self, phone: &str, outcome: DialOutcome) {
+        let mut calls = self.calls.lock();
+        let placed = calls
+            .iter_mut()
+            .find(|placed| !placed.finished && placed.call.phone.as_str() == phone)
+            .unwrap_or_else(|| panic!("no running call to {phone}"));
+        placed.finished = true;
+        placed.sink.report(report(&placed.call, outcome));
+    }
+}
+
+fn report(call: &ClaimedCall, outcome: DialOutcome) -> CallReport {
+    CallReport {
+        campaign_id: call.campaign_id,
+        contact_id: call.contact_id,
+        attempt: call.attempt,
+        result: CallResult {
+            outcome,
+            duration_secs: 42,
+        },
+    }
+}
+
+#[async_trait]
+impl Dialer for RecordingDialer {
+    async fn place(&self, call: ClaimedCall, sink: OutcomeSink) -> Result<(), DialError> {
+        let placed_at = self.clock.now();
+        self.calls.lock().push(PlacedCall {
+            call,
+            placed_at,
+            sink,
+            finished: false,
+        });
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+pub struct TestApp {
+    pub base: String,
+    pub root: String,
+    pub client: reqwest::Client,
+    pub clock: ManualClock,
+    pub dialer: Arc<RecordingDialer>,
+    pub directory: Directory,
+}
+
+pub async fn spawn_app() -> TestApp {
+    let mut settings = Settings::defaults();
+    settings.listen = "127.0.0.1:0".parse().unwrap();
+    settings.api_keys = format!("acme:{ACME_KEY},globex:{GLOBEX_KEY}");
+    settings.max_body_bytes = BODY_LIMIT;
+    settings.http_workers = 1;
+    settings.actor_threads = 2;
+    settings.dialers = 2;
+    let clock = ManualClock::new(monday_8am());
+    let dialer = Arc::new(RecordingDialer {
+        clock: clock.clone(),
+        calls: Mutex::new(Vec::new()),
+    });
+    let components = Components {
+        store: Arc::new(MemoryStore::new()),
+        clock: Arc::new(clock.clone()),
+        dialer: dialer.clone(),
+    };
+    let app = Application::build(&settings, components)
+        .await
+        .expect("the app builds");
+    actix_web::rt::spawn(app.server);
+    let root = format!("http://127.0.0.1:{}", app.port);
+    TestApp {
+        base: format!("{root}/api/public/v1"),
+        root,
+        client: reqwest::Client::new(),
+        clock,
+        dialer,
+        directory: app.directory,
+    }
+}
+
+/// A response: status and JSON body.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Reply {
+    pub fn data(&self) -> &Value {
+        &self.body["data"]
+    }
+
+    pub fn error_code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or_default()
+    }
+
+    pub fn error_field(&self) -> &str {
+        self.body["error"]["details"]["field"]
+            .as_str()
+            .unwrap_or_default()
+    }
+
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Self {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected reply: {}",
+            self.body
+        );
+        self
+    }
+}
+
+impl TestApp {
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: &str,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("the server answers");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.json().await.unwrap_or(Value::Null);
+        Reply {
+            status,
+            body,
+            headers,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.request(reqwest::Method::GET, path, ACME_KEY, None)
+            .await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.request(reqwest::Method::POST, path, ACME_KEY, Some(body))
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Reply {
+        self.request(reqwest::Method::PATCH, path, ACME_KEY, Some(body))
+            .await
+    }
+
+    /// Creates a campaign of `n_contacts` (+1555000NNNN) with `fields`; returns its id.
+    pub async fn create_campaign(&self, n_contacts: usize, fields: Value) -> String {
+        let contacts: Vec<Value> = (0..n_contacts)
+            .map(|index| json!({ "phone_number": phone(index) }))
+            .collect();
+        let mut body =
+            json!({ "name": "test campaign", "agent_id": "agent_1", "contacts": contacts });
+        body.as_object_mut()
+            .unwrap()
+            .extend(fields.as_object().unwrap().clone());
+        let reply = self.post("/batch-calls", body).await.expect(201);
+        reply.data()["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn command(&self, id: &str, command: &str) -> Reply {
+        self.post(&format!("/batch-calls/{id}/{command}"), json!({}))
+            .await
+    }
+
+    pub async fn campaign(&self, id: &str) -> Value {
+        self.get(&format!("/batch-calls/{id}"))
+            .await
+            .expect(200)
+            .data()
+            .clone()
+    }
+
+    /// Every contact of the campaign, in insertion order.
+    pub async fn contacts(&self, id: &str) -> Vec<Value> {
+        let reply = self
+            .get(&format!("/batch-calls/{id}/contacts?limit=100"))
+            .await
+            .expect(200);
+        reply.data().as_array().unwrap().clone()
+    }
+
+    /// Lets every dispatcher act on the current time, and waits until all have.
+    pub async fn tick(&self) {
+        self.directory.dispatch_all().await;
+    }
+
+    pub async fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+        self.tick().await;
+    }
+
+    pub async fn advance_to(&self, instant: DateTime<Utc>) {
+        self.clock.set(instant);
+        self.tick().await;
+    }
+
+    /// Ends every running call with `outcome` and lets the dispatchers act on it.
+    pub async fn finish_all(&self, outcome: DialOutcome) -> usize {
+        let n_finished = self.dialer.finish_all(outcome);
+        self.tick().await;
+        n_finished
+    }
+}
+
+pub fn phone(index: usize) -> String {
+    format!("+1555000{index:04}")
+}
+
+/// The fields of a campaign that calls on every day, all day.
+pub fn every_day() -> Value {
+    json!({ "working_days": [1, 2, 3, 4, 5, 6, 7] })
+}

@@ -1,0 +1,474 @@
+//! The store conformance suite: written once against `dyn CampaignStore`, generated for every
+//! backend by `conformance!`, one named test per check.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use pacer::domain::{
+    CampaignSpec, CampaignStatus, ContactStatus, DialOutcome, OrgId, PhoneNumber, PhoneRotation,
+    Schedule, SchedulePatch,
+};
+use pacer::store::{
+    CallResult, CampaignEdit, CampaignFilter, CampaignStore, Control, MemoryStore, NewContact,
+    Page, Recorded, StoreError,
+};
+
+fn now() -> DateTime<Utc> {
+    "2026-11-30T08:00:00Z".parse().unwrap()
+}
+
+fn org(name: &str) -> OrgId {
+    OrgId::parse(name).unwrap()
+}
+
+fn spec(patch: SchedulePatch) -> CampaignSpec {
+    CampaignSpec {
+        name: "conformance".to_owned(),
+        agent_id: "agent".to_owned(),
+        phone_number_ids: vec!["+15550009999".to_owned()],
+        rotation: PhoneRotation::Random,
+        schedule: Schedule::default()
+            .apply(&SchedulePatch {
+                working_days: Some(vec![1, 2, 3, 4, 5, 6, 7]),
+                ..patch
+            })
+            .unwrap(),
+    }
+}
+
+fn contacts(n: usize) -> Vec<NewContact> {
+    (0..n)
+        .map(|i| NewContact::new(PhoneNumber::parse(&format!("+1555100{i:04}")).unwrap()))
+        .collect()
+}
+
+fn concurrency(n: i64) -> SchedulePatch {
+    SchedulePatch {
+        max_concurrent_calls: Some(n),
+        ..SchedulePatch::default()
+    }
+}
+
+const ALL: Page = Page {
+    limit: 100,
+    offset: 0,
+};
+
+/// Creates and schedules a campaign of `n` contacts for `acme`.
+async fn scheduled(
+    store: &dyn CampaignStore,
+    n: usize,
+    patch: SchedulePatch,
+) -> pacer::domain::CampaignId {
+    let (campaign, _) = store
+        .create_campaign(&org("acme"), spec(patch), contacts(n), now())
+        .await
+        .unwrap();
+    store
+        .schedule_campaign(&org("acme"), campaign.id, SchedulePatch::default(), now())
+        .await
+        .unwrap();
+    campaign.id
+}
+
+pub async fn created_campaigns_read_back_and_skip_duplicates(store: Arc<dyn CampaignStore>) {
+    let mut rows = contacts(3);
+    rows.push(rows[0].clone());
+    let (campaign, added) = store
+        .create_campaign(&org("acme"), spec(concurrency(2)), rows, now())
+        .await
+        .unwrap();
+    assert_eq!(added.added, 3);
+    assert_eq!(added.skipped.len(), 1);
+    assert_eq!(added.skipped[0].0, 3);
+    let read = store.campaign(&org("acme"), campaign.id).await.unwrap();
+    assert_eq!(read, campaign);
+    assert_eq!(read.status, CampaignStatus::Draft);
+    assert_eq!(read.counters.total, 3);
+    assert_eq!(read.counters.of(ContactStatus::Pending), 3);
+    let listed = store
+        .list_campaigns(&org("acme"), &CampaignFilter::default(), ALL)
+        .await
+        .unwrap();
+    assert_eq!(listed.total, 1);
+}
+
+pub async fn another_organisation_gets_not_found(store: Arc<dyn CampaignStore>) {
+    let id = scheduled(&*store, 1, concurrency(1)).await;
+    let other = org("globex");
+    assert!(matches!(
+        store.campaign(&other, id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.control(&other, id, Control::Pause, now()).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.delete_campaign(&other, id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.contacts(&other, id, None, ALL).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        store
+            .list_campaigns(&other, &CampaignFilter::default(), ALL)
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+}
+
+pub async fn claims_respect_concurrency_and_activate(store: Arc<dyn CampaignStore>) {
+    let id = scheduled(&*store, 5, concurrency(2)).await;
+    let batch = store.claim_due(id, now(), 100).await.unwrap();
+    assert_eq!(batch.calls.len(), 2);
+    assert_eq!(batch.status, CampaignStatus::Active);
+    assert_eq!(batch.in_flight, 2);
+    assert_eq!(batch.wake_at, None, "full: only an outcome can free a slot");
+    assert!(
+        store
+            .claim_due(id, now(), 100)
+            .await
+            .unwrap()
+            .calls
+            .is_empty()
+    );
+    let call = &batch.calls[0];
+    assert_eq!(call.attempt, 1);
+    assert_eq!(call.caller_id.as_deref(), Some("+15550009999"));
+}
+
+pub async fn nothing_is_claimed_from_a_paused_or_draft_campaign(store: Arc<dyn CampaignStore>) {
+    let (draft, _) = store
+        .create_campaign(&org("acme"), spec(concurrency(5)), contacts(2), now())
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_due(draft.id, now(), 10)
+            .await
+            .unwrap()
+            .calls
+            .is_empty()
+    );
+    let id = scheduled(&*store, 3, concurrency(5)).await;
+    store
+        .control(&org("acme"), id, Control::Pause, now())
+        .await
+        .unwrap();
+    let batch = store
+        .claim_due(id, now() + Duration::days(1), 10)
+        .await
+        .unwrap();
+    assert!(batch.calls.is_empty());
+    assert_eq!(batch.status, CampaignStatus::Paused);
+}
+
+pub async fn racing_claimers_never_claim_a_contact_twice(store: Arc<dyn CampaignStore>) {
+    let id = scheduled(&*store, 400, concurrency(100)).await;
+    let mut claimed = Vec::new();
+    for round in 0..8 {
+        let at = now() + Duration::seconds(round);
+        let racers: Vec<_> = (0..4)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move { store.claim_due(id, at, 7).await.unwrap().calls })
+            })
+            .collect();
+        for racer in racers {
+            claimed.extend(racer.await.unwrap());
+        }
+        for call in claimed.iter().filter(|call| call.attempt == 1) {
+            let result = CallResult {
+                outcome: DialOutcome::Completed,
+                duration_secs: 1,
+            };
+            store
+                .record_outcome(id, call.contact_id, call.attempt, result, at)
+                .await
+                .unwrap();
+        }
+    }
+    let unique: HashSet<_> = claimed.iter().map(|call| call.contact_id).collect();
+    assert_eq!(unique.len(), claimed.len(), "a contact was claimed twice");
+    assert_eq!(claimed.len(), 8 * 4 * 7);
+}
+
+pub async fn an_outcome_reported_twice_counts_once(store: Arc<dyn CampaignStore>) {
+    let id = scheduled(&*store, 2, concurrency(5)).await;
+    let calls = store.claim_due(id, now(), 10).await.unwrap().calls;
+    let result = CallResult {
+        outcome: DialOutcome::Completed,
+        duration_secs: 30,
+    };
+    let first = store
+        .record_outcome(id, calls[0].contact_id, 1, result, now())
+        .await
+        .unwrap();
+    assert_eq!(
+        first,
+        Recorded::Applied {
+            status: CampaignStatus::Active,
+            in_flight: 1
+        }
+    );
+    let second = store
+        .record_outcome(id, calls[0].contact_id, 1, result, now())
+        .await
+        .unwrap();
+    assert_eq!(second, Recorded::Duplicate);
+    let stale = store
+        .record_outcome(id, calls[1].contact_id, 7, result, now())
+        .await
+        .unwrap();
+    assert_eq!(
+        stale,
+        Recorded::Duplicate,
+        "a wrong attempt number changes nothing"
+    );
+    let campaign = store.campaign(&org("acme"), id).await.unwrap();
+    assert_eq!(campaign.counters.of(ContactStatus::Completed), 1);
+    let last = store
+        .record_outcome(id, calls[1].contact_id, 1, result, now())
+        .await
+        .unwrap();
+    assert_eq!(
+        last,
+        Recorded::Applied {
+            status: CampaignStatus::Completed,
+            in_flight: 0
+        }
+    );
+}
+
+pub async fn failed_attempts_are_retried_after_the_delay(store: Arc<dyn CampaignStore>) {
+    let retry = SchedulePatch {
+        retry_failed: Some(true),
+        max_retry_attempts: Some(1),
+        retry_delay_minutes: Some(10),
+        ..concurrency(5)
+    };
+    let id = scheduled(&*store, 1, retry).await;
+    let call = store
+        .claim_due(id, now(), 10)
+        .await
+        .unwrap()
+        .calls
+        .remove(0);
+    let busy = CallResult {
+        outcome: DialOutcome::Busy,
+        duration_secs: 0,
+    };
+    store
+        .record_outcome(id, call.contact_id, 1, busy, now())
+        .await
+        .unwrap();
+    let batch = store
+        .claim_due(id, now() + Duration::minutes(9), 10)
+        .await
+        .unwrap();
+    assert!(batch.calls.is_empty());
+    assert_eq!(batch.wake_at, Some(now() + Duration::minutes(10)));
+    let retry = store
+        .claim_due(id, now() + Duration::minutes(10), 10)
+        .await
+        .unwrap()
+        .calls
+        .remove(0);
+    assert_eq!((retry.contact_id, retry.attempt), (call.contact_id, 2));
+    store
+        .record_outcome(id, call.contact_id, 2, busy, now() + Duration::minutes(11))
+        .await
+        .unwrap();
+    let campaign = store.campaign(&org("acme"), id).await.unwrap();
+    assert_eq!(campaign.status, CampaignStatus::Completed);
+    assert_eq!(campaign.counters.of(ContactStatus::Failed), 1);
+    assert_eq!(campaign.counters.called, 1);
+}
+
+pub async fn cancel_cancels_waiting_contacts_only(store: Arc<dyn CampaignStore>) {
+    let id = scheduled(&*store, 4, concurrency(1)).await;
+    let call = store
+        .claim_due(id, now(), 10)
+        .await
+        .unwrap()
+        .calls
+        .remove(0);
+    let campaign = store
+        .control(&org("acme"), id, Control::Cancel, now())
+        .await
+        .unwrap();
+    assert_eq!(campaign.status, CampaignStatus::Cancelled);
+    assert_eq!(campaign.counters.of(ContactStatus::Cancelled), 3);
+    assert_eq!(campaign.counters.of(ContactStatus::InProgress), 1);
+    assert_eq!(
+        store.live_campaigns().await.unwrap(),
+        vec![id],
+        "a call is still running"
+    );
+    let no_answer = CallResult {
+        outcome: DialOutcome::NoAnswer,
+        duration_secs: 0,
+    };
+    store
+        .record_outcome(id, call.contact_id, 1, no_answer, now())
+        .await
+        .unwrap();
+    assert!(store.live_campaigns().await.unwrap().is_empty());
+    assert!(matches!(
+        store
+            .control(&org("acme"), id, Control::Resume, now())
+            .await,
+        Err(StoreError::InvalidState(_))
+    ));
+}
+
+pub async fn an_edit_redistributes_waiting_contacts_only(store: Arc<dyn CampaignStore>) {
+    let id = scheduled(&*store, 3, concurrency(1)).await;
+    let call = store
+        .claim_due(id, now(), 10)
+        .await
+        .unwrap()
+        .calls
+        .remove(0);
+    let done = CallResult {
+        outcome: DialOutcome::Completed,
+        duration_secs: 5,
+    };
+    store
+        .record_outcome(id, call.contact_id, 1, done, now())
+        .await
+        .unwrap();
+    let edit = CampaignEdit {
+        name: Some("renamed".to_owned()),
+        schedule: SchedulePatch {
+            start_time: Some(Some("10:00".to_owned())),
+            end_time: Some(Some("11:00".to_owned())),
+            max_calls_per_day: Some(Some(2)),
+            ..SchedulePatch::default()
+        },
+        ..CampaignEdit::default()
+    };
+    let campaign = store
+        .edit_campaign(&org("acme"), id, edit, now())
+        .await
+        .unwrap();
+    assert_eq!(campaign.spec.name, "renamed");
+    let listed = store
+        .contacts(&org("acme"), id, None, ALL)
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(listed[0].status, ContactStatus::Completed);
+    assert_eq!(listed[0].scheduled_at, None);
+    let due: Vec<_> = listed[1..]
+        .iter()
+        .map(|contact| contact.scheduled_at.unwrap())
+        .collect();
+    // The call at 08:00 counts against Monday's cap of 2: one slot is left that day.
+    assert_eq!(
+        due,
+        [at("2026-11-30T10:00:00Z"), at("2026-12-01T10:00:00Z")]
+    );
+    // The very next claim obeys the new window.
+    assert!(
+        store
+            .claim_due(id, now() + Duration::minutes(30), 10)
+            .await
+            .unwrap()
+            .calls
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .claim_due(id, at("2026-11-30T10:00:00Z"), 10)
+            .await
+            .unwrap()
+            .calls
+            .len(),
+        1
+    );
+}
+
+fn at(text: &str) -> DateTime<Utc> {
+    text.parse().unwrap()
+}
+
+pub async fn only_finished_or_draft_campaigns_can_be_deleted(store: Arc<dyn CampaignStore>) {
+    let id = scheduled(&*store, 1, concurrency(1)).await;
+    assert!(matches!(
+        store.delete_campaign(&org("acme"), id).await,
+        Err(StoreError::InvalidState(_))
+    ));
+    store
+        .control(&org("acme"), id, Control::Cancel, now())
+        .await
+        .unwrap();
+    store.delete_campaign(&org("acme"), id).await.unwrap();
+    assert!(matches!(
+        store.campaign(&org("acme"), id).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+pub async fn a_released_claim_goes_back_to_the_queue(store: Arc<dyn CampaignStore>) {
+    let id = scheduled(&*store, 1, concurrency(1)).await;
+    let call = store
+        .claim_due(id, now(), 10)
+        .await
+        .unwrap()
+        .calls
+        .remove(0);
+    store
+        .release_claim(id, call.contact_id, call.attempt)
+        .await
+        .unwrap();
+    let again = store
+        .claim_due(id, now(), 10)
+        .await
+        .unwrap()
+        .calls
+        .remove(0);
+    assert_eq!((again.contact_id, again.attempt), (call.contact_id, 1));
+    assert_ne!(again.call_id, call.call_id);
+}
+
+macro_rules! conformance {
+    ($backend:ident, $make:expr, [$($check:ident),* $(,)?]) => {
+        mod $backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    super::$check($make).await;
+                }
+            )*
+        }
+    };
+}
+
+fn memory() -> Arc<dyn CampaignStore> {
+    Arc::new(MemoryStore::new())
+}
+
+conformance!(
+    memory,
+    super::memory(),
+    [
+        created_campaigns_read_back_and_skip_duplicates,
+        another_organisation_gets_not_found,
+        claims_respect_concurrency_and_activate,
+        nothing_is_claimed_from_a_paused_or_draft_campaign,
+        racing_claimers_never_claim_a_contact_twice,
+        an_outcome_reported_twice_counts_once,
+        failed_attempts_are_retried_after_the_delay,
+        cancel_cancels_waiting_contacts_only,
+        an_edit_redistributes_waiting_contacts_only,
+        only_finished_or_draft_campaigns_can_be_deleted,
+        a_released_claim_goes_back_to_the_queue,
+    ]
+);
