@@ -51,7 +51,10 @@ impl Settings {
         if let Some(file) = file {
             figment = figment.merge(Toml::file_exact(file));
         }
-        figment.merge(Env::prefixed("PACER_")).extract().map_err(Box::new)
+        figment
+            .merge(Env::prefixed("PACER_"))
+            .extract()
+            .map_err(Box::new)
     }
 
     /// The built-in defaults alone (tests start from these).

@@ -68,6 +68,8 @@ pub struct CampaignActor {
     claim_limit: u32,
     timer: Option<SpawnHandle>,
     sink: Option<OutcomeSink>,
+    /// A `Dispatch` is queued behind the outcomes that arrived: one claim serves them all.
+    dispatch_queued: bool,
 }
 
 impl CampaignActor {
@@ -81,6 +83,7 @@ impl CampaignActor {
             directory,
             timer: None,
             sink: None,
+            dispatch_queued: false,
         }
     }
 
@@ -88,6 +91,7 @@ impl CampaignActor {
     /// `Retire::WhenIdle` an actor with nothing left to do (no dispatching status, no call in
     /// flight) stops; the directory starts a new one when a command comes.
     fn dispatch(&mut self, retire: Retire) -> impl ActorFuture<Self, Output = ()> + use<> {
+        self.dispatch_queued = false;
         let (id, store, dialers) = (self.id, self.store.clone(), self.dialers.clone());
         let sink = self
             .sink
@@ -97,12 +101,15 @@ impl CampaignActor {
         let limit = self.claim_limit;
         async move {
             let batch = store.claim_due(id, now, limit).await?;
-            let placements = batch.calls.iter().map(|call| {
-                let (store, dialers, sink) = (store.clone(), dialers.clone(), sink.clone());
-                let call = call.clone();
+            if batch.calls.is_empty() {
+                return Ok(batch);
+            }
+            let results = dialers.place_all(batch.calls.clone(), sink).await;
+            let settle = batch.calls.iter().zip(results).map(|(call, result)| {
+                let store = store.clone();
+                let (contact, attempt) = (call.contact_id, call.attempt);
                 async move {
-                    let (contact, attempt) = (call.contact_id, call.attempt);
-                    match dialers.place(call, sink).await {
+                    match result {
                         Ok(()) => Ok(()),
                         Err(DialError::Rejected(reason)) => {
                             tracing::info!(campaign = %id, %reason, "call rejected by the provider");
@@ -116,7 +123,7 @@ impl CampaignActor {
                     }
                 }
             });
-            for result in join_all(placements).await {
+            for result in join_all(settle).await {
                 result?;
             }
             Ok::<ClaimBatch, StoreError>(batch)
@@ -214,13 +221,17 @@ impl Handler<CallFinished> for CampaignActor {
                 )
                 .await
         };
-        AtomicResponse::new(Box::pin(record.into_actor(self).then(
-            |result, actor, _| {
+        AtomicResponse::new(Box::pin(record.into_actor(self).map(
+            |result, actor, ctx| {
                 if let Err(error) = result {
                     // The outcome is not lost for good: the call stays in flight until recovery.
                     tracing::error!(campaign = %actor.id, %error, "recording an outcome failed");
                 }
-                actor.dispatch(Retire::WhenIdle)
+                // One dispatch, queued behind the outcomes already waiting, claims for all of them.
+                if !actor.dispatch_queued {
+                    actor.dispatch_queued = true;
+                    ctx.address().do_send(Dispatch);
+                }
             },
         )))
     }

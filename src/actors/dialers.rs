@@ -6,15 +6,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use actix::prelude::*;
+use futures_util::future::join_all;
 
 use crate::dialer::{DialError, Dialer, OutcomeSink};
 use crate::store::ClaimedCall;
 
-/// Requests one call from the provider; replies once it is placed (or was not).
+/// Requests calls from the provider; replies once each is placed (or was not), in order. One
+/// message carries a whole claim so that a batch costs one hop between threads, not one a call.
 #[derive(Debug, Message)]
-#[rtype(result = "Result<(), DialError>")]
-pub struct PlaceCall {
-    pub call: ClaimedCall,
+#[rtype(result = "Vec<Result<(), DialError>>")]
+pub struct PlaceCalls {
+    pub calls: Vec<ClaimedCall>,
     pub sink: OutcomeSink,
 }
 
@@ -34,12 +36,21 @@ impl Supervised for DialerActor {
     }
 }
 
-impl Handler<PlaceCall> for DialerActor {
-    type Result = ResponseFuture<Result<(), DialError>>;
+impl Handler<PlaceCalls> for DialerActor {
+    type Result = ResponseFuture<Vec<Result<(), DialError>>>;
 
-    fn handle(&mut self, message: PlaceCall, _ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(
+        &mut self,
+        PlaceCalls { calls, sink }: PlaceCalls,
+        _ctx: &mut Context<Self>,
+    ) -> Self::Result {
         let dialer = self.dialer.clone();
-        Box::pin(async move { dialer.place(message.call, message.sink).await })
+        Box::pin(async move {
+            let placements = calls
+                .into_iter()
+                .map(|call| dialer.place(call, sink.clone()));
+            join_all(placements).await
+        })
     }
 }
 
@@ -66,12 +77,18 @@ impl DialerPool {
         }
     }
 
-    /// Places one call through the next dialer actor.
-    pub async fn place(&self, call: ClaimedCall, sink: OutcomeSink) -> Result<(), DialError> {
+    /// Places a batch of calls through the next dialer actor; one result per call, in order.
+    pub async fn place_all(
+        &self,
+        calls: Vec<ClaimedCall>,
+        sink: OutcomeSink,
+    ) -> Vec<Result<(), DialError>> {
+        let n_calls = calls.len();
         let index = self.next.fetch_add(1, Ordering::Relaxed) % self.actors.len();
-        self.actors[index]
-            .send(PlaceCall { call, sink })
-            .await
-            .map_err(|error| DialError::Unavailable(error.to_string()))?
+        match self.actors[index].send(PlaceCalls { calls, sink }).await {
+            Ok(results) => results,
+            // The actor stopped before it took the batch: none of these calls was requested.
+            Err(error) => vec![Err(DialError::Unavailable(error.to_string())); n_calls],
+        }
     }
 }

@@ -353,3 +353,52 @@ async fn listing_filters_by_status_and_agent_and_paginates() {
     assert_eq!(contacts.body["pagination"]["total"], 1);
     assert_eq!(contacts.data()[0]["attempts"], 1);
 }
+
+#[actix_web::test]
+async fn timers_pace_a_campaign_to_completion_on_the_system_clock() {
+    let (base, client) = crate::helpers::spawn_real_time_app().await;
+    // 864,000 calls a day over the whole day: one slot every 100 ms.
+    let body = json!({
+        "name": "real time", "agent_id": "a", "working_days": [1,2,3,4,5,6,7], "max_calls_per_day": 864_000,
+        "contacts": (0..8).map(|i| json!({ "phone_number": phone(i) })).collect::<Vec<_>>(),
+    });
+    let send = |request: reqwest::RequestBuilder| async move {
+        let reply: serde_json::Value = request
+            .bearer_auth(crate::helpers::ACME_KEY)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        reply
+    };
+    let created = send(client.post(format!("{base}/batch-calls")).json(&body)).await;
+    let id = created["data"]["id"].as_str().unwrap().to_owned();
+    send(client.post(format!("{base}/batch-calls/{id}/schedule"))).await;
+    // Bounded wait for the dispatcher's own timers (not a timing assertion): at most 10 s.
+    let mut status = String::new();
+    for _ in 0..200 {
+        let campaign = send(client.get(format!("{base}/batch-calls/{id}"))).await;
+        status = campaign["data"]["status"].as_str().unwrap().to_owned();
+        if status == "completed" {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, "completed");
+    let contacts = send(client.get(format!("{base}/batch-calls/{id}/contacts"))).await;
+    let mut called_at: Vec<chrono::DateTime<chrono::Utc>> = contacts["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|contact| contact["called_at"].as_str().unwrap().parse().unwrap())
+        .collect();
+    called_at.sort();
+    for pair in called_at.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= Duration::milliseconds(99),
+            "calls closer than the slot spacing: {pair:?}"
+        );
+    }
+}

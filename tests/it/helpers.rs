@@ -123,7 +123,7 @@ pub struct TestApp {
     pub directory: Directory,
 }
 
-pub async fn spawn_app() -> TestApp {
+fn test_settings() -> Settings {
     let mut settings = Settings::defaults();
     settings.listen = "127.0.0.1:0".parse().unwrap();
     settings.api_keys = format!("acme:{ACME_KEY},globex:{GLOBEX_KEY}");
@@ -131,6 +131,11 @@ pub async fn spawn_app() -> TestApp {
     settings.http_workers = 1;
     settings.actor_threads = 2;
     settings.dialers = 2;
+    settings
+}
+
+pub async fn spawn_app() -> TestApp {
+    let settings = test_settings();
     let clock = ManualClock::new(monday_8am());
     let dialer = Arc::new(RecordingDialer {
         clock: clock.clone(),
@@ -289,6 +294,27 @@ impl TestApp {
         self.tick().await;
         n_finished
     }
+}
+
+/// The application as it runs in production: system clock, simulated dialer with instant calls.
+/// Returns the base URL.
+pub async fn spawn_real_time_app() -> (String, reqwest::Client) {
+    let settings = test_settings();
+    let components = Components {
+        store: Arc::new(MemoryStore::new()),
+        clock: Arc::new(pacer::clock::SystemClock),
+        dialer: Arc::new(
+            pacer::dialer::SimulatedDialer::from_settings("0..0", "completed=1", 1.0).unwrap(),
+        ),
+    };
+    let app = Application::build(&settings, components)
+        .await
+        .expect("the app builds");
+    actix_web::rt::spawn(app.server);
+    (
+        format!("http://127.0.0.1:{}/api/public/v1", app.port),
+        reqwest::Client::new(),
+    )
 }
 
 pub fn phone(index: usize) -> String {
