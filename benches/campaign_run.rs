@@ -117,10 +117,10 @@ fn campaign_run(c: &mut Criterion) {
     let mut group = c.benchmark_group("campaign_10k_to_completion");
     group.sample_size(10);
     group.bench_function("baseline_store_only", |b| {
-        b.iter_custom(|n| (0..n).map(|_| run_store_only()).sum())
+        b.iter_custom(|n| (0..n).map(|_| run_store_only()).sum());
     });
     group.bench_function("actors_and_instant_dialer", |b| {
-        b.iter_custom(|n| (0..n).map(|_| run_through_actors()).sum())
+        b.iter_custom(|n| (0..n).map(|_| run_through_actors()).sum());
     });
     group.finish();
 }

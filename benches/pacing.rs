@@ -39,27 +39,27 @@ fn pacing(c: &mut Criterion) {
             (0..N_CONTACTS as i64)
                 .map(|i| start + i * 288_000)
                 .collect::<Vec<i64>>()
-        })
+        });
     });
     // 100 a day: 10,000 working days of slots, the DST days among them.
     let new_york = schedule("America/New_York", Some(100));
     group.bench_function("new_york_cap_100", |b| {
-        b.iter(|| distribute(black_box(&new_york), anchor))
+        b.iter(|| distribute(black_box(&new_york), anchor));
     });
     let london = schedule("Europe/London", Some(10_000));
     group.bench_function("london_cap_10000", |b| {
-        b.iter(|| distribute(black_box(&london), anchor))
+        b.iter(|| distribute(black_box(&london), anchor));
     });
     let no_cap = schedule("UTC", None);
     group.bench_function("utc_no_cap", |b| {
-        b.iter(|| distribute(black_box(&no_cap), anchor))
+        b.iter(|| distribute(black_box(&no_cap), anchor));
     });
     group.bench_function("projection_of_position_999999", |b| {
         b.iter(|| {
             Plan::new(black_box(&new_york), anchor, 0)
                 .slots_from(999_999)
                 .next()
-        })
+        });
     });
     group.finish();
 }

@@ -31,11 +31,16 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
+#[allow(
+    clippy::print_stdout,
+    reason = "a generated key is shown once on the terminal, never logged"
+)]
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let components = Components::from_settings(&settings)?;
     let app = Application::build(&settings, components).await?;
     if let Some(key) = &app.generated_key {
         // Printed once, to the terminal only: keys never go to the logs.
+
         println!(
             "No API key configured; generated one for organisation `default`:\n\n    export PACER_KEY={key}\n"
         );

@@ -180,7 +180,7 @@ impl Actor for CampaignActor {
     fn started(&mut self, ctx: &mut Context<Self>) {
         let address = ctx.address();
         self.sink = Some(OutcomeSink::new(move |report| {
-            address.do_send(CallFinished(report))
+            address.do_send(CallFinished(report));
         }));
         // Never retire here: the message that made the directory start this actor is queued.
         let step = self.dispatch(Retire::Never);

@@ -9,8 +9,8 @@ use serde_json::Value;
 
 use super::json::from_value;
 use crate::domain::{
-    CampaignSpec, DomainError, PhoneNumber, PhoneRotation, Schedule, SchedulePatch, StartRule,
-    required_text,
+    CampaignSpec, DialOutcome, DomainError, PhoneNumber, PhoneRotation, Schedule, SchedulePatch,
+    StartRule, required_text,
 };
 use crate::store::{AddedContacts, Campaign, CampaignEdit, Contact, NewContact};
 
@@ -323,7 +323,7 @@ impl From<&Contact> for ContactView {
             status: contact.status.as_str(),
             scheduled_at: opt_rfc3339(contact.scheduled_at),
             attempts: contact.attempts,
-            call_status: contact.last_outcome.map(|outcome| outcome.as_str()),
+            call_status: contact.last_outcome.map(DialOutcome::as_str),
             call_id: contact.call_id.map(|id| id.to_string()),
             called_at: opt_rfc3339(contact.called_at),
             custom_fields: details.custom_fields.clone(),

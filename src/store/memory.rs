@@ -344,7 +344,7 @@ impl CampaignState {
 
     fn record(
         &mut self,
-        contact: crate::domain::ContactId,
+        contact: ContactId,
         attempt: u32,
         result: CallResult,
         now: DateTime<Utc>,

@@ -356,7 +356,8 @@ async fn listing_filters_by_status_and_agent_and_paginates() {
 
 #[actix_web::test]
 async fn timers_pace_a_campaign_to_completion_on_the_system_clock() {
-    let (base, client) = crate::helpers::spawn_real_time_app().await;
+    let dialer = std::sync::Arc::new(crate::helpers::InstantDialer::default());
+    let (base, client) = crate::helpers::spawn_real_time_app(dialer).await;
     // 864,000 calls a day over the whole day: one slot every 100 ms.
     let body = json!({
         "name": "real time", "agent_id": "a", "working_days": [1,2,3,4,5,6,7], "max_calls_per_day": 864_000,
@@ -401,4 +402,68 @@ async fn timers_pace_a_campaign_to_completion_on_the_system_clock() {
             "calls closer than the slot spacing: {pair:?}"
         );
     }
+}
+
+#[actix_web::test]
+async fn no_call_starts_after_the_pause_response_while_calls_flow() {
+    let dialer = std::sync::Arc::new(crate::helpers::InstantDialer::default());
+    let (base, client) = crate::helpers::spawn_real_time_app(dialer.clone()).await;
+    let send = |request: reqwest::RequestBuilder| async move {
+        let reply: serde_json::Value = request
+            .bearer_auth(crate::helpers::ACME_KEY)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        reply
+    };
+    let mut called_before_pause = Vec::new();
+    for trial in 0..10u64 {
+        let body = json!({
+            "name": "flowing", "agent_id": "a", "working_days": [1,2,3,4,5,6,7], "max_concurrent_calls": 2,
+            "contacts": (0..20_000).map(|i| json!({ "phone_number": phone(i) })).collect::<Vec<_>>(),
+        });
+        let id = send(client.post(format!("{base}/batch-calls")).json(&body)).await["data"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let n_before = dialer.placed_at.lock().len();
+        send(client.post(format!("{base}/batch-calls/{id}/schedule"))).await;
+        // Pause at a different moment of the flow in each trial (bounded: at most 27 ms).
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(3 * trial)).await;
+        let paused = send(client.post(format!("{base}/batch-calls/{id}/pause"))).await;
+        let answered = std::time::Instant::now();
+        assert_eq!(paused["data"]["status"], "paused", "trial {trial}");
+        let called_at_pause = paused["data"]["called"].as_u64().unwrap();
+        assert!(
+            called_at_pause < 20_000,
+            "trial {trial}: the campaign ended before the pause"
+        );
+        // Give any stray dispatch a chance to show itself (bounded wait, not a timing assertion).
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+        let placed = dialer.placed_at.lock()[n_before..].to_vec();
+        assert_eq!(
+            placed.len() as u64,
+            called_at_pause,
+            "trial {trial}: every claimed call was placed, no other"
+        );
+        assert!(
+            placed.iter().all(|&at| at <= answered),
+            "trial {trial}: a call started after the pause response"
+        );
+        let campaign = send(client.get(format!("{base}/batch-calls/{id}"))).await;
+        assert_eq!(
+            campaign["data"]["called"].as_u64(),
+            Some(called_at_pause),
+            "trial {trial}"
+        );
+        called_before_pause.push(called_at_pause);
+    }
+    let n_mid_flow = called_before_pause.iter().filter(|&&n| n > 0).count();
+    assert!(
+        n_mid_flow >= 5,
+        "most pauses must land while calls flow: {called_before_pause:?}"
+    );
 }

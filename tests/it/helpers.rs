@@ -296,16 +296,15 @@ impl TestApp {
     }
 }
 
-/// The application as it runs in production: system clock, simulated dialer with instant calls.
+/// The application as it runs in production, on the system clock, with `dialer`.
 /// Returns the base URL.
-pub async fn spawn_real_time_app() -> (String, reqwest::Client) {
-    let settings = test_settings();
+pub async fn spawn_real_time_app(dialer: Arc<dyn Dialer>) -> (String, reqwest::Client) {
+    let mut settings = test_settings();
+    settings.max_body_bytes = 16 << 20;
     let components = Components {
         store: Arc::new(MemoryStore::new()),
         clock: Arc::new(pacer::clock::SystemClock),
-        dialer: Arc::new(
-            pacer::dialer::SimulatedDialer::from_settings("0..0", "completed=1", 1.0).unwrap(),
-        ),
+        dialer,
     };
     let app = Application::build(&settings, components)
         .await
@@ -315,6 +314,21 @@ pub async fn spawn_real_time_app() -> (String, reqwest::Client) {
         format!("http://127.0.0.1:{}/api/public/v1", app.port),
         reqwest::Client::new(),
     )
+}
+
+/// A dialer whose calls end `completed` at once, recording when each was placed.
+#[derive(Debug, Default)]
+pub struct InstantDialer {
+    pub placed_at: Mutex<Vec<std::time::Instant>>,
+}
+
+#[async_trait]
+impl Dialer for InstantDialer {
+    async fn place(&self, call: ClaimedCall, sink: OutcomeSink) -> Result<(), DialError> {
+        self.placed_at.lock().push(std::time::Instant::now());
+        sink.report(report(&call, DialOutcome::Completed));
+        Ok(())
+    }
 }
 
 pub fn phone(index: usize) -> String {
