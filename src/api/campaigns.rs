@@ -26,9 +26,18 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/batch-calls/{id}", web::patch().to(edit))
         .route("/batch-calls/{id}", web::delete().to(delete))
         .route("/batch-calls/{id}/schedule", web::post().to(schedule))
-        .route("/batch-calls/{id}/pause", web::post().to(pause))
-        .route("/batch-calls/{id}/resume", web::post().to(resume))
-        .route("/batch-calls/{id}/cancel", web::post().to(cancel))
+        .route(
+            "/batch-calls/{id}/pause",
+            web::post().to(|s, o, p| control(s, o, p, Control::Pause)),
+        )
+        .route(
+            "/batch-calls/{id}/resume",
+            web::post().to(|s, o, p| control(s, o, p, Control::Resume)),
+        )
+        .route(
+            "/batch-calls/{id}/cancel",
+            web::post().to(|s, o, p| control(s, o, p, Control::Cancel)),
+        )
         .route("/batch-calls/{id}/contacts", web::post().to(add_contacts))
         .route("/batch-calls/{id}/contacts", web::get().to(list_contacts));
 }
@@ -152,28 +161,14 @@ async fn schedule(
     run(&state, &org, &path, CampaignOp::Schedule(body.into())).await
 }
 
-async fn pause(
+/// Pause, resume and cancel: the same shape, one command each.
+async fn control(
     state: web::Data<AppState>,
     Org(org): Org,
     path: web::Path<String>,
+    control: Control,
 ) -> Result<HttpResponse, ApiError> {
-    run(&state, &org, &path, CampaignOp::Control(Control::Pause)).await
-}
-
-async fn resume(
-    state: web::Data<AppState>,
-    Org(org): Org,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    run(&state, &org, &path, CampaignOp::Control(Control::Resume)).await
-}
-
-async fn cancel(
-    state: web::Data<AppState>,
-    Org(org): Org,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    run(&state, &org, &path, CampaignOp::Control(Control::Cancel)).await
+    run(&state, &org, &path, CampaignOp::Control(control)).await
 }
 
 async fn add_contacts(

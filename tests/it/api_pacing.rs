@@ -172,14 +172,7 @@ async fn patching_a_scheduled_campaign_moves_its_start_and_every_contact() {
 #[actix_web::test]
 async fn moving_the_start_of_an_active_campaign_into_the_future_makes_it_wait() {
     let app = spawn_app().await;
-    let id = app
-        .create_campaign(
-            4,
-            json!({ "working_days": [1,2,3,4,5,6,7], "max_concurrent_calls": 1 }),
-        )
-        .await;
-    app.command(&id, "schedule").await.expect(200);
-    app.tick().await;
+    let id = app.start_campaign(4, 1).await;
     app.finish_all(DialOutcome::Completed).await;
     assert_eq!(app.dialer.n_placed(), 2);
     let edited = app

@@ -112,14 +112,7 @@ async fn malformed_json_is_400_and_an_oversized_body_is_413() {
 #[actix_web::test]
 async fn a_bad_patch_changes_nothing() {
     let app = spawn_app().await;
-    let id = app
-        .create_campaign(
-            3,
-            json!({ "working_days": [1,2,3,4,5,6,7], "max_concurrent_calls": 1 }),
-        )
-        .await;
-    app.command(&id, "schedule").await.expect(200);
-    app.tick().await;
+    let id = app.start_campaign(3, 1).await;
     app.finish_all(DialOutcome::Completed).await;
     assert_eq!(app.campaign(&id).await["status"], "active");
     let before = app.campaign(&id).await;

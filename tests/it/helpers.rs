@@ -251,6 +251,16 @@ impl TestApp {
         reply.data()["id"].as_str().unwrap().to_owned()
     }
 
+    /// Creates a campaign that calls every day, all day, at most `max_concurrent_calls` at once,
+    /// schedules it and lets it place its first calls.
+    pub async fn start_campaign(&self, n_contacts: usize, max_concurrent_calls: u32) -> String {
+        let fields = json!({ "working_days": [1, 2, 3, 4, 5, 6, 7], "max_concurrent_calls": max_concurrent_calls });
+        let id = self.create_campaign(n_contacts, fields).await;
+        self.command(&id, "schedule").await.expect(200);
+        self.tick().await;
+        id
+    }
+
     pub async fn command(&self, id: &str, command: &str) -> Reply {
         self.post(&format!("/batch-calls/{id}/{command}"), json!({}))
             .await
