@@ -244,6 +244,7 @@ impl CampaignState {
         }
         let schedule = &self.campaign.spec.schedule;
         let Gate::Open { max_calls } = schedule.gate(start, &self.pacing, now) else {
+            self.carry_over_overdue(now);
             return Vec::new();
         };
         let free = schedule
@@ -272,6 +273,24 @@ impl CampaignState {
             }
         }
         calls
+    }
+
+    /// When the day is over for calls (window closed or cap spent) and contacts are still due
+    /// from it, gives the waiting contacts their next slots, so `scheduled_at` stays a promise
+    /// rather than a past instant. It runs once per such day: afterwards nothing is overdue.
+    fn carry_over_overdue(&mut self, now: DateTime<Utc>) {
+        let Some(&(head_ms, _)) = self.queue.first() else {
+            return;
+        };
+        let schedule = &self.campaign.spec.schedule;
+        let today = local_date(schedule.timezone, now);
+        let cap_spent = schedule
+            .max_calls_per_day
+            .is_some_and(|cap| self.pacing.used_on(today) >= cap);
+        let day_over = !schedule.is_open_at(now) || cap_spent;
+        if day_over && head_ms < now.timestamp_millis() {
+            self.redistribute(now);
+        }
     }
 
     fn start_call(&mut self, sequence: u32, now: DateTime<Utc>) -> ClaimedCall {

@@ -228,3 +228,22 @@ async fn the_daily_cap_holds_per_local_day_with_retries_counted() {
     let full_days = per_day.values().filter(|&&n| n == 3).count();
     assert!(full_days >= 3, "the cap is used, not starved: {per_day:?}");
 }
+
+#[actix_web::test]
+async fn contacts_left_when_the_window_closes_move_to_the_next_day() {
+    let app = spawn_app().await;
+    let fields = json!({ "start_time": "09:00", "end_time": "10:00", "max_concurrent_calls": 1 });
+    let id = app.create_campaign(3, fields).await;
+    app.command(&id, "schedule").await.expect(200);
+    app.advance_to(at("2026-11-30T09:00:00Z")).await;
+    assert_eq!(app.dialer.n_placed(), 1);
+    // The one call runs past the window's end; the two others were due at 09:00.
+    app.advance_to(at("2026-11-30T10:30:00Z")).await;
+    app.finish_all(DialOutcome::Completed).await;
+    let contacts = app.contacts(&id).await;
+    assert_eq!(contacts[1]["scheduled_at"], "2026-12-01T09:00:00.000Z");
+    assert_eq!(contacts[2]["scheduled_at"], "2026-12-01T09:00:00.000Z");
+    assert_eq!(app.dialer.n_placed(), 1);
+    app.advance_to(at("2026-12-01T09:00:00Z")).await;
+    assert_eq!(app.dialer.n_placed(), 2);
+}
