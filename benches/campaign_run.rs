@@ -89,12 +89,16 @@ fn run_store_only() -> Duration {
             .schedule_campaign(&org(), id, SchedulePatch::default(), now)
             .await
             .expect("scheduled");
+        let fence = store
+            .acquire_lease(id, "bench", Duration::from_secs(60))
+            .await
+            .expect("leased");
         let done = CallResult {
             outcome: DialOutcome::Completed,
             duration_secs: 0,
         };
         loop {
-            let batch = store.claim_due(id, now, 100).await.expect("claimed");
+            let batch = store.claim_due(id, fence, now, 100).await.expect("claimed");
             if batch.calls.is_empty() {
                 break;
             }

@@ -16,7 +16,7 @@ use crate::clock::Clock;
 use crate::dialer::{CallReport, DialError, OutcomeSink};
 use crate::domain::{CampaignId, CampaignStatus, DialOutcome, OrgId, SchedulePatch};
 use crate::store::{
-    CallResult, Campaign, CampaignEdit, CampaignStore, ClaimBatch, Control, StoreError,
+    CallResult, Campaign, CampaignEdit, CampaignStore, ClaimBatch, Control, Fence, StoreError,
 };
 
 /// Claims what is due now and places it; replies when every claimed call is placed or released.
@@ -54,6 +54,10 @@ enum Retire {
     Never,
 }
 
+/// How long a lease lasts. The embedded store never expires one; the Redis store does, and
+/// renewal comes with the cluster.
+const LEASE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// How long to wait before trying again after the store failed.
 const STORE_RETRY: Duration = Duration::seconds(1);
 
@@ -68,6 +72,8 @@ pub struct CampaignActor {
     claim_limit: u32,
     timer: Option<SpawnHandle>,
     sink: Option<OutcomeSink>,
+    /// This actor's lease on the campaign; every claim carries it.
+    fence: Option<Fence>,
     /// A `Dispatch` is queued behind the outcomes that arrived: one claim serves them all.
     dispatch_queued: bool,
 }
@@ -83,6 +89,7 @@ impl CampaignActor {
             directory,
             timer: None,
             sink: None,
+            fence: None,
             dispatch_queued: false,
         }
     }
@@ -98,11 +105,17 @@ impl CampaignActor {
             .clone()
             .expect("the sink is set when the actor starts");
         let now = self.clock.now();
-        let limit = self.claim_limit;
+        let (limit, fence) = (self.claim_limit, self.fence);
+        let owner = self.directory.node_id().to_owned();
         async move {
-            let batch = store.claim_due(id, now, limit).await?;
+            // The first step takes the lease; a failed attempt is tried again on the next step.
+            let fence = match fence {
+                Some(fence) => fence,
+                None => store.acquire_lease(id, &owner, LEASE_TTL).await?,
+            };
+            let batch = store.claim_due(id, fence, now, limit).await?;
             if batch.calls.is_empty() {
-                return Ok(batch);
+                return Ok((fence, batch));
             }
             let results = dialers.place_all(batch.calls.clone(), sink).await;
             let settle = batch.calls.iter().zip(results).map(|(call, result)| {
@@ -126,7 +139,7 @@ impl CampaignActor {
             for result in join_all(settle).await {
                 result?;
             }
-            Ok::<ClaimBatch, StoreError>(batch)
+            Ok::<_, StoreError>((fence, batch))
         }
         .into_actor(self)
         .map(move |result, actor, ctx| actor.after_dispatch(result, retire, ctx))
@@ -134,12 +147,13 @@ impl CampaignActor {
 
     fn after_dispatch(
         &mut self,
-        result: Result<ClaimBatch, StoreError>,
+        result: Result<(Fence, ClaimBatch), StoreError>,
         retire: Retire,
         ctx: &mut Context<Self>,
     ) {
         match result {
-            Ok(batch) => {
+            Ok((fence, batch)) => {
+                self.fence = Some(fence);
                 let idle = retire == Retire::WhenIdle
                     && batch.in_flight == 0
                     && !batch.status.is_dispatching()
@@ -151,6 +165,10 @@ impl CampaignActor {
                 }
             }
             Err(StoreError::NotFound) => ctx.stop(),
+            Err(StoreError::StaleLease) => {
+                tracing::info!(campaign = %self.id, "lease taken over, dispatcher stops");
+                ctx.stop();
+            }
             Err(error) => {
                 tracing::warn!(campaign = %self.id, %error, "dispatch step failed, retrying");
                 self.arm(ctx, Some(self.clock.now() + STORE_RETRY));

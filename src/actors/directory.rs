@@ -32,6 +32,8 @@ struct Inner {
     arbiters: Vec<Arbiter>,
     next_arbiter: AtomicUsize,
     claim_limit: u32,
+    /// This node's name in leases.
+    node_id: String,
     live: Mutex<HashMap<CampaignId, Addr<CampaignActor>>>,
 }
 
@@ -66,6 +68,7 @@ impl Directory {
                 arbiters,
                 next_arbiter: AtomicUsize::new(0),
                 claim_limit: claim_limit.max(1),
+                node_id: format!("node-{}", uuid::Uuid::new_v4().simple()),
                 live: Mutex::new(HashMap::new()),
             }),
         }
@@ -81,6 +84,10 @@ impl Directory {
 
     pub(super) fn dialers(&self) -> Arc<DialerPool> {
         self.inner.dialers.clone()
+    }
+
+    pub(super) fn node_id(&self) -> &str {
+        &self.inner.node_id
     }
 
     pub(super) fn claim_limit(&self) -> u32 {

@@ -223,7 +223,13 @@ async fn list_contacts(
         .transpose()?;
     let listing = state
         .store
-        .contacts(&org, campaign_id(&path)?, status, page_of)
+        .contacts(
+            &org,
+            campaign_id(&path)?,
+            status,
+            page_of,
+            state.clock.now(),
+        )
         .await?;
     let views: Vec<ContactView> = listing.items.iter().map(ContactView::from).collect();
     Ok(page(views, listing.total, page_of.limit, page_of.offset))

@@ -69,6 +69,9 @@ impl From<StoreError> for ApiError {
             StoreError::InvalidState(error) => Self::InvalidState(error),
             StoreError::Invalid(error) => Self::Validation(error),
             StoreError::Unavailable(cause) => Self::Unavailable(cause),
+            StoreError::StaleLease => {
+                Self::Unavailable("the campaign moved to another dispatcher".to_owned())
+            }
         }
     }
 }

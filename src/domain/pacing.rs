@@ -79,6 +79,51 @@ impl Schedule {
     }
 }
 
+impl Schedule {
+    /// Where the contact at position `rank` of the waiting queue is due, seen from `now`: the
+    /// projection of a queue position through the pacing function. Nothing stores it, so an
+    /// edit or a resume rewrites no due time.
+    pub fn projected_due(
+        &self,
+        start: DateTime<Utc>,
+        pacing: &PacingState,
+        now: DateTime<Utc>,
+        rank: u64,
+    ) -> DateTime<Utc> {
+        let anchor = now.max(start);
+        let used = pacing.used_on(local_date(self.timezone, anchor));
+        let slot = Plan::new(self, anchor, used).slots_from(rank).next();
+        slot.expect("a validated schedule always has a next slot")
+    }
+
+    /// The first open slot at or after `instant`: where a retry is due.
+    pub fn slot_at_or_after(&self, pacing: &PacingState, instant: DateTime<Utc>) -> DateTime<Utc> {
+        let used = pacing.used_on(local_date(self.timezone, instant));
+        Plan::new(self, instant, used).first()
+    }
+
+    /// When a claim could next take a contact: `None` when nothing waits. Fresh contacts are
+    /// due as soon as the gate opens; a retry no earlier than its own due time.
+    pub fn next_claim_at(
+        &self,
+        start: DateTime<Utc>,
+        pacing: &PacingState,
+        now: DateTime<Utc>,
+        has_fresh: bool,
+        first_retry: Option<DateTime<Utc>>,
+    ) -> Option<DateTime<Utc>> {
+        let gate_opens = match self.gate(start, pacing, now) {
+            Gate::Open { .. } => now,
+            Gate::Wait(instant) => instant,
+        };
+        match (has_fresh, first_retry) {
+            (true, _) => Some(gate_opens),
+            (false, Some(retry)) => Some(gate_opens.max(retry)),
+            (false, None) => None,
+        }
+    }
+}
+
 /// The slots of a schedule from `anchor` on: day 1 is the anchor's local date (when it is a
 /// working day), slots before the anchor are skipped, and day 1 holds only what is left of its cap.
 #[derive(Debug, Clone, Copy)]

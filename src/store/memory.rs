@@ -10,12 +10,12 @@ use parking_lot::{Mutex, RwLock};
 
 use super::{
     AddedContacts, CallResult, Campaign, CampaignEdit, CampaignFilter, CampaignStore, ClaimBatch,
-    ClaimedCall, Contact, Control, Counters, Listing, NewContact, Page, Recorded, StoreError,
+    ClaimedCall, Contact, Control, Counters, Fence, Listing, NewContact, Page, Recorded,
+    StoreError,
 };
 use crate::domain::{
     CallId, CampaignId, CampaignSpec, CampaignStatus, Command, ContactId, ContactStatus, Gate,
-    OrgId, PacingState, Plan, RetryDecision, SchedulePatch, StartIs, StartRule, local_date,
-    transition,
+    OrgId, PacingState, RetryDecision, SchedulePatch, StartIs, StartRule, transition,
 };
 
 /// How long a claimed call may stay without an outcome before recovery looks at it.
@@ -67,8 +67,6 @@ impl MemoryStore {
 #[derive(Debug)]
 struct ContactRecord {
     contact: Contact,
-    /// A retry may not be placed before this instant.
-    not_before: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -90,11 +88,15 @@ struct CampaignState {
     contacts: Vec<ContactRecord>,
     by_id: HashMap<ContactId, u32>,
     phones: HashSet<String>,
-    /// Waiting contacts by `(due time in ms, sequence)`: the campaign's queue.
-    queue: BTreeSet<(i64, u32)>,
+    /// Contacts never called, in insertion order: due as soon as the gate opens.
+    fresh: BTreeSet<u32>,
+    /// Contacts to call again, by `(due time in ms, sequence)`.
+    retries: BTreeSet<(i64, u32)>,
     in_flight: HashMap<u32, InFlight>,
     /// Calls claimed so far, for caller-id rotation.
     n_claims: u64,
+    /// The newest lease: its token and its owner.
+    lease: (Fence, String),
 }
 
 impl CampaignState {
@@ -120,64 +122,12 @@ impl CampaignState {
         Ok(())
     }
 
-    fn enqueue(&mut self, sequence: u32, due: DateTime<Utc>) {
-        let record = &mut self.contacts[sequence as usize];
-        record.contact.scheduled_at = Some(due);
-        self.queue.insert((due.timestamp_millis(), sequence));
-    }
-
-    /// The first open slot for a contact that may not be called before `not_before`.
-    fn slot_not_before(&self, not_before: DateTime<Utc>) -> DateTime<Utc> {
-        let schedule = &self.campaign.spec.schedule;
-        let used = self
-            .pacing
-            .used_on(local_date(schedule.timezone, not_before));
-        Plan::new(schedule, not_before, used).first()
-    }
-
-    /// Gives every waiting contact a new due time under the current schedule, from
-    /// `max(now, start)` on, in queue order; restarts the spacing of the daily cap.
-    fn redistribute(&mut self, now: DateTime<Utc>) {
-        let Some(start) = self.campaign.starts_at else {
-            return;
-        };
-        let anchor = now.max(start);
-        let schedule = self.campaign.spec.schedule.clone();
-        self.pacing.restart(&schedule, anchor);
-        let used = self.pacing.used_on(local_date(schedule.timezone, anchor));
-        let plan = Plan::new(&schedule, anchor, used);
-        let mut slots = plan.slots().peekable();
-        let order: Vec<u32> = std::mem::take(&mut self.queue)
-            .into_iter()
-            .map(|(_, seq)| seq)
-            .collect();
-        let mut queue = Vec::with_capacity(order.len());
-        for sequence in order {
-            let next_slot = *slots.peek().expect("plans are endless");
-            let due = match self.contacts[sequence as usize].not_before {
-                // A retry keeps its delay and leaves the slot to the next contact.
-                Some(not_before) if not_before > next_slot => self.slot_not_before(not_before),
-                _ => slots.next().expect("plans are endless"),
-            };
-            self.contacts[sequence as usize].contact.scheduled_at = Some(due);
-            queue.push((due.timestamp_millis(), sequence));
-        }
-        self.queue = queue.into_iter().collect();
-    }
-
-    /// Appends new contacts (already recorded, not yet queued) after the waiting ones.
-    fn queue_new(&mut self, sequences: std::ops::Range<u32>, now: DateTime<Utc>) {
-        let Some(start) = self.campaign.starts_at else {
-            return;
-        };
-        let anchor = now.max(start);
-        let schedule = self.campaign.spec.schedule.clone();
-        let used = self.pacing.used_on(local_date(schedule.timezone, anchor));
-        let plan = Plan::new(&schedule, anchor, used);
-        let mut slots = plan.slots_from(self.queue.len() as u64);
-        for sequence in sequences {
-            self.set_status(sequence, ContactStatus::Scheduled);
-            self.enqueue(sequence, slots.next().expect("plans are endless"));
+    /// Restarts the pacing from `max(now, start)` after an edit or a resume. Due times are
+    /// projections of queue positions, so no contact is rewritten.
+    fn restart_pacing(&mut self, now: DateTime<Utc>) {
+        if let Some(start) = self.campaign.starts_at {
+            let schedule = self.campaign.spec.schedule.clone();
+            self.pacing.restart(&schedule, now.max(start));
         }
     }
 
@@ -204,8 +154,8 @@ impl CampaignState {
                     call_id: None,
                     called_at: None,
                 },
-                not_before: None,
             });
+            self.fresh.insert(self.contacts.len() as u32 - 1);
             self.campaign.counters.total += 1;
             self.campaign.counters.add(ContactStatus::Pending);
             result.added += 1;
@@ -214,21 +164,23 @@ impl CampaignState {
     }
 
     fn cancel_waiting(&mut self) {
-        for (_, sequence) in std::mem::take(&mut self.queue) {
+        let fresh = std::mem::take(&mut self.fresh);
+        let retries = std::mem::take(&mut self.retries)
+            .into_iter()
+            .map(|(_, seq)| seq);
+        for sequence in fresh.into_iter().chain(retries) {
             self.contacts[sequence as usize].contact.scheduled_at = None;
-            self.set_status(sequence, ContactStatus::Cancelled);
-        }
-        let pending: Vec<u32> = (0..self.contacts.len() as u32)
-            .filter(|&seq| self.contacts[seq as usize].contact.status == ContactStatus::Pending)
-            .collect();
-        for sequence in pending {
             self.set_status(sequence, ContactStatus::Cancelled);
         }
     }
 
+    fn has_waiting(&self) -> bool {
+        !self.fresh.is_empty() || !self.retries.is_empty()
+    }
+
     /// `active → completed` once no contact is waiting and no call is running.
     fn complete_if_done(&mut self, now: DateTime<Utc>) {
-        let done = self.queue.is_empty() && self.in_flight.is_empty();
+        let done = !self.has_waiting() && self.in_flight.is_empty();
         if done && self.campaign.status == CampaignStatus::Active {
             self.transition(Command::Complete, now)
                 .expect("active campaigns can complete");
@@ -244,7 +196,6 @@ impl CampaignState {
         }
         let schedule = &self.campaign.spec.schedule;
         let Gate::Open { max_calls } = schedule.gate(start, &self.pacing, now) else {
-            self.carry_over_overdue(now);
             return Vec::new();
         };
         let free = schedule
@@ -253,14 +204,21 @@ impl CampaignState {
         let n_wanted = limit.min(free).min(max_calls.unwrap_or(u32::MAX));
         let now_ms = now.timestamp_millis();
         let mut calls = Vec::new();
+        // Retries that are due go first: they have waited their delay already.
         while calls.len() < n_wanted as usize {
-            let Some(&(due_ms, sequence)) = self.queue.first() else {
+            let Some(&(due_ms, sequence)) = self.retries.first() else {
                 break;
             };
             if due_ms > now_ms {
                 break;
             }
-            self.queue.pop_first();
+            self.retries.pop_first();
+            calls.push(self.start_call(sequence, now));
+        }
+        while calls.len() < n_wanted as usize {
+            let Some(sequence) = self.fresh.pop_first() else {
+                break;
+            };
             calls.push(self.start_call(sequence, now));
         }
         if !calls.is_empty() {
@@ -275,29 +233,9 @@ impl CampaignState {
         calls
     }
 
-    /// When the day is over for calls (window closed or cap spent) and contacts are still due
-    /// from it, gives the waiting contacts their next slots, so `scheduled_at` stays a promise
-    /// rather than a past instant. It runs once per such day: afterwards nothing is overdue.
-    fn carry_over_overdue(&mut self, now: DateTime<Utc>) {
-        let Some(&(head_ms, _)) = self.queue.first() else {
-            return;
-        };
-        let schedule = &self.campaign.spec.schedule;
-        let today = local_date(schedule.timezone, now);
-        let cap_spent = schedule
-            .max_calls_per_day
-            .is_some_and(|cap| self.pacing.used_on(today) >= cap);
-        let day_over = !schedule.is_open_at(now) || cap_spent;
-        if day_over && head_ms < now.timestamp_millis() {
-            self.redistribute(now);
-        }
-    }
-
     fn start_call(&mut self, sequence: u32, now: DateTime<Utc>) -> ClaimedCall {
         let call_id = CallId::random();
-        let record = &mut self.contacts[sequence as usize];
-        record.not_before = None;
-        let contact = &mut record.contact;
+        let contact = &mut self.contacts[sequence as usize].contact;
         if contact.attempts == 0 {
             self.campaign.counters.called += 1;
         }
@@ -341,24 +279,64 @@ impl CampaignState {
         call
     }
 
-    /// When a claim could next succeed: `None` when the queue is empty or every call slot is
-    /// taken (an outcome will wake the dispatcher then).
+    /// When a claim could next succeed: `None` when nothing waits or every call slot is taken
+    /// (an outcome will wake the dispatcher then).
     fn wake_at(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let (&(head_ms, _), Some(start)) = (self.queue.first()?, self.campaign.starts_at) else {
-            return None;
-        };
+        let start = self.campaign.starts_at?;
         let schedule = &self.campaign.spec.schedule;
         if !self.campaign.status.is_dispatching()
             || self.in_flight.len() as u32 >= schedule.max_concurrent_calls
         {
             return None;
         }
-        let head = DateTime::from_timestamp_millis(head_ms).expect("due times are valid instants");
-        let gate_opens = match schedule.gate(start, &self.pacing, now) {
-            Gate::Open { .. } => now,
-            Gate::Wait(instant) => instant,
-        };
-        Some(head.max(gate_opens))
+        let first_retry = self
+            .retries
+            .first()
+            .map(|&(due_ms, _)| DateTime::from_timestamp_millis(due_ms).expect("a valid instant"));
+        schedule.next_claim_at(
+            start,
+            &self.pacing,
+            now,
+            !self.fresh.is_empty(),
+            first_retry,
+        )
+    }
+
+    /// The page of contacts, with the due time of each waiting one projected from `now`.
+    fn contacts_page(
+        &self,
+        status: Option<ContactStatus>,
+        page_of: Page,
+        now: DateTime<Utc>,
+    ) -> Vec<Contact> {
+        let matching = self
+            .contacts
+            .iter()
+            .enumerate()
+            .filter(|(_, record)| status.is_none_or(|s| record.contact.status == s))
+            .skip(page_of.offset as usize)
+            .take(page_of.limit as usize);
+        let mut rank: Option<u64> = None;
+        let mut page = Vec::new();
+        for (sequence, record) in matching {
+            let mut contact = record.contact.clone();
+            let sequence = sequence as u32;
+            let waiting =
+                contact.status == ContactStatus::Scheduled && self.fresh.contains(&sequence);
+            if let (Some(start), true) = (self.campaign.starts_at, waiting) {
+                // Ranks grow by one from fresh contact to fresh contact in insertion order.
+                let position = match rank {
+                    Some(previous) => previous + 1,
+                    None => self.fresh.range(..sequence).count() as u64,
+                };
+                rank = Some(position);
+                let schedule = &self.campaign.spec.schedule;
+                contact.scheduled_at =
+                    Some(schedule.projected_due(start, &self.pacing, now, position));
+            }
+            page.push(contact);
+        }
+        page
     }
 
     fn record(
@@ -395,11 +373,11 @@ impl CampaignState {
             RetryDecision::Retry => {
                 let delay =
                     Duration::minutes(i64::from(self.campaign.spec.schedule.retry.delay_minutes));
-                let not_before = now + delay;
-                self.contacts[sequence as usize].not_before = Some(not_before);
+                let schedule = &self.campaign.spec.schedule;
+                let due = schedule.slot_at_or_after(&self.pacing, now + delay);
                 self.set_status(sequence, ContactStatus::Scheduled);
-                let due = self.slot_not_before(not_before);
-                self.enqueue(sequence, due);
+                self.contacts[sequence as usize].contact.scheduled_at = Some(due);
+                self.retries.insert((due.timestamp_millis(), sequence));
             }
             RetryDecision::Final(status) => self.set_status(sequence, status),
         }
@@ -447,9 +425,11 @@ impl CampaignStore for MemoryStore {
             contacts: Vec::with_capacity(contacts.len()),
             by_id: HashMap::with_capacity(contacts.len()),
             phones: HashSet::with_capacity(contacts.len()),
-            queue: BTreeSet::new(),
+            fresh: BTreeSet::new(),
+            retries: BTreeSet::new(),
             in_flight: HashMap::new(),
             n_claims: 0,
+            lease: (Fence(0), String::new()),
         };
         let (_, added) = state.add_contacts(contacts);
         let campaign = state.campaign.clone();
@@ -540,7 +520,7 @@ impl CampaignStore for MemoryStore {
                 if start_ahead && state.campaign.status == CampaignStatus::Active {
                     state.transition(Command::Postpone, now)?;
                 }
-                state.redistribute(now);
+                state.restart_pacing(now);
             }
             Ok(state.campaign.clone())
         })
@@ -573,11 +553,9 @@ impl CampaignStore for MemoryStore {
             for sequence in 0..n_contacts {
                 if state.contacts[sequence as usize].contact.status == ContactStatus::Pending {
                     state.set_status(sequence, ContactStatus::Scheduled);
-                    // Placeholder due time: `redistribute` gives the real one in queue order.
-                    state.queue.insert((0, sequence));
                 }
             }
-            state.redistribute(now);
+            state.restart_pacing(now);
             Ok(state.campaign.clone())
         })
     }
@@ -601,7 +579,7 @@ impl CampaignStore for MemoryStore {
                     };
                     state.transition(Command::Resume(start), now)?;
                     state.campaign.resumed_at = Some(now);
-                    state.redistribute(now);
+                    state.restart_pacing(now);
                     state.complete_if_done(now);
                 }
                 Control::Cancel => {
@@ -624,7 +602,9 @@ impl CampaignStore for MemoryStore {
             transition(state.campaign.status, Command::AddContacts)?;
             let (sequences, added) = state.add_contacts(contacts);
             if state.campaign.status != CampaignStatus::Draft {
-                state.queue_new(sequences, now);
+                for sequence in sequences {
+                    state.set_status(sequence, ContactStatus::Scheduled);
+                }
             }
             state.campaign.updated_at = now;
             Ok(added)
@@ -637,19 +617,14 @@ impl CampaignStore for MemoryStore {
         id: CampaignId,
         status: Option<ContactStatus>,
         page_of: Page,
+        now: DateTime<Utc>,
     ) -> Result<Listing<Contact>, StoreError> {
         self.with_campaign(org, id, |state| {
             let total = status.map_or(state.campaign.counters.total, |s| {
                 state.campaign.counters.of(s)
             });
-            let matching = state
-                .contacts
-                .iter()
-                .map(|record| &record.contact)
-                .filter(|contact| status.is_none_or(|s| contact.status == s))
-                .cloned();
             Ok(Listing {
-                items: page(matching, page_of),
+                items: state.contacts_page(status, page_of, now),
                 total,
             })
         })
@@ -671,14 +646,33 @@ impl CampaignStore for MemoryStore {
         Ok(())
     }
 
+    async fn acquire_lease(
+        &self,
+        id: CampaignId,
+        owner: &str,
+        _ttl: std::time::Duration,
+    ) -> Result<Fence, StoreError> {
+        // One process holds the embedded store, so a lease never expires here; the token still
+        // orders leases so that a replaced dispatcher cannot claim.
+        let state = self.state(id)?;
+        let mut state = state.lock();
+        let fence = Fence(state.lease.0.0 + 1);
+        state.lease = (fence, owner.to_owned());
+        Ok(fence)
+    }
+
     async fn claim_due(
         &self,
         id: CampaignId,
+        fence: Fence,
         now: DateTime<Utc>,
         limit: u32,
     ) -> Result<ClaimBatch, StoreError> {
         let state = self.state(id)?;
         let mut state = state.lock();
+        if state.lease.0 != fence {
+            return Err(StoreError::StaleLease);
+        }
         let calls = state.claim(now, limit);
         state.complete_if_done(now);
         Ok(ClaimBatch {
@@ -721,14 +715,14 @@ impl CampaignStore for MemoryStore {
             return Ok(());
         }
         state.in_flight.remove(&sequence);
-        let now = state.contacts[sequence as usize]
-            .contact
-            .called_at
-            .expect("claimed contacts have a call time");
         let record = &mut state.contacts[sequence as usize].contact;
         record.attempts -= 1;
         record.call_id = None;
-        if record.attempts == 0 {
+        let first_attempt = record.attempts == 0;
+        let due_ms = record
+            .called_at
+            .map_or(0, |called_at| called_at.timestamp_millis());
+        if first_attempt {
             record.called_at = None;
             state.campaign.counters.called -= 1;
         }
@@ -736,7 +730,11 @@ impl CampaignStore for MemoryStore {
             state.set_status(sequence, ContactStatus::Cancelled);
         } else {
             state.set_status(sequence, ContactStatus::Scheduled);
-            state.enqueue(sequence, now);
+            if first_attempt {
+                state.fresh.insert(sequence);
+            } else {
+                state.retries.insert((due_ms, sequence));
+            }
         }
         Ok(())
     }

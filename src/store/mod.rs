@@ -31,6 +31,9 @@ pub enum StoreError {
     InvalidState(#[from] InvalidTransition),
     #[error(transparent)]
     Invalid(#[from] DomainError),
+    /// The caller's lease on the campaign is no longer the current one: it must stop claiming.
+    #[error("the lease on this campaign was taken over")]
+    StaleLease,
     /// The backend cannot be reached; nothing was changed.
     #[error("store unavailable: {0}")]
     Unavailable(String),
@@ -167,6 +170,12 @@ pub struct AddedContacts {
     pub skipped: Vec<(usize, String)>,
 }
 
+/// A fencing token: the number of the lease a node holds on a campaign. Every claim carries
+/// it, and a claim with a token older than the campaign's newest lease is refused, so a node
+/// that lost its lease (paused, partitioned) can never claim again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Fence(pub u64);
+
 /// A contact moved to in-flight by a claim: everything the dialer needs for one attempt.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClaimedCall {
@@ -272,21 +281,34 @@ pub trait CampaignStore: Send + Sync + std::fmt::Debug + 'static {
         now: DateTime<Utc>,
     ) -> Result<AddedContacts, StoreError>;
 
-    /// The campaign's contacts in insertion order, optionally of one status.
+    /// The campaign's contacts in insertion order, optionally of one status; the `scheduled_at`
+    /// of waiting contacts is projected from `now`.
     async fn contacts(
         &self,
         org: &OrgId,
         id: CampaignId,
         status: Option<ContactStatus>,
         page: Page,
+        now: DateTime<Utc>,
     ) -> Result<Listing<Contact>, StoreError>;
 
     async fn delete_campaign(&self, org: &OrgId, id: CampaignId) -> Result<(), StoreError>;
 
-    /// Moves up to `limit` due contacts to in-flight, if the campaign's rules allow it now.
+    /// Takes a new lease on the campaign for `owner`, valid for `ttl`, and returns its token;
+    /// every earlier token becomes stale.
+    async fn acquire_lease(
+        &self,
+        id: CampaignId,
+        owner: &str,
+        ttl: std::time::Duration,
+    ) -> Result<Fence, StoreError>;
+
+    /// Moves up to `limit` due contacts to in-flight, if the campaign's rules allow it now and
+    /// `fence` is the campaign's current lease (else [`StoreError::StaleLease`]).
     async fn claim_due(
         &self,
         id: CampaignId,
+        fence: Fence,
         now: DateTime<Utc>,
         limit: u32,
     ) -> Result<ClaimBatch, StoreError>;

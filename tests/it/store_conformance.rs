@@ -10,8 +10,8 @@ use pacer::domain::{
     Schedule, SchedulePatch,
 };
 use pacer::store::{
-    CallResult, CampaignEdit, CampaignFilter, CampaignStore, Control, MemoryStore, NewContact,
-    Page, Recorded, StoreError,
+    CallResult, CampaignEdit, CampaignFilter, CampaignStore, Control, Fence, MemoryStore,
+    NewContact, Page, Recorded, StoreError,
 };
 
 fn now() -> DateTime<Utc> {
@@ -48,6 +48,13 @@ fn concurrency(n: i64) -> SchedulePatch {
         max_concurrent_calls: Some(n),
         ..SchedulePatch::default()
     }
+}
+
+async fn lease(store: &dyn CampaignStore, id: pacer::domain::CampaignId) -> Fence {
+    store
+        .acquire_lease(id, "conformance", std::time::Duration::from_secs(30))
+        .await
+        .unwrap()
 }
 
 const ALL: Page = Page {
@@ -110,7 +117,7 @@ pub async fn another_organisation_gets_not_found(store: Arc<dyn CampaignStore>) 
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        store.contacts(&other, id, None, ALL).await,
+        store.contacts(&other, id, None, ALL, now()).await,
         Err(StoreError::NotFound)
     ));
     assert_eq!(
@@ -125,14 +132,15 @@ pub async fn another_organisation_gets_not_found(store: Arc<dyn CampaignStore>) 
 
 pub async fn claims_respect_concurrency_and_activate(store: Arc<dyn CampaignStore>) {
     let id = scheduled(&*store, 5, concurrency(2)).await;
-    let batch = store.claim_due(id, now(), 100).await.unwrap();
+    let fence = lease(&*store, id).await;
+    let batch = store.claim_due(id, fence, now(), 100).await.unwrap();
     assert_eq!(batch.calls.len(), 2);
     assert_eq!(batch.status, CampaignStatus::Active);
     assert_eq!(batch.in_flight, 2);
     assert_eq!(batch.wake_at, None, "full: only an outcome can free a slot");
     assert!(
         store
-            .claim_due(id, now(), 100)
+            .claim_due(id, fence, now(), 100)
             .await
             .unwrap()
             .calls
@@ -150,19 +158,20 @@ pub async fn nothing_is_claimed_from_a_paused_or_draft_campaign(store: Arc<dyn C
         .unwrap();
     assert!(
         store
-            .claim_due(draft.id, now(), 10)
+            .claim_due(draft.id, lease(&*store, draft.id).await, now(), 10)
             .await
             .unwrap()
             .calls
             .is_empty()
     );
     let id = scheduled(&*store, 3, concurrency(5)).await;
+    let fence = lease(&*store, id).await;
     store
         .control(&org("acme"), id, Control::Pause, now())
         .await
         .unwrap();
     let batch = store
-        .claim_due(id, now() + Duration::days(1), 10)
+        .claim_due(id, fence, now() + Duration::days(1), 10)
         .await
         .unwrap();
     assert!(batch.calls.is_empty());
@@ -171,13 +180,14 @@ pub async fn nothing_is_claimed_from_a_paused_or_draft_campaign(store: Arc<dyn C
 
 pub async fn racing_claimers_never_claim_a_contact_twice(store: Arc<dyn CampaignStore>) {
     let id = scheduled(&*store, 400, concurrency(100)).await;
+    let fence = lease(&*store, id).await;
     let mut claimed = Vec::new();
     for round in 0..8 {
         let at = now() + Duration::seconds(round);
         let racers: Vec<_> = (0..4)
             .map(|_| {
                 let store = store.clone();
-                tokio::spawn(async move { store.claim_due(id, at, 7).await.unwrap().calls })
+                tokio::spawn(async move { store.claim_due(id, fence, at, 7).await.unwrap().calls })
             })
             .collect();
         for racer in racers {
@@ -201,7 +211,8 @@ pub async fn racing_claimers_never_claim_a_contact_twice(store: Arc<dyn Campaign
 
 pub async fn an_outcome_reported_twice_counts_once(store: Arc<dyn CampaignStore>) {
     let id = scheduled(&*store, 2, concurrency(5)).await;
-    let calls = store.claim_due(id, now(), 10).await.unwrap().calls;
+    let fence = lease(&*store, id).await;
+    let calls = store.claim_due(id, fence, now(), 10).await.unwrap().calls;
     let result = CallResult {
         outcome: DialOutcome::Completed,
         duration_secs: 30,
@@ -254,8 +265,9 @@ pub async fn failed_attempts_are_retried_after_the_delay(store: Arc<dyn Campaign
         ..concurrency(5)
     };
     let id = scheduled(&*store, 1, retry).await;
+    let fence = lease(&*store, id).await;
     let call = store
-        .claim_due(id, now(), 10)
+        .claim_due(id, fence, now(), 10)
         .await
         .unwrap()
         .calls
@@ -269,13 +281,13 @@ pub async fn failed_attempts_are_retried_after_the_delay(store: Arc<dyn Campaign
         .await
         .unwrap();
     let batch = store
-        .claim_due(id, now() + Duration::minutes(9), 10)
+        .claim_due(id, fence, now() + Duration::minutes(9), 10)
         .await
         .unwrap();
     assert!(batch.calls.is_empty());
     assert_eq!(batch.wake_at, Some(now() + Duration::minutes(10)));
     let retry = store
-        .claim_due(id, now() + Duration::minutes(10), 10)
+        .claim_due(id, fence, now() + Duration::minutes(10), 10)
         .await
         .unwrap()
         .calls
@@ -293,8 +305,9 @@ pub async fn failed_attempts_are_retried_after_the_delay(store: Arc<dyn Campaign
 
 pub async fn cancel_cancels_waiting_contacts_only(store: Arc<dyn CampaignStore>) {
     let id = scheduled(&*store, 4, concurrency(1)).await;
+    let fence = lease(&*store, id).await;
     let call = store
-        .claim_due(id, now(), 10)
+        .claim_due(id, fence, now(), 10)
         .await
         .unwrap()
         .calls
@@ -330,8 +343,9 @@ pub async fn cancel_cancels_waiting_contacts_only(store: Arc<dyn CampaignStore>)
 
 pub async fn an_edit_redistributes_waiting_contacts_only(store: Arc<dyn CampaignStore>) {
     let id = scheduled(&*store, 3, concurrency(1)).await;
+    let fence = lease(&*store, id).await;
     let call = store
-        .claim_due(id, now(), 10)
+        .claim_due(id, fence, now(), 10)
         .await
         .unwrap()
         .calls
@@ -360,7 +374,7 @@ pub async fn an_edit_redistributes_waiting_contacts_only(store: Arc<dyn Campaign
         .unwrap();
     assert_eq!(campaign.spec.name, "renamed");
     let listed = store
-        .contacts(&org("acme"), id, None, ALL)
+        .contacts(&org("acme"), id, None, ALL, now())
         .await
         .unwrap()
         .items;
@@ -378,7 +392,7 @@ pub async fn an_edit_redistributes_waiting_contacts_only(store: Arc<dyn Campaign
     // The very next claim obeys the new window.
     assert!(
         store
-            .claim_due(id, now() + Duration::minutes(30), 10)
+            .claim_due(id, fence, now() + Duration::minutes(30), 10)
             .await
             .unwrap()
             .calls
@@ -386,7 +400,7 @@ pub async fn an_edit_redistributes_waiting_contacts_only(store: Arc<dyn Campaign
     );
     assert_eq!(
         store
-            .claim_due(id, at("2026-11-30T10:00:00Z"), 10)
+            .claim_due(id, fence, at("2026-11-30T10:00:00Z"), 10)
             .await
             .unwrap()
             .calls
@@ -416,10 +430,37 @@ pub async fn only_finished_or_draft_campaigns_can_be_deleted(store: Arc<dyn Camp
     ));
 }
 
+pub async fn a_claim_with_a_stale_fence_is_refused(store: Arc<dyn CampaignStore>) {
+    let id = scheduled(&*store, 3, concurrency(5)).await;
+    let old = lease(&*store, id).await;
+    let new = lease(&*store, id).await;
+    assert!(new > old);
+    assert!(matches!(
+        store.claim_due(id, old, now(), 10).await,
+        Err(StoreError::StaleLease)
+    ));
+    let campaign = store.campaign(&org("acme"), id).await.unwrap();
+    assert_eq!(
+        campaign.counters.of(ContactStatus::InProgress),
+        0,
+        "the refused claim changed nothing"
+    );
+    assert_eq!(
+        store
+            .claim_due(id, new, now(), 10)
+            .await
+            .unwrap()
+            .calls
+            .len(),
+        3
+    );
+}
+
 pub async fn a_released_claim_goes_back_to_the_queue(store: Arc<dyn CampaignStore>) {
     let id = scheduled(&*store, 1, concurrency(1)).await;
+    let fence = lease(&*store, id).await;
     let call = store
-        .claim_due(id, now(), 10)
+        .claim_due(id, fence, now(), 10)
         .await
         .unwrap()
         .calls
@@ -429,7 +470,7 @@ pub async fn a_released_claim_goes_back_to_the_queue(store: Arc<dyn CampaignStor
         .await
         .unwrap();
     let again = store
-        .claim_due(id, now(), 10)
+        .claim_due(id, fence, now(), 10)
         .await
         .unwrap()
         .calls
@@ -470,5 +511,6 @@ conformance!(
         an_edit_redistributes_waiting_contacts_only,
         only_finished_or_draft_campaigns_can_be_deleted,
         a_released_claim_goes_back_to_the_queue,
+        a_claim_with_a_stale_fence_is_refused,
     ]
 );
