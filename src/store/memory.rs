@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use parking_lot::{Mutex, RwLock};
 
+use super::rules::{self, QueueChange};
 use super::{
     AddedContacts, CallResult, Campaign, CampaignEdit, CampaignFilter, CampaignStore, ClaimBatch,
     ClaimedCall, Contact, Control, Counters, Fence, Listing, NewContact, Page, Recorded,
@@ -15,7 +16,7 @@ use super::{
 };
 use crate::domain::{
     CallId, CampaignId, CampaignSpec, CampaignStatus, Command, ContactId, ContactStatus, Gate,
-    OrgId, PacingState, RetryDecision, SchedulePatch, StartIs, StartRule, transition,
+    OrgId, PacingState, RetryDecision, SchedulePatch, transition,
 };
 
 /// How long a claimed call may stay without an outcome before recovery looks at it.
@@ -86,7 +87,6 @@ struct CampaignState {
     pacing: PacingState,
     /// Contacts by their insertion sequence.
     contacts: Vec<ContactRecord>,
-    by_id: HashMap<ContactId, u32>,
     phones: HashSet<String>,
     /// Contacts never called, in insertion order: due as soon as the gate opens.
     fresh: BTreeSet<u32>,
@@ -107,27 +107,27 @@ impl CampaignState {
     }
 
     fn transition(&mut self, command: Command, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let next = transition(self.campaign.status, command)?;
-        if next != self.campaign.status {
-            match next {
-                CampaignStatus::Paused => self.campaign.paused_at = Some(now),
-                CampaignStatus::Completed | CampaignStatus::Cancelled => {
-                    self.campaign.completed_at = Some(now);
-                }
-                _ => {}
-            }
-        }
-        self.campaign.status = next;
-        self.campaign.updated_at = now;
-        Ok(())
+        rules::move_status(&mut self.campaign, command, now)
     }
 
-    /// Restarts the pacing from `max(now, start)` after an edit or a resume. Due times are
-    /// projections of queue positions, so no contact is rewritten.
-    fn restart_pacing(&mut self, now: DateTime<Utc>) {
-        if let Some(start) = self.campaign.starts_at {
-            let schedule = self.campaign.spec.schedule.clone();
-            self.pacing.restart(&schedule, now.max(start));
+    /// Applies a change's effect on the waiting contacts.
+    fn apply(&mut self, change: QueueChange) {
+        let (from, to) = match change {
+            QueueChange::None => return,
+            QueueChange::Schedule => (ContactStatus::Pending, ContactStatus::Scheduled),
+            QueueChange::Cancel => (ContactStatus::Scheduled, ContactStatus::Cancelled),
+        };
+        if change == QueueChange::Cancel {
+            self.fresh.clear();
+            self.retries.clear();
+        }
+        for sequence in 0..self.contacts.len() as u32 {
+            let status = self.contacts[sequence as usize].contact.status;
+            if status == from || (change == QueueChange::Cancel && status == ContactStatus::Pending)
+            {
+                self.contacts[sequence as usize].contact.scheduled_at = None;
+                self.set_status(sequence, to);
+            }
         }
     }
 
@@ -141,8 +141,7 @@ impl CampaignState {
                     .push((index, "duplicate phone number in this campaign".to_owned()));
                 continue;
             }
-            let id = ContactId::random();
-            self.by_id.insert(id, self.contacts.len() as u32);
+            let id = rules::contact_id(self.campaign.id, self.contacts.len() as u32);
             self.contacts.push(ContactRecord {
                 contact: Contact {
                     id,
@@ -161,17 +160,6 @@ impl CampaignState {
             result.added += 1;
         }
         (first..self.contacts.len() as u32, result)
-    }
-
-    fn cancel_waiting(&mut self) {
-        let fresh = std::mem::take(&mut self.fresh);
-        let retries = std::mem::take(&mut self.retries)
-            .into_iter()
-            .map(|(_, seq)| seq);
-        for sequence in fresh.into_iter().chain(retries) {
-            self.contacts[sequence as usize].contact.scheduled_at = None;
-            self.set_status(sequence, ContactStatus::Cancelled);
-        }
     }
 
     fn has_waiting(&self) -> bool {
@@ -346,7 +334,7 @@ impl CampaignState {
         result: CallResult,
         now: DateTime<Utc>,
     ) -> Recorded {
-        let Some(&sequence) = self.by_id.get(&contact) else {
+        let Some(sequence) = rules::contact_sequence(self.campaign.id, contact) else {
             return Recorded::Duplicate;
         };
         match self.in_flight.get(&sequence) {
@@ -423,7 +411,6 @@ impl CampaignStore for MemoryStore {
             },
             pacing: PacingState::default(),
             contacts: Vec::with_capacity(contacts.len()),
-            by_id: HashMap::with_capacity(contacts.len()),
             phones: HashSet::with_capacity(contacts.len()),
             fresh: BTreeSet::new(),
             retries: BTreeSet::new(),
@@ -493,35 +480,7 @@ impl CampaignStore for MemoryStore {
         now: DateTime<Utc>,
     ) -> Result<Campaign, StoreError> {
         self.with_campaign(org, id, |state| {
-            transition(state.campaign.status, Command::Edit)?;
-            let schedule = state.campaign.spec.schedule.apply(&edit.schedule)?;
-            let spec = &mut state.campaign.spec;
-            let rescheduled = schedule != spec.schedule;
-            spec.schedule = schedule;
-            if let Some(name) = edit.name {
-                spec.name = name;
-            }
-            if let Some(agent_id) = edit.agent_id {
-                spec.agent_id = agent_id;
-            }
-            if let Some(ids) = edit.phone_number_ids {
-                spec.phone_number_ids = ids;
-            }
-            if let Some(rotation) = edit.rotation {
-                spec.rotation = rotation;
-            }
-            state.campaign.updated_at = now;
-            if rescheduled && state.campaign.starts_at.is_some() {
-                state.campaign.starts_at = Some(match state.campaign.spec.schedule.start {
-                    StartRule::At(instant) => instant,
-                    StartRule::Immediate => state.campaign.starts_at.expect("checked").min(now),
-                });
-                let start_ahead = state.campaign.starts_at.is_some_and(|start| start > now);
-                if start_ahead && state.campaign.status == CampaignStatus::Active {
-                    state.transition(Command::Postpone, now)?;
-                }
-                state.restart_pacing(now);
-            }
+            rules::edit(&mut state.campaign, &mut state.pacing, edit, now)?;
             Ok(state.campaign.clone())
         })
     }
@@ -534,28 +493,8 @@ impl CampaignStore for MemoryStore {
         now: DateTime<Utc>,
     ) -> Result<Campaign, StoreError> {
         self.with_campaign(org, id, |state| {
-            transition(state.campaign.status, Command::Schedule)?;
-            let schedule = state.campaign.spec.schedule.apply(&patch)?;
-            if state.contacts.is_empty() {
-                return Err(crate::domain::DomainError::new(
-                    "contacts",
-                    "a campaign needs at least one contact to be scheduled",
-                )
-                .into());
-            }
-            state.campaign.starts_at = Some(match schedule.start {
-                StartRule::At(instant) => instant,
-                StartRule::Immediate => now,
-            });
-            state.campaign.spec.schedule = schedule;
-            state.transition(Command::Schedule, now)?;
-            let n_contacts = state.contacts.len() as u32;
-            for sequence in 0..n_contacts {
-                if state.contacts[sequence as usize].contact.status == ContactStatus::Pending {
-                    state.set_status(sequence, ContactStatus::Scheduled);
-                }
-            }
-            state.restart_pacing(now);
+            rules::schedule(&mut state.campaign, &mut state.pacing, &patch, now)?;
+            state.apply(QueueChange::Schedule);
             Ok(state.campaign.clone())
         })
     }
@@ -568,25 +507,9 @@ impl CampaignStore for MemoryStore {
         now: DateTime<Utc>,
     ) -> Result<Campaign, StoreError> {
         self.with_campaign(org, id, |state| {
-            match control {
-                Control::Pause => state.transition(Command::Pause, now)?,
-                Control::Resume => {
-                    let start_ahead = state.campaign.starts_at.is_some_and(|start| start > now);
-                    let start = if start_ahead {
-                        StartIs::Ahead
-                    } else {
-                        StartIs::Reached
-                    };
-                    state.transition(Command::Resume(start), now)?;
-                    state.campaign.resumed_at = Some(now);
-                    state.restart_pacing(now);
-                    state.complete_if_done(now);
-                }
-                Control::Cancel => {
-                    state.transition(Command::Cancel, now)?;
-                    state.cancel_waiting();
-                }
-            }
+            let change = rules::control(&mut state.campaign, &mut state.pacing, control, now)?;
+            state.apply(change);
+            state.complete_if_done(now);
             Ok(state.campaign.clone())
         })
     }
@@ -704,7 +627,7 @@ impl CampaignStore for MemoryStore {
     ) -> Result<(), StoreError> {
         let state = self.state(id)?;
         let mut state = state.lock();
-        let Some(&sequence) = state.by_id.get(&contact) else {
+        let Some(sequence) = rules::contact_sequence(state.campaign.id, contact) else {
             return Ok(());
         };
         if state

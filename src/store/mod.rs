@@ -6,6 +6,7 @@
 //! here stops every later claim, whichever caller raced it.
 
 mod memory;
+mod rules;
 
 use std::collections::BTreeMap;
 
@@ -73,6 +74,22 @@ impl Counters {
     /// Not final and not in progress.
     pub fn pending(&self) -> u64 {
         self.of(ContactStatus::Pending) + self.of(ContactStatus::Scheduled)
+    }
+
+    pub(crate) fn from_counts(
+        total: u64,
+        called: u64,
+        count_of: impl Fn(ContactStatus) -> u64,
+    ) -> Self {
+        let mut counters = Self {
+            total,
+            called,
+            ..Self::default()
+        };
+        for status in ContactStatus::ALL {
+            counters.by_status[status as usize] = count_of(status);
+        }
+        counters
     }
 
     pub(crate) fn add(&mut self, status: ContactStatus) {

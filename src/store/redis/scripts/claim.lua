@@ -1,0 +1,76 @@
+-- The claim step: checks lease, status, schedule version, daily cap, spacing and concurrency at
+-- once, then moves due contacts (retries first, then fresh ones) to in-flight.
+-- KEYS: meta, fresh, retry, inflight, contacts, day counter, fence
+-- ARGV: fence, schedule version, now ms, limit, max concurrent, cap (0: none),
+--       next slot ms after a claim (with a cap), claim deadline ms, day counter ttl ms, call ids...
+-- Returns {'STALE'} | {'RETRY'} | {status, n_in_flight, n_claims_before, first retry ms or '',
+--          n_fresh, seq, record, seq, record, ...}
+if redis.call('GET', KEYS[7]) ~= ARGV[1] then return {'STALE'} end
+local meta = redis.call('HMGET', KEYS[1], 'status', 'ver', 'p_next', 'n_claims')
+local status = meta[1]
+if not status then return {'STALE'} end
+local now = tonumber(ARGV[3])
+local claimed = {}
+if status == 'scheduled' or status == 'active' then
+  if meta[2] ~= ARGV[2] then return {'RETRY'} end
+  local n = math.min(tonumber(ARGV[4]), tonumber(ARGV[5]) - redis.call('ZCARD', KEYS[4]))
+  local cap = tonumber(ARGV[6])
+  if cap > 0 then
+    local used = tonumber(redis.call('GET', KEYS[6]) or '0')
+    if used >= cap or (meta[3] and tonumber(meta[3]) > now) then n = 0 end
+    n = math.min(n, cap - used)
+  end
+  if n > 0 then
+    local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, n)
+    for _, seq in ipairs(due) do
+      redis.call('ZREM', KEYS[3], seq)
+      table.insert(claimed, seq)
+    end
+    if #claimed < n then
+      local fresh = redis.call('ZPOPMIN', KEYS[2], n - #claimed)
+      for i = 1, #fresh, 2 do table.insert(claimed, fresh[i]) end
+    end
+  end
+  local out = {}
+  for i, seq in ipairs(claimed) do
+    local record = cjson.decode(redis.call('HGET', KEYS[5], seq))
+    local attempts = (record.at or 0)
+    if attempts == 0 then redis.call('HINCRBY', KEYS[1], 'n_called', 1) end
+    record.at = attempts + 1
+    record.st = 'in_progress'
+    record.call = ARGV[9 + i]
+    record.ca = now
+    record.due = nil
+    local encoded = cjson.encode(record)
+    redis.call('HSET', KEYS[5], seq, encoded)
+    redis.call('ZADD', KEYS[4], tonumber(ARGV[8]), seq)
+    table.insert(out, seq)
+    table.insert(out, encoded)
+  end
+  claimed = out
+  local n_claimed = #claimed / 2
+  if n_claimed > 0 then
+    redis.call('HINCRBY', KEYS[1], 'st:scheduled', -n_claimed)
+    redis.call('HINCRBY', KEYS[1], 'st:in_progress', n_claimed)
+    redis.call('HINCRBY', KEYS[1], 'n_claims', n_claimed)
+    redis.call('INCRBY', KEYS[6], n_claimed)
+    redis.call('PEXPIRE', KEYS[6], tonumber(ARGV[9]))
+    if cap > 0 then redis.call('HSET', KEYS[1], 'p_next', ARGV[7]) end
+    if status == 'scheduled' then
+      status = 'active'
+      redis.call('HSET', KEYS[1], 'status', status, 'updated_at', now)
+      redis.call('HINCRBY', KEYS[1], 'ver', 1)
+    end
+  end
+end
+local n_in_flight = redis.call('ZCARD', KEYS[4])
+local n_fresh = redis.call('ZCARD', KEYS[2])
+local first_retry = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+if status == 'active' and n_in_flight == 0 and n_fresh == 0 and #first_retry == 0 then
+  status = 'completed'
+  redis.call('HSET', KEYS[1], 'status', status, 'completed_at', now, 'updated_at', now)
+  redis.call('HINCRBY', KEYS[1], 'ver', 1)
+end
+local reply = {status, n_in_flight, meta[4] or '0', first_retry[2] or '', n_fresh}
+for _, item in ipairs(claimed) do table.insert(reply, item) end
+return reply

@@ -1,0 +1,30 @@
+-- Commits a change of a campaign's definition or status computed by the caller from version
+-- `ver`: refused when anything changed since (the caller reads again and retries).
+-- KEYS: meta, fresh, retry
+-- ARGV: expected version, action ('none' | 'schedule' | 'cancel'), field, value, field, value, ...
+-- Returns 'OK' | 'RETRY' | 'NOT_FOUND'
+local ver = redis.call('HGET', KEYS[1], 'ver')
+if not ver then return 'NOT_FOUND' end
+if ver ~= ARGV[1] then return 'RETRY' end
+local action = ARGV[2]
+if action == 'schedule' then
+  local pending = tonumber(redis.call('HGET', KEYS[1], 'st:pending') or '0')
+  redis.call('HSET', KEYS[1], 'st:pending', 0)
+  redis.call('HINCRBY', KEYS[1], 'st:scheduled', pending)
+elseif action == 'cancel' then
+  local waiting = tonumber(redis.call('HGET', KEYS[1], 'st:pending') or '0')
+    + tonumber(redis.call('HGET', KEYS[1], 'st:scheduled') or '0')
+  redis.call('HSET', KEYS[1], 'st:pending', 0, 'st:scheduled', 0)
+  redis.call('HINCRBY', KEYS[1], 'st:cancelled', waiting)
+  -- UNLINK frees the queues in the background: no stall however long they are.
+  redis.call('UNLINK', KEYS[2], KEYS[3])
+end
+for i = 3, #ARGV, 2 do
+  if ARGV[i + 1] == '' then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+  else
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  end
+end
+redis.call('HINCRBY', KEYS[1], 'ver', 1)
+return 'OK'

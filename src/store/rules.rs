@@ -1,0 +1,174 @@
+//! The decisions every backend shares when an operator changes a campaign: which status it
+//! moves to, which timestamps change, where the pacing restarts. Backends apply the result to
+//! their own queues in the same atomic step.
+
+use chrono::{DateTime, Utc};
+
+use super::{Campaign, CampaignEdit, Control, StoreError};
+use crate::domain::{
+    CampaignId, CampaignStatus, Command, ContactId, DomainError, PacingState, SchedulePatch,
+    StartIs, StartRule, transition,
+};
+
+/// What a change does to the campaign's waiting contacts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum QueueChange {
+    None,
+    /// Draft contacts become scheduled.
+    Schedule,
+    /// Waiting contacts are cancelled.
+    Cancel,
+}
+
+/// Moves `campaign` by `command`, stamping the timestamps the move implies.
+pub(crate) fn move_status(
+    campaign: &mut Campaign,
+    command: Command,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let next = transition(campaign.status, command)?;
+    if next != campaign.status {
+        match next {
+            CampaignStatus::Paused => campaign.paused_at = Some(now),
+            CampaignStatus::Completed | CampaignStatus::Cancelled => {
+                campaign.completed_at = Some(now)
+            }
+            _ => {}
+        }
+    }
+    campaign.status = next;
+    campaign.updated_at = now;
+    Ok(())
+}
+
+/// Restarts the pacing from `max(now, start)`: due times are projections of queue positions,
+/// so no contact is rewritten.
+fn restart_pacing(campaign: &Campaign, pacing: &mut PacingState, now: DateTime<Utc>) {
+    if let Some(start) = campaign.starts_at {
+        pacing.restart(&campaign.spec.schedule, now.max(start));
+    }
+}
+
+/// `draft → scheduled` with the schedule body applied.
+pub(crate) fn schedule(
+    campaign: &mut Campaign,
+    pacing: &mut PacingState,
+    patch: &SchedulePatch,
+    now: DateTime<Utc>,
+) -> Result<QueueChange, StoreError> {
+    transition(campaign.status, Command::Schedule)?;
+    let schedule = campaign.spec.schedule.apply(patch)?;
+    if campaign.counters.total == 0 {
+        return Err(DomainError::new(
+            "contacts",
+            "a campaign needs at least one contact to be scheduled",
+        )
+        .into());
+    }
+    campaign.starts_at = Some(match schedule.start {
+        StartRule::At(instant) => instant,
+        StartRule::Immediate => now,
+    });
+    campaign.spec.schedule = schedule;
+    move_status(campaign, Command::Schedule, now)?;
+    restart_pacing(campaign, pacing, now);
+    Ok(QueueChange::Schedule)
+}
+
+/// Pause, resume (back to `scheduled` when the start is ahead) or cancel.
+pub(crate) fn control(
+    campaign: &mut Campaign,
+    pacing: &mut PacingState,
+    control: Control,
+    now: DateTime<Utc>,
+) -> Result<QueueChange, StoreError> {
+    match control {
+        Control::Pause => move_status(campaign, Command::Pause, now)?,
+        Control::Resume => {
+            let start_ahead = campaign.starts_at.is_some_and(|start| start > now);
+            let start = if start_ahead {
+                StartIs::Ahead
+            } else {
+                StartIs::Reached
+            };
+            move_status(campaign, Command::Resume(start), now)?;
+            campaign.resumed_at = Some(now);
+            restart_pacing(campaign, pacing, now);
+        }
+        Control::Cancel => {
+            move_status(campaign, Command::Cancel, now)?;
+            return Ok(QueueChange::Cancel);
+        }
+    }
+    Ok(QueueChange::None)
+}
+
+/// Applies an edit; a scheduling change moves the start and restarts the pacing, and an active
+/// campaign whose start moved into the future waits again.
+pub(crate) fn edit(
+    campaign: &mut Campaign,
+    pacing: &mut PacingState,
+    edit: CampaignEdit,
+    now: DateTime<Utc>,
+) -> Result<QueueChange, StoreError> {
+    transition(campaign.status, Command::Edit)?;
+    let schedule = campaign.spec.schedule.apply(&edit.schedule)?;
+    let spec = &mut campaign.spec;
+    let rescheduled = schedule != spec.schedule;
+    spec.schedule = schedule;
+    if let Some(name) = edit.name {
+        spec.name = name;
+    }
+    if let Some(agent_id) = edit.agent_id {
+        spec.agent_id = agent_id;
+    }
+    if let Some(ids) = edit.phone_number_ids {
+        spec.phone_number_ids = ids;
+    }
+    if let Some(rotation) = edit.rotation {
+        spec.rotation = rotation;
+    }
+    campaign.updated_at = now;
+    if let (true, Some(start)) = (rescheduled, campaign.starts_at) {
+        let start = match campaign.spec.schedule.start {
+            StartRule::At(instant) => instant,
+            StartRule::Immediate => start.min(now),
+        };
+        campaign.starts_at = Some(start);
+        if start > now && campaign.status == CampaignStatus::Active {
+            move_status(campaign, Command::Postpone, now)?;
+        }
+        restart_pacing(campaign, pacing, now);
+    }
+    Ok(QueueChange::None)
+}
+
+/// The id of contact number `sequence` of a campaign: derived, so that no index maps ids to
+/// contacts (the campaign's first twelve bytes, then the sequence).
+pub(crate) fn contact_id(campaign: CampaignId, sequence: u32) -> ContactId {
+    let mut bytes = campaign.as_uuid().into_bytes();
+    bytes[12..].copy_from_slice(&sequence.to_be_bytes());
+    ContactId::from_uuid(uuid::Uuid::new_v8(bytes))
+}
+
+/// The sequence of a contact id of `campaign`, or `None` for an id of another campaign.
+pub(crate) fn contact_sequence(campaign: CampaignId, contact: ContactId) -> Option<u32> {
+    let bytes = contact.as_uuid().into_bytes();
+    let sequence = u32::from_be_bytes(bytes[12..].try_into().expect("four bytes"));
+    (contact_id(campaign, sequence) == contact).then_some(sequence)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contact_ids_round_trip_and_belong_to_their_campaign() {
+        let campaign = CampaignId::random();
+        for sequence in [0, 1, 65_535, 4_000_000_000] {
+            let id = contact_id(campaign, sequence);
+            assert_eq!(contact_sequence(campaign, id), Some(sequence));
+            assert_eq!(contact_sequence(CampaignId::random(), id), None);
+        }
+    }
+}
