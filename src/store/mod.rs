@@ -6,6 +6,7 @@
 //! here stops every later claim, whichever caller raced it.
 
 mod memory;
+mod redis;
 mod rules;
 
 use std::collections::BTreeMap;
@@ -19,6 +20,7 @@ use crate::domain::{
     DomainError, InvalidTransition, OrgId, PhoneNumber, PhoneRotation, SchedulePatch,
 };
 
+pub use self::redis::{RedisSettings, RedisStore};
 pub use memory::MemoryStore;
 
 /// Why a store operation did not happen. Backends map their own errors into these; no backend

@@ -31,7 +31,7 @@ pub(crate) fn move_status(
         match next {
             CampaignStatus::Paused => campaign.paused_at = Some(now),
             CampaignStatus::Completed | CampaignStatus::Cancelled => {
-                campaign.completed_at = Some(now)
+                campaign.completed_at = Some(now);
             }
             _ => {}
         }

@@ -349,3 +349,47 @@ pub fn phone(index: usize) -> String {
 pub fn every_day() -> Value {
     json!({ "working_days": [1, 2, 3, 4, 5, 6, 7] })
 }
+
+/// The Redis the tests use: `REDIS_URL` when set (as `scripts/test` does), else a
+/// `redis-server` started once for this test process on a free loopback port, which a watcher
+/// stops when the process exits.
+pub fn redis_url() -> String {
+    static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    URL.get_or_init(|| {
+        if let Ok(url) = std::env::var("REDIS_URL") {
+            return url;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let script = format!(
+            "redis-server --bind 127.0.0.1 --port {port} --save '' --appendonly no --logfile '' & \
+             server=$!; while kill -0 {parent} 2>/dev/null; do sleep 1; done; kill $server",
+            parent = std::process::id()
+        );
+        let started = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .stdout(std::process::Stdio::null())
+            .spawn();
+        assert!(started.is_ok(), "cannot start redis-server: {started:?}");
+        let url = format!("redis://127.0.0.1:{port}/");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return url;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("redis-server did not start on port {port}: install it (apt-get install redis-server) or set REDIS_URL");
+    })
+    .clone()
+}
+
+/// A Redis store under a key prefix of its own.
+pub fn redis_store() -> pacer::store::RedisStore {
+    let settings = pacer::store::RedisSettings {
+        url: redis_url(),
+        prefix: format!("test:{}:", uuid::Uuid::new_v4().simple()),
+        pool_size: 8,
+        response_timeout: std::time::Duration::from_secs(5),
+    };
+    pacer::store::RedisStore::connect(&settings).expect("a Redis store")
+}

@@ -514,3 +514,26 @@ conformance!(
         a_claim_with_a_stale_fence_is_refused,
     ]
 );
+
+fn redis() -> Arc<dyn CampaignStore> {
+    Arc::new(crate::helpers::redis_store())
+}
+
+conformance!(
+    redis,
+    super::redis(),
+    [
+        created_campaigns_read_back_and_skip_duplicates,
+        another_organisation_gets_not_found,
+        claims_respect_concurrency_and_activate,
+        nothing_is_claimed_from_a_paused_or_draft_campaign,
+        racing_claimers_never_claim_a_contact_twice,
+        an_outcome_reported_twice_counts_once,
+        failed_attempts_are_retried_after_the_delay,
+        cancel_cancels_waiting_contacts_only,
+        an_edit_redistributes_waiting_contacts_only,
+        only_finished_or_draft_campaigns_can_be_deleted,
+        a_released_claim_goes_back_to_the_queue,
+        a_claim_with_a_stale_fence_is_refused,
+    ]
+);

@@ -34,7 +34,7 @@ if status == 'scheduled' or status == 'active' then
   local out = {}
   for i, seq in ipairs(claimed) do
     local record = cjson.decode(redis.call('HGET', KEYS[5], seq))
-    local attempts = (record.at or 0)
+    local attempts = tonumber(record.at) or 0
     if attempts == 0 then redis.call('HINCRBY', KEYS[1], 'n_called', 1) end
     record.at = attempts + 1
     record.st = 'in_progress'

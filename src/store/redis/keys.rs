@@ -1,0 +1,93 @@
+//! The Redis key layout, known nowhere else. Every key of one campaign carries the hash tag
+//! `{c:<uuid>}`, so that on a Redis Cluster they share one slot and one script can touch them all.
+
+use chrono::NaiveDate;
+
+use crate::domain::{CampaignId, OrgId};
+
+/// Keys under one prefix (one per deployment; one per test in the test suite).
+#[derive(Debug, Clone)]
+pub(super) struct Keys {
+    prefix: String,
+}
+
+/// The keys of one campaign.
+#[derive(Debug, Clone)]
+pub(super) struct CampaignKeys {
+    base: String,
+}
+
+impl Keys {
+    pub(super) fn new(prefix: &str) -> Self {
+        Self {
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    pub(super) fn campaign(&self, id: CampaignId) -> CampaignKeys {
+        CampaignKeys {
+            base: format!("{}{{c:{id}}}", self.prefix),
+        }
+    }
+
+    /// The organisation's campaigns, scored by creation time.
+    pub(super) fn org(&self, org: &OrgId) -> String {
+        format!("{}org:{org}", self.prefix)
+    }
+
+    /// Campaigns that need a dispatcher.
+    pub(super) fn live(&self) -> String {
+        format!("{}live", self.prefix)
+    }
+}
+
+impl CampaignKeys {
+    fn key(&self, name: &str) -> String {
+        format!("{}:{name}", self.base)
+    }
+
+    /// Hash: definition, status, version, counters, pacing.
+    pub(super) fn meta(&self) -> String {
+        self.key("meta")
+    }
+
+    /// Hash: contact sequence → record.
+    pub(super) fn contacts(&self) -> String {
+        self.key("contacts")
+    }
+
+    /// Hash: phone number → sequence, for duplicates.
+    pub(super) fn phones(&self) -> String {
+        self.key("phones")
+    }
+
+    /// Sorted set: contacts never called, by sequence (the queue).
+    pub(super) fn fresh(&self) -> String {
+        self.key("fresh")
+    }
+
+    /// Sorted set: contacts to call again, by due time in ms.
+    pub(super) fn retry(&self) -> String {
+        self.key("retry")
+    }
+
+    /// Sorted set: contacts in flight, by claim deadline in ms.
+    pub(super) fn inflight(&self) -> String {
+        self.key("inflight")
+    }
+
+    /// Counter of calls placed on one local calendar day (with a TTL).
+    pub(super) fn day(&self, date: NaiveDate) -> String {
+        self.key(&format!("day:{date}"))
+    }
+
+    /// Counter: the newest fencing token.
+    pub(super) fn fence(&self) -> String {
+        self.key("fence")
+    }
+
+    /// String: the lease owner, with the lease's TTL.
+    pub(super) fn lease(&self) -> String {
+        self.key("lease")
+    }
+}

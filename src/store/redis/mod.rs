@@ -1,0 +1,895 @@
+//! The Redis store: the production source of truth. Every state change is one Lua script
+//! (`scripts/*.lua`, sent by SHA and reloaded on `NOSCRIPT` by `redis::Script`); decisions that
+//! need the tz database (the gate, slots, projections) are computed here from a read of the
+//! campaign and committed by a script that refuses if the campaign's version moved meanwhile.
+//! Bulk work (creating many contacts) goes in bounded chunks, so no script stalls Redis.
+//!
+//! Redis I/O runs on a runtime of its own: actix arbiters are single-threaded, and a connection
+//! driven by one arbiter would wait on whatever that arbiter is doing.
+
+mod keys;
+mod records;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use deadpool_redis::{Config as PoolConfig, Pool, Runtime};
+use redis::{AsyncCommands, Script, Value};
+
+use self::keys::Keys;
+use self::records::{ContactRecord, Meta, ms};
+use super::rules::{self, QueueChange};
+use super::{
+    AddedContacts, CallResult, Campaign, CampaignEdit, CampaignFilter, CampaignStore, ClaimBatch,
+    ClaimedCall, Contact, Control, Counters, Fence, Listing, NewContact, Page, Recorded,
+    StoreError,
+};
+use crate::domain::{
+    CallId, CampaignId, CampaignSpec, CampaignStatus, ContactId, ContactStatus, Gate, OrgId,
+    PacingState, SchedulePatch, local_date,
+};
+
+/// Contacts per `add_contacts` script call: a few milliseconds of Redis time at most.
+const CONTACT_CHUNK: usize = 1_000;
+/// Contacts read per `HMGET` when a listing filters by status.
+const SCAN_CHUNK: u32 = 500;
+/// How long a claimed call may stay without an outcome before recovery looks at it.
+const CLAIM_DEADLINE_MS: i64 = 2 * 3_600_000;
+/// Daily counters outlive their day by enough for every timezone.
+const DAY_COUNTER_TTL_MS: i64 = 3 * 24 * 3_600_000;
+/// A commit or claim that met a concurrent change is tried again this many times.
+const ATTEMPTS: usize = 8;
+
+/// Settings of the Redis store.
+#[derive(Debug, Clone)]
+pub struct RedisSettings {
+    pub url: String,
+    /// Prefix of every key (one per deployment, one per test).
+    pub prefix: String,
+    pub pool_size: usize,
+    /// How long a command may wait for its reply (the redis crate's default is 500 ms).
+    pub response_timeout: Duration,
+}
+
+#[derive(Debug)]
+struct Scripts {
+    add_contacts: Script,
+    claim: Script,
+    record: Script,
+    release: Script,
+    commit: Script,
+    delete: Script,
+    lease: Script,
+}
+
+impl Scripts {
+    fn new() -> Self {
+        Self {
+            add_contacts: Script::new(include_str!("scripts/add_contacts.lua")),
+            claim: Script::new(include_str!("scripts/claim.lua")),
+            record: Script::new(include_str!("scripts/record.lua")),
+            release: Script::new(include_str!("scripts/release.lua")),
+            commit: Script::new(include_str!("scripts/commit.lua")),
+            delete: Script::new(include_str!("scripts/delete.lua")),
+            lease: Script::new(include_str!("scripts/lease.lua")),
+        }
+    }
+}
+
+/// The Redis-backed [`CampaignStore`]. Cheap to clone.
+#[derive(Clone)]
+pub struct RedisStore {
+    inner: Arc<Inner>,
+    runtime: Arc<IoRuntime>,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("keys", &self.inner.keys)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    pool: Pool,
+    keys: Keys,
+    scripts: Scripts,
+}
+
+/// The runtime Redis I/O runs on; shut down in the background when the store goes.
+struct IoRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for IoRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+fn unavailable(error: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(error.to_string())
+}
+
+impl RedisStore {
+    /// Connects (lazily: the first command opens the first connection).
+    pub fn connect(settings: &RedisSettings) -> Result<Self, StoreError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("pacer-redis")
+            .enable_all()
+            .build()
+            .map_err(unavailable)?;
+        let mut config = PoolConfig::from_url(settings.url.clone());
+        config.pool = Some(deadpool_redis::PoolConfig::new(settings.pool_size.max(1)));
+        let connection = redis::AsyncConnectionConfig::new()
+            .set_response_timeout(Some(settings.response_timeout))
+            .set_connection_timeout(Some(settings.response_timeout));
+        let manager = deadpool_redis::Manager::new_with_config(settings.url.as_str(), connection)
+            .map_err(unavailable)?;
+        let pool = Pool::builder(manager)
+            .config(config.get_pool_config())
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(settings.response_timeout))
+            .create_timeout(Some(settings.response_timeout))
+            .build()
+            .map_err(unavailable)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                pool,
+                keys: Keys::new(&settings.prefix),
+                scripts: Scripts::new(),
+            }),
+            runtime: Arc::new(IoRuntime(Some(runtime))),
+        })
+    }
+
+    /// Runs `work` on the I/O runtime.
+    async fn io<T, F, Fut>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(Arc<Inner>) -> Fut,
+        Fut: Future<Output = Result<T, StoreError>> + Send + 'static,
+    {
+        let runtime = self
+            .runtime
+            .0
+            .as_ref()
+            .expect("the runtime lives as long as the store");
+        runtime
+            .spawn(work(self.inner.clone()))
+            .await
+            .map_err(unavailable)?
+    }
+}
+
+type Connection = deadpool_redis::Connection;
+
+impl Inner {
+    async fn connection(&self) -> Result<Connection, StoreError> {
+        self.pool.get().await.map_err(unavailable)
+    }
+
+    /// The campaign's meta hash, or `NotFound` (also for another organisation's campaign).
+    async fn meta(
+        &self,
+        con: &mut Connection,
+        org: Option<&OrgId>,
+        id: CampaignId,
+    ) -> Result<Meta, StoreError> {
+        let fields: HashMap<String, String> = con
+            .hgetall(self.keys.campaign(id).meta())
+            .await
+            .map_err(unavailable)?;
+        if fields.is_empty() {
+            return Err(StoreError::NotFound);
+        }
+        let meta = Meta::decode(id, &fields)?;
+        if org.is_some_and(|org| *org != meta.campaign.org) {
+            return Err(StoreError::NotFound);
+        }
+        Ok(meta)
+    }
+
+    /// The pacing state as of `now`: calls counted today, and the next slot.
+    async fn pacing(
+        &self,
+        con: &mut Connection,
+        meta: &Meta,
+        now: DateTime<Utc>,
+    ) -> Result<PacingState, StoreError> {
+        let today = local_date(meta.campaign.spec.schedule.timezone, now);
+        let key = self.keys.campaign(meta.campaign.id).day(today);
+        let used: Option<u32> = con.get(key).await.map_err(unavailable)?;
+        Ok(PacingState {
+            day: Some(today),
+            used: used.unwrap_or(0),
+            next_slot_at: meta.next_slot_at,
+        })
+    }
+
+    async fn add_contacts(
+        &self,
+        con: &mut Connection,
+        id: CampaignId,
+        contacts: &[NewContact],
+    ) -> Result<AddedContacts, StoreError> {
+        let keys = self.keys.campaign(id);
+        let mut result = AddedContacts::default();
+        for (n_chunk, chunk) in contacts.chunks(CONTACT_CHUNK).enumerate() {
+            let mut invocation = self.scripts.add_contacts.prepare_invoke();
+            invocation
+                .key(keys.meta())
+                .key(keys.contacts())
+                .key(keys.phones())
+                .key(keys.fresh());
+            for contact in chunk {
+                let record =
+                    serde_json::to_string(&ContactRecord::new(contact)).expect("records serialize");
+                invocation.arg(contact.phone.as_str()).arg(record);
+            }
+            let reply: Vec<Value> = invocation.invoke_async(con).await.map_err(unavailable)?;
+            match text(reply.first()).as_str() {
+                "OK" => {}
+                "NOT_FOUND" => return Err(StoreError::NotFound),
+                _ => {
+                    let current = CampaignStatus::parse(&text(reply.get(1)))
+                        .ok_or_else(|| unavailable("bad reply"))?;
+                    let command = crate::domain::Command::AddContacts;
+                    return Err(crate::domain::InvalidTransition { current, command }.into());
+                }
+            }
+            result.added += number(reply.get(1)) as u64;
+            let offset = n_chunk * CONTACT_CHUNK;
+            for index in reply.iter().skip(2) {
+                let row = offset + number(Some(index)) as usize;
+                result
+                    .skipped
+                    .push((row, "duplicate phone number in this campaign".to_owned()));
+            }
+        }
+        Ok(result)
+    }
+
+    /// Reads the campaign, lets `change` decide, and commits it unless the campaign moved
+    /// meanwhile (then it reads again).
+    async fn change(
+        &self,
+        org: &OrgId,
+        id: CampaignId,
+        now: DateTime<Utc>,
+        change: impl Fn(&mut Campaign, &mut PacingState) -> Result<QueueChange, StoreError>,
+    ) -> Result<Campaign, StoreError> {
+        let mut con = self.connection().await?;
+        let keys = self.keys.campaign(id);
+        for _ in 0..ATTEMPTS {
+            let meta = self.meta(&mut con, Some(org), id).await?;
+            let mut pacing = self.pacing(&mut con, &meta, now).await?;
+            let mut campaign = meta.campaign.clone();
+            let queue_change = change(&mut campaign, &mut pacing)?;
+            let action = match queue_change {
+                QueueChange::None => "none",
+                QueueChange::Schedule => "schedule",
+                QueueChange::Cancel => "cancel",
+            };
+            let mut invocation = self.scripts.commit.prepare_invoke();
+            invocation
+                .key(keys.meta())
+                .key(keys.fresh())
+                .key(keys.retry())
+                .arg(&meta.version)
+                .arg(action);
+            for (field, value) in Meta::changed_fields(&campaign, pacing.next_slot_at) {
+                invocation.arg(field).arg(value);
+            }
+            let reply: String = invocation
+                .invoke_async(&mut con)
+                .await
+                .map_err(unavailable)?;
+            match reply.as_str() {
+                "OK" => {
+                    if campaign.status.is_dispatching() {
+                        let _: () = con
+                            .sadd(self.keys.live(), id.to_string())
+                            .await
+                            .map_err(unavailable)?;
+                    }
+                    return Ok(self.meta(&mut con, Some(org), id).await?.campaign);
+                }
+                "NOT_FOUND" => return Err(StoreError::NotFound),
+                _ => continue,
+            }
+        }
+        Err(unavailable("the campaign kept changing; try again"))
+    }
+}
+
+fn text(value: Option<&Value>) -> String {
+    match value {
+        Some(Value::BulkString(bytes)) => String::from_utf8_lossy(bytes).into_owned(),
+        Some(Value::SimpleString(text)) => text.clone(),
+        Some(Value::Int(n)) => n.to_string(),
+        _ => String::new(),
+    }
+}
+
+fn number(value: Option<&Value>) -> i64 {
+    match value {
+        Some(Value::Int(n)) => *n,
+        other => text(other).parse().unwrap_or(0),
+    }
+}
+
+#[async_trait]
+impl CampaignStore for RedisStore {
+    async fn create_campaign(
+        &self,
+        org: &OrgId,
+        spec: CampaignSpec,
+        contacts: Vec<NewContact>,
+        now: DateTime<Utc>,
+    ) -> Result<(Campaign, AddedContacts), StoreError> {
+        let org = org.clone();
+        self.io(move |inner| async move {
+            let id = CampaignId::random();
+            let campaign = Campaign {
+                id,
+                org: org.clone(),
+                spec,
+                status: CampaignStatus::Draft,
+                starts_at: None,
+                counters: Counters::default(),
+                created_at: now,
+                updated_at: now,
+                paused_at: None,
+                resumed_at: None,
+                completed_at: None,
+            };
+            let mut con = inner.connection().await?;
+            let keys = inner.keys.campaign(id);
+            let _: () = con
+                .hset_multiple(keys.meta(), &Meta::new_fields(&campaign))
+                .await
+                .map_err(unavailable)?;
+            let added = inner.add_contacts(&mut con, id, &contacts).await?;
+            // Listed only once every contact is in.
+            let _: () = con
+                .zadd(inner.keys.org(&org), id.to_string(), ms(now))
+                .await
+                .map_err(unavailable)?;
+            Ok((inner.meta(&mut con, None, id).await?.campaign, added))
+        })
+        .await
+    }
+
+    async fn campaign(&self, org: &OrgId, id: CampaignId) -> Result<Campaign, StoreError> {
+        let org = org.clone();
+        self.io(move |inner| async move {
+            let mut con = inner.connection().await?;
+            Ok(inner.meta(&mut con, Some(&org), id).await?.campaign)
+        })
+        .await
+    }
+
+    async fn list_campaigns(
+        &self,
+        org: &OrgId,
+        filter: &CampaignFilter,
+        page: Page,
+    ) -> Result<Listing<Campaign>, StoreError> {
+        let (org, filter) = (org.clone(), filter.clone());
+        self.io(move |inner| async move {
+            let mut con = inner.connection().await?;
+            let ids: Vec<String> = con
+                .zrevrange(inner.keys.org(&org), 0, -1)
+                .await
+                .map_err(unavailable)?;
+            let mut matching = Vec::new();
+            for id in ids {
+                let Ok(id) = CampaignId::parse(&id) else {
+                    continue;
+                };
+                let campaign = match inner.meta(&mut con, Some(&org), id).await {
+                    Ok(meta) => meta.campaign,
+                    Err(StoreError::NotFound) => continue,
+                    Err(error) => return Err(error),
+                };
+                let status_matches = filter.status.is_none_or(|status| campaign.status == status);
+                let agent_matches = filter
+                    .agent_id
+                    .as_ref()
+                    .is_none_or(|agent| campaign.spec.agent_id == *agent);
+                if status_matches && agent_matches {
+                    matching.push(campaign);
+                }
+            }
+            let total = matching.len() as u64;
+            let items = matching
+                .into_iter()
+                .skip(page.offset as usize)
+                .take(page.limit as usize)
+                .collect();
+            Ok(Listing { items, total })
+        })
+        .await
+    }
+
+    async fn edit_campaign(
+        &self,
+        org: &OrgId,
+        id: CampaignId,
+        edit: CampaignEdit,
+        now: DateTime<Utc>,
+    ) -> Result<Campaign, StoreError> {
+        let org = org.clone();
+        self.io(move |inner| async move {
+            inner
+                .change(&org, id, now, |campaign, pacing| {
+                    rules::edit(campaign, pacing, edit.clone(), now)
+                })
+                .await
+        })
+        .await
+    }
+
+    async fn schedule_campaign(
+        &self,
+        org: &OrgId,
+        id: CampaignId,
+        patch: SchedulePatch,
+        now: DateTime<Utc>,
+    ) -> Result<Campaign, StoreError> {
+        let org = org.clone();
+        self.io(move |inner| async move {
+            inner
+                .change(&org, id, now, |campaign, pacing| {
+                    rules::schedule(campaign, pacing, &patch, now)
+                })
+                .await
+        })
+        .await
+    }
+
+    async fn control(
+        &self,
+        org: &OrgId,
+        id: CampaignId,
+        control: Control,
+        now: DateTime<Utc>,
+    ) -> Result<Campaign, StoreError> {
+        let org = org.clone();
+        self.io(move |inner| async move {
+            inner
+                .change(&org, id, now, |campaign, pacing| {
+                    rules::control(campaign, pacing, control, now)
+                })
+                .await
+        })
+        .await
+    }
+
+    async fn add_contacts(
+        &self,
+        org: &OrgId,
+        id: CampaignId,
+        contacts: Vec<NewContact>,
+        _now: DateTime<Utc>,
+    ) -> Result<AddedContacts, StoreError> {
+        let org = org.clone();
+        self.io(move |inner| async move {
+            let mut con = inner.connection().await?;
+            inner.meta(&mut con, Some(&org), id).await?;
+            inner.add_contacts(&mut con, id, &contacts).await
+        })
+        .await
+    }
+
+    async fn contacts(
+        &self,
+        org: &OrgId,
+        id: CampaignId,
+        status: Option<ContactStatus>,
+        page: Page,
+        now: DateTime<Utc>,
+    ) -> Result<Listing<Contact>, StoreError> {
+        let org = org.clone();
+        self.io(move |inner| async move {
+            let mut con = inner.connection().await?;
+            let meta = inner.meta(&mut con, Some(&org), id).await?;
+            let pacing = inner.pacing(&mut con, &meta, now).await?;
+            let campaign = &meta.campaign;
+            let keys = inner.keys.campaign(id);
+            let n_contacts: u32 = con.hget(keys.meta(), "seq").await.map_err(unavailable)?;
+            let total = status.map_or(campaign.counters.total, |status| {
+                campaign.counters.of(status)
+            });
+            let mut items = Vec::new();
+            let mut to_skip = page.offset;
+            let mut first = 0u32;
+            while first < n_contacts && items.len() < page.limit as usize {
+                let count = match status {
+                    None => (page.limit as u64 + to_skip).min(u64::from(SCAN_CHUNK)) as u32,
+                    Some(_) => SCAN_CHUNK,
+                };
+                let last = (first + count).min(n_contacts);
+                let sequences: Vec<u32> = (first..last).collect();
+                let records: Vec<Option<String>> = redis::cmd("HMGET")
+                    .arg(keys.contacts())
+                    .arg(&sequences)
+                    .query_async(&mut con)
+                    .await
+                    .map_err(unavailable)?;
+                for (sequence, record) in sequences.into_iter().zip(records) {
+                    let Some(record) = record else { continue };
+                    let record = ContactRecord::decode(&record)?;
+                    if status.is_some_and(|status| record.status(campaign.status) != status) {
+                        continue;
+                    }
+                    if to_skip > 0 {
+                        to_skip -= 1;
+                        continue;
+                    }
+                    if items.len() == page.limit as usize {
+                        break;
+                    }
+                    let fresh = record.is_fresh();
+                    let mut contact =
+                        record.into_contact(rules::contact_id(id, sequence), campaign.status)?;
+                    if let (true, ContactStatus::Scheduled, Some(start)) =
+                        (fresh, contact.status, campaign.starts_at)
+                    {
+                        let rank: u64 = con
+                            .zcount(keys.fresh(), "-inf", format!("({sequence}"))
+                            .await
+                            .map_err(unavailable)?;
+                        contact.scheduled_at = Some(
+                            campaign
+                                .spec
+                                .schedule
+                                .projected_due(start, &pacing, now, rank),
+                        );
+                    }
+                    items.push(contact);
+                }
+                first = last;
+            }
+            Ok(Listing { items, total })
+        })
+        .await
+    }
+
+    async fn delete_campaign(&self, org: &OrgId, id: CampaignId) -> Result<(), StoreError> {
+        let org = org.clone();
+        self.io(move |inner| async move {
+            let mut con = inner.connection().await?;
+            let keys = inner.keys.campaign(id);
+            let mut invocation = inner.scripts.delete.prepare_invoke();
+            for key in [
+                keys.meta(),
+                keys.contacts(),
+                keys.phones(),
+                keys.fresh(),
+                keys.retry(),
+                keys.inflight(),
+                keys.fence(),
+                keys.lease(),
+            ] {
+                invocation.key(key);
+            }
+            let reply: String = invocation
+                .arg(org.as_str())
+                .invoke_async(&mut con)
+                .await
+                .map_err(unavailable)?;
+            match reply.as_str() {
+                "OK" => {
+                    let _: () = con
+                        .zrem(inner.keys.org(&org), id.to_string())
+                        .await
+                        .map_err(unavailable)?;
+                    let _: () = con
+                        .srem(inner.keys.live(), id.to_string())
+                        .await
+                        .map_err(unavailable)?;
+                    Ok(())
+                }
+                "NOT_FOUND" => Err(StoreError::NotFound),
+                status => {
+                    let current =
+                        CampaignStatus::parse(status).ok_or_else(|| unavailable("bad reply"))?;
+                    Err(crate::domain::InvalidTransition {
+                        current,
+                        command: crate::domain::Command::Delete,
+                    }
+                    .into())
+                }
+            }
+        })
+        .await
+    }
+
+    async fn acquire_lease(
+        &self,
+        id: CampaignId,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<Fence, StoreError> {
+        let owner = owner.to_owned();
+        self.io(move |inner| async move {
+            let mut con = inner.connection().await?;
+            inner.meta(&mut con, None, id).await?;
+            let keys = inner.keys.campaign(id);
+            let token: u64 = inner
+                .scripts
+                .lease
+                .key(keys.fence())
+                .key(keys.lease())
+                .arg(owner)
+                .arg(ttl.as_millis() as u64)
+                .invoke_async(&mut con)
+                .await
+                .map_err(unavailable)?;
+            Ok(Fence(token))
+        })
+        .await
+    }
+
+    async fn claim_due(
+        &self,
+        id: CampaignId,
+        fence: Fence,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<ClaimBatch, StoreError> {
+        self.io(move |inner| async move { inner.claim(id, fence, now, limit).await })
+            .await
+    }
+
+    async fn record_outcome(
+        &self,
+        id: CampaignId,
+        contact: ContactId,
+        attempt: u32,
+        result: CallResult,
+        now: DateTime<Utc>,
+    ) -> Result<Recorded, StoreError> {
+        self.io(move |inner| async move {
+            let Some(sequence) = rules::contact_sequence(id, contact) else {
+                return Ok(Recorded::Duplicate);
+            };
+            let mut con = inner.connection().await?;
+            let meta = inner.meta(&mut con, None, id).await?;
+            let schedule = &meta.campaign.spec.schedule;
+            // Where a retry would be due; the script decides whether there is one.
+            let not_before =
+                now + chrono::Duration::minutes(i64::from(schedule.retry.delay_minutes));
+            let day = inner
+                .keys
+                .campaign(id)
+                .day(local_date(schedule.timezone, not_before));
+            let used: Option<u32> = con.get(day).await.map_err(unavailable)?;
+            let pacing = PacingState {
+                day: Some(local_date(schedule.timezone, not_before)),
+                used: used.unwrap_or(0),
+                next_slot_at: meta.next_slot_at,
+            };
+            let retry_due = schedule.slot_at_or_after(&pacing, not_before);
+            let keys = inner.keys.campaign(id);
+            let reply: Vec<Value> = inner
+                .scripts
+                .record
+                .key(keys.meta())
+                .key(keys.contacts())
+                .key(keys.inflight())
+                .key(keys.retry())
+                .key(keys.fresh())
+                .arg(sequence)
+                .arg(attempt)
+                .arg(result.outcome.as_str())
+                .arg(result.duration_secs)
+                .arg(ms(now))
+                .arg(u8::from(schedule.retry.enabled))
+                .arg(schedule.retry.max_retries)
+                .arg(ms(retry_due))
+                .invoke_async(&mut con)
+                .await
+                .map_err(unavailable)?;
+            if text(reply.first()) == "DUP" {
+                return Ok(Recorded::Duplicate);
+            }
+            let status = CampaignStatus::parse(&text(reply.first()))
+                .ok_or_else(|| unavailable("bad reply"))?;
+            let in_flight = number(reply.get(1)) as u32;
+            if status.is_terminal() && in_flight == 0 {
+                let _: () = con
+                    .srem(inner.keys.live(), id.to_string())
+                    .await
+                    .map_err(unavailable)?;
+            }
+            Ok(Recorded::Applied { status, in_flight })
+        })
+        .await
+    }
+
+    async fn release_claim(
+        &self,
+        id: CampaignId,
+        contact: ContactId,
+        attempt: u32,
+    ) -> Result<(), StoreError> {
+        self.io(move |inner| async move {
+            let Some(sequence) = rules::contact_sequence(id, contact) else {
+                return Ok(());
+            };
+            let mut con = inner.connection().await?;
+            let keys = inner.keys.campaign(id);
+            let _: i64 = inner
+                .scripts
+                .release
+                .key(keys.meta())
+                .key(keys.contacts())
+                .key(keys.inflight())
+                .key(keys.retry())
+                .key(keys.fresh())
+                .arg(sequence)
+                .arg(attempt)
+                .invoke_async(&mut con)
+                .await
+                .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn live_campaigns(&self) -> Result<Vec<CampaignId>, StoreError> {
+        self.io(move |inner| async move {
+            let mut con = inner.connection().await?;
+            let ids: Vec<String> = con.smembers(inner.keys.live()).await.map_err(unavailable)?;
+            Ok(ids
+                .iter()
+                .filter_map(|id| CampaignId::parse(id).ok())
+                .collect())
+        })
+        .await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.io(move |inner| async move {
+            let mut con = inner.connection().await?;
+            let _: String = redis::cmd("PING")
+                .query_async(&mut con)
+                .await
+                .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+impl Inner {
+    async fn claim(
+        &self,
+        id: CampaignId,
+        fence: Fence,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<ClaimBatch, StoreError> {
+        let mut con = self.connection().await?;
+        let keys = self.keys.campaign(id);
+        for _ in 0..ATTEMPTS {
+            let meta = self.meta(&mut con, None, id).await?;
+            let mut pacing = self.pacing(&mut con, &meta, now).await?;
+            let campaign = &meta.campaign;
+            let schedule = &campaign.spec.schedule;
+            // The gate needs the tz database, so it is decided here; the script re-checks the
+            // version it was decided on, the cap, the spacing and the concurrency.
+            let (n_wanted, next_slot) = match (campaign.status.is_dispatching(), campaign.starts_at)
+            {
+                (true, Some(start)) => match schedule.gate(start, &pacing, now) {
+                    Gate::Open { max_calls } => {
+                        let mut after = pacing;
+                        after.record_claims(schedule, now, 1);
+                        (limit.min(max_calls.unwrap_or(u32::MAX)), after.next_slot_at)
+                    }
+                    Gate::Wait(_) => (0, None),
+                },
+                _ => (0, None),
+            };
+            let today = local_date(schedule.timezone, now);
+            let call_ids: Vec<CallId> = (0..n_wanted).map(|_| CallId::random()).collect();
+            let mut invocation = self.scripts.claim.prepare_invoke();
+            for key in [
+                keys.meta(),
+                keys.fresh(),
+                keys.retry(),
+                keys.inflight(),
+                keys.contacts(),
+                keys.day(today),
+                keys.fence(),
+            ] {
+                invocation.key(key);
+            }
+            invocation
+                .arg(fence.0)
+                .arg(&meta.version)
+                .arg(ms(now))
+                .arg(n_wanted)
+                .arg(schedule.max_concurrent_calls)
+                .arg(schedule.max_calls_per_day.unwrap_or(0))
+                .arg(next_slot.map(ms).unwrap_or(0))
+                .arg(ms(now) + CLAIM_DEADLINE_MS)
+                .arg(DAY_COUNTER_TTL_MS);
+            for call_id in &call_ids {
+                invocation.arg(call_id.to_string());
+            }
+            let reply: Vec<Value> = invocation
+                .invoke_async(&mut con)
+                .await
+                .map_err(unavailable)?;
+            match text(reply.first()).as_str() {
+                "STALE" => return Err(StoreError::StaleLease),
+                "RETRY" => continue,
+                _ => {}
+            }
+            let status = CampaignStatus::parse(&text(reply.first()))
+                .ok_or_else(|| unavailable("bad reply"))?;
+            let in_flight = number(reply.get(1)) as u32;
+            let n_claims_before = number(reply.get(2)) as u64;
+            let first_retry = text(reply.get(3))
+                .parse::<f64>()
+                .ok()
+                .map(|due| records::instant(due as i64));
+            let n_fresh = number(reply.get(4));
+            let mut calls = Vec::new();
+            for pair in reply[5..].chunks(2) {
+                let sequence = number(pair.first()) as u32;
+                let record = ContactRecord::decode(&text(pair.get(1)))?;
+                let index = n_claims_before + calls.len() as u64;
+                calls.push(ClaimedCall {
+                    campaign_id: id,
+                    contact_id: rules::contact_id(id, sequence),
+                    call_id: record
+                        .call_id()
+                        .ok_or_else(|| unavailable("claimed contact without call id"))?,
+                    attempt: record.at.unwrap_or(1),
+                    phone: crate::domain::PhoneNumber::parse(&record.ph).map_err(unavailable)?,
+                    agent_id: campaign.spec.agent_id.clone(),
+                    caller_id: campaign
+                        .spec
+                        .caller_id(index, rand::random())
+                        .map(str::to_owned),
+                    variables: record.variables(),
+                });
+            }
+            if !calls.is_empty() {
+                pacing.record_claims(schedule, now, calls.len() as u32);
+            }
+            if status.is_terminal() && in_flight == 0 {
+                let _: () = con
+                    .srem(self.keys.live(), id.to_string())
+                    .await
+                    .map_err(unavailable)?;
+            }
+            let wake_at = match campaign.starts_at {
+                Some(start)
+                    if status.is_dispatching() && in_flight < schedule.max_concurrent_calls =>
+                {
+                    schedule.next_claim_at(start, &pacing, now, n_fresh > 0, first_retry)
+                }
+                _ => None,
+            };
+            return Ok(ClaimBatch {
+                calls,
+                status,
+                wake_at,
+                in_flight,
+            });
+        }
+        Err(unavailable("the campaign kept changing during the claim"))
+    }
+}

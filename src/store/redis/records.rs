@@ -1,0 +1,323 @@
+//! How campaigns and contacts are written in Redis: compact serde records, converted to and
+//! from the store's types here only.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{
+    CallId, CampaignId, CampaignSpec, CampaignStatus, ContactStatus, DialOutcome, OrgId,
+    PhoneNumber, PhoneRotation, Schedule, SchedulePatch, StartRule,
+};
+use crate::store::{Campaign, Contact, Counters, NewContact, StoreError};
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Unavailable(format!("unreadable {what} in the store"))
+}
+
+pub(super) fn ms(instant: DateTime<Utc>) -> i64 {
+    instant.timestamp_millis()
+}
+
+pub(super) fn instant(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+/// A campaign's definition as JSON in its meta hash.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct SpecRecord {
+    name: String,
+    agent_id: String,
+    phone_number_ids: Vec<String>,
+    rotation: String,
+    scheduled_at: Option<i64>,
+    timezone: String,
+    start_time: Option<String>,
+    end_time: Option<String>,
+    working_days: Vec<u8>,
+    max_concurrent_calls: u32,
+    max_calls_per_day: Option<u32>,
+    retry_failed: bool,
+    max_retry_attempts: u32,
+    retry_delay_minutes: u32,
+}
+
+impl SpecRecord {
+    pub(super) fn new(spec: &CampaignSpec) -> Self {
+        let schedule = &spec.schedule;
+        Self {
+            name: spec.name.clone(),
+            agent_id: spec.agent_id.clone(),
+            phone_number_ids: spec.phone_number_ids.clone(),
+            rotation: spec.rotation.as_str().to_owned(),
+            scheduled_at: match schedule.start {
+                StartRule::Immediate => None,
+                StartRule::At(instant) => Some(ms(instant)),
+            },
+            timezone: schedule.timezone.name().to_owned(),
+            start_time: schedule.window.start().map(|time| time.to_string()),
+            end_time: schedule.window.end().map(|time| time.to_string()),
+            working_days: schedule.working_days.iso_days(),
+            max_concurrent_calls: schedule.max_concurrent_calls,
+            max_calls_per_day: schedule.max_calls_per_day,
+            retry_failed: schedule.retry.enabled,
+            max_retry_attempts: schedule.retry.max_retries,
+            retry_delay_minutes: schedule.retry.delay_minutes,
+        }
+    }
+
+    /// Back to the domain, through the same parser as client input.
+    pub(super) fn into_spec(self) -> Result<CampaignSpec, StoreError> {
+        let patch = SchedulePatch {
+            schedule_type: Some(
+                if self.scheduled_at.is_some() {
+                    "scheduled"
+                } else {
+                    "immediate"
+                }
+                .to_owned(),
+            ),
+            scheduled_at: self
+                .scheduled_at
+                .map(|at| instant(at).to_rfc3339_opts(SecondsFormat::Millis, true)),
+            timezone: Some(self.timezone),
+            start_time: Some(self.start_time),
+            end_time: Some(self.end_time),
+            working_days: Some(self.working_days.into_iter().map(i64::from).collect()),
+            max_concurrent_calls: Some(i64::from(self.max_concurrent_calls)),
+            max_calls_per_day: Some(self.max_calls_per_day.map(i64::from)),
+            retry_failed: Some(self.retry_failed),
+            max_retry_attempts: Some(i64::from(self.max_retry_attempts)),
+            retry_delay_minutes: Some(i64::from(self.retry_delay_minutes)),
+        };
+        Ok(CampaignSpec {
+            name: self.name,
+            agent_id: self.agent_id,
+            phone_number_ids: self.phone_number_ids,
+            rotation: PhoneRotation::parse(&self.rotation).map_err(|_| corrupt("rotation"))?,
+            schedule: Schedule::default()
+                .apply(&patch)
+                .map_err(|_| corrupt("schedule"))?,
+        })
+    }
+}
+
+/// The meta hash of a campaign, read whole.
+#[derive(Debug)]
+pub(super) struct Meta {
+    pub(super) campaign: Campaign,
+    pub(super) version: String,
+    pub(super) next_slot_at: Option<DateTime<Utc>>,
+}
+
+fn status_name(status: ContactStatus) -> &'static str {
+    status.as_str()
+}
+
+/// The counter field of a contact status.
+pub(super) fn counter_field(status: ContactStatus) -> String {
+    format!("st:{}", status_name(status))
+}
+
+impl Meta {
+    pub(super) fn decode(
+        id: CampaignId,
+        fields: &HashMap<String, String>,
+    ) -> Result<Self, StoreError> {
+        let text = |name: &str| fields.get(name).map(String::as_str);
+        let number = |name: &str| text(name).and_then(|value| value.parse::<i64>().ok());
+        let time = |name: &str| number(name).map(instant);
+        let count = |name: &str| number(name).unwrap_or(0).max(0) as u64;
+        let spec: SpecRecord = serde_json::from_str(text("spec").ok_or(StoreError::NotFound)?)
+            .map_err(|_| corrupt("campaign"))?;
+        let status = text("status")
+            .and_then(CampaignStatus::parse)
+            .ok_or_else(|| corrupt("status"))?;
+        let org =
+            OrgId::parse(text("org").unwrap_or_default()).map_err(|_| corrupt("organisation"))?;
+        let counters = Counters::from_counts(count("n_total"), count("n_called"), |status| {
+            count(&counter_field(status))
+        });
+        Ok(Self {
+            campaign: Campaign {
+                id,
+                org,
+                spec: spec.into_spec()?,
+                status,
+                starts_at: time("starts_at"),
+                counters,
+                created_at: time("created_at").unwrap_or_default(),
+                updated_at: time("updated_at").unwrap_or_default(),
+                paused_at: time("paused_at"),
+                resumed_at: time("resumed_at"),
+                completed_at: time("completed_at"),
+            },
+            version: text("ver").unwrap_or("0").to_owned(),
+            next_slot_at: time("p_next"),
+        })
+    }
+
+    /// The fields an operator's change may touch; `""` deletes a field.
+    pub(super) fn changed_fields(
+        campaign: &Campaign,
+        next_slot_at: Option<DateTime<Utc>>,
+    ) -> Vec<(String, String)> {
+        let time = |instant: Option<DateTime<Utc>>| {
+            instant.map(|at| ms(at).to_string()).unwrap_or_default()
+        };
+        let spec =
+            serde_json::to_string(&SpecRecord::new(&campaign.spec)).expect("specs serialize");
+        vec![
+            ("spec".to_owned(), spec),
+            ("status".to_owned(), campaign.status.as_str().to_owned()),
+            ("starts_at".to_owned(), time(campaign.starts_at)),
+            ("updated_at".to_owned(), ms(campaign.updated_at).to_string()),
+            ("paused_at".to_owned(), time(campaign.paused_at)),
+            ("resumed_at".to_owned(), time(campaign.resumed_at)),
+            ("completed_at".to_owned(), time(campaign.completed_at)),
+            ("p_next".to_owned(), time(next_slot_at)),
+        ]
+    }
+
+    /// Every field of a new campaign.
+    pub(super) fn new_fields(campaign: &Campaign) -> Vec<(String, String)> {
+        let mut fields = Self::changed_fields(campaign, None);
+        fields.retain(|(_, value)| !value.is_empty());
+        fields.extend([
+            ("org".to_owned(), campaign.org.as_str().to_owned()),
+            ("created_at".to_owned(), ms(campaign.created_at).to_string()),
+            ("ver".to_owned(), "1".to_owned()),
+            ("seq".to_owned(), "0".to_owned()),
+            ("n_total".to_owned(), "0".to_owned()),
+        ]);
+        fields
+    }
+}
+
+/// One contact as JSON in the contacts hash. A contact that waits for its first call has no
+/// status of its own: it is pending, scheduled or cancelled with its campaign.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(super) struct ContactRecord {
+    pub(super) ph: String,
+    #[serde(rename = "fn", default, skip_serializing_if = "Option::is_none")]
+    first_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ln: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    em: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "lua_map"
+    )]
+    pub(super) cf: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tz: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    st: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) at: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    o: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    call: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ca: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    due: Option<i64>,
+}
+
+/// Lua's cjson writes an empty table as `{}` or `[]`: read both as an empty map.
+fn lua_map<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    #[allow(dead_code, reason = "only the shape of a list matters")]
+    enum MapOrList {
+        Map(BTreeMap<String, String>),
+        List(Vec<serde::de::IgnoredAny>),
+    }
+    Ok(match MapOrList::deserialize(deserializer)? {
+        MapOrList::Map(map) => map,
+        MapOrList::List(_) => BTreeMap::new(),
+    })
+}
+
+impl ContactRecord {
+    pub(super) fn new(contact: &NewContact) -> Self {
+        Self {
+            ph: contact.phone.as_str().to_owned(),
+            first_name: contact.first_name.clone(),
+            ln: contact.last_name.clone(),
+            em: contact.email.clone(),
+            cf: contact.custom_fields.clone(),
+            tz: contact.timezone.map(|zone| zone.name().to_owned()),
+            ..Self::default()
+        }
+    }
+
+    pub(super) fn decode(text: &str) -> Result<Self, StoreError> {
+        serde_json::from_str(text).map_err(|_| corrupt("contact"))
+    }
+
+    /// The contact's status: its own once it has been called, else its campaign's.
+    pub(super) fn status(&self, campaign: CampaignStatus) -> ContactStatus {
+        match (self.st.as_deref().and_then(ContactStatus::parse), campaign) {
+            (Some(ContactStatus::Scheduled) | None, CampaignStatus::Cancelled) => {
+                ContactStatus::Cancelled
+            }
+            (Some(status), _) => status,
+            (None, CampaignStatus::Draft) => ContactStatus::Pending,
+            (None, _) => ContactStatus::Scheduled,
+        }
+    }
+
+    /// Waits for its first call (its due time is a projection of its queue position).
+    pub(super) fn is_fresh(&self) -> bool {
+        self.st.is_none()
+    }
+
+    pub(super) fn call_id(&self) -> Option<CallId> {
+        self.call.as_deref().and_then(|id| CallId::parse(id).ok())
+    }
+
+    pub(super) fn into_contact(
+        self,
+        id: crate::domain::ContactId,
+        campaign: CampaignStatus,
+    ) -> Result<Contact, StoreError> {
+        let status = self.status(campaign);
+        Ok(Contact {
+            id,
+            status,
+            scheduled_at: (status == ContactStatus::Scheduled)
+                .then(|| self.due.map(instant))
+                .flatten(),
+            attempts: self.at.unwrap_or(0),
+            last_outcome: self.o.as_deref().and_then(DialOutcome::parse),
+            call_id: self.call_id(),
+            called_at: self.ca.map(instant),
+            details: NewContact {
+                phone: PhoneNumber::parse(&self.ph).map_err(|_| corrupt("phone number"))?,
+                first_name: self.first_name,
+                last_name: self.ln,
+                email: self.em,
+                custom_fields: self.cf,
+                timezone: self.tz.and_then(|zone| zone.parse().ok()),
+            },
+        })
+    }
+
+    /// The variables a dialer gets: custom fields and names.
+    pub(super) fn variables(&self) -> BTreeMap<String, String> {
+        let mut variables = self.cf.clone();
+        for (key, value) in [("first_name", &self.first_name), ("last_name", &self.ln)] {
+            if let Some(value) = value {
+                variables.insert(key.to_owned(), value.clone());
+            }
+        }
+        variables
+    }
+}
