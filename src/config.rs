@@ -26,9 +26,12 @@ pub struct Settings {
     pub simulated_outcomes: String,
     pub simulated_time_scale: f64,
     pub log_format: LogFormat,
-    /// Reserved for the Redis store; this build refuses to start when it is set.
+    /// Unset: the embedded store; else the Redis store at this URL.
     #[serde(default)]
     pub redis_url: Option<String>,
+    pub redis_prefix: String,
+    pub redis_pool_size: usize,
+    pub redis_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

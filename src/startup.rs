@@ -14,7 +14,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{DialerKind, Settings};
 use crate::dialer::{Dialer, SimulatedDialer};
 use crate::domain::OrgId;
-use crate::store::{CampaignStore, MemoryStore};
+use crate::store::{CampaignStore, MemoryStore, RedisSettings, RedisStore};
 
 /// The parts that tests swap: where state lives, what time it is, how calls are placed.
 #[derive(Debug, Clone)]
@@ -42,8 +42,20 @@ impl Components {
                 .map_err(|error| anyhow::anyhow!("simulated dialer settings: {error}"))?,
             ),
         };
+        let store: Arc<dyn CampaignStore> = match &settings.redis_url {
+            None => Arc::new(MemoryStore::new()),
+            Some(url) => Arc::new(
+                RedisStore::connect(&RedisSettings {
+                    url: url.clone(),
+                    prefix: settings.redis_prefix.clone(),
+                    pool_size: settings.redis_pool_size,
+                    response_timeout: std::time::Duration::from_millis(settings.redis_timeout_ms),
+                })
+                .context("redis_url: cannot use the Redis store")?,
+            ),
+        };
         Ok(Self {
-            store: Arc::new(MemoryStore::new()),
+            store,
             clock: Arc::new(SystemClock),
             dialer,
         })

@@ -2,11 +2,10 @@
 
 use serde_json::json;
 
-use crate::helpers::{ACME_KEY, GLOBEX_KEY, every_day, spawn_app};
+use crate::helpers::{ACME_KEY, Backend, GLOBEX_KEY, every_day, spawn_app};
 
-#[actix_web::test]
-async fn campaign_routes_need_a_key_and_health_does_not() {
-    let app = spawn_app().await;
+async fn campaign_routes_need_a_key_and_health_does_not(backend: Backend) {
+    let app = spawn_app(backend).await;
     let anonymous = app
         .client
         .get(format!("{}/batch-calls", app.base))
@@ -35,9 +34,8 @@ async fn campaign_routes_need_a_key_and_health_does_not() {
     assert_eq!(ready.status(), 200);
 }
 
-#[actix_web::test]
-async fn one_organisation_never_sees_another_organisations_campaigns() {
-    let app = spawn_app().await;
+async fn one_organisation_never_sees_another_organisations_campaigns(backend: Backend) {
+    let app = spawn_app(backend).await;
     let id = app.create_campaign(2, every_day()).await;
     let app = &app;
     let as_globex =
@@ -86,9 +84,8 @@ async fn one_organisation_never_sees_another_organisations_campaigns() {
     .expect(200);
 }
 
-#[actix_web::test]
-async fn request_ids_are_echoed_or_generated() {
-    let app = spawn_app().await;
+async fn request_ids_are_echoed_or_generated(backend: Backend) {
+    let app = spawn_app(backend).await;
     let echoed = app
         .client
         .get(format!("{}/batch-calls", app.base))
@@ -103,3 +100,9 @@ async fn request_ids_are_echoed_or_generated() {
     let generated = app.get("/batch-calls").await.expect(200);
     assert!(generated.headers.contains_key("x-request-id"));
 }
+
+crate::helpers::on_both_backends!(
+    campaign_routes_need_a_key_and_health_does_not,
+    one_organisation_never_sees_another_organisations_campaigns,
+    request_ids_are_echoed_or_generated,
+);

@@ -4,11 +4,10 @@ use chrono::Duration;
 use pacer::domain::DialOutcome;
 use serde_json::json;
 
-use crate::helpers::{at, every_day, phone, spawn_app};
+use crate::helpers::{Backend, at, every_day, phone, spawn_app};
 
-#[actix_web::test]
-async fn pausing_an_active_campaign_stops_new_calls_and_lets_placed_calls_finish() {
-    let app = spawn_app().await;
+async fn pausing_an_active_campaign_stops_new_calls_and_lets_placed_calls_finish(backend: Backend) {
+    let app = spawn_app(backend).await;
     let id = app
         .create_campaign(
             6,
@@ -45,9 +44,8 @@ async fn pausing_an_active_campaign_stops_new_calls_and_lets_placed_calls_finish
     assert_eq!(app.campaign(&id).await["status"], "paused");
 }
 
-#[actix_web::test]
-async fn pausing_a_draft_is_409_with_its_status_and_a_second_pause_too() {
-    let app = spawn_app().await;
+async fn pausing_a_draft_is_409_with_its_status_and_a_second_pause_too(backend: Backend) {
+    let app = spawn_app(backend).await;
     let id = app.create_campaign(1, every_day()).await;
     let reply = app.command(&id, "pause").await.expect(409);
     assert_eq!(reply.error_code(), "invalid_state");
@@ -76,9 +74,8 @@ async fn pausing_a_draft_is_409_with_its_status_and_a_second_pause_too() {
     );
 }
 
-#[actix_web::test]
-async fn resuming_before_the_start_goes_back_to_scheduled() {
-    let app = spawn_app().await;
+async fn resuming_before_the_start_goes_back_to_scheduled(backend: Backend) {
+    let app = spawn_app(backend).await;
     let id = app.create_campaign(3, json!({ "working_days": [1,2,3,4,5,6,7], "schedule_type": "scheduled", "scheduled_at": "2026-12-01T10:00:00Z" })).await;
     app.command(&id, "schedule").await.expect(200);
     app.command(&id, "pause").await.expect(200);
@@ -96,9 +93,8 @@ async fn resuming_before_the_start_goes_back_to_scheduled() {
     assert_eq!(app.campaign(&id).await["status"], "active");
 }
 
-#[actix_web::test]
-async fn resuming_after_the_start_goes_active_and_continues_without_a_burst() {
-    let app = spawn_app().await;
+async fn resuming_after_the_start_goes_active_and_continues_without_a_burst(backend: Backend) {
+    let app = spawn_app(backend).await;
     // 09:00–17:00 with 8 calls a day: one slot an hour.
     let id = app
         .create_campaign(
@@ -135,9 +131,8 @@ async fn resuming_after_the_start_goes_active_and_continues_without_a_burst() {
     assert_eq!(app.dialer.n_placed(), 2);
 }
 
-#[actix_web::test]
-async fn concurrency_never_exceeds_the_limit() {
-    let app = spawn_app().await;
+async fn concurrency_never_exceeds_the_limit(backend: Backend) {
+    let app = spawn_app(backend).await;
     let id = app.start_campaign(10, 3).await;
     for step in 0..10 {
         let running = app.dialer.running();
@@ -162,9 +157,8 @@ async fn concurrency_never_exceeds_the_limit() {
     assert_eq!(app.dialer.n_placed(), 10);
 }
 
-#[actix_web::test]
-async fn retries_happen_only_for_retry_outcomes_and_only_up_to_the_limit() {
-    let app = spawn_app().await;
+async fn retries_happen_only_for_retry_outcomes_and_only_up_to_the_limit(backend: Backend) {
+    let app = spawn_app(backend).await;
     let id = app
         .create_campaign(
             4,
@@ -216,9 +210,8 @@ async fn retries_happen_only_for_retry_outcomes_and_only_up_to_the_limit() {
     assert_eq!(contacts[3]["status"], "failed");
 }
 
-#[actix_web::test]
-async fn cancelling_ends_pending_contacts_and_lets_running_calls_finish() {
-    let app = spawn_app().await;
+async fn cancelling_ends_pending_contacts_and_lets_running_calls_finish(backend: Backend) {
+    let app = spawn_app(backend).await;
     let id = app.start_campaign(5, 2).await;
     let cancelled = app.command(&id, "cancel").await.expect(200);
     assert_eq!(cancelled.data()["status"], "cancelled");
@@ -252,9 +245,8 @@ async fn cancelling_ends_pending_contacts_and_lets_running_calls_finish() {
     app.get(&format!("/batch-calls/{id}")).await.expect(404);
 }
 
-#[actix_web::test]
-async fn active_campaigns_cannot_be_deleted_and_bulk_delete_reports_each_id() {
-    let app = spawn_app().await;
+async fn active_campaigns_cannot_be_deleted_and_bulk_delete_reports_each_id(backend: Backend) {
+    let app = spawn_app(backend).await;
     let draft = app.create_campaign(1, every_day()).await;
     let active = app.create_campaign(1, every_day()).await;
     app.command(&active, "schedule").await.expect(200);
@@ -271,9 +263,8 @@ async fn active_campaigns_cannot_be_deleted_and_bulk_delete_reports_each_id() {
     app.get(&format!("/batch-calls/{active}")).await.expect(200);
 }
 
-#[actix_web::test]
-async fn contacts_added_to_an_active_campaign_are_queued_and_called() {
-    let app = spawn_app().await;
+async fn contacts_added_to_an_active_campaign_are_queued_and_called(backend: Backend) {
+    let app = spawn_app(backend).await;
     let id = app.start_campaign(1, 5).await;
     let reply = app
         .post(
@@ -307,9 +298,8 @@ async fn contacts_added_to_an_active_campaign_are_queued_and_called() {
     assert_eq!(app.campaign(&id).await["total_contacts"], 3);
 }
 
-#[actix_web::test]
-async fn listing_filters_by_status_and_agent_and_paginates() {
-    let app = spawn_app().await;
+async fn listing_filters_by_status_and_agent_and_paginates(backend: Backend) {
+    let app = spawn_app(backend).await;
     let mut ids = Vec::new();
     for agent in ["a", "b", "a"] {
         ids.push(
@@ -342,10 +332,9 @@ async fn listing_filters_by_status_and_agent_and_paginates() {
     assert_eq!(contacts.data()[0]["attempts"], 1);
 }
 
-#[actix_web::test]
-async fn timers_pace_a_campaign_to_completion_on_the_system_clock() {
+async fn timers_pace_a_campaign_to_completion_on_the_system_clock(backend: Backend) {
     let dialer = std::sync::Arc::new(crate::helpers::InstantDialer::default());
-    let (base, client) = crate::helpers::spawn_real_time_app(dialer).await;
+    let (base, client) = crate::helpers::spawn_real_time_app(backend, dialer).await;
     // 864,000 calls a day over the whole day: one slot every 100 ms.
     let body = json!({
         "name": "real time", "agent_id": "a", "working_days": [1,2,3,4,5,6,7], "max_calls_per_day": 864_000,
@@ -400,10 +389,9 @@ async fn timers_pace_a_campaign_to_completion_on_the_system_clock() {
     );
 }
 
-#[actix_web::test]
-async fn no_call_starts_after_the_pause_response_while_calls_flow() {
+async fn no_call_starts_after_the_pause_response_while_calls_flow(backend: Backend) {
     let dialer = std::sync::Arc::new(crate::helpers::InstantDialer::default());
-    let (base, client) = crate::helpers::spawn_real_time_app(dialer.clone()).await;
+    let (base, client) = crate::helpers::spawn_real_time_app(backend, dialer.clone()).await;
     let send = |request: reqwest::RequestBuilder| async move {
         let reply: serde_json::Value = request
             .bearer_auth(crate::helpers::ACME_KEY)
@@ -463,3 +451,18 @@ async fn no_call_starts_after_the_pause_response_while_calls_flow() {
         "most pauses must land while calls flow: {called_before_pause:?}"
     );
 }
+
+crate::helpers::on_both_backends!(
+    pausing_an_active_campaign_stops_new_calls_and_lets_placed_calls_finish,
+    pausing_a_draft_is_409_with_its_status_and_a_second_pause_too,
+    resuming_before_the_start_goes_back_to_scheduled,
+    resuming_after_the_start_goes_active_and_continues_without_a_burst,
+    concurrency_never_exceeds_the_limit,
+    retries_happen_only_for_retry_outcomes_and_only_up_to_the_limit,
+    cancelling_ends_pending_contacts_and_lets_running_calls_finish,
+    active_campaigns_cannot_be_deleted_and_bulk_delete_reports_each_id,
+    contacts_added_to_an_active_campaign_are_queued_and_called,
+    listing_filters_by_status_and_agent_and_paginates,
+    timers_pace_a_campaign_to_completion_on_the_system_clock,
+    no_call_starts_after_the_pause_response_while_calls_flow,
+);

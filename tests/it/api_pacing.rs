@@ -8,7 +8,7 @@ use chrono_tz::Tz;
 use pacer::domain::DialOutcome;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, at, spawn_app};
+use crate::helpers::{Backend, TestApp, at, spawn_app};
 
 fn instant(value: &Value) -> DateTime<Utc> {
     value.as_str().unwrap().parse().unwrap()
@@ -66,8 +66,8 @@ async fn campaign_with_one_finished_call(app: &TestApp, status: &str) -> String 
     id
 }
 
-async fn check_patch_redistributes_only_unfinished_contacts(status: &str) {
-    let app = spawn_app().await;
+async fn check_patch_redistributes_only_unfinished_contacts(backend: Backend, status: &str) {
+    let app = spawn_app(backend).await;
     let id = campaign_with_one_finished_call(&app, status).await;
     let before = app.campaign(&id).await;
     let finished_before = app.contacts(&id).await[0].clone();
@@ -115,19 +115,18 @@ async fn check_patch_redistributes_only_unfinished_contacts(status: &str) {
     assert_eq!(app.dialer.placed()[1].placed_at, at("2026-12-01T12:00:00Z"));
 }
 
-#[actix_web::test]
-async fn patching_an_active_campaign_redistributes_unfinished_contacts_and_governs_the_next_call() {
-    check_patch_redistributes_only_unfinished_contacts("active").await;
+async fn patching_an_active_campaign_redistributes_unfinished_contacts_and_governs_the_next_call(
+    backend: Backend,
+) {
+    check_patch_redistributes_only_unfinished_contacts(backend, "active").await;
 }
 
-#[actix_web::test]
-async fn patching_a_paused_campaign_redistributes_unfinished_contacts() {
-    check_patch_redistributes_only_unfinished_contacts("paused").await;
+async fn patching_a_paused_campaign_redistributes_unfinished_contacts(backend: Backend) {
+    check_patch_redistributes_only_unfinished_contacts(backend, "paused").await;
 }
 
-#[actix_web::test]
-async fn patching_a_scheduled_campaign_moves_its_start_and_every_contact() {
-    let app = spawn_app().await;
+async fn patching_a_scheduled_campaign_moves_its_start_and_every_contact(backend: Backend) {
+    let app = spawn_app(backend).await;
     let id = app
         .create_campaign(6, json!({ "schedule_type": "scheduled", "scheduled_at": "2026-12-01T09:00:00Z", "max_calls_per_day": 3, "start_time": "09:00", "end_time": "12:00" }))
         .await;
@@ -169,9 +168,8 @@ async fn patching_a_scheduled_campaign_moves_its_start_and_every_contact() {
     assert_eq!(app.campaign(&id).await["status"], "active");
 }
 
-#[actix_web::test]
-async fn moving_the_start_of_an_active_campaign_into_the_future_makes_it_wait() {
-    let app = spawn_app().await;
+async fn moving_the_start_of_an_active_campaign_into_the_future_makes_it_wait(backend: Backend) {
+    let app = spawn_app(backend).await;
     let id = app.start_campaign(4, 1).await;
     app.finish_all(DialOutcome::Completed).await;
     assert_eq!(app.dialer.n_placed(), 2);
@@ -190,9 +188,8 @@ async fn moving_the_start_of_an_active_campaign_into_the_future_makes_it_wait() 
     assert_eq!(app.dialer.n_placed(), 3);
 }
 
-#[actix_web::test]
-async fn the_daily_cap_holds_per_local_day_with_retries_counted() {
-    let app = spawn_app().await;
+async fn the_daily_cap_holds_per_local_day_with_retries_counted(backend: Backend) {
+    let app = spawn_app(backend).await;
     // Auckland is UTC+13 in December: its local days do not line up with UTC days.
     let id = app
         .create_campaign(
@@ -229,9 +226,8 @@ async fn the_daily_cap_holds_per_local_day_with_retries_counted() {
     assert!(full_days >= 3, "the cap is used, not starved: {per_day:?}");
 }
 
-#[actix_web::test]
-async fn contacts_left_when_the_window_closes_move_to_the_next_day() {
-    let app = spawn_app().await;
+async fn contacts_left_when_the_window_closes_move_to_the_next_day(backend: Backend) {
+    let app = spawn_app(backend).await;
     let fields = json!({ "start_time": "09:00", "end_time": "10:00", "max_concurrent_calls": 1 });
     let id = app.create_campaign(3, fields).await;
     app.command(&id, "schedule").await.expect(200);
@@ -247,3 +243,12 @@ async fn contacts_left_when_the_window_closes_move_to_the_next_day() {
     app.advance_to(at("2026-12-01T09:00:00Z")).await;
     assert_eq!(app.dialer.n_placed(), 2);
 }
+
+crate::helpers::on_both_backends!(
+    patching_an_active_campaign_redistributes_unfinished_contacts_and_governs_the_next_call,
+    patching_a_paused_campaign_redistributes_unfinished_contacts,
+    patching_a_scheduled_campaign_moves_its_start_and_every_contact,
+    moving_the_start_of_an_active_campaign_into_the_future_makes_it_wait,
+    the_daily_cap_holds_per_local_day_with_retries_counted,
+    contacts_left_when_the_window_closes_move_to_the_next_day,
+);

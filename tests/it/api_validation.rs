@@ -3,7 +3,7 @@
 use pacer::domain::DialOutcome;
 use serde_json::{Value, json};
 
-use crate::helpers::{BODY_LIMIT, TestApp, every_day, spawn_app};
+use crate::helpers::{BODY_LIMIT, Backend, TestApp, every_day, spawn_app};
 
 fn valid_campaign() -> Value {
     json!({ "name": "c", "agent_id": "a", "contacts": [{ "phone_number": "+14155550100" }, { "phone_number": "+14155550101" }] })
@@ -26,9 +26,8 @@ async fn check_rejected(app: &TestApp, change: Value, field: &str) {
     assert!(reply.body["meta"]["request_id"].is_string());
 }
 
-#[actix_web::test]
-async fn bad_fields_on_create_are_named_and_nothing_is_created() {
-    let app = spawn_app().await;
+async fn bad_fields_on_create_are_named_and_nothing_is_created(backend: Backend) {
+    let app = spawn_app(backend).await;
     let cases = [
         (
             json!({ "contacts": [{ "phone_number": "+14155550100" }, { "phone_number": "555-0101" }] }),
@@ -79,9 +78,8 @@ async fn bad_fields_on_create_are_named_and_nothing_is_created() {
     assert_eq!(n_campaigns(&app).await, 0);
 }
 
-#[actix_web::test]
-async fn malformed_json_is_400_and_an_oversized_body_is_413() {
-    let app = spawn_app().await;
+async fn malformed_json_is_400_and_an_oversized_body_is_413(backend: Backend) {
+    let app = spawn_app(backend).await;
     let malformed = app
         .client
         .post(format!("{}/batch-calls", app.base))
@@ -109,9 +107,8 @@ async fn malformed_json_is_400_and_an_oversized_body_is_413() {
     assert_eq!(n_campaigns(&app).await, 0);
 }
 
-#[actix_web::test]
-async fn a_bad_patch_changes_nothing() {
-    let app = spawn_app().await;
+async fn a_bad_patch_changes_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
     let id = app.start_campaign(3, 1).await;
     app.finish_all(DialOutcome::Completed).await;
     assert_eq!(app.campaign(&id).await["status"], "active");
@@ -136,9 +133,8 @@ async fn a_bad_patch_changes_nothing() {
     assert_eq!(app.contacts(&id).await, contacts_before);
 }
 
-#[actix_web::test]
-async fn bad_query_parameters_and_ids_get_clear_errors() {
-    let app = spawn_app().await;
+async fn bad_query_parameters_and_ids_get_clear_errors(backend: Backend) {
+    let app = spawn_app(backend).await;
     assert_eq!(
         app.get("/batch-calls?limit=0")
             .await
@@ -182,3 +178,10 @@ async fn bad_query_parameters_and_ids_get_clear_errors() {
     let reply = app.command(&id, "schedule").await.expect(422);
     assert_eq!(reply.error_field(), "contacts");
 }
+
+crate::helpers::on_both_backends!(
+    bad_fields_on_create_are_named_and_nothing_is_created,
+    malformed_json_is_400_and_an_oversized_body_is_413,
+    a_bad_patch_changes_nothing,
+    bad_query_parameters_and_ids_get_clear_errors,
+);

@@ -134,7 +134,47 @@ fn test_settings() -> Settings {
     settings
 }
 
-pub async fn spawn_app() -> TestApp {
+/// Which store an application runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Memory,
+    Redis,
+}
+
+impl Backend {
+    pub fn store(self) -> Arc<dyn pacer::store::CampaignStore> {
+        match self {
+            Self::Memory => Arc::new(MemoryStore::new()),
+            Self::Redis => Arc::new(redis_store()),
+        }
+    }
+}
+
+/// Generates, for each test function `f(backend)`, one test per backend: `memory::f` and
+/// `redis::f`.
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[actix_web::test]
+                async fn $test() {
+                    super::$test(crate::helpers::Backend::Memory).await;
+                }
+            )*
+        }
+        mod redis {
+            $(
+                #[actix_web::test]
+                async fn $test() {
+                    super::$test(crate::helpers::Backend::Redis).await;
+                }
+            )*
+        }
+    };
+}
+pub(crate) use on_both_backends;
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
     let settings = test_settings();
     let clock = ManualClock::new(monday_8am());
     let dialer = Arc::new(RecordingDialer {
@@ -142,7 +182,7 @@ pub async fn spawn_app() -> TestApp {
         calls: Mutex::new(Vec::new()),
     });
     let components = Components {
-        store: Arc::new(MemoryStore::new()),
+        store: backend.store(),
         clock: Arc::new(clock.clone()),
         dialer: dialer.clone(),
     };
@@ -308,11 +348,14 @@ impl TestApp {
 
 /// The application as it runs in production, on the system clock, with `dialer`.
 /// Returns the base URL.
-pub async fn spawn_real_time_app(dialer: Arc<dyn Dialer>) -> (String, reqwest::Client) {
+pub async fn spawn_real_time_app(
+    backend: Backend,
+    dialer: Arc<dyn Dialer>,
+) -> (String, reqwest::Client) {
     let mut settings = test_settings();
     settings.max_body_bytes = 16 << 20;
     let components = Components {
-        store: Arc::new(MemoryStore::new()),
+        store: backend.store(),
         clock: Arc::new(pacer::clock::SystemClock),
         dialer,
     };

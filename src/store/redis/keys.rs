@@ -35,6 +35,11 @@ impl Keys {
         format!("{}org:{org}", self.prefix)
     }
 
+    /// Counter of campaigns created: their order in the organisation's index.
+    pub(super) fn creations(&self) -> String {
+        format!("{}creations", self.prefix)
+    }
+
     /// Campaigns that need a dispatcher.
     pub(super) fn live(&self) -> String {
         format!("{}live", self.prefix)

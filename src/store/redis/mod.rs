@@ -357,9 +357,14 @@ impl CampaignStore for RedisStore {
                 .await
                 .map_err(unavailable)?;
             let added = inner.add_contacts(&mut con, id, &contacts).await?;
-            // Listed only once every contact is in.
+            // Listed only once every contact is in, in creation order (a counter, not the clock,
+            // so that campaigns created in the same millisecond keep their order).
+            let order: i64 = con
+                .incr(inner.keys.creations(), 1)
+                .await
+                .map_err(unavailable)?;
             let _: () = con
-                .zadd(inner.keys.org(&org), id.to_string(), ms(now))
+                .zadd(inner.keys.org(&org), id.to_string(), order)
                 .await
                 .map_err(unavailable)?;
             Ok((inner.meta(&mut con, None, id).await?.campaign, added))
