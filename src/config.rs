@@ -32,6 +32,8 @@ pub struct Settings {
     pub redis_prefix: String,
     pub redis_pool_size: usize,
     pub redis_timeout_ms: u64,
+    /// A placed call without an outcome after this many seconds ends `unknown`.
+    pub call_deadline_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -14,7 +14,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{DialerKind, Settings};
 use crate::dialer::{Dialer, SimulatedDialer};
 use crate::domain::OrgId;
-use crate::store::{CampaignStore, MemoryStore, RedisSettings, RedisStore};
+use crate::store::{CallDeadline, CampaignStore, MemoryStore, RedisSettings, RedisStore};
 
 /// The parts that tests swap: where state lives, what time it is, how calls are placed.
 #[derive(Debug, Clone)]
@@ -42,14 +42,18 @@ impl Components {
                 .map_err(|error| anyhow::anyhow!("simulated dialer settings: {error}"))?,
             ),
         };
+        let call_deadline = CallDeadline(chrono::Duration::seconds(
+            settings.call_deadline_secs as i64,
+        ));
         let store: Arc<dyn CampaignStore> = match &settings.redis_url {
-            None => Arc::new(MemoryStore::new()),
+            None => Arc::new(MemoryStore::with_call_deadline(call_deadline)),
             Some(url) => Arc::new(
                 RedisStore::connect(&RedisSettings {
                     url: url.clone(),
                     prefix: settings.redis_prefix.clone(),
                     pool_size: settings.redis_pool_size,
                     response_timeout: std::time::Duration::from_millis(settings.redis_timeout_ms),
+                    call_deadline,
                 })
                 .context("redis_url: cannot use the Redis store")?,
             ),

@@ -10,9 +10,9 @@ use parking_lot::{Mutex, RwLock};
 
 use super::rules::{self, QueueChange};
 use super::{
-    AddedContacts, CallResult, Campaign, CampaignEdit, CampaignFilter, CampaignStore, ClaimBatch,
-    ClaimedCall, Contact, Control, Counters, Fence, Listing, NewContact, Page, Recorded,
-    StoreError,
+    AddedContacts, CallDeadline, CallResult, Campaign, CampaignEdit, CampaignFilter, CampaignStore,
+    ClaimBatch, ClaimedCall, Contact, Control, Counters, Fence, Listing, NewContact, Page,
+    Recorded, StoreError,
 };
 use crate::domain::{
     CallId, CampaignId, CampaignSpec, CampaignStatus, Command, ContactId, ContactStatus, Gate,
@@ -20,12 +20,11 @@ use crate::domain::{
 };
 
 /// How long a claimed call may stay without an outcome before recovery looks at it.
-const CLAIM_DEADLINE: Duration = Duration::hours(2);
-
 /// The in-memory store. Cheap to clone; clones share the data.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
     inner: Arc<Inner>,
+    call_deadline: CallDeadline,
 }
 
 #[derive(Debug, Default)]
@@ -38,6 +37,14 @@ struct Inner {
 impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A store whose calls without an outcome after `deadline` end `unknown`.
+    pub fn with_call_deadline(deadline: CallDeadline) -> Self {
+        Self {
+            call_deadline: deadline,
+            ..Self::default()
+        }
     }
 
     fn state(&self, id: CampaignId) -> Result<Arc<Mutex<CampaignState>>, StoreError> {
@@ -73,10 +80,6 @@ struct ContactRecord {
 #[derive(Debug, Clone, Copy)]
 struct InFlight {
     attempt: u32,
-    #[allow(
-        dead_code,
-        reason = "read by in-flight recovery, which comes with the Redis store"
-    )]
     deadline: DateTime<Utc>,
 }
 
@@ -175,7 +178,27 @@ impl CampaignState {
         }
     }
 
-    fn claim(&mut self, now: DateTime<Utc>, limit: u32) -> Vec<ClaimedCall> {
+    /// Ends the calls whose outcome never came by their deadline as `unknown`: whether the
+    /// contact was reached cannot be known, so it is never dialled again blindly.
+    fn reconcile_expired(&mut self, now: DateTime<Utc>) {
+        let expired: Vec<u32> = self
+            .in_flight
+            .iter()
+            .filter(|(_, in_flight)| in_flight.deadline <= now)
+            .map(|(&sequence, _)| sequence)
+            .collect();
+        for sequence in expired {
+            self.in_flight.remove(&sequence);
+            self.set_status(sequence, ContactStatus::Unknown);
+        }
+    }
+
+    fn claim(
+        &mut self,
+        now: DateTime<Utc>,
+        deadline: DateTime<Utc>,
+        limit: u32,
+    ) -> Vec<ClaimedCall> {
         let (status, Some(start)) = (self.campaign.status, self.campaign.starts_at) else {
             return Vec::new();
         };
@@ -201,13 +224,13 @@ impl CampaignState {
                 break;
             }
             self.retries.pop_first();
-            calls.push(self.start_call(sequence, now));
+            calls.push(self.start_call(sequence, now, deadline));
         }
         while calls.len() < n_wanted as usize {
             let Some(sequence) = self.fresh.pop_first() else {
                 break;
             };
-            calls.push(self.start_call(sequence, now));
+            calls.push(self.start_call(sequence, now, deadline));
         }
         if !calls.is_empty() {
             let schedule = self.campaign.spec.schedule.clone();
@@ -221,7 +244,12 @@ impl CampaignState {
         calls
     }
 
-    fn start_call(&mut self, sequence: u32, now: DateTime<Utc>) -> ClaimedCall {
+    fn start_call(
+        &mut self,
+        sequence: u32,
+        now: DateTime<Utc>,
+        deadline: DateTime<Utc>,
+    ) -> ClaimedCall {
         let call_id = CallId::random();
         let contact = &mut self.contacts[sequence as usize].contact;
         if contact.attempts == 0 {
@@ -256,13 +284,8 @@ impl CampaignState {
             variables,
         };
         self.n_claims += 1;
-        self.in_flight.insert(
-            sequence,
-            InFlight {
-                attempt,
-                deadline: now + CLAIM_DEADLINE,
-            },
-        );
+        self.in_flight
+            .insert(sequence, InFlight { attempt, deadline });
         self.set_status(sequence, ContactStatus::InProgress);
         call
     }
@@ -288,6 +311,16 @@ impl CampaignState {
             !self.fresh.is_empty(),
             first_retry,
         )
+    }
+
+    /// The next wake: a claim, or the deadline of a call whose outcome has not come.
+    fn next_wake(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let first_deadline = self
+            .in_flight
+            .values()
+            .map(|in_flight| in_flight.deadline)
+            .min();
+        self.wake_at(now).into_iter().chain(first_deadline).min()
     }
 
     /// The page of contacts, with the due time of each waiting one projected from `now`.
@@ -596,12 +629,13 @@ impl CampaignStore for MemoryStore {
         if state.lease.0 != fence {
             return Err(StoreError::StaleLease);
         }
-        let calls = state.claim(now, limit);
+        state.reconcile_expired(now);
+        let calls = state.claim(now, now + self.call_deadline.0, limit);
         state.complete_if_done(now);
         Ok(ClaimBatch {
             calls,
             status: state.campaign.status,
-            wake_at: state.wake_at(now),
+            wake_at: state.next_wake(now),
             in_flight: state.in_flight.len() as u32,
         })
     }

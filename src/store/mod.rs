@@ -189,6 +189,16 @@ pub struct AddedContacts {
     pub skipped: Vec<(usize, String)>,
 }
 
+/// How long a placed call may go without an outcome before its contact ends `unknown`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallDeadline(pub chrono::Duration);
+
+impl Default for CallDeadline {
+    fn default() -> Self {
+        Self(chrono::Duration::hours(1))
+    }
+}
+
 /// A fencing token: the number of the lease a node holds on a campaign. Every claim carries
 /// it, and a claim with a token older than the campaign's newest lease is refused, so a node
 /// that lost its lease (paused, partitioned) can never claim again.

@@ -433,6 +433,7 @@ pub fn redis_store() -> pacer::store::RedisStore {
         prefix: format!("test:{}:", uuid::Uuid::new_v4().simple()),
         pool_size: 8,
         response_timeout: std::time::Duration::from_secs(5),
+        call_deadline: pacer::store::CallDeadline::default(),
     };
     pacer::store::RedisStore::connect(&settings).expect("a Redis store")
 }

@@ -137,7 +137,11 @@ pub async fn claims_respect_concurrency_and_activate(store: Arc<dyn CampaignStor
     assert_eq!(batch.calls.len(), 2);
     assert_eq!(batch.status, CampaignStatus::Active);
     assert_eq!(batch.in_flight, 2);
-    assert_eq!(batch.wake_at, None, "full: only an outcome can free a slot");
+    assert_eq!(
+        batch.wake_at,
+        Some(now() + Duration::hours(1)),
+        "full: no claim before an outcome, only a wake at the calls' deadline"
+    );
     assert!(
         store
             .claim_due(id, fence, now(), 100)
@@ -456,6 +460,58 @@ pub async fn a_claim_with_a_stale_fence_is_refused(store: Arc<dyn CampaignStore>
     );
 }
 
+pub async fn calls_without_an_outcome_by_their_deadline_end_unknown(store: Arc<dyn CampaignStore>) {
+    let id = scheduled(&*store, 2, concurrency(1)).await;
+    let fence = lease(&*store, id).await;
+    let lost = store.claim_due(id, fence, now(), 10).await.unwrap();
+    assert_eq!(lost.calls.len(), 1);
+    // Nothing to claim while the call runs, but a wake at its deadline.
+    let waiting = store
+        .claim_due(id, fence, now() + Duration::minutes(1), 10)
+        .await
+        .unwrap();
+    assert!(waiting.calls.is_empty());
+    let deadline = waiting.wake_at.expect("a wake at the call's deadline");
+    assert!(
+        deadline > now() && deadline <= now() + Duration::days(1),
+        "{deadline}"
+    );
+    let after = store.claim_due(id, fence, deadline, 10).await.unwrap();
+    assert_eq!(
+        after.calls.len(),
+        1,
+        "the next contact is called, the lost one is not"
+    );
+    assert_ne!(after.calls[0].contact_id, lost.calls[0].contact_id);
+    let late = CallResult {
+        outcome: DialOutcome::Completed,
+        duration_secs: 1,
+    };
+    let recorded = store
+        .record_outcome(id, lost.calls[0].contact_id, 1, late, deadline)
+        .await
+        .unwrap();
+    assert_eq!(
+        recorded,
+        Recorded::Duplicate,
+        "an outcome after reconciliation changes nothing"
+    );
+    let campaign = store.campaign(&org("acme"), id).await.unwrap();
+    assert_eq!(campaign.counters.of(ContactStatus::Unknown), 1);
+    let unknown = store
+        .contacts(
+            &org("acme"),
+            id,
+            Some(ContactStatus::Unknown),
+            ALL,
+            deadline,
+        )
+        .await
+        .unwrap();
+    assert_eq!(unknown.items.len(), 1);
+    assert_eq!(unknown.items[0].id, lost.calls[0].contact_id);
+}
+
 pub async fn a_released_claim_goes_back_to_the_queue(store: Arc<dyn CampaignStore>) {
     let id = scheduled(&*store, 1, concurrency(1)).await;
     let fence = lease(&*store, id).await;
@@ -512,6 +568,7 @@ conformance!(
         only_finished_or_draft_campaigns_can_be_deleted,
         a_released_claim_goes_back_to_the_queue,
         a_claim_with_a_stale_fence_is_refused,
+        calls_without_an_outcome_by_their_deadline_end_unknown,
     ]
 );
 
@@ -535,5 +592,6 @@ conformance!(
         only_finished_or_draft_campaigns_can_be_deleted,
         a_released_claim_goes_back_to_the_queue,
         a_claim_with_a_stale_fence_is_refused,
+        calls_without_an_outcome_by_their_deadline_end_unknown,
     ]
 );

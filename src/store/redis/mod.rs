@@ -24,9 +24,9 @@ use self::keys::Keys;
 use self::records::{ContactRecord, Meta, ms};
 use super::rules::{self, QueueChange};
 use super::{
-    AddedContacts, CallResult, Campaign, CampaignEdit, CampaignFilter, CampaignStore, ClaimBatch,
-    ClaimedCall, Contact, Control, Counters, Fence, Listing, NewContact, Page, Recorded,
-    StoreError,
+    AddedContacts, CallDeadline, CallResult, Campaign, CampaignEdit, CampaignFilter, CampaignStore,
+    ClaimBatch, ClaimedCall, Contact, Control, Counters, Fence, Listing, NewContact, Page,
+    Recorded, StoreError,
 };
 use crate::domain::{
     CallId, CampaignId, CampaignSpec, CampaignStatus, ContactId, ContactStatus, Gate, OrgId,
@@ -37,8 +37,6 @@ use crate::domain::{
 const CONTACT_CHUNK: usize = 1_000;
 /// Contacts read per `HMGET` when a listing filters by status.
 const SCAN_CHUNK: u32 = 500;
-/// How long a claimed call may stay without an outcome before recovery looks at it.
-const CLAIM_DEADLINE_MS: i64 = 2 * 3_600_000;
 /// Daily counters outlive their day by enough for every timezone.
 const DAY_COUNTER_TTL_MS: i64 = 3 * 24 * 3_600_000;
 /// A commit or claim that met a concurrent change is tried again this many times.
@@ -53,6 +51,7 @@ pub struct RedisSettings {
     pub pool_size: usize,
     /// How long a command may wait for its reply (the redis crate's default is 500 ms).
     pub response_timeout: Duration,
+    pub call_deadline: CallDeadline,
 }
 
 #[derive(Debug)]
@@ -99,6 +98,7 @@ struct Inner {
     pool: Pool,
     keys: Keys,
     scripts: Scripts,
+    call_deadline: CallDeadline,
 }
 
 /// The runtime Redis I/O runs on; shut down in the background when the store goes.
@@ -144,6 +144,7 @@ impl RedisStore {
                 pool,
                 keys: Keys::new(&settings.prefix),
                 scripts: Scripts::new(),
+                call_deadline: settings.call_deadline,
             }),
             runtime: Arc::new(IoRuntime(Some(runtime))),
         })
@@ -827,7 +828,7 @@ impl Inner {
                 .arg(schedule.max_concurrent_calls)
                 .arg(schedule.max_calls_per_day.unwrap_or(0))
                 .arg(next_slot.map(ms).unwrap_or(0))
-                .arg(ms(now) + CLAIM_DEADLINE_MS)
+                .arg(ms(now + self.call_deadline.0))
                 .arg(DAY_COUNTER_TTL_MS);
             for call_id in &call_ids {
                 invocation.arg(call_id.to_string());
@@ -850,8 +851,12 @@ impl Inner {
                 .ok()
                 .map(|due| records::instant(due as i64));
             let n_fresh = number(reply.get(4));
+            let first_deadline = text(reply.get(5))
+                .parse::<f64>()
+                .ok()
+                .map(|due| records::instant(due as i64));
             let mut calls = Vec::new();
-            for pair in reply[5..].chunks(2) {
+            for pair in reply[6..].chunks(2) {
                 let sequence = number(pair.first()) as u32;
                 let record = ContactRecord::decode(&text(pair.get(1)))?;
                 let index = n_claims_before + calls.len() as u64;
@@ -880,7 +885,7 @@ impl Inner {
                     .await
                     .map_err(unavailable)?;
             }
-            let wake_at = match campaign.starts_at {
+            let next_claim = match campaign.starts_at {
                 Some(start)
                     if status.is_dispatching() && in_flight < schedule.max_concurrent_calls =>
                 {
@@ -888,6 +893,8 @@ impl Inner {
                 }
                 _ => None,
             };
+            // Wake for the next claim, or for the deadline of a call whose outcome has not come.
+            let wake_at = next_claim.into_iter().chain(first_deadline).min();
             return Ok(ClaimBatch {
                 calls,
                 status,

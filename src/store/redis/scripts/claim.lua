@@ -3,13 +3,25 @@
 -- KEYS: meta, fresh, retry, inflight, contacts, day counter, fence
 -- ARGV: fence, schedule version, now ms, limit, max concurrent, cap (0: none),
 --       next slot ms after a claim (with a cap), claim deadline ms, day counter ttl ms, call ids...
+-- Calls in flight past their deadline end 'unknown' first: never dialled again blindly.
 -- Returns {'STALE'} | {'RETRY'} | {status, n_in_flight, n_claims_before, first retry ms or '',
---          n_fresh, seq, record, seq, record, ...}
+--          n_fresh, first in-flight deadline ms or '', seq, record, seq, record, ...}
 if redis.call('GET', KEYS[7]) ~= ARGV[1] then return {'STALE'} end
 local meta = redis.call('HMGET', KEYS[1], 'status', 'ver', 'p_next', 'n_claims')
 local status = meta[1]
 if not status then return {'STALE'} end
 local now = tonumber(ARGV[3])
+local expired = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now, 'LIMIT', 0, 500)
+for _, seq in ipairs(expired) do
+  local record = cjson.decode(redis.call('HGET', KEYS[5], seq))
+  record.st = 'unknown'
+  redis.call('HSET', KEYS[5], seq, cjson.encode(record))
+  redis.call('ZREM', KEYS[4], seq)
+end
+if #expired > 0 then
+  redis.call('HINCRBY', KEYS[1], 'st:in_progress', -#expired)
+  redis.call('HINCRBY', KEYS[1], 'st:unknown', #expired)
+end
 local claimed = {}
 if status == 'scheduled' or status == 'active' then
   if meta[2] ~= ARGV[2] then return {'RETRY'} end
@@ -71,6 +83,7 @@ if status == 'active' and n_in_flight == 0 and n_fresh == 0 and #first_retry == 
   redis.call('HSET', KEYS[1], 'status', status, 'completed_at', now, 'updated_at', now)
   redis.call('HINCRBY', KEYS[1], 'ver', 1)
 end
-local reply = {status, n_in_flight, meta[4] or '0', first_retry[2] or '', n_fresh}
+local first_deadline = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
+local reply = {status, n_in_flight, meta[4] or '0', first_retry[2] or '', n_fresh, first_deadline[2] or ''}
 for _, item in ipairs(claimed) do table.insert(reply, item) end
 return reply
