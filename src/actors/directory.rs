@@ -163,6 +163,14 @@ impl Directory {
         join_all(actors.iter().map(|actor| actor.send(Dispatch))).await;
     }
 
+    /// Stops every actor of this node at once (their arbiters stop): what stays is in the store.
+    pub fn shutdown(&self) {
+        self.inner.live.lock().clear();
+        for arbiter in &self.inner.arbiters {
+            arbiter.stop();
+        }
+    }
+
     pub fn n_live(&self) -> usize {
         self.inner.live.lock().len()
     }

@@ -121,6 +121,7 @@ pub struct TestApp {
     pub clock: ManualClock,
     pub dialer: Arc<RecordingDialer>,
     pub directory: Directory,
+    pub server: actix_web::dev::ServerHandle,
 }
 
 fn test_settings() -> Settings {
@@ -175,20 +176,29 @@ macro_rules! on_both_backends {
 pub(crate) use on_both_backends;
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_on(backend.store(), monday_8am()).await
+}
+
+/// The application on `store` with a manual clock reading `now`.
+pub async fn spawn_app_on(
+    store: Arc<dyn pacer::store::CampaignStore>,
+    now: DateTime<Utc>,
+) -> TestApp {
     let settings = test_settings();
-    let clock = ManualClock::new(monday_8am());
+    let clock = ManualClock::new(now);
     let dialer = Arc::new(RecordingDialer {
         clock: clock.clone(),
         calls: Mutex::new(Vec::new()),
     });
     let components = Components {
-        store: backend.store(),
+        store,
         clock: Arc::new(clock.clone()),
         dialer: dialer.clone(),
     };
     let app = Application::build(&settings, components)
         .await
         .expect("the app builds");
+    let server = app.server.handle();
     actix_web::rt::spawn(app.server);
     let root = format!("http://127.0.0.1:{}", app.port);
     TestApp {
@@ -198,6 +208,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         clock,
         dialer,
         directory: app.directory,
+        server,
     }
 }
 
@@ -323,6 +334,13 @@ impl TestApp {
         reply.data().as_array().unwrap().clone()
     }
 
+    /// Stops the node as a crash would: no more requests, every actor gone, calls in flight
+    /// never report.
+    pub async fn kill(&self) {
+        self.server.stop(false).await;
+        self.directory.shutdown();
+    }
+
     /// Lets every dispatcher act on the current time, and waits until all have.
     pub async fn tick(&self) {
         self.directory.dispatch_all().await;
@@ -428,9 +446,14 @@ pub fn redis_url() -> String {
 
 /// A Redis store under a key prefix of its own.
 pub fn redis_store() -> pacer::store::RedisStore {
+    redis_store_at(&format!("test:{}:", uuid::Uuid::new_v4().simple()))
+}
+
+/// A Redis store under `prefix` (a second node sharing another one's data).
+pub fn redis_store_at(prefix: &str) -> pacer::store::RedisStore {
     let settings = pacer::store::RedisSettings {
         url: redis_url(),
-        prefix: format!("test:{}:", uuid::Uuid::new_v4().simple()),
+        prefix: prefix.to_owned(),
         pool_size: 8,
         response_timeout: std::time::Duration::from_secs(5),
         call_deadline: pacer::store::CallDeadline::default(),

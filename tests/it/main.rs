@@ -3,6 +3,7 @@
 mod api_auth;
 mod api_lifecycle;
 mod api_pacing;
+mod api_recovery;
 mod api_validation;
 mod helpers;
 mod store_conformance;
