@@ -8,7 +8,6 @@
 use std::sync::Arc;
 
 use actix::prelude::*;
-use chrono::Duration;
 use futures_util::future::join_all;
 
 use super::{DialerPool, Directory};
@@ -58,8 +57,9 @@ enum Retire {
 /// renewal comes with the cluster.
 const LEASE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// How long to wait before trying again after the store failed.
-const STORE_RETRY: Duration = Duration::seconds(1);
+/// How long to wait before trying again after the store failed. Real time, not the campaign
+/// clock: it paces retries against an outage, not calls.
+const STORE_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The dispatcher of one campaign.
 #[derive(Debug)]
@@ -171,7 +171,14 @@ impl CampaignActor {
             }
             Err(error) => {
                 tracing::warn!(campaign = %self.id, %error, "dispatch step failed, retrying");
-                self.arm(ctx, Some(self.clock.now() + STORE_RETRY));
+                if let Some(timer) = self.timer.take() {
+                    ctx.cancel_future(timer);
+                }
+                self.timer = Some(ctx.run_later(STORE_RETRY, |actor, ctx| {
+                    actor.timer = None;
+                    let step = actor.dispatch(Retire::WhenIdle);
+                    ctx.wait(step);
+                }));
             }
         }
     }
@@ -240,10 +247,15 @@ impl Handler<CallFinished> for CampaignActor {
                 .await
         };
         AtomicResponse::new(Box::pin(record.into_actor(self).map(
-            |result, actor, ctx| {
-                if let Err(error) = result {
-                    // The outcome is not lost for good: the call stays in flight until recovery.
-                    tracing::error!(campaign = %actor.id, %error, "recording an outcome failed");
+            move |result, actor, ctx| {
+                match result {
+                    Ok(_) | Err(StoreError::NotFound) => {}
+                    // Recording is idempotent per attempt: keep the outcome until the store
+                    // takes it (a call past its deadline is `unknown` and ignores it then).
+                    Err(error) => {
+                        tracing::warn!(campaign = %actor.id, %error, "recording an outcome failed, retrying");
+                        ctx.run_later(STORE_RETRY, move |_, ctx| ctx.notify(CallFinished(report)));
+                    }
                 }
                 // One dispatch, queued behind the outcomes already waiting, claims for all of them.
                 if !actor.dispatch_queued {

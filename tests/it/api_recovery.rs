@@ -79,3 +79,143 @@ async fn a_new_node_continues_a_campaign_and_never_redials_a_lost_call() {
         .collect();
     assert_eq!(unknown, lost);
 }
+
+/// A redis-server of one test's own, with the append-only file on, that the test can kill and
+/// start again on the same data.
+struct OwnRedis {
+    port: u16,
+    dir: std::path::PathBuf,
+    child: Option<std::process::Child>,
+}
+
+impl OwnRedis {
+    fn new() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir =
+            std::env::temp_dir().join(format!("pacer-redis-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut redis = Self {
+            port,
+            dir,
+            child: None,
+        };
+        redis.start();
+        redis
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    fn start(&mut self) {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                &self.port.to_string(),
+                "--save",
+                "",
+            ])
+            .args(["--appendonly", "yes", "--appendfsync", "always"])
+            .arg("--dir")
+            .arg(&self.dir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server starts (apt-get install redis-server)");
+        self.child = Some(child);
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("redis-server did not start on port {}", self.port);
+    }
+
+    /// Kills the server at once (SIGKILL): what it acknowledged is in the append-only file.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[actix_web::test]
+async fn a_redis_outage_is_503_and_every_contact_still_ends_exactly_once() {
+    let mut redis = OwnRedis::new();
+    let store = pacer::store::RedisStore::connect(&pacer::store::RedisSettings {
+        url: redis.url(),
+        prefix: "outage:".to_owned(),
+        pool_size: 4,
+        response_timeout: std::time::Duration::from_millis(300),
+        call_deadline: pacer::store::CallDeadline::default(),
+    })
+    .unwrap();
+    let app = spawn_app_on(Arc::new(store), monday_8am()).await;
+    let id = app.start_campaign(6, 2).await;
+    assert_eq!(app.dialer.n_placed(), 2);
+
+    redis.kill();
+    let reply = app.get(&format!("/batch-calls/{id}")).await.expect(503);
+    assert_eq!(reply.error_code(), "unavailable");
+    let ready = app
+        .client
+        .get(format!("{}/readyz", app.root))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    // The two calls end while Redis is down: their outcomes wait in the dispatcher.
+    assert_eq!(app.finish_all(DialOutcome::Completed).await, 2);
+    app.command(&id, "pause").await.expect(503);
+
+    redis.start();
+    // Bounded wait for the dispatcher's own retries (one a second) to land: at most 20 s.
+    let mut campaign = serde_json::Value::Null;
+    for _ in 0..200 {
+        app.tick().await;
+        app.dialer.finish_all(DialOutcome::Completed);
+        campaign = app.get(&format!("/batch-calls/{id}")).await.body["data"].clone();
+        if campaign["status"] == "completed" {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(campaign["status"], "completed", "{campaign}");
+    assert_eq!(
+        (campaign["completed"].as_u64(), campaign["unknown"].as_u64()),
+        (Some(6), Some(0))
+    );
+    let phones: Vec<String> = app
+        .dialer
+        .placed()
+        .iter()
+        .map(|placed| placed.call.phone.as_str().to_owned())
+        .collect();
+    let unique: HashSet<&String> = phones.iter().collect();
+    assert_eq!(
+        (phones.len(), unique.len()),
+        (6, 6),
+        "every contact called exactly once"
+    );
+    let ready = app
+        .client
+        .get(format!("{}/readyz", app.root))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+}
