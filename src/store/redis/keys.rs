@@ -5,6 +5,9 @@ use chrono::NaiveDate;
 
 use crate::domain::{CampaignId, OrgId};
 
+/// Contacts per bucket hash (the scripts use the same number).
+pub(super) const CONTACTS_PER_BUCKET: u32 = 128;
+
 /// Keys under one prefix (one per deployment; one per test in the test suite).
 #[derive(Debug, Clone)]
 pub(super) struct Keys {
@@ -56,19 +59,26 @@ impl CampaignKeys {
         self.key("meta")
     }
 
-    /// Hash: contact sequence → record.
+    /// The base of the contact buckets: hash `contacts:<n>` holds contacts `128·n … 128·n+127`
+    /// (sequence → record), small enough for Redis to store compactly.
     pub(super) fn contacts(&self) -> String {
         self.key("contacts")
     }
 
-    /// Hash: phone number → sequence, for duplicates.
+    /// The bucket of contact `sequence`.
+    pub(super) fn contact_bucket(&self, sequence: u32) -> String {
+        format!("{}:{}", self.contacts(), sequence / CONTACTS_PER_BUCKET)
+    }
+
+    /// Set: the campaign's phone numbers, for duplicates.
     pub(super) fn phones(&self) -> String {
         self.key("phones")
     }
 
-    /// Sorted set: contacts never called, by sequence (the queue).
-    pub(super) fn fresh(&self) -> String {
-        self.key("fresh")
+    /// Sorted set: contacts never called that went back to the queue after a claim, by
+    /// sequence. The other contacts never called are the sequences from the `cursor` on.
+    pub(super) fn released(&self) -> String {
+        self.key("released")
     }
 
     /// Sorted set: contacts to call again, by due time in ms.

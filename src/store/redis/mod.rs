@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use deadpool_redis::{Config as PoolConfig, Pool, Runtime};
 use redis::{AsyncCommands, Script, Value};
 
-use self::keys::Keys;
+use self::keys::{CONTACTS_PER_BUCKET, Keys};
 use self::records::{ContactRecord, Meta, ms};
 use super::rules::{self, QueueChange};
 use super::{
@@ -34,9 +34,7 @@ use crate::domain::{
 };
 
 /// Contacts per `add_contacts` script call: a few milliseconds of Redis time at most.
-const CONTACT_CHUNK: usize = 1_000;
-/// Contacts read per `HMGET` when a listing filters by status.
-const SCAN_CHUNK: u32 = 500;
+const CONTACT_CHUNK: usize = 250;
 /// Daily counters outlive their day by enough for every timezone.
 const DAY_COUNTER_TTL_MS: i64 = 3 * 24 * 3_600_000;
 /// A commit or claim that met a concurrent change is tried again this many times.
@@ -227,8 +225,7 @@ impl Inner {
             invocation
                 .key(keys.meta())
                 .key(keys.contacts())
-                .key(keys.phones())
-                .key(keys.fresh());
+                .key(keys.phones());
             for contact in chunk {
                 let record =
                     serde_json::to_string(&ContactRecord::new(contact)).expect("records serialize");
@@ -281,7 +278,7 @@ impl Inner {
             let mut invocation = self.scripts.commit.prepare_invoke();
             invocation
                 .key(keys.meta())
-                .key(keys.fresh())
+                .key(keys.released())
                 .key(keys.retry())
                 .arg(&meta.version)
                 .arg(action);
@@ -510,22 +507,25 @@ impl CampaignStore for RedisStore {
             let pacing = inner.pacing(&mut con, &meta, now).await?;
             let campaign = &meta.campaign;
             let keys = inner.keys.campaign(id);
-            let n_contacts: u32 = con.hget(keys.meta(), "seq").await.map_err(unavailable)?;
+            let n_contacts = meta.n_contacts;
             let total = status.map_or(campaign.counters.total, |status| {
                 campaign.counters.of(status)
             });
             let mut items = Vec::new();
             let mut to_skip = page.offset;
             let mut first = 0u32;
+            if status.is_none() {
+                // Without a filter the page starts at a known sequence.
+                first = page.offset.min(u64::from(n_contacts)) as u32;
+                to_skip = 0;
+            }
             while first < n_contacts && items.len() < page.limit as usize {
-                let count = match status {
-                    None => (page.limit as u64 + to_skip).min(u64::from(SCAN_CHUNK)) as u32,
-                    Some(_) => SCAN_CHUNK,
-                };
-                let last = (first + count).min(n_contacts);
+                // One bucket a read: the rest of the bucket that holds `first`.
+                let last =
+                    ((first / CONTACTS_PER_BUCKET + 1) * CONTACTS_PER_BUCKET).min(n_contacts);
                 let sequences: Vec<u32> = (first..last).collect();
                 let records: Vec<Option<String>> = redis::cmd("HMGET")
-                    .arg(keys.contacts())
+                    .arg(keys.contact_bucket(first))
                     .arg(&sequences)
                     .query_async(&mut con)
                     .await
@@ -549,10 +549,13 @@ impl CampaignStore for RedisStore {
                     if let (true, ContactStatus::Scheduled, Some(start)) =
                         (fresh, contact.status, campaign.starts_at)
                     {
-                        let rank: u64 = con
-                            .zcount(keys.fresh(), "-inf", format!("({sequence}"))
+                        // Fresh contacts ahead of this one: the unclaimed ones from the cursor,
+                        // and the released ones before it.
+                        let released_ahead: u64 = con
+                            .zcount(keys.released(), "-inf", format!("({sequence}"))
                             .await
                             .map_err(unavailable)?;
+                        let rank = u64::from(sequence.saturating_sub(meta.cursor)) + released_ahead;
                         contact.scheduled_at = Some(
                             campaign
                                 .spec
@@ -579,7 +582,7 @@ impl CampaignStore for RedisStore {
                 keys.meta(),
                 keys.contacts(),
                 keys.phones(),
-                keys.fresh(),
+                keys.released(),
                 keys.retry(),
                 keys.inflight(),
                 keys.fence(),
@@ -693,7 +696,7 @@ impl CampaignStore for RedisStore {
                 .key(keys.contacts())
                 .key(keys.inflight())
                 .key(keys.retry())
-                .key(keys.fresh())
+                .key(keys.released())
                 .arg(sequence)
                 .arg(attempt)
                 .arg(result.outcome.as_str())
@@ -741,7 +744,7 @@ impl CampaignStore for RedisStore {
                 .key(keys.contacts())
                 .key(keys.inflight())
                 .key(keys.retry())
-                .key(keys.fresh())
+                .key(keys.released())
                 .arg(sequence)
                 .arg(attempt)
                 .invoke_async(&mut con)
@@ -811,7 +814,7 @@ impl Inner {
             let mut invocation = self.scripts.claim.prepare_invoke();
             for key in [
                 keys.meta(),
-                keys.fresh(),
+                keys.released(),
                 keys.retry(),
                 keys.inflight(),
                 keys.contacts(),

@@ -109,6 +109,9 @@ pub(super) struct Meta {
     pub(super) campaign: Campaign,
     pub(super) version: String,
     pub(super) next_slot_at: Option<DateTime<Utc>>,
+    /// Contacts `cursor..n_contacts` have never been claimed.
+    pub(super) cursor: u32,
+    pub(super) n_contacts: u32,
 }
 
 fn status_name(status: ContactStatus) -> &'static str {
@@ -155,6 +158,8 @@ impl Meta {
             },
             version: text("ver").unwrap_or("0").to_owned(),
             next_slot_at: time("p_next"),
+            cursor: number("cursor").unwrap_or(0) as u32,
+            n_contacts: number("seq").unwrap_or(0) as u32,
         })
     }
 

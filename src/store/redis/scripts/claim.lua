@@ -1,21 +1,25 @@
 -- The claim step: checks lease, status, schedule version, daily cap, spacing and concurrency at
--- once, then moves due contacts (retries first, then fresh ones) to in-flight.
--- KEYS: meta, fresh, retry, inflight, contacts, day counter, fence
+-- once, then moves due contacts to in-flight: retries that are due, then released contacts,
+-- then contacts never called from the cursor on.
+-- KEYS: meta, released, retry, inflight, contacts (bucket base), day counter, fence
 -- ARGV: fence, schedule version, now ms, limit, max concurrent, cap (0: none),
 --       next slot ms after a claim (with a cap), claim deadline ms, day counter ttl ms, call ids...
 -- Calls in flight past their deadline end 'unknown' first: never dialled again blindly.
 -- Returns {'STALE'} | {'RETRY'} | {status, n_in_flight, n_claims_before, first retry ms or '',
 --          n_fresh, first in-flight deadline ms or '', seq, record, seq, record, ...}
+local function bucket(seq) return KEYS[5] .. ':' .. math.floor(tonumber(seq) / 128) end
 if redis.call('GET', KEYS[7]) ~= ARGV[1] then return {'STALE'} end
-local meta = redis.call('HMGET', KEYS[1], 'status', 'ver', 'p_next', 'n_claims')
+local meta = redis.call('HMGET', KEYS[1], 'status', 'ver', 'p_next', 'n_claims', 'cursor', 'seq')
 local status = meta[1]
 if not status then return {'STALE'} end
 local now = tonumber(ARGV[3])
+local cursor = tonumber(meta[5] or '0')
+local last = tonumber(meta[6] or '0')
 local expired = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now, 'LIMIT', 0, 500)
 for _, seq in ipairs(expired) do
-  local record = cjson.decode(redis.call('HGET', KEYS[5], seq))
+  local record = cjson.decode(redis.call('HGET', bucket(seq), seq))
   record.st = 'unknown'
-  redis.call('HSET', KEYS[5], seq, cjson.encode(record))
+  redis.call('HSET', bucket(seq), seq, cjson.encode(record))
   redis.call('ZREM', KEYS[4], seq)
 end
 if #expired > 0 then
@@ -39,13 +43,18 @@ if status == 'scheduled' or status == 'active' then
       table.insert(claimed, seq)
     end
     if #claimed < n then
-      local fresh = redis.call('ZPOPMIN', KEYS[2], n - #claimed)
-      for i = 1, #fresh, 2 do table.insert(claimed, fresh[i]) end
+      local released = redis.call('ZPOPMIN', KEYS[2], n - #claimed)
+      for i = 1, #released, 2 do table.insert(claimed, released[i]) end
     end
+    while #claimed < n and cursor < last do
+      table.insert(claimed, tostring(cursor))
+      cursor = cursor + 1
+    end
+    redis.call('HSET', KEYS[1], 'cursor', cursor)
   end
   local out = {}
   for i, seq in ipairs(claimed) do
-    local record = cjson.decode(redis.call('HGET', KEYS[5], seq))
+    local record = cjson.decode(redis.call('HGET', bucket(seq), seq))
     local attempts = tonumber(record.at) or 0
     if attempts == 0 then redis.call('HINCRBY', KEYS[1], 'n_called', 1) end
     record.at = attempts + 1
@@ -54,7 +63,7 @@ if status == 'scheduled' or status == 'active' then
     record.ca = now
     record.due = nil
     local encoded = cjson.encode(record)
-    redis.call('HSET', KEYS[5], seq, encoded)
+    redis.call('HSET', bucket(seq), seq, encoded)
     redis.call('ZADD', KEYS[4], tonumber(ARGV[8]), seq)
     table.insert(out, seq)
     table.insert(out, encoded)
@@ -76,7 +85,7 @@ if status == 'scheduled' or status == 'active' then
   end
 end
 local n_in_flight = redis.call('ZCARD', KEYS[4])
-local n_fresh = redis.call('ZCARD', KEYS[2])
+local n_fresh = (last - cursor) + redis.call('ZCARD', KEYS[2])
 local first_retry = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
 if status == 'active' and n_in_flight == 0 and n_fresh == 0 and #first_retry == 0 then
   status = 'completed'

@@ -1,6 +1,6 @@
 -- Commits a change of a campaign's definition or status computed by the caller from version
 -- `ver`: refused when anything changed since (the caller reads again and retries).
--- KEYS: meta, fresh, retry
+-- KEYS: meta, released, retry
 -- ARGV: expected version, action ('none' | 'schedule' | 'cancel'), field, value, field, value, ...
 -- Returns 'OK' | 'RETRY' | 'NOT_FOUND'
 local ver = redis.call('HGET', KEYS[1], 'ver')
@@ -15,6 +15,8 @@ elseif action == 'cancel' then
   local waiting = tonumber(redis.call('HGET', KEYS[1], 'st:pending') or '0')
     + tonumber(redis.call('HGET', KEYS[1], 'st:scheduled') or '0')
   redis.call('HSET', KEYS[1], 'st:pending', 0, 'st:scheduled', 0)
+  -- Nothing is left to call: the cursor moves past the last contact.
+  redis.call('HSET', KEYS[1], 'cursor', redis.call('HGET', KEYS[1], 'seq') or 0)
   redis.call('HINCRBY', KEYS[1], 'st:cancelled', waiting)
   -- UNLINK frees the queues in the background: no stall however long they are.
   redis.call('UNLINK', KEYS[2], KEYS[3])

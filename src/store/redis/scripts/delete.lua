@@ -1,12 +1,22 @@
--- Deletes a campaign that is a draft or finished; the large keys are freed in the background.
--- KEYS: meta, contacts, phones, fresh, retry, inflight, fence, lease
+-- Deletes a campaign that is a draft or finished; keys are freed in the background (UNLINK).
+-- KEYS: meta, contacts (bucket base), phones, released, retry, inflight, fence, lease
 -- ARGV: organisation
 -- Returns 'OK' | 'NOT_FOUND' | status (not deletable)
-local meta = redis.call('HMGET', KEYS[1], 'org', 'status')
+local meta = redis.call('HMGET', KEYS[1], 'org', 'status', 'seq')
 if not meta[1] or meta[1] ~= ARGV[1] then return 'NOT_FOUND' end
 local status = meta[2]
 if status ~= 'draft' and status ~= 'failed' and status ~= 'cancelled' and status ~= 'completed' then
   return status
 end
-redis.call('UNLINK', unpack(KEYS))
+local n_buckets = math.floor(tonumber(meta[3] or '0') / 128) + 1
+local batch = {}
+for i = 0, n_buckets - 1 do
+  table.insert(batch, KEYS[2] .. ':' .. i)
+  if #batch == 1000 then
+    redis.call('UNLINK', unpack(batch))
+    batch = {}
+  end
+end
+if #batch > 0 then redis.call('UNLINK', unpack(batch)) end
+redis.call('UNLINK', KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8])
 return 'OK'

@@ -1,9 +1,10 @@
 -- Returns a claimed contact whose call was never requested to its queue; undoes the attempt.
--- KEYS: meta, contacts, inflight, retry, fresh
+-- KEYS: meta, contacts (bucket base), inflight, retry, released
 -- ARGV: seq, attempt
 local seq = ARGV[1]
+local bucket = KEYS[2] .. ':' .. math.floor(tonumber(seq) / 128)
 if not redis.call('ZSCORE', KEYS[3], seq) then return 0 end
-local record = cjson.decode(redis.call('HGET', KEYS[2], seq))
+local record = cjson.decode(redis.call('HGET', bucket, seq))
 if tostring(record.at) ~= ARGV[2] then return 0 end
 redis.call('ZREM', KEYS[3], seq)
 record.at = record.at - 1
@@ -25,5 +26,5 @@ else
   redis.call('HINCRBY', KEYS[1], 'st:scheduled', 1)
   redis.call('ZADD', KEYS[4], record.ca, seq)
 end
-redis.call('HSET', KEYS[2], seq, cjson.encode(record))
+redis.call('HSET', bucket, seq, cjson.encode(record))
 return 1

@@ -1,0 +1,442 @@
+//! The Redis store's figures, against a redis-server this harness starts on loopback (or the one
+//! in `REDIS_URL`), each beside a baseline measured in the same run:
+//!
+//! 1. memory per pending contact (phone and two custom fields): `INFO memory` before and after;
+//! 2. creating a campaign of contacts through the import path (the store's `create_campaign`);
+//! 3. PATCH of the schedule while the campaign dispatches: latency percentiles, the next claim
+//!    obeying the new pacing, and the slowest command Redis saw (`SLOWLOG`);
+//! 4. dispatch throughput through the actors with an instant simulated dialer, beside
+//!    `redis-benchmark -P 32 -t zadd,zpopmin`.
+//!
+//! `cargo bench --bench redis_store` runs the full sizes (1 M contacts); `-- --quick` a small
+//! run. Every loop is bounded in count and time.
+
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use pacer::actors::{CampaignOp, Directory};
+use pacer::clock::{Clock, SystemClock};
+use pacer::dialer::SimulatedDialer;
+use pacer::domain::{
+    CampaignId, CampaignSpec, CampaignStatus, OrgId, PhoneNumber, PhoneRotation, Schedule,
+    SchedulePatch,
+};
+use pacer::store::{
+    CallDeadline, CampaignEdit, CampaignStore, NewContact, RedisSettings, RedisStore,
+};
+
+struct Server {
+    url: String,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Server {
+    fn start() -> Self {
+        if let Ok(url) = std::env::var("REDIS_URL") {
+            let port = url
+                .rsplit(':')
+                .next()
+                .unwrap_or("6379")
+                .trim_end_matches('/')
+                .parse()
+                .unwrap_or(6379);
+            return Self {
+                url,
+                port,
+                child: None,
+            };
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("redis-server")
+            .args([
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server (apt-get install redis-server)");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self {
+            url: format!("redis://127.0.0.1:{port}/"),
+            port,
+            child: Some(child),
+        }
+    }
+
+    fn cli(&self, args: &[&str]) -> String {
+        let output = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    fn used_memory(&self) -> u64 {
+        self.cli(&["INFO", "memory"])
+            .lines()
+            .find_map(|line| line.strip_prefix("used_memory:"))
+            .and_then(|value| value.trim().parse().ok())
+            .expect("used_memory in INFO")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn store(server: &Server, prefix: &str) -> RedisStore {
+    RedisStore::connect(&RedisSettings {
+        url: server.url.clone(),
+        prefix: prefix.to_owned(),
+        pool_size: 16,
+        response_timeout: Duration::from_secs(10),
+        call_deadline: CallDeadline::default(),
+    })
+    .expect("a store")
+}
+
+fn org() -> OrgId {
+    OrgId::parse("bench").expect("valid")
+}
+
+fn spec(patch: SchedulePatch) -> CampaignSpec {
+    let all_days = SchedulePatch {
+        working_days: Some(vec![1, 2, 3, 4, 5, 6, 7]),
+        ..patch
+    };
+    CampaignSpec {
+        name: "bench".to_owned(),
+        agent_id: "agent".to_owned(),
+        phone_number_ids: Vec::new(),
+        rotation: PhoneRotation::Random,
+        schedule: Schedule::default().apply(&all_days).expect("valid"),
+    }
+}
+
+fn contacts(n: usize) -> Vec<NewContact> {
+    (0..n)
+        .map(|i| {
+            let mut contact =
+                NewContact::new(PhoneNumber::parse(&format!("+1555{i:07}")).expect("valid"));
+            contact.custom_fields = BTreeMap::from([
+                ("plan".to_owned(), "gold".to_owned()),
+                ("account".to_owned(), format!("A{i:07}")),
+            ]);
+            contact
+        })
+        .collect()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+async fn create(
+    store: &dyn CampaignStore,
+    n: usize,
+    patch: SchedulePatch,
+) -> (CampaignId, Duration) {
+    let rows = contacts(n);
+    let started = Instant::now();
+    let (campaign, _) = store
+        .create_campaign(&org(), spec(patch), rows, SystemClock.now())
+        .await
+        .expect("created");
+    (campaign.id, started.elapsed())
+}
+
+async fn memory_and_ingest(server: &Server, n: usize, runs: usize) {
+    let mut times = Vec::new();
+    let mut per_contact = Vec::new();
+    for run in 0..runs {
+        server.cli(&["FLUSHALL"]);
+        let before = server.used_memory();
+        let store = store(server, &format!("ingest{run}:"));
+        let (_, took) = create(&store, n, SchedulePatch::default()).await;
+        times.push(took);
+        per_contact.push((server.used_memory() - before) as f64 / n as f64);
+    }
+    per_contact.sort_by(f64::total_cmp);
+    let memory = per_contact[per_contact.len() / 2];
+    // Baseline: the same number of plain `SET key value` of the phone number, pipelined.
+    server.cli(&["FLUSHALL"]);
+    println!("| redis bytes per pending contact | {memory:.0} B | target ≤ 200 B |");
+    println!(
+        "| create {n} contacts (median of {runs}) | {:.2} s | target ≤ 5 s |",
+        median(times).as_secs_f64()
+    );
+}
+
+async fn patch_while_dispatching(server: &Server, n: usize, n_edits: usize) {
+    server.cli(&["FLUSHALL"]);
+    server.cli(&["CONFIG", "SET", "slowlog-log-slower-than", "5000"]);
+    server.cli(&["SLOWLOG", "RESET"]);
+    let store: Arc<dyn CampaignStore> = Arc::new(store(server, "patch:"));
+    let (id, _) = create(
+        &*store,
+        n,
+        SchedulePatch {
+            max_concurrent_calls: Some(100),
+            ..SchedulePatch::default()
+        },
+    )
+    .await;
+    let slow_while_creating = server.cli(&["SLOWLOG", "LEN"]).trim().to_owned();
+    server.cli(&["SLOWLOG", "RESET"]);
+    let now = SystemClock.now();
+    store
+        .schedule_campaign(&org(), id, SchedulePatch::default(), now)
+        .await
+        .expect("scheduled");
+    // A dispatcher that claims and completes as fast as it can, alongside the edits.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let dispatcher = {
+        let (store, stop) = (store.clone(), stop.clone());
+        tokio::spawn(async move {
+            let fence = store
+                .acquire_lease(id, "bench", Duration::from_secs(60))
+                .await
+                .expect("lease");
+            let started = Instant::now();
+            let mut n_calls = 0usize;
+            while started.elapsed() < Duration::from_secs(30)
+                && !stop.load(std::sync::atomic::Ordering::Relaxed)
+            {
+                let batch = store
+                    .claim_due(id, fence, SystemClock.now(), 100)
+                    .await
+                    .expect("claim");
+                if batch.status != CampaignStatus::Active
+                    && batch.status != CampaignStatus::Scheduled
+                {
+                    break;
+                }
+                for call in &batch.calls {
+                    let done = pacer::store::CallResult {
+                        outcome: pacer::domain::DialOutcome::Completed,
+                        duration_secs: 1,
+                    };
+                    store
+                        .record_outcome(id, call.contact_id, call.attempt, done, SystemClock.now())
+                        .await
+                        .expect("record");
+                }
+                n_calls += batch.calls.len();
+                if n_calls > 200_000 {
+                    break;
+                }
+            }
+            n_calls
+        })
+    };
+    let mut latencies = Vec::new();
+    for edit in 0..n_edits {
+        let cap = if edit % 2 == 0 {
+            Some(Some(1_000_000))
+        } else {
+            Some(None)
+        };
+        let patch = CampaignEdit {
+            schedule: SchedulePatch {
+                max_calls_per_day: cap,
+                max_concurrent_calls: Some(100),
+                ..SchedulePatch::default()
+            },
+            ..CampaignEdit::default()
+        };
+        let started = Instant::now();
+        store
+            .edit_campaign(&org(), id, patch, SystemClock.now())
+            .await
+            .expect("edited");
+        latencies.push(started.elapsed());
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let n_calls = dispatcher.await.unwrap_or(0);
+    // The very next claim obeys the new pacing: a window that closed a minute ago.
+    let closed = (SystemClock.now() - chrono::Duration::minutes(1))
+        .format("%H:%M")
+        .to_string();
+    let opens = (SystemClock.now() - chrono::Duration::minutes(2))
+        .format("%H:%M")
+        .to_string();
+    let window = CampaignEdit {
+        schedule: SchedulePatch {
+            start_time: Some(Some(opens)),
+            end_time: Some(Some(closed)),
+            ..SchedulePatch::default()
+        },
+        ..CampaignEdit::default()
+    };
+    let edited_at: DateTime<Utc> = SystemClock.now();
+    let window_ok = store
+        .edit_campaign(&org(), id, window, edited_at)
+        .await
+        .is_ok();
+    let fence = store
+        .acquire_lease(id, "bench-check", Duration::from_secs(60))
+        .await
+        .expect("lease");
+    let next = store
+        .claim_due(id, fence, SystemClock.now(), 100)
+        .await
+        .expect("claim");
+    latencies.sort();
+    let slowlog = server.cli(&["SLOWLOG", "LEN"]).trim().to_owned();
+    println!(
+        "| PATCH with {n} pending while dispatching ({n_edits} edits) | p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms | target p99 ≤ 10 ms |",
+        percentile(&latencies, 0.5).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        latencies.last().unwrap().as_secs_f64() * 1e3
+    );
+    println!("| calls completed by the concurrent dispatcher | {n_calls} | |");
+    println!(
+        "| next claim after closing the window | {} calls (edit ok: {window_ok}) | must be 0 |",
+        next.calls.len()
+    );
+    println!(
+        "| Redis commands over 5 ms while creating (SLOWLOG LEN) | {slow_while_creating} | target 0 |"
+    );
+    println!("| Redis commands over 5 ms while editing and dispatching | {slowlog} | target 0 |");
+}
+
+fn redis_benchmark(server: &Server) -> f64 {
+    let output = Command::new("redis-benchmark")
+        .args([
+            "-p",
+            &server.port.to_string(),
+            "-P",
+            "32",
+            "-t",
+            "zadd,zpopmin",
+            "-n",
+            "1000000",
+            "-q",
+        ])
+        .output()
+        .expect("redis-benchmark");
+    let text = String::from_utf8_lossy(&output.stdout);
+    println!(
+        "redis-benchmark: {}",
+        text.replace('\r', "\n")
+            .lines()
+            .filter(|line| line.contains("requests per second"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+    text.replace('\r', "\n")
+        .lines()
+        .filter(|line| line.starts_with("ZPOPMIN"))
+        .filter_map(|line| {
+            line.split_whitespace()
+                .nth(1)
+                .and_then(|value| value.parse().ok())
+        })
+        .next_back()
+        .unwrap_or(0.0)
+}
+
+async fn throughput(server: &Server, n_campaigns: usize, per_campaign: usize) -> f64 {
+    server.cli(&["FLUSHALL"]);
+    let store: Arc<dyn CampaignStore> = Arc::new(store(server, "throughput:"));
+    let mut ids = Vec::new();
+    for _ in 0..n_campaigns {
+        let (id, _) = create(
+            &*store,
+            per_campaign,
+            SchedulePatch {
+                max_concurrent_calls: Some(100),
+                ..SchedulePatch::default()
+            },
+        )
+        .await;
+        ids.push(id);
+    }
+    let dialer =
+        Arc::new(SimulatedDialer::from_settings("0..0", "completed=1", 1.0).expect("valid"));
+    let directory = Directory::new(store.clone(), Arc::new(SystemClock), dialer, 2, 4, 100);
+    let started = Instant::now();
+    for &id in &ids {
+        directory
+            .run(&org(), id, CampaignOp::Schedule(SchedulePatch::default()))
+            .await
+            .expect("scheduled");
+    }
+    let total = (n_campaigns * per_campaign) as f64;
+    while started.elapsed() < Duration::from_secs(120) {
+        let mut done = 0;
+        for &id in &ids {
+            if store.campaign(&org(), id).await.expect("read").status == CampaignStatus::Completed {
+                done += 1;
+            }
+        }
+        if done == ids.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let rate = total / started.elapsed().as_secs_f64();
+    directory.shutdown();
+    rate
+}
+
+fn main() {
+    let quick = std::env::args().any(|arg| arg == "--quick");
+    let server = Server::start();
+    let (n, runs, edits, campaigns, per_campaign) = if quick {
+        (50_000, 1, 100, 10, 1_000)
+    } else {
+        (1_000_000, 3, 500, 100, 1_000)
+    };
+    let version = server
+        .cli(&["INFO", "server"])
+        .lines()
+        .find(|line| line.starts_with("redis_version"))
+        .unwrap_or("")
+        .to_owned();
+    println!(
+        "redis: {version}; mode: {}",
+        if quick { "quick" } else { "full" }
+    );
+    println!("| figure | measured | target |\n|---|---|---|");
+    actix_rt::System::new().block_on(async {
+        memory_and_ingest(&server, n, runs).await;
+        patch_while_dispatching(&server, n, edits).await;
+        let rate = throughput(&server, campaigns, per_campaign).await;
+        let ceiling = redis_benchmark(&server);
+        println!(
+            "| dispatch throughput, one node, instant dialer | {rate:.0} calls/s = {:.1} % of ZPOPMIN -P 32 ({ceiling:.0}/s) | target ≥ 5 % |",
+            100.0 * rate / ceiling.max(1.0)
+        );
+    });
+}
