@@ -11,6 +11,8 @@
 //! `cargo bench --bench redis_store` runs the full sizes (1 M contacts); `-- --quick` a small
 //! run. Every loop is bounded in count and time.
 
+#![allow(clippy::print_stdout, reason = "a harness prints its table")]
+
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
