@@ -15,7 +15,8 @@ use crate::clock::Clock;
 use crate::dialer::{CallReport, DialError, OutcomeSink};
 use crate::domain::{CampaignId, CampaignStatus, DialOutcome, OrgId, SchedulePatch};
 use crate::store::{
-    CallResult, Campaign, CampaignEdit, CampaignStore, ClaimBatch, Control, Fence, StoreError,
+    CallResult, Campaign, CampaignEdit, CampaignStore, ClaimBatch, Control, Fence, Outcome,
+    StoreError,
 };
 
 /// Claims what is due now and places it; replies when every claimed call is placed or released.
@@ -74,7 +75,9 @@ pub struct CampaignActor {
     sink: Option<OutcomeSink>,
     /// This actor's lease on the campaign; every claim carries it.
     fence: Option<Fence>,
-    /// A `Dispatch` is queued behind the outcomes that arrived: one claim serves them all.
+    /// Outcomes that arrived since the last dispatch step, which records them first.
+    outcomes: Vec<Outcome>,
+    /// A `Dispatch` is queued behind the outcomes that arrived: one step serves them all.
     dispatch_queued: bool,
 }
 
@@ -90,6 +93,7 @@ impl CampaignActor {
             timer: None,
             sink: None,
             fence: None,
+            outcomes: Vec::new(),
             dispatch_queued: false,
         }
     }
@@ -107,12 +111,22 @@ impl CampaignActor {
         let now = self.clock.now();
         let (limit, fence) = (self.claim_limit, self.fence);
         let owner = self.directory.node_id().to_owned();
+        let outcomes = std::mem::take(&mut self.outcomes);
         async move {
-            // The first step takes the lease; a failed attempt is tried again on the next step.
-            let fence = match fence {
-                Some(fence) => fence,
-                None => store.acquire_lease(id, &owner, LEASE_TTL).await?,
-            };
+            // Outcomes first, in one store step: they free call slots for the claim below. If the
+            // store fails, they are kept for the next step (recording is idempotent per attempt).
+            if !outcomes.is_empty() {
+                match store.record_outcomes(id, &outcomes, now).await {
+                    Ok(_) | Err(StoreError::NotFound) => {}
+                    Err(error) => return (Err(error), outcomes),
+                }
+            }
+            let step = async {
+                // The first step takes the lease; a failed attempt is tried again on the next step.
+                let fence = match fence {
+                    Some(fence) => fence,
+                    None => store.acquire_lease(id, &owner, LEASE_TTL).await?,
+                };
             let batch = store.claim_due(id, fence, now, limit).await?;
             if batch.calls.is_empty() {
                 return Ok((fence, batch));
@@ -140,9 +154,14 @@ impl CampaignActor {
                 result?;
             }
             Ok::<_, StoreError>((fence, batch))
+            };
+            (step.await, Vec::new())
         }
         .into_actor(self)
-        .map(move |result, actor, ctx| actor.after_dispatch(result, retire, ctx))
+        .map(move |(result, unrecorded), actor, ctx| {
+            actor.outcomes.splice(0..0, unrecorded);
+            actor.after_dispatch(result, retire, ctx);
+        })
     }
 
     fn after_dispatch(
@@ -226,44 +245,20 @@ impl Handler<Dispatch> for CampaignActor {
 }
 
 impl Handler<CallFinished> for CampaignActor {
-    type Result = AtomicResponse<Self, ()>;
+    type Result = ();
 
-    fn handle(
-        &mut self,
-        CallFinished(report): CallFinished,
-        _ctx: &mut Context<Self>,
-    ) -> Self::Result {
-        let store = self.store.clone();
-        let now = self.clock.now();
-        let record = async move {
-            store
-                .record_outcome(
-                    report.campaign_id,
-                    report.contact_id,
-                    report.attempt,
-                    report.result,
-                    now,
-                )
-                .await
-        };
-        AtomicResponse::new(Box::pin(record.into_actor(self).map(
-            move |result, actor, ctx| {
-                match result {
-                    Ok(_) | Err(StoreError::NotFound) => {}
-                    // Recording is idempotent per attempt: keep the outcome until the store
-                    // takes it (a call past its deadline is `unknown` and ignores it then).
-                    Err(error) => {
-                        tracing::warn!(campaign = %actor.id, %error, "recording an outcome failed, retrying");
-                        ctx.run_later(STORE_RETRY, move |_, ctx| ctx.notify(CallFinished(report)));
-                    }
-                }
-                // One dispatch, queued behind the outcomes already waiting, claims for all of them.
-                if !actor.dispatch_queued {
-                    actor.dispatch_queued = true;
-                    ctx.address().do_send(Dispatch);
-                }
-            },
-        )))
+    fn handle(&mut self, CallFinished(report): CallFinished, ctx: &mut Context<Self>) {
+        self.outcomes.push(Outcome {
+            contact: report.contact_id,
+            attempt: report.attempt,
+            result: report.result,
+        });
+        // One dispatch, queued behind the outcomes already waiting, records them all at once
+        // and claims for the call slots they freed.
+        if !self.dispatch_queued {
+            self.dispatch_queued = true;
+            ctx.address().do_send(Dispatch);
+        }
     }
 }
 

@@ -237,6 +237,14 @@ pub struct CallResult {
     pub duration_secs: u32,
 }
 
+/// How one attempt of one contact ended, as a dialer reported it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    pub contact: ContactId,
+    pub attempt: u32,
+    pub result: CallResult,
+}
+
 /// What recording an outcome did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Recorded {
@@ -351,6 +359,23 @@ pub trait CampaignStore: Send + Sync + std::fmt::Debug + 'static {
         result: CallResult,
         now: DateTime<Utc>,
     ) -> Result<Recorded, StoreError>;
+
+    /// Records many outcomes of one campaign in one step; one [`Recorded`] per outcome, in order.
+    async fn record_outcomes(
+        &self,
+        id: CampaignId,
+        outcomes: &[Outcome],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Recorded>, StoreError> {
+        let mut recorded = Vec::with_capacity(outcomes.len());
+        for outcome in outcomes {
+            recorded.push(
+                self.record_outcome(id, outcome.contact, outcome.attempt, outcome.result, now)
+                    .await?,
+            );
+        }
+        Ok(recorded)
+    }
 
     /// Returns a claimed contact whose call was never requested to its queue; the attempt is
     /// undone (the daily cap is not refunded, so it can never be exceeded).

@@ -25,7 +25,7 @@ use self::records::{ContactRecord, Meta, ms};
 use super::rules::{self, QueueChange};
 use super::{
     AddedContacts, CallDeadline, CallResult, Campaign, CampaignEdit, CampaignFilter, CampaignStore,
-    ClaimBatch, ClaimedCall, Contact, Control, Counters, Fence, Listing, NewContact, Page,
+    ClaimBatch, ClaimedCall, Contact, Control, Counters, Fence, Listing, NewContact, Outcome, Page,
     Recorded, StoreError,
 };
 use crate::domain::{
@@ -667,62 +667,24 @@ impl CampaignStore for RedisStore {
         result: CallResult,
         now: DateTime<Utc>,
     ) -> Result<Recorded, StoreError> {
-        self.io(move |inner| async move {
-            let Some(sequence) = rules::contact_sequence(id, contact) else {
-                return Ok(Recorded::Duplicate);
-            };
-            let mut con = inner.connection().await?;
-            let meta = inner.meta(&mut con, None, id).await?;
-            let schedule = &meta.campaign.spec.schedule;
-            // Where a retry would be due; the script decides whether there is one.
-            let not_before =
-                now + chrono::Duration::minutes(i64::from(schedule.retry.delay_minutes));
-            let day = inner
-                .keys
-                .campaign(id)
-                .day(local_date(schedule.timezone, not_before));
-            let used: Option<u32> = con.get(day).await.map_err(unavailable)?;
-            let pacing = PacingState {
-                day: Some(local_date(schedule.timezone, not_before)),
-                used: used.unwrap_or(0),
-                next_slot_at: meta.next_slot_at,
-            };
-            let retry_due = schedule.slot_at_or_after(&pacing, not_before);
-            let keys = inner.keys.campaign(id);
-            let reply: Vec<Value> = inner
-                .scripts
-                .record
-                .key(keys.meta())
-                .key(keys.contacts())
-                .key(keys.inflight())
-                .key(keys.retry())
-                .key(keys.released())
-                .arg(sequence)
-                .arg(attempt)
-                .arg(result.outcome.as_str())
-                .arg(result.duration_secs)
-                .arg(ms(now))
-                .arg(u8::from(schedule.retry.enabled))
-                .arg(schedule.retry.max_retries)
-                .arg(ms(retry_due))
-                .invoke_async(&mut con)
-                .await
-                .map_err(unavailable)?;
-            if text(reply.first()) == "DUP" {
-                return Ok(Recorded::Duplicate);
-            }
-            let status = CampaignStatus::parse(&text(reply.first()))
-                .ok_or_else(|| unavailable("bad reply"))?;
-            let in_flight = number(reply.get(1)) as u32;
-            if status.is_terminal() && in_flight == 0 {
-                let _: () = con
-                    .srem(inner.keys.live(), id.to_string())
-                    .await
-                    .map_err(unavailable)?;
-            }
-            Ok(Recorded::Applied { status, in_flight })
-        })
-        .await
+        let outcome = Outcome {
+            contact,
+            attempt,
+            result,
+        };
+        let mut recorded = self.record_outcomes(id, &[outcome], now).await?;
+        Ok(recorded.pop().unwrap_or(Recorded::Duplicate))
+    }
+
+    async fn record_outcomes(
+        &self,
+        id: CampaignId,
+        outcomes: &[Outcome],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Recorded>, StoreError> {
+        let outcomes = outcomes.to_vec();
+        self.io(move |inner| async move { inner.record(id, &outcomes, now).await })
+            .await
     }
 
     async fn release_claim(
@@ -781,6 +743,81 @@ impl CampaignStore for RedisStore {
 }
 
 impl Inner {
+    /// Records outcomes in one script; the retry due time is computed here once (it needs the
+    /// tz database) and used by the script for whichever outcome is retried.
+    async fn record(
+        &self,
+        id: CampaignId,
+        outcomes: &[Outcome],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Recorded>, StoreError> {
+        let mut con = self.connection().await?;
+        let meta = self.meta(&mut con, None, id).await?;
+        let schedule = &meta.campaign.spec.schedule;
+        let not_before = now + chrono::Duration::minutes(i64::from(schedule.retry.delay_minutes));
+        let day = local_date(schedule.timezone, not_before);
+        let used: Option<u32> = con
+            .get(self.keys.campaign(id).day(day))
+            .await
+            .map_err(unavailable)?;
+        let pacing = PacingState {
+            day: Some(day),
+            used: used.unwrap_or(0),
+            next_slot_at: meta.next_slot_at,
+        };
+        let retry_due = schedule.slot_at_or_after(&pacing, not_before);
+        let keys = self.keys.campaign(id);
+        let mut invocation = self.scripts.record.prepare_invoke();
+        invocation
+            .key(keys.meta())
+            .key(keys.contacts())
+            .key(keys.inflight())
+            .key(keys.retry())
+            .key(keys.released())
+            .arg(ms(now))
+            .arg(u8::from(schedule.retry.enabled))
+            .arg(schedule.retry.max_retries)
+            .arg(ms(retry_due));
+        let mut known = Vec::with_capacity(outcomes.len());
+        for outcome in outcomes {
+            // An id of another campaign names no contact here: a duplicate, by definition.
+            let Some(sequence) = rules::contact_sequence(id, outcome.contact) else {
+                known.push(false);
+                continue;
+            };
+            known.push(true);
+            invocation
+                .arg(sequence)
+                .arg(outcome.attempt)
+                .arg(outcome.result.outcome.as_str())
+                .arg(outcome.result.duration_secs);
+        }
+        let reply: Vec<Value> = invocation
+            .invoke_async(&mut con)
+            .await
+            .map_err(unavailable)?;
+        if text(reply.first()) == "NOT_FOUND" {
+            return Err(StoreError::NotFound);
+        }
+        let status =
+            CampaignStatus::parse(&text(reply.first())).ok_or_else(|| unavailable("bad reply"))?;
+        let in_flight = number(reply.get(1)) as u32;
+        if status.is_terminal() && in_flight == 0 {
+            let _: () = con
+                .srem(self.keys.live(), id.to_string())
+                .await
+                .map_err(unavailable)?;
+        }
+        let mut flags = reply.iter().skip(2);
+        Ok(known
+            .into_iter()
+            .map(|known| match known.then(|| number(flags.next())) {
+                Some(1) => Recorded::Applied { status, in_flight },
+                _ => Recorded::Duplicate,
+            })
+            .collect())
+    }
+
     async fn claim(
         &self,
         id: CampaignId,
