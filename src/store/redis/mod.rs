@@ -97,6 +97,10 @@ struct Inner {
     keys: Keys,
     scripts: Scripts,
     call_deadline: CallDeadline,
+    /// What the dispatch path last read of each campaign. The claim script refuses a stale
+    /// version (and re-checks cap, spacing and concurrency itself), so a steady claim costs one
+    /// round trip; any commit drops the entry.
+    cache: parking_lot::Mutex<HashMap<CampaignId, (Arc<Meta>, PacingState)>>,
 }
 
 /// The runtime Redis I/O runs on; shut down in the background when the store goes.
@@ -143,6 +147,7 @@ impl RedisStore {
                 keys: Keys::new(&settings.prefix),
                 scripts: Scripts::new(),
                 call_deadline: settings.call_deadline,
+                cache: parking_lot::Mutex::new(HashMap::new()),
             }),
             runtime: Arc::new(IoRuntime(Some(runtime))),
         })
@@ -193,6 +198,29 @@ impl Inner {
             return Err(StoreError::NotFound);
         }
         Ok(meta)
+    }
+
+    /// The campaign and its pacing as last seen by the dispatch path, or read now.
+    async fn cached(
+        &self,
+        con: &mut Connection,
+        id: CampaignId,
+        now: DateTime<Utc>,
+    ) -> Result<(Arc<Meta>, PacingState), StoreError> {
+        if let Some((meta, pacing)) = self.cache.lock().get(&id).cloned() {
+            let today = local_date(meta.campaign.spec.schedule.timezone, now);
+            if pacing.day == Some(today) {
+                return Ok((meta, pacing));
+            }
+        }
+        let meta = Arc::new(self.meta(con, None, id).await?);
+        let pacing = self.pacing(con, &meta, now).await?;
+        self.cache.lock().insert(id, (meta.clone(), pacing));
+        Ok((meta, pacing))
+    }
+
+    fn forget(&self, id: CampaignId) {
+        self.cache.lock().remove(&id);
     }
 
     /// The pacing state as of `now`: calls counted today, and the next slot.
@@ -291,6 +319,7 @@ impl Inner {
                 .map_err(unavailable)?;
             match reply.as_str() {
                 "OK" => {
+                    self.forget(id);
                     if campaign.status.is_dispatching() {
                         let _: () = con
                             .sadd(self.keys.live(), id.to_string())
@@ -597,6 +626,7 @@ impl CampaignStore for RedisStore {
                 .map_err(unavailable)?;
             match reply.as_str() {
                 "OK" => {
+                    inner.forget(id);
                     let _: () = con
                         .zrem(inner.keys.org(&org), id.to_string())
                         .await
@@ -752,19 +782,9 @@ impl Inner {
         now: DateTime<Utc>,
     ) -> Result<Vec<Recorded>, StoreError> {
         let mut con = self.connection().await?;
-        let meta = self.meta(&mut con, None, id).await?;
+        let (meta, pacing) = self.cached(&mut con, id, now).await?;
         let schedule = &meta.campaign.spec.schedule;
         let not_before = now + chrono::Duration::minutes(i64::from(schedule.retry.delay_minutes));
-        let day = local_date(schedule.timezone, not_before);
-        let used: Option<u32> = con
-            .get(self.keys.campaign(id).day(day))
-            .await
-            .map_err(unavailable)?;
-        let pacing = PacingState {
-            day: Some(day),
-            used: used.unwrap_or(0),
-            next_slot_at: meta.next_slot_at,
-        };
         let retry_due = schedule.slot_at_or_after(&pacing, not_before);
         let keys = self.keys.campaign(id);
         let mut invocation = self.scripts.record.prepare_invoke();
@@ -828,8 +848,7 @@ impl Inner {
         let mut con = self.connection().await?;
         let keys = self.keys.campaign(id);
         for _ in 0..ATTEMPTS {
-            let meta = self.meta(&mut con, None, id).await?;
-            let mut pacing = self.pacing(&mut con, &meta, now).await?;
+            let (meta, mut pacing) = self.cached(&mut con, id, now).await?;
             let campaign = &meta.campaign;
             let schedule = &campaign.spec.schedule;
             // The gate needs the tz database, so it is decided here; the script re-checks the
@@ -878,8 +897,14 @@ impl Inner {
                 .await
                 .map_err(unavailable)?;
             match text(reply.first()).as_str() {
-                "STALE" => return Err(StoreError::StaleLease),
-                "RETRY" => continue,
+                "STALE" => {
+                    self.forget(id);
+                    return Err(StoreError::StaleLease);
+                }
+                "RETRY" => {
+                    self.forget(id);
+                    continue;
+                }
                 _ => {}
             }
             let status = CampaignStatus::parse(&text(reply.first()))
@@ -895,8 +920,19 @@ impl Inner {
                 .parse::<f64>()
                 .ok()
                 .map(|due| records::instant(due as i64));
+            pacing = PacingState {
+                day: Some(today),
+                used: number(reply.get(6)) as u32,
+                next_slot_at: text(reply.get(7)).parse::<i64>().ok().map(records::instant),
+            };
+            if status == campaign.status {
+                self.cache.lock().insert(id, (meta.clone(), pacing));
+            } else {
+                // Activated or completed: the version moved.
+                self.forget(id);
+            }
             let mut calls = Vec::new();
-            for pair in reply[6..].chunks(2) {
+            for pair in reply[8..].chunks(2) {
                 let sequence = number(pair.first()) as u32;
                 let record = ContactRecord::decode(&text(pair.get(1)))?;
                 let index = n_claims_before + calls.len() as u64;
@@ -915,9 +951,6 @@ impl Inner {
                         .map(str::to_owned),
                     variables: record.variables(),
                 });
-            }
-            if !calls.is_empty() {
-                pacing.record_claims(schedule, now, calls.len() as u32);
             }
             if status.is_terminal() && in_flight == 0 {
                 let _: () = con

@@ -6,7 +6,8 @@
 --       next slot ms after a claim (with a cap), claim deadline ms, day counter ttl ms, call ids...
 -- Calls in flight past their deadline end 'unknown' first: never dialled again blindly.
 -- Returns {'STALE'} | {'RETRY'} | {status, n_in_flight, n_claims_before, first retry ms or '',
---          n_fresh, first in-flight deadline ms or '', seq, record, seq, record, ...}
+--          n_fresh, first in-flight deadline ms or '', calls today, next slot ms or '',
+--          seq, record, seq, record, ...}
 local function bucket(seq) return KEYS[5] .. ':' .. math.floor(tonumber(seq) / 128) end
 if redis.call('GET', KEYS[7]) ~= ARGV[1] then return {'STALE'} end
 local meta = redis.call('HMGET', KEYS[1], 'status', 'ver', 'p_next', 'n_claims', 'cursor', 'seq')
@@ -93,6 +94,9 @@ if status == 'active' and n_in_flight == 0 and n_fresh == 0 and #first_retry == 
   redis.call('HINCRBY', KEYS[1], 'ver', 1)
 end
 local first_deadline = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
-local reply = {status, n_in_flight, meta[4] or '0', first_retry[2] or '', n_fresh, first_deadline[2] or ''}
+local used = redis.call('GET', KEYS[6]) or '0'
+local next_slot = redis.call('HGET', KEYS[1], 'p_next') or ''
+local reply = {status, n_in_flight, meta[4] or '0', first_retry[2] or '', n_fresh, first_deadline[2] or '',
+  used, next_slot}
 for _, item in ipairs(claimed) do table.insert(reply, item) end
 return reply
