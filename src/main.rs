@@ -22,8 +22,22 @@ enum Command {
     Serve,
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            // One line with the cause chain (the key and value at fault), not a backtrace.
+            #[allow(clippy::print_stderr, reason = "start-up errors go to the operator's terminal")]
+            {
+                eprintln!("pacer: {error:#}");
+            }
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load(cli.config.as_deref())?;
     pacer::telemetry::init(settings.log_format);
     match cli.command.unwrap_or(Command::Serve) {
