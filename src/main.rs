@@ -28,7 +28,10 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             // One line with the cause chain (the key and value at fault), not a backtrace.
-            #[allow(clippy::print_stderr, reason = "start-up errors go to the operator's terminal")]
+            #[allow(
+                clippy::print_stderr,
+                reason = "start-up errors go to the operator's terminal"
+            )]
             {
                 eprintln!("pacer: {error:#}");
             }

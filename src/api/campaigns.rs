@@ -57,6 +57,20 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
+    /// The `status` filter, parsed by `parse`; `what` names the kind of status in the error.
+    fn status<T>(
+        &self,
+        parse: fn(&str) -> Option<T>,
+        what: &str,
+    ) -> Result<Option<T>, DomainError> {
+        let Some(text) = self.status.as_deref() else {
+            return Ok(None);
+        };
+        parse(text)
+            .map(Some)
+            .ok_or_else(|| DomainError::new("status", format!("`{text}` is not a {what} status")))
+    }
+
     fn page(&self) -> Result<Page, DomainError> {
         let limit = match &self.limit {
             None => 50,
@@ -104,15 +118,7 @@ async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let params = query(params)?;
     let page_of = params.page()?;
-    let status = params
-        .status
-        .as_deref()
-        .map(|text| {
-            CampaignStatus::parse(text).ok_or_else(|| {
-                DomainError::new("status", format!("`{text}` is not a campaign status"))
-            })
-        })
-        .transpose()?;
+    let status = params.status(CampaignStatus::parse, "campaign")?;
     let filter = CampaignFilter {
         status,
         agent_id: params.agent_id,
@@ -212,15 +218,7 @@ async fn list_contacts(
 ) -> Result<HttpResponse, ApiError> {
     let params = query(params)?;
     let page_of = params.page()?;
-    let status = params
-        .status
-        .as_deref()
-        .map(|text| {
-            ContactStatus::parse(text).ok_or_else(|| {
-                DomainError::new("status", format!("`{text}` is not a contact status"))
-            })
-        })
-        .transpose()?;
+    let status = params.status(ContactStatus::parse, "contact")?;
     let listing = state
         .store
         .contacts(

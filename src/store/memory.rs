@@ -11,8 +11,8 @@ use parking_lot::{Mutex, RwLock};
 use super::rules::{self, QueueChange};
 use super::{
     AddedContacts, CallDeadline, CallResult, Campaign, CampaignEdit, CampaignFilter, CampaignStore,
-    ClaimBatch, ClaimedCall, Contact, Control, Counters, Fence, Listing, NewContact, Page,
-    Recorded, StoreError,
+    ClaimBatch, ClaimedCall, Contact, Control, Fence, Listing, NewContact, Page, Recorded,
+    StoreError,
 };
 use crate::domain::{
     CallId, CampaignId, CampaignSpec, CampaignStatus, Command, ContactId, ContactStatus, Gate,
@@ -429,19 +429,7 @@ impl CampaignStore for MemoryStore {
     ) -> Result<(Campaign, AddedContacts), StoreError> {
         let id = CampaignId::random();
         let mut state = CampaignState {
-            campaign: Campaign {
-                id,
-                org: org.clone(),
-                spec,
-                status: CampaignStatus::Draft,
-                starts_at: None,
-                counters: Counters::default(),
-                created_at: now,
-                updated_at: now,
-                paused_at: None,
-                resumed_at: None,
-                completed_at: None,
-            },
+            campaign: Campaign::draft(id, org.clone(), spec, now),
             pacing: PacingState::default(),
             contacts: Vec::with_capacity(contacts.len()),
             phones: HashSet::with_capacity(contacts.len()),

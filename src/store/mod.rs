@@ -59,6 +59,30 @@ pub struct Campaign {
     pub completed_at: Option<DateTime<Utc>>,
 }
 
+impl Campaign {
+    /// A new campaign in `draft`, without contacts.
+    pub(crate) fn draft(
+        id: CampaignId,
+        org: OrgId,
+        spec: CampaignSpec,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id,
+            org,
+            spec,
+            status: CampaignStatus::Draft,
+            starts_at: None,
+            counters: Counters::default(),
+            created_at: now,
+            updated_at: now,
+            paused_at: None,
+            resumed_at: None,
+            completed_at: None,
+        }
+    }
+}
+
 /// Contacts by status, kept in the same step as every change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Counters {

@@ -340,17 +340,7 @@ async fn timers_pace_a_campaign_to_completion_on_the_system_clock(backend: Backe
         "name": "real time", "agent_id": "a", "working_days": [1,2,3,4,5,6,7], "max_calls_per_day": 864_000,
         "contacts": (0..8).map(|i| json!({ "phone_number": phone(i) })).collect::<Vec<_>>(),
     });
-    let send = |request: reqwest::RequestBuilder| async move {
-        let reply: serde_json::Value = request
-            .bearer_auth(crate::helpers::ACME_KEY)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        reply
-    };
+    let send = crate::helpers::send_json;
     let created = send(client.post(format!("{base}/batch-calls")).json(&body)).await;
     let id = created["data"]["id"].as_str().unwrap().to_owned();
     send(client.post(format!("{base}/batch-calls/{id}/schedule"))).await;
@@ -392,17 +382,7 @@ async fn timers_pace_a_campaign_to_completion_on_the_system_clock(backend: Backe
 async fn no_call_starts_after_the_pause_response_while_calls_flow(backend: Backend) {
     let dialer = std::sync::Arc::new(crate::helpers::InstantDialer::default());
     let (base, client) = crate::helpers::spawn_real_time_app(backend, dialer.clone()).await;
-    let send = |request: reqwest::RequestBuilder| async move {
-        let reply: serde_json::Value = request
-            .bearer_auth(crate::helpers::ACME_KEY)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        reply
-    };
+    let send = crate::helpers::send_json;
     let mut called_before_pause = Vec::new();
     for trial in 0..10u64 {
         let body = json!({

@@ -402,6 +402,16 @@ impl Dialer for InstantDialer {
     }
 }
 
+/// Sends `request` with acme's key and reads its JSON body.
+pub async fn send_json(request: reqwest::RequestBuilder) -> Value {
+    let response = request
+        .bearer_auth(ACME_KEY)
+        .send()
+        .await
+        .expect("the server answers");
+    response.json().await.expect("a JSON body")
+}
+
 pub fn phone(index: usize) -> String {
     format!("+1555000{index:04}")
 }

@@ -25,8 +25,8 @@ use self::records::{ContactRecord, Meta, ms};
 use super::rules::{self, QueueChange};
 use super::{
     AddedContacts, CallDeadline, CallResult, Campaign, CampaignEdit, CampaignFilter, CampaignStore,
-    ClaimBatch, ClaimedCall, Contact, Control, Counters, Fence, Listing, NewContact, Outcome, Page,
-    Recorded, StoreError,
+    ClaimBatch, ClaimedCall, Contact, Control, Fence, Listing, NewContact, Outcome, Page, Recorded,
+    StoreError,
 };
 use crate::domain::{
     CallId, CampaignId, CampaignSpec, CampaignStatus, ContactId, ContactStatus, Gate, OrgId,
@@ -364,19 +364,7 @@ impl CampaignStore for RedisStore {
         let org = org.clone();
         self.io(move |inner| async move {
             let id = CampaignId::random();
-            let campaign = Campaign {
-                id,
-                org: org.clone(),
-                spec,
-                status: CampaignStatus::Draft,
-                starts_at: None,
-                counters: Counters::default(),
-                created_at: now,
-                updated_at: now,
-                paused_at: None,
-                resumed_at: None,
-                completed_at: None,
-            };
+            let campaign = Campaign::draft(id, org.clone(), spec, now);
             let mut con = inner.connection().await?;
             let keys = inner.keys.campaign(id);
             let _: () = con
