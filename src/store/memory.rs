@@ -72,11 +72,6 @@ impl MemoryStore {
     }
 }
 
-#[derive(Debug)]
-struct ContactRecord {
-    contact: Contact,
-}
-
 #[derive(Debug, Clone, Copy)]
 struct InFlight {
     attempt: u32,
@@ -89,7 +84,7 @@ struct CampaignState {
     campaign: Campaign,
     pacing: PacingState,
     /// Contacts by their insertion sequence.
-    contacts: Vec<ContactRecord>,
+    contacts: Vec<Contact>,
     phones: HashSet<String>,
     /// Contacts never called, in insertion order: due as soon as the gate opens.
     fresh: BTreeSet<u32>,
@@ -104,7 +99,7 @@ struct CampaignState {
 
 impl CampaignState {
     fn set_status(&mut self, sequence: u32, status: ContactStatus) {
-        let contact = &mut self.contacts[sequence as usize].contact;
+        let contact = &mut self.contacts[sequence as usize];
         self.campaign.counters.moved(contact.status, status);
         contact.status = status;
     }
@@ -125,10 +120,10 @@ impl CampaignState {
             self.retries.clear();
         }
         for sequence in 0..self.contacts.len() as u32 {
-            let status = self.contacts[sequence as usize].contact.status;
+            let status = self.contacts[sequence as usize].status;
             if status == from || (change == QueueChange::Cancel && status == ContactStatus::Pending)
             {
-                self.contacts[sequence as usize].contact.scheduled_at = None;
+                self.contacts[sequence as usize].scheduled_at = None;
                 self.set_status(sequence, to);
             }
         }
@@ -145,17 +140,15 @@ impl CampaignState {
                 continue;
             }
             let id = rules::contact_id(self.campaign.id, self.contacts.len() as u32);
-            self.contacts.push(ContactRecord {
-                contact: Contact {
-                    id,
-                    details,
-                    status: ContactStatus::Pending,
-                    scheduled_at: None,
-                    attempts: 0,
-                    last_outcome: None,
-                    call_id: None,
-                    called_at: None,
-                },
+            self.contacts.push(Contact {
+                id,
+                details,
+                status: ContactStatus::Pending,
+                scheduled_at: None,
+                attempts: 0,
+                last_outcome: None,
+                call_id: None,
+                called_at: None,
             });
             self.fresh.insert(self.contacts.len() as u32 - 1);
             self.campaign.counters.total += 1;
@@ -251,7 +244,7 @@ impl CampaignState {
         deadline: DateTime<Utc>,
     ) -> ClaimedCall {
         let call_id = CallId::random();
-        let contact = &mut self.contacts[sequence as usize].contact;
+        let contact = &mut self.contacts[sequence as usize];
         if contact.attempts == 0 {
             self.campaign.counters.called += 1;
         }
@@ -260,15 +253,7 @@ impl CampaignState {
         contact.called_at = Some(now);
         contact.scheduled_at = None;
         let attempt = contact.attempts;
-        let mut variables = contact.details.custom_fields.clone();
-        for (key, value) in [
-            ("first_name", &contact.details.first_name),
-            ("last_name", &contact.details.last_name),
-        ] {
-            if let Some(value) = value {
-                variables.insert(key.to_owned(), value.clone());
-            }
-        }
+        let variables = contact.details.variables();
         let call = ClaimedCall {
             campaign_id: self.campaign.id,
             contact_id: contact.id,
@@ -334,13 +319,13 @@ impl CampaignState {
             .contacts
             .iter()
             .enumerate()
-            .filter(|(_, record)| status.is_none_or(|s| record.contact.status == s))
+            .filter(|(_, record)| status.is_none_or(|s| record.status == s))
             .skip(page_of.offset as usize)
             .take(page_of.limit as usize);
         let mut rank: Option<u64> = None;
         let mut page = Vec::new();
         for (sequence, record) in matching {
-            let mut contact = record.contact.clone();
+            let mut contact = (*record).clone();
             let sequence = sequence as u32;
             let waiting =
                 contact.status == ContactStatus::Scheduled && self.fresh.contains(&sequence);
@@ -376,7 +361,7 @@ impl CampaignState {
         }
         self.in_flight.remove(&sequence);
         let record = &mut self.contacts[sequence as usize];
-        record.contact.last_outcome = Some(result.outcome);
+        record.last_outcome = Some(result.outcome);
         let decision = self
             .campaign
             .spec
@@ -397,7 +382,7 @@ impl CampaignState {
                 let schedule = &self.campaign.spec.schedule;
                 let due = schedule.slot_at_or_after(&self.pacing, now + delay);
                 self.set_status(sequence, ContactStatus::Scheduled);
-                self.contacts[sequence as usize].contact.scheduled_at = Some(due);
+                self.contacts[sequence as usize].scheduled_at = Some(due);
                 self.retries.insert((due.timestamp_millis(), sequence));
             }
             RetryDecision::Final(status) => self.set_status(sequence, status),
@@ -660,7 +645,7 @@ impl CampaignStore for MemoryStore {
             return Ok(());
         }
         state.in_flight.remove(&sequence);
-        let record = &mut state.contacts[sequence as usize].contact;
+        let record = &mut state.contacts[sequence as usize];
         record.attempts -= 1;
         record.call_id = None;
         let first_attempt = record.attempts == 0;

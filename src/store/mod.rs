@@ -140,6 +140,20 @@ pub struct NewContact {
 }
 
 impl NewContact {
+    /// The variables a dialer gets: custom fields and names.
+    pub fn variables(&self) -> BTreeMap<String, String> {
+        let mut variables = self.custom_fields.clone();
+        for (key, value) in [
+            ("first_name", &self.first_name),
+            ("last_name", &self.last_name),
+        ] {
+            if let Some(value) = value {
+                variables.insert(key.to_owned(), value.clone());
+            }
+        }
+        variables
+    }
+
     pub fn new(phone: PhoneNumber) -> Self {
         Self {
             phone,

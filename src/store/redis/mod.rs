@@ -923,21 +923,22 @@ impl Inner {
             for pair in reply[8..].chunks(2) {
                 let sequence = number(pair.first()) as u32;
                 let record = ContactRecord::decode(&text(pair.get(1)))?;
+                let contact = record.into_contact(rules::contact_id(id, sequence), status)?;
                 let index = n_claims_before + calls.len() as u64;
                 calls.push(ClaimedCall {
                     campaign_id: id,
-                    contact_id: rules::contact_id(id, sequence),
-                    call_id: record
-                        .call_id()
+                    contact_id: contact.id,
+                    call_id: contact
+                        .call_id
                         .ok_or_else(|| unavailable("claimed contact without call id"))?,
-                    attempt: record.at.unwrap_or(1),
-                    phone: crate::domain::PhoneNumber::parse(&record.ph).map_err(unavailable)?,
+                    attempt: contact.attempts,
+                    variables: contact.details.variables(),
+                    phone: contact.details.phone,
                     agent_id: campaign.spec.agent_id.clone(),
                     caller_id: campaign
                         .spec
                         .caller_id(index, rand::random())
                         .map(str::to_owned),
-                    variables: record.variables(),
                 });
             }
             if status.is_terminal() && in_flight == 0 {

@@ -204,7 +204,7 @@ impl Meta {
 /// status of its own: it is pending, scheduled or cancelled with its campaign.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(super) struct ContactRecord {
-    pub(super) ph: String,
+    ph: String,
     #[serde(rename = "fn", default, skip_serializing_if = "Option::is_none")]
     first_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -216,13 +216,13 @@ pub(super) struct ContactRecord {
         skip_serializing_if = "BTreeMap::is_empty",
         deserialize_with = "lua_map"
     )]
-    pub(super) cf: BTreeMap<String, String>,
+    cf: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     tz: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     st: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(super) at: Option<u32>,
+    at: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     o: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -284,7 +284,7 @@ impl ContactRecord {
         self.st.is_none()
     }
 
-    pub(super) fn call_id(&self) -> Option<CallId> {
+    fn call_id(&self) -> Option<CallId> {
         self.call.as_deref().and_then(|id| CallId::parse(id).ok())
     }
 
@@ -313,16 +313,5 @@ impl ContactRecord {
                 timezone: self.tz.and_then(|zone| zone.parse().ok()),
             },
         })
-    }
-
-    /// The variables a dialer gets: custom fields and names.
-    pub(super) fn variables(&self) -> BTreeMap<String, String> {
-        let mut variables = self.cf.clone();
-        for (key, value) in [("first_name", &self.first_name), ("last_name", &self.ln)] {
-            if let Some(value) = value {
-                variables.insert(key.to_owned(), value.clone());
-            }
-        }
-        variables
     }
 }
