@@ -115,7 +115,7 @@ fn store(server: &Server, prefix: &str) -> RedisStore {
     RedisStore::connect(&RedisSettings {
         url: server.url.clone(),
         prefix: prefix.to_owned(),
-        pool_size: 16,
+        connections: 4,
         response_timeout: Duration::from_secs(10),
         call_deadline: CallDeadline::default(),
     })

@@ -30,7 +30,7 @@ pub struct Settings {
     #[serde(default)]
     pub redis_url: Option<String>,
     pub redis_prefix: String,
-    pub redis_pool_size: usize,
+    pub redis_connections: usize,
     pub redis_timeout_ms: u64,
     /// A placed call without an outcome after this many seconds ends `unknown`.
     pub call_deadline_secs: u64,

@@ -46,7 +46,7 @@ impl Components {
                 RedisStore::connect(&RedisSettings {
                     url: url.clone(),
                     prefix: settings.redis_prefix.clone(),
-                    pool_size: settings.redis_pool_size,
+                    connections: settings.redis_connections,
                     response_timeout: std::time::Duration::from_millis(settings.redis_timeout_ms),
                     call_deadline,
                 })

@@ -159,7 +159,7 @@ async fn a_redis_outage_is_503_and_every_contact_still_ends_exactly_once() {
     let store = pacer::store::RedisStore::connect(&pacer::store::RedisSettings {
         url: redis.url(),
         prefix: "outage:".to_owned(),
-        pool_size: 4,
+        connections: 2,
         response_timeout: std::time::Duration::from_millis(300),
         call_deadline: pacer::store::CallDeadline::default(),
     })

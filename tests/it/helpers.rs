@@ -464,7 +464,7 @@ pub fn redis_store_at(prefix: &str) -> pacer::store::RedisStore {
     let settings = pacer::store::RedisSettings {
         url: redis_url(),
         prefix: prefix.to_owned(),
-        pool_size: 8,
+        connections: 2,
         response_timeout: std::time::Duration::from_secs(5),
         call_deadline: pacer::store::CallDeadline::default(),
     };
