@@ -47,6 +47,73 @@ pub struct RunOp {
     pub op: CampaignOp,
 }
 
+/// What one dispatch step needs, apart from the actor.
+struct Step {
+    id: CampaignId,
+    store: Arc<dyn CampaignStore>,
+    dialers: Arc<DialerPool>,
+    sink: OutcomeSink,
+    now: chrono::DateTime<chrono::Utc>,
+    limit: u32,
+    fence: Option<Fence>,
+    owner: String,
+}
+
+impl Step {
+    /// Claims what is due and places it: every claimed call is requested from the provider,
+    /// failed for good (rejected) or released back to the queue before this returns.
+    async fn claim_and_place(self) -> Result<(Fence, ClaimBatch), StoreError> {
+        let Self {
+            id,
+            store,
+            dialers,
+            sink,
+            now,
+            limit,
+            fence,
+            owner,
+        } = self;
+        // The first step takes the lease; a failed attempt is tried again on the next step.
+        let fence = match fence {
+            Some(fence) => fence,
+            None => store.acquire_lease(id, &owner, LEASE_TTL).await?,
+        };
+        let batch = store.claim_due(id, fence, now, limit).await?;
+        if batch.calls.is_empty() {
+            return Ok((fence, batch));
+        }
+        let results = dialers.place_all(batch.calls.clone(), sink).await;
+        let settle = batch.calls.iter().zip(results).map(|(call, result)| {
+            let store = store.clone();
+            let (contact, attempt) = (call.contact_id, call.attempt);
+            async move {
+                match result {
+                    Ok(()) => Ok(()),
+                    Err(DialError::Rejected(reason)) => {
+                        tracing::info!(campaign = %id, %reason, "call rejected by the provider");
+                        let failed = CallResult {
+                            outcome: DialOutcome::Failed,
+                            duration_secs: 0,
+                        };
+                        store
+                            .record_outcome(id, contact, attempt, failed, now)
+                            .await
+                            .map(drop)
+                    }
+                    Err(DialError::Unavailable(reason)) => {
+                        tracing::warn!(campaign = %id, %reason, "call not placed, released");
+                        store.release_claim(id, contact, attempt).await
+                    }
+                }
+            }
+        });
+        for result in join_all(settle).await {
+            result?;
+        }
+        Ok((fence, batch))
+    }
+}
+
 /// Whether a dispatch step may stop an actor that has nothing left to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Retire {
@@ -98,64 +165,40 @@ impl CampaignActor {
         }
     }
 
-    /// One dispatch step: claim, place every claimed call, then re-arm the timer. With
-    /// `Retire::WhenIdle` an actor with nothing left to do (no dispatching status, no call in
-    /// flight) stops; the directory starts a new one when a command comes.
+    /// One dispatch step: record the outcomes that arrived, claim, place every claimed call,
+    /// then re-arm the timer. With `Retire::WhenIdle` an actor with nothing left to do (no
+    /// dispatching status, no call in flight) stops; the directory starts a new one when a
+    /// command comes.
     fn dispatch(&mut self, retire: Retire) -> impl ActorFuture<Self, Output = ()> + use<> {
         self.dispatch_queued = false;
-        let (id, store, dialers) = (self.id, self.store.clone(), self.dialers.clone());
-        let sink = self
-            .sink
-            .clone()
-            .expect("the sink is set when the actor starts");
-        let now = self.clock.now();
-        let (limit, fence) = (self.claim_limit, self.fence);
-        let owner = self.directory.node_id().to_owned();
+        let step = Step {
+            id: self.id,
+            store: self.store.clone(),
+            dialers: self.dialers.clone(),
+            sink: self
+                .sink
+                .clone()
+                .expect("the sink is set when the actor starts"),
+            now: self.clock.now(),
+            limit: self.claim_limit,
+            fence: self.fence,
+            owner: self.directory.node_id().to_owned(),
+        };
         let outcomes = std::mem::take(&mut self.outcomes);
         async move {
-            // Outcomes first, in one store step: they free call slots for the claim below. If the
+            // Outcomes first, in one store step: they free call slots for the claim. If the
             // store fails, they are kept for the next step (recording is idempotent per attempt).
             if !outcomes.is_empty() {
-                match store.record_outcomes(id, &outcomes, now).await {
+                match step
+                    .store
+                    .record_outcomes(step.id, &outcomes, step.now)
+                    .await
+                {
                     Ok(_) | Err(StoreError::NotFound) => {}
                     Err(error) => return (Err(error), outcomes),
                 }
             }
-            let step = async {
-                // The first step takes the lease; a failed attempt is tried again on the next step.
-                let fence = match fence {
-                    Some(fence) => fence,
-                    None => store.acquire_lease(id, &owner, LEASE_TTL).await?,
-                };
-            let batch = store.claim_due(id, fence, now, limit).await?;
-            if batch.calls.is_empty() {
-                return Ok((fence, batch));
-            }
-            let results = dialers.place_all(batch.calls.clone(), sink).await;
-            let settle = batch.calls.iter().zip(results).map(|(call, result)| {
-                let store = store.clone();
-                let (contact, attempt) = (call.contact_id, call.attempt);
-                async move {
-                    match result {
-                        Ok(()) => Ok(()),
-                        Err(DialError::Rejected(reason)) => {
-                            tracing::info!(campaign = %id, %reason, "call rejected by the provider");
-                            let failed = CallResult { outcome: DialOutcome::Failed, duration_secs: 0 };
-                            store.record_outcome(id, contact, attempt, failed, now).await.map(drop)
-                        }
-                        Err(DialError::Unavailable(reason)) => {
-                            tracing::warn!(campaign = %id, %reason, "call not placed, released");
-                            store.release_claim(id, contact, attempt).await
-                        }
-                    }
-                }
-            });
-            for result in join_all(settle).await {
-                result?;
-            }
-            Ok::<_, StoreError>((fence, batch))
-            };
-            (step.await, Vec::new())
+            (step.claim_and_place().await, Vec::new())
         }
         .into_actor(self)
         .map(move |(result, unrecorded), actor, ctx| {
