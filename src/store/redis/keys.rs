@@ -70,6 +70,15 @@ impl CampaignKeys {
         format!("{}:{}", self.contacts(), sequence / CONTACTS_PER_BUCKET)
     }
 
+    /// The base of the call-state buckets, `calls:<n>` beside `contacts:<n>`.
+    pub(super) fn calls(&self) -> String {
+        self.key("calls")
+    }
+
+    pub(super) fn calls_bucket(&self, sequence: u32) -> String {
+        format!("{}:{}", self.calls(), sequence / CONTACTS_PER_BUCKET)
+    }
+
     /// Set: the campaign's phone numbers, for duplicates.
     pub(super) fn phones(&self) -> String {
         self.key("phones")

@@ -550,15 +550,19 @@ impl CampaignStore for RedisStore {
                 let last =
                     ((first / CONTACTS_PER_BUCKET + 1) * CONTACTS_PER_BUCKET).min(n_contacts);
                 let sequences: Vec<u32> = (first..last).collect();
-                let records: Vec<Option<String>> = redis::cmd("HMGET")
+                let (records, states): (Vec<Option<String>>, Vec<Option<String>>) = redis::pipe()
+                    .cmd("HMGET")
                     .arg(keys.contact_bucket(first))
+                    .arg(&sequences)
+                    .cmd("HMGET")
+                    .arg(keys.calls_bucket(first))
                     .arg(&sequences)
                     .query_async(&mut con)
                     .await
                     .map_err(unavailable)?;
-                for (sequence, record) in sequences.into_iter().zip(records) {
+                for ((sequence, record), state) in sequences.into_iter().zip(records).zip(states) {
                     let Some(record) = record else { continue };
-                    let record = ContactRecord::decode(&record)?;
+                    let record = ContactRecord::decode(&record, state.as_deref())?;
                     if status.is_some_and(|status| record.status(campaign.status) != status) {
                         continue;
                     }
@@ -613,6 +617,7 @@ impl CampaignStore for RedisStore {
                 keys.inflight(),
                 keys.fence(),
                 keys.lease(),
+                keys.calls(),
             ] {
                 invocation.key(key);
             }
@@ -730,7 +735,7 @@ impl CampaignStore for RedisStore {
                 .scripts
                 .release
                 .key(keys.meta())
-                .key(keys.contacts())
+                .key(keys.calls())
                 .key(keys.inflight())
                 .key(keys.retry())
                 .key(keys.released())
@@ -787,7 +792,7 @@ impl Inner {
         let mut invocation = self.scripts.record.prepare_invoke();
         invocation
             .key(keys.meta())
-            .key(keys.contacts())
+            .key(keys.calls())
             .key(keys.inflight())
             .key(keys.retry())
             .key(keys.released())
@@ -873,6 +878,7 @@ impl Inner {
                 keys.contacts(),
                 keys.day(today),
                 keys.fence(),
+                keys.calls(),
             ] {
                 invocation.key(key);
             }
@@ -929,9 +935,10 @@ impl Inner {
                 self.forget(id);
             }
             let mut calls = Vec::new();
-            for pair in reply[8..].chunks(2) {
-                let sequence = number(pair.first()) as u32;
-                let record = ContactRecord::decode(&text(pair.get(1)))?;
+            for triple in reply[8..].chunks(3) {
+                let sequence = number(triple.first()) as u32;
+                let record =
+                    ContactRecord::decode(&text(triple.get(1)), Some(&text(triple.get(2))))?;
                 let contact = record.into_contact(rules::contact_id(id, sequence), status)?;
                 let index = n_claims_before + calls.len() as u64;
                 calls.push(ClaimedCall {

@@ -200,8 +200,10 @@ impl Meta {
     }
 }
 
-/// One contact as JSON in the contacts hash. A contact that waits for its first call has no
-/// status of its own: it is pending, scheduled or cancelled with its campaign.
+/// One contact: its details as JSON in a `contacts:<n>` bucket (written once), and its call state
+/// as `attempts|status|call id|called at|due|outcome|duration` in a `calls:<n>` bucket (the Lua
+/// scripts change it without a JSON codec). A contact never claimed has no call state: it is
+/// pending, scheduled or cancelled with its campaign.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(super) struct ContactRecord {
     ph: String,
@@ -211,43 +213,22 @@ pub(super) struct ContactRecord {
     ln: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     em: Option<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "BTreeMap::is_empty",
-        deserialize_with = "lua_map"
-    )]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     cf: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     tz: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip)]
     st: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip)]
     at: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip)]
     o: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip)]
     call: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip)]
     ca: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip)]
     due: Option<i64>,
-}
-
-/// Lua's cjson writes an empty table as `{}` or `[]`: read both as an empty map.
-fn lua_map<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<BTreeMap<String, String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    #[allow(dead_code, reason = "only the shape of a list matters")]
-    enum MapOrList {
-        Map(BTreeMap<String, String>),
-        List(Vec<serde::de::IgnoredAny>),
-    }
-    Ok(match MapOrList::deserialize(deserializer)? {
-        MapOrList::Map(map) => map,
-        MapOrList::List(_) => BTreeMap::new(),
-    })
 }
 
 impl ContactRecord {
@@ -263,8 +244,23 @@ impl ContactRecord {
         }
     }
 
-    pub(super) fn decode(text: &str) -> Result<Self, StoreError> {
-        serde_json::from_str(text).map_err(|_| corrupt("contact"))
+    /// The record from its details and, once claimed, its call state.
+    pub(super) fn decode(details: &str, state: Option<&str>) -> Result<Self, StoreError> {
+        let mut record: Self = serde_json::from_str(details).map_err(|_| corrupt("contact"))?;
+        if let Some(state) = state {
+            let fields: Vec<&str> = state.split('|').collect();
+            let [at, st, call, ca, due, o, _duration] = fields[..] else {
+                return Err(corrupt("call state"));
+            };
+            let text = |value: &str| (!value.is_empty()).then(|| value.to_owned());
+            record.at = at.parse().ok();
+            record.st = text(st);
+            record.call = text(call);
+            record.ca = ca.parse().ok();
+            record.due = due.parse().ok();
+            record.o = text(o);
+        }
+        Ok(record)
     }
 
     /// The contact's status: its own once it has been called, else its campaign's.

@@ -1,14 +1,26 @@
 -- The claim step: checks lease, status, schedule version, daily cap, spacing and concurrency at
 -- once, then moves due contacts to in-flight: retries that are due, then released contacts,
 -- then contacts never called from the cursor on.
--- KEYS: meta, released, retry, inflight, contacts (bucket base), day counter, fence
+-- KEYS: meta, released, retry, inflight, contacts (bucket base), day counter, fence, calls (bucket base)
 -- ARGV: fence, schedule version, now ms, limit, max concurrent, cap (0: none),
 --       next slot ms after a claim (with a cap), claim deadline ms, day counter ttl ms, call ids...
 -- Calls in flight past their deadline end 'unknown' first: never dialled again blindly.
 -- Returns {'STALE'} | {'RETRY'} | {status, n_in_flight, n_claims_before, first retry ms or '',
 --          n_fresh, first in-flight deadline ms or '', calls today, next slot ms or '',
---          seq, record, seq, record, ...}
-local function bucket(seq) return KEYS[5] .. ':' .. math.floor(tonumber(seq) / 128) end
+--          seq, details, state, seq, details, state, ...}
+-- A contact's call state is the string "attempts|status|call id|called at|due|outcome|duration"
+-- in the bucket hash `calls:<n>`; a contact never claimed has none.
+local function read_state(base, seq)
+  local text = redis.call('HGET', base .. ':' .. math.floor(tonumber(seq) / 128), seq)
+  if not text then return {at = 0, st = '', call = '', ca = '', due = '', o = '', dur = ''} end
+  local at, st, call, ca, due, o, dur = string.match(text, '^(%d*)|([%a_]*)|([^|]*)|(%d*)|(%d*)|([%a_]*)|(%d*)$')
+  return {at = tonumber(at) or 0, st = st, call = call, ca = ca, due = due, o = o, dur = dur}
+end
+local function write_state(base, seq, s)
+  local text = s.at .. '|' .. s.st .. '|' .. s.call .. '|' .. s.ca .. '|' .. s.due .. '|' .. s.o .. '|' .. s.dur
+  redis.call('HSET', base .. ':' .. math.floor(tonumber(seq) / 128), seq, text)
+  return text
+end
 if redis.call('GET', KEYS[7]) ~= ARGV[1] then return {'STALE'} end
 local meta = redis.call('HMGET', KEYS[1], 'status', 'ver', 'p_next', 'n_claims', 'cursor', 'seq')
 local status = meta[1]
@@ -18,16 +30,16 @@ local cursor = tonumber(meta[5] or '0')
 local last = tonumber(meta[6] or '0')
 local expired = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now, 'LIMIT', 0, 500)
 for _, seq in ipairs(expired) do
-  local record = cjson.decode(redis.call('HGET', bucket(seq), seq))
-  record.st = 'unknown'
-  redis.call('HSET', bucket(seq), seq, cjson.encode(record))
+  local state = read_state(KEYS[8], seq)
+  state.st = 'unknown'
+  write_state(KEYS[8], seq, state)
   redis.call('ZREM', KEYS[4], seq)
 end
 if #expired > 0 then
   redis.call('HINCRBY', KEYS[1], 'st:in_progress', -#expired)
   redis.call('HINCRBY', KEYS[1], 'st:unknown', #expired)
 end
-local claimed = {}
+local out = {}
 if status == 'scheduled' or status == 'active' then
   if meta[2] ~= ARGV[2] then return {'RETRY'} end
   local n = math.min(tonumber(ARGV[4]), tonumber(ARGV[5]) - redis.call('ZCARD', KEYS[4]))
@@ -37,6 +49,8 @@ if status == 'scheduled' or status == 'active' then
     if used >= cap or (meta[3] and tonumber(meta[3]) > now) then n = 0 end
     n = math.min(n, cap - used)
   end
+  -- Contacts claimed before (retries, released ones) have a state; cursor ones never do.
+  local claimed, never_claimed = {}, {}
   if n > 0 then
     local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, n)
     for _, seq in ipairs(due) do
@@ -49,29 +63,34 @@ if status == 'scheduled' or status == 'active' then
     end
     while #claimed < n and cursor < last do
       table.insert(claimed, tostring(cursor))
+      never_claimed[tostring(cursor)] = true
       cursor = cursor + 1
     end
     redis.call('HSET', KEYS[1], 'cursor', cursor)
   end
-  local out = {}
+  local n_first = 0
   for i, seq in ipairs(claimed) do
-    local record = cjson.decode(redis.call('HGET', bucket(seq), seq))
-    local attempts = tonumber(record.at) or 0
-    if attempts == 0 then redis.call('HINCRBY', KEYS[1], 'n_called', 1) end
-    record.at = attempts + 1
-    record.st = 'in_progress'
-    record.call = ARGV[9 + i]
-    record.ca = now
-    record.due = nil
-    local encoded = cjson.encode(record)
-    redis.call('HSET', bucket(seq), seq, encoded)
-    redis.call('ZADD', KEYS[4], tonumber(ARGV[8]), seq)
+    local state
+    if never_claimed[seq] then
+      state = {at = 0, st = '', call = '', ca = '', due = '', o = '', dur = ''}
+    else
+      state = read_state(KEYS[8], seq)
+    end
+    if state.at == 0 then n_first = n_first + 1 end
+    state.at = state.at + 1
+    state.st = 'in_progress'
+    state.call = ARGV[9 + i]
+    state.ca = ARGV[3]
+    state.due = ''
+    local text = write_state(KEYS[8], seq, state)
+    redis.call('ZADD', KEYS[4], ARGV[8], seq)
     table.insert(out, seq)
-    table.insert(out, encoded)
+    table.insert(out, redis.call('HGET', KEYS[5] .. ':' .. math.floor(tonumber(seq) / 128), seq))
+    table.insert(out, text)
   end
-  claimed = out
-  local n_claimed = #claimed / 2
+  local n_claimed = #claimed
   if n_claimed > 0 then
+    if n_first > 0 then redis.call('HINCRBY', KEYS[1], 'n_called', n_first) end
     redis.call('HINCRBY', KEYS[1], 'st:scheduled', -n_claimed)
     redis.call('HINCRBY', KEYS[1], 'st:in_progress', n_claimed)
     redis.call('HINCRBY', KEYS[1], 'n_claims', n_claimed)
@@ -80,7 +99,7 @@ if status == 'scheduled' or status == 'active' then
     if cap > 0 then redis.call('HSET', KEYS[1], 'p_next', ARGV[7]) end
     if status == 'scheduled' then
       status = 'active'
-      redis.call('HSET', KEYS[1], 'status', status, 'updated_at', now)
+      redis.call('HSET', KEYS[1], 'status', status, 'updated_at', ARGV[3])
       redis.call('HINCRBY', KEYS[1], 'ver', 1)
     end
   end
@@ -90,7 +109,7 @@ local n_fresh = (last - cursor) + redis.call('ZCARD', KEYS[2])
 local first_retry = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
 if status == 'active' and n_in_flight == 0 and n_fresh == 0 and #first_retry == 0 then
   status = 'completed'
-  redis.call('HSET', KEYS[1], 'status', status, 'completed_at', now, 'updated_at', now)
+  redis.call('HSET', KEYS[1], 'status', status, 'completed_at', ARGV[3], 'updated_at', ARGV[3])
   redis.call('HINCRBY', KEYS[1], 'ver', 1)
 end
 local first_deadline = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
@@ -98,5 +117,5 @@ local used = redis.call('GET', KEYS[6]) or '0'
 local next_slot = redis.call('HGET', KEYS[1], 'p_next') or ''
 local reply = {status, n_in_flight, meta[4] or '0', first_retry[2] or '', n_fresh, first_deadline[2] or '',
   used, next_slot}
-for _, item in ipairs(claimed) do table.insert(reply, item) end
+for _, item in ipairs(out) do table.insert(reply, item) end
 return reply

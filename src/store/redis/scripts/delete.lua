@@ -1,5 +1,5 @@
 -- Deletes a campaign that is a draft or finished; keys are freed in the background (UNLINK).
--- KEYS: meta, contacts (bucket base), phones, released, retry, inflight, fence, lease
+-- KEYS: meta, contacts (bucket base), phones, released, retry, inflight, fence, lease, calls (bucket base)
 -- ARGV: organisation
 -- Returns 'OK' | 'NOT_FOUND' | status (not deletable)
 local meta = redis.call('HMGET', KEYS[1], 'org', 'status', 'seq')
@@ -12,7 +12,8 @@ local n_buckets = math.floor(tonumber(meta[3] or '0') / 128) + 1
 local batch = {}
 for i = 0, n_buckets - 1 do
   table.insert(batch, KEYS[2] .. ':' .. i)
-  if #batch == 1000 then
+  table.insert(batch, KEYS[9] .. ':' .. i)
+  if #batch >= 1000 then
     redis.call('UNLINK', unpack(batch))
     batch = {}
   end

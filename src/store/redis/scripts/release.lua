@@ -1,30 +1,43 @@
 -- Returns a claimed contact whose call was never requested to its queue; undoes the attempt.
--- KEYS: meta, contacts (bucket base), inflight, retry, released
+-- KEYS: meta, calls (bucket base), inflight, retry, released
 -- ARGV: seq, attempt
+-- A contact's call state is the string "attempts|status|call id|called at|due|outcome|duration"
+-- in the bucket hash `calls:<n>`; a contact never claimed has none.
+local function read_state(base, seq)
+  local text = redis.call('HGET', base .. ':' .. math.floor(tonumber(seq) / 128), seq)
+  if not text then return {at = 0, st = '', call = '', ca = '', due = '', o = '', dur = ''} end
+  local at, st, call, ca, due, o, dur = string.match(text, '^(%d*)|([%a_]*)|([^|]*)|(%d*)|(%d*)|([%a_]*)|(%d*)$')
+  return {at = tonumber(at) or 0, st = st, call = call, ca = ca, due = due, o = o, dur = dur}
+end
+local function write_state(base, seq, s)
+  local text = s.at .. '|' .. s.st .. '|' .. s.call .. '|' .. s.ca .. '|' .. s.due .. '|' .. s.o .. '|' .. s.dur
+  redis.call('HSET', base .. ':' .. math.floor(tonumber(seq) / 128), seq, text)
+  return text
+end
 local seq = ARGV[1]
-local bucket = KEYS[2] .. ':' .. math.floor(tonumber(seq) / 128)
-if not redis.call('ZSCORE', KEYS[3], seq) then return 0 end
-local record = cjson.decode(redis.call('HGET', bucket, seq))
-if tostring(record.at) ~= ARGV[2] then return 0 end
-redis.call('ZREM', KEYS[3], seq)
-record.at = record.at - 1
-record.call = nil
+local state = read_state(KEYS[2], seq)
+if state.st ~= 'in_progress' or tostring(state.at) ~= ARGV[2] or redis.call('ZREM', KEYS[3], seq) == 0 then
+  return 0
+end
+state.at = state.at - 1
+state.call = ''
 local status = redis.call('HGET', KEYS[1], 'status')
 redis.call('HINCRBY', KEYS[1], 'st:in_progress', -1)
 if status == 'cancelled' then
-  record.st = 'cancelled'
+  state.st = 'cancelled'
   redis.call('HINCRBY', KEYS[1], 'st:cancelled', 1)
-elseif record.at == 0 then
-  record.st = nil
-  record.ca = nil
+elseif state.at == 0 then
+  -- Never called after all: back among the fresh contacts, with no state.
+  redis.call('HDEL', KEYS[2] .. ':' .. math.floor(tonumber(seq) / 128), seq)
   redis.call('HINCRBY', KEYS[1], 'n_called', -1)
   redis.call('HINCRBY', KEYS[1], 'st:scheduled', 1)
   redis.call('ZADD', KEYS[5], tonumber(seq), seq)
+  return 1
 else
-  record.st = 'scheduled'
-  record.due = record.ca
+  state.st = 'scheduled'
+  state.due = state.ca
   redis.call('HINCRBY', KEYS[1], 'st:scheduled', 1)
-  redis.call('ZADD', KEYS[4], record.ca, seq)
+  redis.call('ZADD', KEYS[4], state.ca, seq)
 end
-redis.call('HSET', bucket, seq, cjson.encode(record))
+write_state(KEYS[2], seq, state)
 return 1
