@@ -11,7 +11,7 @@ use parking_lot::{Mutex, RwLock};
 use super::rules::{self, QueueChange};
 use super::{
     AddedContacts, CallDeadline, CallResult, Campaign, CampaignEdit, CampaignFilter, CampaignStore,
-    ClaimBatch, ClaimedCall, Contact, Control, Fence, Listing, NewContact, Page, Recorded,
+    ClaimBatch, ClaimedCall, Contact, Control, Fence, Listing, NewContact, Outcome, Page, Recorded,
     StoreError,
 };
 use crate::domain::{
@@ -613,17 +613,18 @@ impl CampaignStore for MemoryStore {
         })
     }
 
-    async fn record_outcome(
+    async fn record_outcomes(
         &self,
         id: CampaignId,
-        contact: ContactId,
-        attempt: u32,
-        result: CallResult,
+        outcomes: &[Outcome],
         now: DateTime<Utc>,
-    ) -> Result<Recorded, StoreError> {
+    ) -> Result<Vec<Recorded>, StoreError> {
         let state = self.state(id)?;
-        let recorded = state.lock().record(contact, attempt, result, now);
-        Ok(recorded)
+        let mut state = state.lock();
+        Ok(outcomes
+            .iter()
+            .map(|outcome| state.record(outcome.contact, outcome.attempt, outcome.result, now))
+            .collect())
     }
 
     async fn release_claim(

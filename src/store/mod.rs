@@ -388,7 +388,16 @@ pub trait CampaignStore: Send + Sync + std::fmt::Debug + 'static {
         limit: u32,
     ) -> Result<ClaimBatch, StoreError>;
 
-    /// Records how attempt `attempt` of a contact ended; a second report of it is a no-op.
+    /// Records how attempts ended, in one step; a second report of an attempt is a no-op.
+    /// One [`Recorded`] per outcome, in order.
+    async fn record_outcomes(
+        &self,
+        id: CampaignId,
+        outcomes: &[Outcome],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Recorded>, StoreError>;
+
+    /// Records how attempt `attempt` of one contact ended.
     async fn record_outcome(
         &self,
         id: CampaignId,
@@ -396,23 +405,14 @@ pub trait CampaignStore: Send + Sync + std::fmt::Debug + 'static {
         attempt: u32,
         result: CallResult,
         now: DateTime<Utc>,
-    ) -> Result<Recorded, StoreError>;
-
-    /// Records many outcomes of one campaign in one step; one [`Recorded`] per outcome, in order.
-    async fn record_outcomes(
-        &self,
-        id: CampaignId,
-        outcomes: &[Outcome],
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Recorded>, StoreError> {
-        let mut recorded = Vec::with_capacity(outcomes.len());
-        for outcome in outcomes {
-            recorded.push(
-                self.record_outcome(id, outcome.contact, outcome.attempt, outcome.result, now)
-                    .await?,
-            );
-        }
-        Ok(recorded)
+    ) -> Result<Recorded, StoreError> {
+        let outcome = Outcome {
+            contact,
+            attempt,
+            result,
+        };
+        let mut recorded = self.record_outcomes(id, &[outcome], now).await?;
+        Ok(recorded.pop().unwrap_or(Recorded::Duplicate))
     }
 
     /// Returns a claimed contact whose call was never requested to its queue; the attempt is

@@ -24,9 +24,8 @@ use self::keys::{CONTACTS_PER_BUCKET, Keys};
 use self::records::{ContactRecord, Meta, ms};
 use super::rules::{self, QueueChange};
 use super::{
-    AddedContacts, CallDeadline, CallResult, Campaign, CampaignEdit, CampaignFilter, CampaignStore,
-    ClaimBatch, ClaimedCall, Contact, Control, Fence, Listing, NewContact, Outcome, Page, Recorded,
-    StoreError,
+    AddedContacts, CallDeadline, Campaign, CampaignEdit, CampaignFilter, CampaignStore, ClaimBatch,
+    ClaimedCall, Contact, Control, Fence, Listing, NewContact, Outcome, Page, Recorded, StoreError,
 };
 use crate::domain::{
     CallId, CampaignId, CampaignSpec, CampaignStatus, ContactId, ContactStatus, Gate, OrgId,
@@ -64,13 +63,19 @@ struct Scripts {
     lease: Script,
 }
 
+/// A script that reads or writes call states: the helpers of `call_state.lua` go first (Redis
+/// scripts cannot include one another).
+fn with_call_state(body: &str) -> Script {
+    Script::new(&format!("{}{body}", include_str!("scripts/call_state.lua")))
+}
+
 impl Scripts {
     fn new() -> Self {
         Self {
             add_contacts: Script::new(include_str!("scripts/add_contacts.lua")),
-            claim: Script::new(include_str!("scripts/claim.lua")),
-            record: Script::new(include_str!("scripts/record.lua")),
-            release: Script::new(include_str!("scripts/release.lua")),
+            claim: with_call_state(include_str!("scripts/claim.lua")),
+            record: with_call_state(include_str!("scripts/record.lua")),
+            release: with_call_state(include_str!("scripts/release.lua")),
             commit: Script::new(include_str!("scripts/commit.lua")),
             delete: Script::new(include_str!("scripts/delete.lua")),
             lease: Script::new(include_str!("scripts/lease.lua")),
@@ -689,23 +694,6 @@ impl CampaignStore for RedisStore {
     ) -> Result<ClaimBatch, StoreError> {
         self.io(move |inner| async move { inner.claim(id, fence, now, limit).await })
             .await
-    }
-
-    async fn record_outcome(
-        &self,
-        id: CampaignId,
-        contact: ContactId,
-        attempt: u32,
-        result: CallResult,
-        now: DateTime<Utc>,
-    ) -> Result<Recorded, StoreError> {
-        let outcome = Outcome {
-            contact,
-            attempt,
-            result,
-        };
-        let mut recorded = self.record_outcomes(id, &[outcome], now).await?;
-        Ok(recorded.pop().unwrap_or(Recorded::Duplicate))
     }
 
     async fn record_outcomes(

@@ -1,19 +1,7 @@
 -- Returns a claimed contact whose call was never requested to its queue; undoes the attempt.
 -- KEYS: meta, calls (bucket base), inflight, retry, released
 -- ARGV: seq, attempt
--- A contact's call state is the string "attempts|status|call id|called at|due|outcome|duration"
--- in the bucket hash `calls:<n>`; a contact never claimed has none.
-local function read_state(base, seq)
-  local text = redis.call('HGET', base .. ':' .. math.floor(tonumber(seq) / 128), seq)
-  if not text then return {at = 0, st = '', call = '', ca = '', due = '', o = '', dur = ''} end
-  local at, st, call, ca, due, o, dur = string.match(text, '^(%d*)|([%a_]*)|([^|]*)|(%d*)|(%d*)|([%a_]*)|(%d*)$')
-  return {at = tonumber(at) or 0, st = st, call = call, ca = ca, due = due, o = o, dur = dur}
-end
-local function write_state(base, seq, s)
-  local text = s.at .. '|' .. s.st .. '|' .. s.call .. '|' .. s.ca .. '|' .. s.due .. '|' .. s.o .. '|' .. s.dur
-  redis.call('HSET', base .. ':' .. math.floor(tonumber(seq) / 128), seq, text)
-  return text
-end
+-- Uses read_state and write_state from call_state.lua, sent ahead of this script.
 local seq = ARGV[1]
 local state = read_state(KEYS[2], seq)
 if state.st ~= 'in_progress' or tostring(state.at) ~= ARGV[2] or redis.call('ZREM', KEYS[3], seq) == 0 then
