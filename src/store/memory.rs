@@ -463,13 +463,7 @@ impl CampaignStore for MemoryStore {
                 self.with_campaign(org, id, |state| Ok(state.campaign.clone()))
                     .ok()
             })
-            .filter(|campaign| filter.status.is_none_or(|status| campaign.status == status))
-            .filter(|campaign| {
-                filter
-                    .agent_id
-                    .as_ref()
-                    .is_none_or(|agent| campaign.spec.agent_id == *agent)
-            })
+            .filter(|campaign| filter.matches(campaign))
             .collect();
         let total = matching.len() as u64;
         Ok(Listing {

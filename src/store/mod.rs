@@ -205,6 +205,16 @@ pub struct CampaignFilter {
     pub agent_id: Option<String>,
 }
 
+impl CampaignFilter {
+    pub fn matches(&self, campaign: &Campaign) -> bool {
+        self.status.is_none_or(|status| campaign.status == status)
+            && self
+                .agent_id
+                .as_ref()
+                .is_none_or(|agent| campaign.spec.agent_id == *agent)
+    }
+}
+
 /// One page of a listing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Page {

@@ -423,22 +423,30 @@ impl CampaignStore for RedisStore {
                 .zrevrange(inner.keys.org(&org), 0, -1)
                 .await
                 .map_err(unavailable)?;
+            // One round trip for every campaign of the organisation, not one each.
+            let ids: Vec<CampaignId> = ids
+                .iter()
+                .filter_map(|id| CampaignId::parse(id).ok())
+                .collect();
+            if ids.is_empty() {
+                return Ok(Listing {
+                    items: Vec::new(),
+                    total: 0,
+                });
+            }
+            let mut pipe = redis::pipe();
+            for &id in &ids {
+                pipe.hgetall(inner.keys.campaign(id).meta());
+            }
+            let metas: Vec<HashMap<String, String>> =
+                pipe.query_async(&mut con).await.map_err(unavailable)?;
             let mut matching = Vec::new();
-            for id in ids {
-                let Ok(id) = CampaignId::parse(&id) else {
-                    continue;
-                };
-                let campaign = match inner.meta(&mut con, Some(&org), id).await {
-                    Ok(meta) => meta.campaign,
-                    Err(StoreError::NotFound) => continue,
-                    Err(error) => return Err(error),
-                };
-                let status_matches = filter.status.is_none_or(|status| campaign.status == status);
-                let agent_matches = filter
-                    .agent_id
-                    .as_ref()
-                    .is_none_or(|agent| campaign.spec.agent_id == *agent);
-                if status_matches && agent_matches {
+            for (id, fields) in ids.into_iter().zip(metas) {
+                if fields.is_empty() {
+                    continue; // deleted meanwhile
+                }
+                let campaign = Meta::decode(id, &fields)?.campaign;
+                if campaign.org == org && filter.matches(&campaign) {
                     matching.push(campaign);
                 }
             }
@@ -555,13 +563,18 @@ impl CampaignStore for RedisStore {
                 let last =
                     ((first / CONTACTS_PER_BUCKET + 1) * CONTACTS_PER_BUCKET).min(n_contacts);
                 let sequences: Vec<u32> = (first..last).collect();
-                let (records, states): (Vec<Option<String>>, Vec<Option<String>>) = redis::pipe()
+                // The bucket's details and call states, and the released contacts before and in
+                // it (for the queue positions of fresh contacts), in one round trip.
+                type Bucket = (Vec<Option<String>>, Vec<Option<String>>, u64, Vec<u32>);
+                let (records, states, released_before, released_in): Bucket = redis::pipe()
                     .cmd("HMGET")
                     .arg(keys.contact_bucket(first))
                     .arg(&sequences)
                     .cmd("HMGET")
                     .arg(keys.calls_bucket(first))
                     .arg(&sequences)
+                    .zcount(keys.released(), "-inf", format!("({first}"))
+                    .zrangebyscore(keys.released(), first, format!("({last}"))
                     .query_async(&mut con)
                     .await
                     .map_err(unavailable)?;
@@ -586,10 +599,11 @@ impl CampaignStore for RedisStore {
                     {
                         // Fresh contacts ahead of this one: the unclaimed ones from the cursor,
                         // and the released ones before it.
-                        let released_ahead: u64 = con
-                            .zcount(keys.released(), "-inf", format!("({sequence}"))
-                            .await
-                            .map_err(unavailable)?;
+                        let released_ahead = released_before
+                            + released_in
+                                .iter()
+                                .filter(|&&released| released < sequence)
+                                .count() as u64;
                         let rank = u64::from(sequence.saturating_sub(meta.cursor)) + released_ahead;
                         contact.scheduled_at = Some(
                             campaign
