@@ -119,8 +119,11 @@ impl Directory {
 
     /// Runs an operator's command through the campaign's actor.
     pub async fn run(&self, org: &OrgId, id: CampaignId, op: CampaignOp) -> OpResult {
-        // Do not start actors for campaigns that do not exist or belong to someone else.
-        self.inner.store.campaign(org, id).await?;
+        // Do not start actors for campaigns that do not exist or belong to someone else; a live
+        // actor's store step checks the organisation itself, so the read is skipped then.
+        if !self.is_live(id) {
+            self.inner.store.campaign(org, id).await?;
+        }
         for _ in 0..SEND_ATTEMPTS {
             let message = RunOp {
                 org: org.clone(),
@@ -134,6 +137,10 @@ impl Directory {
         Err(StoreError::Unavailable(
             "the campaign's dispatcher did not answer".to_owned(),
         ))
+    }
+
+    fn is_live(&self, id: CampaignId) -> bool {
+        self.inner.live.lock().get(&id).is_some_and(Addr::connected)
     }
 
     fn forget_disconnected(&self, id: CampaignId) {
