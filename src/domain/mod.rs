@@ -6,6 +6,7 @@
 mod campaign;
 mod contact;
 mod error;
+pub mod gcra;
 mod ids;
 mod pacing;
 mod schedule;
@@ -14,6 +15,7 @@ mod status;
 pub use campaign::{CampaignSpec, PhoneRotation, required_text};
 pub use contact::{ContactStatus, DialOutcome, RetryDecision};
 pub use error::DomainError;
+pub use gcra::Rate;
 pub use ids::{CallId, CampaignId, ContactId, OrgId, PhoneNumber};
 pub use pacing::{Gate, PacingState, Plan};
 pub use schedule::{

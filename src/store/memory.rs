@@ -1,8 +1,9 @@
 //! The embedded store: every campaign behind its own lock, so each state change is one locked
 //! step. It is the default backend and the reference the conformance suite checks others against.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
+use std::time::Instant;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
@@ -10,13 +11,13 @@ use parking_lot::{Mutex, RwLock};
 
 use super::rules::{self, QueueChange};
 use super::{
-    AddedContacts, CallDeadline, CallResult, Campaign, CampaignEdit, CampaignFilter, CampaignStore,
-    ClaimBatch, ClaimedCall, Contact, Control, Fence, Listing, NewContact, Outcome, Page, Recorded,
-    StoreError,
+    AddedContacts, CallDeadline, CallRef, CallResult, Campaign, CampaignEdit, CampaignFilter,
+    CampaignStore, ClaimBatch, ClaimedCall, Contact, Control, Fence, IDEMPOTENCY_TTL, Idempotency,
+    Listing, NewContact, OutboxEntry, Outcome, Page, Recorded, StoreError, StoredResponse, Tokens,
 };
 use crate::domain::{
     CallId, CampaignId, CampaignSpec, CampaignStatus, Command, ContactId, ContactStatus, Gate,
-    OrgId, PacingState, RetryDecision, SchedulePatch, transition,
+    OrgId, PacingState, Rate, RetryDecision, SchedulePatch, gcra, transition,
 };
 
 /// How long a claimed call may stay without an outcome before recovery looks at it.
@@ -32,6 +33,47 @@ struct Inner {
     campaigns: RwLock<HashMap<CampaignId, Arc<Mutex<CampaignState>>>>,
     /// Each organisation's campaigns in creation order.
     by_org: RwLock<HashMap<OrgId, Vec<CampaignId>>>,
+    ops: Mutex<Ops>,
+}
+
+/// Operations state: call ids, outboxes, idempotency keys, rate limiters. Its expiries run on
+/// real time (they pace the process, not campaigns).
+#[derive(Debug)]
+struct Ops {
+    epoch: Instant,
+    calls: HashMap<CallId, (CallRef, Instant)>,
+    /// Size of `calls` after the last sweep of expired entries.
+    calls_swept: usize,
+    outboxes: HashMap<OrgId, Outbox>,
+    idempotency: HashMap<(OrgId, String), Reservation>,
+    /// Theoretical arrival time of each limiter, in µs since `epoch`.
+    limiters: HashMap<String, i64>,
+}
+
+impl Default for Ops {
+    fn default() -> Self {
+        Self {
+            epoch: Instant::now(),
+            calls: HashMap::new(),
+            calls_swept: 0,
+            outboxes: HashMap::new(),
+            idempotency: HashMap::new(),
+            limiters: HashMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Outbox {
+    next_seq: u64,
+    entries: VecDeque<OutboxEntry>,
+}
+
+#[derive(Debug)]
+struct Reservation {
+    fingerprint: [u8; 32],
+    response: Option<StoredResponse>,
+    expires: Instant,
 }
 
 impl MemoryStore {
@@ -681,4 +723,138 @@ impl CampaignStore for MemoryStore {
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
     }
+
+    async fn index_calls(&self, calls: &[(CallId, CallRef)]) -> Result<(), StoreError> {
+        let keep = self.call_deadline.0.to_std().unwrap_or_default() + CALL_INDEX_MARGIN;
+        let now = Instant::now();
+        let mut ops = self.inner.ops.lock();
+        ops.calls.extend(
+            calls
+                .iter()
+                .map(|&(call, call_ref)| (call, (call_ref, now + keep))),
+        );
+        // Sweep expired entries whenever the index doubled since the last sweep.
+        if ops.calls.len() > 2 * ops.calls_swept.max(1024) {
+            ops.calls.retain(|_, (_, expires)| *expires > now);
+            ops.calls_swept = ops.calls.len();
+        }
+        Ok(())
+    }
+
+    async fn find_call(&self, call: CallId) -> Result<Option<CallRef>, StoreError> {
+        let ops = self.inner.ops.lock();
+        Ok(ops
+            .calls
+            .get(&call)
+            .filter(|(_, expires)| *expires > Instant::now())
+            .map(|&(call_ref, _)| call_ref))
+    }
+
+    async fn push_outbox(&self, org: &OrgId, bodies: Vec<Vec<u8>>) -> Result<(), StoreError> {
+        let mut ops = self.inner.ops.lock();
+        let outbox = ops.outboxes.entry(org.clone()).or_default();
+        for body in bodies {
+            outbox.next_seq += 1;
+            let seq = outbox.next_seq;
+            outbox.entries.push_back(OutboxEntry { seq, body });
+        }
+        Ok(())
+    }
+
+    async fn outbox(&self, org: &OrgId, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
+        let ops = self.inner.ops.lock();
+        Ok(ops.outboxes.get(org).map_or_else(Vec::new, |outbox| {
+            outbox
+                .entries
+                .iter()
+                .take(limit as usize)
+                .cloned()
+                .collect()
+        }))
+    }
+
+    async fn ack_outbox(&self, org: &OrgId, seq: u64) -> Result<(), StoreError> {
+        let mut ops = self.inner.ops.lock();
+        if let Some(outbox) = ops.outboxes.get_mut(org) {
+            while outbox.entries.front().is_some_and(|entry| entry.seq <= seq) {
+                outbox.entries.pop_front();
+            }
+        }
+        Ok(())
+    }
+
+    async fn begin_idempotent(
+        &self,
+        org: &OrgId,
+        key: &str,
+        fingerprint: [u8; 32],
+    ) -> Result<Idempotency, StoreError> {
+        let now = Instant::now();
+        let mut ops = self.inner.ops.lock();
+        ops.idempotency
+            .retain(|_, reservation| reservation.expires > now);
+        let slot = (org.clone(), key.to_owned());
+        Ok(match ops.idempotency.get(&slot) {
+            None => {
+                let reservation = Reservation {
+                    fingerprint,
+                    response: None,
+                    expires: now + IDEMPOTENCY_TTL,
+                };
+                ops.idempotency.insert(slot, reservation);
+                Idempotency::Started
+            }
+            Some(reservation) if reservation.fingerprint != fingerprint => Idempotency::Conflict,
+            Some(Reservation {
+                response: Some(response),
+                ..
+            }) => Idempotency::Replay(response.clone()),
+            Some(_) => Idempotency::InProgress,
+        })
+    }
+
+    async fn finish_idempotent(
+        &self,
+        org: &OrgId,
+        key: &str,
+        fingerprint: [u8; 32],
+        response: StoredResponse,
+    ) -> Result<(), StoreError> {
+        let mut ops = self.inner.ops.lock();
+        let slot = (org.clone(), key.to_owned());
+        if let Some(reservation) = ops.idempotency.get_mut(&slot)
+            && reservation.fingerprint == fingerprint
+        {
+            reservation.response = Some(response);
+        }
+        Ok(())
+    }
+
+    async fn abandon_idempotent(&self, org: &OrgId, key: &str) -> Result<(), StoreError> {
+        let mut ops = self.inner.ops.lock();
+        let slot = (org.clone(), key.to_owned());
+        if ops
+            .idempotency
+            .get(&slot)
+            .is_some_and(|reservation| reservation.response.is_none())
+        {
+            ops.idempotency.remove(&slot);
+        }
+        Ok(())
+    }
+
+    async fn take_tokens(&self, name: &str, rate: Rate, wanted: u32) -> Result<Tokens, StoreError> {
+        let mut ops = self.inner.ops.lock();
+        let now_us = ops.epoch.elapsed().as_micros() as i64;
+        let tat = ops.limiters.get(name).copied().unwrap_or(0);
+        let grant = gcra::take(rate, tat, now_us, wanted);
+        ops.limiters.insert(name.to_owned(), grant.tat_us);
+        Ok(Tokens {
+            granted: grant.granted,
+            wait: std::time::Duration::from_micros(grant.wait_us as u64),
+        })
+    }
 }
+
+/// How long a call id stays findable after its call deadline.
+pub(super) const CALL_INDEX_MARGIN: std::time::Duration = std::time::Duration::from_secs(3600);

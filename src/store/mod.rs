@@ -17,7 +17,7 @@ use chrono_tz::Tz;
 
 use crate::domain::{
     CallId, CampaignId, CampaignSpec, CampaignStatus, ContactId, ContactStatus, DialOutcome,
-    DomainError, InvalidTransition, OrgId, PhoneNumber, PhoneRotation, SchedulePatch,
+    DomainError, InvalidTransition, OrgId, PhoneNumber, PhoneRotation, Rate, SchedulePatch,
 };
 
 pub use self::redis::{RedisSettings, RedisStore};
@@ -305,6 +305,55 @@ pub enum Recorded {
     Duplicate,
 }
 
+/// Which campaign, contact and attempt a call id belongs to: how an outcome reported later by
+/// call id (`POST /calls/{call_id}/events`) finds its contact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallRef {
+    pub campaign_id: CampaignId,
+    pub contact_id: ContactId,
+    pub attempt: u32,
+}
+
+/// A response kept for an idempotency key, replayed to a retry of the same request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+/// What an idempotency key said about a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Idempotency {
+    /// First use of the key: the caller runs the request, then stores or abandons its answer.
+    Started,
+    /// The same request already ran: its response.
+    Replay(StoredResponse),
+    /// The key was used for a different request body.
+    Conflict,
+    /// The same request is still running elsewhere.
+    InProgress,
+}
+
+/// An outbound webhook waiting in an organisation's outbox, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    /// Increasing within the outbox; acknowledge up to it once delivered.
+    pub seq: u64,
+    /// The exact bytes to send.
+    pub body: Vec<u8>,
+}
+
+/// How many tokens a rate limiter gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tokens {
+    pub granted: u32,
+    /// How long until the next token is free.
+    pub wait: std::time::Duration,
+}
+
+/// How long an idempotency key is remembered.
+pub const IDEMPOTENCY_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
 /// The campaign store. Every method that changes state is one atomic step: it checks what it
 /// needs (status, membership, limits) and writes, or changes nothing and says why.
 #[async_trait]
@@ -439,4 +488,48 @@ pub trait CampaignStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// Succeeds when the store can serve requests.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    // Operations state beside the campaigns: call ids, outbound webhooks, idempotency keys,
+    // rate limiters. Each method is one atomic step on one key.
+
+    /// Remembers which contact and attempt each call id belongs to, until the call deadline
+    /// has passed (with a margin).
+    async fn index_calls(&self, calls: &[(CallId, CallRef)]) -> Result<(), StoreError>;
+
+    /// The contact and attempt of a call id, while it is remembered.
+    async fn find_call(&self, call: CallId) -> Result<Option<CallRef>, StoreError>;
+
+    /// Appends webhook bodies to the organisation's outbox, in order.
+    async fn push_outbox(&self, org: &OrgId, bodies: Vec<Vec<u8>>) -> Result<(), StoreError>;
+
+    /// The oldest `limit` entries of the organisation's outbox.
+    async fn outbox(&self, org: &OrgId, limit: u32) -> Result<Vec<OutboxEntry>, StoreError>;
+
+    /// Drops every entry up to and including `seq` (delivered).
+    async fn ack_outbox(&self, org: &OrgId, seq: u64) -> Result<(), StoreError>;
+
+    /// Looks up an idempotency key of `org`; on first use, reserves it for a request whose body
+    /// has `fingerprint`.
+    async fn begin_idempotent(
+        &self,
+        org: &OrgId,
+        key: &str,
+        fingerprint: [u8; 32],
+    ) -> Result<Idempotency, StoreError>;
+
+    /// Stores the response of a request started with [`CampaignStore::begin_idempotent`].
+    async fn finish_idempotent(
+        &self,
+        org: &OrgId,
+        key: &str,
+        fingerprint: [u8; 32],
+        response: StoredResponse,
+    ) -> Result<(), StoreError>;
+
+    /// Forgets a reserved key whose request failed, so that it can be tried again.
+    async fn abandon_idempotent(&self, org: &OrgId, key: &str) -> Result<(), StoreError>;
+
+    /// Takes up to `wanted` tokens from the limiter `name` (created on first use): one limit
+    /// shared by every node of the store, by the store's clock.
+    async fn take_tokens(&self, name: &str, rate: Rate, wanted: u32) -> Result<Tokens, StoreError>;
 }

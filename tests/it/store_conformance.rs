@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use pacer::domain::{
-    CampaignSpec, CampaignStatus, ContactStatus, DialOutcome, OrgId, PhoneNumber, PhoneRotation,
-    Schedule, SchedulePatch,
+    CallId, CampaignSpec, CampaignStatus, ContactStatus, DialOutcome, OrgId, PhoneNumber,
+    PhoneRotation, Rate, Schedule, SchedulePatch,
 };
 use pacer::store::{
-    CallResult, CampaignEdit, CampaignFilter, CampaignStore, Control, Fence, MemoryStore,
-    NewContact, Page, Recorded, StoreError,
+    CallRef, CallResult, CampaignEdit, CampaignFilter, CampaignStore, Control, Fence, Idempotency,
+    MemoryStore, NewContact, Page, Recorded, StoreError, StoredResponse,
 };
 
 fn now() -> DateTime<Utc> {
@@ -535,6 +535,114 @@ pub async fn a_released_claim_goes_back_to_the_queue(store: Arc<dyn CampaignStor
     assert_ne!(again.call_id, call.call_id);
 }
 
+async fn call_ids_are_found_through_their_index(store: Arc<dyn CampaignStore>) {
+    let id = scheduled(store.as_ref(), 2, concurrency(2)).await;
+    let fence = lease(store.as_ref(), id).await;
+    let calls = store.claim_due(id, fence, now(), 10).await.unwrap().calls;
+    let index: Vec<_> = calls
+        .iter()
+        .map(|call| {
+            let at = CallRef {
+                campaign_id: id,
+                contact_id: call.contact_id,
+                attempt: call.attempt,
+            };
+            (call.call_id, at)
+        })
+        .collect();
+    store.index_calls(&index).await.unwrap();
+    for (call, at) in &index {
+        assert_eq!(store.find_call(*call).await.unwrap(), Some(*at));
+    }
+    assert_eq!(store.find_call(CallId::random()).await.unwrap(), None);
+}
+
+async fn the_outbox_keeps_order_and_forgets_what_was_acknowledged(store: Arc<dyn CampaignStore>) {
+    let (acme, globex) = (org("acme"), org("globex"));
+    let bodies = |range: std::ops::Range<u8>| range.map(|i| vec![b'{', i, b'}']).collect();
+    store.push_outbox(&acme, bodies(0..3)).await.unwrap();
+    store.push_outbox(&acme, bodies(3..5)).await.unwrap();
+    store.push_outbox(&globex, bodies(9..10)).await.unwrap();
+    let entries = store.outbox(&acme, 10).await.unwrap();
+    let seen: Vec<u8> = entries.iter().map(|entry| entry.body[1]).collect();
+    assert_eq!(seen, [0, 1, 2, 3, 4]);
+    assert!(entries.windows(2).all(|pair| pair[0].seq < pair[1].seq));
+    store.ack_outbox(&acme, entries[1].seq).await.unwrap();
+    let rest = store.outbox(&acme, 2).await.unwrap();
+    assert_eq!(
+        rest.iter().map(|entry| entry.body[1]).collect::<Vec<_>>(),
+        [2, 3]
+    );
+    // Equal bodies stay distinct entries.
+    store.push_outbox(&acme, bodies(4..5)).await.unwrap();
+    assert_eq!(store.outbox(&acme, 10).await.unwrap().len(), 4);
+    assert_eq!(store.outbox(&globex, 10).await.unwrap().len(), 1);
+}
+
+async fn idempotency_keys_replay_refuse_other_bodies_and_can_be_abandoned(
+    store: Arc<dyn CampaignStore>,
+) {
+    let acme = org("acme");
+    let (body, other) = ([1; 32], [2; 32]);
+    assert_eq!(
+        store.begin_idempotent(&acme, "k1", body).await.unwrap(),
+        Idempotency::Started
+    );
+    assert_eq!(
+        store.begin_idempotent(&acme, "k1", body).await.unwrap(),
+        Idempotency::InProgress
+    );
+    let response = StoredResponse {
+        status: 201,
+        body: b"{\"data\":1}".to_vec(),
+    };
+    store
+        .finish_idempotent(&acme, "k1", body, response.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.begin_idempotent(&acme, "k1", body).await.unwrap(),
+        Idempotency::Replay(response)
+    );
+    assert_eq!(
+        store.begin_idempotent(&acme, "k1", other).await.unwrap(),
+        Idempotency::Conflict
+    );
+    // Keys belong to one organisation.
+    assert_eq!(
+        store
+            .begin_idempotent(&org("globex"), "k1", other)
+            .await
+            .unwrap(),
+        Idempotency::Started
+    );
+    // A request that failed gives its key back.
+    store.begin_idempotent(&acme, "k2", body).await.unwrap();
+    store.abandon_idempotent(&acme, "k2").await.unwrap();
+    assert_eq!(
+        store.begin_idempotent(&acme, "k2", other).await.unwrap(),
+        Idempotency::Started
+    );
+}
+
+async fn a_rate_limiter_grants_its_burst_then_makes_callers_wait(store: Arc<dyn CampaignStore>) {
+    let rate = Rate {
+        per_second: 1.0,
+        burst: 3,
+    };
+    let name = format!("test-{}", CallId::random());
+    let first = store.take_tokens(&name, rate, 10).await.unwrap();
+    assert_eq!(first.granted, 3);
+    let second = store.take_tokens(&name, rate, 10).await.unwrap();
+    assert_eq!(second.granted, 0);
+    assert!(
+        second.wait > std::time::Duration::from_millis(500)
+            && second.wait <= std::time::Duration::from_secs(1),
+        "{:?}",
+        second.wait
+    );
+}
+
 macro_rules! conformance {
     ($backend:ident, $make:expr, [$($check:ident),* $(,)?]) => {
         mod $backend {
@@ -569,6 +677,10 @@ conformance!(
         a_released_claim_goes_back_to_the_queue,
         a_claim_with_a_stale_fence_is_refused,
         calls_without_an_outcome_by_their_deadline_end_unknown,
+        call_ids_are_found_through_their_index,
+        the_outbox_keeps_order_and_forgets_what_was_acknowledged,
+        idempotency_keys_replay_refuse_other_bodies_and_can_be_abandoned,
+        a_rate_limiter_grants_its_burst_then_makes_callers_wait,
     ]
 );
 
@@ -593,5 +705,9 @@ conformance!(
         a_released_claim_goes_back_to_the_queue,
         a_claim_with_a_stale_fence_is_refused,
         calls_without_an_outcome_by_their_deadline_end_unknown,
+        call_ids_are_found_through_their_index,
+        the_outbox_keeps_order_and_forgets_what_was_acknowledged,
+        idempotency_keys_replay_refuse_other_bodies_and_can_be_abandoned,
+        a_rate_limiter_grants_its_burst_then_makes_callers_wait,
     ]
 );

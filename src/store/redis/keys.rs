@@ -3,7 +3,9 @@
 
 use chrono::NaiveDate;
 
-use crate::domain::{CampaignId, OrgId};
+use sha2::Digest as _;
+
+use crate::domain::{CallId, CampaignId, OrgId};
 
 /// Contacts per bucket hash (the scripts use the same number).
 pub(super) const CONTACTS_PER_BUCKET: u32 = 128;
@@ -41,6 +43,29 @@ impl Keys {
     /// Counter of campaigns created: their order in the organisation's index.
     pub(super) fn creations(&self) -> String {
         format!("{}creations", self.prefix)
+    }
+
+    /// String: `<campaign>:<contact>:<attempt>` of a call id, with a TTL.
+    pub(super) fn call(&self, call: CallId) -> String {
+        format!("{}call:{call}", self.prefix)
+    }
+
+    /// Sorted set of the organisation's webhooks to deliver, by sequence, and its counter; one
+    /// hash tag, so one script can write both on a cluster.
+    pub(super) fn outbox(&self, org: &OrgId) -> (String, String) {
+        let base = format!("{}{{o:{org}}}", self.prefix);
+        (format!("{base}:outbox"), format!("{base}:outbox_seq"))
+    }
+
+    /// String: an idempotency key's reservation and response (the client's key is hashed).
+    pub(super) fn idempotency(&self, org: &OrgId, key: &str) -> String {
+        let digest = sha2::Sha256::digest(key.as_bytes());
+        format!("{}idem:{org}:{}", self.prefix, hex::encode(digest))
+    }
+
+    /// String: a rate limiter's theoretical arrival time.
+    pub(super) fn limiter(&self, name: &str) -> String {
+        format!("{}rate:{name}", self.prefix)
     }
 
     /// Campaigns that need a dispatcher.

@@ -24,12 +24,13 @@ use self::keys::{CONTACTS_PER_BUCKET, Keys};
 use self::records::{ContactRecord, Meta, ms};
 use super::rules::{self, QueueChange};
 use super::{
-    AddedContacts, CallDeadline, Campaign, CampaignEdit, CampaignFilter, CampaignStore, ClaimBatch,
-    ClaimedCall, Contact, Control, Fence, Listing, NewContact, Outcome, Page, Recorded, StoreError,
+    AddedContacts, CallDeadline, CallRef, Campaign, CampaignEdit, CampaignFilter, CampaignStore,
+    ClaimBatch, ClaimedCall, Contact, Control, Fence, IDEMPOTENCY_TTL, Idempotency, Listing,
+    NewContact, OutboxEntry, Outcome, Page, Recorded, StoreError, StoredResponse, Tokens,
 };
 use crate::domain::{
     CallId, CampaignId, CampaignSpec, CampaignStatus, ContactId, ContactStatus, Gate, OrgId,
-    PacingState, SchedulePatch, local_date,
+    PacingState, Rate, SchedulePatch, local_date,
 };
 
 /// Contacts per `add_contacts` script call: a few milliseconds of Redis time at most.
@@ -61,6 +62,8 @@ struct Scripts {
     commit: Script,
     delete: Script,
     lease: Script,
+    gcra: Script,
+    outbox_push: Script,
 }
 
 /// A script that reads or writes call states: the helpers of `call_state.lua` go first (Redis
@@ -79,6 +82,8 @@ impl Scripts {
             commit: Script::new(include_str!("scripts/commit.lua")),
             delete: Script::new(include_str!("scripts/delete.lua")),
             lease: Script::new(include_str!("scripts/lease.lua")),
+            gcra: Script::new(include_str!("scripts/gcra.lua")),
+            outbox_push: Script::new(include_str!("scripts/outbox_push.lua")),
         }
     }
 }
@@ -773,6 +778,231 @@ impl CampaignStore for RedisStore {
             Ok(())
         })
         .await
+    }
+
+    async fn index_calls(&self, calls: &[(CallId, CallRef)]) -> Result<(), StoreError> {
+        let entries: Vec<(CallId, String)> = calls
+            .iter()
+            .map(|(call, at)| {
+                let value = format!("{}:{}:{}", at.campaign_id, at.contact_id, at.attempt);
+                (*call, value)
+            })
+            .collect();
+        self.io(move |inner| async move {
+            let keep = inner.call_deadline.0.to_std().unwrap_or_default()
+                + super::memory::CALL_INDEX_MARGIN;
+            let mut pipe = redis::pipe();
+            for (call, value) in entries {
+                pipe.pset_ex(inner.keys.call(call), value, keep.as_millis() as u64)
+                    .ignore();
+            }
+            let mut con = inner.connection().await?;
+            let () = pipe.query_async(&mut con).await.map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn find_call(&self, call: CallId) -> Result<Option<CallRef>, StoreError> {
+        self.io(move |inner| async move {
+            let mut con = inner.connection().await?;
+            let value: Option<String> =
+                con.get(inner.keys.call(call)).await.map_err(unavailable)?;
+            let Some(value) = value else {
+                return Ok(None);
+            };
+            let mut parts = value.split(':');
+            let parsed = (|| {
+                Some(CallRef {
+                    campaign_id: CampaignId::parse(parts.next()?).ok()?,
+                    contact_id: ContactId::parse(parts.next()?).ok()?,
+                    attempt: parts.next()?.parse().ok()?,
+                })
+            })();
+            parsed
+                .map(Some)
+                .ok_or_else(|| unavailable(format!("malformed call index entry `{value}`")))
+        })
+        .await
+    }
+
+    async fn push_outbox(&self, org: &OrgId, bodies: Vec<Vec<u8>>) -> Result<(), StoreError> {
+        let org = org.clone();
+        self.io(move |inner| async move {
+            let (outbox, counter) = inner.keys.outbox(&org);
+            let mut con = inner.connection().await?;
+            let mut invocation = inner.scripts.outbox_push.key(outbox);
+            invocation.key(counter);
+            for body in bodies {
+                invocation.arg(body);
+            }
+            let _: u64 = invocation
+                .invoke_async(&mut con)
+                .await
+                .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn outbox(&self, org: &OrgId, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
+        let org = org.clone();
+        self.io(move |inner| async move {
+            let (outbox, _) = inner.keys.outbox(&org);
+            let mut con = inner.connection().await?;
+            let members: Vec<Vec<u8>> = con
+                .zrange(outbox, 0, limit.max(1) as isize - 1)
+                .await
+                .map_err(unavailable)?;
+            members
+                .into_iter()
+                .map(|member| {
+                    let colon = member.iter().position(|&byte| byte == b':');
+                    let seq = colon
+                        .and_then(|at| std::str::from_utf8(&member[..at]).ok())
+                        .and_then(|seq| seq.parse().ok());
+                    match (seq, colon) {
+                        (Some(seq), Some(at)) => Ok(OutboxEntry {
+                            seq,
+                            body: member[at + 1..].to_vec(),
+                        }),
+                        _ => Err(unavailable("malformed outbox entry")),
+                    }
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn ack_outbox(&self, org: &OrgId, seq: u64) -> Result<(), StoreError> {
+        let org = org.clone();
+        self.io(move |inner| async move {
+            let (outbox, _) = inner.keys.outbox(&org);
+            let mut con = inner.connection().await?;
+            let _: u64 = con
+                .zrembyscore(outbox, "-inf", seq)
+                .await
+                .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn begin_idempotent(
+        &self,
+        org: &OrgId,
+        key: &str,
+        fingerprint: [u8; 32],
+    ) -> Result<Idempotency, StoreError> {
+        let key = self.inner.keys.idempotency(org, key);
+        self.io(move |inner| async move {
+            let mut con = inner.connection().await?;
+            let pending = format!("{}|", hex::encode(fingerprint));
+            let options = redis::SetOptions::default()
+                .conditional_set(redis::ExistenceCheck::NX)
+                .with_expiration(redis::SetExpiry::PX(IDEMPOTENCY_TTL.as_millis() as u64));
+            let reserved: Option<String> = con
+                .set_options(&key, &pending, options)
+                .await
+                .map_err(unavailable)?;
+            if reserved.is_some() {
+                return Ok(Idempotency::Started);
+            }
+            let stored: Option<Vec<u8>> = con.get(&key).await.map_err(unavailable)?;
+            // Expired between the two commands: the caller may simply try again.
+            let Some(stored) = stored else {
+                return Ok(Idempotency::InProgress);
+            };
+            Ok(read_reservation(&stored, &fingerprint))
+        })
+        .await
+    }
+
+    async fn finish_idempotent(
+        &self,
+        org: &OrgId,
+        key: &str,
+        fingerprint: [u8; 32],
+        response: StoredResponse,
+    ) -> Result<(), StoreError> {
+        let key = self.inner.keys.idempotency(org, key);
+        self.io(move |inner| async move {
+            let mut con = inner.connection().await?;
+            let mut value =
+                format!("{}|{}|", hex::encode(fingerprint), response.status).into_bytes();
+            value.extend_from_slice(&response.body);
+            let () = redis::cmd("SET")
+                .arg(&key)
+                .arg(value)
+                .arg("XX")
+                .arg("KEEPTTL")
+                .query_async::<Option<String>>(&mut con)
+                .await
+                .map(drop)
+                .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn abandon_idempotent(&self, org: &OrgId, key: &str) -> Result<(), StoreError> {
+        let key = self.inner.keys.idempotency(org, key);
+        self.io(move |inner| async move {
+            let mut con = inner.connection().await?;
+            let stored: Option<Vec<u8>> = con.get(&key).await.map_err(unavailable)?;
+            // Only a reservation without a response is forgotten.
+            if stored.is_some_and(|stored| stored.ends_with(b"|") && stored.len() == 65) {
+                let _: u64 = con.del(&key).await.map_err(unavailable)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn take_tokens(&self, name: &str, rate: Rate, wanted: u32) -> Result<Tokens, StoreError> {
+        let key = self.inner.keys.limiter(name);
+        self.io(move |inner| async move {
+            let mut con = inner.connection().await?;
+            let (granted, wait_us): (u32, u64) = inner
+                .scripts
+                .gcra
+                .key(key)
+                .arg(rate.interval_us())
+                .arg(rate.burst)
+                .arg(wanted)
+                .invoke_async(&mut con)
+                .await
+                .map_err(unavailable)?;
+            Ok(Tokens {
+                granted,
+                wait: Duration::from_micros(wait_us),
+            })
+        })
+        .await
+    }
+}
+
+/// Reads a stored idempotency value: `<fingerprint hex>|` while the request runs, then
+/// `<fingerprint hex>|<status>|<body>`.
+fn read_reservation(stored: &[u8], fingerprint: &[u8; 32]) -> Idempotency {
+    let expected = hex::encode(fingerprint);
+    if stored.get(..64) != Some(expected.as_bytes()) {
+        return Idempotency::Conflict;
+    }
+    let rest = &stored[64..];
+    let rest = rest.strip_prefix(b"|").unwrap_or(rest);
+    let Some(bar) = rest.iter().position(|&byte| byte == b'|') else {
+        return Idempotency::InProgress;
+    };
+    let status = std::str::from_utf8(&rest[..bar])
+        .ok()
+        .and_then(|status| status.parse().ok());
+    match status {
+        Some(status) => Idempotency::Replay(StoredResponse {
+            status,
+            body: rest[bar + 1..].to_vec(),
+        }),
+        None => Idempotency::InProgress,
     }
 }
 
