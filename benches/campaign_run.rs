@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
-use pacer::actors::{CampaignOp, Directory};
+use pacer::actors::{CampaignOp, Directory, DirectoryOptions};
 use pacer::clock::{Clock, SystemClock};
 use pacer::dialer::SimulatedDialer;
 use pacer::domain::{
@@ -58,7 +58,12 @@ fn run_through_actors() -> Duration {
         let store: Arc<dyn CampaignStore> = Arc::new(MemoryStore::new());
         let dialer =
             Arc::new(SimulatedDialer::from_settings("0..0", "completed=1", 1.0).expect("valid"));
-        let directory = Directory::new(store.clone(), clock.clone(), dialer, 2, 4, 100);
+        let directory = Directory::new(
+            store.clone(),
+            clock.clone(),
+            dialer,
+            DirectoryOptions::default(),
+        );
         let id = create(&*store, clock.now()).await;
         let started = Instant::now();
         directory

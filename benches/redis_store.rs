@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use pacer::actors::{CampaignOp, Directory};
+use pacer::actors::{CampaignOp, Directory, DirectoryOptions};
 use pacer::clock::{Clock, SystemClock};
 use pacer::dialer::SimulatedDialer;
 use pacer::domain::{
@@ -386,7 +386,12 @@ async fn throughput(server: &Server, n_campaigns: usize, per_campaign: usize) ->
     }
     let dialer =
         Arc::new(SimulatedDialer::from_settings("0..0", "completed=1", 1.0).expect("valid"));
-    let directory = Directory::new(store.clone(), Arc::new(SystemClock), dialer, 2, 4, 100);
+    let directory = Directory::new(
+        store.clone(),
+        Arc::new(SystemClock),
+        dialer,
+        DirectoryOptions::default(),
+    );
     let started = Instant::now();
     for &id in &ids {
         directory

@@ -6,7 +6,11 @@ use std::path::Path;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
+
+use crate::webhooks::WebhookTarget;
 
 const DEFAULTS: &str = include_str!("../config/default.toml");
 
@@ -34,12 +38,31 @@ pub struct Settings {
     pub redis_timeout_ms: u64,
     /// A placed call without an outcome after this many seconds ends `unknown`.
     pub call_deadline_secs: u64,
+    /// The webhook dialer's provider URL.
+    #[serde(default)]
+    pub dialer_url: Option<String>,
+    /// Signs dial requests and verifies call events; never logged.
+    #[serde(default)]
+    pub dialer_secret: Option<String>,
+    pub dialer_timeout_ms: u64,
+    pub dialer_tries: u32,
+    pub dialer_backoff_ms: u64,
+    /// Calls per second across every node of the store (unset: no limit).
+    #[serde(default)]
+    pub dialer_max_cps: Option<f64>,
+    /// API requests per second per organisation on this node, and the burst allowed.
+    pub rate_limit_per_sec: f64,
+    pub rate_limit_burst: u32,
+    /// Each organisation's webhook URL and secret (`PACER_WEBHOOKS__<ORG>__URL`, `…__SECRET`).
+    #[serde(default)]
+    pub webhooks: BTreeMap<String, WebhookTarget>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DialerKind {
     Simulated,
+    Webhook,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -56,10 +79,55 @@ impl Settings {
         if let Some(file) = file {
             figment = figment.merge(Toml::file_exact(file));
         }
-        figment
-            .merge(Env::prefixed("PACER_"))
+        // `__` nests: PACER_WEBHOOKS__ACME__URL is `webhooks.acme.url`.
+        let settings: Self = figment
+            .merge(Env::prefixed("PACER_").split("__"))
             .extract()
-            .map_err(Box::new)
+            .map_err(Box::new)?;
+        settings
+            .check()
+            .map_err(|message| Box::new(figment::Error::from(message)))?;
+        Ok(settings)
+    }
+
+    /// Checks what types alone cannot: values that must go together, ranges.
+    pub fn check(&self) -> Result<(), String> {
+        if self.dialer == DialerKind::Webhook {
+            if self.dialer_url.as_deref().is_none_or(str::is_empty) {
+                return Err("dialer_url: required when dialer = \"webhook\"".to_owned());
+            }
+            if self
+                .dialer_secret
+                .as_deref()
+                .is_none_or(|secret| secret.len() < 16)
+            {
+                return Err(
+                    "dialer_secret: required when dialer = \"webhook\", at least 16 characters"
+                        .to_owned(),
+                );
+            }
+        }
+        if let Some(cps) = self.dialer_max_cps
+            && !(cps.is_finite() && cps > 0.0)
+        {
+            return Err(format!("dialer_max_cps: `{cps}` must be a positive number"));
+        }
+        if !(self.rate_limit_per_sec.is_finite() && self.rate_limit_per_sec > 0.0) {
+            return Err(format!(
+                "rate_limit_per_sec: `{}` must be a positive number",
+                self.rate_limit_per_sec
+            ));
+        }
+        for (org, target) in &self.webhooks {
+            crate::domain::OrgId::parse(org).map_err(|error| format!("webhooks.{org}: {error}"))?;
+            reqwest::Url::parse(&target.url).map_err(|error| {
+                format!("webhooks.{org}.url: `{}` is not a URL: {error}", target.url)
+            })?;
+            if target.secret.len() < 16 {
+                return Err(format!("webhooks.{org}.secret: at least 16 characters"));
+            }
+        }
+        Ok(())
     }
 
     /// The built-in defaults alone (tests start from these).
@@ -92,5 +160,18 @@ mod tests {
             .extract::<Settings>()
             .unwrap_err();
         assert!(error.to_string().contains("listen"), "{error}");
+    }
+
+    #[test]
+    fn the_webhook_dialer_needs_its_url_and_secret() {
+        let mut settings = Settings::defaults();
+        settings.dialer = DialerKind::Webhook;
+        assert!(settings.check().unwrap_err().starts_with("dialer_url"));
+        settings.dialer_url = Some("http://127.0.0.1:9/dial".to_owned());
+        assert!(settings.check().unwrap_err().starts_with("dialer_secret"));
+        settings.dialer_secret = Some("0123456789abcdef".to_owned());
+        assert_eq!(settings.check(), Ok(()));
+        settings.dialer_max_cps = Some(-1.0);
+        assert!(settings.check().unwrap_err().contains("`-1`"));
     }
 }

@@ -8,13 +8,17 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer};
 use anyhow::Context as _;
 
-use crate::actors::Directory;
-use crate::api::{self, ApiKeys, AppState, BodyLimit};
+use std::collections::HashMap;
+use std::time::Duration;
+
+use crate::actors::{Directory, DirectoryOptions};
+use crate::api::{self, ApiKeys, AppState, BodyLimit, RateLimiter};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{DialerKind, Settings};
-use crate::dialer::{Dialer, SimulatedDialer};
-use crate::domain::OrgId;
+use crate::dialer::{CarrierGate, Dialer, SimulatedDialer, WebhookDialer, WebhookDialerSettings};
+use crate::domain::{DomainError, OrgId};
 use crate::store::{CallDeadline, CampaignStore, MemoryStore, RedisSettings, RedisStore};
+use crate::webhooks::{DeliverySettings, Webhooks};
 
 /// The parts that tests swap: where state lives, what time it is, how calls are placed.
 #[derive(Debug, Clone)]
@@ -22,21 +26,13 @@ pub struct Components {
     pub store: Arc<dyn CampaignStore>,
     pub clock: Arc<dyn Clock>,
     pub dialer: Arc<dyn Dialer>,
+    /// The carrier limit the dialer reports back-pressure to; `None`: one from the settings.
+    pub gate: Option<Arc<CarrierGate>>,
 }
 
 impl Components {
     /// The product's parts as the settings choose them.
     pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
-        let dialer: Arc<dyn Dialer> = match settings.dialer {
-            DialerKind::Simulated => Arc::new(
-                SimulatedDialer::from_settings(
-                    &settings.simulated_call_ms,
-                    &settings.simulated_outcomes,
-                    settings.simulated_time_scale,
-                )
-                .map_err(|error| anyhow::anyhow!("simulated dialer settings: {error}"))?,
-            ),
-        };
         let call_deadline = CallDeadline(chrono::Duration::seconds(
             settings.call_deadline_secs as i64,
         ));
@@ -47,16 +43,44 @@ impl Components {
                     url: url.clone(),
                     prefix: settings.redis_prefix.clone(),
                     connections: settings.redis_connections,
-                    response_timeout: std::time::Duration::from_millis(settings.redis_timeout_ms),
+                    response_timeout: Duration::from_millis(settings.redis_timeout_ms),
                     call_deadline,
                 })
                 .context("redis_url: cannot use the Redis store")?,
             ),
         };
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let gate = Arc::new(CarrierGate::new(store.clone(), settings.dialer_max_cps));
+        let dialer: Arc<dyn Dialer> = match settings.dialer {
+            DialerKind::Simulated => Arc::new(
+                SimulatedDialer::from_settings(
+                    &settings.simulated_call_ms,
+                    &settings.simulated_outcomes,
+                    settings.simulated_time_scale,
+                )
+                .map_err(|error| anyhow::anyhow!("simulated dialer settings: {error}"))?,
+            ),
+            DialerKind::Webhook => Arc::new(
+                WebhookDialer::new(
+                    WebhookDialerSettings {
+                        url: settings.dialer_url.clone().unwrap_or_default(),
+                        secret: settings.dialer_secret.clone().unwrap_or_default(),
+                        timeout: Duration::from_millis(settings.dialer_timeout_ms),
+                        tries: settings.dialer_tries,
+                        backoff: Duration::from_millis(settings.dialer_backoff_ms),
+                    },
+                    store.clone(),
+                    gate.clone(),
+                    clock.clone(),
+                )
+                .map_err(anyhow::Error::msg)?,
+            ),
+        };
         Ok(Self {
             store,
-            clock: Arc::new(SystemClock),
+            clock,
             dialer,
+            gate: Some(gate),
         })
     }
 }
@@ -80,14 +104,34 @@ impl Application {
         let generated_key = keys
             .is_empty()
             .then(|| keys.generate(OrgId::parse("default").expect("a valid organisation id")));
-        let actor_threads = nonzero_or_cores(settings.actor_threads);
+        let store = components.store;
+        let gate = components
+            .gate
+            .unwrap_or_else(|| Arc::new(CarrierGate::new(store.clone(), settings.dialer_max_cps)));
+        let targets = settings
+            .webhooks
+            .iter()
+            .map(|(org, target)| Ok((OrgId::parse(org)?, target.clone())))
+            .collect::<Result<HashMap<_, _>, DomainError>>()
+            .map_err(|error| anyhow::anyhow!("webhooks: {error}"))?;
+        let webhooks = Arc::new(Webhooks::new(store.clone(), targets));
+        let stop = Arc::new(tokio::sync::Notify::new());
+        webhooks.start_delivery(
+            DeliverySettings::default(),
+            components.clock.clone(),
+            stop.clone(),
+        );
         let directory = Directory::new(
-            components.store.clone(),
+            store.clone(),
             components.clock.clone(),
             components.dialer,
-            actor_threads,
-            settings.dialers,
-            settings.claim_batch,
+            DirectoryOptions {
+                n_arbiters: nonzero_or_cores(settings.actor_threads),
+                n_dialers: settings.dialers,
+                claim_limit: settings.claim_batch,
+                gate: Some(gate),
+                webhooks: Some(webhooks),
+            },
         );
         let n_live = directory
             .start_live()
@@ -95,9 +139,15 @@ impl Application {
             .context("loading live campaigns")?;
         tracing::info!(n_live, "dispatchers started");
         let state = AppState {
-            store: components.store,
+            store,
             directory: directory.clone(),
             clock: components.clock,
+            call_events_secret: settings.dialer_secret.as_deref().map(Arc::from),
+            rate_limiter: Arc::new(RateLimiter::new(
+                settings.rate_limit_per_sec,
+                settings.rate_limit_burst,
+            )),
+            metrics: crate::telemetry::metrics(),
         };
         let configure = api::configure(state, keys, BodyLimit(settings.max_body_bytes));
         let listener = TcpListener::bind(settings.listen)

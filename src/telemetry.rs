@@ -1,14 +1,124 @@
-//! Logging: a `tracing` subscriber, as text or JSON, levels from `RUST_LOG`.
+//! Logging and metrics: a `tracing` subscriber (text or JSON, levels from `RUST_LOG`), the
+//! Prometheus recorder behind `/metrics`, and every metric name as a constant. Labels are
+//! bounded: an outcome, a status, a route pattern; never a phone number or an id.
 
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
+
+/// Calls the provider accepted.
+pub const CALLS_PLACED: &str = "pacer_calls_placed_total";
+/// Outcomes recorded, by `outcome`.
+pub const CALLS_FINISHED: &str = "pacer_calls_finished_total";
+/// Calls placed and not yet finished, on campaigns this node dispatches.
+pub const CALLS_IN_FLIGHT: &str = "pacer_calls_in_flight";
+/// How late a timed dispatch step ran after the instant it was due, in seconds.
+pub const DISPATCH_LATENESS: &str = "pacer_dispatch_lateness_seconds";
+/// Contacts claimed per dispatch step.
+pub const CLAIM_BATCH: &str = "pacer_claim_batch_size";
+/// Campaigns dispatched by this node, by `status`.
+pub const CAMPAIGNS: &str = "pacer_campaigns";
+/// Latency of store steps on the dispatch path, by `op`.
+pub const STORE_LATENCY: &str = "pacer_store_duration_seconds";
+/// Leases taken and lost, by `change`.
+pub const LEASE_CHANGES: &str = "pacer_lease_changes_total";
+/// API requests, by `route` (the pattern), `method` and `status`.
+pub const HTTP_REQUESTS: &str = "pacer_http_requests_total";
+/// API latency, by `route`, `method` and `status`.
+pub const HTTP_LATENCY: &str = "pacer_http_request_duration_seconds";
+/// Calls the webhook dialer gave up on after its tries (released to the queue).
+pub const DIALER_GIVE_UPS: &str = "pacer_dialer_give_ups_total";
+/// Outbound webhooks, by `result` (`delivered`, `failed`).
+pub const WEBHOOK_DELIVERIES: &str = "pacer_webhook_deliveries_total";
+/// API requests refused by the per-organisation rate limit.
+pub const RATE_LIMITED: &str = "pacer_http_rate_limited_total";
 
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     let _already_set = match format {
         LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().with_current_span(true).try_init(),
+        // Spans go on every line, so the request span's `request_id` is on each of them.
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
     };
+}
+
+/// The process-wide Prometheus recorder, installed on first use (a process has one recorder;
+/// every application built in it shares it).
+pub fn metrics() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let seconds = [
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ];
+            let sizes = [1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0];
+            let handle = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), &seconds)
+                .and_then(|builder| {
+                    builder.set_buckets_for_metric(Matcher::Full(CLAIM_BATCH.to_owned()), &sizes)
+                })
+                .and_then(PrometheusBuilder::install_recorder)
+                .unwrap_or_else(|error| {
+                    tracing::warn!(%error, "metrics recorder not installed");
+                    PrometheusBuilder::new().build_recorder().handle()
+                });
+            describe();
+            // The recorder does not schedule its own upkeep (histogram buckets drain there).
+            let upkeep = handle.clone();
+            std::thread::Builder::new()
+                .name("pacer-metrics".to_owned())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(Duration::from_secs(5));
+                        upkeep.run_upkeep();
+                    }
+                })
+                .expect("a thread can be spawned");
+            handle
+        })
+        .clone()
+}
+
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(CALLS_PLACED, "Calls the provider accepted.");
+    describe_counter!(CALLS_FINISHED, "Call outcomes recorded, by outcome.");
+    describe_gauge!(
+        CALLS_IN_FLIGHT,
+        "Calls placed and not yet finished on campaigns this node dispatches."
+    );
+    describe_histogram!(
+        DISPATCH_LATENESS,
+        metrics::Unit::Seconds,
+        "How late a timed dispatch step ran after its due instant."
+    );
+    describe_histogram!(CLAIM_BATCH, "Contacts claimed per dispatch step.");
+    describe_gauge!(CAMPAIGNS, "Campaigns dispatched by this node, by status.");
+    describe_histogram!(
+        STORE_LATENCY,
+        metrics::Unit::Seconds,
+        "Store steps on the dispatch path, by op."
+    );
+    describe_counter!(LEASE_CHANGES, "Campaign leases taken and lost, by change.");
+    describe_counter!(HTTP_REQUESTS, "API requests, by route, method and status.");
+    describe_histogram!(
+        HTTP_LATENCY,
+        metrics::Unit::Seconds,
+        "API latency, by route, method and status."
+    );
+    describe_counter!(
+        DIALER_GIVE_UPS,
+        "Calls the webhook dialer released after its tries."
+    );
+    describe_counter!(WEBHOOK_DELIVERIES, "Outbound webhook attempts, by result.");
+    describe_counter!(RATE_LIMITED, "API requests refused by the rate limit.");
 }

@@ -10,14 +10,21 @@ use std::sync::Arc;
 use actix::prelude::*;
 use futures_util::future::join_all;
 
+use serde_json::json;
+
 use super::{DialerPool, Directory};
 use crate::clock::Clock;
-use crate::dialer::{CallReport, DialError, OutcomeSink};
+use crate::dialer::{CallReport, CarrierGate, DialError, OutcomeSink};
 use crate::domain::{CampaignId, CampaignStatus, DialOutcome, OrgId, SchedulePatch};
 use crate::store::{
-    CallResult, Campaign, CampaignEdit, CampaignStore, ClaimBatch, Control, Fence, Outcome,
-    StoreError,
+    CallResult, Campaign, CampaignEdit, CampaignStore, ClaimBatch, ClaimedCall, Control, Fence,
+    Outcome, Recorded, StoreError,
 };
+use crate::telemetry::{
+    CALLS_FINISHED, CALLS_IN_FLIGHT, CALLS_PLACED, CAMPAIGNS, CLAIM_BATCH, DISPATCH_LATENESS,
+    LEASE_CHANGES, STORE_LATENCY,
+};
+use crate::webhooks::{Event, EventKind, Webhooks};
 
 /// Claims what is due now and places it; replies when every claimed call is placed or released.
 #[derive(Debug, Message)]
@@ -52,6 +59,7 @@ struct Step {
     id: CampaignId,
     store: Arc<dyn CampaignStore>,
     dialers: Arc<DialerPool>,
+    gate: Arc<CarrierGate>,
     sink: OutcomeSink,
     now: chrono::DateTime<chrono::Utc>,
     limit: u32,
@@ -59,58 +67,136 @@ struct Step {
     owner: String,
 }
 
+/// What a claim step came to.
+enum Stepped {
+    Claimed(ClaimBatch),
+    /// The carrier limit let nothing through; ask again after this long.
+    Throttled(std::time::Duration),
+}
+
+/// What a dispatch step reports to its actor.
+struct StepReport {
+    result: Result<(Fence, Stepped), StoreError>,
+    /// Outcomes the store did not take (it failed): recorded at the next step.
+    unrecorded: Vec<Outcome>,
+    /// Outcomes applied, for their events and metrics.
+    recorded: Vec<(Outcome, CampaignStatus)>,
+    /// Calls requested from the provider in this step, and those it rejected.
+    placed: Vec<ClaimedCall>,
+    rejected: Vec<(ClaimedCall, String)>,
+}
+
 impl Step {
     /// Claims what is due and places it: every claimed call is requested from the provider,
     /// failed for good (rejected) or released back to the queue before this returns.
-    async fn claim_and_place(self) -> Result<(Fence, ClaimBatch), StoreError> {
-        let Self {
-            id,
-            store,
-            dialers,
-            sink,
-            now,
-            limit,
-            fence,
-            owner,
-        } = self;
+    async fn claim_and_place(
+        &self,
+        placed: &mut Vec<ClaimedCall>,
+        rejected: &mut Vec<(ClaimedCall, String)>,
+    ) -> Result<(Fence, Stepped), StoreError> {
+        let Self { id, store, now, .. } = self;
+        let (id, now) = (*id, *now);
         // The first step takes the lease; a failed attempt is tried again on the next step.
-        let fence = match fence {
+        let fence = match self.fence {
             Some(fence) => fence,
-            None => store.acquire_lease(id, &owner, LEASE_TTL).await?,
+            None => {
+                let fence = store.acquire_lease(id, &self.owner, LEASE_TTL).await?;
+                metrics::counter!(LEASE_CHANGES, "change" => "acquired").increment(1);
+                fence
+            }
         };
-        let batch = store.claim_due(id, fence, now, limit).await?;
-        if batch.calls.is_empty() {
-            return Ok((fence, batch));
+        let admission = self.gate.admit(id, self.limit).await;
+        if admission.granted == 0 {
+            let retry_in = admission.retry_in.unwrap_or(STORE_RETRY);
+            return Ok((fence, Stepped::Throttled(retry_in)));
         }
-        let results = dialers.place_all(batch.calls.clone(), sink).await;
-        let settle = batch.calls.iter().zip(results).map(|(call, result)| {
-            let store = store.clone();
-            let (contact, attempt) = (call.contact_id, call.attempt);
-            async move {
-                match result {
-                    Ok(()) => Ok(()),
-                    Err(DialError::Rejected(reason)) => {
-                        tracing::info!(campaign = %id, %reason, "call rejected by the provider");
-                        let failed = CallResult {
-                            outcome: DialOutcome::Failed,
-                            duration_secs: 0,
-                        };
-                        store
-                            .record_outcome(id, contact, attempt, failed, now)
-                            .await
-                            .map(drop)
-                    }
-                    Err(DialError::Unavailable(reason)) => {
-                        tracing::warn!(campaign = %id, %reason, "call not placed, released");
-                        store.release_claim(id, contact, attempt).await
-                    }
+        let started = std::time::Instant::now();
+        let batch = store.claim_due(id, fence, now, admission.granted).await?;
+        metrics::histogram!(STORE_LATENCY, "op" => "claim").record(started.elapsed());
+        self.gate
+            .refund(admission.granted - batch.calls.len() as u32);
+        if batch.calls.is_empty() {
+            return Ok((fence, Stepped::Claimed(batch)));
+        }
+        metrics::histogram!(CLAIM_BATCH).record(batch.calls.len() as f64);
+        let results = self
+            .dialers
+            .place_all(batch.calls.clone(), self.sink.clone())
+            .await;
+        let mut settle = Vec::new();
+        for (call, result) in batch.calls.iter().zip(results) {
+            match result {
+                Ok(()) => placed.push(call.clone()),
+                Err(DialError::Rejected(reason)) => {
+                    tracing::info!(campaign = %id, %reason, "call rejected by the provider");
+                    let failed = CallResult {
+                        outcome: DialOutcome::Failed,
+                        duration_secs: 0,
+                    };
+                    let record =
+                        store.record_outcome(id, call.contact_id, call.attempt, failed, now);
+                    settle.push(Box::pin(async move { record.await.map(drop) })
+                        as futures_util::future::BoxFuture<'_, _>);
+                    rejected.push((call.clone(), reason));
+                }
+                Err(DialError::Unavailable(reason)) => {
+                    tracing::warn!(campaign = %id, %reason, "call not placed, released");
+                    settle.push(Box::pin(store.release_claim(
+                        id,
+                        call.contact_id,
+                        call.attempt,
+                    )));
                 }
             }
-        });
+        }
         for result in join_all(settle).await {
             result?;
         }
-        Ok((fence, batch))
+        Ok((fence, Stepped::Claimed(batch)))
+    }
+
+    /// Records the outcomes that arrived, then claims and places.
+    async fn run(self, outcomes: Vec<Outcome>) -> StepReport {
+        let mut report = StepReport {
+            result: Err(StoreError::NotFound),
+            unrecorded: Vec::new(),
+            recorded: Vec::new(),
+            placed: Vec::new(),
+            rejected: Vec::new(),
+        };
+        // Outcomes first, in one store step: they free call slots for the claim. If the
+        // store fails, they are kept for the next step (recording is idempotent per attempt).
+        if !outcomes.is_empty() {
+            let started = std::time::Instant::now();
+            match self
+                .store
+                .record_outcomes(self.id, &outcomes, self.now)
+                .await
+            {
+                Ok(recorded) => {
+                    metrics::histogram!(STORE_LATENCY, "op" => "record").record(started.elapsed());
+                    report.recorded = outcomes
+                        .iter()
+                        .zip(recorded)
+                        .filter_map(|(outcome, recorded)| match recorded {
+                            Recorded::Applied { status, .. } => Some((*outcome, status)),
+                            Recorded::Duplicate => None,
+                        })
+                        .collect();
+                }
+                Err(StoreError::NotFound) => {}
+                Err(error) => {
+                    report.result = Err(error);
+                    report.unrecorded = outcomes;
+                    return report;
+                }
+            }
+        }
+        let (mut placed, mut rejected) = (Vec::new(), Vec::new());
+        report.result = self.claim_and_place(&mut placed, &mut rejected).await;
+        report.placed = placed;
+        report.rejected = rejected;
+        report
     }
 }
 
@@ -136,6 +222,8 @@ pub struct CampaignActor {
     store: Arc<dyn CampaignStore>,
     clock: Arc<dyn Clock>,
     dialers: Arc<DialerPool>,
+    gate: Arc<CarrierGate>,
+    webhooks: Arc<Webhooks>,
     directory: Directory,
     claim_limit: u32,
     timer: Option<SpawnHandle>,
@@ -146,6 +234,12 @@ pub struct CampaignActor {
     outcomes: Vec<Outcome>,
     /// A `Dispatch` is queued behind the outcomes that arrived: one step serves them all.
     dispatch_queued: bool,
+    /// The campaign's organisation and status as last seen (for webhooks and gauges).
+    org: Option<OrgId>,
+    status: Option<CampaignStatus>,
+    in_flight: u32,
+    /// Events the outbox did not take yet (the store failed): appended before newer ones.
+    unsent: Vec<Event>,
 }
 
 impl CampaignActor {
@@ -155,6 +249,8 @@ impl CampaignActor {
             store: directory.store(),
             clock: directory.clock(),
             dialers: directory.dialers(),
+            gate: directory.gate(),
+            webhooks: directory.webhooks(),
             claim_limit: directory.claim_limit(),
             directory,
             timer: None,
@@ -162,19 +258,24 @@ impl CampaignActor {
             fence: None,
             outcomes: Vec::new(),
             dispatch_queued: false,
+            org: None,
+            status: None,
+            in_flight: 0,
+            unsent: Vec::new(),
         }
     }
 
     /// One dispatch step: record the outcomes that arrived, claim, place every claimed call,
-    /// then re-arm the timer. With `Retire::WhenIdle` an actor with nothing left to do (no
-    /// dispatching status, no call in flight) stops; the directory starts a new one when a
-    /// command comes.
+    /// append the step's events to the outbox, then re-arm the timer. With `Retire::WhenIdle`
+    /// an actor with nothing left to do (no dispatching status, no call in flight) stops; the
+    /// directory starts a new one when a command comes.
     fn dispatch(&mut self, retire: Retire) -> impl ActorFuture<Self, Output = ()> + use<> {
         self.dispatch_queued = false;
         let step = Step {
             id: self.id,
             store: self.store.clone(),
             dialers: self.dialers.clone(),
+            gate: self.gate.clone(),
             sink: self
                 .sink
                 .clone()
@@ -185,36 +286,145 @@ impl CampaignActor {
             owner: self.directory.node_id().to_owned(),
         };
         let outcomes = std::mem::take(&mut self.outcomes);
-        async move {
-            // Outcomes first, in one store step: they free call slots for the claim. If the
-            // store fails, they are kept for the next step (recording is idempotent per attempt).
-            if !outcomes.is_empty() {
-                match step
-                    .store
-                    .record_outcomes(step.id, &outcomes, step.now)
-                    .await
-                {
-                    Ok(_) | Err(StoreError::NotFound) => {}
-                    Err(error) => return (Err(error), outcomes),
+        step.run(outcomes)
+            .into_actor(self)
+            .then(move |mut report, actor, _ctx| {
+                actor
+                    .outcomes
+                    .splice(0..0, std::mem::take(&mut report.unrecorded));
+                let events = actor.observe(&report);
+                actor
+                    .emit(events)
+                    .map(move |(), actor, ctx| actor.after_dispatch(report.result, retire, ctx))
+            })
+    }
+
+    /// Updates metrics, the status seen and the in-flight count from a step; returns the step's
+    /// events (none when the organisation has no webhooks).
+    fn observe(&mut self, report: &StepReport) -> Vec<Event> {
+        let now = self.clock.now();
+        if let Ok((_, Stepped::Claimed(batch))) = &report.result {
+            self.org = Some(batch.org.clone());
+        }
+        let with_events = self
+            .org
+            .as_ref()
+            .is_some_and(|org| self.webhooks.enabled(org));
+        let mut events = Vec::new();
+        for (outcome, status) in &report.recorded {
+            let name = outcome.result.outcome.as_str();
+            metrics::counter!(CALLS_FINISHED, "outcome" => name).increment(1);
+            if with_events {
+                events.push(call_event(
+                    self.id,
+                    outcome.result.outcome,
+                    json!({
+                        "contact_id": outcome.contact.to_string(),
+                        "attempt": outcome.attempt,
+                        "outcome": name,
+                        "duration_seconds": outcome.result.duration_secs,
+                    }),
+                    now,
+                ));
+            }
+            self.set_status(*status, now, with_events, &mut events);
+        }
+        if let Ok((_, Stepped::Claimed(batch))) = &report.result {
+            self.set_status(batch.status, now, with_events, &mut events);
+            let in_flight = batch.in_flight.saturating_sub(report.rejected.len() as u32);
+            metrics::gauge!(CALLS_IN_FLIGHT)
+                .increment(f64::from(in_flight) - f64::from(self.in_flight));
+            self.in_flight = in_flight;
+        }
+        metrics::counter!(CALLS_PLACED).increment(report.placed.len() as u64);
+        if with_events {
+            for call in &report.placed {
+                events.push(Event {
+                    kind: EventKind::CallStarted,
+                    at: now,
+                    data: json!({
+                        "batch_id": self.id.to_string(),
+                        "call_id": call.call_id.to_string(),
+                        "contact_id": call.contact_id.to_string(),
+                        "attempt": call.attempt,
+                        "to": call.phone.as_str(),
+                    }),
+                });
+            }
+        }
+        for (call, reason) in &report.rejected {
+            metrics::counter!(CALLS_FINISHED, "outcome" => DialOutcome::Failed.as_str())
+                .increment(1);
+            if with_events {
+                events.push(call_event(
+                    self.id,
+                    DialOutcome::Failed,
+                    json!({
+                        "call_id": call.call_id.to_string(),
+                        "contact_id": call.contact_id.to_string(),
+                        "attempt": call.attempt,
+                        "outcome": DialOutcome::Failed.as_str(),
+                        "reason": reason,
+                    }),
+                    now,
+                ));
+            }
+        }
+        events
+    }
+
+    /// Notes the campaign's status; a change is an event and moves the status gauge.
+    fn set_status(
+        &mut self,
+        status: CampaignStatus,
+        now: chrono::DateTime<chrono::Utc>,
+        with_events: bool,
+        events: &mut Vec<Event>,
+    ) {
+        match self.status {
+            Some(previous) if previous == status => return,
+            Some(previous) => {
+                metrics::gauge!(CAMPAIGNS, "status" => previous.as_str()).decrement(1.0);
+                if with_events {
+                    events.extend(Event::status_changed(self.id, previous, status, now));
                 }
             }
-            (step.claim_and_place().await, Vec::new())
+            None => {}
+        }
+        metrics::gauge!(CAMPAIGNS, "status" => status.as_str()).increment(1.0);
+        self.status = Some(status);
+    }
+
+    /// Appends `events` (after any the outbox did not take before) to the organisation's
+    /// outbox; what the store refuses is kept for the next step.
+    fn emit(&mut self, events: Vec<Event>) -> impl ActorFuture<Self, Output = ()> + use<> {
+        let mut pending = std::mem::take(&mut self.unsent);
+        pending.extend(events);
+        let (webhooks, org) = (self.webhooks.clone(), self.org.clone());
+        async move {
+            let Some(org) = org.filter(|_| !pending.is_empty()) else {
+                return Vec::new();
+            };
+            match webhooks.emit(&org, pending.clone()).await {
+                Ok(()) => Vec::new(),
+                Err(error) => {
+                    tracing::warn!(%error, "webhook events not queued yet");
+                    pending
+                }
+            }
         }
         .into_actor(self)
-        .map(move |(result, unrecorded), actor, ctx| {
-            actor.outcomes.splice(0..0, unrecorded);
-            actor.after_dispatch(result, retire, ctx);
-        })
+        .map(|unsent, actor, _| actor.unsent = unsent)
     }
 
     fn after_dispatch(
         &mut self,
-        result: Result<(Fence, ClaimBatch), StoreError>,
+        result: Result<(Fence, Stepped), StoreError>,
         retire: Retire,
         ctx: &mut Context<Self>,
     ) {
         match result {
-            Ok((fence, batch)) => {
+            Ok((fence, Stepped::Claimed(batch))) => {
                 self.fence = Some(fence);
                 let idle = retire == Retire::WhenIdle
                     && batch.in_flight == 0
@@ -226,23 +436,33 @@ impl CampaignActor {
                     self.arm(ctx, batch.wake_at);
                 }
             }
+            Ok((fence, Stepped::Throttled(retry_in))) => {
+                self.fence = Some(fence);
+                self.retry_after(ctx, retry_in);
+            }
             Err(StoreError::NotFound) => ctx.stop(),
             Err(StoreError::StaleLease) => {
                 tracing::info!(campaign = %self.id, "lease taken over, dispatcher stops");
+                metrics::counter!(LEASE_CHANGES, "change" => "lost").increment(1);
                 ctx.stop();
             }
             Err(error) => {
                 tracing::warn!(campaign = %self.id, %error, "dispatch step failed, retrying");
-                if let Some(timer) = self.timer.take() {
-                    ctx.cancel_future(timer);
-                }
-                self.timer = Some(ctx.run_later(STORE_RETRY, |actor, ctx| {
-                    actor.timer = None;
-                    let step = actor.dispatch(Retire::WhenIdle);
-                    ctx.wait(step);
-                }));
+                self.retry_after(ctx, STORE_RETRY);
             }
         }
+    }
+
+    /// Runs the next step after `pause` of real time (a store outage, the carrier limit).
+    fn retry_after(&mut self, ctx: &mut Context<Self>, pause: std::time::Duration) {
+        if let Some(timer) = self.timer.take() {
+            ctx.cancel_future(timer);
+        }
+        self.timer = Some(ctx.run_later(pause, |actor, ctx| {
+            actor.timer = None;
+            let step = actor.dispatch(Retire::WhenIdle);
+            ctx.wait(step);
+        }));
     }
 
     /// Sets the timer to `wake_at`, replacing the previous one.
@@ -252,13 +472,31 @@ impl CampaignActor {
         }
         if let Some(wake_at) = wake_at {
             let sleep = self.clock.sleep_until(wake_at).into_actor(self);
-            self.timer = Some(ctx.spawn(sleep.map(|(), actor, ctx| {
+            self.timer = Some(ctx.spawn(sleep.map(move |(), actor, ctx| {
                 actor.timer = None;
+                let lateness = (actor.clock.now() - wake_at).to_std().unwrap_or_default();
+                metrics::histogram!(DISPATCH_LATENESS).record(lateness);
                 let step = actor.dispatch(Retire::WhenIdle);
                 ctx.wait(step);
             })));
         }
     }
+}
+
+/// `call.ended`, or `call.failed` when the outcome is `failed`.
+fn call_event(
+    campaign: CampaignId,
+    outcome: DialOutcome,
+    mut data: serde_json::Value,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Event {
+    data["batch_id"] = json!(campaign.to_string());
+    let kind = if outcome == DialOutcome::Failed {
+        EventKind::CallFailed
+    } else {
+        EventKind::CallEnded
+    };
+    Event { kind, at, data }
 }
 
 impl Actor for CampaignActor {
@@ -275,6 +513,10 @@ impl Actor for CampaignActor {
     }
 
     fn stopped(&mut self, ctx: &mut Context<Self>) {
+        if let Some(status) = self.status {
+            metrics::gauge!(CAMPAIGNS, "status" => status.as_str()).decrement(1.0);
+        }
+        metrics::gauge!(CALLS_IN_FLIGHT).decrement(f64::from(self.in_flight));
         self.directory.forget(self.id, &ctx.address());
     }
 }
@@ -318,7 +560,21 @@ impl Handler<RunOp> for CampaignActor {
             }
         };
         AtomicResponse::new(Box::pin(run.into_actor(self).then(|result, actor, _| {
-            actor.dispatch(Retire::WhenIdle).map(move |(), _, _| result)
+            let mut events = Vec::new();
+            if let Ok(campaign) = &result {
+                actor.org = Some(campaign.org.clone());
+                let with_events = actor.webhooks.enabled(&campaign.org);
+                actor.set_status(
+                    campaign.status,
+                    campaign.updated_at,
+                    with_events,
+                    &mut events,
+                );
+            }
+            actor
+                .emit(events)
+                .then(|(), actor, _| actor.dispatch(Retire::WhenIdle))
+                .map(move |(), _, _| result)
         })))
     }
 }

@@ -10,12 +10,13 @@ use actix::prelude::*;
 use futures_util::future::join_all;
 use parking_lot::Mutex;
 
-use super::campaign::{CampaignOp, Dispatch, OpResult, RunOp};
+use super::campaign::{CallFinished, CampaignOp, Dispatch, OpResult, RunOp};
 use super::{CampaignActor, DialerPool};
 use crate::clock::Clock;
-use crate::dialer::Dialer;
+use crate::dialer::{CallReport, CarrierGate, Dialer};
 use crate::domain::{CampaignId, OrgId};
 use crate::store::{CampaignStore, StoreError};
+use crate::webhooks::Webhooks;
 
 /// Finds or starts the actor of a campaign. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -28,6 +29,8 @@ struct Inner {
     store: Arc<dyn CampaignStore>,
     clock: Arc<dyn Clock>,
     dialers: Arc<DialerPool>,
+    gate: Arc<CarrierGate>,
+    webhooks: Arc<Webhooks>,
     /// One arbiter (thread) per core: actors started from one place would share one thread.
     arbiters: Vec<Arbiter>,
     next_arbiter: AtomicUsize,
@@ -48,26 +51,60 @@ impl Drop for Inner {
 /// How many times a command is retried when it meets an actor that was just stopping.
 const SEND_ATTEMPTS: usize = 5;
 
+/// How a node dispatches: threads, dialer actors, claim size, and the shared services.
+#[derive(Debug, Clone)]
+pub struct DirectoryOptions {
+    /// Arbiters (threads) for campaign and dialer actors.
+    pub n_arbiters: usize,
+    pub n_dialers: usize,
+    /// Most contacts one campaign claims in one step.
+    pub claim_limit: u32,
+    /// The carrier limit (`None`: no limit).
+    pub gate: Option<Arc<CarrierGate>>,
+    /// Outbound webhooks (`None`: no organisation has any).
+    pub webhooks: Option<Arc<Webhooks>>,
+}
+
+impl Default for DirectoryOptions {
+    fn default() -> Self {
+        Self {
+            n_arbiters: 2,
+            n_dialers: 4,
+            claim_limit: 100,
+            gate: None,
+            webhooks: None,
+        }
+    }
+}
+
 impl Directory {
     pub fn new(
         store: Arc<dyn CampaignStore>,
         clock: Arc<dyn Clock>,
         dialer: Arc<dyn Dialer>,
-        n_arbiters: usize,
-        n_dialers: usize,
-        claim_limit: u32,
+        options: DirectoryOptions,
     ) -> Self {
-        let arbiters: Vec<Arbiter> = (0..n_arbiters.max(1)).map(|_| Arbiter::new()).collect();
+        let arbiters: Vec<Arbiter> = (0..options.n_arbiters.max(1))
+            .map(|_| Arbiter::new())
+            .collect();
         let handles: Vec<ArbiterHandle> = arbiters.iter().map(Arbiter::handle).collect();
-        let dialers = Arc::new(DialerPool::start(dialer, n_dialers, &handles));
+        let dialers = Arc::new(DialerPool::start(dialer, options.n_dialers, &handles));
+        let gate = options
+            .gate
+            .unwrap_or_else(|| Arc::new(CarrierGate::unlimited(store.clone())));
+        let webhooks = options
+            .webhooks
+            .unwrap_or_else(|| Arc::new(Webhooks::new(store.clone(), HashMap::new())));
         Self {
             inner: Arc::new(Inner {
                 store,
                 clock,
                 dialers,
+                gate,
+                webhooks,
                 arbiters,
                 next_arbiter: AtomicUsize::new(0),
-                claim_limit: claim_limit.max(1),
+                claim_limit: options.claim_limit.max(1),
                 node_id: format!("node-{}", uuid::Uuid::new_v4().simple()),
                 live: Mutex::new(HashMap::new()),
             }),
@@ -84,6 +121,14 @@ impl Directory {
 
     pub(super) fn dialers(&self) -> Arc<DialerPool> {
         self.inner.dialers.clone()
+    }
+
+    pub(super) fn gate(&self) -> Arc<CarrierGate> {
+        self.inner.gate.clone()
+    }
+
+    pub(super) fn webhooks(&self) -> Arc<Webhooks> {
+        self.inner.webhooks.clone()
     }
 
     pub(super) fn node_id(&self) -> &str {
@@ -148,6 +193,12 @@ impl Directory {
         if live.get(&id).is_some_and(|address| !address.connected()) {
             live.remove(&id);
         }
+    }
+
+    /// Hands an outcome reported outside a dialer (a provider's call event) to the actor of its
+    /// campaign, which records it at its next step (a second report of an attempt is a no-op).
+    pub fn report(&self, report: CallReport) {
+        self.actor(report.campaign_id).do_send(CallFinished(report));
     }
 
     /// Asks a campaign's actor to look at its queue now (e.g. after contacts were added).

@@ -2,14 +2,17 @@
 
 use std::collections::HashMap;
 use std::future::{Ready, ready};
+use std::time::{Duration, Instant};
 
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, web};
+use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
 
-use super::ApiError;
-use crate::domain::OrgId;
+use super::{ApiError, AppState};
+use crate::domain::{OrgId, Rate, gcra};
+use crate::telemetry::RATE_LIMITED;
 
 /// The configured keys, by hash.
 #[derive(Debug, Clone, Default)]
@@ -68,7 +71,39 @@ impl ApiKeys {
     }
 }
 
-/// The organisation of the request's key: every campaign route takes it.
+/// The per-organisation rate limit of this node (GCRA, one number per organisation).
+#[derive(Debug)]
+pub struct RateLimiter {
+    rate: Rate,
+    epoch: Instant,
+    tats: Mutex<HashMap<OrgId, i64>>,
+}
+
+impl RateLimiter {
+    pub fn new(per_second: f64, burst: u32) -> Self {
+        Self {
+            rate: Rate { per_second, burst },
+            epoch: Instant::now(),
+            tats: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Lets one request of `org` through, or says how long until one may pass.
+    fn check(&self, org: &OrgId) -> Result<(), Duration> {
+        let now_us = self.epoch.elapsed().as_micros() as i64;
+        let mut tats = self.tats.lock();
+        let tat = tats.get(org).copied().unwrap_or(0);
+        let grant = gcra::take(self.rate, tat, now_us, 1);
+        if grant.granted == 0 {
+            return Err(Duration::from_micros(grant.wait_us as u64));
+        }
+        tats.insert(org.clone(), grant.tat_us);
+        Ok(())
+    }
+}
+
+/// The organisation of the request's key: every campaign route takes it. Extracting it also
+/// applies the organisation's rate limit.
 #[derive(Debug, Clone)]
 pub struct Org(pub OrgId);
 
@@ -87,7 +122,21 @@ impl FromRequest for Org {
         let org = keys
             .zip(key)
             .and_then(|(keys, key)| keys.organisation(key).cloned());
-        ready(org.map(Org).ok_or(ApiError::Unauthorized))
+        let Some(org) = org else {
+            return ready(Err(ApiError::Unauthorized));
+        };
+        if let Some(state) = request.app_data::<web::Data<AppState>>()
+            && let Err(wait) = state.rate_limiter.check(&org)
+        {
+            metrics::counter!(RATE_LIMITED).increment(1);
+            let retry_after_secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+            return ready(Err(ApiError::RateLimited {
+                limit: state.rate_limiter.rate.per_second.ceil() as u32,
+                reset_at: state.clock.now() + chrono::Duration::from_std(wait).unwrap_or_default(),
+                retry_after_secs,
+            }));
+        }
+        ready(Ok(Org(org)))
     }
 }
 

@@ -2,7 +2,7 @@
 //! campaign's actor through the directory (reads go to the store), and wrap the answer.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use super::auth::Org;
@@ -11,10 +11,11 @@ use super::dto::{
     RowError, ScheduleBody,
 };
 use super::envelope::{ok, page, respond};
-use super::json::ValidJson;
+use super::idempotency;
+use super::json::{RawBody, ValidJson, parse_or_empty};
 use super::{ApiError, AppState};
 use crate::actors::CampaignOp;
-use crate::domain::{CampaignId, CampaignStatus, ContactStatus, DomainError};
+use crate::domain::{CampaignId, CampaignStatus, ContactStatus, DomainError, OrgId};
 use crate::store::{CampaignFilter, Control, Page};
 
 pub fn routes(config: &mut web::ServiceConfig) {
@@ -101,14 +102,19 @@ fn query(query: Result<web::Query<ListQuery>, actix_web::Error>) -> Result<ListQ
 async fn create(
     state: web::Data<AppState>,
     Org(org): Org,
-    ValidJson(input): ValidJson<CampaignInput>,
+    request: HttpRequest,
+    RawBody(body): RawBody,
 ) -> Result<HttpResponse, ApiError> {
-    let (spec, contacts) = input.into_new()?;
-    let (campaign, _) = state
-        .store
-        .create_campaign(&org, spec, contacts, state.clock.now())
-        .await?;
-    Ok(respond(StatusCode::CREATED, CampaignView::from(&campaign)))
+    idempotency::once(&state, &org, &request, &body, || async {
+        let input: CampaignInput = parse_or_empty(&body)?;
+        let (spec, contacts) = input.into_new()?;
+        let (campaign, _) = state
+            .store
+            .create_campaign(&org, spec, contacts, state.clock.now())
+            .await?;
+        Ok(respond(StatusCode::CREATED, CampaignView::from(&campaign)))
+    })
+    .await
 }
 
 async fn list(
@@ -140,7 +146,7 @@ async fn get(
 /// Runs a command through the campaign's actor and answers with the campaign.
 async fn run(
     state: &AppState,
-    org: &crate::domain::OrgId,
+    org: &OrgId,
     path: &web::Path<String>,
     op: CampaignOp,
 ) -> Result<HttpResponse, ApiError> {
@@ -181,9 +187,24 @@ async fn add_contacts(
     state: web::Data<AppState>,
     Org(org): Org,
     path: web::Path<String>,
-    ValidJson(input): ValidJson<ContactsInput>,
+    request: HttpRequest,
+    RawBody(body): RawBody,
 ) -> Result<HttpResponse, ApiError> {
     let id = campaign_id(&path)?;
+    idempotency::once(&state, &org, &request, &body, || async {
+        let input: ContactsInput = parse_or_empty(&body)?;
+        add_valid_contacts(&state, &org, id, input).await
+    })
+    .await
+}
+
+/// Adds the valid rows and lists the others with their reason.
+async fn add_valid_contacts(
+    state: &AppState,
+    org: &OrgId,
+    id: CampaignId,
+    input: ContactsInput,
+) -> Result<HttpResponse, ApiError> {
     let mut valid = Vec::with_capacity(input.contacts.len());
     let mut store_rows = Vec::with_capacity(input.contacts.len());
     let mut errors = Vec::new();
@@ -202,7 +223,7 @@ async fn add_contacts(
     }
     let added = state
         .store
-        .add_contacts(&org, id, valid, state.clock.now())
+        .add_contacts(org, id, valid, state.clock.now())
         .await?;
     if added.added > 0 {
         state.directory.wake(id);

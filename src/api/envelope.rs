@@ -10,6 +10,8 @@ use chrono::{SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::telemetry::{HTTP_LATENCY, HTTP_REQUESTS};
+
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 tokio::task_local! {
@@ -74,12 +76,23 @@ pub async fn request_id(
         .get(REQUEST_ID)
         .and_then(valid_client_id)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let started = std::time::Instant::now();
+    let method = request.method().as_str().to_owned();
     let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.path());
     let served = CURRENT_REQUEST_ID.scope(
         id.clone(),
         tracing::Instrument::instrument(next.call(request), span),
     );
     let mut response = served.await?;
+    // The route pattern, not the path: ids never become label values.
+    let route = response
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let status = response.status().as_u16().to_string();
+    let labels = [("route", route), ("method", method), ("status", status)];
+    metrics::counter!(HTTP_REQUESTS, &labels).increment(1);
+    metrics::histogram!(HTTP_LATENCY, &labels).record(started.elapsed());
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }

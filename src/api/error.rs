@@ -17,6 +17,19 @@ pub enum ApiError {
     MalformedJson(String),
     #[error("missing or invalid API key")]
     Unauthorized,
+    /// A signed request (a call event) whose signature does not hold.
+    #[error("invalid signature: {0}")]
+    BadSignature(&'static str),
+    #[error("rate limit exceeded, retry in {retry_after_secs} s")]
+    RateLimited {
+        limit: u32,
+        reset_at: chrono::DateTime<chrono::Utc>,
+        retry_after_secs: u64,
+    },
+    #[error("this idempotency key was used with a different request body")]
+    IdempotencyConflict,
+    #[error("a request with this idempotency key is still running")]
+    IdempotencyInProgress,
     #[error("not found")]
     NotFound,
     #[error("{0}")]
@@ -34,7 +47,9 @@ impl ApiError {
         match self {
             Self::Validation(_) => "validation_error",
             Self::MalformedJson(_) => "validation_error",
-            Self::Unauthorized => "unauthorized",
+            Self::Unauthorized | Self::BadSignature(_) => "unauthorized",
+            Self::RateLimited { .. } => "rate_limit_exceeded",
+            Self::IdempotencyConflict | Self::IdempotencyInProgress => "idempotency_conflict",
             Self::NotFound => "not_found",
             Self::InvalidState(_) => "invalid_state",
             Self::PayloadTooLarge { .. } => "payload_too_large",
@@ -51,6 +66,12 @@ impl ApiError {
                 "allowed_from": error.allowed_from().iter().map(|status| status.as_str()).collect::<Vec<_>>(),
             }),
             Self::PayloadTooLarge { limit } => json!({ "limit_bytes": limit }),
+            Self::RateLimited {
+                limit, reset_at, ..
+            } => json!({
+                "limit": limit,
+                "reset_at": reset_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            }),
             _ => json!({}),
         }
     }
@@ -81,7 +102,9 @@ impl ResponseError for ApiError {
         match self {
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::MalformedJson(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized | Self::BadSignature(_) => StatusCode::UNAUTHORIZED,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::IdempotencyConflict | Self::IdempotencyInProgress => StatusCode::CONFLICT,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::InvalidState(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -99,6 +122,12 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status_code());
         if matches!(self, Self::Unauthorized) {
             response.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        if let Self::RateLimited {
+            retry_after_secs, ..
+        } = self
+        {
+            response.insert_header(("Retry-After", retry_after_secs.to_string()));
         }
         response.json(json!({
             "error": { "code": self.code(), "message": self.to_string(), "details": self.details() },

@@ -21,7 +21,12 @@ pub struct BodyLimit(pub usize);
 #[derive(Debug)]
 pub struct ValidJson<T>(pub T);
 
-impl<T: DeserializeOwned + 'static> FromRequest for ValidJson<T> {
+/// The raw request body, within the body limit (413 beyond): for signed requests, whose
+/// signature covers the exact bytes, and for idempotency fingerprints.
+#[derive(Debug)]
+pub struct RawBody(pub web::Bytes);
+
+impl FromRequest for RawBody {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
@@ -47,14 +52,32 @@ impl<T: DeserializeOwned + 'static> FromRequest for ValidJson<T> {
                 }
                 body.extend_from_slice(&chunk);
             }
-            let text: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
-                b"{}"
-            } else {
-                &body
-            };
-            parse(text).map(ValidJson)
+            Ok(RawBody(body.freeze()))
         })
     }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for ValidJson<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = RawBody::from_request(request, payload);
+        Box::pin(async move {
+            let RawBody(body) = body.await?;
+            parse_or_empty(&body).map(ValidJson)
+        })
+    }
+}
+
+/// Like [`parse`], but a blank body reads as `{}` (commands with an optional body).
+pub fn parse_or_empty<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let text: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        body
+    };
+    parse(text)
 }
 
 /// Deserializes `body`, naming the field of the first error.

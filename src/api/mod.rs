@@ -2,10 +2,12 @@
 //! and JSON shapes.
 
 mod auth;
+mod calls;
 mod campaigns;
 mod dto;
 mod envelope;
 mod error;
+mod idempotency;
 mod json;
 mod ops;
 
@@ -14,9 +16,11 @@ use std::sync::Arc;
 use actix_web::middleware::from_fn;
 use actix_web::web;
 
-pub use auth::ApiKeys;
+pub use auth::{ApiKeys, RateLimiter};
 pub use error::ApiError;
 pub use json::BodyLimit;
+
+use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::actors::Directory;
 use crate::clock::Clock;
@@ -28,6 +32,10 @@ pub struct AppState {
     pub store: Arc<dyn CampaignStore>,
     pub directory: Directory,
     pub clock: Arc<dyn Clock>,
+    /// Verifies call events from the dialer provider (`None`: the endpoint refuses them).
+    pub call_events_secret: Option<Arc<str>>,
+    pub rate_limiter: Arc<RateLimiter>,
+    pub metrics: PrometheusHandle,
 }
 
 pub const BASE_PATH: &str = "/api/public/v1";
@@ -51,6 +59,7 @@ pub fn configure(
                     .service(
                         web::scope(BASE_PATH)
                             .configure(campaigns::routes)
+                            .configure(calls::routes)
                             .default_service(web::to(envelope::no_route)),
                     )
                     .default_service(web::to(envelope::no_route)),

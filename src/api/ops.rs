@@ -1,4 +1,4 @@
-//! Operations endpoints: liveness and readiness, without a key.
+//! Operations endpoints, without a key: liveness, readiness and Prometheus metrics.
 
 use actix_web::{HttpResponse, web};
 use serde_json::json;
@@ -8,7 +8,8 @@ use super::AppState;
 pub fn routes(config: &mut web::ServiceConfig) {
     config
         .route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz));
+        .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(metrics));
 }
 
 async fn healthz() -> HttpResponse {
@@ -23,4 +24,10 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             HttpResponse::ServiceUnavailable().json(json!({ "status": "unavailable" }))
         }
     }
+}
+
+async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render())
 }

@@ -1,7 +1,9 @@
 //! Dialers place calls; they decide nothing about when. A [`Dialer`] returns once the provider
 //! accepted a call and reports its outcome later through the [`OutcomeSink`] it was given.
 
+mod carrier;
 mod simulated;
+mod webhook;
 
 use std::fmt;
 use std::sync::Arc;
@@ -11,7 +13,9 @@ use async_trait::async_trait;
 use crate::domain::{CampaignId, ContactId};
 use crate::store::{CallResult, ClaimedCall};
 
+pub use carrier::{Admission, CarrierGate};
 pub use simulated::{OutcomeMix, SimulatedDialer};
+pub use webhook::{ReportedOutcome, WebhookDialer, WebhookDialerSettings};
 
 /// The outcome of one attempt, as a dialer reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -642,6 +642,7 @@ impl CampaignStore for MemoryStore {
         let calls = state.claim(now, now + self.call_deadline.0, limit);
         state.complete_if_done(now);
         Ok(ClaimBatch {
+            org: state.campaign.org.clone(),
             calls,
             status: state.campaign.status,
             wake_at: state.next_wake(now),

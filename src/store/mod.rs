@@ -270,6 +270,8 @@ pub struct ClaimedCall {
 /// What one claim step did, and when the campaign wants its next one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClaimBatch {
+    /// The campaign's organisation (its webhooks go there).
+    pub org: OrgId,
     pub calls: Vec<ClaimedCall>,
     /// The status after the step (a claim can activate or complete a campaign).
     pub status: CampaignStatus,

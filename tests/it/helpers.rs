@@ -194,6 +194,7 @@ pub async fn spawn_app_on(
         store,
         clock: Arc::new(clock.clone()),
         dialer: dialer.clone(),
+        gate: None,
     };
     let app = Application::build(&settings, components)
         .await
@@ -376,6 +377,7 @@ pub async fn spawn_real_time_app(
         store: backend.store(),
         clock: Arc::new(pacer::clock::SystemClock),
         dialer,
+        gate: None,
     };
     let app = Application::build(&settings, components)
         .await

@@ -1206,6 +1206,7 @@ impl Inner {
             // Wake for the next claim, or for the deadline of a call whose outcome has not come.
             let wake_at = next_claim.into_iter().chain(first_deadline).min();
             return Ok(ClaimBatch {
+                org: campaign.org.clone(),
                 calls,
                 status,
                 wake_at,

@@ -1,0 +1,215 @@
+//! The webhook dialer: places each call by an HTTP POST to the provider, with the idempotency
+//! key `<campaign>:<contact>:<attempt>` so that a retried request never places an attempt twice.
+//!
+//! A 2xx places the call (its body may already carry the outcome); a 429 or 503 slows every
+//! placement of this node down and is retried; other 5xx, timeouts and connection errors are
+//! retried with the same key and an exponential backoff; any other answer fails the attempt.
+//! When the tries run out the call is released to the queue: its next claim has the same
+//! attempt number, hence the same key, so a provider that did place it will not place it again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{CallReport, CarrierGate, DialError, Dialer, OutcomeSink};
+use crate::clock::Clock;
+use crate::domain::DialOutcome;
+use crate::store::{CallRef, CallResult, CampaignStore, ClaimedCall};
+use crate::webhooks::signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
+
+/// How the provider is reached.
+#[derive(Debug, Clone)]
+pub struct WebhookDialerSettings {
+    pub url: String,
+    /// Signs dial requests, and verifies the call events the provider sends back.
+    pub secret: String,
+    /// How long one request may take.
+    pub timeout: Duration,
+    /// Requests per call before it is released to the queue.
+    pub tries: u32,
+    /// The first wait between tries; it doubles after each.
+    pub backoff: Duration,
+}
+
+/// The longest `Retry-After` honoured: a provider cannot hold placements for longer.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+#[derive(Debug)]
+pub struct WebhookDialer {
+    client: reqwest::Client,
+    settings: WebhookDialerSettings,
+    store: Arc<dyn CampaignStore>,
+    gate: Arc<CarrierGate>,
+    clock: Arc<dyn Clock>,
+}
+
+/// The outcome a provider may put in its answer, or send later as a call event.
+#[derive(Debug, Deserialize)]
+pub struct ReportedOutcome {
+    pub outcome: String,
+    #[serde(default)]
+    pub duration_seconds: Option<u32>,
+}
+
+impl ReportedOutcome {
+    pub fn result(&self) -> Option<CallResult> {
+        Some(CallResult {
+            outcome: DialOutcome::parse(&self.outcome)?,
+            duration_secs: self.duration_seconds.unwrap_or(0),
+        })
+    }
+}
+
+impl WebhookDialer {
+    pub fn new(
+        settings: WebhookDialerSettings,
+        store: Arc<dyn CampaignStore>,
+        gate: Arc<CarrierGate>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, String> {
+        let client = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .build()
+            .map_err(|error| format!("dialer_url: cannot build an HTTP client: {error}"))?;
+        reqwest::Url::parse(&settings.url)
+            .map_err(|error| format!("dialer_url: `{}` is not a URL: {error}", settings.url))?;
+        Ok(Self {
+            client,
+            settings,
+            store,
+            gate,
+            clock,
+        })
+    }
+
+    fn request_body(call: &ClaimedCall, key: &str) -> Vec<u8> {
+        let body = json!({
+            "call_id": call.call_id.to_string(),
+            "idempotency_key": key,
+            "campaign_id": call.campaign_id.to_string(),
+            "contact_id": call.contact_id.to_string(),
+            "attempt": call.attempt,
+            "agent_id": call.agent_id,
+            "phone_number_id": call.caller_id,
+            "to": call.phone.as_str(),
+            "variables": call.variables,
+        });
+        serde_json::to_vec(&body).expect("a JSON value serializes")
+    }
+}
+
+/// What one request to the provider came to.
+enum Answer {
+    Placed(Option<CallResult>),
+    SlowDown(Option<Duration>),
+    TryAgain(String),
+    Refused(StatusCode),
+}
+
+impl WebhookDialer {
+    async fn request(&self, key: &str, body: &[u8]) -> Answer {
+        let timestamp = self.clock.now().timestamp();
+        let sent = self
+            .client
+            .post(&self.settings.url)
+            .header("Idempotency-Key", key)
+            .header(CONTENT_TYPE, "application/json")
+            .header(TIMESTAMP_HEADER, timestamp.to_string())
+            .header(
+                SIGNATURE_HEADER,
+                sign(&self.settings.secret, timestamp, body),
+            )
+            .body(body.to_vec())
+            .send()
+            .await;
+        let response = match sent {
+            Ok(response) => response,
+            Err(error) => return Answer::TryAgain(error.to_string()),
+        };
+        let status = response.status();
+        if status.is_success() {
+            let body = response.bytes().await.unwrap_or_default();
+            let reported = serde_json::from_slice::<ReportedOutcome>(&body).ok();
+            return Answer::Placed(reported.and_then(|reported| reported.result()));
+        }
+        match status {
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
+                Answer::SlowDown(retry_after(response.headers()))
+            }
+            status if status.is_server_error() => Answer::TryAgain(status.to_string()),
+            status => Answer::Refused(status),
+        }
+    }
+}
+
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let seconds: u64 = headers
+        .get(RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(seconds).min(MAX_RETRY_AFTER))
+}
+
+#[async_trait]
+impl Dialer for WebhookDialer {
+    async fn place(&self, call: ClaimedCall, sink: OutcomeSink) -> Result<(), DialError> {
+        let key = format!("{}:{}:{}", call.campaign_id, call.contact_id, call.attempt);
+        // Indexed first: the provider may report the outcome before it answers.
+        let call_ref = CallRef {
+            campaign_id: call.campaign_id,
+            contact_id: call.contact_id,
+            attempt: call.attempt,
+        };
+        self.store
+            .index_calls(&[(call.call_id, call_ref)])
+            .await
+            .map_err(|error| DialError::Unavailable(error.to_string()))?;
+        let body = Self::request_body(&call, &key);
+        let mut backoff = self.settings.backoff;
+        let mut last_error = String::new();
+        for _ in 0..self.settings.tries.max(1) {
+            match self.request(&key, &body).await {
+                Answer::Placed(outcome) => {
+                    if let Some(result) = outcome {
+                        sink.report(CallReport {
+                            campaign_id: call.campaign_id,
+                            contact_id: call.contact_id,
+                            attempt: call.attempt,
+                            result,
+                        });
+                    }
+                    return Ok(());
+                }
+                Answer::Refused(status) => {
+                    return Err(DialError::Rejected(format!(
+                        "the provider answered {status}"
+                    )));
+                }
+                Answer::SlowDown(asked) => {
+                    let pause = asked.unwrap_or(backoff);
+                    self.gate.back_off(pause);
+                    last_error = "the provider asked to slow down".to_owned();
+                    tokio::time::sleep(pause).await;
+                }
+                Answer::TryAgain(error) => {
+                    last_error = error;
+                    tokio::time::sleep(backoff).await;
+                }
+            }
+            backoff = backoff.saturating_mul(2);
+        }
+        metrics::counter!(crate::telemetry::DIALER_GIVE_UPS).increment(1);
+        Err(DialError::Unavailable(format!(
+            "the provider did not take the call after {} tries: {last_error}",
+            self.settings.tries
+        )))
+    }
+}
