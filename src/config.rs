@@ -38,6 +38,8 @@ pub struct Settings {
     pub redis_timeout_ms: u64,
     /// A placed call without an outcome after this many seconds ends `unknown`.
     pub call_deadline_secs: u64,
+    /// On SIGTERM, how long calls in flight may take to report before the node exits.
+    pub shutdown_grace_secs: u64,
     /// The webhook dialer's provider URL.
     #[serde(default)]
     pub dialer_url: Option<String>,

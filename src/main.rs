@@ -1,6 +1,7 @@
 //! The `pacer` binary: parse the command line, load settings, start logging, serve.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use pacer::config::Settings;
@@ -63,6 +64,42 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         );
     }
     tracing::info!(listen = %settings.listen, port = app.port, "serving");
-    app.server.await?;
+    let server = app.server.handle();
+    let serving = actix_web::rt::spawn(app.server);
+    shutdown_signal().await;
+    // Graceful shutdown: stop claiming, let the calls in flight report (the API still takes
+    // their events), then stop the API and the background tasks. What is left is in the store.
+    tracing::info!("shutting down: draining dispatch");
+    let waiting = app
+        .directory
+        .drain(Duration::from_secs(settings.shutdown_grace_secs))
+        .await;
+    if waiting > 0 {
+        tracing::warn!(waiting, "campaigns still had calls in flight at shutdown");
+    }
+    server.stop(true).await;
+    let _ = app.stop_background.send(true);
+    app.directory.shutdown();
+    serving.await??;
+    tracing::info!("stopped");
     Ok(())
+}
+
+/// Waits for SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("a SIGTERM handler can be installed");
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
 }

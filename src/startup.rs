@@ -96,6 +96,8 @@ pub struct Application {
     pub directory: Directory,
     /// The key generated when none was configured, to show the operator once.
     pub generated_key: Option<String>,
+    /// Stops the node's background tasks (webhook delivery) when set to true.
+    pub stop_background: tokio::sync::watch::Sender<bool>,
 }
 
 impl Application {
@@ -115,11 +117,11 @@ impl Application {
             .collect::<Result<HashMap<_, _>, DomainError>>()
             .map_err(|error| anyhow::anyhow!("webhooks: {error}"))?;
         let webhooks = Arc::new(Webhooks::new(store.clone(), targets));
-        let stop = Arc::new(tokio::sync::Notify::new());
+        let (stop_background, stopped) = tokio::sync::watch::channel(false);
         webhooks.start_delivery(
             DeliverySettings::default(),
             components.clock.clone(),
-            stop.clone(),
+            &stopped,
         );
         let directory = Directory::new(
             store.clone(),
@@ -155,6 +157,9 @@ impl Application {
         let port = listener.local_addr()?.port();
         let server = HttpServer::new(move || App::new().configure(configure.clone()))
             .workers(nonzero_or_cores(settings.http_workers))
+            // Signals are handled by `serve`, which drains dispatch before the API stops (call
+            // events must still reach the node while its calls finish).
+            .disable_signals()
             .listen(listener)?
             .run();
         Ok(Self {
@@ -162,6 +167,7 @@ impl Application {
             server,
             directory,
             generated_key,
+            stop_background,
         })
     }
 }

@@ -65,11 +65,15 @@ struct Step {
     limit: u32,
     fence: Option<Fence>,
     owner: String,
+    /// The node is shutting down: record outcomes, claim nothing.
+    draining: bool,
 }
 
 /// What a claim step came to.
 enum Stepped {
     Claimed(ClaimBatch),
+    /// Nothing claimed: the node is draining.
+    Draining,
     /// The carrier limit let nothing through; ask again after this long.
     Throttled(std::time::Duration),
 }
@@ -79,8 +83,8 @@ struct StepReport {
     result: Result<(Fence, Stepped), StoreError>,
     /// Outcomes the store did not take (it failed): recorded at the next step.
     unrecorded: Vec<Outcome>,
-    /// Outcomes applied, for their events and metrics.
-    recorded: Vec<(Outcome, CampaignStatus)>,
+    /// Outcomes applied, with the campaign's status and calls in flight after each.
+    recorded: Vec<(Outcome, CampaignStatus, u32)>,
     /// Calls requested from the provider in this step, and those it rejected.
     placed: Vec<ClaimedCall>,
     rejected: Vec<(ClaimedCall, String)>,
@@ -96,6 +100,9 @@ impl Step {
     ) -> Result<(Fence, Stepped), StoreError> {
         let Self { id, store, now, .. } = self;
         let (id, now) = (*id, *now);
+        if self.draining {
+            return Ok((self.fence.unwrap_or(Fence(0)), Stepped::Draining));
+        }
         // The first step takes the lease; a failed attempt is tried again on the next step.
         let fence = match self.fence {
             Some(fence) => fence,
@@ -179,7 +186,9 @@ impl Step {
                         .iter()
                         .zip(recorded)
                         .filter_map(|(outcome, recorded)| match recorded {
-                            Recorded::Applied { status, .. } => Some((*outcome, status)),
+                            Recorded::Applied { status, in_flight } => {
+                                Some((*outcome, status, in_flight))
+                            }
                             Recorded::Duplicate => None,
                         })
                         .collect();
@@ -284,6 +293,7 @@ impl CampaignActor {
             limit: self.claim_limit,
             fence: self.fence,
             owner: self.directory.node_id().to_owned(),
+            draining: self.directory.is_draining(),
         };
         let outcomes = std::mem::take(&mut self.outcomes);
         step.run(outcomes)
@@ -311,7 +321,7 @@ impl CampaignActor {
             .as_ref()
             .is_some_and(|org| self.webhooks.enabled(org));
         let mut events = Vec::new();
-        for (outcome, status) in &report.recorded {
+        for (outcome, _, _) in &report.recorded {
             let name = outcome.result.outcome.as_str();
             metrics::counter!(CALLS_FINISHED, "outcome" => name).increment(1);
             if with_events {
@@ -327,7 +337,11 @@ impl CampaignActor {
                     now,
                 ));
             }
-            self.set_status(*status, now, with_events, &mut events);
+        }
+        // The status after the whole batch of outcomes, once their call events are out.
+        if let Some(&(_, status, in_flight)) = report.recorded.last() {
+            self.track_in_flight(in_flight);
+            self.set_status(status, now, with_events, &mut events);
         }
         if let Ok((_, Stepped::Claimed(batch))) = &report.result {
             self.set_status(batch.status, now, with_events, &mut events);
@@ -371,6 +385,12 @@ impl CampaignActor {
             }
         }
         events
+    }
+
+    fn track_in_flight(&mut self, in_flight: u32) {
+        metrics::gauge!(CALLS_IN_FLIGHT)
+            .increment(f64::from(in_flight) - f64::from(self.in_flight));
+        self.in_flight = in_flight;
     }
 
     /// Notes the campaign's status; a change is an event and moves the status gauge.
@@ -434,6 +454,15 @@ impl CampaignActor {
                     ctx.stop();
                 } else {
                     self.arm(ctx, batch.wake_at);
+                }
+            }
+            Ok((_, Stepped::Draining)) => {
+                // Wait for the outcomes of the calls in flight (each queues a step), then stop.
+                if let Some(timer) = self.timer.take() {
+                    ctx.cancel_future(timer);
+                }
+                if self.in_flight == 0 {
+                    ctx.stop();
                 }
             }
             Ok((fence, Stepped::Throttled(retry_in))) => {

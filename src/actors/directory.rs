@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use actix::prelude::*;
 use futures_util::future::join_all;
@@ -38,6 +38,8 @@ struct Inner {
     /// This node's name in leases.
     node_id: String,
     live: Mutex<HashMap<CampaignId, Addr<CampaignActor>>>,
+    /// Shutting down: actors record outcomes but claim nothing.
+    draining: AtomicBool,
 }
 
 impl Drop for Inner {
@@ -107,6 +109,7 @@ impl Directory {
                 claim_limit: options.claim_limit.max(1),
                 node_id: format!("node-{}", uuid::Uuid::new_v4().simple()),
                 live: Mutex::new(HashMap::new()),
+                draining: AtomicBool::new(false),
             }),
         }
     }
@@ -219,6 +222,24 @@ impl Directory {
     pub async fn dispatch_all(&self) {
         let actors: Vec<_> = self.inner.live.lock().values().cloned().collect();
         join_all(actors.iter().map(|actor| actor.send(Dispatch))).await;
+    }
+
+    pub(super) fn is_draining(&self) -> bool {
+        self.inner.draining.load(Ordering::Relaxed)
+    }
+
+    /// Graceful shutdown: no campaign claims again, and the actors stop as soon as the calls
+    /// they placed reported; waits up to `patience` of real time. Returns how many actors were
+    /// still waiting for outcomes then (their calls stay in flight in the store, reconciled at
+    /// their deadline).
+    pub async fn drain(&self, patience: std::time::Duration) -> usize {
+        self.inner.draining.store(true, Ordering::Relaxed);
+        self.dispatch_all().await;
+        let give_up = tokio::time::Instant::now() + patience;
+        while self.n_live() > 0 && tokio::time::Instant::now() < give_up {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        self.n_live()
     }
 
     /// Stops every actor of this node at once (their arbiters stop): what stays is in the store.

@@ -141,12 +141,12 @@ impl Webhooks {
     }
 
     /// Starts one delivery task per organisation with a target, on the current runtime; they
-    /// stop when `stop` is notified.
+    /// stop when `stop` turns true (what they did not send stays in the outbox).
     pub fn start_delivery(
         self: &Arc<Self>,
         settings: DeliverySettings,
         clock: Arc<dyn crate::clock::Clock>,
-        stop: Arc<tokio::sync::Notify>,
+        stop: &tokio::sync::watch::Receiver<bool>,
     ) {
         for (org, target) in &self.targets {
             let task = delivery::Delivery {
@@ -156,11 +156,11 @@ impl Webhooks {
                 settings,
                 clock: clock.clone(),
             };
-            let stop = stop.clone();
+            let mut stop = stop.clone();
             actix_rt::spawn(async move {
                 tokio::select! {
                     () = task.run() => {}
-                    () = stop.notified() => {}
+                    _ = stop.wait_for(|stopped| *stopped) => {}
                 }
             });
         }

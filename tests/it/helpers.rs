@@ -124,7 +124,7 @@ pub struct TestApp {
     pub server: actix_web::dev::ServerHandle,
 }
 
-fn test_settings() -> Settings {
+pub fn test_settings() -> Settings {
     let mut settings = Settings::defaults();
     settings.listen = "127.0.0.1:0".parse().unwrap();
     settings.api_keys = format!("acme:{ACME_KEY},globex:{GLOBEX_KEY}");
@@ -222,6 +222,17 @@ pub struct Reply {
 }
 
 impl Reply {
+    pub async fn from(response: reqwest::Response) -> Self {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.json().await.unwrap_or(Value::Null);
+        Self {
+            status,
+            body,
+            headers,
+        }
+    }
+
     pub fn data(&self) -> &Value {
         &self.body["data"]
     }
@@ -263,15 +274,7 @@ impl TestApp {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request.send().await.expect("the server answers");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response.json().await.unwrap_or(Value::Null);
-        Reply {
-            status,
-            body,
-            headers,
-        }
+        Reply::from(request.send().await.expect("the server answers")).await
     }
 
     pub async fn get(&self, path: &str) -> Reply {

@@ -1,9 +1,12 @@
 //! The integration tests: one binary, one module per area.
 
 mod api_auth;
+mod api_dialer;
 mod api_lifecycle;
+mod api_operations;
 mod api_pacing;
 mod api_recovery;
 mod api_validation;
+mod fakes;
 mod helpers;
 mod store_conformance;

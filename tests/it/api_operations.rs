@@ -1,0 +1,254 @@
+//! The production surface: outbound webhooks (signed, in order, surviving a restart), the
+//! per-organisation rate limit, idempotent creates, and the Prometheus metrics.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pacer::webhooks::WebhookTarget;
+use pacer::webhooks::signature::sign;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::fakes::{Fake, Node, fresh_prefix, node_settings};
+use crate::helpers::{ACME_KEY, Backend, GLOBEX_KEY, on_both_backends, phone};
+
+const HOOK_SECRET: &str = "acme-webhook-secret-0123";
+
+fn campaign_body(n: usize) -> Value {
+    let contacts: Vec<Value> = (0..n)
+        .map(|i| json!({ "phone_number": phone(i) }))
+        .collect();
+    json!({
+        "name": "ops", "agent_id": "agent_1", "contacts": contacts,
+        "working_days": [1, 2, 3, 4, 5, 6, 7], "max_concurrent_calls": 10,
+    })
+}
+
+#[actix_web::test]
+async fn webhooks_reach_the_receiver_signed_in_order_and_survive_a_restart() {
+    // The receiver is down while the first node runs the campaign.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let prefix = fresh_prefix();
+    let mut settings = node_settings(Backend::Redis, &prefix);
+    settings.webhooks.insert(
+        "acme".to_owned(),
+        WebhookTarget {
+            url: format!("http://127.0.0.1:{port}/hook"),
+            secret: HOOK_SECRET.to_owned(),
+        },
+    );
+    let first = Node::start(&settings).await;
+    let created = first
+        .send(
+            Method::POST,
+            "/batch-calls",
+            ACME_KEY,
+            Some(&campaign_body(3)),
+        )
+        .await
+        .expect(201);
+    let id = created.data()["id"].as_str().unwrap().to_owned();
+    first
+        .send(
+            Method::POST,
+            &format!("/batch-calls/{id}/schedule"),
+            ACME_KEY,
+            None,
+        )
+        .await
+        .expect(200);
+    let done = first
+        .wait_for(&id, Duration::from_secs(20), |c| c["status"] == "completed")
+        .await;
+    assert_eq!(done["completed"], 3);
+    first.kill().await;
+
+    // The receiver comes up, and a new node on the same store delivers what was queued.
+    let receiver = Fake::start_on(port, Arc::new(|_, _| (200, "{}".to_owned()))).await;
+    let second = Node::start(&settings).await;
+    let give_up = Instant::now() + Duration::from_secs(20);
+    // draft → scheduled → active, 3 × (call.started, call.ended), active → completed,
+    // batch.completed.
+    while receiver.received().len() < 10 && Instant::now() < give_up {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let received = receiver.received();
+    let events: Vec<Value> = received
+        .iter()
+        .map(|request| {
+            let timestamp: i64 = request.timestamp.as_deref().unwrap().parse().unwrap();
+            assert_eq!(
+                request.signature.as_deref(),
+                Some(sign(HOOK_SECRET, timestamp, &request.body).as_str()),
+                "every webhook is signed over its exact bytes"
+            );
+            request.json()
+        })
+        .collect();
+    let names: Vec<&str> = events
+        .iter()
+        .map(|event| event["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(events.len(), 10, "{names:?}");
+    assert!(
+        events
+            .iter()
+            .all(|event| event["data"]["batch_id"] == id.as_str())
+    );
+    assert_eq!(names[0], "batch.status.changed");
+    assert_eq!(events[0]["data"]["previous_status"], "draft");
+    assert_eq!(names[8..], ["batch.status.changed", "batch.completed"]);
+    assert_eq!(events[8]["data"]["status"], "completed");
+    for contact in events.iter().filter(|event| event["event"] == "call.ended") {
+        let started = events
+            .iter()
+            .position(|event| {
+                event["event"] == "call.started"
+                    && event["data"]["contact_id"] == contact["data"]["contact_id"]
+            })
+            .expect("every ended call started");
+        let ended = events.iter().position(|event| event == contact).unwrap();
+        assert!(started < ended, "{names:?}");
+    }
+    let timestamps: Vec<&str> = events
+        .iter()
+        .map(|event| event["timestamp"].as_str().unwrap())
+        .collect();
+    assert!(
+        timestamps.windows(2).all(|pair| pair[0] <= pair[1]),
+        "{timestamps:?}"
+    );
+    // Delivered once each here (at least once in general), and acknowledged: nothing is resent.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.received().len(), 10);
+    second.kill().await;
+}
+
+async fn the_rate_limit_answers_429_with_retry_after_per_organisation(backend: Backend) {
+    let mut settings = node_settings(backend, &fresh_prefix());
+    settings.rate_limit_per_sec = 1.0;
+    settings.rate_limit_burst = 3;
+    let node = Node::start(&settings).await;
+    for _ in 0..3 {
+        node.send(Method::GET, "/batch-calls", ACME_KEY, None)
+            .await
+            .expect(200);
+    }
+    let limited = node
+        .send(Method::GET, "/batch-calls", ACME_KEY, None)
+        .await
+        .expect(429);
+    assert_eq!(limited.error_code(), "rate_limit_exceeded");
+    assert_eq!(limited.body["error"]["details"]["limit"], 1);
+    assert!(limited.body["error"]["details"]["reset_at"].is_string());
+    let retry_after: u64 = limited.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry_after), "{retry_after}");
+    assert!(limited.headers.contains_key("x-request-id"));
+    // Another organisation has its own budget.
+    node.send(Method::GET, "/batch-calls", GLOBEX_KEY, None)
+        .await
+        .expect(200);
+}
+
+async fn an_idempotent_create_replays_and_refuses_another_body(backend: Backend) {
+    let node = Node::start(&node_settings(backend, &fresh_prefix())).await;
+    let create = |body: Value, key: &'static str| {
+        node.client
+            .post(format!("{}/batch-calls", node.base))
+            .bearer_auth(ACME_KEY)
+            .header("X-Idempotency-Key", key)
+            .json(&body)
+    };
+    let first = create(campaign_body(2), "create-1").send().await.unwrap();
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let again = create(campaign_body(2), "create-1").send().await.unwrap();
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["data"]["id"], first["data"]["id"]);
+    let other = create(campaign_body(3), "create-1").send().await.unwrap();
+    assert_eq!(other.status(), 409);
+    let other: Value = other.json().await.unwrap();
+    assert_eq!(other["error"]["code"], "idempotency_conflict");
+    // A request that failed keeps nothing: its key can be used again.
+    let invalid = create(json!({ "name": "" }), "create-2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invalid.status(), 422);
+    assert_eq!(
+        create(campaign_body(1), "create-2")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    let listed = node
+        .send(Method::GET, "/batch-calls", ACME_KEY, None)
+        .await
+        .expect(200);
+    assert_eq!(listed.body["pagination"]["total"], 2);
+}
+
+on_both_backends!(
+    the_rate_limit_answers_429_with_retry_after_per_organisation,
+    an_idempotent_create_replays_and_refuses_another_body,
+);
+
+#[actix_web::test]
+async fn metrics_are_served_in_prometheus_text_with_bounded_labels() {
+    let node = Node::start(&node_settings(Backend::Memory, &fresh_prefix())).await;
+    let created = node
+        .send(
+            Method::POST,
+            "/batch-calls",
+            ACME_KEY,
+            Some(&campaign_body(2)),
+        )
+        .await
+        .expect(201);
+    let id = created.data()["id"].as_str().unwrap().to_owned();
+    node.send(
+        Method::POST,
+        &format!("/batch-calls/{id}/schedule"),
+        ACME_KEY,
+        None,
+    )
+    .await
+    .expect(200);
+    node.wait_for(&id, Duration::from_secs(10), |c| c["status"] == "completed")
+        .await;
+    // No key needed.
+    let text = node
+        .client
+        .get(format!("{}/metrics", node.root))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        "pacer_calls_placed_total",
+        "pacer_calls_finished_total{outcome=\"completed\"}",
+        "pacer_claim_batch_size_bucket",
+        "pacer_store_duration_seconds_bucket",
+        "pacer_http_requests_total",
+        "pacer_http_request_duration_seconds_bucket",
+        "pacer_campaigns",
+    ] {
+        assert!(text.contains(name), "{name} missing from:\n{text}");
+    }
+    assert!(text.contains("route=\"/api/public/v1/batch-calls/{id}\""));
+    assert!(!text.contains(&id), "a campaign id became a label");
+}
