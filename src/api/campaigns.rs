@@ -40,7 +40,8 @@ pub fn routes(config: &mut web::ServiceConfig) {
             web::post().to(|s, o, p| control(s, o, p, Control::Cancel)),
         )
         .route("/batch-calls/{id}/contacts", web::post().to(add_contacts))
-        .route("/batch-calls/{id}/contacts", web::get().to(list_contacts));
+        .route("/batch-calls/{id}/contacts", web::get().to(list_contacts))
+        .route("/batch-calls/{id}/analytics", web::get().to(analytics));
 }
 
 /// A malformed id names no campaign: 404, like any campaign that is not yours.
@@ -252,6 +253,19 @@ async fn list_contacts(
         .await?;
     let views: Vec<ContactView> = listing.items.iter().map(ContactView::from).collect();
     Ok(page(views, listing.total, page_of.limit, page_of.offset))
+}
+
+async fn analytics(
+    state: web::Data<AppState>,
+    Org(org): Org,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = campaign_id(&path)?;
+    let (campaign, stats) = tokio::try_join!(
+        state.store.campaign(&org, id),
+        state.store.call_stats(&org, id)
+    )?;
+    Ok(ok(dto::AnalyticsView::new(&campaign, &stats)))
 }
 
 async fn delete(

@@ -12,7 +12,7 @@ use crate::domain::{
     CampaignSpec, DialOutcome, DomainError, PhoneNumber, PhoneRotation, Schedule, SchedulePatch,
     StartRule, required_text,
 };
-use crate::store::{AddedContacts, Campaign, CampaignEdit, Contact, NewContact};
+use crate::store::{AddedContacts, CallStats, Campaign, CampaignEdit, Contact, NewContact};
 
 /// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
 fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
@@ -361,6 +361,111 @@ impl AddedView {
             added_count: added.added,
             failed_count: errors.len() as u64,
             errors,
+        }
+    }
+}
+
+/// `GET /batch-calls/{id}/analytics`: the campaign's counters and what its calls came to.
+#[derive(Debug, Serialize)]
+pub struct AnalyticsView {
+    batch_id: String,
+    status: &'static str,
+    timezone: String,
+    contacts: ContactCounters,
+    calls: CallTotals,
+    /// Calls ended per local calendar day of the campaign's timezone.
+    calls_per_day: Vec<DayCount>,
+    /// Calls ended per hour, each hour's start in the campaign's timezone.
+    calls_per_hour: Vec<HourCount>,
+}
+
+#[derive(Debug, Serialize)]
+struct ContactCounters {
+    total: u64,
+    called: u64,
+    completed: u64,
+    failed: u64,
+    pending: u64,
+    in_progress: u64,
+    cancelled: u64,
+    skipped: u64,
+    unknown: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct CallTotals {
+    /// Attempts whose outcome was recorded.
+    total: u64,
+    by_outcome: BTreeMap<&'static str, u64>,
+    /// `completed` calls over all calls (voicemail is not an answer); null before any call.
+    answer_rate: Option<f64>,
+    /// Mean reported length of a call, in seconds; null before any call.
+    mean_duration_seconds: Option<f64>,
+    total_duration_seconds: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct DayCount {
+    date: String,
+    calls: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct HourCount {
+    hour: String,
+    calls: u64,
+}
+
+impl AnalyticsView {
+    pub fn new(campaign: &Campaign, stats: &CallStats) -> Self {
+        use crate::domain::ContactStatus as S;
+        let counters = &campaign.counters;
+        let zone = campaign.spec.schedule.timezone;
+        let calls = stats.calls();
+        let ratio = |part: u64| (calls > 0).then(|| part as f64 / calls as f64);
+        let mut per_day: BTreeMap<String, u64> = BTreeMap::new();
+        let mut per_hour = Vec::with_capacity(stats.by_hour.len());
+        for (&hour, &count) in &stats.by_hour {
+            let Some(start) = DateTime::<Utc>::from_timestamp(hour * 3600, 0) else {
+                continue;
+            };
+            let local = start.with_timezone(&zone);
+            *per_day.entry(local.date_naive().to_string()).or_default() += count;
+            per_hour.push(HourCount {
+                hour: local.to_rfc3339_opts(SecondsFormat::Secs, true),
+                calls: count,
+            });
+        }
+        Self {
+            batch_id: campaign.id.to_string(),
+            status: campaign.status.as_str(),
+            timezone: zone.name().to_owned(),
+            contacts: ContactCounters {
+                total: counters.total,
+                called: counters.called,
+                completed: counters.of(S::Completed),
+                failed: counters.of(S::Failed),
+                pending: counters.pending(),
+                in_progress: counters.of(S::InProgress),
+                cancelled: counters.of(S::Cancelled),
+                skipped: counters.of(S::Skipped),
+                unknown: counters.of(S::Unknown),
+            },
+            calls: CallTotals {
+                total: calls,
+                by_outcome: DialOutcome::ALL
+                    .into_iter()
+                    .map(|outcome| (outcome.as_str(), stats.of(outcome)))
+                    .collect(),
+                answer_rate: ratio(stats.of(DialOutcome::Completed)),
+                mean_duration_seconds: ratio(stats.total_duration_secs),
+                total_duration_seconds: stats.total_duration_secs,
+            },
+            calls_per_day: per_day
+                .into_iter()
+                .map(|(date, calls)| DayCount { date, calls })
+                .collect(),
+            calls_per_hour: per_hour,
         }
     }
 }

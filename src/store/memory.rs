@@ -11,9 +11,10 @@ use parking_lot::{Mutex, RwLock};
 
 use super::rules::{self, QueueChange};
 use super::{
-    AddedContacts, CallDeadline, CallRef, CallResult, Campaign, CampaignEdit, CampaignFilter,
-    CampaignStore, ClaimBatch, ClaimedCall, Contact, Control, Fence, IDEMPOTENCY_TTL, Idempotency,
-    Listing, NewContact, OutboxEntry, Outcome, Page, Recorded, StoreError, StoredResponse, Tokens,
+    AddedContacts, CallDeadline, CallRef, CallResult, CallStats, Campaign, CampaignEdit,
+    CampaignFilter, CampaignStore, ClaimBatch, ClaimedCall, Contact, Control, Fence,
+    IDEMPOTENCY_TTL, Idempotency, Listing, NewContact, OutboxEntry, Outcome, Page, Recorded,
+    StoreError, StoredResponse, Tokens,
 };
 use crate::domain::{
     CallId, CampaignId, CampaignSpec, CampaignStatus, Command, ContactId, ContactStatus, Gate,
@@ -137,6 +138,7 @@ struct CampaignState {
     n_claims: u64,
     /// The newest lease: its token and its owner.
     lease: (Fence, String),
+    stats: CallStats,
 }
 
 impl CampaignState {
@@ -402,6 +404,7 @@ impl CampaignState {
             _ => return Recorded::Duplicate,
         }
         self.in_flight.remove(&sequence);
+        self.stats.record(result, now);
         let record = &mut self.contacts[sequence as usize];
         record.last_outcome = Some(result.outcome);
         let decision = self
@@ -465,6 +468,7 @@ impl CampaignStore for MemoryStore {
             in_flight: HashMap::new(),
             n_claims: 0,
             lease: (Fence(0), String::new()),
+            stats: CallStats::default(),
         };
         let (_, added) = state.add_contacts(contacts);
         let campaign = state.campaign.clone();
@@ -723,6 +727,10 @@ impl CampaignStore for MemoryStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    async fn call_stats(&self, org: &OrgId, id: CampaignId) -> Result<CallStats, StoreError> {
+        self.with_campaign(org, id, |state| Ok(state.stats.clone()))
     }
 
     async fn index_calls(&self, calls: &[(CallId, CallRef)]) -> Result<(), StoreError> {

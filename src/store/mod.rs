@@ -353,6 +353,41 @@ pub struct Tokens {
     pub wait: std::time::Duration,
 }
 
+/// What the calls of a campaign came to: every outcome recorded (each attempt once), their
+/// total length, and how many ended in each hour.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallStats {
+    by_outcome: [u64; DialOutcome::ALL.len()],
+    pub total_duration_secs: u64,
+    /// Calls ended per hour, keyed by the hour's start in Unix hours (UTC).
+    pub by_hour: BTreeMap<i64, u64>,
+}
+
+impl CallStats {
+    pub fn of(&self, outcome: DialOutcome) -> u64 {
+        self.by_outcome[outcome as usize]
+    }
+
+    pub fn calls(&self) -> u64 {
+        self.by_outcome.iter().sum()
+    }
+
+    pub(crate) fn add(&mut self, outcome: DialOutcome, count: u64) {
+        self.by_outcome[outcome as usize] += count;
+    }
+
+    pub(crate) fn record(&mut self, result: CallResult, at: DateTime<Utc>) {
+        self.add(result.outcome, 1);
+        self.total_duration_secs += u64::from(result.duration_secs);
+        *self.by_hour.entry(unix_hour(at)).or_default() += 1;
+    }
+}
+
+/// The Unix hour (hours since the epoch, UTC) of an instant.
+pub fn unix_hour(at: DateTime<Utc>) -> i64 {
+    at.timestamp().div_euclid(3600)
+}
+
 /// How long an idempotency key is remembered.
 pub const IDEMPOTENCY_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
@@ -429,6 +464,9 @@ pub trait CampaignStore: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<Listing<Contact>, StoreError>;
 
     async fn delete_campaign(&self, org: &OrgId, id: CampaignId) -> Result<(), StoreError>;
+
+    /// The campaign's call statistics (outcomes, durations, calls per hour).
+    async fn call_stats(&self, org: &OrgId, id: CampaignId) -> Result<CallStats, StoreError>;
 
     /// Takes a new lease on the campaign for `owner`, valid for `ttl`, and returns its token;
     /// every earlier token becomes stale.

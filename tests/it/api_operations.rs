@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use pacer::domain::DialOutcome;
 use pacer::webhooks::WebhookTarget;
 use pacer::webhooks::signature::sign;
 use reqwest::Method;
@@ -203,6 +204,7 @@ async fn an_idempotent_create_replays_and_refuses_another_body(backend: Backend)
 on_both_backends!(
     the_rate_limit_answers_429_with_retry_after_per_organisation,
     an_idempotent_create_replays_and_refuses_another_body,
+    analytics_report_outcomes_answer_rate_duration_and_calls_per_day_and_hour,
 );
 
 #[actix_web::test]
@@ -251,4 +253,52 @@ async fn metrics_are_served_in_prometheus_text_with_bounded_labels() {
     }
     assert!(text.contains("route=\"/api/public/v1/batch-calls/{id}\""));
     assert!(!text.contains(&id), "a campaign id became a label");
+}
+
+async fn analytics_report_outcomes_answer_rate_duration_and_calls_per_day_and_hour(
+    backend: Backend,
+) {
+    let app = crate::helpers::spawn_app(backend).await;
+    let id = app.start_campaign(4, 4).await;
+    let phones: Vec<String> = (0..4).map(phone).collect();
+    app.dialer.finish(&phones[0], DialOutcome::Completed);
+    app.dialer.finish(&phones[1], DialOutcome::Completed);
+    app.dialer.finish(&phones[2], DialOutcome::Voicemail);
+    app.dialer.finish(&phones[3], DialOutcome::Busy);
+    app.tick().await;
+    let analytics = app
+        .get(&format!("/batch-calls/{id}/analytics"))
+        .await
+        .expect(200);
+    let data = analytics.data();
+    assert_eq!(data["batch_id"], id.as_str());
+    assert_eq!(data["contacts"]["completed"], 3);
+    assert_eq!(data["contacts"]["failed"], 1);
+    assert_eq!(data["calls"]["total"], 4);
+    assert_eq!(data["calls"]["by_outcome"]["completed"], 2);
+    assert_eq!(data["calls"]["by_outcome"]["voicemail"], 1);
+    assert_eq!(data["calls"]["by_outcome"]["busy"], 1);
+    assert_eq!(data["calls"]["answer_rate"], 0.5);
+    let total = data["calls"]["total_duration_seconds"].as_f64().unwrap();
+    assert_eq!(
+        data["calls"]["mean_duration_seconds"].as_f64().unwrap(),
+        total / 4.0
+    );
+    assert_eq!(
+        data["calls_per_day"],
+        json!([{ "date": "2026-11-30", "calls": 4 }])
+    );
+    assert_eq!(
+        data["calls_per_hour"],
+        json!([{ "hour": "2026-11-30T08:00:00Z", "calls": 4 }])
+    );
+    // Another organisation's campaign does not exist.
+    app.request(
+        Method::GET,
+        &format!("/batch-calls/{id}/analytics"),
+        GLOBEX_KEY,
+        None,
+    )
+    .await
+    .expect(404);
 }

@@ -11,7 +11,7 @@ use pacer::domain::{
 };
 use pacer::store::{
     CallRef, CallResult, CampaignEdit, CampaignFilter, CampaignStore, Control, Fence, Idempotency,
-    MemoryStore, NewContact, Page, Recorded, StoreError, StoredResponse,
+    MemoryStore, NewContact, Page, Recorded, StoreError, StoredResponse, unix_hour,
 };
 
 fn now() -> DateTime<Utc> {
@@ -643,6 +643,41 @@ async fn a_rate_limiter_grants_its_burst_then_makes_callers_wait(store: Arc<dyn 
     );
 }
 
+async fn call_stats_count_each_attempt_once(store: Arc<dyn CampaignStore>) {
+    let id = scheduled(store.as_ref(), 3, concurrency(5)).await;
+    let fence = lease(store.as_ref(), id).await;
+    let calls = store.claim_due(id, fence, now(), 10).await.unwrap().calls;
+    let ended = |outcome, duration_secs| CallResult {
+        outcome,
+        duration_secs,
+    };
+    let later = now() + Duration::hours(2);
+    let reports = [
+        (0, ended(DialOutcome::Completed, 30), now()),
+        (0, ended(DialOutcome::Completed, 30), now()),
+        (1, ended(DialOutcome::Voicemail, 12), now()),
+        (2, ended(DialOutcome::NoAnswer, 0), later),
+    ];
+    for (index, result, at) in reports {
+        store
+            .record_outcome(id, calls[index].contact_id, 1, result, at)
+            .await
+            .unwrap();
+    }
+    let stats = store.call_stats(&org("acme"), id).await.unwrap();
+    assert_eq!(stats.calls(), 3);
+    assert_eq!(stats.of(DialOutcome::Completed), 1);
+    assert_eq!(stats.of(DialOutcome::Voicemail), 1);
+    assert_eq!(stats.of(DialOutcome::NoAnswer), 1);
+    assert_eq!(stats.total_duration_secs, 42);
+    let hours: Vec<(i64, u64)> = stats.by_hour.into_iter().collect();
+    assert_eq!(hours, [(unix_hour(now()), 2), (unix_hour(later), 1)]);
+    assert!(matches!(
+        store.call_stats(&org("globex"), id).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
 macro_rules! conformance {
     ($backend:ident, $make:expr, [$($check:ident),* $(,)?]) => {
         mod $backend {
@@ -681,6 +716,7 @@ conformance!(
         the_outbox_keeps_order_and_forgets_what_was_acknowledged,
         idempotency_keys_replay_refuse_other_bodies_and_can_be_abandoned,
         a_rate_limiter_grants_its_burst_then_makes_callers_wait,
+        call_stats_count_each_attempt_once,
     ]
 );
 
@@ -709,5 +745,6 @@ conformance!(
         the_outbox_keeps_order_and_forgets_what_was_acknowledged,
         idempotency_keys_replay_refuse_other_bodies_and_can_be_abandoned,
         a_rate_limiter_grants_its_burst_then_makes_callers_wait,
+        call_stats_count_each_attempt_once,
     ]
 );

@@ -130,6 +130,11 @@ impl CampaignKeys {
         self.key(&format!("day:{date}"))
     }
 
+    /// Hash of call statistics: `o:<outcome>` counts, `dur` total seconds, `h:<Unix hour>` calls.
+    pub(super) fn stats(&self) -> String {
+        self.key("stats")
+    }
+
     /// Counter: the newest fencing token.
     pub(super) fn fence(&self) -> String {
         self.key("fence")

@@ -23,14 +23,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use self::keys::{CONTACTS_PER_BUCKET, Keys};
 use self::records::{ContactRecord, Meta, ms};
 use super::rules::{self, QueueChange};
+use super::unix_hour;
 use super::{
-    AddedContacts, CallDeadline, CallRef, Campaign, CampaignEdit, CampaignFilter, CampaignStore,
-    ClaimBatch, ClaimedCall, Contact, Control, Fence, IDEMPOTENCY_TTL, Idempotency, Listing,
-    NewContact, OutboxEntry, Outcome, Page, Recorded, StoreError, StoredResponse, Tokens,
+    AddedContacts, CallDeadline, CallRef, CallStats, Campaign, CampaignEdit, CampaignFilter,
+    CampaignStore, ClaimBatch, ClaimedCall, Contact, Control, Fence, IDEMPOTENCY_TTL, Idempotency,
+    Listing, NewContact, OutboxEntry, Outcome, Page, Recorded, StoreError, StoredResponse, Tokens,
 };
 use crate::domain::{
-    CallId, CampaignId, CampaignSpec, CampaignStatus, ContactId, ContactStatus, Gate, OrgId,
-    PacingState, Rate, SchedulePatch, local_date,
+    CallId, CampaignId, CampaignSpec, CampaignStatus, ContactId, ContactStatus, DialOutcome, Gate,
+    OrgId, PacingState, Rate, SchedulePatch, local_date,
 };
 
 /// Contacts per `add_contacts` script call: a few milliseconds of Redis time at most.
@@ -642,6 +643,7 @@ impl CampaignStore for RedisStore {
                 keys.fence(),
                 keys.lease(),
                 keys.calls(),
+                keys.stats(),
             ] {
                 invocation.key(key);
             }
@@ -776,6 +778,34 @@ impl CampaignStore for RedisStore {
                 .await
                 .map_err(unavailable)?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn call_stats(&self, org: &OrgId, id: CampaignId) -> Result<CallStats, StoreError> {
+        let org = org.clone();
+        self.io(move |inner| async move {
+            let mut con = inner.connection().await?;
+            inner.meta(&mut con, Some(&org), id).await?;
+            let fields: HashMap<String, i64> = con
+                .hgetall(inner.keys.campaign(id).stats())
+                .await
+                .map_err(unavailable)?;
+            let mut stats = CallStats::default();
+            for (field, value) in fields {
+                let value = value.max(0) as u64;
+                if field == "dur" {
+                    stats.total_duration_secs = value;
+                } else if let Some(outcome) = field.strip_prefix("o:").and_then(DialOutcome::parse)
+                {
+                    stats.add(outcome, value);
+                } else if let Some(hour) =
+                    field.strip_prefix("h:").and_then(|hour| hour.parse().ok())
+                {
+                    stats.by_hour.insert(hour, value);
+                }
+            }
+            Ok(stats)
         })
         .await
     }
@@ -1028,10 +1058,12 @@ impl Inner {
             .key(keys.inflight())
             .key(keys.retry())
             .key(keys.released())
+            .key(keys.stats())
             .arg(ms(now))
             .arg(u8::from(schedule.retry.enabled))
             .arg(schedule.retry.max_retries)
-            .arg(ms(retry_due));
+            .arg(ms(retry_due))
+            .arg(unix_hour(now));
         let mut known = Vec::with_capacity(outcomes.len());
         for outcome in outcomes {
             // An id of another campaign names no contact here: a duplicate, by definition.

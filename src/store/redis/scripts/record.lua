@@ -1,6 +1,6 @@
 -- Records the outcomes of attempts, each once: a repeat or a stale attempt changes nothing.
--- KEYS: meta, calls (bucket base), inflight, retry, released
--- ARGV: now ms, retry enabled (1/0), max retries, retry due ms,
+-- KEYS: meta, calls (bucket base), inflight, retry, released, stats
+-- ARGV: now ms, retry enabled (1/0), max retries, retry due ms, Unix hour of now,
 --       then (seq, attempt, outcome, duration s) for each outcome
 -- Returns {status, n_in_flight, applied (1) or duplicate (0) for each outcome}
 -- Uses read_state and write_state from call_state.lua, sent ahead of this script.
@@ -10,13 +10,17 @@ if not status then return {'NOT_FOUND'} end
 local applied = {}
 local counts = {}
 local n_applied = 0
-for i = 5, #ARGV, 4 do
+local by_outcome = {}
+local duration = 0
+for i = 6, #ARGV, 4 do
   local seq = ARGV[i]
   local state = read_state(KEYS[2], seq)
   if state.st ~= 'in_progress' or tostring(state.at) ~= ARGV[i + 1] or redis.call('ZREM', KEYS[3], seq) == 0 then
     table.insert(applied, 0)
   else
     local outcome = ARGV[i + 2]
+    by_outcome[outcome] = (by_outcome[outcome] or 0) + 1
+    duration = duration + tonumber(ARGV[i + 3])
     state.o = outcome
     state.dur = ARGV[i + 3]
     local final
@@ -46,6 +50,10 @@ if n_applied > 0 then
   for final, count in pairs(counts) do redis.call('HINCRBY', KEYS[1], 'st:' .. final, count) end
   redis.call('HINCRBY', KEYS[1], 'st:in_progress', -n_applied)
   redis.call('HSET', KEYS[1], 'updated_at', ARGV[1])
+  -- Statistics: one increment per distinct field, not per call.
+  for outcome, count in pairs(by_outcome) do redis.call('HINCRBY', KEYS[6], 'o:' .. outcome, count) end
+  redis.call('HINCRBY', KEYS[6], 'dur', duration)
+  redis.call('HINCRBY', KEYS[6], 'h:' .. ARGV[5], n_applied)
 end
 local n_in_flight = redis.call('ZCARD', KEYS[3])
 local n_fresh = tonumber(meta[3] or '0') - tonumber(meta[2] or '0') + redis.call('ZCARD', KEYS[5])
