@@ -4,30 +4,54 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::envelope::respond;
 use super::json::{RawBody, parse};
+#[allow(unused_imports, reason = "named only in the OpenAPI annotation")]
+use super::openapi::Data;
 use super::{ApiError, AppState};
 use crate::dialer::{CallReport, ReportedOutcome};
 use crate::domain::{CallId, DomainError};
 use crate::webhooks::signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER, verify};
+
+/// The answer to a call event.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventAccepted {
+    call_id: String,
+    accepted: bool,
+}
 
 pub fn routes(config: &mut web::ServiceConfig) {
     config.route("/calls/{call_id}/events", web::post().to(call_event));
 }
 
 /// A call event: `{"event": "call.ended"|"call.failed", "outcome": …, "duration_seconds": n}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CallEventInput {
+    /// `call.ended` or `call.failed`.
+    #[schema(example = "call.ended")]
     pub event: String,
+    /// `completed`, `no_answer`, `busy`, `voicemail` or `failed`.
+    #[schema(example = "completed")]
     pub outcome: String,
     #[serde(default)]
     pub duration_seconds: Option<u32>,
 }
 
+/// Reports how a placed call ended. Signed by the provider with the dialer secret:
+/// `X-Pacer-Signature` is the hex HMAC-SHA256 of `"{X-Pacer-Timestamp}.{raw body}"`; a timestamp
+/// more than 5 minutes away is refused. A second report of the same call changes nothing.
+#[utoipa::path(post, path = "/api/public/v1/calls/{call_id}/events", tag = "calls",
+    params(
+        ("call_id" = String, Path, description = "The `call_id` of the dial request"),
+        ("X-Pacer-Timestamp" = String, Header, description = "Unix seconds"),
+        ("X-Pacer-Signature" = String, Header, description = "Hex HMAC-SHA256"),
+    ),
+    request_body = CallEventInput,
+    responses((status = 202, body = Data<EventAccepted>)))]
 async fn call_event(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -85,6 +109,9 @@ async fn call_event(
     });
     Ok(respond(
         StatusCode::ACCEPTED,
-        json!({ "call_id": call_id.to_string(), "accepted": true }),
+        EventAccepted {
+            call_id: call_id.to_string(),
+            accepted: true,
+        },
     ))
 }

@@ -4,15 +4,19 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::auth::Org;
+#[allow(unused_imports, reason = "types named only in the OpenAPI annotations")]
 use super::dto::{
-    self, AddedView, BulkDeleteInput, CampaignInput, CampaignView, ContactView, ContactsInput,
-    RowError, ScheduleBody,
+    self, AddedView, AnalyticsView, BulkDeleteInput, BulkDeletedView, CampaignInput, CampaignView,
+    ContactView, ContactsInput, DeletedView, RowError, ScheduleBody,
 };
 use super::envelope::{ok, page, respond};
 use super::idempotency;
 use super::json::{RawBody, ValidJson, parse_or_empty};
+#[allow(unused_imports, reason = "types named only in the OpenAPI annotations")]
+use super::openapi::{Data, Paged};
 use super::{ApiError, AppState};
 use crate::actors::CampaignOp;
 use crate::domain::{CampaignId, CampaignStatus, ContactStatus, DomainError, OrgId};
@@ -27,18 +31,9 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/batch-calls/{id}", web::patch().to(edit))
         .route("/batch-calls/{id}", web::delete().to(delete))
         .route("/batch-calls/{id}/schedule", web::post().to(schedule))
-        .route(
-            "/batch-calls/{id}/pause",
-            web::post().to(|s, o, p| control(s, o, p, Control::Pause)),
-        )
-        .route(
-            "/batch-calls/{id}/resume",
-            web::post().to(|s, o, p| control(s, o, p, Control::Resume)),
-        )
-        .route(
-            "/batch-calls/{id}/cancel",
-            web::post().to(|s, o, p| control(s, o, p, Control::Cancel)),
-        )
+        .route("/batch-calls/{id}/pause", web::post().to(pause))
+        .route("/batch-calls/{id}/resume", web::post().to(resume))
+        .route("/batch-calls/{id}/cancel", web::post().to(cancel))
         .route("/batch-calls/{id}/contacts", web::post().to(add_contacts))
         .route("/batch-calls/{id}/contacts", web::get().to(list_contacts))
         .route("/batch-calls/{id}/analytics", web::get().to(analytics));
@@ -50,11 +45,18 @@ fn campaign_id(path: &web::Path<String>) -> Result<CampaignId, ApiError> {
 }
 
 /// Query parameters, read as text and parsed here so that errors name the parameter.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// 1–100, default 50.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     limit: Option<String>,
+    /// Items to skip, default 0.
+    #[param(value_type = Option<u64>, minimum = 0)]
     offset: Option<String>,
+    /// Only items of this status.
     status: Option<String>,
+    /// Campaigns only: only those of this agent.
     agent_id: Option<String>,
 }
 
@@ -100,6 +102,11 @@ fn query(query: Result<web::Query<ListQuery>, actix_web::Error>) -> Result<ListQ
         .map_err(|error| ApiError::Validation(DomainError::new("query", error.to_string())))
 }
 
+/// Creates a campaign in `draft`, with its first contacts.
+#[utoipa::path(post, path = "/api/public/v1/batch-calls", tag = "batch-calls",
+    request_body = CampaignInput,
+    params(("X-Idempotency-Key" = Option<String>, Header, description = "Replays the stored response of the same request for 24 h")),
+    responses((status = 201, body = Data<CampaignView>)))]
 async fn create(
     state: web::Data<AppState>,
     Org(org): Org,
@@ -118,6 +125,10 @@ async fn create(
     .await
 }
 
+/// The organisation's campaigns, newest first.
+#[utoipa::path(get, path = "/api/public/v1/batch-calls", tag = "batch-calls",
+    params(ListQuery),
+    responses((status = 200, body = Paged<CampaignView>)))]
 async fn list(
     state: web::Data<AppState>,
     Org(org): Org,
@@ -135,6 +146,10 @@ async fn list(
     Ok(page(views, listing.total, page_of.limit, page_of.offset))
 }
 
+/// One campaign with its counters.
+#[utoipa::path(get, path = "/api/public/v1/batch-calls/{id}", tag = "batch-calls",
+    params(("id" = String, Path, description = "The campaign id (a UUID; a `batch_` prefix is accepted)")),
+    responses((status = 200, body = Data<CampaignView>)))]
 async fn get(
     state: web::Data<AppState>,
     Org(org): Org,
@@ -155,6 +170,10 @@ async fn run(
     Ok(ok(CampaignView::from(&campaign)))
 }
 
+/// Edits a campaign that is not finished; every contact still waiting is redistributed.
+#[utoipa::path(patch, path = "/api/public/v1/batch-calls/{id}", tag = "batch-calls",
+    params(("id" = String, Path, description = "The campaign id (a UUID; a `batch_` prefix is accepted)")), request_body = CampaignInput,
+    responses((status = 200, body = Data<CampaignView>)))]
 async fn edit(
     state: web::Data<AppState>,
     Org(org): Org,
@@ -165,6 +184,10 @@ async fn edit(
     run(&state, &org, &path, CampaignOp::Edit(edit)).await
 }
 
+/// `draft → scheduled` (or `active` when the start has come).
+#[utoipa::path(post, path = "/api/public/v1/batch-calls/{id}/schedule", tag = "batch-calls",
+    params(("id" = String, Path, description = "The campaign id (a UUID; a `batch_` prefix is accepted)")), request_body(content = Option<ScheduleBody>, description = "Optional"),
+    responses((status = 200, body = Data<CampaignView>)))]
 async fn schedule(
     state: web::Data<AppState>,
     Org(org): Org,
@@ -172,6 +195,39 @@ async fn schedule(
     ValidJson(body): ValidJson<ScheduleBody>,
 ) -> Result<HttpResponse, ApiError> {
     run(&state, &org, &path, CampaignOp::Schedule(body.into())).await
+}
+
+/// Pauses: no new call is placed once this answers; calls already placed run to their end.
+#[utoipa::path(post, path = "/api/public/v1/batch-calls/{id}/pause", tag = "batch-calls",
+    params(("id" = String, Path, description = "The campaign id (a UUID; a `batch_` prefix is accepted)")), responses((status = 200, body = Data<CampaignView>)))]
+async fn pause(
+    state: web::Data<AppState>,
+    org: Org,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    control(state, org, path, Control::Pause).await
+}
+
+/// Resumes: `scheduled` if the start is still ahead, else `active`; nothing pending is lost.
+#[utoipa::path(post, path = "/api/public/v1/batch-calls/{id}/resume", tag = "batch-calls",
+    params(("id" = String, Path, description = "The campaign id (a UUID; a `batch_` prefix is accepted)")), responses((status = 200, body = Data<CampaignView>)))]
+async fn resume(
+    state: web::Data<AppState>,
+    org: Org,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    control(state, org, path, Control::Resume).await
+}
+
+/// Cancels: every waiting contact ends `cancelled`; calls in flight run to their end.
+#[utoipa::path(post, path = "/api/public/v1/batch-calls/{id}/cancel", tag = "batch-calls",
+    params(("id" = String, Path, description = "The campaign id (a UUID; a `batch_` prefix is accepted)")), responses((status = 200, body = Data<CampaignView>)))]
+async fn cancel(
+    state: web::Data<AppState>,
+    org: Org,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    control(state, org, path, Control::Cancel).await
 }
 
 /// Pause, resume and cancel: the same shape, one command each.
@@ -184,6 +240,11 @@ async fn control(
     run(&state, &org, &path, CampaignOp::Control(control)).await
 }
 
+/// Adds contacts; invalid and duplicate rows are skipped and listed with their reason.
+#[utoipa::path(post, path = "/api/public/v1/batch-calls/{id}/contacts", tag = "batch-calls",
+    params(("id" = String, Path, description = "The campaign id (a UUID; a `batch_` prefix is accepted)"), ("X-Idempotency-Key" = Option<String>, Header, description = "Replays the stored response of the same request for 24 h")),
+    request_body = ContactsInput,
+    responses((status = 200, body = Data<AddedView>)))]
 async fn add_contacts(
     state: web::Data<AppState>,
     Org(org): Org,
@@ -232,6 +293,10 @@ async fn add_valid_contacts(
     Ok(ok(AddedView::new(added, errors, &store_rows)))
 }
 
+/// The campaign's contacts in insertion order, optionally of one status.
+#[utoipa::path(get, path = "/api/public/v1/batch-calls/{id}/contacts", tag = "batch-calls",
+    params(("id" = String, Path, description = "The campaign id (a UUID; a `batch_` prefix is accepted)"), ListQuery),
+    responses((status = 200, body = Paged<ContactView>)))]
 async fn list_contacts(
     state: web::Data<AppState>,
     Org(org): Org,
@@ -255,6 +320,10 @@ async fn list_contacts(
     Ok(page(views, listing.total, page_of.limit, page_of.offset))
 }
 
+/// Counters, outcome breakdown, answer rate, mean duration, calls per day and hour.
+#[utoipa::path(get, path = "/api/public/v1/batch-calls/{id}/analytics", tag = "batch-calls",
+    params(("id" = String, Path, description = "The campaign id (a UUID; a `batch_` prefix is accepted)")),
+    responses((status = 200, body = Data<AnalyticsView>)))]
 async fn analytics(
     state: web::Data<AppState>,
     Org(org): Org,
@@ -265,9 +334,13 @@ async fn analytics(
         state.store.campaign(&org, id),
         state.store.call_stats(&org, id)
     )?;
-    Ok(ok(dto::AnalyticsView::new(&campaign, &stats)))
+    Ok(ok(AnalyticsView::new(&campaign, &stats)))
 }
 
+/// Deletes a campaign in `draft` or finished (409 otherwise).
+#[utoipa::path(delete, path = "/api/public/v1/batch-calls/{id}", tag = "batch-calls",
+    params(("id" = String, Path, description = "The campaign id (a UUID; a `batch_` prefix is accepted)")),
+    responses((status = 200, body = Data<DeletedView>)))]
 async fn delete(
     state: web::Data<AppState>,
     Org(org): Org,
@@ -275,11 +348,16 @@ async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let id = campaign_id(&path)?;
     state.store.delete_campaign(&org, id).await?;
-    Ok(ok(
-        serde_json::json!({ "id": id.to_string(), "deleted": true }),
-    ))
+    Ok(ok(DeletedView {
+        id: id.to_string(),
+        deleted: true,
+    }))
 }
 
+/// Deletes up to 100 campaigns; those that cannot be deleted are listed.
+#[utoipa::path(post, path = "/api/public/v1/batch-calls/bulk-delete", tag = "batch-calls",
+    request_body = BulkDeleteInput,
+    responses((status = 200, body = Data<BulkDeletedView>)))]
 async fn bulk_delete(
     state: web::Data<AppState>,
     Org(org): Org,
@@ -304,10 +382,10 @@ async fn bulk_delete(
             Err(_) => failed.push(text),
         }
     }
-    Ok(ok(serde_json::json!({
-        "deleted_count": deleted.len(),
-        "failed_count": failed.len(),
-        "deleted_ids": deleted,
-        "failed_ids": failed,
-    })))
+    Ok(ok(BulkDeletedView {
+        deleted_count: deleted.len(),
+        failed_count: failed.len(),
+        deleted_ids: deleted,
+        failed_ids: failed,
+    }))
 }

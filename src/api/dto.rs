@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::json::from_value;
 use crate::domain::{
@@ -23,30 +24,61 @@ fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 
 /// The body of `POST /batch-calls` and of `PATCH /batch-calls/{id}`: every field optional here,
 /// the required ones are checked on create.
-#[derive(Debug, Default, Deserialize)]
+///
+/// The schema documents the contract (API.md); the handler checks every rule itself and names
+/// the field of the first violation (422).
+#[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct CampaignInput {
+    /// 1–255 characters; required on create.
+    #[schema(min_length = 1, max_length = 255, example = "November renewals")]
     pub name: Option<String>,
+    /// Opaque, passed to the dialer; required on create.
+    #[schema(min_length = 1, example = "agent_1")]
     pub agent_id: Option<String>,
+    /// Caller ids, passed to the dialer.
     pub phone_number_ids: Option<Vec<String>>,
+    #[schema(value_type = Option<PhoneRotationName>)]
     pub phone_rotation_strategy: Option<String>,
+    /// Inline contacts (create only; on PATCH use `POST …/contacts`).
+    #[schema(value_type = Option<Vec<ContactInput>>)]
     pub contacts: Option<Vec<Value>>,
     // The scheduling fields. They are not a flattened struct: serde's `flatten` would hide the
     // field name from the error of a mistyped value.
+    #[schema(value_type = Option<ScheduleTypeName>)]
     pub schedule_type: Option<String>,
+    /// RFC 3339; required when `schedule_type` is `scheduled`; without an offset it is read in
+    /// `timezone`.
+    #[schema(example = "2026-12-01T09:00:00Z")]
     pub scheduled_at: Option<String>,
+    /// IANA name, default `UTC`.
+    #[schema(example = "America/New_York")]
     pub timezone: Option<String>,
+    /// `HH:MM` in `timezone`; null or absent: the whole day.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, nullable, pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "09:00")]
     pub start_time: Option<Option<String>>,
+    /// `HH:MM`, after `start_time`.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, nullable, pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "17:00")]
     pub end_time: Option<Option<String>>,
+    /// ISO days, 1 = Monday; default Monday to Friday.
+    #[schema(value_type = Option<Vec<u8>>, min_items = 1, max_items = 7, example = json!([1, 2, 3, 4, 5]))]
     pub working_days: Option<Vec<i64>>,
+    /// 1–100, default 10 (alias `concurrency`).
     #[serde(alias = "concurrency")]
+    #[schema(minimum = 1, maximum = 100)]
     pub max_concurrent_calls: Option<i64>,
+    /// 1–1 000 000, or null for no daily cap.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<u32>, nullable, minimum = 1, maximum = 1_000_000)]
     pub max_calls_per_day: Option<Option<i64>>,
     pub retry_failed: Option<bool>,
+    /// 0–3 (alias `retry_attempts`).
     #[serde(alias = "retry_attempts")]
+    #[schema(minimum = 0, maximum = 3)]
     pub max_retry_attempts: Option<i64>,
+    /// At least 1, default 30.
+    #[schema(minimum = 1)]
     pub retry_delay_minutes: Option<i64>,
 }
 
@@ -69,11 +101,41 @@ impl CampaignInput {
     }
 }
 
-/// The body of `POST …/schedule`: only when and where.
-#[derive(Debug, Default, Deserialize)]
+/// The body of `POST …/schedule`: only when and where (both optional).
+#[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct ScheduleBody {
+    /// RFC 3339; overrides the campaign's planned start.
     pub scheduled_at: Option<String>,
     pub timezone: Option<String>,
+}
+
+/// `phone_rotation_strategy` values.
+#[derive(ToSchema)]
+#[schema(as = PhoneRotationName)]
+#[allow(
+    dead_code,
+    reason = "a schema only: the handler parses the text itself"
+)]
+pub enum PhoneRotationName {
+    #[schema(rename = "random")]
+    Random,
+    #[schema(rename = "sequential")]
+    Sequential,
+    #[schema(rename = "round_robin")]
+    RoundRobin,
+}
+
+/// `schedule_type` values.
+#[derive(ToSchema)]
+#[allow(
+    dead_code,
+    reason = "a schema only: the handler parses the text itself"
+)]
+pub enum ScheduleTypeName {
+    #[schema(rename = "immediate")]
+    Immediate,
+    #[schema(rename = "scheduled")]
+    Scheduled,
 }
 
 impl From<ScheduleBody> for SchedulePatch {
@@ -86,14 +148,18 @@ impl From<ScheduleBody> for SchedulePatch {
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct ContactInput {
+/// One contact of a request.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ContactInput {
+    /// E.164.
+    #[schema(pattern = "^\\+[1-9][0-9]{1,14}$", example = "+15550001234")]
     phone_number: String,
     first_name: Option<String>,
     last_name: Option<String>,
     email: Option<String>,
     #[serde(default)]
     custom_fields: BTreeMap<String, String>,
+    /// IANA name (reserved for per-contact calling windows).
     timezone: Option<String>,
 }
 
@@ -186,17 +252,37 @@ impl CampaignInput {
     }
 }
 
-/// The body of `POST …/contacts`.
-#[derive(Debug, Deserialize)]
+/// The body of `POST …/contacts`: invalid and duplicate rows are skipped and listed.
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct ContactsInput {
+    #[schema(value_type = Vec<ContactInput>)]
     pub contacts: Vec<Value>,
 }
 
 /// The body of `POST /batch-calls/bulk-delete`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct BulkDeleteInput {
+    /// At most 100 (alias `batch_call_ids`).
     #[serde(alias = "batch_call_ids")]
+    #[schema(max_items = 100)]
     pub ids: Vec<String>,
+}
+
+/// The answer of `DELETE /batch-calls/{id}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeletedView {
+    pub id: String,
+    pub deleted: bool,
+}
+
+/// The answer of `POST /batch-calls/bulk-delete`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkDeletedView {
+    pub deleted_count: usize,
+    pub failed_count: usize,
+    pub deleted_ids: Vec<String>,
+    /// Unknown, not deletable in their status, or of another organisation.
+    pub failed_ids: Vec<String>,
 }
 
 fn rfc3339(instant: DateTime<Utc>) -> String {
@@ -208,7 +294,7 @@ fn opt_rfc3339(instant: Option<DateTime<Utc>>) -> Option<String> {
 }
 
 /// A campaign on the wire.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CampaignView {
     id: String,
     name: String,
@@ -293,7 +379,7 @@ impl From<&Campaign> for CampaignView {
 }
 
 /// A contact on the wire.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ContactView {
     contact_id: String,
     phone_number: String,
@@ -332,7 +418,7 @@ impl From<&Contact> for ContactView {
 }
 
 /// One row that `POST …/contacts` did not add.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct RowError {
     pub index: usize,
     pub field: String,
@@ -340,7 +426,7 @@ pub struct RowError {
 }
 
 /// The answer of `POST …/contacts`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct AddedView {
     pub added_count: u64,
     pub failed_count: u64,
@@ -366,7 +452,7 @@ impl AddedView {
 }
 
 /// `GET /batch-calls/{id}/analytics`: the campaign's counters and what its calls came to.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct AnalyticsView {
     batch_id: String,
     status: &'static str,
@@ -379,7 +465,7 @@ pub struct AnalyticsView {
     calls_per_hour: Vec<HourCount>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct ContactCounters {
     total: u64,
     called: u64,
@@ -392,10 +478,11 @@ struct ContactCounters {
     unknown: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct CallTotals {
     /// Attempts whose outcome was recorded.
     total: u64,
+    #[schema(value_type = BTreeMap<String, u64>)]
     by_outcome: BTreeMap<&'static str, u64>,
     /// `completed` calls over all calls (voicemail is not an answer); null before any call.
     answer_rate: Option<f64>,
@@ -404,13 +491,13 @@ struct CallTotals {
     total_duration_seconds: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct DayCount {
     date: String,
     calls: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct HourCount {
     hour: String,
     calls: u64,

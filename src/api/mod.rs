@@ -3,12 +3,15 @@
 
 mod auth;
 mod calls;
+// utoipa's expansion of `params(ListQuery)` names the type with a path this lint flags.
+#[allow(unused_qualifications, reason = "in utoipa's generated code")]
 mod campaigns;
 mod dto;
 mod envelope;
 mod error;
 mod idempotency;
 mod json;
+mod openapi;
 mod ops;
 
 use std::sync::Arc;
@@ -19,6 +22,7 @@ use actix_web::web;
 pub use auth::{ApiKeys, RateLimiter};
 pub use error::ApiError;
 pub use json::BodyLimit;
+pub use openapi::ApiDoc;
 
 use metrics_exporter_prometheus::PrometheusHandle;
 
@@ -60,6 +64,7 @@ pub fn configure(
                         web::scope(BASE_PATH)
                             .configure(campaigns::routes)
                             .configure(calls::routes)
+                            .configure(openapi::routes)
                             .default_service(web::to(envelope::no_route)),
                     )
                     .default_service(web::to(envelope::no_route)),

@@ -302,3 +302,51 @@ async fn analytics_report_outcomes_answer_rate_duration_and_calls_per_day_and_ho
     .await
     .expect(404);
 }
+
+#[actix_web::test]
+async fn the_openapi_document_describes_every_route_and_has_a_docs_page() {
+    let node = Node::start(&node_settings(Backend::Memory, &fresh_prefix())).await;
+    let document: Value = node
+        .client
+        .get(format!("{}/openapi.json", node.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let paths = document["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/api/public/v1/batch-calls", "post"),
+        ("/api/public/v1/batch-calls", "get"),
+        ("/api/public/v1/batch-calls/bulk-delete", "post"),
+        ("/api/public/v1/batch-calls/{id}", "get"),
+        ("/api/public/v1/batch-calls/{id}", "patch"),
+        ("/api/public/v1/batch-calls/{id}", "delete"),
+        ("/api/public/v1/batch-calls/{id}/schedule", "post"),
+        ("/api/public/v1/batch-calls/{id}/pause", "post"),
+        ("/api/public/v1/batch-calls/{id}/resume", "post"),
+        ("/api/public/v1/batch-calls/{id}/cancel", "post"),
+        ("/api/public/v1/batch-calls/{id}/contacts", "post"),
+        ("/api/public/v1/batch-calls/{id}/contacts", "get"),
+        ("/api/public/v1/batch-calls/{id}/analytics", "get"),
+        ("/api/public/v1/calls/{call_id}/events", "post"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/metrics", "get"),
+    ] {
+        assert!(
+            paths[path][method].is_object(),
+            "{method} {path} is not documented"
+        );
+    }
+    assert!(paths["/api/public/v1/batch-calls/{id}/pause"]["post"]["responses"]["409"].is_object());
+    let docs = node
+        .client
+        .get(format!("{}/docs", node.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(docs.status(), 200);
+    assert!(docs.text().await.unwrap().contains("openapi.json"));
+}

@@ -1,0 +1,221 @@
+//! The OpenAPI document, generated from the handlers' annotations and the wire types, served at
+//! `/api/public/v1/openapi.json` with a reference page at `/api/public/v1/docs`.
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpResponse, web};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{RefOr, Response, ResponseBuilder};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use super::dto::{
+    AddedView, AnalyticsView, BulkDeleteInput, BulkDeletedView, CampaignInput, CampaignView,
+    ContactInput, ContactView, ContactsInput, DeletedView, RowError, ScheduleBody,
+};
+use super::{BASE_PATH, calls, campaigns, ops};
+
+/// `meta` of every answer.
+#[derive(ToSchema)]
+#[allow(
+    dead_code,
+    reason = "a schema only: the envelope is built in `envelope.rs`"
+)]
+pub struct Meta {
+    request_id: String,
+    /// RFC 3339 UTC.
+    ts: String,
+}
+
+#[derive(ToSchema)]
+#[allow(
+    dead_code,
+    reason = "a schema only: the envelope is built in `envelope.rs`"
+)]
+pub struct Pagination {
+    total: u64,
+    limit: u32,
+    offset: u64,
+    has_more: bool,
+}
+
+/// The success envelope.
+#[derive(ToSchema)]
+#[allow(
+    dead_code,
+    reason = "a schema only: the envelope is built in `envelope.rs`"
+)]
+pub struct Data<T> {
+    data: T,
+    meta: Meta,
+}
+
+/// The envelope of a list.
+#[derive(ToSchema)]
+#[allow(
+    dead_code,
+    reason = "a schema only: the envelope is built in `envelope.rs`"
+)]
+pub struct Paged<T> {
+    data: Vec<T>,
+    meta: Meta,
+    pagination: Pagination,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "a schema only: errors are built in `error.rs`")]
+pub struct ErrorBody {
+    /// `validation_error`, `unauthorized`, `not_found`, `invalid_state`, `idempotency_conflict`,
+    /// `rate_limit_exceeded`, `payload_too_large`, `unavailable`, `internal_error`.
+    code: String,
+    message: String,
+    /// E.g. `field` and `reason` for a validation error, `current_status` and `allowed_from`
+    /// for an invalid state, `limit` and `reset_at` for a rate limit.
+    #[schema(value_type = Object)]
+    details: BTreeMap<String, serde_json::Value>,
+}
+
+/// The error envelope.
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "a schema only: errors are built in `error.rs`")]
+pub struct ErrorEnvelope {
+    error: ErrorBody,
+    meta: Meta,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Pacer",
+        description = "A dispatcher for outbound call campaigns (batch calls): pause, resume and \
+                       edit while delivery runs. Errors use the JSON error envelope; every \
+                       response carries `X-Request-Id`.",
+    ),
+    paths(
+        campaigns::create,
+        campaigns::list,
+        campaigns::get,
+        campaigns::edit,
+        campaigns::delete,
+        campaigns::bulk_delete,
+        campaigns::schedule,
+        campaigns::pause,
+        campaigns::resume,
+        campaigns::cancel,
+        campaigns::add_contacts,
+        campaigns::list_contacts,
+        campaigns::analytics,
+        calls::call_event,
+        ops::healthz,
+        ops::readyz,
+        ops::metrics,
+    ),
+    components(schemas(
+        CampaignInput, ContactInput, ContactsInput, ScheduleBody, BulkDeleteInput, CampaignView,
+        ContactView, AddedView, RowError, AnalyticsView, DeletedView, BulkDeletedView,
+        ErrorEnvelope, calls::CallEventInput,
+    )),
+    modifiers(&Conventions),
+    tags(
+        (name = "batch-calls", description = "Campaigns and their contacts (Bearer key)"),
+        (name = "calls", description = "Call events from the dialer provider (signed)"),
+        (name = "operations", description = "Health, readiness and metrics (no key)"),
+    ),
+)]
+#[derive(Debug)]
+pub struct ApiDoc;
+
+/// What every route of the API shares: the Bearer key and the error answers.
+struct Conventions;
+
+/// Error answers each route of the API may give, besides its own.
+const ERRORS: [(&str, &str); 8] = [
+    ("400", "The body is not JSON"),
+    ("401", "Missing or invalid key (or signature)"),
+    ("404", "No such campaign for this organisation"),
+    (
+        "409",
+        "Not allowed in the campaign's status, or an idempotency key reused",
+    ),
+    ("413", "The body is larger than the limit"),
+    ("422", "A field is invalid; `details.field` names it"),
+    ("429", "Rate limit; see `Retry-After`"),
+    ("503", "The store is unavailable"),
+];
+
+impl Modify for Conventions {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        let error: RefOr<Response> = ResponseBuilder::new()
+            .description("The error envelope")
+            .content(
+                "application/json",
+                utoipa::openapi::ContentBuilder::new()
+                    .schema(Some(utoipa::openapi::Ref::from_schema_name(
+                        "ErrorEnvelope",
+                    )))
+                    .build(),
+            )
+            .build()
+            .into();
+        for (path, item) in &mut openapi.paths.paths {
+            if !path.starts_with(BASE_PATH) {
+                continue;
+            }
+            let signed = path.contains("/calls/");
+            for operation in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                for (status, description) in ERRORS {
+                    let mut response = error.clone();
+                    if let RefOr::T(response) = &mut response {
+                        description.clone_into(&mut response.description);
+                    }
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert(response);
+                }
+                if !signed {
+                    operation.security =
+                        Some(vec![utoipa::openapi::security::SecurityRequirement::new(
+                            "bearer",
+                            Vec::<String>::new(),
+                        )]);
+                }
+            }
+        }
+    }
+}
+
+pub fn routes(config: &mut web::ServiceConfig) {
+    config
+        .route("/openapi.json", web::get().to(document))
+        .route("/docs", web::get().to(docs));
+}
+
+async fn document() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}
+
+/// A reference page that renders the document (Redoc, loaded by the browser).
+async fn docs() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(concat!(
+            "<!doctype html><html><head><meta charset=\"utf-8\"><title>Pacer API</title></head>",
+            "<body><redoc spec-url=\"/api/public/v1/openapi.json\"></redoc>",
+            "<script src=\"https://cdn.redoc.ly/redoc/latest/bundles/redoc.standalone.js\">",
+            "</script></body></html>"
+        ))
+}
