@@ -14,7 +14,18 @@ use crate::helpers::{ACME_KEY, Backend, on_both_backends, phone};
 const SECRET: &str = "dialer-secret-0123456789";
 
 async fn webhook_node(backend: Backend, provider: &Fake) -> Node {
-    let mut settings = node_settings(backend, &fresh_prefix());
+    webhook_node_at(backend, provider, &fresh_prefix(), None).await
+}
+
+/// A node with the webhook dialer on the store under `prefix`, with a carrier limit.
+async fn webhook_node_at(
+    backend: Backend,
+    provider: &Fake,
+    prefix: &str,
+    max_cps: Option<f64>,
+) -> Node {
+    let mut settings = node_settings(backend, prefix);
+    settings.dialer_max_cps = max_cps;
     settings.dialer = DialerKind::Webhook;
     settings.dialer_url = Some(provider.url.clone());
     settings.dialer_secret = Some(SECRET.to_owned());
@@ -24,7 +35,12 @@ async fn webhook_node(backend: Backend, provider: &Fake) -> Node {
 
 /// Creates and schedules a campaign of `n` contacts, callable now, all at once.
 async fn start_campaign(node: &Node, n: usize) -> String {
-    let contacts: Vec<Value> = (0..n)
+    start_campaign_from(node, n, 0).await
+}
+
+/// Like `start_campaign`, with phone numbers from index `first` on.
+async fn start_campaign_from(node: &Node, n: usize, first: usize) -> String {
+    let contacts: Vec<Value> = (first..first + n)
         .map(|i| json!({ "phone_number": phone(i) }))
         .collect();
     let body = json!({
@@ -192,6 +208,109 @@ async fn call_events_apply_once_and_forged_or_stale_ones_change_nothing(backend:
         (campaign["completed"].as_u64(), campaign["called"].as_u64()),
         (Some(3), Some(3)),
         "{campaign}"
+    );
+}
+
+const ANSWERED: &str = r#"{"outcome":"completed","duration_seconds":1}"#;
+
+/// The most requests received within any `window`.
+fn busiest(received: &[crate::fakes::Received], window: Duration) -> usize {
+    let times: Vec<std::time::Instant> = received.iter().map(|request| request.at).collect();
+    (0..times.len())
+        .map(|start| {
+            times[start..]
+                .iter()
+                .take_while(|at| at.duration_since(times[start]) < window)
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+#[actix_web::test]
+async fn the_carrier_limit_holds_across_two_nodes_sharing_the_store() {
+    let provider = Fake::start(|_, _| (200, ANSWERED.to_owned())).await;
+    let prefix = fresh_prefix();
+    // 20 calls a second across both nodes (a burst of 2).
+    let first = webhook_node_at(Backend::Redis, &provider, &prefix, Some(20.0)).await;
+    let second = webhook_node_at(Backend::Redis, &provider, &prefix, Some(20.0)).await;
+    let one = start_campaign_from(&first, 30, 0).await;
+    let other = start_campaign_from(&second, 30, 100).await;
+    for (node, id) in [(&first, &one), (&second, &other)] {
+        let campaign = node
+            .wait_for(id, Duration::from_secs(30), |c| c["status"] == "completed")
+            .await;
+        assert_eq!(campaign["completed"], 30, "{campaign}");
+    }
+    let received = provider.received();
+    assert_eq!(received.len(), 60);
+    let busiest = busiest(&received, Duration::from_secs(1));
+    // 20 a second plus the burst, with a little room for delivery jitter; two nodes limiting
+    // on their own would reach about 40.
+    assert!(busiest <= 25, "{busiest} dials within one second");
+    let span = received.last().unwrap().at - received[0].at;
+    assert!(
+        span >= Duration::from_millis(2_500),
+        "60 dials took {span:?}"
+    );
+}
+
+#[actix_web::test]
+async fn a_small_campaign_is_not_starved_by_a_large_one_under_the_carrier_limit() {
+    let provider = Fake::start(|_, _| (200, ANSWERED.to_owned())).await;
+    let node = webhook_node_at(Backend::Memory, &provider, &fresh_prefix(), Some(20.0)).await;
+    let large = start_campaign_from(&node, 100, 0).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let small = start_campaign_from(&node, 5, 1000).await;
+    node.wait_for(&small, Duration::from_secs(20), |c| {
+        c["status"] == "completed"
+    })
+    .await;
+    let large_now = node.wait_for(&large, Duration::ZERO, |_| true).await;
+    // At 20 a second the large campaign needs 5 s; the small one is served alongside it.
+    assert!(
+        large_now["pending"].as_u64().unwrap() >= 40,
+        "the small campaign waited for the large one: {large_now}"
+    );
+}
+
+#[actix_web::test]
+async fn a_429_from_the_provider_slows_placement_down_without_failing_the_attempt() {
+    // The first request is refused with a Retry-After of one second; the rest are placed.
+    let refused = std::sync::atomic::AtomicBool::new(false);
+    let provider = Fake::start(move |_, _| {
+        if refused.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            (200, ANSWERED.to_owned())
+        } else {
+            (429, "{}".to_owned())
+        }
+    })
+    .await;
+    let node = webhook_node(Backend::Memory, &provider).await;
+    let id = start_campaign(&node, 3).await;
+    let campaign = node
+        .wait_for(&id, Duration::from_secs(20), |c| c["status"] == "completed")
+        .await;
+    assert_eq!(
+        (campaign["completed"].as_u64(), campaign["failed"].as_u64()),
+        (Some(3), Some(0)),
+        "{campaign}"
+    );
+    let received = provider.received();
+    assert_eq!(received.len(), 4, "one refusal, then each call once");
+    // The node held every placement for the second the provider asked for (the other calls of
+    // the claim may have been on the wire already when the 429 came back).
+    let after_refusal: Vec<Duration> = received[1..]
+        .iter()
+        .map(|request| request.at - received[0].at)
+        .collect();
+    let retried = received[1..]
+        .iter()
+        .position(|request| request.idempotency_key == received[0].idempotency_key)
+        .expect("the refused call was retried with its key");
+    assert!(
+        after_refusal[retried] >= Duration::from_millis(950),
+        "{after_refusal:?}"
     );
 }
 

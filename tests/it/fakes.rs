@@ -15,6 +15,7 @@ use crate::helpers::{Backend, Reply, redis_url};
 /// One request a fake received.
 #[derive(Debug, Clone)]
 pub struct Received {
+    pub at: Instant,
     pub idempotency_key: Option<String>,
     pub timestamp: Option<String>,
     pub signature: Option<String>,
@@ -85,6 +86,7 @@ async fn answer(
             .map(str::to_owned)
     };
     let received = Received {
+        at: Instant::now(),
         idempotency_key: header("idempotency-key"),
         timestamp: header("x-pacer-timestamp"),
         signature: header("x-pacer-signature"),
@@ -104,9 +106,12 @@ async fn answer(
         seen
     };
     let (status, body) = behaviour(&received, seen_before);
-    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
-        .content_type("application/json")
-        .body(body)
+    let mut response = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
+    // A provider that pushes back says for how long.
+    if status == 429 || status == 503 {
+        response.insert_header(("Retry-After", "1"));
+    }
+    response.content_type("application/json").body(body)
 }
 
 /// A node on the system clock, wired from settings exactly as `pacer serve` is.
