@@ -1,7 +1,9 @@
 //! A campaign of 10 k contacts run to completion on the embedded store through the campaign
-//! actor and the dialer pool, with an instant simulated dialer and no pacing limits (no daily
-//! cap, the widest window, 100 concurrent calls). The baseline, in the same run, is the store
-//! alone driven by a plain loop (claim 100, record 100), so the ratio is the cost of the actors.
+//! actor and the dialer pool, with no pacing limits (no daily cap, the widest window, 100
+//! concurrent calls): once with an instant simulated dialer, once with the webhook dialer and a
+//! provider on loopback that answers each dial at once with its outcome. The baseline, in the
+//! same run, is the store alone driven by a plain loop (claim 100, record 100), so the ratios are
+//! the cost of the actors and the cost of one HTTP request per call.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,7 +12,7 @@ use chrono::{DateTime, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
 use pacer::actors::{CampaignOp, Directory, DirectoryOptions};
 use pacer::clock::{Clock, SystemClock};
-use pacer::dialer::SimulatedDialer;
+use pacer::dialer::{CarrierGate, Dialer, SimulatedDialer, WebhookDialer, WebhookDialerSettings};
 use pacer::domain::{
     CampaignId, CampaignSpec, CampaignStatus, DialOutcome, OrgId, PhoneNumber, PhoneRotation,
     Schedule, SchedulePatch,
@@ -51,18 +53,65 @@ async fn create(store: &dyn CampaignStore, now: DateTime<Utc>) -> CampaignId {
         .id
 }
 
+/// Which dialer places the calls.
+#[derive(Debug, Clone, Copy)]
+enum DialerKind {
+    Instant,
+    Webhook,
+}
+
+/// A provider on loopback that places every call at once and answers with its outcome.
+fn start_provider() -> String {
+    let server = actix_web::HttpServer::new(|| {
+        actix_web::App::new().default_service(actix_web::web::to(|| async {
+            actix_web::HttpResponse::Ok()
+                .content_type("application/json")
+                .body(r#"{"outcome":"completed","duration_seconds":1}"#)
+        }))
+    })
+    .workers(1)
+    .disable_signals()
+    .bind(("127.0.0.1", 0))
+    .expect("the provider binds");
+    let port = server.addrs()[0].port();
+    actix_rt::spawn(server.run());
+    format!("http://127.0.0.1:{port}/dial")
+}
+
 /// Schedule to `completed` through the actors; the time of that span.
-fn run_through_actors() -> Duration {
+fn run_through_actors(kind: DialerKind) -> Duration {
     actix_rt::System::new().block_on(async {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let store: Arc<dyn CampaignStore> = Arc::new(MemoryStore::new());
-        let dialer =
-            Arc::new(SimulatedDialer::from_settings("0..0", "completed=1", 1.0).expect("valid"));
+        let gate = Arc::new(CarrierGate::unlimited(store.clone()));
+        let dialer: Arc<dyn Dialer> = match kind {
+            DialerKind::Instant => {
+                Arc::new(SimulatedDialer::from_settings("0..0", "completed=1", 1.0).expect("valid"))
+            }
+            DialerKind::Webhook => Arc::new(
+                WebhookDialer::new(
+                    WebhookDialerSettings {
+                        url: start_provider(),
+                        secret: "bench-secret-0123456789".to_owned(),
+                        timeout: Duration::from_secs(5),
+                        tries: 3,
+                        backoff: Duration::from_millis(10),
+                    },
+                    store.clone(),
+                    gate.clone(),
+                    clock.clone(),
+                )
+                .expect("a valid dialer"),
+            ),
+        };
         let directory = Directory::new(
             store.clone(),
             clock.clone(),
             dialer,
-            DirectoryOptions::default(),
+            DirectoryOptions {
+                gate: Some(gate),
+                ..DirectoryOptions::default()
+            },
         );
         let id = create(&*store, clock.now()).await;
         let started = Instant::now();
@@ -129,7 +178,18 @@ fn campaign_run(c: &mut Criterion) {
         b.iter_custom(|n| (0..n).map(|_| run_store_only()).sum());
     });
     group.bench_function("actors_and_instant_dialer", |b| {
-        b.iter_custom(|n| (0..n).map(|_| run_through_actors()).sum());
+        b.iter_custom(|n| {
+            (0..n)
+                .map(|_| run_through_actors(DialerKind::Instant))
+                .sum()
+        });
+    });
+    group.bench_function("actors_and_webhook_dialer", |b| {
+        b.iter_custom(|n| {
+            (0..n)
+                .map(|_| run_through_actors(DialerKind::Webhook))
+                .sum()
+        });
     });
     group.finish();
 }

@@ -81,7 +81,7 @@ pub async fn request_id(
     let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.path());
     let served = CURRENT_REQUEST_ID.scope(
         id.clone(),
-        tracing::Instrument::instrument(next.call(request), span),
+        tracing::Instrument::instrument(next.call(request), span.clone()),
     );
     let mut response = served.await?;
     // The route pattern, not the path: ids never become label values.
@@ -90,9 +90,12 @@ pub async fn request_id(
         .match_pattern()
         .unwrap_or_else(|| "unmatched".to_owned());
     let status = response.status().as_u16().to_string();
+    let elapsed = started.elapsed();
+    // Inside the request's span: the line carries its request id.
+    span.in_scope(|| tracing::debug!(%status, latency_us = elapsed.as_micros() as u64, "served"));
     let labels = [("route", route), ("method", method), ("status", status)];
     metrics::counter!(HTTP_REQUESTS, &labels).increment(1);
-    metrics::histogram!(HTTP_LATENCY, &labels).record(started.elapsed());
+    metrics::histogram!(HTTP_LATENCY, &labels).record(elapsed);
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }
