@@ -14,7 +14,7 @@ use crate::webhooks::WebhookTarget;
 
 const DEFAULTS: &str = include_str!("../config/default.toml");
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     pub listen: SocketAddr,
@@ -58,6 +58,42 @@ pub struct Settings {
     /// Each organisation's webhook URL and secret (`PACER_WEBHOOKS__<ORG>__URL`, `…__SECRET`).
     #[serde(default)]
     pub webhooks: BTreeMap<String, WebhookTarget>,
+}
+
+/// Secrets (`api_keys`, `dialer_secret`, webhook secrets) never reach a log through `Debug`.
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("api_keys", &"<redacted>")
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("http_workers", &self.http_workers)
+            .field("actor_threads", &self.actor_threads)
+            .field("dialers", &self.dialers)
+            .field("claim_batch", &self.claim_batch)
+            .field("dialer", &self.dialer)
+            .field("simulated_call_ms", &self.simulated_call_ms)
+            .field("simulated_outcomes", &self.simulated_outcomes)
+            .field("simulated_time_scale", &self.simulated_time_scale)
+            .field("log_format", &self.log_format)
+            // A Redis URL may carry a password.
+            .field("redis_url", &self.redis_url.as_ref().map(|_| "<set>"))
+            .field("redis_prefix", &self.redis_prefix)
+            .field("redis_connections", &self.redis_connections)
+            .field("redis_timeout_ms", &self.redis_timeout_ms)
+            .field("call_deadline_secs", &self.call_deadline_secs)
+            .field("shutdown_grace_secs", &self.shutdown_grace_secs)
+            .field("dialer_url", &self.dialer_url)
+            .field("dialer_secret", &"<redacted>")
+            .field("dialer_timeout_ms", &self.dialer_timeout_ms)
+            .field("dialer_tries", &self.dialer_tries)
+            .field("dialer_backoff_ms", &self.dialer_backoff_ms)
+            .field("dialer_max_cps", &self.dialer_max_cps)
+            .field("rate_limit_per_sec", &self.rate_limit_per_sec)
+            .field("rate_limit_burst", &self.rate_limit_burst)
+            .field("webhooks", &self.webhooks)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -173,6 +209,7 @@ mod tests {
         assert!(settings.check().unwrap_err().starts_with("dialer_secret"));
         settings.dialer_secret = Some("0123456789abcdef".to_owned());
         assert_eq!(settings.check(), Ok(()));
+        assert!(!format!("{settings:?}").contains("0123456789abcdef"));
         settings.dialer_max_cps = Some(-1.0);
         assert!(settings.check().unwrap_err().contains("`-1`"));
     }

@@ -23,7 +23,7 @@ use crate::store::{CallRef, CallResult, CampaignStore, ClaimedCall};
 use crate::webhooks::signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
 
 /// How the provider is reached.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct WebhookDialerSettings {
     pub url: String,
     /// Signs dial requests, and verifies the call events the provider sends back.
@@ -34,6 +34,17 @@ pub struct WebhookDialerSettings {
     pub tries: u32,
     /// The first wait between tries; it doubles after each.
     pub backoff: Duration,
+}
+
+impl std::fmt::Debug for WebhookDialerSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookDialerSettings")
+            .field("url", &self.url)
+            .field("timeout", &self.timeout)
+            .field("tries", &self.tries)
+            .field("backoff", &self.backoff)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The longest `Retry-After` honoured: a provider cannot hold placements for longer.
