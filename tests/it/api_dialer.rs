@@ -5,11 +5,10 @@ use std::time::Duration;
 
 use pacer::config::DialerKind;
 use pacer::webhooks::signature::sign;
-use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::fakes::{Fake, Node, fresh_prefix, node_settings};
-use crate::helpers::{ACME_KEY, Backend, on_both_backends, phone};
+use crate::fakes::{Fake, Node, campaign_body, fresh_prefix, node_settings};
+use crate::helpers::{Backend, on_both_backends};
 
 const SECRET: &str = "dialer-secret-0123456789";
 
@@ -35,32 +34,7 @@ async fn webhook_node_at(
 
 /// Creates and schedules a campaign of `n` contacts, callable now, all at once.
 async fn start_campaign(node: &Node, n: usize) -> String {
-    start_campaign_from(node, n, 0).await
-}
-
-/// Like `start_campaign`, with phone numbers from index `first` on.
-async fn start_campaign_from(node: &Node, n: usize, first: usize) -> String {
-    let contacts: Vec<Value> = (first..first + n)
-        .map(|i| json!({ "phone_number": phone(i) }))
-        .collect();
-    let body = json!({
-        "name": "dialer", "agent_id": "agent_1", "contacts": contacts,
-        "working_days": [1, 2, 3, 4, 5, 6, 7], "max_concurrent_calls": 10,
-    });
-    let created = node
-        .send(Method::POST, "/batch-calls", ACME_KEY, Some(&body))
-        .await
-        .expect(201);
-    let id = created.data()["id"].as_str().unwrap().to_owned();
-    node.send(
-        Method::POST,
-        &format!("/batch-calls/{id}/schedule"),
-        ACME_KEY,
-        None,
-    )
-    .await
-    .expect(200);
-    id
+    node.start_campaign(&campaign_body(0, n)).await
 }
 
 async fn provider_places_each_attempt_once_even_when_it_answers_500_first(backend: Backend) {
@@ -234,8 +208,8 @@ async fn the_carrier_limit_holds_across_two_nodes_sharing_the_store() {
     // 20 calls a second across both nodes (a burst of 2).
     let first = webhook_node_at(Backend::Redis, &provider, &prefix, Some(20.0)).await;
     let second = webhook_node_at(Backend::Redis, &provider, &prefix, Some(20.0)).await;
-    let one = start_campaign_from(&first, 30, 0).await;
-    let other = start_campaign_from(&second, 30, 100).await;
+    let one = first.start_campaign(&campaign_body(0, 30)).await;
+    let other = second.start_campaign(&campaign_body(100, 30)).await;
     for (node, id) in [(&first, &one), (&second, &other)] {
         let campaign = node
             .wait_for(id, Duration::from_secs(30), |c| c["status"] == "completed")
@@ -259,9 +233,9 @@ async fn the_carrier_limit_holds_across_two_nodes_sharing_the_store() {
 async fn a_small_campaign_is_not_starved_by_a_large_one_under_the_carrier_limit() {
     let provider = Fake::start(|_, _| (200, ANSWERED.to_owned())).await;
     let node = webhook_node_at(Backend::Memory, &provider, &fresh_prefix(), Some(20.0)).await;
-    let large = start_campaign_from(&node, 100, 0).await;
+    let large = node.start_campaign(&campaign_body(0, 100)).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let small = start_campaign_from(&node, 5, 1000).await;
+    let small = node.start_campaign(&campaign_body(1000, 5)).await;
     node.wait_for(&small, Duration::from_secs(20), |c| {
         c["status"] == "completed"
     })

@@ -10,20 +10,10 @@ use pacer::webhooks::signature::sign;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::fakes::{Fake, Node, fresh_prefix, node_settings};
+use crate::fakes::{Fake, Node, campaign_body, fresh_prefix, node_settings};
 use crate::helpers::{ACME_KEY, Backend, GLOBEX_KEY, on_both_backends, phone};
 
 const HOOK_SECRET: &str = "acme-webhook-secret-0123";
-
-fn campaign_body(n: usize) -> Value {
-    let contacts: Vec<Value> = (0..n)
-        .map(|i| json!({ "phone_number": phone(i) }))
-        .collect();
-    json!({
-        "name": "ops", "agent_id": "agent_1", "contacts": contacts,
-        "working_days": [1, 2, 3, 4, 5, 6, 7], "max_concurrent_calls": 10,
-    })
-}
 
 #[actix_web::test]
 async fn webhooks_reach_the_receiver_signed_in_order_and_survive_a_restart() {
@@ -43,25 +33,7 @@ async fn webhooks_reach_the_receiver_signed_in_order_and_survive_a_restart() {
         },
     );
     let first = Node::start(&settings).await;
-    let created = first
-        .send(
-            Method::POST,
-            "/batch-calls",
-            ACME_KEY,
-            Some(&campaign_body(3)),
-        )
-        .await
-        .expect(201);
-    let id = created.data()["id"].as_str().unwrap().to_owned();
-    first
-        .send(
-            Method::POST,
-            &format!("/batch-calls/{id}/schedule"),
-            ACME_KEY,
-            None,
-        )
-        .await
-        .expect(200);
+    let id = first.start_campaign(&campaign_body(0, 3)).await;
     let done = first
         .wait_for(&id, Duration::from_secs(20), |c| c["status"] == "completed")
         .await;
@@ -168,15 +140,24 @@ async fn an_idempotent_create_replays_and_refuses_another_body(backend: Backend)
             .header("X-Idempotency-Key", key)
             .json(&body)
     };
-    let first = create(campaign_body(2), "create-1").send().await.unwrap();
+    let first = create(campaign_body(0, 2), "create-1")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(first.status(), 201);
     let first: Value = first.json().await.unwrap();
-    let again = create(campaign_body(2), "create-1").send().await.unwrap();
+    let again = create(campaign_body(0, 2), "create-1")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(again.status(), 201);
     assert_eq!(again.headers()["idempotent-replayed"], "true");
     let again: Value = again.json().await.unwrap();
     assert_eq!(again["data"]["id"], first["data"]["id"]);
-    let other = create(campaign_body(3), "create-1").send().await.unwrap();
+    let other = create(campaign_body(0, 3), "create-1")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(other.status(), 409);
     let other: Value = other.json().await.unwrap();
     assert_eq!(other["error"]["code"], "idempotency_conflict");
@@ -187,7 +168,7 @@ async fn an_idempotent_create_replays_and_refuses_another_body(backend: Backend)
         .unwrap();
     assert_eq!(invalid.status(), 422);
     assert_eq!(
-        create(campaign_body(1), "create-2")
+        create(campaign_body(0, 1), "create-2")
             .send()
             .await
             .unwrap()
@@ -210,24 +191,7 @@ on_both_backends!(
 #[actix_web::test]
 async fn metrics_are_served_in_prometheus_text_with_bounded_labels() {
     let node = Node::start(&node_settings(Backend::Memory, &fresh_prefix())).await;
-    let created = node
-        .send(
-            Method::POST,
-            "/batch-calls",
-            ACME_KEY,
-            Some(&campaign_body(2)),
-        )
-        .await
-        .expect(201);
-    let id = created.data()["id"].as_str().unwrap().to_owned();
-    node.send(
-        Method::POST,
-        &format!("/batch-calls/{id}/schedule"),
-        ACME_KEY,
-        None,
-    )
-    .await
-    .expect(200);
+    let id = node.start_campaign(&campaign_body(0, 2)).await;
     node.wait_for(&id, Duration::from_secs(10), |c| c["status"] == "completed")
         .await;
     // No key needed.

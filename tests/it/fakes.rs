@@ -8,6 +8,7 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use pacer::config::Settings;
 use pacer::startup::{Application, Components};
 use parking_lot::Mutex;
+use reqwest::Method;
 use serde_json::Value;
 
 use crate::helpers::{Backend, Reply, redis_url};
@@ -114,6 +115,18 @@ async fn answer(
     response.content_type("application/json").body(body)
 }
 
+/// A campaign of `n` contacts (phone numbers from index `first` on), callable any day at any
+/// hour, ten at a time.
+pub fn campaign_body(first: usize, n: usize) -> Value {
+    let contacts: Vec<Value> = (first..first + n)
+        .map(|i| serde_json::json!({ "phone_number": crate::helpers::phone(i) }))
+        .collect();
+    serde_json::json!({
+        "name": "test", "agent_id": "agent_1", "contacts": contacts,
+        "working_days": [1, 2, 3, 4, 5, 6, 7], "max_concurrent_calls": 10,
+    })
+}
+
 /// A node on the system clock, wired from settings exactly as `pacer serve` is.
 pub struct Node {
     pub root: String,
@@ -166,13 +179,7 @@ impl Node {
         self.app_server.stop(false).await;
     }
 
-    pub async fn send(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        key: &str,
-        body: Option<&Value>,
-    ) -> Reply {
+    pub async fn send(&self, method: Method, path: &str, key: &str, body: Option<&Value>) -> Reply {
         let mut request = self
             .client
             .request(method, format!("{}{path}", self.base))
@@ -181,6 +188,25 @@ impl Node {
             request = request.json(body);
         }
         Reply::from(request.send().await.expect("the node answers")).await
+    }
+
+    /// Creates the campaign of `body` and schedules it; its id.
+    pub async fn start_campaign(&self, body: &Value) -> String {
+        let created = self
+            .send(
+                Method::POST,
+                "/batch-calls",
+                crate::helpers::ACME_KEY,
+                Some(body),
+            )
+            .await
+            .expect(201);
+        let id = created.data()["id"].as_str().unwrap().to_owned();
+        let schedule = format!("/batch-calls/{id}/schedule");
+        self.send(Method::POST, &schedule, crate::helpers::ACME_KEY, None)
+            .await
+            .expect(200);
+        id
     }
 
     /// Polls the campaign until `done` holds, for at most `limit`.
@@ -194,7 +220,7 @@ impl Node {
         loop {
             let reply = self
                 .send(
-                    reqwest::Method::GET,
+                    Method::GET,
                     &format!("/batch-calls/{id}"),
                     crate::helpers::ACME_KEY,
                     None,
