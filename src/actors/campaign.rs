@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 use futures_util::future::join_all;
-
 use serde_json::json;
 
 use super::{DialerPool, Directory};
@@ -345,10 +344,7 @@ impl CampaignActor {
         }
         if let Ok((_, Stepped::Claimed(batch))) = &report.result {
             self.set_status(batch.status, now, with_events, &mut events);
-            let in_flight = batch.in_flight.saturating_sub(report.rejected.len() as u32);
-            metrics::gauge!(CALLS_IN_FLIGHT)
-                .increment(f64::from(in_flight) - f64::from(self.in_flight));
-            self.in_flight = in_flight;
+            self.track_in_flight(batch.in_flight.saturating_sub(report.rejected.len() as u32));
         }
         metrics::counter!(CALLS_PLACED).increment(report.placed.len() as u64);
         if with_events {
@@ -457,11 +453,12 @@ impl CampaignActor {
                 }
             }
             Ok((_, Stepped::Draining)) => {
-                // Wait for the outcomes of the calls in flight (each queues a step), then stop.
+                // Wait for the outcomes of the calls in flight (each queues a step), then stop;
+                // a starting actor first serves the message it was started for.
                 if let Some(timer) = self.timer.take() {
                     ctx.cancel_future(timer);
                 }
-                if self.in_flight == 0 {
+                if self.in_flight == 0 && retire == Retire::WhenIdle {
                     ctx.stop();
                 }
             }

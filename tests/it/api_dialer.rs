@@ -288,7 +288,64 @@ async fn a_429_from_the_provider_slows_placement_down_without_failing_the_attemp
     );
 }
 
+async fn a_draining_node_claims_nothing_more_and_lets_calls_in_flight_report(backend: Backend) {
+    let provider = Fake::start(|_, _| (202, "{}".to_owned())).await;
+    let node = webhook_node(backend, &provider).await;
+    let mut body = campaign_body(0, 10);
+    body["max_concurrent_calls"] = json!(3);
+    let id = node.start_campaign(&body).await;
+    let give_up = std::time::Instant::now() + Duration::from_secs(10);
+    while provider.received().len() < 3 && std::time::Instant::now() < give_up {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let dials = provider.received();
+    assert_eq!(dials.len(), 3);
+    // SIGTERM's first step, in the background; meanwhile the provider reports the three calls.
+    let directory = node.directory();
+    let drained =
+        actix_web::rt::spawn(async move { directory.drain(Duration::from_secs(10)).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let now: i64 = dials[0].timestamp.as_deref().unwrap().parse().unwrap();
+    for dial in &dials {
+        let call = dial.json()["call_id"].as_str().unwrap().to_owned();
+        let body =
+            serde_json::to_vec(&json!({ "event": "call.ended", "outcome": "completed" })).unwrap();
+        let accepted = node
+            .client
+            .post(format!("{}/calls/{call}/events", node.base))
+            .header("X-Pacer-Timestamp", now.to_string())
+            .header("X-Pacer-Signature", sign(SECRET, now, &body))
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(accepted.status(), 202);
+    }
+    assert_eq!(
+        drained.await.unwrap(),
+        0,
+        "every dispatcher stopped once its calls reported"
+    );
+    let campaign = node.wait_for(&id, Duration::ZERO, |_| true).await;
+    assert_eq!(
+        (
+            campaign["completed"].as_u64(),
+            campaign["in_progress"].as_u64(),
+            campaign["pending"].as_u64()
+        ),
+        (Some(3), Some(0), Some(7)),
+        "{campaign}"
+    );
+    assert_eq!(
+        provider.received().len(),
+        3,
+        "nothing was dialled after the drain began"
+    );
+}
+
 on_both_backends!(
+    a_draining_node_claims_nothing_more_and_lets_calls_in_flight_report,
     provider_places_each_attempt_once_even_when_it_answers_500_first,
     call_events_apply_once_and_forged_or_stale_ones_change_nothing,
 );

@@ -172,6 +172,11 @@ impl Node {
         }
     }
 
+    /// The node's dispatchers (`drain` is the first half of a graceful shutdown).
+    pub fn directory(&self) -> pacer::actors::Directory {
+        self.directory.clone()
+    }
+
     /// Stops the node as a crash would leave it: whatever is not in the store is gone.
     pub async fn kill(self) {
         let _ = self.stop_background.send(true);
