@@ -65,8 +65,15 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     tracing::info!(listen = %settings.listen, port = app.port, "serving");
     let server = app.server.handle();
-    let serving = actix_web::rt::spawn(app.server);
-    shutdown_signal().await;
+    let mut serving = actix_web::rt::spawn(app.server);
+    tokio::select! {
+        () = shutdown_signal() => {}
+        // The server stopped by itself (it failed): nothing to drain for.
+        ended = &mut serving => {
+            ended??;
+            return Ok(());
+        }
+    }
     // Graceful shutdown: stop claiming, let the calls in flight report (the API still takes
     // their events), then stop the API and the background tasks. What is left is in the store.
     tracing::info!("shutting down: draining dispatch");
