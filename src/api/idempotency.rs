@@ -1,7 +1,8 @@
 //! `X-Idempotency-Key` on creates: the first request with a key runs and its response is kept
 //! for 24 h; a retry with the same key and the same request replays that response; the same key
-//! with a different request is `409 idempotency_conflict`. A request that failed keeps nothing,
-//! so it can be retried with its key.
+//! with a different request, or while the first still runs, is `409 idempotency_conflict`. A
+//! request that failed keeps nothing, so it can be retried with its key; a reservation whose
+//! node died frees itself after 5 minutes.
 
 use std::future::Future;
 
@@ -74,10 +75,15 @@ where
         status: status.as_u16(),
         body: body.to_vec(),
     };
-    state
+    // The request took effect: its answer goes to the client even if it cannot be kept (a retry
+    // then meets the reservation, 409, until it expires).
+    if let Err(error) = state
         .store
         .finish_idempotent(org, key, fingerprint, stored)
-        .await?;
+        .await
+    {
+        tracing::warn!(%error, "idempotent response not stored");
+    }
     Ok(response.set_body(body.boxed()))
 }
 

@@ -13,8 +13,8 @@ use super::rules::{self, QueueChange};
 use super::{
     AddedContacts, CallDeadline, CallRef, CallResult, CallStats, Campaign, CampaignEdit,
     CampaignFilter, CampaignStore, ClaimBatch, ClaimedCall, Contact, Control, Fence,
-    IDEMPOTENCY_TTL, Idempotency, Listing, NewContact, OutboxEntry, Outcome, Page, Recorded,
-    StoreError, StoredResponse, Tokens,
+    IDEMPOTENCY_PENDING_TTL, IDEMPOTENCY_TTL, Idempotency, Listing, NewContact, OutboxEntry,
+    Outcome, Page, Recorded, StoreError, StoredResponse, Tokens,
 };
 use crate::domain::{
     CallId, CampaignId, CampaignSpec, CampaignStatus, Command, ContactId, ContactStatus, Gate,
@@ -808,7 +808,7 @@ impl CampaignStore for MemoryStore {
                 let reservation = Reservation {
                     fingerprint,
                     response: None,
-                    expires: now + IDEMPOTENCY_TTL,
+                    expires: now + IDEMPOTENCY_PENDING_TTL,
                 };
                 ops.idempotency.insert(slot, reservation);
                 Idempotency::Started
@@ -835,6 +835,7 @@ impl CampaignStore for MemoryStore {
             && reservation.fingerprint == fingerprint
         {
             reservation.response = Some(response);
+            reservation.expires = Instant::now() + IDEMPOTENCY_TTL;
         }
         Ok(())
     }

@@ -388,8 +388,11 @@ pub fn unix_hour(at: DateTime<Utc>) -> i64 {
     at.timestamp().div_euclid(3600)
 }
 
-/// How long an idempotency key is remembered.
+/// How long an idempotency key is remembered with its response.
 pub const IDEMPOTENCY_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+/// How long a key stays reserved by a request that never finished (its node died): long past
+/// any request, short enough that the client can retry with the same key.
+pub const IDEMPOTENCY_PENDING_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// The campaign store. Every method that changes state is one atomic step: it checks what it
 /// needs (status, membership, limits) and writes, or changes nothing and says why.

@@ -26,8 +26,9 @@ use super::rules::{self, QueueChange};
 use super::unix_hour;
 use super::{
     AddedContacts, CallDeadline, CallRef, CallStats, Campaign, CampaignEdit, CampaignFilter,
-    CampaignStore, ClaimBatch, ClaimedCall, Contact, Control, Fence, IDEMPOTENCY_TTL, Idempotency,
-    Listing, NewContact, OutboxEntry, Outcome, Page, Recorded, StoreError, StoredResponse, Tokens,
+    CampaignStore, ClaimBatch, ClaimedCall, Contact, Control, Fence, IDEMPOTENCY_PENDING_TTL,
+    IDEMPOTENCY_TTL, Idempotency, Listing, NewContact, OutboxEntry, Outcome, Page, Recorded,
+    StoreError, StoredResponse, Tokens,
 };
 use crate::domain::{
     CallId, CampaignId, CampaignSpec, CampaignStatus, ContactId, ContactStatus, DialOutcome, Gate,
@@ -930,7 +931,9 @@ impl CampaignStore for RedisStore {
             let pending = format!("{}|", hex::encode(fingerprint));
             let options = redis::SetOptions::default()
                 .conditional_set(redis::ExistenceCheck::NX)
-                .with_expiration(redis::SetExpiry::PX(IDEMPOTENCY_TTL.as_millis() as u64));
+                .with_expiration(redis::SetExpiry::PX(
+                    IDEMPOTENCY_PENDING_TTL.as_millis() as u64
+                ));
             let reserved: Option<String> = con
                 .set_options(&key, &pending, options)
                 .await
@@ -965,7 +968,8 @@ impl CampaignStore for RedisStore {
                 .arg(&key)
                 .arg(value)
                 .arg("XX")
-                .arg("KEEPTTL")
+                .arg("PX")
+                .arg(IDEMPOTENCY_TTL.as_millis() as u64)
                 .query_async::<Option<String>>(&mut con)
                 .await
                 .map(drop)
