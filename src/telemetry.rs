@@ -22,7 +22,7 @@ pub const DISPATCH_LATENESS: &str = "pacer_dispatch_lateness_seconds";
 pub const CLAIM_BATCH: &str = "pacer_claim_batch_size";
 /// Campaigns dispatched by this node, by `status`.
 pub const CAMPAIGNS: &str = "pacer_campaigns";
-/// Latency of store steps on the dispatch path, by `op`.
+/// Latency of store steps on the dispatch path, by `op` (`claim`, `record`, `command`).
 pub const STORE_LATENCY: &str = "pacer_store_duration_seconds";
 /// Leases taken and lost, by `change`.
 pub const LEASE_CHANGES: &str = "pacer_lease_changes_total";

@@ -579,11 +579,14 @@ impl Handler<RunOp> for CampaignActor {
     fn handle(&mut self, RunOp { org, op }: RunOp, _ctx: &mut Context<Self>) -> Self::Result {
         let (id, store, now) = (self.id, self.store.clone(), self.clock.now());
         let run = async move {
-            match op {
+            let started = std::time::Instant::now();
+            let result = match op {
                 CampaignOp::Schedule(patch) => store.schedule_campaign(&org, id, patch, now).await,
                 CampaignOp::Control(control) => store.control(&org, id, control, now).await,
                 CampaignOp::Edit(edit) => store.edit_campaign(&org, id, edit, now).await,
-            }
+            };
+            metrics::histogram!(STORE_LATENCY, "op" => "command").record(started.elapsed());
+            result
         };
         AtomicResponse::new(Box::pin(run.into_actor(self).then(|result, actor, _| {
             let mut events = Vec::new();
