@@ -38,6 +38,9 @@ pub struct Settings {
     pub redis_timeout_ms: u64,
     /// A placed call without an outcome after this many seconds ends `unknown`.
     pub call_deadline_secs: u64,
+    /// This node's name in leases and locks (`PACER_NODE_ID`); unset: generated at start.
+    #[serde(default)]
+    pub node_id: Option<String>,
     /// On SIGTERM, how long calls in flight may take to report before the node exits.
     pub shutdown_grace_secs: u64,
     /// The webhook dialer's provider URL.
@@ -82,6 +85,7 @@ impl std::fmt::Debug for Settings {
             .field("redis_connections", &self.redis_connections)
             .field("redis_timeout_ms", &self.redis_timeout_ms)
             .field("call_deadline_secs", &self.call_deadline_secs)
+            .field("node_id", &self.node_id)
             .field("shutdown_grace_secs", &self.shutdown_grace_secs)
             .field("dialer_url", &self.dialer_url)
             .field("dialer_secret", &"<redacted>")

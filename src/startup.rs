@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::actors::{Directory, DirectoryOptions};
+use crate::actors::{Directory, DirectoryOptions, generated_node_id};
 use crate::api::{self, ApiKeys, AppState, BodyLimit, RateLimiter};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{DialerKind, Settings};
@@ -117,10 +117,12 @@ impl Application {
             .collect::<Result<HashMap<_, _>, DomainError>>()
             .map_err(|error| anyhow::anyhow!("webhooks: {error}"))?;
         let webhooks = Arc::new(Webhooks::new(store.clone(), targets));
+        let node_id = settings.node_id.clone().unwrap_or_else(generated_node_id);
         let (stop_background, stopped) = tokio::sync::watch::channel(false);
         webhooks.start_delivery(
             DeliverySettings::default(),
             components.clock.clone(),
+            &node_id,
             &stopped,
         );
         let directory = Directory::new(
@@ -133,6 +135,7 @@ impl Application {
                 claim_limit: settings.claim_batch,
                 gate: Some(gate),
                 webhooks: Some(webhooks),
+                node_id: Some(node_id),
             },
         );
         let n_live = directory

@@ -50,6 +50,11 @@ impl Drop for Inner {
     }
 }
 
+/// A node name for a node that was not given one.
+pub fn generated_node_id() -> String {
+    format!("node-{}", uuid::Uuid::new_v4().simple())
+}
+
 /// How many times a command is retried when it meets an actor that was just stopping.
 const SEND_ATTEMPTS: usize = 5;
 
@@ -65,6 +70,8 @@ pub struct DirectoryOptions {
     pub gate: Option<Arc<CarrierGate>>,
     /// Outbound webhooks (`None`: no organisation has any).
     pub webhooks: Option<Arc<Webhooks>>,
+    /// This node's name in leases and locks (`None`: a generated one).
+    pub node_id: Option<String>,
 }
 
 impl Default for DirectoryOptions {
@@ -75,6 +82,7 @@ impl Default for DirectoryOptions {
             claim_limit: 100,
             gate: None,
             webhooks: None,
+            node_id: None,
         }
     }
 }
@@ -107,7 +115,7 @@ impl Directory {
                 arbiters,
                 next_arbiter: AtomicUsize::new(0),
                 claim_limit: options.claim_limit.max(1),
-                node_id: format!("node-{}", uuid::Uuid::new_v4().simple()),
+                node_id: options.node_id.unwrap_or_else(generated_node_id),
                 live: Mutex::new(HashMap::new()),
                 draining: AtomicBool::new(false),
             }),

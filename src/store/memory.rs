@@ -49,6 +49,8 @@ struct Ops {
     idempotency: HashMap<(OrgId, String), Reservation>,
     /// Theoretical arrival time of each limiter, in µs since `epoch`.
     limiters: HashMap<String, i64>,
+    /// Named locks: owner and expiry.
+    locks: HashMap<String, (String, Instant)>,
 }
 
 impl Default for Ops {
@@ -60,6 +62,7 @@ impl Default for Ops {
             outboxes: HashMap::new(),
             idempotency: HashMap::new(),
             limiters: HashMap::new(),
+            locks: HashMap::new(),
         }
     }
 }
@@ -851,6 +854,26 @@ impl CampaignStore for MemoryStore {
             ops.idempotency.remove(&slot);
         }
         Ok(())
+    }
+
+    async fn hold_lock(
+        &self,
+        name: &str,
+        owner: &str,
+        ttl: std::time::Duration,
+    ) -> Result<bool, StoreError> {
+        let now = Instant::now();
+        let mut ops = self.inner.ops.lock();
+        let held_by_other = ops
+            .locks
+            .get(name)
+            .is_some_and(|(holder, expires)| holder != owner && *expires > now);
+        if held_by_other {
+            return Ok(false);
+        }
+        ops.locks
+            .insert(name.to_owned(), (owner.to_owned(), now + ttl));
+        Ok(true)
     }
 
     async fn take_tokens(&self, name: &str, rate: Rate, wanted: u32) -> Result<Tokens, StoreError> {

@@ -572,6 +572,15 @@ pub trait CampaignStore: Send + Sync + std::fmt::Debug + 'static {
     /// Forgets a reserved key whose request failed, so that it can be tried again.
     async fn abandon_idempotent(&self, org: &OrgId, key: &str) -> Result<(), StoreError>;
 
+    /// Takes the lock `name` for `owner` for `ttl`, or keeps it if `owner` holds it already;
+    /// `false` while another owner holds it.
+    async fn hold_lock(
+        &self,
+        name: &str,
+        owner: &str,
+        ttl: std::time::Duration,
+    ) -> Result<bool, StoreError>;
+
     /// Takes up to `wanted` tokens from the limiter `name` (created on first use): one limit
     /// shared by every node of the store, by the store's clock.
     async fn take_tokens(&self, name: &str, rate: Rate, wanted: u32) -> Result<Tokens, StoreError>;

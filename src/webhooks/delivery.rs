@@ -38,6 +38,9 @@ impl Default for DeliverySettings {
 
 /// Entries read from the outbox at once.
 const BATCH: u32 = 100;
+/// One node delivers an organisation's outbox at a time (so webhooks stay in order); it holds
+/// this lock, renewed before every send, and another node takes over once it lapses.
+const LOCK_TTL: Duration = Duration::from_secs(10);
 
 pub(super) struct Delivery {
     pub(super) webhooks: Arc<Webhooks>,
@@ -45,6 +48,8 @@ pub(super) struct Delivery {
     pub(super) target: WebhookTarget,
     pub(super) settings: DeliverySettings,
     pub(super) clock: Arc<dyn Clock>,
+    /// This node's name, as the owner of the delivery lock.
+    pub(super) owner: String,
 }
 
 impl Delivery {
@@ -62,6 +67,10 @@ impl Delivery {
         loop {
             // Registered before the read, so an append made meanwhile is not missed.
             let appended = self.webhooks.appended.notified();
+            if !self.hold().await {
+                tokio::time::sleep(self.settings.poll).await;
+                continue;
+            }
             let entries = match self.webhooks.store.outbox(&self.org, BATCH).await {
                 Ok(entries) => entries,
                 Err(error) => {
@@ -75,7 +84,9 @@ impl Delivery {
                 continue;
             }
             for entry in entries {
-                self.deliver(&client, &entry).await;
+                if !self.deliver(&client, &entry).await {
+                    break;
+                }
                 // Acknowledged even if the store is briefly down: the entry is sent again then
                 // (at least once), never dropped.
                 while let Err(error) = self.webhooks.store.ack_outbox(&self.org, entry.seq).await {
@@ -86,10 +97,31 @@ impl Delivery {
         }
     }
 
-    /// Sends one entry until the receiver accepts it.
-    async fn deliver(&self, client: &reqwest::Client, entry: &OutboxEntry) {
+    /// Holds (or renews) this node's lock on the outbox; a store error counts as not held.
+    async fn hold(&self) -> bool {
+        let lock = format!("outbox:{}", self.org);
+        match self
+            .webhooks
+            .store
+            .hold_lock(&lock, &self.owner, LOCK_TTL)
+            .await
+        {
+            Ok(held) => held,
+            Err(error) => {
+                tracing::warn!(org = %self.org, %error, "webhook outbox lock unavailable");
+                false
+            }
+        }
+    }
+
+    /// Sends one entry until the receiver accepts it (true), or until another node took the
+    /// outbox over (false).
+    async fn deliver(&self, client: &reqwest::Client, entry: &OutboxEntry) -> bool {
         let mut backoff = self.settings.backoff;
         loop {
+            if !self.hold().await {
+                return false;
+            }
             let timestamp = self.clock.now().timestamp();
             let sent = client
                 .post(&self.target.url)
@@ -105,7 +137,7 @@ impl Delivery {
             match sent {
                 Ok(response) if response.status().is_success() => {
                     metrics::counter!(WEBHOOK_DELIVERIES, "result" => "delivered").increment(1);
-                    return;
+                    return true;
                 }
                 Ok(response) => {
                     tracing::info!(org = %self.org, status = %response.status(), "webhook refused, retrying");

@@ -146,6 +146,7 @@ impl Webhooks {
         self: &Arc<Self>,
         settings: DeliverySettings,
         clock: Arc<dyn crate::clock::Clock>,
+        owner: &str,
         stop: &tokio::sync::watch::Receiver<bool>,
     ) {
         for (org, target) in &self.targets {
@@ -155,6 +156,7 @@ impl Webhooks {
                 target: target.clone(),
                 settings,
                 clock: clock.clone(),
+                owner: owner.to_owned(),
             };
             let mut stop = stop.clone();
             actix_rt::spawn(async move {

@@ -25,6 +25,8 @@ async fn webhooks_reach_the_receiver_signed_in_order_and_survive_a_restart() {
         .port();
     let prefix = fresh_prefix();
     let mut settings = node_settings(Backend::Redis, &prefix);
+    // The node restarts under its name (PACER_NODE_ID), so it holds the outbox again at once.
+    settings.node_id = Some("node-restarting".to_owned());
     settings.webhooks.insert(
         "acme".to_owned(),
         WebhookTarget {
@@ -98,6 +100,50 @@ async fn webhooks_reach_the_receiver_signed_in_order_and_survive_a_restart() {
     // Delivered once each here (at least once in general), and acknowledged: nothing is resent.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(receiver.received().len(), 10);
+    second.kill().await;
+}
+
+#[actix_web::test]
+async fn two_nodes_sharing_an_outbox_deliver_it_once_in_order() {
+    let receiver = Fake::start(|_, _| (200, "{}".to_owned())).await;
+    let mut settings = node_settings(Backend::Redis, &fresh_prefix());
+    settings.webhooks.insert(
+        "acme".to_owned(),
+        WebhookTarget {
+            url: receiver.url.clone(),
+            secret: HOOK_SECRET.to_owned(),
+        },
+    );
+    let first = Node::start(&settings).await;
+    let second = Node::start(&settings).await;
+    let one = first.start_campaign(&campaign_body(0, 3)).await;
+    let other = second.start_campaign(&campaign_body(100, 3)).await;
+    let give_up = Instant::now() + Duration::from_secs(20);
+    while receiver.received().len() < 20 && Instant::now() < give_up {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let events: Vec<Value> = receiver
+        .received()
+        .iter()
+        .map(|request| request.json())
+        .collect();
+    assert_eq!(events.len(), 20, "each event once");
+    for id in [&one, &other] {
+        let names: Vec<&str> = events
+            .iter()
+            .filter(|event| event["data"]["batch_id"] == id.as_str())
+            .map(|event| event["event"].as_str().unwrap())
+            .collect();
+        assert_eq!(names.len(), 10);
+        assert_eq!(names[0], "batch.status.changed");
+        assert_eq!(
+            names[8..],
+            ["batch.status.changed", "batch.completed"],
+            "{names:?}"
+        );
+    }
+    first.kill().await;
     second.kill().await;
 }
 

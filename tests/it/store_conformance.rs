@@ -678,6 +678,18 @@ async fn call_stats_count_each_attempt_once(store: Arc<dyn CampaignStore>) {
     ));
 }
 
+async fn a_named_lock_has_one_owner_until_it_expires(store: Arc<dyn CampaignStore>) {
+    let name = format!("test-{}", CallId::random());
+    let ttl = std::time::Duration::from_millis(200);
+    assert!(store.hold_lock(&name, "node-a", ttl).await.unwrap());
+    assert!(!store.hold_lock(&name, "node-b", ttl).await.unwrap());
+    // The owner keeps it.
+    assert!(store.hold_lock(&name, "node-a", ttl).await.unwrap());
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(store.hold_lock(&name, "node-b", ttl).await.unwrap());
+    assert!(!store.hold_lock(&name, "node-a", ttl).await.unwrap());
+}
+
 macro_rules! conformance {
     ($backend:ident, $make:expr, [$($check:ident),* $(,)?]) => {
         mod $backend {
@@ -717,6 +729,7 @@ conformance!(
         idempotency_keys_replay_refuse_other_bodies_and_can_be_abandoned,
         a_rate_limiter_grants_its_burst_then_makes_callers_wait,
         call_stats_count_each_attempt_once,
+        a_named_lock_has_one_owner_until_it_expires,
     ]
 );
 
@@ -746,5 +759,6 @@ conformance!(
         idempotency_keys_replay_refuse_other_bodies_and_can_be_abandoned,
         a_rate_limiter_grants_its_burst_then_makes_callers_wait,
         call_stats_count_each_attempt_once,
+        a_named_lock_has_one_owner_until_it_expires,
     ]
 );

@@ -63,6 +63,11 @@ impl Keys {
         format!("{}idem:{org}:{}", self.prefix, hex::encode(digest))
     }
 
+    /// String: the owner of a named lock, with its TTL.
+    pub(super) fn lock(&self, name: &str) -> String {
+        format!("{}lock:{name}", self.prefix)
+    }
+
     /// String: a rate limiter's theoretical arrival time.
     pub(super) fn limiter(&self, name: &str) -> String {
         format!("{}rate:{name}", self.prefix)

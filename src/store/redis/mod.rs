@@ -66,6 +66,7 @@ struct Scripts {
     lease: Script,
     gcra: Script,
     outbox_push: Script,
+    hold: Script,
 }
 
 /// A script that reads or writes call states: the helpers of `call_state.lua` go first (Redis
@@ -86,6 +87,7 @@ impl Scripts {
             lease: Script::new(include_str!("scripts/lease.lua")),
             gcra: Script::new(include_str!("scripts/gcra.lua")),
             outbox_push: Script::new(include_str!("scripts/outbox_push.lua")),
+            hold: Script::new(include_str!("scripts/hold.lua")),
         }
     }
 }
@@ -989,6 +991,24 @@ impl CampaignStore for RedisStore {
                 let _: u64 = con.del(&key).await.map_err(unavailable)?;
             }
             Ok(())
+        })
+        .await
+    }
+
+    async fn hold_lock(&self, name: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let (key, owner) = (self.inner.keys.lock(name), owner.to_owned());
+        self.io(move |inner| async move {
+            let mut con = inner.connection().await?;
+            let held: u8 = inner
+                .scripts
+                .hold
+                .key(key)
+                .arg(owner)
+                .arg(ttl.as_millis() as u64)
+                .invoke_async(&mut con)
+                .await
+                .map_err(unavailable)?;
+            Ok(held == 1)
         })
         .await
     }
