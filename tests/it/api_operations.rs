@@ -126,7 +126,7 @@ async fn two_nodes_sharing_an_outbox_deliver_it_once_in_order() {
     let events: Vec<Value> = receiver
         .received()
         .iter()
-        .map(|request| request.json())
+        .map(crate::fakes::Received::json)
         .collect();
     assert_eq!(events.len(), 20, "each event once");
     for id in [&one, &other] {
