@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use actix::prelude::*;
-use futures_util::future::join_all;
 
 use crate::dialer::{DialError, Dialer, OutcomeSink};
 use crate::store::ClaimedCall;
@@ -45,12 +44,7 @@ impl Handler<PlaceCalls> for DialerActor {
         _ctx: &mut Context<Self>,
     ) -> Self::Result {
         let dialer = self.dialer.clone();
-        Box::pin(async move {
-            let placements = calls
-                .into_iter()
-                .map(|call| dialer.place(call, sink.clone()));
-            join_all(placements).await
-        })
+        Box::pin(async move { dialer.place_all(calls, sink).await })
     }
 }
 

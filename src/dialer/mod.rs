@@ -9,6 +9,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use futures_util::future::join_all;
 
 use crate::domain::{CampaignId, ContactId};
 use crate::store::{CallResult, ClaimedCall};
@@ -62,4 +63,13 @@ pub enum DialError {
 pub trait Dialer: Send + Sync + fmt::Debug + 'static {
     /// Places one attempt. `Ok` means the provider has it; the outcome goes to `sink`.
     async fn place(&self, call: ClaimedCall, sink: OutcomeSink) -> Result<(), DialError>;
+
+    /// Places the calls of one claim at once; one result per call, in order.
+    async fn place_all(
+        &self,
+        calls: Vec<ClaimedCall>,
+        sink: OutcomeSink,
+    ) -> Vec<Result<(), DialError>> {
+        join_all(calls.into_iter().map(|call| self.place(call, sink.clone()))).await
+    }
 }

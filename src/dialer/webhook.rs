@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures_util::future::join_all;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use serde::Deserialize;
@@ -172,17 +173,42 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 #[async_trait]
 impl Dialer for WebhookDialer {
     async fn place(&self, call: ClaimedCall, sink: OutcomeSink) -> Result<(), DialError> {
-        let key = format!("{}:{}:{}", call.campaign_id, call.contact_id, call.attempt);
-        // Indexed first: the provider may report the outcome before it answers.
-        let call_ref = CallRef {
-            campaign_id: call.campaign_id,
-            contact_id: call.contact_id,
-            attempt: call.attempt,
-        };
-        self.store
-            .index_calls(&[(call.call_id, call_ref)])
+        self.place_all(vec![call], sink)
             .await
-            .map_err(|error| DialError::Unavailable(error.to_string()))?;
+            .pop()
+            .unwrap_or_else(|| Err(DialError::Unavailable("no result".to_owned())))
+    }
+
+    async fn place_all(
+        &self,
+        calls: Vec<ClaimedCall>,
+        sink: OutcomeSink,
+    ) -> Vec<Result<(), DialError>> {
+        // Indexed first, in one store step: the provider may report an outcome before it
+        // answers the dial.
+        let index: Vec<_> = calls
+            .iter()
+            .map(|call| {
+                let call_ref = CallRef {
+                    campaign_id: call.campaign_id,
+                    contact_id: call.contact_id,
+                    attempt: call.attempt,
+                };
+                (call.call_id, call_ref)
+            })
+            .collect();
+        if let Err(error) = self.store.index_calls(&index).await {
+            let error = DialError::Unavailable(error.to_string());
+            return vec![Err(error); calls.len()];
+        }
+        join_all(calls.into_iter().map(|call| self.dial(call, sink.clone()))).await
+    }
+}
+
+impl WebhookDialer {
+    /// Requests one call from the provider, retrying with the same key.
+    async fn dial(&self, call: ClaimedCall, sink: OutcomeSink) -> Result<(), DialError> {
+        let key = format!("{}:{}:{}", call.campaign_id, call.contact_id, call.attempt);
         let body = Self::request_body(&call, &key);
         let mut backoff = self.settings.backoff;
         let mut last_error = String::new();

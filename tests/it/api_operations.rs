@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pacer::domain::DialOutcome;
+use pacer::store::CampaignStore as _;
 use pacer::webhooks::WebhookTarget;
 use pacer::webhooks::signature::sign;
 use reqwest::Method;
@@ -40,6 +41,14 @@ async fn webhooks_reach_the_receiver_signed_in_order_and_survive_a_restart() {
         .wait_for(&id, Duration::from_secs(20), |c| c["status"] == "completed")
         .await;
     assert_eq!(done["completed"], 3);
+    // The last step's events reach the outbox just after its store step (a node killed in
+    // between would lose them: see ARCHITECTURE.md); wait until all ten are queued.
+    let store = crate::helpers::redis_store_at(&prefix);
+    let acme = pacer::domain::OrgId::parse("acme").unwrap();
+    let give_up = Instant::now() + Duration::from_secs(10);
+    while store.outbox(&acme, 100).await.unwrap().len() < 10 && Instant::now() < give_up {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     first.kill().await;
 
     // The receiver comes up, and a new node on the same store delivers what was queued.
