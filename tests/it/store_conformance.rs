@@ -707,58 +707,36 @@ fn memory() -> Arc<dyn CampaignStore> {
     Arc::new(MemoryStore::new())
 }
 
-conformance!(
-    memory,
-    super::memory(),
-    [
-        created_campaigns_read_back_and_skip_duplicates,
-        another_organisation_gets_not_found,
-        claims_respect_concurrency_and_activate,
-        nothing_is_claimed_from_a_paused_or_draft_campaign,
-        racing_claimers_never_claim_a_contact_twice,
-        an_outcome_reported_twice_counts_once,
-        failed_attempts_are_retried_after_the_delay,
-        cancel_cancels_waiting_contacts_only,
-        an_edit_redistributes_waiting_contacts_only,
-        only_finished_or_draft_campaigns_can_be_deleted,
-        a_released_claim_goes_back_to_the_queue,
-        a_claim_with_a_stale_fence_is_refused,
-        calls_without_an_outcome_by_their_deadline_end_unknown,
-        call_ids_are_found_through_their_index,
-        the_outbox_keeps_order_and_forgets_what_was_acknowledged,
-        idempotency_keys_replay_refuse_other_bodies_and_can_be_abandoned,
-        a_rate_limiter_grants_its_burst_then_makes_callers_wait,
-        call_stats_count_each_attempt_once,
-        a_named_lock_has_one_owner_until_it_expires,
-    ]
-);
-
 fn redis() -> Arc<dyn CampaignStore> {
     Arc::new(crate::helpers::redis_store())
 }
 
-conformance!(
-    redis,
-    super::redis(),
-    [
-        created_campaigns_read_back_and_skip_duplicates,
-        another_organisation_gets_not_found,
-        claims_respect_concurrency_and_activate,
-        nothing_is_claimed_from_a_paused_or_draft_campaign,
-        racing_claimers_never_claim_a_contact_twice,
-        an_outcome_reported_twice_counts_once,
-        failed_attempts_are_retried_after_the_delay,
-        cancel_cancels_waiting_contacts_only,
-        an_edit_redistributes_waiting_contacts_only,
-        only_finished_or_draft_campaigns_can_be_deleted,
-        a_released_claim_goes_back_to_the_queue,
-        a_claim_with_a_stale_fence_is_refused,
-        calls_without_an_outcome_by_their_deadline_end_unknown,
-        call_ids_are_found_through_their_index,
-        the_outbox_keeps_order_and_forgets_what_was_acknowledged,
-        idempotency_keys_replay_refuse_other_bodies_and_can_be_abandoned,
-        a_rate_limiter_grants_its_burst_then_makes_callers_wait,
-        call_stats_count_each_attempt_once,
-        a_named_lock_has_one_owner_until_it_expires,
-    ]
+/// Every check, on every backend.
+macro_rules! on_every_backend {
+    ($($check:ident),* $(,)?) => {
+        conformance!(memory, super::memory(), [$($check),*]);
+        conformance!(redis, super::redis(), [$($check),*]);
+    };
+}
+
+on_every_backend!(
+    created_campaigns_read_back_and_skip_duplicates,
+    another_organisation_gets_not_found,
+    claims_respect_concurrency_and_activate,
+    nothing_is_claimed_from_a_paused_or_draft_campaign,
+    racing_claimers_never_claim_a_contact_twice,
+    an_outcome_reported_twice_counts_once,
+    failed_attempts_are_retried_after_the_delay,
+    cancel_cancels_waiting_contacts_only,
+    an_edit_redistributes_waiting_contacts_only,
+    only_finished_or_draft_campaigns_can_be_deleted,
+    a_released_claim_goes_back_to_the_queue,
+    a_claim_with_a_stale_fence_is_refused,
+    calls_without_an_outcome_by_their_deadline_end_unknown,
+    call_ids_are_found_through_their_index,
+    the_outbox_keeps_order_and_forgets_what_was_acknowledged,
+    idempotency_keys_replay_refuse_other_bodies_and_can_be_abandoned,
+    a_rate_limiter_grants_its_burst_then_makes_callers_wait,
+    call_stats_count_each_attempt_once,
+    a_named_lock_has_one_owner_until_it_expires,
 );
