@@ -146,7 +146,8 @@ fn run_store_only() -> Duration {
         let fence = store
             .acquire_lease(id, "bench", Duration::from_secs(60))
             .await
-            .expect("leased");
+            .expect("leased")
+            .expect("a free lease");
         let done = CallResult {
             outcome: DialOutcome::Completed,
             duration_secs: 0,

@@ -228,7 +228,8 @@ async fn patch_while_dispatching(server: &Server, n: usize, n_edits: usize) {
             let fence = store
                 .acquire_lease(id, "bench", Duration::from_secs(60))
                 .await
-                .expect("lease");
+                .expect("lease")
+                .expect("a free lease");
             let started = Instant::now();
             let mut n_calls = 0usize;
             while started.elapsed() < Duration::from_secs(30)
@@ -305,10 +306,12 @@ async fn patch_while_dispatching(server: &Server, n: usize, n_edits: usize) {
         .edit_campaign(&org(), id, window, edited_at)
         .await
         .is_ok();
+    // The same owner as the dispatcher (stopped by now): its lease, renewed.
     let fence = store
-        .acquire_lease(id, "bench-check", Duration::from_secs(60))
+        .acquire_lease(id, "bench", Duration::from_secs(60))
         .await
-        .expect("lease");
+        .expect("lease")
+        .expect("the bench's own lease");
     let next = store
         .claim_due(id, fence, SystemClock.now(), 100)
         .await

@@ -41,6 +41,9 @@ pub struct Settings {
     /// This node's name in leases and locks (`PACER_NODE_ID`); unset: generated at start.
     #[serde(default)]
     pub node_id: Option<String>,
+    /// How long a campaign lease lasts without renewal, in ms (renewed every third of it); a
+    /// dead node's campaigns are taken over within about this long.
+    pub lease_ttl_ms: u64,
     /// On SIGTERM, how long calls in flight may take to report before the node exits.
     pub shutdown_grace_secs: u64,
     /// The webhook dialer's provider URL.
@@ -86,6 +89,7 @@ impl std::fmt::Debug for Settings {
             .field("redis_timeout_ms", &self.redis_timeout_ms)
             .field("call_deadline_secs", &self.call_deadline_secs)
             .field("node_id", &self.node_id)
+            .field("lease_ttl_ms", &self.lease_ttl_ms)
             .field("shutdown_grace_secs", &self.shutdown_grace_secs)
             .field("dialer_url", &self.dialer_url)
             .field("dialer_secret", &"<redacted>")
@@ -153,6 +157,12 @@ impl Settings {
             && !(cps.is_finite() && cps > 0.0)
         {
             return Err(format!("dialer_max_cps: `{cps}` must be a positive number"));
+        }
+        if self.lease_ttl_ms < 300 {
+            return Err(format!(
+                "lease_ttl_ms: `{}` is below 300 (renewals need a few round trips)",
+                self.lease_ttl_ms
+            ));
         }
         if !(self.rate_limit_per_sec.is_finite() && self.rate_limit_per_sec > 0.0) {
             return Err(format!(

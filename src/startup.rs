@@ -136,10 +136,12 @@ impl Application {
                 gate: Some(gate),
                 webhooks: Some(webhooks),
                 node_id: Some(node_id),
+                lease_ttl: Duration::from_millis(settings.lease_ttl_ms),
             },
         );
+        directory.start_keeper(stopped.clone());
         let n_live = directory
-            .start_live()
+            .balance()
             .await
             .context("loading live campaigns")?;
         tracing::info!(n_live, "dispatchers started");

@@ -13,15 +13,16 @@ use serde_json::json;
 
 use super::{DialerPool, Directory};
 use crate::clock::Clock;
+use crate::cluster::LeaseBook;
 use crate::dialer::{CallReport, CarrierGate, DialError, OutcomeSink};
 use crate::domain::{CampaignId, CampaignStatus, DialOutcome, OrgId, SchedulePatch};
 use crate::store::{
-    CallResult, Campaign, CampaignEdit, CampaignStore, ClaimBatch, ClaimedCall, Control, Fence,
-    Outcome, Recorded, StoreError,
+    CallResult, Campaign, CampaignEdit, CampaignStore, ClaimBatch, ClaimedCall, Control, Outcome,
+    Recorded, StoreError,
 };
 use crate::telemetry::{
     CALLS_FINISHED, CALLS_IN_FLIGHT, CALLS_PLACED, CAMPAIGNS, CLAIM_BATCH, DISPATCH_LATENESS,
-    LEASE_CHANGES, STORE_LATENCY,
+    STORE_LATENCY,
 };
 use crate::webhooks::{Event, EventKind, Webhooks};
 
@@ -34,6 +35,17 @@ pub struct Dispatch;
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct CallFinished(pub CallReport);
+
+/// The node's keeper could not renew this campaign's lease: another node dispatches it now.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct LeaseLost;
+
+/// This node has more than its share: stop after the current step and give the lease up (the
+/// calls in flight still report, through the directory).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct HandOver;
 
 /// An operator's command for this campaign.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,8 +74,7 @@ struct Step {
     sink: OutcomeSink,
     now: chrono::DateTime<chrono::Utc>,
     limit: u32,
-    fence: Option<Fence>,
-    owner: String,
+    leases: Arc<LeaseBook>,
     /// The node is shutting down: record outcomes, claim nothing.
     draining: bool,
 }
@@ -73,13 +84,15 @@ enum Stepped {
     Claimed(ClaimBatch),
     /// Nothing claimed: the node is draining.
     Draining,
+    /// Nothing claimed: another node holds the campaign's lease.
+    NotOwner,
     /// The carrier limit let nothing through; ask again after this long.
     Throttled(std::time::Duration),
 }
 
 /// What a dispatch step reports to its actor.
 struct StepReport {
-    result: Result<(Fence, Stepped), StoreError>,
+    result: Result<Stepped, StoreError>,
     /// Outcomes the store did not take (it failed): recorded at the next step.
     unrecorded: Vec<Outcome>,
     /// Outcomes applied, with the campaign's status and calls in flight after each.
@@ -96,25 +109,20 @@ impl Step {
         &self,
         placed: &mut Vec<ClaimedCall>,
         rejected: &mut Vec<(ClaimedCall, String)>,
-    ) -> Result<(Fence, Stepped), StoreError> {
+    ) -> Result<Stepped, StoreError> {
         let Self { id, store, now, .. } = self;
         let (id, now) = (*id, *now);
         if self.draining {
-            return Ok((self.fence.unwrap_or(Fence(0)), Stepped::Draining));
+            return Ok(Stepped::Draining);
         }
-        // The first step takes the lease; a failed attempt is tried again on the next step.
-        let fence = match self.fence {
-            Some(fence) => fence,
-            None => {
-                let fence = store.acquire_lease(id, &self.owner, LEASE_TTL).await?;
-                metrics::counter!(LEASE_CHANGES, "change" => "acquired").increment(1);
-                fence
-            }
+        // The lease this node holds on the campaign, or a new one if it is free.
+        let Some(fence) = self.leases.fence(id).await? else {
+            return Ok(Stepped::NotOwner);
         };
         let admission = self.gate.admit(id, self.limit).await;
         if admission.granted == 0 {
             let retry_in = admission.retry_in.unwrap_or(STORE_RETRY);
-            return Ok((fence, Stepped::Throttled(retry_in)));
+            return Ok(Stepped::Throttled(retry_in));
         }
         let started = std::time::Instant::now();
         let batch = store.claim_due(id, fence, now, admission.granted).await?;
@@ -122,7 +130,7 @@ impl Step {
         self.gate
             .refund(admission.granted - batch.calls.len() as u32);
         if batch.calls.is_empty() {
-            return Ok((fence, Stepped::Claimed(batch)));
+            return Ok(Stepped::Claimed(batch));
         }
         metrics::histogram!(CLAIM_BATCH).record(batch.calls.len() as f64);
         let results = self
@@ -158,7 +166,7 @@ impl Step {
         for result in join_all(settle).await {
             result?;
         }
-        Ok((fence, Stepped::Claimed(batch)))
+        Ok(Stepped::Claimed(batch))
     }
 
     /// Records the outcomes that arrived, then claims and places.
@@ -215,10 +223,6 @@ enum Retire {
     Never,
 }
 
-/// How long a lease lasts. The embedded store never expires one; the Redis store does, and
-/// renewal comes with the cluster.
-const LEASE_TTL: std::time::Duration = std::time::Duration::from_secs(30);
-
 /// How long to wait before trying again after the store failed. Real time, not the campaign
 /// clock: it paces retries against an outage, not calls.
 const STORE_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
@@ -236,8 +240,6 @@ pub struct CampaignActor {
     claim_limit: u32,
     timer: Option<SpawnHandle>,
     sink: Option<OutcomeSink>,
-    /// This actor's lease on the campaign; every claim carries it.
-    fence: Option<Fence>,
     /// Outcomes that arrived since the last dispatch step, which records them first.
     outcomes: Vec<Outcome>,
     /// A `Dispatch` is queued behind the outcomes that arrived: one step serves them all.
@@ -263,7 +265,6 @@ impl CampaignActor {
             directory,
             timer: None,
             sink: None,
-            fence: None,
             outcomes: Vec::new(),
             dispatch_queued: false,
             org: None,
@@ -290,8 +291,7 @@ impl CampaignActor {
                 .expect("the sink is set when the actor starts"),
             now: self.clock.now(),
             limit: self.claim_limit,
-            fence: self.fence,
-            owner: self.directory.node_id().to_owned(),
+            leases: self.directory.leases(),
             draining: self.directory.is_draining(),
         };
         let outcomes = std::mem::take(&mut self.outcomes);
@@ -312,7 +312,7 @@ impl CampaignActor {
     /// events (none when the organisation has no webhooks).
     fn observe(&mut self, report: &StepReport) -> Vec<Event> {
         let now = self.clock.now();
-        if let Ok((_, Stepped::Claimed(batch))) = &report.result {
+        if let Ok(Stepped::Claimed(batch)) = &report.result {
             self.org = Some(batch.org.clone());
         }
         let with_events = self
@@ -342,7 +342,7 @@ impl CampaignActor {
             self.track_in_flight(in_flight);
             self.set_status(status, now, with_events, &mut events);
         }
-        if let Ok((_, Stepped::Claimed(batch))) = &report.result {
+        if let Ok(Stepped::Claimed(batch)) = &report.result {
             self.set_status(batch.status, now, with_events, &mut events);
             self.track_in_flight(batch.in_flight.saturating_sub(report.rejected.len() as u32));
         }
@@ -435,13 +435,12 @@ impl CampaignActor {
 
     fn after_dispatch(
         &mut self,
-        result: Result<(Fence, Stepped), StoreError>,
+        result: Result<Stepped, StoreError>,
         retire: Retire,
         ctx: &mut Context<Self>,
     ) {
         match result {
-            Ok((fence, Stepped::Claimed(batch))) => {
-                self.fence = Some(fence);
+            Ok(Stepped::Claimed(batch)) => {
                 let idle = retire == Retire::WhenIdle
                     && batch.in_flight == 0
                     && !batch.status.is_dispatching()
@@ -452,7 +451,13 @@ impl CampaignActor {
                     self.arm(ctx, batch.wake_at);
                 }
             }
-            Ok((_, Stepped::Draining)) => {
+            // Another node dispatches it; a starting actor first serves its message.
+            Ok(Stepped::NotOwner) => {
+                if retire == Retire::WhenIdle {
+                    ctx.stop();
+                }
+            }
+            Ok(Stepped::Draining) => {
                 // Wait for the outcomes of the calls in flight (each queues a step), then stop;
                 // a starting actor first serves the message it was started for.
                 if let Some(timer) = self.timer.take() {
@@ -462,14 +467,11 @@ impl CampaignActor {
                     ctx.stop();
                 }
             }
-            Ok((fence, Stepped::Throttled(retry_in))) => {
-                self.fence = Some(fence);
-                self.retry_after(ctx, retry_in);
-            }
+            Ok(Stepped::Throttled(retry_in)) => self.retry_after(ctx, retry_in),
             Err(StoreError::NotFound) => ctx.stop(),
             Err(StoreError::StaleLease) => {
                 tracing::info!(campaign = %self.id, "lease taken over, dispatcher stops");
-                metrics::counter!(LEASE_CHANGES, "change" => "lost").increment(1);
+                self.directory.leases().forget(self.id);
                 ctx.stop();
             }
             Err(error) => {
@@ -529,10 +531,10 @@ impl Actor for CampaignActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let address = ctx.address();
-        self.sink = Some(OutcomeSink::new(move |report| {
-            address.do_send(CallFinished(report));
-        }));
+        // Outcomes go through the directory, not to this actor's address: a call may outlive
+        // its actor (a handover, a retired actor), and its outcome must still be recorded.
+        let directory = self.directory.clone();
+        self.sink = Some(OutcomeSink::new(move |report| directory.report(report)));
         // Never retire here: the message that made the directory start this actor is queued.
         let step = self.dispatch(Retire::Never);
         ctx.wait(step);
@@ -570,6 +572,24 @@ impl Handler<CallFinished> for CampaignActor {
             self.dispatch_queued = true;
             ctx.address().do_send(Dispatch);
         }
+    }
+}
+
+impl Handler<LeaseLost> for CampaignActor {
+    type Result = ();
+
+    fn handle(&mut self, _: LeaseLost, ctx: &mut Context<Self>) {
+        tracing::info!(campaign = %self.id, "lease lost, dispatcher stops");
+        ctx.stop();
+    }
+}
+
+impl Handler<HandOver> for CampaignActor {
+    type Result = ();
+
+    fn handle(&mut self, _: HandOver, ctx: &mut Context<Self>) {
+        tracing::info!(campaign = %self.id, "handing the campaign over to another node");
+        ctx.stop();
     }
 }
 

@@ -9,10 +9,12 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use actix::prelude::*;
 use futures_util::future::join_all;
 use parking_lot::Mutex;
+use rand::seq::SliceRandom;
 
-use super::campaign::{CallFinished, CampaignOp, Dispatch, OpResult, RunOp};
+use super::campaign::{CallFinished, CampaignOp, Dispatch, HandOver, LeaseLost, OpResult, RunOp};
 use super::{CampaignActor, DialerPool};
 use crate::clock::Clock;
+use crate::cluster::LeaseBook;
 use crate::dialer::{CallReport, CarrierGate, Dialer};
 use crate::domain::{CampaignId, OrgId};
 use crate::store::{CampaignStore, StoreError};
@@ -37,9 +39,12 @@ struct Inner {
     claim_limit: u32,
     /// This node's name in leases.
     node_id: String,
+    leases: Arc<LeaseBook>,
     live: Mutex<HashMap<CampaignId, Addr<CampaignActor>>>,
     /// Shutting down: actors record outcomes but claim nothing.
     draining: AtomicBool,
+    /// Stopped: the keeper renews nothing more.
+    stopped: AtomicBool,
 }
 
 impl Drop for Inner {
@@ -72,6 +77,8 @@ pub struct DirectoryOptions {
     pub webhooks: Option<Arc<Webhooks>>,
     /// This node's name in leases and locks (`None`: a generated one).
     pub node_id: Option<String>,
+    /// How long a campaign lease lasts without renewal.
+    pub lease_ttl: std::time::Duration,
 }
 
 impl Default for DirectoryOptions {
@@ -83,6 +90,7 @@ impl Default for DirectoryOptions {
             gate: None,
             webhooks: None,
             node_id: None,
+            lease_ttl: std::time::Duration::from_secs(5),
         }
     }
 }
@@ -105,6 +113,8 @@ impl Directory {
         let webhooks = options
             .webhooks
             .unwrap_or_else(|| Arc::new(Webhooks::new(store.clone(), HashMap::new())));
+        let node_id = options.node_id.unwrap_or_else(generated_node_id);
+        let leases = Arc::new(LeaseBook::new(store.clone(), &node_id, options.lease_ttl));
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -115,9 +125,11 @@ impl Directory {
                 arbiters,
                 next_arbiter: AtomicUsize::new(0),
                 claim_limit: options.claim_limit.max(1),
-                node_id: options.node_id.unwrap_or_else(generated_node_id),
+                leases,
+                node_id,
                 live: Mutex::new(HashMap::new()),
                 draining: AtomicBool::new(false),
+                stopped: AtomicBool::new(false),
             }),
         }
     }
@@ -142,8 +154,12 @@ impl Directory {
         self.inner.webhooks.clone()
     }
 
-    pub(super) fn node_id(&self) -> &str {
+    pub fn node_id(&self) -> &str {
         &self.inner.node_id
+    }
+
+    pub(super) fn leases(&self) -> Arc<LeaseBook> {
+        self.inner.leases.clone()
     }
 
     pub(super) fn claim_limit(&self) -> u32 {
@@ -165,12 +181,47 @@ impl Directory {
         address
     }
 
-    /// Called by an actor that stopped: forgets it unless a newer one took its place.
+    /// Called by an actor that stopped: forgets it unless a newer one took its place, and gives
+    /// its lease up so that another node can take the campaign at once.
     pub(super) fn forget(&self, id: CampaignId, address: &Addr<CampaignActor>) {
         let mut live = self.inner.live.lock();
         if live.get(&id) == Some(address) {
             live.remove(&id);
+            let leases = self.inner.leases.clone();
+            actix_rt::spawn(async move { leases.release(id).await });
         }
+    }
+
+    /// Every third of the lease TTL until the node stops: renews this node's leases (an actor
+    /// whose lease was lost stops), beats the node's heart and balances. Runs on the current
+    /// runtime.
+    pub fn start_keeper(&self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let directory = self.clone();
+        actix_rt::spawn(async move {
+            let mut tick = tokio::time::interval(directory.inner.leases.renew_every());
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stop.wait_for(|stopped| *stopped) => return,
+                }
+                if directory.inner.stopped.load(Ordering::Relaxed) {
+                    return;
+                }
+                for id in directory.inner.leases.renew_all().await {
+                    let actor = directory.inner.live.lock().get(&id).cloned();
+                    if let Some(actor) = actor {
+                        actor.do_send(LeaseLost);
+                    }
+                }
+                if directory.is_draining() {
+                    continue;
+                }
+                if let Err(error) = directory.balance().await {
+                    tracing::warn!(%error, "balancing skipped");
+                }
+            }
+        });
     }
 
     /// Runs an operator's command through the campaign's actor.
@@ -217,13 +268,62 @@ impl Directory {
         self.actor(id).do_send(Dispatch);
     }
 
-    /// Starts an actor for every campaign that needs one (at start-up).
-    pub async fn start_live(&self) -> Result<usize, StoreError> {
-        let ids = self.inner.store.live_campaigns().await?;
-        for &id in &ids {
-            self.actor(id);
+    /// Takes this node's share of the campaigns that need a dispatcher and that no node holds
+    /// (at start-up, and on every keeper tick): a dead node's campaigns, those handed over by a
+    /// node that left or had more than its share. Returns how many actors it started.
+    ///
+    /// A node adopts up to its share (the live campaigns over the nodes alive), or every free
+    /// campaign when no other node is below its share, so nothing stays unowned. A node over
+    /// its share by more than one, while another is below, hands a few campaigns over per tick.
+    pub async fn balance(&self) -> Result<usize, StoreError> {
+        let leases = &self.inner.leases;
+        let nodes = self
+            .inner
+            .store
+            .heartbeat(leases.owner(), leases.n_held(), leases.ttl())
+            .await?;
+        let live = self.inner.store.live_campaigns().await?;
+        let target = live.len().div_ceil(nodes.len().max(1));
+        let mine = leases.n_held();
+        let others_below = nodes
+            .iter()
+            .any(|node| node.node != leases.owner() && node.n_held < target);
+        let candidates: Vec<CampaignId> = live
+            .into_iter()
+            .filter(|&id| !self.is_live(id) && !leases.holds(id) && !leases.cooling(id))
+            .collect();
+        let mut free = self.inner.store.unleased(&candidates).await?;
+        let room = if others_below {
+            target.saturating_sub(mine)
+        } else {
+            free.len()
+        };
+        // Nodes pick in different orders, so that they rarely race for the same campaign.
+        free.shuffle(&mut rand::rng());
+        free.truncate(room);
+        // Each adopted actor takes the lease in its first step, or stops if another node won.
+        for &id in &free {
+            self.wake(id);
         }
-        Ok(ids.len())
+        let needy = nodes
+            .iter()
+            .any(|node| node.node != leases.owner() && node.n_held + 1 < target);
+        if mine > target + 1 && needy {
+            let excess = (mine - target).min((mine / 10).max(1));
+            let actors: Vec<(CampaignId, Addr<CampaignActor>)> = self
+                .inner
+                .live
+                .lock()
+                .iter()
+                .take(excess)
+                .map(|(&id, actor)| (id, actor.clone()))
+                .collect();
+            for (id, actor) in actors {
+                leases.cool(id);
+                actor.do_send(HandOver);
+            }
+        }
+        Ok(free.len())
     }
 
     /// Runs one dispatch step in every live actor and waits for all of them.
@@ -252,6 +352,7 @@ impl Directory {
 
     /// Stops every actor of this node at once (their arbiters stop): what stays is in the store.
     pub fn shutdown(&self) {
+        self.inner.stopped.store(true, Ordering::Relaxed);
         self.inner.live.lock().clear();
         for arbiter in &self.inner.arbiters {
             arbiter.stop();

@@ -13,8 +13,8 @@ use super::rules::{self, QueueChange};
 use super::{
     AddedContacts, CallDeadline, CallRef, CallResult, CallStats, Campaign, CampaignEdit,
     CampaignFilter, CampaignStore, ClaimBatch, ClaimedCall, Contact, Control, Fence,
-    IDEMPOTENCY_PENDING_TTL, IDEMPOTENCY_TTL, Idempotency, Listing, NewContact, OutboxEntry,
-    Outcome, Page, Recorded, StoreError, StoredResponse, Tokens,
+    IDEMPOTENCY_PENDING_TTL, IDEMPOTENCY_TTL, Idempotency, Listing, NewContact, NodeBeat,
+    OutboxEntry, Outcome, Page, Recorded, StoreError, StoredResponse, Tokens,
 };
 use crate::domain::{
     CallId, CampaignId, CampaignSpec, CampaignStatus, Command, ContactId, ContactStatus, Gate,
@@ -51,6 +51,8 @@ struct Ops {
     limiters: HashMap<String, i64>,
     /// Named locks: owner and expiry.
     locks: HashMap<String, (String, Instant)>,
+    /// Nodes alive: until when, and how many leases they hold.
+    nodes: HashMap<String, (Instant, usize)>,
 }
 
 impl Default for Ops {
@@ -63,6 +65,7 @@ impl Default for Ops {
             idempotency: HashMap::new(),
             limiters: HashMap::new(),
             locks: HashMap::new(),
+            nodes: HashMap::new(),
         }
     }
 }
@@ -118,6 +121,15 @@ impl MemoryStore {
     }
 }
 
+/// A campaign's lease: the newest token, its owner, until when it holds (real time: leases
+/// pace nodes, not campaigns).
+#[derive(Debug)]
+struct Lease {
+    fence: Fence,
+    owner: String,
+    expires: Instant,
+}
+
 #[derive(Debug, Clone, Copy)]
 struct InFlight {
     attempt: u32,
@@ -139,8 +151,8 @@ struct CampaignState {
     in_flight: HashMap<u32, InFlight>,
     /// Calls claimed so far, for caller-id rotation.
     n_claims: u64,
-    /// The newest lease: its token and its owner.
-    lease: (Fence, String),
+    /// The newest lease.
+    lease: Lease,
     stats: CallStats,
 }
 
@@ -470,7 +482,11 @@ impl CampaignStore for MemoryStore {
             retries: BTreeSet::new(),
             in_flight: HashMap::new(),
             n_claims: 0,
-            lease: (Fence(0), String::new()),
+            lease: Lease {
+                fence: Fence(0),
+                owner: String::new(),
+                expires: Instant::now(),
+            },
             stats: CallStats::default(),
         };
         let (_, added) = state.add_contacts(contacts);
@@ -622,15 +638,57 @@ impl CampaignStore for MemoryStore {
         &self,
         id: CampaignId,
         owner: &str,
-        _ttl: std::time::Duration,
-    ) -> Result<Fence, StoreError> {
-        // One process holds the embedded store, so a lease never expires here; the token still
-        // orders leases so that a replaced dispatcher cannot claim.
+        ttl: std::time::Duration,
+    ) -> Result<Option<Fence>, StoreError> {
         let state = self.state(id)?;
         let mut state = state.lock();
-        let fence = Fence(state.lease.0.0 + 1);
-        state.lease = (fence, owner.to_owned());
-        Ok(fence)
+        let now = Instant::now();
+        let lease = &mut state.lease;
+        if lease.expires > now {
+            if lease.owner != owner {
+                return Ok(None);
+            }
+            lease.expires = now + ttl;
+            return Ok(Some(lease.fence));
+        }
+        *lease = Lease {
+            fence: Fence(lease.fence.0 + 1),
+            owner: owner.to_owned(),
+            expires: now + ttl,
+        };
+        Ok(Some(lease.fence))
+    }
+
+    async fn renew_lease(
+        &self,
+        id: CampaignId,
+        owner: &str,
+        fence: Fence,
+        ttl: std::time::Duration,
+    ) -> Result<bool, StoreError> {
+        let state = self.state(id)?;
+        let mut state = state.lock();
+        let now = Instant::now();
+        let lease = &mut state.lease;
+        let ours = lease.fence == fence && lease.owner == owner && lease.expires > now;
+        if ours {
+            lease.expires = now + ttl;
+        }
+        Ok(ours)
+    }
+
+    async fn release_lease(
+        &self,
+        id: CampaignId,
+        owner: &str,
+        fence: Fence,
+    ) -> Result<(), StoreError> {
+        let state = self.state(id)?;
+        let mut state = state.lock();
+        if state.lease.fence == fence && state.lease.owner == owner {
+            state.lease.expires = Instant::now();
+        }
+        Ok(())
     }
 
     async fn claim_due(
@@ -642,7 +700,7 @@ impl CampaignStore for MemoryStore {
     ) -> Result<ClaimBatch, StoreError> {
         let state = self.state(id)?;
         let mut state = state.lock();
-        if state.lease.0 != fence {
+        if state.lease.fence != fence {
             return Err(StoreError::StaleLease);
         }
         state.reconcile_expired(now);
@@ -874,6 +932,38 @@ impl CampaignStore for MemoryStore {
         ops.locks
             .insert(name.to_owned(), (owner.to_owned(), now + ttl));
         Ok(true)
+    }
+
+    async fn heartbeat(
+        &self,
+        node: &str,
+        n_held: usize,
+        ttl: std::time::Duration,
+    ) -> Result<Vec<NodeBeat>, StoreError> {
+        let now = Instant::now();
+        let mut ops = self.inner.ops.lock();
+        ops.nodes.insert(node.to_owned(), (now + ttl, n_held));
+        ops.nodes.retain(|_, (until, _)| *until > now);
+        Ok(ops
+            .nodes
+            .iter()
+            .map(|(node, &(_, n_held))| NodeBeat {
+                node: node.clone(),
+                n_held,
+            })
+            .collect())
+    }
+
+    async fn unleased(&self, ids: &[CampaignId]) -> Result<Vec<CampaignId>, StoreError> {
+        let now = Instant::now();
+        Ok(ids
+            .iter()
+            .copied()
+            .filter(|&id| {
+                self.state(id)
+                    .is_ok_and(|state| state.lock().lease.expires <= now)
+            })
+            .collect())
     }
 
     async fn take_tokens(&self, name: &str, rate: Rate, wanted: u32) -> Result<Tokens, StoreError> {

@@ -388,6 +388,13 @@ pub fn unix_hour(at: DateTime<Utc>) -> i64 {
     at.timestamp().div_euclid(3600)
 }
 
+/// A node alive, as its last heartbeat said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeBeat {
+    pub node: String,
+    pub n_held: usize,
+}
+
 /// How long an idempotency key is remembered with its response.
 pub const IDEMPOTENCY_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 /// How long a key stays reserved by a request that never finished (its node died): long past
@@ -471,14 +478,33 @@ pub trait CampaignStore: Send + Sync + std::fmt::Debug + 'static {
     /// The campaign's call statistics (outcomes, durations, calls per hour).
     async fn call_stats(&self, org: &OrgId, id: CampaignId) -> Result<CallStats, StoreError>;
 
-    /// Takes a new lease on the campaign for `owner`, valid for `ttl`, and returns its token;
-    /// every earlier token becomes stale.
+    /// Takes the campaign's lease for `owner`, valid for `ttl`, if it is free: a new token, and
+    /// every earlier token becomes stale. If `owner` holds it already, it is renewed and keeps
+    /// its token. `None` while another owner holds it.
     async fn acquire_lease(
         &self,
         id: CampaignId,
         owner: &str,
         ttl: std::time::Duration,
-    ) -> Result<Fence, StoreError>;
+    ) -> Result<Option<Fence>, StoreError>;
+
+    /// Extends `owner`'s lease `fence` by `ttl` from now; `false` when it is not theirs any more
+    /// (it lapsed and another owner took it, or it was released).
+    async fn renew_lease(
+        &self,
+        id: CampaignId,
+        owner: &str,
+        fence: Fence,
+        ttl: std::time::Duration,
+    ) -> Result<bool, StoreError>;
+
+    /// Gives `owner`'s lease `fence` up, so that another node can take the campaign at once.
+    async fn release_lease(
+        &self,
+        id: CampaignId,
+        owner: &str,
+        fence: Fence,
+    ) -> Result<(), StoreError>;
 
     /// Moves up to `limit` due contacts to in-flight, if the campaign's rules allow it now and
     /// `fence` is the campaign's current lease (else [`StoreError::StaleLease`]).
@@ -580,6 +606,18 @@ pub trait CampaignStore: Send + Sync + std::fmt::Debug + 'static {
         owner: &str,
         ttl: std::time::Duration,
     ) -> Result<bool, StoreError>;
+
+    /// Records that `node` is alive and holds `n_held` leases, for `ttl` from now; returns every
+    /// node alive (itself included).
+    async fn heartbeat(
+        &self,
+        node: &str,
+        n_held: usize,
+        ttl: std::time::Duration,
+    ) -> Result<Vec<NodeBeat>, StoreError>;
+
+    /// Those of `ids` whose lease nobody holds.
+    async fn unleased(&self, ids: &[CampaignId]) -> Result<Vec<CampaignId>, StoreError>;
 
     /// Takes up to `wanted` tokens from the limiter `name` (created on first use): one limit
     /// shared by every node of the store, by the store's clock.

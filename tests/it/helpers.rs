@@ -122,6 +122,8 @@ pub struct TestApp {
     pub dialer: Arc<RecordingDialer>,
     pub directory: Directory,
     pub server: actix_web::dev::ServerHandle,
+    /// Stops the node's background tasks (lease keeper, webhook delivery) when sent or dropped.
+    pub stop_background: tokio::sync::watch::Sender<bool>,
 }
 
 pub fn test_settings() -> Settings {
@@ -132,6 +134,8 @@ pub fn test_settings() -> Settings {
     settings.http_workers = 1;
     settings.actor_threads = 2;
     settings.dialers = 2;
+    // Short leases: a test that kills a node sees its campaigns taken over quickly.
+    settings.lease_ttl_ms = 500;
     settings
 }
 
@@ -210,6 +214,7 @@ pub async fn spawn_app_on(
         dialer,
         directory: app.directory,
         server,
+        stop_background: app.stop_background,
     }
 }
 
@@ -342,6 +347,7 @@ impl TestApp {
     /// never report.
     pub async fn kill(&self) {
         self.server.stop(false).await;
+        let _ = self.stop_background.send(true);
         self.directory.shutdown();
     }
 

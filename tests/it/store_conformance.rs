@@ -55,6 +55,7 @@ async fn lease(store: &dyn CampaignStore, id: pacer::domain::CampaignId) -> Fenc
         .acquire_lease(id, "conformance", std::time::Duration::from_secs(30))
         .await
         .unwrap()
+        .expect("a free lease")
 }
 
 const ALL: Page = Page {
@@ -436,8 +437,19 @@ pub async fn only_finished_or_draft_campaigns_can_be_deleted(store: Arc<dyn Camp
 
 pub async fn a_claim_with_a_stale_fence_is_refused(store: Arc<dyn CampaignStore>) {
     let id = scheduled(&*store, 3, concurrency(5)).await;
-    let old = lease(&*store, id).await;
-    let new = lease(&*store, id).await;
+    let short = std::time::Duration::from_millis(100);
+    let old = store
+        .acquire_lease(id, "node-a", short)
+        .await
+        .unwrap()
+        .unwrap();
+    // node-a stalls past its TTL; node-b takes the campaign.
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    let new = store
+        .acquire_lease(id, "node-b", short)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(new > old);
     assert!(matches!(
         store.claim_due(id, old, now(), 10).await,
@@ -458,6 +470,45 @@ pub async fn a_claim_with_a_stale_fence_is_refused(store: Arc<dyn CampaignStore>
             .len(),
         3
     );
+}
+
+pub async fn a_lease_has_one_owner_until_it_lapses_or_is_released(store: Arc<dyn CampaignStore>) {
+    let id = scheduled(&*store, 1, concurrency(1)).await;
+    let ttl = std::time::Duration::from_millis(300);
+    let a = store
+        .acquire_lease(id, "node-a", ttl)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(store.acquire_lease(id, "node-b", ttl).await.unwrap(), None);
+    // The owner taking it again renews it under the same token.
+    assert_eq!(
+        store.acquire_lease(id, "node-a", ttl).await.unwrap(),
+        Some(a)
+    );
+    assert!(store.renew_lease(id, "node-a", a, ttl).await.unwrap());
+    assert!(!store.renew_lease(id, "node-b", a, ttl).await.unwrap());
+    // Released: another node takes it at once, with a newer token; the old one cannot renew.
+    store.release_lease(id, "node-a", a).await.unwrap();
+    let b = store
+        .acquire_lease(id, "node-b", ttl)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(b > a);
+    assert!(!store.renew_lease(id, "node-a", a, ttl).await.unwrap());
+    // A stale owner's release changes nothing.
+    store.release_lease(id, "node-a", a).await.unwrap();
+    assert_eq!(store.acquire_lease(id, "node-c", ttl).await.unwrap(), None);
+    // Lapsed: free again.
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert!(!store.renew_lease(id, "node-b", b, ttl).await.unwrap());
+    let c = store
+        .acquire_lease(id, "node-c", ttl)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(c > b);
 }
 
 pub async fn calls_without_an_outcome_by_their_deadline_end_unknown(store: Arc<dyn CampaignStore>) {
@@ -732,6 +783,7 @@ on_every_backend!(
     only_finished_or_draft_campaigns_can_be_deleted,
     a_released_claim_goes_back_to_the_queue,
     a_claim_with_a_stale_fence_is_refused,
+    a_lease_has_one_owner_until_it_lapses_or_is_released,
     calls_without_an_outcome_by_their_deadline_end_unknown,
     call_ids_are_found_through_their_index,
     the_outbox_keeps_order_and_forgets_what_was_acknowledged,

@@ -63,6 +63,11 @@ impl Keys {
         format!("{}idem:{org}:{}", self.prefix, hex::encode(digest))
     }
 
+    /// Hash: node → "<expires ms>|<leases held>", the nodes' heartbeats.
+    pub(super) fn nodes(&self) -> String {
+        format!("{}nodes", self.prefix)
+    }
+
     /// String: the owner of a named lock, with its TTL.
     pub(super) fn lock(&self, name: &str) -> String {
         format!("{}lock:{name}", self.prefix)

@@ -23,13 +23,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use self::keys::{CONTACTS_PER_BUCKET, Keys};
 use self::records::{ContactRecord, Meta, ms};
 use super::rules::{self, QueueChange};
-use super::unix_hour;
 use super::{
     AddedContacts, CallDeadline, CallRef, CallStats, Campaign, CampaignEdit, CampaignFilter,
     CampaignStore, ClaimBatch, ClaimedCall, Contact, Control, Fence, IDEMPOTENCY_PENDING_TTL,
     IDEMPOTENCY_TTL, Idempotency, Listing, NewContact, OutboxEntry, Outcome, Page, Recorded,
     StoreError, StoredResponse, Tokens,
 };
+use super::{NodeBeat, unix_hour};
 use crate::domain::{
     CallId, CampaignId, CampaignSpec, CampaignStatus, ContactId, ContactStatus, DialOutcome, Gate,
     OrgId, PacingState, Rate, SchedulePatch, local_date,
@@ -67,6 +67,7 @@ struct Scripts {
     gcra: Script,
     outbox_push: Script,
     hold: Script,
+    heartbeat: Script,
 }
 
 /// A script that reads or writes call states: the helpers of `call_state.lua` go first (Redis
@@ -88,6 +89,7 @@ impl Scripts {
             gcra: Script::new(include_str!("scripts/gcra.lua")),
             outbox_push: Script::new(include_str!("scripts/outbox_push.lua")),
             hold: Script::new(include_str!("scripts/hold.lua")),
+            heartbeat: Script::new(include_str!("scripts/heartbeat.lua")),
         }
     }
 }
@@ -173,6 +175,38 @@ impl RedisStore {
             }),
             runtime: Arc::new(IoRuntime(Some(runtime))),
         })
+    }
+
+    /// Runs `scripts/lease.lua`: takes, renews or releases a lease; the token, or 0.
+    async fn lease_op(
+        &self,
+        id: CampaignId,
+        owner: &str,
+        ttl: Duration,
+        op: &'static str,
+        fence: Option<Fence>,
+    ) -> Result<u64, StoreError> {
+        let owner = owner.to_owned();
+        self.io(move |inner| async move {
+            let mut con = inner.connection().await?;
+            if op == "take" {
+                inner.meta(&mut con, None, id).await?;
+            }
+            let keys = inner.keys.campaign(id);
+            inner
+                .scripts
+                .lease
+                .key(keys.fence())
+                .key(keys.lease())
+                .arg(owner)
+                .arg(ttl.as_millis().max(1) as u64)
+                .arg(op)
+                .arg(fence.map_or(0, |fence| fence.0))
+                .invoke_async(&mut con)
+                .await
+                .map_err(unavailable)
+        })
+        .await
     }
 
     /// Runs `work` on the I/O runtime.
@@ -688,25 +722,30 @@ impl CampaignStore for RedisStore {
         id: CampaignId,
         owner: &str,
         ttl: Duration,
-    ) -> Result<Fence, StoreError> {
-        let owner = owner.to_owned();
-        self.io(move |inner| async move {
-            let mut con = inner.connection().await?;
-            inner.meta(&mut con, None, id).await?;
-            let keys = inner.keys.campaign(id);
-            let token: u64 = inner
-                .scripts
-                .lease
-                .key(keys.fence())
-                .key(keys.lease())
-                .arg(owner)
-                .arg(ttl.as_millis() as u64)
-                .invoke_async(&mut con)
-                .await
-                .map_err(unavailable)?;
-            Ok(Fence(token))
-        })
-        .await
+    ) -> Result<Option<Fence>, StoreError> {
+        let token = self.lease_op(id, owner, ttl, "take", None).await?;
+        Ok((token > 0).then_some(Fence(token)))
+    }
+
+    async fn renew_lease(
+        &self,
+        id: CampaignId,
+        owner: &str,
+        fence: Fence,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        Ok(self.lease_op(id, owner, ttl, "renew", Some(fence)).await? > 0)
+    }
+
+    async fn release_lease(
+        &self,
+        id: CampaignId,
+        owner: &str,
+        fence: Fence,
+    ) -> Result<(), StoreError> {
+        self.lease_op(id, owner, Duration::ZERO, "release", Some(fence))
+            .await
+            .map(drop)
     }
 
     async fn claim_due(
@@ -1009,6 +1048,60 @@ impl CampaignStore for RedisStore {
                 .await
                 .map_err(unavailable)?;
             Ok(held == 1)
+        })
+        .await
+    }
+
+    async fn heartbeat(
+        &self,
+        node: &str,
+        n_held: usize,
+        ttl: Duration,
+    ) -> Result<Vec<NodeBeat>, StoreError> {
+        let node = node.to_owned();
+        self.io(move |inner| async move {
+            let mut con = inner.connection().await?;
+            let alive: Vec<String> = inner
+                .scripts
+                .heartbeat
+                .key(inner.keys.nodes())
+                .arg(node)
+                .arg(n_held)
+                .arg(ttl.as_millis() as u64)
+                .invoke_async(&mut con)
+                .await
+                .map_err(unavailable)?;
+            Ok(alive
+                .chunks(2)
+                .filter_map(|pair| match pair {
+                    [node, held] => Some(NodeBeat {
+                        node: node.clone(),
+                        n_held: held.parse().ok()?,
+                    }),
+                    _ => None,
+                })
+                .collect())
+        })
+        .await
+    }
+
+    async fn unleased(&self, ids: &[CampaignId]) -> Result<Vec<CampaignId>, StoreError> {
+        let ids = ids.to_vec();
+        self.io(move |inner| async move {
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut pipe = redis::pipe();
+            for &id in &ids {
+                pipe.exists(inner.keys.campaign(id).lease());
+            }
+            let mut con = inner.connection().await?;
+            let leased: Vec<bool> = pipe.query_async(&mut con).await.map_err(unavailable)?;
+            Ok(ids
+                .into_iter()
+                .zip(leased)
+                .filter_map(|(id, leased)| (!leased).then_some(id))
+                .collect())
         })
         .await
     }

@@ -1,0 +1,195 @@
+//! The node's lease book: which campaigns this node owns, with the fencing token of each lease
+//! and until when it is safe to claim under it.
+//!
+//! A lease is taken when a campaign's actor first dispatches (`SET NX PX` semantics in the
+//! store: only a free lease can be taken), renewed for every campaign at once by the node's
+//! keeper every third of the TTL, and given up when the actor stops. A lease that could not be
+//! renewed in time is not used: the node stops claiming `margin` before it would lapse, so it
+//! never claims under a lease another node may already hold (and if it did, the store would
+//! refuse the stale token).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use parking_lot::Mutex;
+
+use crate::domain::CampaignId;
+use crate::store::{CampaignStore, Fence, StoreError};
+use crate::telemetry::LEASE_CHANGES;
+
+#[derive(Debug, Clone, Copy)]
+struct Held {
+    fence: Fence,
+    /// Until when claiming under it is safe (the lease's end as of the last renewal sent,
+    /// minus the margin).
+    safe_until: Instant,
+}
+
+/// The leases this node holds.
+#[derive(Debug)]
+pub struct LeaseBook {
+    store: Arc<dyn CampaignStore>,
+    /// `<node id>/<instance>`: a restarted process never reuses its predecessor's leases.
+    owner: String,
+    ttl: Duration,
+    held: Mutex<HashMap<CampaignId, Held>>,
+    /// Campaigns handed over to other nodes, and until when this node does not take them back.
+    cooling: Mutex<HashMap<CampaignId, Instant>>,
+}
+
+impl LeaseBook {
+    pub fn new(store: Arc<dyn CampaignStore>, node_id: &str, ttl: Duration) -> Self {
+        Self {
+            store,
+            owner: format!("{node_id}/{}", uuid::Uuid::new_v4().simple()),
+            ttl: ttl.max(Duration::from_millis(300)),
+            held: Mutex::new(HashMap::new()),
+            cooling: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Marks `id` as handed over: for two TTLs this node neither adopts nor takes it.
+    pub fn cool(&self, id: CampaignId) {
+        let now = Instant::now();
+        let mut cooling = self.cooling.lock();
+        cooling.retain(|_, until| *until > now);
+        cooling.insert(id, now + 2 * self.ttl);
+    }
+
+    /// Whether `id` was handed over recently.
+    pub fn cooling(&self, id: CampaignId) -> bool {
+        self.cooling
+            .lock()
+            .get(&id)
+            .is_some_and(|until| *until > Instant::now())
+    }
+
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// How often the keeper renews: a third of the TTL, so two renewals can fail in a row.
+    pub fn renew_every(&self) -> Duration {
+        self.ttl / 3
+    }
+
+    /// Claims stop this long before a lease would lapse without renewal.
+    fn margin(&self) -> Duration {
+        self.ttl / 5
+    }
+
+    fn hold(&self, id: CampaignId, fence: Fence, sent_at: Instant) {
+        let safe_until = sent_at + self.ttl - self.margin();
+        self.held.lock().insert(id, Held { fence, safe_until });
+    }
+
+    /// The token to claim `id` with now: the lease held, renewed first if it is close to its
+    /// end, or a new one. `None` when another node holds the campaign.
+    pub async fn fence(&self, id: CampaignId) -> Result<Option<Fence>, StoreError> {
+        let held = self.held.lock().get(&id).copied();
+        let now = Instant::now();
+        if let Some(held) = held {
+            if held.safe_until > now {
+                return Ok(Some(held.fence));
+            }
+            // The keeper has not renewed it in time (a stall, an outage): renew here.
+            if self
+                .store
+                .renew_lease(id, &self.owner, held.fence, self.ttl)
+                .await?
+            {
+                self.hold(id, held.fence, now);
+                return Ok(Some(held.fence));
+            }
+            self.lost(id);
+        }
+        if self.cooling(id) {
+            return Ok(None);
+        }
+        let sent_at = Instant::now();
+        match self.store.acquire_lease(id, &self.owner, self.ttl).await? {
+            Some(fence) => {
+                metrics::counter!(LEASE_CHANGES, "change" => "acquired").increment(1);
+                self.hold(id, fence, sent_at);
+                Ok(Some(fence))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Drops `id` from the book without a word to the store (its lease was taken over).
+    pub fn forget(&self, id: CampaignId) {
+        self.lost(id);
+    }
+
+    fn lost(&self, id: CampaignId) {
+        if self.held.lock().remove(&id).is_some() {
+            metrics::counter!(LEASE_CHANGES, "change" => "lost").increment(1);
+        }
+    }
+
+    /// Whether this node holds `id` (as far as it knows).
+    pub fn holds(&self, id: CampaignId) -> bool {
+        self.held.lock().contains_key(&id)
+    }
+
+    pub fn n_held(&self) -> usize {
+        self.held.lock().len()
+    }
+
+    /// Gives the lease on `id` up (its actor stopped), so another node can take it at once.
+    pub async fn release(&self, id: CampaignId) {
+        let Some(held) = self.held.lock().remove(&id) else {
+            return;
+        };
+        metrics::counter!(LEASE_CHANGES, "change" => "released").increment(1);
+        if let Err(error) = self.store.release_lease(id, &self.owner, held.fence).await {
+            // It lapses by itself after the TTL.
+            tracing::warn!(campaign = %id, %error, "lease not released");
+        }
+    }
+
+    /// Renews every lease held, concurrently; returns the campaigns whose lease was lost.
+    pub async fn renew_all(&self) -> Vec<CampaignId> {
+        let held: Vec<(CampaignId, Held)> = self
+            .held
+            .lock()
+            .iter()
+            .map(|(&id, &held)| (id, held))
+            .collect();
+        let sent_at = Instant::now();
+        let renewals = held.iter().map(|&(id, held)| async move {
+            let renewed = self
+                .store
+                .renew_lease(id, &self.owner, held.fence, self.ttl)
+                .await;
+            (id, held, renewed)
+        });
+        let mut lost = Vec::new();
+        for (id, held, renewed) in join_all(renewals).await {
+            match renewed {
+                Ok(true) => {
+                    // Unless it was released or replaced meanwhile.
+                    let mut book = self.held.lock();
+                    if let Some(entry) = book.get_mut(&id).filter(|entry| entry.fence == held.fence)
+                    {
+                        entry.safe_until = sent_at + self.ttl - self.margin();
+                    }
+                }
+                Ok(false) => {
+                    self.lost(id);
+                    lost.push(id);
+                }
+                // Unknown: it stays until its safe end, and claims stop then.
+                Err(error) => tracing::warn!(campaign = %id, %error, "lease not renewed"),
+            }
+        }
+        lost
+    }
+}
