@@ -140,6 +140,10 @@ impl Application {
             },
         );
         directory.start_keeper(stopped.clone());
+        directory
+            .start_control(stopped.clone())
+            .await
+            .context("subscribing to the other nodes' notes")?;
         let n_live = directory
             .balance()
             .await

@@ -133,6 +133,19 @@ impl Step {
             return Ok(Stepped::Claimed(batch));
         }
         metrics::histogram!(CLAIM_BATCH).record(batch.calls.len() as f64);
+        if !self.leases.safe(id) {
+            // The lease neared its end while the claim ran (a stalled process, a slow store):
+            // another node may own the campaign now, so nothing claimed here is placed.
+            tracing::warn!(campaign = %id, "lease near its end, claimed calls released");
+            let releases = batch
+                .calls
+                .iter()
+                .map(|call| store.release_claim(id, call.contact_id, call.attempt));
+            for result in join_all(releases).await {
+                result?;
+            }
+            return Ok(Stepped::NotOwner);
+        }
         let results = self
             .dialers
             .place_all(batch.calls.clone(), self.sink.clone())
@@ -302,6 +315,10 @@ impl CampaignActor {
                     .outcomes
                     .splice(0..0, std::mem::take(&mut report.unrecorded));
                 let events = actor.observe(&report);
+                if matches!(report.result, Ok(Stepped::NotOwner)) && !report.recorded.is_empty() {
+                    // Outcomes of another node's calls were recorded here: it has free slots.
+                    actor.directory.wake_owner(actor.id);
+                }
                 actor
                     .emit(events)
                     .map(move |(), actor, ctx| actor.after_dispatch(report.result, retire, ctx))

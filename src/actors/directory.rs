@@ -14,7 +14,7 @@ use rand::seq::SliceRandom;
 use super::campaign::{CallFinished, CampaignOp, Dispatch, HandOver, LeaseLost, OpResult, RunOp};
 use super::{CampaignActor, DialerPool};
 use crate::clock::Clock;
-use crate::cluster::LeaseBook;
+use crate::cluster::{ControlBus, LeaseBook, Note};
 use crate::dialer::{CallReport, CarrierGate, Dialer};
 use crate::domain::{CampaignId, OrgId};
 use crate::store::{CampaignStore, StoreError};
@@ -40,6 +40,8 @@ struct Inner {
     /// This node's name in leases.
     node_id: String,
     leases: Arc<LeaseBook>,
+    /// Notes to and from the other nodes.
+    bus: Arc<ControlBus>,
     live: Mutex<HashMap<CampaignId, Addr<CampaignActor>>>,
     /// Shutting down: actors record outcomes but claim nothing.
     draining: AtomicBool,
@@ -115,6 +117,7 @@ impl Directory {
             .unwrap_or_else(|| Arc::new(Webhooks::new(store.clone(), HashMap::new())));
         let node_id = options.node_id.unwrap_or_else(generated_node_id);
         let leases = Arc::new(LeaseBook::new(store.clone(), &node_id, options.lease_ttl));
+        let bus = Arc::new(ControlBus::new(store.clone(), leases.owner()));
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -126,6 +129,7 @@ impl Directory {
                 next_arbiter: AtomicUsize::new(0),
                 claim_limit: options.claim_limit.max(1),
                 leases,
+                bus,
                 node_id,
                 live: Mutex::new(HashMap::new()),
                 draining: AtomicBool::new(false),
@@ -237,7 +241,15 @@ impl Directory {
                 op: op.clone(),
             };
             match self.actor(id).send(message).await {
-                Ok(result) => return result,
+                Ok(result) => {
+                    let campaign = result?;
+                    // Committed. If another node dispatches the campaign, it settles first.
+                    if !self.inner.leases.holds(id) {
+                        let poll = self.inner.leases.renew_every();
+                        self.inner.bus.settle(id, poll).await?;
+                    }
+                    return Ok(campaign);
+                }
                 Err(_stopped) => self.forget_disconnected(id),
             }
         }
@@ -261,6 +273,79 @@ impl Directory {
     /// campaign, which records it at its next step (a second report of an attempt is a no-op).
     pub fn report(&self, report: CallReport) {
         self.actor(report.campaign_id).do_send(CallFinished(report));
+    }
+
+    /// Tells the node dispatching `id`, if it is another one, that outcomes were recorded here.
+    pub(super) fn wake_owner(&self, id: CampaignId) {
+        let bus = self.inner.bus.clone();
+        actix_rt::spawn(async move {
+            if let Err(error) = bus.wake(id).await {
+                tracing::warn!(campaign = %id, %error, "owner not woken");
+            }
+        });
+    }
+
+    /// Listens to the notes of other nodes until the node stops: settles a campaign when asked
+    /// (its actor's current step finishes, then it steps again on the store's new state) and
+    /// passes answers on. Runs on the current runtime.
+    pub async fn start_control(
+        &self,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) -> Result<(), StoreError> {
+        let mut notes = self.inner.bus.listen().await?;
+        let directory = self.clone();
+        actix_rt::spawn(async move {
+            loop {
+                let note = tokio::select! {
+                    note = notes.recv() => note,
+                    _ = stop.wait_for(|stopped| *stopped) => return,
+                };
+                let Some(note) = note else { return };
+                match serde_json::from_str::<Note>(&note) {
+                    Ok(note) => directory.on_note(note),
+                    Err(error) => tracing::warn!(%error, "unreadable note ignored"),
+                }
+            }
+        });
+        Ok(())
+    }
+
+    fn on_note(&self, note: Note) {
+        match note {
+            Note::Settle {
+                campaign,
+                request,
+                reply_to,
+            } => {
+                let actor = self.live_actor(campaign);
+                let bus = self.inner.bus.clone();
+                actix_rt::spawn(async move {
+                    if let Some(actor) = actor {
+                        // Queued behind the step under way: answered once it is over.
+                        let _ = actor.send(Dispatch).await;
+                    }
+                    let answer = Note::Settled { request };
+                    if let Err(error) = bus.send(&reply_to, &answer).await {
+                        tracing::warn!(%error, "settle not confirmed");
+                    }
+                });
+            }
+            Note::Settled { request } => self.inner.bus.settled(request),
+            Note::Wake { campaign } => {
+                if let Some(actor) = self.live_actor(campaign) {
+                    actor.do_send(Dispatch);
+                }
+            }
+        }
+    }
+
+    fn live_actor(&self, id: CampaignId) -> Option<Addr<CampaignActor>> {
+        self.inner
+            .live
+            .lock()
+            .get(&id)
+            .filter(|actor| actor.connected())
+            .cloned()
     }
 
     /// Asks a campaign's actor to look at its queue now (e.g. after contacts were added).
@@ -336,10 +421,10 @@ impl Directory {
         self.inner.draining.load(Ordering::Relaxed)
     }
 
-    /// Graceful shutdown: no campaign claims again, and the actors stop as soon as the calls
-    /// they placed reported; waits up to `patience` of real time. Returns how many actors were
-    /// still waiting for outcomes then (their calls stay in flight in the store, reconciled at
-    /// their deadline).
+    /// Graceful shutdown: no campaign claims again, the actors stop as soon as the calls they
+    /// placed reported (waiting up to `patience` of real time), then every lease is given up.
+    /// Returns how many actors were still waiting for outcomes then (their calls stay in flight
+    /// in the store; an outcome reaching another node is recorded there, else at the deadline).
     pub async fn drain(&self, patience: std::time::Duration) -> usize {
         self.inner.draining.store(true, Ordering::Relaxed);
         self.dispatch_all().await;
@@ -347,6 +432,10 @@ impl Directory {
         while self.n_live() > 0 && tokio::time::Instant::now() < give_up {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
+        // Every lease goes, so that the other nodes take the campaigns at their next tick
+        // rather than after the TTL (calls still in flight report to whichever node they reach).
+        self.inner.stopped.store(true, Ordering::Relaxed);
+        self.inner.leases.release_all().await;
         self.n_live()
     }
 

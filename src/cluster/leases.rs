@@ -134,6 +134,15 @@ impl LeaseBook {
         }
     }
 
+    /// Whether calls claimed under `id`'s lease may still be placed: the lease is held and not
+    /// near its end (a process stalled past it must not place what it claimed before).
+    pub fn safe(&self, id: CampaignId) -> bool {
+        self.held
+            .lock()
+            .get(&id)
+            .is_some_and(|held| held.safe_until > Instant::now())
+    }
+
     /// Whether this node holds `id` (as far as it knows).
     pub fn holds(&self, id: CampaignId) -> bool {
         self.held.lock().contains_key(&id)
@@ -153,6 +162,12 @@ impl LeaseBook {
             // It lapses by itself after the TTL.
             tracing::warn!(campaign = %id, %error, "lease not released");
         }
+    }
+
+    /// Gives every lease up (the node is leaving), so that other nodes take them at once.
+    pub async fn release_all(&self) {
+        let ids: Vec<CampaignId> = self.held.lock().keys().copied().collect();
+        join_all(ids.into_iter().map(|id| self.release(id))).await;
     }
 
     /// Renews every lease held, concurrently; returns the campaigns whose lease was lost.

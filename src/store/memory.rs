@@ -14,7 +14,7 @@ use super::{
     AddedContacts, CallDeadline, CallRef, CallResult, CallStats, Campaign, CampaignEdit,
     CampaignFilter, CampaignStore, ClaimBatch, ClaimedCall, Contact, Control, Fence,
     IDEMPOTENCY_PENDING_TTL, IDEMPOTENCY_TTL, Idempotency, Listing, NewContact, NodeBeat,
-    OutboxEntry, Outcome, Page, Recorded, StoreError, StoredResponse, Tokens,
+    OutboxEntry, Outcome, Page, Recorded, StoreError, StoredResponse, Subscription, Tokens,
 };
 use crate::domain::{
     CallId, CampaignId, CampaignSpec, CampaignStatus, Command, ContactId, ContactStatus, Gate,
@@ -35,6 +35,8 @@ struct Inner {
     /// Each organisation's campaigns in creation order.
     by_org: RwLock<HashMap<OrgId, Vec<CampaignId>>>,
     ops: Mutex<Ops>,
+    /// Subscribers of each channel.
+    channels: Mutex<HashMap<String, Vec<tokio::sync::mpsc::UnboundedSender<String>>>>,
 }
 
 /// Operations state: call ids, outboxes, idempotency keys, rate limiters. Its expiries run on
@@ -964,6 +966,32 @@ impl CampaignStore for MemoryStore {
                     .is_ok_and(|state| state.lock().lease.expires <= now)
             })
             .collect())
+    }
+
+    async fn lease_holder(&self, id: CampaignId) -> Result<Option<String>, StoreError> {
+        let state = self.state(id)?;
+        let state = state.lock();
+        Ok((state.lease.expires > Instant::now()).then(|| state.lease.owner.clone()))
+    }
+
+    async fn publish(&self, channel: &str, message: &str) -> Result<usize, StoreError> {
+        let mut channels = self.inner.channels.lock();
+        let Some(subscribers) = channels.get_mut(channel) else {
+            return Ok(0);
+        };
+        subscribers.retain(|subscriber| subscriber.send(message.to_owned()).is_ok());
+        Ok(subscribers.len())
+    }
+
+    async fn subscribe(&self, channel: &str) -> Result<Subscription, StoreError> {
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        self.inner
+            .channels
+            .lock()
+            .entry(channel.to_owned())
+            .or_default()
+            .push(sender);
+        Ok(receiver)
     }
 
     async fn take_tokens(&self, name: &str, rate: Rate, wanted: u32) -> Result<Tokens, StoreError> {

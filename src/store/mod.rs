@@ -388,6 +388,9 @@ pub fn unix_hour(at: DateTime<Utc>) -> i64 {
     at.timestamp().div_euclid(3600)
 }
 
+/// Messages of a channel, in the order they were published.
+pub type Subscription = tokio::sync::mpsc::UnboundedReceiver<String>;
+
 /// A node alive, as its last heartbeat said.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeBeat {
@@ -618,6 +621,16 @@ pub trait CampaignStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// Those of `ids` whose lease nobody holds.
     async fn unleased(&self, ids: &[CampaignId]) -> Result<Vec<CampaignId>, StoreError>;
+
+    /// The owner holding the campaign's lease now, if any.
+    async fn lease_holder(&self, id: CampaignId) -> Result<Option<String>, StoreError>;
+
+    /// Sends `message` to every subscriber of `channel`, on every node; how many there were.
+    async fn publish(&self, channel: &str, message: &str) -> Result<usize, StoreError>;
+
+    /// The messages published on `channel` from the moment this returns, until the receiver is
+    /// dropped. The subscription outlives store outages; what is published meanwhile is lost.
+    async fn subscribe(&self, channel: &str) -> Result<Subscription, StoreError>;
 
     /// Takes up to `wanted` tokens from the limiter `name` (created on first use): one limit
     /// shared by every node of the store, by the store's clock.

@@ -509,6 +509,37 @@ pub async fn a_lease_has_one_owner_until_it_lapses_or_is_released(store: Arc<dyn
         .unwrap()
         .unwrap();
     assert!(c > b);
+    assert_eq!(
+        store.lease_holder(id).await.unwrap().as_deref(),
+        Some("node-c")
+    );
+    store.release_lease(id, "node-c", c).await.unwrap();
+    assert_eq!(store.lease_holder(id).await.unwrap(), None);
+}
+
+pub async fn published_messages_reach_every_subscriber_in_order(store: Arc<dyn CampaignStore>) {
+    assert_eq!(store.publish("node-a", "lost").await.unwrap(), 0);
+    let mut first = store.subscribe("node-a").await.unwrap();
+    let mut second = store.subscribe("node-a").await.unwrap();
+    let mut other = store.subscribe("node-b").await.unwrap();
+    for message in ["one", "two", "three"] {
+        assert_eq!(store.publish("node-a", message).await.unwrap(), 2);
+    }
+    for subscriber in [&mut first, &mut second] {
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            let message =
+                tokio::time::timeout(std::time::Duration::from_secs(5), subscriber.recv());
+            got.push(message.await.expect("a message in time").unwrap());
+        }
+        assert_eq!(got, ["one", "two", "three"]);
+    }
+    assert!(other.try_recv().is_err(), "another channel hears nothing");
+    // A dropped subscriber is no longer counted.
+    drop(second);
+    let receivers = store.publish("node-a", "four").await.unwrap();
+    assert_eq!(first.recv().await.as_deref(), Some("four"));
+    assert!(receivers >= 1);
 }
 
 pub async fn calls_without_an_outcome_by_their_deadline_end_unknown(store: Arc<dyn CampaignStore>) {
@@ -784,6 +815,7 @@ on_every_backend!(
     a_released_claim_goes_back_to_the_queue,
     a_claim_with_a_stale_fence_is_refused,
     a_lease_has_one_owner_until_it_lapses_or_is_released,
+    published_messages_reach_every_subscriber_in_order,
     calls_without_an_outcome_by_their_deadline_end_unknown,
     call_ids_are_found_through_their_index,
     the_outbox_keeps_order_and_forgets_what_was_acknowledged,

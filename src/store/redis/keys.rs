@@ -68,6 +68,11 @@ impl Keys {
         format!("{}nodes", self.prefix)
     }
 
+    /// A pub/sub channel (channels are not keys: on a cluster they reach every shard).
+    pub(super) fn channel(&self, name: &str) -> String {
+        format!("{}bus:{name}", self.prefix)
+    }
+
     /// String: the owner of a named lock, with its TTL.
     pub(super) fn lock(&self, name: &str) -> String {
         format!("{}lock:{name}", self.prefix)

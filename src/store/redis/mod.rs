@@ -27,7 +27,7 @@ use super::{
     AddedContacts, CallDeadline, CallRef, CallStats, Campaign, CampaignEdit, CampaignFilter,
     CampaignStore, ClaimBatch, ClaimedCall, Contact, Control, Fence, IDEMPOTENCY_PENDING_TTL,
     IDEMPOTENCY_TTL, Idempotency, Listing, NewContact, OutboxEntry, Outcome, Page, Recorded,
-    StoreError, StoredResponse, Tokens,
+    StoreError, StoredResponse, Subscription, Tokens,
 };
 use super::{NodeBeat, unix_hour};
 use crate::domain::{
@@ -110,6 +110,8 @@ impl std::fmt::Debug for RedisStore {
 }
 
 struct Inner {
+    /// Opens the subscribers' connections (a subscribed connection carries nothing else).
+    client: redis::Client,
     /// Multiplexed connections, used in turn; each reconnects by itself after a failure. (No
     /// pool: a pooled connection is checked with a PING round trip at every checkout, which
     /// cost a third of the dispatch throughput here.)
@@ -166,6 +168,7 @@ impl RedisStore {
             .map_err(unavailable)?;
         Ok(Self {
             inner: Arc::new(Inner {
+                client,
                 connections,
                 next_connection: AtomicUsize::new(0),
                 keys: Keys::new(&settings.prefix),
@@ -229,6 +232,56 @@ impl RedisStore {
 }
 
 type Connection = redis::aio::ConnectionManager;
+
+/// A connection subscribed to `channel`.
+async fn subscribed(
+    client: &redis::Client,
+    channel: &str,
+) -> Result<redis::aio::PubSub, StoreError> {
+    let mut pubsub = client.get_async_pubsub().await.map_err(unavailable)?;
+    pubsub.subscribe(channel).await.map_err(unavailable)?;
+    Ok(pubsub)
+}
+
+/// Forwards the messages of `channel` to `sender` until its receiver is dropped, subscribing
+/// again whenever the connection is lost.
+async fn forward(
+    mut pubsub: redis::aio::PubSub,
+    client: redis::Client,
+    channel: String,
+    sender: tokio::sync::mpsc::UnboundedSender<String>,
+) {
+    use futures_util::StreamExt as _;
+    loop {
+        {
+            let mut messages = pubsub.on_message();
+            loop {
+                tokio::select! {
+                    message = messages.next() => match message {
+                        Some(message) => {
+                            let Ok(payload) = message.get_payload::<String>() else { continue };
+                            if sender.send(payload).is_err() {
+                                return;
+                            }
+                        }
+                        None => break,
+                    },
+                    () = sender.closed() => return,
+                }
+            }
+        }
+        tracing::warn!("subscription lost, subscribing again");
+        pubsub = loop {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            if sender.is_closed() {
+                return;
+            }
+            if let Ok(pubsub) = subscribed(&client, &channel).await {
+                break pubsub;
+            }
+        };
+    }
+}
 
 impl Inner {
     async fn connection(&self) -> Result<Connection, StoreError> {
@@ -1104,6 +1157,45 @@ impl CampaignStore for RedisStore {
                 .collect())
         })
         .await
+    }
+
+    async fn lease_holder(&self, id: CampaignId) -> Result<Option<String>, StoreError> {
+        self.io(move |inner| async move {
+            let mut con = inner.connection().await?;
+            let holder: Option<String> = con
+                .get(inner.keys.campaign(id).lease())
+                .await
+                .map_err(unavailable)?;
+            // "<owner>|<token>"
+            Ok(holder.and_then(|holder| Some(holder.rsplit_once('|')?.0.to_owned())))
+        })
+        .await
+    }
+
+    async fn publish(&self, channel: &str, message: &str) -> Result<usize, StoreError> {
+        let (channel, message) = (self.inner.keys.channel(channel), message.to_owned());
+        self.io(move |inner| async move {
+            let mut con = inner.connection().await?;
+            con.publish(channel, message).await.map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn subscribe(&self, channel: &str) -> Result<Subscription, StoreError> {
+        let channel = self.inner.keys.channel(channel);
+        let client = self.inner.client.clone();
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        let subscribed = {
+            let (client, channel) = (client.clone(), channel.clone());
+            self.io(move |_| async move { subscribed(&client, &channel).await })
+                .await?
+        };
+        self.runtime
+            .0
+            .as_ref()
+            .expect("the runtime lives as long as the store")
+            .spawn(forward(subscribed, client, channel, sender));
+        Ok(receiver)
     }
 
     async fn take_tokens(&self, name: &str, rate: Rate, wanted: u32) -> Result<Tokens, StoreError> {
