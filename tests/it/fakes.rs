@@ -17,6 +17,8 @@ use crate::helpers::{Backend, Reply, redis_url};
 #[derive(Debug, Clone)]
 pub struct Received {
     pub at: Instant,
+    /// The request's path: nodes under test each get a path of their own.
+    pub path: String,
     pub idempotency_key: Option<String>,
     pub timestamp: Option<String>,
     pub signature: Option<String>,
@@ -88,6 +90,7 @@ async fn answer(
     };
     let received = Received {
         at: Instant::now(),
+        path: request.path().to_owned(),
         idempotency_key: header("idempotency-key"),
         timestamp: header("x-pacer-timestamp"),
         signature: header("x-pacer-signature"),

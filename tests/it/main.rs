@@ -7,6 +7,7 @@ mod api_operations;
 mod api_pacing;
 mod api_recovery;
 mod api_validation;
+mod cluster;
 mod fakes;
 mod helpers;
 mod store_conformance;

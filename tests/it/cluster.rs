@@ -1,0 +1,398 @@
+//! Several real node processes (the `pacer` binary) on one redis-server, dialing through the
+//! webhook dialer to one recording fake provider in this process: each node's requests come
+//! under a path of their own (`/hook/<node>`), so the provider knows who placed every call, and
+//! its receive times and the test's response times are on one clock.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::fakes::{Fake, Received, campaign_body, fresh_prefix};
+use crate::helpers::{ACME_KEY, Reply, redis_url};
+
+const LEASE_TTL: Duration = Duration::from_millis(1500);
+
+/// A node process, killed when dropped.
+struct Proc {
+    name: String,
+    child: Child,
+    base: String,
+    client: reqwest::Client,
+}
+
+/// What the nodes of one test share.
+struct Cluster {
+    prefix: String,
+    provider: Fake,
+    max_cps: u32,
+}
+
+impl Cluster {
+    async fn new(max_cps: u32) -> Self {
+        Self::with_provider_delay(max_cps, Duration::ZERO).await
+    }
+
+    /// A provider that takes `delay` per request, one request at a time.
+    async fn with_provider_delay(max_cps: u32, delay: Duration) -> Self {
+        let provider = Fake::start(move |_, _| {
+            std::thread::sleep(delay);
+            (
+                200,
+                r#"{"outcome":"completed","duration_seconds":1}"#.to_owned(),
+            )
+        })
+        .await;
+        Self {
+            prefix: fresh_prefix(),
+            provider,
+            max_cps,
+        }
+    }
+
+    /// Starts node `name` and waits until it is ready.
+    async fn node(&self, name: &str) -> Proc {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let log = std::env::temp_dir().join(format!("pacer-{}-{name}.log", &self.prefix[5..13]));
+        let child = Command::new(env!("CARGO_BIN_EXE_pacer"))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("RUST_LOG", "pacer=info")
+            .env("PACER_LISTEN", format!("127.0.0.1:{port}"))
+            .env("PACER_API_KEYS", format!("acme:{ACME_KEY}"))
+            .env("PACER_NODE_ID", name)
+            .env("PACER_REDIS_URL", redis_url())
+            .env("PACER_REDIS_PREFIX", &self.prefix)
+            .env("PACER_LEASE_TTL_MS", LEASE_TTL.as_millis().to_string())
+            .env("PACER_CALL_DEADLINE_SECS", "2")
+            .env("PACER_DIALER", "webhook")
+            .env("PACER_DIALER_URL", format!("{}/{name}", self.provider.url))
+            .env("PACER_DIALER_SECRET", "cluster-test-secret-0123456789")
+            .env("PACER_DIALER_MAX_CPS", self.max_cps.to_string())
+            .env("PACER_DIALER_BACKOFF_MS", "50")
+            .env("PACER_RATE_LIMIT_PER_SEC", "100000")
+            .env("PACER_RATE_LIMIT_BURST", "100000")
+            .env("PACER_ACTOR_THREADS", "1")
+            .env("PACER_HTTP_WORKERS", "1")
+            .env("PACER_SHUTDOWN_GRACE_SECS", "5")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log).expect("a log file"))
+            .spawn()
+            .expect("the pacer binary starts");
+        let proc = Proc {
+            name: name.to_owned(),
+            child,
+            base: format!("http://127.0.0.1:{port}/api/public/v1"),
+            client: reqwest::Client::new(),
+        };
+        let ready = format!("http://127.0.0.1:{port}/readyz");
+        let give_up = Instant::now() + Duration::from_secs(20);
+        loop {
+            let answered = proc.client.get(&ready).send().await;
+            if answered.is_ok_and(|reply| reply.status().is_success()) {
+                return proc;
+            }
+            assert!(Instant::now() < give_up, "node {name} never became ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn dials(&self) -> Vec<Received> {
+        self.provider.received()
+    }
+
+    /// Waits until `count` dials from `node` arrived after `since`, for at most `limit`.
+    async fn wait_for_dials(&self, node: &str, since: Instant, count: usize, limit: Duration) {
+        let give_up = Instant::now() + limit;
+        while dials_by(&self.dials(), node, since).len() < count {
+            assert!(
+                Instant::now() < give_up,
+                "{node} placed fewer than {count} calls in {limit:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+fn node_of(dial: &Received) -> &str {
+    dial.path.rsplit('/').next().unwrap_or_default()
+}
+
+fn dials_by<'a>(dials: &'a [Received], node: &str, since: Instant) -> Vec<&'a Received> {
+    dials
+        .iter()
+        .filter(|dial| dial.at > since && node_of(dial) == node)
+        .collect()
+}
+
+/// Every contact was dialed under one attempt key only (the same key twice is a retry of that
+/// attempt, which the provider de-duplicates).
+fn assert_one_attempt_per_contact(dials: &[Received]) {
+    let mut keys: HashMap<String, HashSet<String>> = HashMap::new();
+    for dial in dials {
+        let body = dial.json();
+        keys.entry(body["contact_id"].as_str().unwrap().to_owned())
+            .or_default()
+            .insert(dial.idempotency_key.clone().unwrap());
+    }
+    for (contact, keys) in keys {
+        assert_eq!(keys.len(), 1, "contact {contact} dialed under {keys:?}");
+    }
+}
+
+impl Proc {
+    async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Reply {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(ACME_KEY);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        Reply::from(request.send().await.expect("the node answers")).await
+    }
+
+    async fn start_campaign(&self, first: usize, n: usize) -> String {
+        let created = self
+            .send(Method::POST, "/batch-calls", Some(&campaign_body(first, n)))
+            .await
+            .expect(201);
+        let id = created.data()["id"].as_str().unwrap().to_owned();
+        let schedule = format!("/batch-calls/{id}/schedule");
+        self.send(Method::POST, &schedule, None).await.expect(200);
+        id
+    }
+
+    /// Polls until the campaign is `completed`, for at most `limit`; its last view.
+    async fn wait_completed(&self, id: &str, limit: Duration) -> Value {
+        let give_up = Instant::now() + limit;
+        loop {
+            let campaign = self
+                .send(Method::GET, &format!("/batch-calls/{id}"), None)
+                .await
+                .data()
+                .clone();
+            if campaign["status"] == "completed" {
+                return campaign;
+            }
+            assert!(
+                Instant::now() < give_up,
+                "campaign not completed in {limit:?}: {campaign}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn signal(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "kill -{signal} {}", self.name);
+    }
+
+    /// `kill -9`.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Waits for the process to exit by itself, for at most `limit`.
+    async fn exited(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let give_up = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < give_up, "{} did not exit", self.name);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Every contact of the campaign ended once: as many ended as there are contacts.
+fn assert_all_ended(campaign: &Value, n: u64) {
+    let ended: u64 = ["completed", "failed", "unknown", "cancelled"]
+        .iter()
+        .map(|field| campaign[field].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(ended, n, "{campaign}");
+}
+
+#[actix_web::test]
+async fn a_killed_owner_s_campaign_continues_on_another_node_within_the_lease_ttl() {
+    let cluster = Cluster::new(40).await;
+    let mut a = cluster.node("a").await;
+    let id = a.start_campaign(0, 200).await;
+    cluster
+        .wait_for_dials(
+            "a",
+            Instant::now() - Duration::from_secs(60),
+            20,
+            Duration::from_secs(10),
+        )
+        .await;
+    let (b, _c) = (cluster.node("b").await, cluster.node("c").await);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let killed = Instant::now();
+    a.kill();
+    let campaign = b.wait_completed(&id, Duration::from_secs(30)).await;
+    let dials = cluster.dials();
+    let takeover = dials
+        .iter()
+        .filter(|dial| dial.at > killed && node_of(dial) != "a")
+        .map(|dial| dial.at - killed)
+        .min()
+        .expect("another node dialed");
+    assert!(
+        takeover <= LEASE_TTL + Duration::from_secs(1),
+        "{takeover:?}"
+    );
+    assert_all_ended(&campaign, 200);
+    assert_one_attempt_per_contact(&dials);
+}
+
+#[actix_web::test]
+async fn a_pause_through_a_node_that_does_not_own_the_campaign_stops_every_call() {
+    // A slow provider: a node that answered before the owner's placements were over would see
+    // them reach the provider after its answer.
+    let cluster = Cluster::with_provider_delay(200, Duration::from_millis(4)).await;
+    let owner = cluster.node("owner").await;
+    let id = owner.start_campaign(0, 3_000).await;
+    let start = Instant::now() - Duration::from_secs(60);
+    cluster
+        .wait_for_dials("owner", start, 10, Duration::from_secs(10))
+        .await;
+    let other = cluster.node("other").await;
+    let (pause, resume) = (
+        format!("/batch-calls/{id}/pause"),
+        format!("/batch-calls/{id}/resume"),
+    );
+    for trial in 0..12_u64 {
+        // Calls flow from the owner, then the other node is asked to pause.
+        let resumed = Instant::now();
+        cluster
+            .wait_for_dials("owner", resumed, 1, Duration::from_secs(5))
+            .await;
+        tokio::time::sleep(Duration::from_millis(20 + trial * 17 % 150)).await;
+        other.send(Method::POST, &pause, None).await.expect(200);
+        let answered = Instant::now();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let late = cluster
+            .dials()
+            .iter()
+            .filter(|dial| dial.at > answered)
+            .count();
+        assert_eq!(late, 0, "trial {trial}: dials after the pause response");
+        other.send(Method::POST, &resume, None).await.expect(200);
+    }
+    assert!(
+        dials_by(&cluster.dials(), "other", start).is_empty(),
+        "the owner kept the campaign"
+    );
+}
+
+#[actix_web::test]
+async fn a_stopped_owner_that_wakes_after_its_lease_lapsed_places_no_call() {
+    let cluster = Cluster::new(40).await;
+    let a = cluster.node("a").await;
+    let id = a.start_campaign(0, 240).await;
+    let start = Instant::now() - Duration::from_secs(60);
+    cluster
+        .wait_for_dials("a", start, 10, Duration::from_secs(10))
+        .await;
+    let b = cluster.node("b").await;
+    a.signal("STOP");
+    let stopped = Instant::now();
+    // The lease lapses; b takes the campaign over while a still believes it holds it.
+    cluster
+        .wait_for_dials("b", stopped, 5, LEASE_TTL + Duration::from_secs(3))
+        .await;
+    a.signal("CONT");
+    let woke = Instant::now();
+    let campaign = b.wait_completed(&id, Duration::from_secs(30)).await;
+    let dials = cluster.dials();
+    assert_eq!(
+        dials_by(&dials, "a", woke).len(),
+        0,
+        "the stale node dialed"
+    );
+    assert_all_ended(&campaign, 240);
+    assert_one_attempt_per_contact(&dials);
+}
+
+#[actix_web::test]
+async fn a_joining_node_takes_a_share_and_a_leaving_node_hands_its_share_over() {
+    let cluster = Cluster::new(90).await;
+    let (a, b) = (cluster.node("a").await, cluster.node("b").await);
+    let mut ids = Vec::new();
+    for i in 0..9 {
+        ids.push(a.start_campaign(i * 1_000, 150).await);
+    }
+    // Who dials which campaign, from the provider's log.
+    let owners = |since: Instant| {
+        let mut owners: BTreeMap<String, HashSet<String>> = BTreeMap::new();
+        for dial in cluster.dials().iter().filter(|dial| dial.at > since) {
+            owners
+                .entry(node_of(dial).to_owned())
+                .or_default()
+                .insert(dial.json()["campaign_id"].as_str().unwrap().to_owned());
+        }
+        owners
+    };
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut c = cluster.node("c").await;
+    let joined = Instant::now();
+    let give_up = joined + Duration::from_secs(10);
+    while owners(joined).get("c").map_or(0, HashSet::len) < 2 {
+        assert!(
+            Instant::now() < give_up,
+            "c took no share: {:?}",
+            owners(joined)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let taken = owners(joined)["c"].clone();
+
+    // c leaves gracefully: its campaigns go on elsewhere, long before a lease would lapse.
+    c.signal("TERM");
+    let status = c.exited(Duration::from_secs(10)).await;
+    assert!(status.success(), "{status}");
+    let left = Instant::now();
+    let give_up = left + Duration::from_secs(10);
+    loop {
+        let now_owned = owners(left);
+        let continued = taken.iter().all(|id| {
+            ["a", "b"]
+                .iter()
+                .any(|node| now_owned.get(*node).is_some_and(|ids| ids.contains(id)))
+        });
+        if continued {
+            break;
+        }
+        assert!(
+            Instant::now() < give_up,
+            "c's campaigns stalled: {now_owned:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for id in &ids {
+        let campaign = b.wait_completed(id, Duration::from_secs(60)).await;
+        assert_all_ended(&campaign, 150);
+    }
+    assert_one_attempt_per_contact(&cluster.dials());
+}
