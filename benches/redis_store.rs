@@ -114,6 +114,7 @@ impl Drop for Server {
 fn store(server: &Server, prefix: &str) -> RedisStore {
     RedisStore::connect(&RedisSettings {
         url: server.url.clone(),
+        cluster: false,
         prefix: prefix.to_owned(),
         connections: 4,
         response_timeout: Duration::from_secs(10),

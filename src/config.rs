@@ -33,6 +33,8 @@ pub struct Settings {
     /// Unset: the embedded store; else the Redis store at this URL.
     #[serde(default)]
     pub redis_url: Option<String>,
+    /// `redis_url` lists nodes of a Redis Cluster.
+    pub redis_cluster: bool,
     pub redis_prefix: String,
     pub redis_connections: usize,
     pub redis_timeout_ms: u64,
@@ -84,6 +86,7 @@ impl std::fmt::Debug for Settings {
             .field("log_format", &self.log_format)
             // A Redis URL may carry a password.
             .field("redis_url", &self.redis_url.as_ref().map(|_| "<set>"))
+            .field("redis_cluster", &self.redis_cluster)
             .field("redis_prefix", &self.redis_prefix)
             .field("redis_connections", &self.redis_connections)
             .field("redis_timeout_ms", &self.redis_timeout_ms)

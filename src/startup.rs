@@ -41,6 +41,7 @@ impl Components {
             Some(url) => Arc::new(
                 RedisStore::connect(&RedisSettings {
                     url: url.clone(),
+                    cluster: settings.redis_cluster,
                     prefix: settings.redis_prefix.clone(),
                     connections: settings.redis_connections,
                     response_timeout: Duration::from_millis(settings.redis_timeout_ms),

@@ -163,6 +163,7 @@ async fn a_redis_outage_is_503_and_every_contact_still_ends_exactly_once() {
     let mut redis = OwnRedis::new();
     let store = pacer::store::RedisStore::connect(&pacer::store::RedisSettings {
         url: redis.url(),
+        cluster: false,
         prefix: "outage:".to_owned(),
         connections: 2,
         response_timeout: std::time::Duration::from_millis(300),

@@ -465,6 +465,81 @@ pub fn redis_url() -> String {
     .clone()
 }
 
+/// The seed URLs of a Redis Cluster of three masters: `REDIS_CLUSTER_URL` (comma-separated), or
+/// one started once for this test process on free loopback ports (`redis-server
+/// --cluster-enabled yes` three times, then `redis-cli --cluster create`), stopped with it.
+pub fn redis_cluster_url() -> String {
+    static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    URL.get_or_init(|| {
+        if let Ok(url) = std::env::var("REDIS_CLUSTER_URL") {
+            return url;
+        }
+        let ports: Vec<u16> = (0..3)
+            .map(|_| {
+                let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                listener.local_addr().unwrap().port()
+            })
+            .collect();
+        let dir = std::env::temp_dir().join(format!("pacer-cluster-{}", std::process::id()));
+        let servers: String = ports
+            .iter()
+            .map(|port| {
+                format!(
+                    "mkdir -p {dir}/{port} && (cd {dir}/{port} && redis-server --bind 127.0.0.1 \
+                     --port {port} --cluster-enabled yes --cluster-config-file nodes.conf \
+                     --save '' --appendonly no --logfile '' >/dev/null 2>&1 &) ; ",
+                    dir = dir.display()
+                )
+            })
+            .collect();
+        let addresses: Vec<String> = ports.iter().map(|port| format!("127.0.0.1:{port}")).collect();
+        let script = format!(
+            "{servers} sleep 0.5; \
+             redis-cli --cluster create {addresses} --cluster-replicas 0 --cluster-yes >/dev/null && \
+             echo created; \
+             (while kill -0 {parent} 2>/dev/null; do sleep 1; done; \
+              for port in {ports}; do redis-cli -p $port shutdown nosave; done; rm -rf {dir}) \
+             >/dev/null 2>&1 &",
+            addresses = addresses.join(" "),
+            parent = std::process::id(),
+            ports = ports.iter().map(u16::to_string).collect::<Vec<_>>().join(" "),
+            dir = dir.display(),
+        );
+        let created = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .stderr(std::process::Stdio::null())
+            .output()
+            .expect("sh runs");
+        assert!(
+            String::from_utf8_lossy(&created.stdout).contains("created"),
+            "cannot start a Redis Cluster: install redis-server and redis-cli \
+             (apt-get install redis-server) or set REDIS_CLUSTER_URL"
+        );
+        // The nodes agree on the slots a moment after the command returns.
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        addresses
+            .iter()
+            .map(|address| format!("redis://{address}/"))
+            .collect::<Vec<_>>()
+            .join(",")
+    })
+    .clone()
+}
+
+/// A store on the Redis Cluster, under a key prefix of its own.
+pub fn redis_cluster_store() -> pacer::store::RedisStore {
+    let settings = pacer::store::RedisSettings {
+        url: redis_cluster_url(),
+        cluster: true,
+        prefix: format!("test:{}:", uuid::Uuid::new_v4().simple()),
+        connections: 1,
+        response_timeout: std::time::Duration::from_secs(5),
+        call_deadline: pacer::store::CallDeadline::default(),
+    };
+    pacer::store::RedisStore::connect(&settings).expect("a Redis Cluster store")
+}
+
 /// A Redis store under a key prefix of its own.
 pub fn redis_store() -> pacer::store::RedisStore {
     redis_store_at(&format!("test:{}:", uuid::Uuid::new_v4().simple()))
@@ -474,6 +549,7 @@ pub fn redis_store() -> pacer::store::RedisStore {
 pub fn redis_store_at(prefix: &str) -> pacer::store::RedisStore {
     let settings = pacer::store::RedisSettings {
         url: redis_url(),
+        cluster: false,
         prefix: prefix.to_owned(),
         connections: 2,
         response_timeout: std::time::Duration::from_secs(5),

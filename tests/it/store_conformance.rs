@@ -793,11 +793,16 @@ fn redis() -> Arc<dyn CampaignStore> {
     Arc::new(crate::helpers::redis_store())
 }
 
+fn redis_cluster() -> Arc<dyn CampaignStore> {
+    Arc::new(crate::helpers::redis_cluster_store())
+}
+
 /// Every check, on every backend.
 macro_rules! on_every_backend {
     ($($check:ident),* $(,)?) => {
         conformance!(memory, super::memory(), [$($check),*]);
         conformance!(redis, super::redis(), [$($check),*]);
+        conformance!(redis_cluster, super::redis_cluster(), [$($check),*]);
     };
 }
 

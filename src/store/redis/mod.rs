@@ -45,7 +45,11 @@ const ATTEMPTS: usize = 8;
 /// Settings of the Redis store.
 #[derive(Debug, Clone)]
 pub struct RedisSettings {
+    /// `redis://host:port/`; for a Redis Cluster, one or more of its nodes' URLs separated by
+    /// commas (the others are discovered).
     pub url: String,
+    /// Whether `url` names a Redis Cluster.
+    pub cluster: bool,
     /// Prefix of every key (one per deployment, one per test).
     pub prefix: String,
     /// Multiplexed connections to open (each carries many requests at once).
@@ -110,12 +114,13 @@ impl std::fmt::Debug for RedisStore {
 }
 
 struct Inner {
-    /// Opens the subscribers' connections (a subscribed connection carries nothing else).
+    /// Opens the subscribers' connections (a subscribed connection carries nothing else; on a
+    /// cluster, one node's subscribers hear what is published on any node).
     client: redis::Client,
-    /// Multiplexed connections, used in turn; each reconnects by itself after a failure. (No
-    /// pool: a pooled connection is checked with a PING round trip at every checkout, which
-    /// cost a third of the dispatch throughput here.)
-    connections: Vec<redis::aio::ConnectionManager>,
+    /// Publishes notes, to the node the subscribers are on: on a cluster, PUBLISH counts the
+    /// receivers of the node it reaches only.
+    notes: redis::aio::ConnectionManager,
+    connections: Connections,
     next_connection: AtomicUsize,
     keys: Keys,
     scripts: Scripts,
@@ -150,7 +155,8 @@ impl RedisStore {
             .enable_all()
             .build()
             .map_err(unavailable)?;
-        let client = redis::Client::open(settings.url.as_str()).map_err(unavailable)?;
+        let urls: Vec<&str> = settings.url.split(',').map(str::trim).collect();
+        let client = redis::Client::open(urls[0]).map_err(unavailable)?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_response_timeout(Some(settings.response_timeout))
             .set_connection_timeout(Some(settings.response_timeout))
@@ -158,17 +164,37 @@ impl RedisStore {
             // manager reconnects in the background on the next command.
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(50));
-        // The managers spawn their connection tasks on the I/O runtime.
-        let _on_io_runtime = runtime.enter();
-        let connections = (0..settings.connections.max(1))
-            .map(|_| {
-                redis::aio::ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(unavailable)?;
+        let notes = {
+            let _on_io_runtime = runtime.enter();
+            redis::aio::ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
+                .map_err(unavailable)?
+        };
+        let connections = if settings.cluster {
+            let cluster = redis::cluster::ClusterClientBuilder::new(urls)
+                .connection_timeout(settings.response_timeout)
+                .response_timeout(settings.response_timeout)
+                .retries(1)
+                .build()
+                .map_err(unavailable)?;
+            Connections::Cluster(cluster, tokio::sync::OnceCell::new())
+        } else {
+            // The managers spawn their connection tasks on the I/O runtime.
+            let _on_io_runtime = runtime.enter();
+            let managers = (0..settings.connections.max(1))
+                .map(|_| {
+                    redis::aio::ConnectionManager::new_lazy_with_config(
+                        client.clone(),
+                        config.clone(),
+                    )
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(unavailable)?;
+            Connections::Single(managers)
+        };
         Ok(Self {
             inner: Arc::new(Inner {
                 client,
+                notes,
                 connections,
                 next_connection: AtomicUsize::new(0),
                 keys: Keys::new(&settings.prefix),
@@ -231,7 +257,81 @@ impl RedisStore {
     }
 }
 
-type Connection = redis::aio::ConnectionManager;
+/// Multiplexed connections, each carrying many requests at once and reconnecting by itself
+/// after a failure. (No pool: a pooled connection is checked with a PING round trip at every
+/// checkout, which cost a third of the dispatch throughput here.)
+enum Connections {
+    /// To one Redis: a few, used in turn.
+    Single(Vec<redis::aio::ConnectionManager>),
+    /// To a Redis Cluster: one, which routes each command to the node of its key's slot
+    /// (opened at first use).
+    Cluster(
+        redis::cluster::ClusterClient,
+        tokio::sync::OnceCell<redis::cluster_async::ClusterConnection>,
+    ),
+}
+
+/// A connection to one Redis or to a cluster.
+#[derive(Clone)]
+enum Connection {
+    Single(redis::aio::ConnectionManager),
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
+impl redis::aio::ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> redis::RedisFuture<'a, Value> {
+        match self {
+            Self::Single(con) => con.req_packed_command(cmd),
+            Self::Cluster(con) => con.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Single(con) => con.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(con) => con.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(con) => con.get_db(),
+            Self::Cluster(con) => con.get_db(),
+        }
+    }
+}
+
+/// Runs independent commands in one round trip: one pipeline on one Redis; on a cluster, where
+/// a pipeline's keys must share one slot, all at once on the multiplexed connection (which
+/// sends each to its slot's node).
+async fn query_each<T: redis::FromRedisValue>(
+    con: &mut Connection,
+    commands: impl Iterator<Item = redis::Cmd>,
+) -> Result<Vec<T>, StoreError> {
+    match con {
+        Connection::Single(_) => {
+            let mut pipe = redis::pipe();
+            for command in commands {
+                pipe.add_command(command);
+            }
+            pipe.query_async(con).await.map_err(unavailable)
+        }
+        Connection::Cluster(cluster) => {
+            let replies = commands.map(|command| {
+                let mut cluster = cluster.clone();
+                async move { command.query_async::<T>(&mut cluster).await }
+            });
+            futures_util::future::try_join_all(replies)
+                .await
+                .map_err(unavailable)
+        }
+    }
+}
 
 /// A connection subscribed to `channel`.
 async fn subscribed(
@@ -285,8 +385,18 @@ async fn forward(
 
 impl Inner {
     async fn connection(&self) -> Result<Connection, StoreError> {
-        let index = self.next_connection.fetch_add(1, Ordering::Relaxed) % self.connections.len();
-        Ok(self.connections[index].clone())
+        match &self.connections {
+            Connections::Single(managers) => {
+                let index = self.next_connection.fetch_add(1, Ordering::Relaxed) % managers.len();
+                Ok(Connection::Single(managers[index].clone()))
+            }
+            Connections::Cluster(client, connection) => connection
+                .get_or_try_init(|| client.get_async_connection())
+                .await
+                .cloned()
+                .map(Connection::Cluster)
+                .map_err(unavailable),
+        }
     }
 
     /// The campaign's meta hash, or `NotFound` (also for another organisation's campaign).
@@ -530,12 +640,12 @@ impl CampaignStore for RedisStore {
                     total: 0,
                 });
             }
-            let mut pipe = redis::pipe();
-            for &id in &ids {
-                pipe.hgetall(inner.keys.campaign(id).meta());
-            }
-            let metas: Vec<HashMap<String, String>> =
-                pipe.query_async(&mut con).await.map_err(unavailable)?;
+            let reads = ids.iter().map(|&id| {
+                redis::cmd("HGETALL")
+                    .arg(inner.keys.campaign(id).meta())
+                    .clone()
+            });
+            let metas: Vec<HashMap<String, String>> = query_each(&mut con, reads).await?;
             let mut matching = Vec::new();
             for (id, fields) in ids.into_iter().zip(metas) {
                 if fields.is_empty() {
@@ -916,13 +1026,15 @@ impl CampaignStore for RedisStore {
         self.io(move |inner| async move {
             let keep = inner.call_deadline.0.to_std().unwrap_or_default()
                 + super::memory::CALL_INDEX_MARGIN;
-            let mut pipe = redis::pipe();
-            for (call, value) in entries {
-                pipe.pset_ex(inner.keys.call(call), value, keep.as_millis() as u64)
-                    .ignore();
-            }
+            let writes = entries.into_iter().map(|(call, value)| {
+                redis::cmd("PSETEX")
+                    .arg(inner.keys.call(call))
+                    .arg(keep.as_millis() as u64)
+                    .arg(value)
+                    .clone()
+            });
             let mut con = inner.connection().await?;
-            let () = pipe.query_async(&mut con).await.map_err(unavailable)?;
+            let _: Vec<Value> = query_each(&mut con, writes).await?;
             Ok(())
         })
         .await
@@ -1144,12 +1256,13 @@ impl CampaignStore for RedisStore {
             if ids.is_empty() {
                 return Ok(Vec::new());
             }
-            let mut pipe = redis::pipe();
-            for &id in &ids {
-                pipe.exists(inner.keys.campaign(id).lease());
-            }
+            let reads = ids.iter().map(|&id| {
+                redis::cmd("EXISTS")
+                    .arg(inner.keys.campaign(id).lease())
+                    .clone()
+            });
             let mut con = inner.connection().await?;
-            let leased: Vec<bool> = pipe.query_async(&mut con).await.map_err(unavailable)?;
+            let leased: Vec<bool> = query_each(&mut con, reads).await?;
             Ok(ids
                 .into_iter()
                 .zip(leased)
@@ -1175,7 +1288,7 @@ impl CampaignStore for RedisStore {
     async fn publish(&self, channel: &str, message: &str) -> Result<usize, StoreError> {
         let (channel, message) = (self.inner.keys.channel(channel), message.to_owned());
         self.io(move |inner| async move {
-            let mut con = inner.connection().await?;
+            let mut con = inner.notes.clone();
             con.publish(channel, message).await.map_err(unavailable)
         })
         .await
