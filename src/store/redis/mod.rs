@@ -176,7 +176,7 @@ impl RedisStore {
                 .retries(1)
                 .build()
                 .map_err(unavailable)?;
-            Connections::Cluster(cluster, tokio::sync::OnceCell::new())
+            Connections::Cluster(Box::new((cluster, tokio::sync::OnceCell::new())))
         } else {
             // The managers spawn their connection tasks on the I/O runtime.
             let _on_io_runtime = runtime.enter();
@@ -266,8 +266,10 @@ enum Connections {
     /// To a Redis Cluster: one, which routes each command to the node of its key's slot
     /// (opened at first use).
     Cluster(
-        redis::cluster::ClusterClient,
-        tokio::sync::OnceCell<redis::cluster_async::ClusterConnection>,
+        Box<(
+            redis::cluster::ClusterClient,
+            tokio::sync::OnceCell<redis::cluster_async::ClusterConnection>,
+        )>,
     ),
 }
 
@@ -390,8 +392,9 @@ impl Inner {
                 let index = self.next_connection.fetch_add(1, Ordering::Relaxed) % managers.len();
                 Ok(Connection::Single(managers[index].clone()))
             }
-            Connections::Cluster(client, connection) => connection
-                .get_or_try_init(|| client.get_async_connection())
+            Connections::Cluster(cluster) => cluster
+                .1
+                .get_or_try_init(|| cluster.0.get_async_connection())
                 .await
                 .cloned()
                 .map(Connection::Cluster)
