@@ -474,11 +474,11 @@ pub fn redis_cluster_url() -> String {
         if let Ok(url) = std::env::var("REDIS_CLUSTER_URL") {
             return url;
         }
-        let ports: Vec<u16> = (0..3)
-            .map(|_| {
-                let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-                listener.local_addr().unwrap().port()
-            })
+        // A cluster node's port is at most 55535: its bus port is 10000 higher.
+        let free = |port: u16| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok();
+        let ports: Vec<u16> = (20_000 + (std::process::id() % 1_000) as u16 * 30..55_535)
+            .filter(|&port| free(port) && free(port + 10_000))
+            .take(3)
             .collect();
         let dir = std::env::temp_dir().join(format!("pacer-cluster-{}", std::process::id()));
         let servers: String = ports
