@@ -396,3 +396,44 @@ async fn a_joining_node_takes_a_share_and_a_leaving_node_hands_its_share_over() 
     }
     assert_one_attempt_per_contact(&cluster.dials());
 }
+
+/// A node stops claiming a fifth of the TTL before a lease it could not renew would lapse, and
+/// gives it up once another node took it.
+async fn a_lease_book_stops_claiming_before_an_unrenewed_lease_could_lapse(
+    store: std::sync::Arc<dyn pacer::store::CampaignStore>,
+) {
+    use pacer::cluster::LeaseBook;
+    let id = crate::store_conformance::scheduled(&*store, 1, Default::default()).await;
+    let ttl = Duration::from_millis(500);
+    let (a, b) = (
+        LeaseBook::new(store.clone(), "a", ttl),
+        LeaseBook::new(store.clone(), "b", ttl),
+    );
+    let fence = a.fence(id).await.unwrap().expect("a free lease is taken");
+    assert!(a.safe(id));
+    assert_eq!(b.fence(id).await.unwrap(), None, "one owner at a time");
+    // Not renewed: unsafe from 400 ms on, while the store still says the lease is a's.
+    tokio::time::sleep(Duration::from_millis(430)).await;
+    assert!(!a.safe(id));
+    assert_eq!(
+        store.lease_holder(id).await.unwrap().as_deref(),
+        Some(a.owner())
+    );
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    let newer = b.fence(id).await.unwrap().expect("a lapsed lease is taken");
+    assert!(newer > fence);
+    assert_eq!(a.fence(id).await.unwrap(), None);
+    assert!(!a.holds(id));
+}
+
+#[tokio::test]
+async fn a_lease_book_stops_claiming_before_an_unrenewed_lease_could_lapse_in_memory() {
+    let store = std::sync::Arc::new(pacer::store::MemoryStore::new());
+    a_lease_book_stops_claiming_before_an_unrenewed_lease_could_lapse(store).await;
+}
+
+#[tokio::test]
+async fn a_lease_book_stops_claiming_before_an_unrenewed_lease_could_lapse_on_redis() {
+    let store = std::sync::Arc::new(crate::helpers::redis_store());
+    a_lease_book_stops_claiming_before_an_unrenewed_lease_could_lapse(store).await;
+}

@@ -64,7 +64,7 @@ const ALL: Page = Page {
 };
 
 /// Creates and schedules a campaign of `n` contacts for `acme`.
-async fn scheduled(
+pub async fn scheduled(
     store: &dyn CampaignStore,
     n: usize,
     patch: SchedulePatch,
