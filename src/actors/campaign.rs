@@ -86,6 +86,9 @@ enum Stepped {
     Draining,
     /// Nothing claimed: another node holds the campaign's lease.
     NotOwner,
+    /// What was claimed went back to the queue: the lease neared its end during the claim. The
+    /// next step renews it, or finds another node holding it.
+    LeaseUnsure,
     /// The carrier limit let nothing through; ask again after this long.
     Throttled(std::time::Duration),
 }
@@ -144,7 +147,7 @@ impl Step {
             for result in join_all(releases).await {
                 result?;
             }
-            return Ok(Stepped::NotOwner);
+            return Ok(Stepped::LeaseUnsure);
         }
         let results = self
             .dialers
@@ -239,6 +242,9 @@ enum Retire {
 /// How long to wait before trying again after the store failed. Real time, not the campaign
 /// clock: it paces retries against an outage, not calls.
 const STORE_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// How soon a step that met a lease near its end tries again.
+const LEASE_RETRY: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// The dispatcher of one campaign.
 #[derive(Debug)]
@@ -485,6 +491,7 @@ impl CampaignActor {
                 }
             }
             Ok(Stepped::Throttled(retry_in)) => self.retry_after(ctx, retry_in),
+            Ok(Stepped::LeaseUnsure) => self.retry_after(ctx, LEASE_RETRY),
             Err(StoreError::NotFound) => ctx.stop(),
             Err(StoreError::StaleLease) => {
                 tracing::info!(campaign = %self.id, "lease taken over, dispatcher stops");

@@ -392,6 +392,8 @@ pub async fn spawn_real_time_app(
         .await
         .expect("the app builds");
     actix_web::rt::spawn(app.server);
+    // The background tasks (lease keeper, notes, webhooks) run as long as the test process.
+    std::mem::forget(app.stop_background);
     (
         format!("http://127.0.0.1:{}/api/public/v1", app.port),
         reqwest::Client::new(),
