@@ -321,8 +321,10 @@ impl CampaignActor {
                     .outcomes
                     .splice(0..0, std::mem::take(&mut report.unrecorded));
                 let events = actor.observe(&report);
-                if matches!(report.result, Ok(Stepped::NotOwner)) && !report.recorded.is_empty() {
-                    // Outcomes of another node's calls were recorded here: it has free slots.
+                let asked = retire == Retire::WhenIdle || !report.recorded.is_empty();
+                if matches!(report.result, Ok(Stepped::NotOwner)) && asked {
+                    // Something happened here to a campaign another node dispatches (outcomes
+                    // recorded, contacts added): that node looks at it now, not at its next timer.
                     actor.directory.wake_owner(actor.id);
                 }
                 actor

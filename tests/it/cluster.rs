@@ -282,7 +282,7 @@ async fn a_pause_through_a_node_that_does_not_own_the_campaign_stops_every_call(
         format!("/batch-calls/{id}/pause"),
         format!("/batch-calls/{id}/resume"),
     );
-    for trial in 0..12_u64 {
+    for trial in 0..20_u64 {
         // Calls flow from the owner, then the other node is asked to pause.
         let resumed = Instant::now();
         cluster
