@@ -300,6 +300,26 @@ async fn a_pause_through_a_node_that_does_not_own_the_campaign_stops_every_call(
         assert_eq!(late, 0, "trial {trial}: dials after the pause response");
         other.send(Method::POST, &resume, None).await.expect(200);
     }
+    // An edit and a cancel through the other node too: after the cancel's answer, no call.
+    let edit = serde_json::json!({ "max_concurrent_calls": 3 });
+    let edited = other
+        .send(Method::PATCH, &format!("/batch-calls/{id}"), Some(&edit))
+        .await
+        .expect(200);
+    assert_eq!(edited.data()["max_concurrent_calls"], 3);
+    cluster
+        .wait_for_dials("owner", Instant::now(), 1, Duration::from_secs(5))
+        .await;
+    let cancel = format!("/batch-calls/{id}/cancel");
+    other.send(Method::POST, &cancel, None).await.expect(200);
+    let answered = Instant::now();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let late = cluster
+        .dials()
+        .iter()
+        .filter(|dial| dial.at > answered)
+        .count();
+    assert_eq!(late, 0, "dials after the cancel response");
     assert!(
         dials_by(&cluster.dials(), "other", start).is_empty(),
         "the owner kept the campaign"
