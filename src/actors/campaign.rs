@@ -560,7 +560,11 @@ impl Actor for CampaignActor {
         // Outcomes go through the directory, not to this actor's address: a call may outlive
         // its actor (a handover, a retired actor), and its outcome must still be recorded.
         let directory = self.directory.clone();
-        self.sink = Some(OutcomeSink::new(move |report| directory.report(report)));
+        let leases = self.directory.leases();
+        self.sink = Some(
+            OutcomeSink::new(move |report| directory.report(report))
+                .with_permit(move |id| leases.safe(id)),
+        );
         // Never retire here: the message that made the directory start this actor is queued.
         let step = self.dispatch(Retire::Never);
         ctx.wait(step);

@@ -27,17 +27,39 @@ pub struct CallReport {
     pub result: CallResult,
 }
 
-/// Where a dialer sends the outcome of a call it placed.
+/// The dispatcher's side of a placement: where the outcome of a call goes, and whether the call
+/// may still be requested at all (its campaign's lease is still safe: a process stalled past
+/// its lease must not send what it claimed before). A dialer asks right before each request.
 #[derive(Clone)]
-pub struct OutcomeSink(Arc<dyn Fn(CallReport) + Send + Sync>);
+pub struct OutcomeSink {
+    deliver: Arc<dyn Fn(CallReport) + Send + Sync>,
+    permit: Option<Arc<dyn Fn(CampaignId) -> bool + Send + Sync>>,
+}
 
 impl OutcomeSink {
     pub fn new(deliver: impl Fn(CallReport) + Send + Sync + 'static) -> Self {
-        Self(Arc::new(deliver))
+        Self {
+            deliver: Arc::new(deliver),
+            permit: None,
+        }
+    }
+
+    /// Calls of a campaign may be requested only while `permit` says so.
+    pub fn with_permit(
+        mut self,
+        permit: impl Fn(CampaignId) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.permit = Some(Arc::new(permit));
+        self
     }
 
     pub fn report(&self, report: CallReport) {
-        (self.0)(report);
+        (self.deliver)(report);
+    }
+
+    /// Whether a call of `campaign` may be requested now.
+    pub fn may_place(&self, campaign: CampaignId) -> bool {
+        self.permit.as_ref().is_none_or(|permit| permit(campaign))
     }
 }
 

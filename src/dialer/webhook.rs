@@ -213,6 +213,12 @@ impl WebhookDialer {
         let mut backoff = self.settings.backoff;
         let mut last_error = String::new();
         for _ in 0..self.settings.tries.max(1) {
+            if !sink.may_place(call.campaign_id) {
+                // Released: the node that owns the campaign now places it, under the same key.
+                return Err(DialError::Unavailable(
+                    "the campaign's lease lapsed".to_owned(),
+                ));
+            }
             match self.request(&key, &body).await {
                 Answer::Placed(outcome) => {
                     if let Some(result) = outcome {

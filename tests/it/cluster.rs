@@ -4,7 +4,7 @@
 //! its receive times and the test's response times are on one clock.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
@@ -81,8 +81,8 @@ impl Cluster {
             .env("PACER_ACTOR_THREADS", "1")
             .env("PACER_HTTP_WORKERS", "1")
             .env("PACER_SHUTDOWN_GRACE_SECS", "5")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(log).expect("a log file"))
+            .stdout(std::fs::File::create(&log).expect("a log file"))
+            .stderr(std::fs::File::create(log.with_extension("err")).expect("a log file"))
             .spawn()
             .expect("the pacer binary starts");
         let proc = Proc {
