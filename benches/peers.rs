@@ -1,0 +1,312 @@
+//! Pacer beside BullMQ (`benches/peers/bullmq/bench.js`) on the same redis-server, in one
+//! invocation, alternating, once with Redis at its default `hz 10` and once at `hz 100`:
+//!
+//! 1. the ceiling: `redis-benchmark -P 32 -t zadd,zpopmin`;
+//! 2. throughput: calls (jobs) finished per second, everything due at once, instant work, the
+//!    same total concurrency (Pacer: 10 campaigns × 100; BullMQ: one queue × 1 000, and ten
+//!    queues × 100);
+//! 3. lateness: work falling due at a steady rate (Pacer: one campaign per call a second, each
+//!    with a daily cap that puts a slot every ≈ second, slightly different per campaign so the
+//!    slots spread; BullMQ: delayed jobs at the same rate), start time minus due time;
+//! 4. pause: many pauses at random moments while work flows; calls (jobs) started after the
+//!    pause's answer (Pacer: dial requests the provider received; must be 0).
+//!
+//! `cargo bench --bench peers` (full sizes) or `-- --quick` (under two minutes). Needs
+//! `redis-server`, `redis-benchmark`, `node` and `npm` (BullMQ is installed with `npm ci` into
+//! `benches/peers/bullmq/node_modules` on first use). Every loop is bounded in count and time.
+
+#![allow(clippy::print_stdout, reason = "a harness prints its table")]
+
+use std::collections::HashMap;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use pacer::clock::{Clock, SystemClock};
+
+use serde_json::{Value, json};
+
+#[path = "support/mod.rs"]
+mod support;
+
+use support::{Node, provider, redis_server, throughput};
+
+const PEER_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/peers/bullmq");
+
+fn port_of(redis: &str) -> String {
+    redis
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// Runs the BullMQ script: its one JSON line.
+fn bullmq(redis: &str, mode: &str, args: &[(&str, String)]) -> Value {
+    if !std::path::Path::new(PEER_DIR).join("node_modules").exists() {
+        let installed = Command::new("npm")
+            .args(["ci", "--no-fund", "--no-audit", "--prefix", PEER_DIR])
+            .status()
+            .expect("npm runs (apt-get install npm)");
+        assert!(installed.success(), "npm ci failed in {PEER_DIR}");
+    }
+    let mut command = Command::new("node");
+    command
+        .arg(format!("{PEER_DIR}/bench.js"))
+        .arg(mode)
+        .args(["--port", &port_of(redis)]);
+    for (name, value) in args {
+        command.arg(format!("--{name}")).arg(value);
+    }
+    let output = command
+        .output()
+        .expect("node runs (apt-get install nodejs)");
+    assert!(
+        output.status.success(),
+        "bench.js {mode}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(stdout.lines().last().unwrap_or("")).expect("one JSON line")
+}
+
+/// `redis-benchmark -P 32 -t zadd,zpopmin`: requests per second of each.
+fn ceiling(redis: &str, n: u32) -> (f64, f64) {
+    let output = Command::new("redis-benchmark")
+        .args(["-h", "127.0.0.1", "-p", &port_of(redis), "-P", "32", "-q"])
+        .args(["-t", "zadd,zpopmin", "-n", &n.to_string()])
+        .output()
+        .expect("redis-benchmark runs");
+    let text = String::from_utf8_lossy(&output.stdout).replace('\r', "\n");
+    let rate = |name: &str| {
+        text.lines()
+            .filter(|line| line.starts_with(name) && line.contains("requests per second"))
+            .filter_map(|line| line.split_whitespace().nth(1)?.parse::<f64>().ok())
+            .next_back()
+            .unwrap_or(0.0)
+    };
+    (rate("ZADD:"), rate("ZPOPMIN:"))
+}
+
+fn prefix() -> String {
+    format!("bench:{}:", uuid::Uuid::new_v4().simple())
+}
+
+fn webhook(provider: &str, name: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("PACER_DIALER", "webhook".to_owned()),
+        ("PACER_DIALER_URL", format!("{provider}/{name}")),
+        (
+            "PACER_DIALER_SECRET",
+            "bench-dialer-secret-0123456789".to_owned(),
+        ),
+    ]
+}
+
+/// Pacer's pauses: `trials` pauses at random moments of a campaign dialing through the webhook
+/// dialer; dial requests received after each answer, and the answers' latencies.
+async fn pacer_pause(redis: &str, trials: usize) -> (usize, Vec<Duration>) {
+    let (provider, dials) = provider().await;
+    let node = Node::start("p", redis, &prefix(), &webhook(&provider, "p")).await;
+    let id = node.create(0, 200_000, 100).await;
+    node.post(&id, "schedule").await;
+    let (mut late, mut latencies) = (0, Vec::new());
+    for trial in 0..trials {
+        tokio::time::sleep(Duration::from_millis(20 + (trial as u64 * 37) % 80)).await;
+        let sent = Instant::now();
+        node.post(&id, "pause").await;
+        let answered = Instant::now();
+        latencies.push(answered - sent);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        late += dials
+            .lock()
+            .iter()
+            .filter(|dial| dial.at > answered)
+            .count();
+        node.post(&id, "resume").await;
+    }
+    latencies.sort();
+    (late, latencies)
+}
+
+/// Pacer's lateness: `n` campaigns, one call a second each for `seconds`, all starting at one
+/// instant; dial received minus slot, in ms (the slot grid of a daily cap over the whole UTC day
+/// is known: slot k of campaign i is at midnight + k · 86 400 s / cap_i).
+async fn pacer_lateness(redis: &str, n: usize, seconds: usize) -> Vec<f64> {
+    let (provider, dials) = provider().await;
+    let node = Node::start("l", redis, &prefix(), &webhook(&provider, "l")).await;
+    // Time to create and schedule them all first (≈ 2 ms a campaign here), plus a margin.
+    let start = SystemClock.now() + chrono::Duration::milliseconds(5_000 + 3 * n as i64);
+    let mut caps = HashMap::new();
+    for i in 0..n {
+        let cap = 86_400 + i as u64;
+        let contacts: Vec<Value> = (0..seconds + 2)
+            .map(|k| json!({ "phone_number": format!("+1555{:07}", i * 100 + k) }))
+            .collect();
+        let body = json!({
+            "name": "lateness", "agent_id": "agent", "contacts": contacts, "timezone": "UTC",
+            "working_days": [1, 2, 3, 4, 5, 6, 7], "max_calls_per_day": cap,
+        });
+        let created = node
+            .call(reqwest::Method::POST, "/batch-calls", Some(body))
+            .await;
+        let id = created["data"]["id"].as_str().unwrap().to_owned();
+        let schedule = json!({ "scheduled_at": start.to_rfc3339() });
+        node.call(
+            reqwest::Method::POST,
+            &format!("/batch-calls/{id}/schedule"),
+            Some(schedule),
+        )
+        .await;
+        caps.insert(id, cap as f64);
+    }
+    let until = start + chrono::Duration::seconds(seconds as i64);
+    while SystemClock.now() < until + chrono::Duration::seconds(1) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let start = start.timestamp_millis() as f64 / 1e3;
+    let until = until.timestamp_millis() as f64 / 1e3;
+    let mut late: Vec<f64> = dials
+        .lock()
+        .iter()
+        .filter_map(|dial| {
+            let cap = caps.get(&dial.campaign)?;
+            let t = dial.wall.timestamp_micros() as f64 / 1e6;
+            let midnight = (t / 86_400.0).floor() * 86_400.0;
+            let spacing = 86_400.0 / cap;
+            let slot = midnight + ((t - midnight) / spacing).floor() * spacing;
+            // A call a hair before its slot (the node rounds slots to the millisecond) belongs
+            // to the next slot: early, not a slot late.
+            let late = t - slot;
+            let late = if late > spacing / 2.0 {
+                late - spacing
+            } else {
+                late
+            };
+            (slot >= start && t <= until).then_some(late * 1e3)
+        })
+        .collect();
+    late.sort_by(f64::total_cmp);
+    late
+}
+
+fn quantile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    quantile(&values, 0.5)
+}
+
+async fn run(quick: bool) {
+    let (per_campaign, rounds, trials) = if quick {
+        (1_000, 1, 20)
+    } else {
+        (10_000, 3, 50)
+    };
+    let (n_late, seconds) = if quick { (500, 5) } else { (10_000, 10) };
+    let n_jobs = 10 * per_campaign;
+    for hz in ["10", "100"] {
+        let (_server, redis) = redis_server(&["--hz", hz]);
+        println!("\n## Redis hz {hz}\n");
+        let (zadd, zpopmin) = ceiling(&redis, if quick { 200_000 } else { 2_000_000 });
+        println!("Ceiling, `redis-benchmark -P 32`: ZADD {zadd:.0}/s, ZPOPMIN {zpopmin:.0}/s\n");
+
+        // Throughput, alternating Pacer and BullMQ.
+        let (mut pacer, mut one_queue, mut ten_queues) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            pacer.push(throughput(&redis, 1, 10, per_campaign).await.calls_per_sec);
+            let args = |concurrency: u32, queues: u32| {
+                vec![
+                    ("jobs", n_jobs.to_string()),
+                    ("concurrency", concurrency.to_string()),
+                    ("queues", queues.to_string()),
+                ]
+            };
+            let rate = |result: Value| result["per_second"].as_f64().unwrap_or(f64::NAN);
+            one_queue.push(rate(bullmq(&redis, "throughput", &args(1_000, 1))));
+            ten_queues.push(rate(bullmq(&redis, "throughput", &args(100, 10))));
+        }
+        let (pacer, one_queue, ten_queues) = (median(pacer), median(one_queue), median(ten_queues));
+        println!(
+            "| throughput ({n_jobs} calls, concurrency 1 000, median of {rounds}) | per second | Pacer ÷ this | this ÷ ZPOPMIN ceiling |"
+        );
+        println!("|---|---|---|---|");
+        for (name, rate) in [
+            ("Pacer, 1 node", pacer),
+            ("BullMQ, 1 queue", one_queue),
+            ("BullMQ, 10 queues", ten_queues),
+        ] {
+            println!(
+                "| {name} | {rate:.0} | {:.2} | {:.2} % |",
+                pacer / rate,
+                100.0 * rate / zpopmin
+            );
+        }
+
+        // Lateness at the same steady rate.
+        let late = pacer_lateness(&redis, n_late, seconds).await;
+        let peer = bullmq(
+            &redis,
+            "lateness",
+            &[
+                ("rate", n_late.to_string()),
+                ("seconds", seconds.to_string()),
+                ("concurrency", "1000".to_owned()),
+                ("queues", "1".to_owned()),
+            ],
+        );
+        println!(
+            "\n| lateness at {n_late} calls/s for {seconds} s | calls | min | p50 | p99 | max |"
+        );
+        println!("|---|---|---|---|---|---|");
+        println!(
+            "| Pacer (dial received − slot) | {} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms |",
+            late.len(),
+            late.first().copied().unwrap_or(f64::NAN),
+            quantile(&late, 0.5),
+            quantile(&late, 0.99),
+            late.last().copied().unwrap_or(f64::NAN)
+        );
+        println!(
+            "| BullMQ (processed − timestamp + delay) | {} | | {} ms | {} ms | {} ms |",
+            peer["jobs"], peer["p50_ms"], peer["p99_ms"], peer["max_ms"]
+        );
+
+        // Pauses.
+        let (late, latencies) = pacer_pause(&redis, trials).await;
+        let peer = bullmq(
+            &redis,
+            "pause",
+            &[
+                ("trials", trials.to_string()),
+                ("concurrency", "100".to_owned()),
+            ],
+        );
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        println!(
+            "\n| {trials} pauses at random moments | started after the pause answer | pause p50 | pause p99 |"
+        );
+        println!("|---|---|---|---|");
+        println!(
+            "| Pacer (dial requests) | {late} | {:.1} ms | {:.1} ms |",
+            ms(latencies[latencies.len() / 2]),
+            ms(latencies[(latencies.len() - 1) * 99 / 100])
+        );
+        println!(
+            "| BullMQ (`queue.pause()`, jobs started) | {} | {:.1} ms | {:.1} ms |",
+            peer["started_after_pause"],
+            peer["pause_p50_ms"].as_f64().unwrap_or(f64::NAN),
+            peer["pause_p99_ms"].as_f64().unwrap_or(f64::NAN)
+        );
+    }
+}
+
+fn main() {
+    let quick = std::env::args().any(|arg| arg == "--quick");
+    actix_web::rt::System::new().block_on(run(quick));
+}
