@@ -11,7 +11,8 @@
 //! 4. pause: many pauses at random moments while work flows; calls (jobs) started after the
 //!    pause's answer (Pacer: dial requests the provider received; must be 0).
 //!
-//! `cargo bench --bench peers` (full sizes) or `-- --quick` (under two minutes). Needs
+//! `cargo bench --bench peers` (full sizes), `-- --quick` (under two minutes), `-- lateness`
+//! (one workload: `throughput`, `lateness` or `pause`). Needs
 //! `redis-server`, `redis-benchmark`, `node` and `npm` (BullMQ is installed with `npm ci` into
 //! `benches/peers/bullmq/node_modules` on first use). Every loop is bounded in count and time.
 
@@ -133,10 +134,13 @@ async fn pacer_pause(redis: &str, trials: usize) -> (usize, Vec<Duration>) {
 /// instant; dial received minus slot, in ms (the slot grid of a daily cap over the whole UTC day
 /// is known: slot k of campaign i is at midnight + k · 86 400 s / cap_i).
 async fn pacer_lateness(redis: &str, n: usize, seconds: usize) -> Vec<f64> {
+    // Each dial is measured, however late (the expected count is n × seconds).
     let (provider, dials) = provider().await;
     let node = Node::start("l", redis, &prefix(), &webhook(&provider, "l")).await;
     // Time to create and schedule them all first (≈ 2 ms a campaign here), plus a margin.
+    // On a whole second: the node compares slots rounded to the millisecond with the start.
     let start = SystemClock.now() + chrono::Duration::milliseconds(5_000 + 3 * n as i64);
+    let start = chrono::DateTime::from_timestamp(start.timestamp(), 0).expect("a valid instant");
     let mut caps = HashMap::new();
     for i in 0..n {
         let cap = 86_400 + i as u64;
@@ -160,32 +164,34 @@ async fn pacer_lateness(redis: &str, n: usize, seconds: usize) -> Vec<f64> {
         .await;
         caps.insert(id, cap as f64);
     }
-    let until = start + chrono::Duration::seconds(seconds as i64);
-    while SystemClock.now() < until + chrono::Duration::seconds(1) {
+    // Until every campaign's calls are in (or a minute past the last slot).
+    let until = start + chrono::Duration::seconds(seconds as i64 + 60);
+    while SystemClock.now() < until && dials.lock().len() < n * seconds {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // Each campaign dials its contacts in order, one a slot: the k-th dial is due at the k-th
+    // slot from the first one at or after the start.
     let start = start.timestamp_millis() as f64 / 1e3;
-    let until = until.timestamp_millis() as f64 / 1e3;
-    let mut late: Vec<f64> = dials
-        .lock()
-        .iter()
-        .filter_map(|dial| {
-            let cap = caps.get(&dial.campaign)?;
-            let t = dial.wall.timestamp_micros() as f64 / 1e6;
-            let midnight = (t / 86_400.0).floor() * 86_400.0;
-            let spacing = 86_400.0 / cap;
-            let slot = midnight + ((t - midnight) / spacing).floor() * spacing;
-            // A call a hair before its slot (the node rounds slots to the millisecond) belongs
-            // to the next slot: early, not a slot late.
-            let late = t - slot;
-            let late = if late > spacing / 2.0 {
-                late - spacing
-            } else {
-                late
-            };
-            (slot >= start && t <= until).then_some(late * 1e3)
-        })
-        .collect();
+    let mut by_campaign: HashMap<&str, Vec<f64>> = HashMap::new();
+    let dials = dials.lock();
+    for dial in dials.iter() {
+        let t = dial.wall.timestamp_micros() as f64 / 1e6;
+        by_campaign.entry(&dial.campaign).or_default().push(t);
+    }
+    let mut late = Vec::new();
+    for (campaign, mut times) in by_campaign {
+        let Some(&cap) = caps.get(campaign) else {
+            continue;
+        };
+        times.sort_by(f64::total_cmp);
+        let spacing = 86_400.0 / cap;
+        let midnight = (start / 86_400.0).floor() * 86_400.0;
+        // The node rounds slots to the millisecond.
+        let first = midnight + ((start - midnight) / spacing - 1e-6).ceil() * spacing;
+        for (k, t) in times.into_iter().take(seconds).enumerate() {
+            late.push((t - (first + k as f64 * spacing)) * 1e3);
+        }
+    }
     late.sort_by(f64::total_cmp);
     late
 }
@@ -202,7 +208,8 @@ fn median(mut values: Vec<f64>) -> f64 {
     quantile(&values, 0.5)
 }
 
-async fn run(quick: bool) {
+async fn run(quick: bool, only: Option<String>) {
+    let runs = |workload: &str| only.as_deref().is_none_or(|only| only == workload);
     let (per_campaign, rounds, trials) = if quick {
         (1_000, 1, 20)
     } else {
@@ -217,96 +224,107 @@ async fn run(quick: bool) {
         println!("Ceiling, `redis-benchmark -P 32`: ZADD {zadd:.0}/s, ZPOPMIN {zpopmin:.0}/s\n");
 
         // Throughput, alternating Pacer and BullMQ.
-        let (mut pacer, mut one_queue, mut ten_queues) = (Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..rounds {
-            pacer.push(throughput(&redis, 1, 10, per_campaign).await.calls_per_sec);
-            let args = |concurrency: u32, queues: u32| {
-                vec![
-                    ("jobs", n_jobs.to_string()),
-                    ("concurrency", concurrency.to_string()),
-                    ("queues", queues.to_string()),
-                ]
-            };
-            let rate = |result: Value| result["per_second"].as_f64().unwrap_or(f64::NAN);
-            one_queue.push(rate(bullmq(&redis, "throughput", &args(1_000, 1))));
-            ten_queues.push(rate(bullmq(&redis, "throughput", &args(100, 10))));
-        }
-        let (pacer, one_queue, ten_queues) = (median(pacer), median(one_queue), median(ten_queues));
-        println!(
-            "| throughput ({n_jobs} calls, concurrency 1 000, median of {rounds}) | per second | Pacer ÷ this | this ÷ ZPOPMIN ceiling |"
-        );
-        println!("|---|---|---|---|");
-        for (name, rate) in [
-            ("Pacer, 1 node", pacer),
-            ("BullMQ, 1 queue", one_queue),
-            ("BullMQ, 10 queues", ten_queues),
-        ] {
+        if runs("throughput") {
+            let (mut pacer, mut one_queue, mut ten_queues) = (Vec::new(), Vec::new(), Vec::new());
+            for _ in 0..rounds {
+                pacer.push(throughput(&redis, 1, 10, per_campaign).await.calls_per_sec);
+                let args = |concurrency: u32, queues: u32| {
+                    vec![
+                        ("jobs", n_jobs.to_string()),
+                        ("concurrency", concurrency.to_string()),
+                        ("queues", queues.to_string()),
+                    ]
+                };
+                let rate = |result: Value| result["per_second"].as_f64().unwrap_or(f64::NAN);
+                one_queue.push(rate(bullmq(&redis, "throughput", &args(1_000, 1))));
+                ten_queues.push(rate(bullmq(&redis, "throughput", &args(100, 10))));
+            }
+            let (pacer, one_queue, ten_queues) =
+                (median(pacer), median(one_queue), median(ten_queues));
             println!(
-                "| {name} | {rate:.0} | {:.2} | {:.2} % |",
-                pacer / rate,
-                100.0 * rate / zpopmin
+                "| throughput ({n_jobs} calls, concurrency 1 000, median of {rounds}) | per second | Pacer ÷ this | this ÷ ZPOPMIN ceiling |"
+            );
+            println!("|---|---|---|---|");
+            for (name, rate) in [
+                ("Pacer, 1 node", pacer),
+                ("BullMQ, 1 queue", one_queue),
+                ("BullMQ, 10 queues", ten_queues),
+            ] {
+                println!(
+                    "| {name} | {rate:.0} | {:.2} | {:.2} % |",
+                    pacer / rate,
+                    100.0 * rate / zpopmin
+                );
+            }
+        }
+        // Lateness at the same steady rate.
+        if runs("lateness") {
+            let late = pacer_lateness(&redis, n_late, seconds).await;
+            let peer = bullmq(
+                &redis,
+                "lateness",
+                &[
+                    ("rate", n_late.to_string()),
+                    ("seconds", seconds.to_string()),
+                    ("concurrency", "1000".to_owned()),
+                    ("queues", "1".to_owned()),
+                ],
+            );
+            println!(
+                "\n| lateness at {n_late} calls/s for {seconds} s | calls | min | p50 | p99 | max |"
+            );
+            println!("|---|---|---|---|---|---|");
+            println!(
+                "| Pacer (dial received − slot) | {} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms |",
+                late.len(),
+                late.first().copied().unwrap_or(f64::NAN),
+                quantile(&late, 0.5),
+                quantile(&late, 0.99),
+                late.last().copied().unwrap_or(f64::NAN)
+            );
+            println!(
+                "| BullMQ (processed − timestamp + delay) | {} | | {} ms | {} ms | {} ms |",
+                peer["jobs"], peer["p50_ms"], peer["p99_ms"], peer["max_ms"]
             );
         }
-
-        // Lateness at the same steady rate.
-        let late = pacer_lateness(&redis, n_late, seconds).await;
-        let peer = bullmq(
-            &redis,
-            "lateness",
-            &[
-                ("rate", n_late.to_string()),
-                ("seconds", seconds.to_string()),
-                ("concurrency", "1000".to_owned()),
-                ("queues", "1".to_owned()),
-            ],
-        );
-        println!(
-            "\n| lateness at {n_late} calls/s for {seconds} s | calls | min | p50 | p99 | max |"
-        );
-        println!("|---|---|---|---|---|---|");
-        println!(
-            "| Pacer (dial received − slot) | {} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms |",
-            late.len(),
-            late.first().copied().unwrap_or(f64::NAN),
-            quantile(&late, 0.5),
-            quantile(&late, 0.99),
-            late.last().copied().unwrap_or(f64::NAN)
-        );
-        println!(
-            "| BullMQ (processed − timestamp + delay) | {} | | {} ms | {} ms | {} ms |",
-            peer["jobs"], peer["p50_ms"], peer["p99_ms"], peer["max_ms"]
-        );
-
         // Pauses.
-        let (late, latencies) = pacer_pause(&redis, trials).await;
-        let peer = bullmq(
-            &redis,
-            "pause",
-            &[
-                ("trials", trials.to_string()),
-                ("concurrency", "100".to_owned()),
-            ],
-        );
-        let ms = |d: Duration| d.as_secs_f64() * 1e3;
-        println!(
-            "\n| {trials} pauses at random moments | started after the pause answer | pause p50 | pause p99 |"
-        );
-        println!("|---|---|---|---|");
-        println!(
-            "| Pacer (dial requests) | {late} | {:.1} ms | {:.1} ms |",
-            ms(latencies[latencies.len() / 2]),
-            ms(latencies[(latencies.len() - 1) * 99 / 100])
-        );
-        println!(
-            "| BullMQ (`queue.pause()`, jobs started) | {} | {:.1} ms | {:.1} ms |",
-            peer["started_after_pause"],
-            peer["pause_p50_ms"].as_f64().unwrap_or(f64::NAN),
-            peer["pause_p99_ms"].as_f64().unwrap_or(f64::NAN)
-        );
+        if runs("pause") {
+            let (late, latencies) = pacer_pause(&redis, trials).await;
+            let peer = bullmq(
+                &redis,
+                "pause",
+                &[
+                    ("trials", trials.to_string()),
+                    ("concurrency", "100".to_owned()),
+                ],
+            );
+            let ms = |d: Duration| d.as_secs_f64() * 1e3;
+            println!(
+                "\n| {trials} pauses at random moments | started after the pause answer | pause p50 | pause p99 |"
+            );
+            println!("|---|---|---|---|");
+            println!(
+                "| Pacer (dial requests) | {late} | {:.1} ms | {:.1} ms |",
+                ms(latencies[latencies.len() / 2]),
+                ms(latencies[(latencies.len() - 1) * 99 / 100])
+            );
+            println!(
+                "| BullMQ (`queue.pause()`, jobs started) | {} | {:.1} ms | {:.1} ms |",
+                peer["started_after_pause"],
+                peer["pause_p50_ms"].as_f64().unwrap_or(f64::NAN),
+                peer["pause_p99_ms"].as_f64().unwrap_or(f64::NAN)
+            );
+        }
     }
 }
 
 fn main() {
-    let quick = std::env::args().any(|arg| arg == "--quick");
-    actix_web::rt::System::new().block_on(run(quick));
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|arg| arg == "--quick");
+    // One workload only: `-- lateness` (throughput, lateness, pause).
+    let only = args
+        .iter()
+        .find(|arg| ["throughput", "lateness", "pause"].contains(&arg.as_str()))
+        .cloned();
+    actix_web::rt::System::new().block_on(run(quick, only));
 }
