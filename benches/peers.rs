@@ -130,15 +130,16 @@ async fn pacer_pause(redis: &str, trials: usize) -> (usize, Vec<Duration>) {
     (late, latencies)
 }
 
-/// Pacer's lateness: `n` campaigns, one call a second each for `seconds`, all starting at one
-/// instant; dial received minus slot, in ms (the slot grid of a daily cap over the whole UTC day
-/// is known: slot k of campaign i is at midnight + k · 86 400 s / cap_i).
-async fn pacer_lateness(redis: &str, n: usize, seconds: usize) -> Vec<f64> {
-    // Each dial is measured, however late (the expected count is n × seconds).
-    let (provider, dials) = provider().await;
-    let node = Node::start("l", redis, &prefix(), &webhook(&provider, "l")).await;
+/// `n` campaigns of `seconds + 2` contacts on `node`, each with a daily cap that puts a slot
+/// every ≈ second (cap 86 400 + i, so the campaigns' slots spread), all starting at one instant
+/// on a whole second (the node compares slots rounded to the millisecond with the start).
+/// Returns the start and each campaign's cap.
+async fn steady_campaigns(
+    node: &Node,
+    n: usize,
+    seconds: usize,
+) -> (chrono::DateTime<chrono::Utc>, HashMap<String, f64>) {
     // Time to create and schedule them all first (≈ 2 ms a campaign here), plus a margin.
-    // On a whole second: the node compares slots rounded to the millisecond with the start.
     let start = SystemClock.now() + chrono::Duration::milliseconds(5_000 + 3 * n as i64);
     let start = chrono::DateTime::from_timestamp(start.timestamp(), 0).expect("a valid instant");
     let mut caps = HashMap::new();
@@ -164,6 +165,59 @@ async fn pacer_lateness(redis: &str, n: usize, seconds: usize) -> Vec<f64> {
         .await;
         caps.insert(id, cap as f64);
     }
+    (start, caps)
+}
+
+/// Pacer's dispatch lateness with an instant simulated dialer, from the node's own histogram
+/// (`pacer_dispatch_lateness_seconds`: timer fired minus due): observations, and the bucket
+/// bounds (ms) holding the median and the 99th percentile.
+async fn pacer_dispatch_lateness(redis: &str, n: usize, seconds: usize) -> (f64, f64, f64) {
+    let simulated = [("PACER_SIMULATED_CALL_MS", "0..0".to_owned())];
+    let node = Node::start("d", redis, &prefix(), &simulated).await;
+    let (start, _) = steady_campaigns(&node, n, seconds).await;
+    let until = start + chrono::Duration::seconds(seconds as i64 + 3);
+    while SystemClock.now() < until {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let metrics_url = format!("{}/metrics", node.base.trim_end_matches("/api/public/v1"));
+    let text = node
+        .client
+        .get(metrics_url)
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    let buckets: Vec<(f64, f64)> = text
+        .lines()
+        .filter(|line| line.starts_with("pacer_dispatch_lateness_seconds_bucket"))
+        .filter_map(|line| {
+            let le = line.split("le=\"").nth(1)?.split('"').next()?;
+            let le = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().ok()?
+            };
+            Some((le, line.rsplit(' ').next()?.parse().ok()?))
+        })
+        .collect();
+    let total = buckets.last().map_or(0.0, |&(_, count)| count);
+    let bound = |p: f64| {
+        buckets
+            .iter()
+            .find(|&&(_, count)| count >= p * total)
+            .map_or(f64::NAN, |&(le, _)| le * 1e3)
+    };
+    (total, bound(0.5), bound(0.99))
+}
+
+/// Pacer's lateness through the webhook dialer: dial received minus slot, in ms, for every
+/// call however late (n × seconds expected).
+async fn pacer_lateness(redis: &str, n: usize, seconds: usize) -> Vec<f64> {
+    let (provider, dials) = provider().await;
+    let node = Node::start("l", redis, &prefix(), &webhook(&provider, "l")).await;
+    let (start, caps) = steady_campaigns(&node, n, seconds).await;
     // Until every campaign's calls are in (or a minute past the last slot).
     let until = start + chrono::Duration::seconds(seconds as i64 + 60);
     while SystemClock.now() < until && dials.lock().len() < n * seconds {
@@ -281,6 +335,10 @@ async fn run(quick: bool, only: Option<String>) {
                 quantile(&late, 0.5),
                 quantile(&late, 0.99),
                 late.last().copied().unwrap_or(f64::NAN)
+            );
+            let (observed, p50, p99) = pacer_dispatch_lateness(&redis, n_late, seconds).await;
+            println!(
+                "| Pacer, instant simulated dialer (node histogram: timer fired − due; bucket bounds) | {observed} | | ≤ {p50} ms | ≤ {p99} ms | |"
             );
             println!(
                 "| BullMQ (processed − timestamp + delay) | {} | | {} ms | {} ms | {} ms |",
