@@ -139,8 +139,8 @@ async fn steady_campaigns(
     n: usize,
     seconds: usize,
 ) -> (chrono::DateTime<chrono::Utc>, HashMap<String, f64>) {
-    // Time to create and schedule them all first (≈ 2 ms a campaign here), plus a margin.
-    let start = SystemClock.now() + chrono::Duration::milliseconds(5_000 + 3 * n as i64);
+    // Time to create and schedule them all first (≈ 3 ms a campaign here), plus a margin.
+    let start = SystemClock.now() + chrono::Duration::milliseconds(5_000 + 8 * n as i64);
     let start = chrono::DateTime::from_timestamp(start.timestamp(), 0).expect("a valid instant");
     let mut caps = HashMap::new();
     for i in 0..n {
@@ -165,6 +165,10 @@ async fn steady_campaigns(
         .await;
         caps.insert(id, cap as f64);
     }
+    assert!(
+        SystemClock.now() < start,
+        "creating the campaigns took past their start"
+    );
     (start, caps)
 }
 
