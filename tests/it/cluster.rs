@@ -107,6 +107,15 @@ impl Cluster {
         self.provider.received()
     }
 
+    /// How many dials reached the provider after `answered`, counted 300 ms later.
+    async fn dials_after(&self, answered: Instant) -> usize {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.dials()
+            .iter()
+            .filter(|dial| dial.at > answered)
+            .count()
+    }
+
     /// Waits until `count` dials from `node` arrived after `since`, for at most `limit`.
     async fn wait_for_dials(&self, node: &str, since: Instant, count: usize, limit: Duration) {
         let give_up = Instant::now() + limit;
@@ -291,12 +300,7 @@ async fn a_pause_through_a_node_that_does_not_own_the_campaign_stops_every_call(
         tokio::time::sleep(Duration::from_millis(20 + trial * 17 % 150)).await;
         other.send(Method::POST, &pause, None).await.expect(200);
         let answered = Instant::now();
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let late = cluster
-            .dials()
-            .iter()
-            .filter(|dial| dial.at > answered)
-            .count();
+        let late = cluster.dials_after(answered).await;
         assert_eq!(late, 0, "trial {trial}: dials after the pause response");
         other.send(Method::POST, &resume, None).await.expect(200);
     }
@@ -313,12 +317,7 @@ async fn a_pause_through_a_node_that_does_not_own_the_campaign_stops_every_call(
     let cancel = format!("/batch-calls/{id}/cancel");
     other.send(Method::POST, &cancel, None).await.expect(200);
     let answered = Instant::now();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let late = cluster
-        .dials()
-        .iter()
-        .filter(|dial| dial.at > answered)
-        .count();
+    let late = cluster.dials_after(answered).await;
     assert_eq!(late, 0, "dials after the cancel response");
     assert!(
         dials_by(&cluster.dials(), "other", start).is_empty(),
