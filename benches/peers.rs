@@ -9,10 +9,12 @@
 //!    with a daily cap that puts a slot every ≈ second, slightly different per campaign so the
 //!    slots spread; BullMQ: delayed jobs at the same rate), start time minus due time;
 //! 4. pause: many pauses at random moments while work flows; calls (jobs) started after the
-//!    pause's answer (Pacer: dial requests the provider received; must be 0).
+//!    pause's answer (Pacer: dial requests the provider received; must be 0);
+//! 5. footprint: node RSS and Redis memory with as many campaigns as the lateness workload,
+//!    dispatching (Pacer only, once).
 //!
 //! `cargo bench --bench peers` (full sizes), `-- --quick` (under two minutes), `-- lateness`
-//! (one workload: `throughput`, `lateness` or `pause`). Needs
+//! (one workload: `throughput`, `lateness`, `pause` or `footprint`). Needs
 //! `redis-server`, `redis-benchmark`, `node` and `npm` (BullMQ is installed with `npm ci` into
 //! `benches/peers/bullmq/node_modules` on first use). Every loop is bounded in count and time.
 
@@ -254,6 +256,33 @@ async fn pacer_lateness(redis: &str, n: usize, seconds: usize) -> Vec<f64> {
     late
 }
 
+/// Node RSS and Redis memory (MB) with `n` campaigns dispatching on one node.
+async fn footprint(redis: &str, n: usize) -> (usize, f64, f64) {
+    let calls = [("PACER_SIMULATED_CALL_MS", "500..3000".to_owned())];
+    let node = Node::start("f", redis, &prefix(), &calls).await;
+    let (start, _) = steady_campaigns(&node, n, 10).await;
+    while SystemClock.now() < start + chrono::Duration::seconds(3) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let status = std::fs::read_to_string(format!("/proc/{}/status", node.proc.0.id()))
+        .expect("the node's /proc status");
+    let rss_kb: f64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.split_whitespace().next()?.parse().ok())
+        .unwrap_or(f64::NAN);
+    let info = Command::new("redis-cli")
+        .args(["-p", &port_of(redis), "INFO", "memory"])
+        .output()
+        .expect("redis-cli runs");
+    let used: f64 = String::from_utf8_lossy(&info.stdout)
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("used_memory:"))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(f64::NAN);
+    (n, rss_kb / 1024.0, used / 1e6)
+}
+
 fn quantile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -275,6 +304,13 @@ async fn run(quick: bool, only: Option<String>) {
     };
     let (n_late, seconds) = if quick { (500, 5) } else { (10_000, 10) };
     let n_jobs = 10 * per_campaign;
+    if runs("footprint") {
+        let (_server, redis) = redis_server(&[]);
+        let (n, rss_mb, redis_mb) = footprint(&redis, n_late).await;
+        println!(
+            "\n## Footprint\n\n{n} campaigns of 12 contacts dispatching (simulated calls of 0.5–3 s): node RSS {rss_mb:.1} MB, Redis used_memory {redis_mb:.1} MB"
+        );
+    }
     for hz in ["10", "100"] {
         let (_server, redis) = redis_server(&["--hz", hz]);
         println!("\n## Redis hz {hz}\n");
@@ -386,7 +422,7 @@ fn main() {
     // One workload only: `-- lateness` (throughput, lateness, pause).
     let only = args
         .iter()
-        .find(|arg| ["throughput", "lateness", "pause"].contains(&arg.as_str()))
+        .find(|arg| ["throughput", "lateness", "pause", "footprint"].contains(&arg.as_str()))
         .cloned();
     actix_web::rt::System::new().block_on(run(quick, only));
 }
