@@ -10,11 +10,13 @@
 //!    slots spread; BullMQ: delayed jobs at the same rate), start time minus due time;
 //! 4. pause: many pauses at random moments while work flows; calls (jobs) started after the
 //!    pause's answer (Pacer: dial requests the provider received; must be 0);
-//! 5. footprint: node RSS and Redis memory with as many campaigns as the lateness workload,
+//! 5. control: pause, resume and PATCH on a campaign of 1 M pending contacts (added through the
+//!    API, timed) while other campaigns dispatch, through the owner and through another node;
+//! 6. footprint: node RSS and Redis memory with as many campaigns as the lateness workload,
 //!    dispatching (Pacer only, once).
 //!
 //! `cargo bench --bench peers` (full sizes), `-- --quick` (under two minutes), `-- lateness`
-//! (one workload: `throughput`, `lateness`, `pause` or `footprint`). Needs
+//! (one workload: `throughput`, `lateness`, `pause`, `control` or `footprint`). Needs
 //! `redis-server`, `redis-benchmark`, `node` and `npm` (BullMQ is installed with `npm ci` into
 //! `benches/peers/bullmq/node_modules` on first use). Every loop is bounded in count and time.
 
@@ -256,6 +258,68 @@ async fn pacer_lateness(redis: &str, n: usize, seconds: usize) -> Vec<f64> {
     late
 }
 
+/// Pause, resume and PATCH on a campaign of `pending` contacts while ten campaigns of 100
+/// concurrent calls run on two nodes, through the owning node and through the other; also how
+/// long adding the contacts through the API took. Latencies by (operation, node).
+async fn control_under_load(
+    redis: &str,
+    pending: usize,
+    rounds: usize,
+) -> (Duration, Vec<(String, Vec<Duration>)>) {
+    const CHUNK: usize = 20_000;
+    let calls = [("PACER_SIMULATED_CALL_MS", "500..3000".to_owned())];
+    let prefix = prefix();
+    let owner = Node::start("owner", redis, &prefix, &calls).await;
+    let other = Node::start("other", redis, &prefix, &calls).await;
+    let ingest = Instant::now();
+    let id = owner.create(0, CHUNK, 100).await;
+    for first in (CHUNK..pending).step_by(CHUNK) {
+        let contacts: Vec<Value> = (first..(first + CHUNK).min(pending))
+            .map(|i| json!({ "phone_number": format!("+1555{i:07}") }))
+            .collect();
+        owner
+            .call(
+                reqwest::Method::POST,
+                &format!("/batch-calls/{id}/contacts"),
+                Some(json!({ "contacts": contacts })),
+            )
+            .await;
+    }
+    let ingest = ingest.elapsed();
+    owner.post(&id, "schedule").await;
+    for i in 0..10 {
+        let node = if i % 2 == 0 { &owner } else { &other };
+        let load = node.create(2_000_000 + 20_000 * i, 20_000, 100).await;
+        node.post(&load, "schedule").await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut latencies = Vec::new();
+    for (name, via) in [("owner", &owner), ("other node", &other)] {
+        let (mut pauses, mut resumes, mut patches) = (Vec::new(), Vec::new(), Vec::new());
+        for round in 0..rounds {
+            for (action, into) in [("pause", &mut pauses), ("resume", &mut resumes)] {
+                let sent = Instant::now();
+                via.post(&id, action).await;
+                into.push(sent.elapsed());
+            }
+            let patch = json!({ "max_concurrent_calls": 50 + round % 50 });
+            let sent = Instant::now();
+            via.call(
+                reqwest::Method::PATCH,
+                &format!("/batch-calls/{id}"),
+                Some(patch),
+            )
+            .await;
+            patches.push(sent.elapsed());
+        }
+        for (op, mut values) in [("pause", pauses), ("resume", resumes), ("PATCH", patches)] {
+            values.sort();
+            latencies.push((format!("{op} via the {name}"), values));
+        }
+    }
+    (ingest, latencies)
+}
+
 /// Node RSS and Redis memory (MB) with `n` campaigns dispatching on one node.
 async fn footprint(redis: &str, n: usize) -> (usize, f64, f64) {
     let calls = [("PACER_SIMULATED_CALL_MS", "500..3000".to_owned())];
@@ -304,6 +368,25 @@ async fn run(quick: bool, only: Option<String>) {
     };
     let (n_late, seconds) = if quick { (500, 5) } else { (10_000, 10) };
     let n_jobs = 10 * per_campaign;
+    if runs("control") {
+        let (_server, redis) = redis_server(&[]);
+        let pending = if quick { 100_000 } else { 1_000_000 };
+        let (ingest, latencies) = control_under_load(&redis, pending, trials).await;
+        println!(
+            "\n## Control at {pending} pending, ≈ 1 100 calls in flight on two nodes\n\n{pending} contacts added through the API (POST …/contacts, 20 000 a request) in {:.2} s\n",
+            ingest.as_secs_f64()
+        );
+        println!("| command | p50 | p99 | max |\n|---|---|---|---|");
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        for (name, values) in &latencies {
+            println!(
+                "| {name} | {:.1} ms | {:.1} ms | {:.1} ms |",
+                ms(values[values.len() / 2]),
+                ms(values[(values.len() - 1) * 99 / 100]),
+                ms(*values.last().unwrap())
+            );
+        }
+    }
     if runs("footprint") {
         let (_server, redis) = redis_server(&[]);
         let (n, rss_mb, redis_mb) = footprint(&redis, n_late).await;
@@ -422,7 +505,9 @@ fn main() {
     // One workload only: `-- lateness` (throughput, lateness, pause).
     let only = args
         .iter()
-        .find(|arg| ["throughput", "lateness", "pause", "footprint"].contains(&arg.as_str()))
+        .find(|arg| {
+            ["throughput", "lateness", "pause", "footprint", "control"].contains(&arg.as_str())
+        })
         .cloned();
     actix_web::rt::System::new().block_on(run(quick, only));
 }
