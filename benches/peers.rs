@@ -362,15 +362,15 @@ fn median(mut values: Vec<f64>) -> f64 {
 async fn run(quick: bool, only: Option<String>) {
     let runs = |workload: &str| only.as_deref().is_none_or(|only| only == workload);
     let (per_campaign, rounds, trials) = if quick {
-        (1_000, 1, 20)
+        (1_000, 1, 15)
     } else {
         (10_000, 3, 50)
     };
-    let (n_late, seconds) = if quick { (500, 5) } else { (10_000, 10) };
+    let (n_late, seconds) = if quick { (500, 3) } else { (10_000, 10) };
     let n_jobs = 10 * per_campaign;
     if runs("control") {
         let (_server, redis) = redis_server(&[]);
-        let pending = if quick { 100_000 } else { 1_000_000 };
+        let pending = if quick { 50_000 } else { 1_000_000 };
         let (ingest, latencies) = control_under_load(&redis, pending, trials).await;
         println!(
             "\n## Control at {pending} pending, ≈ 1 100 calls in flight on two nodes\n\n{pending} contacts added through the API (POST …/contacts, 20 000 a request) in {:.2} s\n",
