@@ -107,7 +107,7 @@ impl LeaseBook {
                 self.hold(id, held.fence, now);
                 return Ok(Some(held.fence));
             }
-            self.lost(id);
+            self.forget(id);
         }
         if self.cooling(id) {
             return Ok(None);
@@ -125,10 +125,6 @@ impl LeaseBook {
 
     /// Drops `id` from the book without a word to the store (its lease was taken over).
     pub fn forget(&self, id: CampaignId) {
-        self.lost(id);
-    }
-
-    fn lost(&self, id: CampaignId) {
         if self.held.lock().remove(&id).is_some() {
             metrics::counter!(LEASE_CHANGES, "change" => "lost").increment(1);
         }
@@ -198,7 +194,7 @@ impl LeaseBook {
                     }
                 }
                 Ok(false) => {
-                    self.lost(id);
+                    self.forget(id);
                     lost.push(id);
                 }
                 // Unknown: it stays until its safe end, and claims stop then.

@@ -103,6 +103,17 @@ impl Cluster {
         }
     }
 
+    /// Starts node `name` with a campaign of `n` contacts and waits for its first ten dials;
+    /// the node, the campaign's id and a moment before any dial.
+    async fn dialing_node(&self, name: &str, n: usize) -> (Proc, String, Instant) {
+        let before = Instant::now();
+        let node = self.node(name).await;
+        let id = node.start_campaign(0, n).await;
+        self.wait_for_dials(name, before, 10, Duration::from_secs(10))
+            .await;
+        (node, id, before)
+    }
+
     fn dials(&self) -> Vec<Received> {
         self.provider.received()
     }
@@ -244,16 +255,7 @@ fn assert_all_ended(campaign: &Value, n: u64) {
 #[actix_web::test]
 async fn a_killed_owner_s_campaign_continues_on_another_node_within_the_lease_ttl() {
     let cluster = Cluster::new(40).await;
-    let mut a = cluster.node("a").await;
-    let id = a.start_campaign(0, 200).await;
-    cluster
-        .wait_for_dials(
-            "a",
-            Instant::now() - Duration::from_secs(60),
-            20,
-            Duration::from_secs(10),
-        )
-        .await;
+    let (mut a, id, _) = cluster.dialing_node("a", 200).await;
     let (b, _c) = (cluster.node("b").await, cluster.node("c").await);
     tokio::time::sleep(Duration::from_millis(500)).await;
 
@@ -280,12 +282,7 @@ async fn a_pause_through_a_node_that_does_not_own_the_campaign_stops_every_call(
     // A slow provider: a node that answered before the owner's placements were over would see
     // them reach the provider after its answer.
     let cluster = Cluster::with_provider_delay(200, Duration::from_millis(4)).await;
-    let owner = cluster.node("owner").await;
-    let id = owner.start_campaign(0, 3_000).await;
-    let start = Instant::now() - Duration::from_secs(60);
-    cluster
-        .wait_for_dials("owner", start, 10, Duration::from_secs(10))
-        .await;
+    let (_owner, id, start) = cluster.dialing_node("owner", 3_000).await;
     let other = cluster.node("other").await;
     let (pause, resume) = (
         format!("/batch-calls/{id}/pause"),
@@ -328,12 +325,7 @@ async fn a_pause_through_a_node_that_does_not_own_the_campaign_stops_every_call(
 #[actix_web::test]
 async fn a_stopped_owner_that_wakes_after_its_lease_lapsed_places_no_call() {
     let cluster = Cluster::new(40).await;
-    let a = cluster.node("a").await;
-    let id = a.start_campaign(0, 240).await;
-    let start = Instant::now() - Duration::from_secs(60);
-    cluster
-        .wait_for_dials("a", start, 10, Duration::from_secs(10))
-        .await;
+    let (a, id, _) = cluster.dialing_node("a", 240).await;
     let b = cluster.node("b").await;
     a.signal("STOP");
     let stopped = Instant::now();
