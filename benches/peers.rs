@@ -26,6 +26,7 @@ use std::collections::HashMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
 use pacer::clock::{Clock, SystemClock};
 
 use serde_json::{Value, json};
@@ -143,11 +144,11 @@ async fn steady_campaigns(
     n: usize,
     seconds: usize,
 ) -> (chrono::DateTime<chrono::Utc>, HashMap<String, f64>) {
-    // Time to create and schedule them all first (≈ 3 ms a campaign here), plus a margin.
-    let start = SystemClock.now() + chrono::Duration::milliseconds(5_000 + 8 * n as i64);
+    // Time to create and schedule them all first (≈ 1 ms a campaign here, 32 at a time), plus
+    // a margin.
+    let start = SystemClock.now() + chrono::Duration::milliseconds(5_000 + 3 * n as i64);
     let start = chrono::DateTime::from_timestamp(start.timestamp(), 0).expect("a valid instant");
-    let mut caps = HashMap::new();
-    for i in 0..n {
+    let create = |i: usize| async move {
         let cap = 86_400 + i as u64;
         let contacts: Vec<Value> = (0..seconds + 2)
             .map(|k| json!({ "phone_number": format!("+1555{:07}", i * 100 + k) }))
@@ -167,8 +168,13 @@ async fn steady_campaigns(
             Some(schedule),
         )
         .await;
-        caps.insert(id, cap as f64);
-    }
+        (id, cap as f64)
+    };
+    let caps: HashMap<String, f64> = futures_util::stream::iter(0..n)
+        .map(create)
+        .buffer_unordered(32)
+        .collect()
+        .await;
     assert!(
         SystemClock.now() < start,
         "creating the campaigns took past their start"
@@ -359,7 +365,7 @@ fn median(mut values: Vec<f64>) -> f64 {
     quantile(&values, 0.5)
 }
 
-async fn run(quick: bool, only: Option<String>) {
+async fn run(quick: bool, only: Option<String>, hzs: Vec<&str>, with_peer: bool) {
     let runs = |workload: &str| only.as_deref().is_none_or(|only| only == workload);
     let (per_campaign, rounds, trials) = if quick {
         (1_000, 1, 15)
@@ -394,9 +400,16 @@ async fn run(quick: bool, only: Option<String>) {
             "\n## Footprint\n\n{n} campaigns of 12 contacts dispatching (simulated calls of 0.5–3 s): node RSS {rss_mb:.1} MB, Redis used_memory {redis_mb:.1} MB"
         );
     }
-    for hz in ["10", "100"] {
+    for hz in hzs {
         let (_server, redis) = redis_server(&["--hz", hz]);
         println!("\n## Redis hz {hz}\n");
+        let bullmq = |redis: &str, mode: &str, args: &[(&str, String)]| {
+            if with_peer {
+                bullmq(redis, mode, args)
+            } else {
+                Value::Null
+            }
+        };
         let (zadd, zpopmin) = ceiling(&redis, if quick { 200_000 } else { 2_000_000 });
         println!("Ceiling, `redis-benchmark -P 32`: ZADD {zadd:.0}/s, ZPOPMIN {zpopmin:.0}/s\n");
 
@@ -509,5 +522,16 @@ fn main() {
             ["throughput", "lateness", "pause", "footprint", "control"].contains(&arg.as_str())
         })
         .cloned();
-    actix_web::rt::System::new().block_on(run(quick, only));
+    // `--hz 10` or `--hz 100`: one Redis tick rate only (both by default).
+    let hzs = match args.iter().position(|arg| arg == "--hz") {
+        Some(i) => vec![if args.get(i + 1).map(String::as_str) == Some("100") {
+            "100"
+        } else {
+            "10"
+        }],
+        None => vec!["10", "100"],
+    };
+    // `--pacer`: Pacer alone, no peer (for profiling).
+    let peer = !args.iter().any(|arg| arg == "--pacer");
+    actix_web::rt::System::new().block_on(run(quick, only, hzs, peer));
 }

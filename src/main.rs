@@ -7,6 +7,11 @@ use clap::{Parser, Subcommand};
 use pacer::config::Settings;
 use pacer::startup::{Application, Components};
 
+/// glibc's allocator took a third of the node's CPU under load (arena locks, consolidation;
+/// measured with `perf`, BENCHMARKS.md); mimalloc's thread-local heaps do not.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(version, about = "A dispatcher for outbound call campaigns")]
 struct Cli {

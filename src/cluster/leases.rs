@@ -99,11 +99,11 @@ impl LeaseBook {
                 return Ok(Some(held.fence));
             }
             // The keeper has not renewed it in time (a stall, an outage): renew here.
-            if self
+            let renewed = self
                 .store
-                .renew_lease(id, &self.owner, held.fence, self.ttl)
-                .await?
-            {
+                .renew_leases(&self.owner, &[(id, held.fence)], self.ttl)
+                .await?;
+            if renewed == [true] {
                 self.hold(id, held.fence, now);
                 return Ok(Some(held.fence));
             }
@@ -175,30 +175,31 @@ impl LeaseBook {
             .map(|(&id, &held)| (id, held))
             .collect();
         let sent_at = Instant::now();
-        let renewals = held.iter().map(|&(id, held)| async move {
-            let renewed = self
-                .store
-                .renew_lease(id, &self.owner, held.fence, self.ttl)
-                .await;
-            (id, held, renewed)
-        });
+        let leases: Vec<(CampaignId, Fence)> =
+            held.iter().map(|&(id, held)| (id, held.fence)).collect();
+        let renewed = match self
+            .store
+            .renew_leases(&self.owner, &leases, self.ttl)
+            .await
+        {
+            Ok(renewed) => renewed,
+            // Unknown: they stay until their safe end, and claims stop then.
+            Err(error) => {
+                tracing::warn!(%error, leases = leases.len(), "leases not renewed");
+                return Vec::new();
+            }
+        };
         let mut lost = Vec::new();
-        for (id, held, renewed) in join_all(renewals).await {
-            match renewed {
-                Ok(true) => {
-                    // Unless it was released or replaced meanwhile.
-                    let mut book = self.held.lock();
-                    if let Some(entry) = book.get_mut(&id).filter(|entry| entry.fence == held.fence)
-                    {
-                        entry.safe_until = sent_at + self.ttl - self.margin();
-                    }
+        for ((id, held), renewed) in held.into_iter().zip(renewed) {
+            if renewed {
+                // Unless it was released or replaced meanwhile.
+                let mut book = self.held.lock();
+                if let Some(entry) = book.get_mut(&id).filter(|entry| entry.fence == held.fence) {
+                    entry.safe_until = sent_at + self.ttl - self.margin();
                 }
-                Ok(false) => {
-                    self.forget(id);
-                    lost.push(id);
-                }
-                // Unknown: it stays until its safe end, and claims stop then.
-                Err(error) => tracing::warn!(campaign = %id, %error, "lease not renewed"),
+            } else {
+                self.forget(id);
+                lost.push(id);
             }
         }
         lost

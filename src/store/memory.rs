@@ -661,22 +661,25 @@ impl CampaignStore for MemoryStore {
         Ok(Some(lease.fence))
     }
 
-    async fn renew_lease(
+    async fn renew_leases(
         &self,
-        id: CampaignId,
         owner: &str,
-        fence: Fence,
+        leases: &[(CampaignId, Fence)],
         ttl: std::time::Duration,
-    ) -> Result<bool, StoreError> {
-        let state = self.state(id)?;
-        let mut state = state.lock();
+    ) -> Result<Vec<bool>, StoreError> {
         let now = Instant::now();
-        let lease = &mut state.lease;
-        let ours = lease.fence == fence && lease.owner == owner && lease.expires > now;
-        if ours {
-            lease.expires = now + ttl;
-        }
-        Ok(ours)
+        let renew = |&(id, fence): &(CampaignId, Fence)| {
+            let Ok(state) = self.state(id) else {
+                return false;
+            };
+            let lease = &mut state.lock().lease;
+            let ours = lease.fence == fence && lease.owner == owner && lease.expires > now;
+            if ours {
+                lease.expires = now + ttl;
+            }
+            ours
+        };
+        Ok(leases.iter().map(renew).collect())
     }
 
     async fn release_lease(

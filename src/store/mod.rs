@@ -491,15 +491,15 @@ pub trait CampaignStore: Send + Sync + std::fmt::Debug + 'static {
         ttl: std::time::Duration,
     ) -> Result<Option<Fence>, StoreError>;
 
-    /// Extends `owner`'s lease `fence` by `ttl` from now; `false` when it is not theirs any more
-    /// (it lapsed and another owner took it, or it was released).
-    async fn renew_lease(
+    /// Extends each of `owner`'s `leases` (campaign, token) by `ttl` from now, in one store
+    /// step for many: for each, `false` when it is not theirs any more (it lapsed and another
+    /// owner took it, or it was released).
+    async fn renew_leases(
         &self,
-        id: CampaignId,
         owner: &str,
-        fence: Fence,
+        leases: &[(CampaignId, Fence)],
         ttl: std::time::Duration,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<Vec<bool>, StoreError>;
 
     /// Gives `owner`'s lease `fence` up, so that another node can take the campaign at once.
     async fn release_lease(

@@ -486,8 +486,14 @@ pub async fn a_lease_has_one_owner_until_it_lapses_or_is_released(store: Arc<dyn
         store.acquire_lease(id, "node-a", ttl).await.unwrap(),
         Some(a)
     );
-    assert!(store.renew_lease(id, "node-a", a, ttl).await.unwrap());
-    assert!(!store.renew_lease(id, "node-b", a, ttl).await.unwrap());
+    assert_eq!(
+        store.renew_leases("node-a", &[(id, a)], ttl).await.unwrap(),
+        [true]
+    );
+    assert_eq!(
+        store.renew_leases("node-b", &[(id, a)], ttl).await.unwrap(),
+        [false]
+    );
     // Released: another node takes it at once, with a newer token; the old one cannot renew.
     store.release_lease(id, "node-a", a).await.unwrap();
     let b = store
@@ -496,13 +502,19 @@ pub async fn a_lease_has_one_owner_until_it_lapses_or_is_released(store: Arc<dyn
         .unwrap()
         .unwrap();
     assert!(b > a);
-    assert!(!store.renew_lease(id, "node-a", a, ttl).await.unwrap());
+    assert_eq!(
+        store.renew_leases("node-a", &[(id, a)], ttl).await.unwrap(),
+        [false]
+    );
     // A stale owner's release changes nothing.
     store.release_lease(id, "node-a", a).await.unwrap();
     assert_eq!(store.acquire_lease(id, "node-c", ttl).await.unwrap(), None);
     // Lapsed: free again.
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-    assert!(!store.renew_lease(id, "node-b", b, ttl).await.unwrap());
+    assert_eq!(
+        store.renew_leases("node-b", &[(id, b)], ttl).await.unwrap(),
+        [false]
+    );
     let c = store
         .acquire_lease(id, "node-c", ttl)
         .await
@@ -515,6 +527,42 @@ pub async fn a_lease_has_one_owner_until_it_lapses_or_is_released(store: Arc<dyn
     );
     store.release_lease(id, "node-c", c).await.unwrap();
     assert_eq!(store.lease_holder(id).await.unwrap(), None);
+}
+
+pub async fn many_leases_renew_in_one_step_each_answered(store: Arc<dyn CampaignStore>) {
+    // More than one Redis script's worth, with one lease lost among them.
+    let ttl = std::time::Duration::from_secs(30);
+    let mut leases = Vec::new();
+    for _ in 0..520 {
+        let id = scheduled(&*store, 1, concurrency(1)).await;
+        let fence = store
+            .acquire_lease(id, "node-a", ttl)
+            .await
+            .unwrap()
+            .unwrap();
+        leases.push((id, fence));
+    }
+    let (lost, lost_fence) = leases[510];
+    store
+        .release_lease(lost, "node-a", lost_fence)
+        .await
+        .unwrap();
+    store
+        .acquire_lease(lost, "node-b", ttl)
+        .await
+        .unwrap()
+        .unwrap();
+    let renewed = store.renew_leases("node-a", &leases, ttl).await.unwrap();
+    let expected: Vec<bool> = leases.iter().map(|&(id, _)| id != lost).collect();
+    assert_eq!(renewed, expected);
+    let none: &[(pacer::domain::CampaignId, Fence)] = &[];
+    assert!(
+        store
+            .renew_leases("node-a", none, ttl)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 pub async fn published_messages_reach_every_subscriber_in_order(store: Arc<dyn CampaignStore>) {
@@ -820,6 +868,7 @@ on_every_backend!(
     a_released_claim_goes_back_to_the_queue,
     a_claim_with_a_stale_fence_is_refused,
     a_lease_has_one_owner_until_it_lapses_or_is_released,
+    many_leases_renew_in_one_step_each_answered,
     published_messages_reach_every_subscriber_in_order,
     calls_without_an_outcome_by_their_deadline_end_unknown,
     call_ids_are_found_through_their_index,

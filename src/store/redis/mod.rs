@@ -42,6 +42,9 @@ const DAY_COUNTER_TTL_MS: i64 = 3 * 24 * 3_600_000;
 /// A commit or claim that met a concurrent change is tried again this many times.
 const ATTEMPTS: usize = 8;
 
+/// Leases renewed by one script on one Redis (≈ 0.3 ms of Redis for 500).
+const RENEWALS_PER_SCRIPT: usize = 500;
+
 /// Settings of the Redis store.
 #[derive(Debug, Clone)]
 pub struct RedisSettings {
@@ -68,6 +71,7 @@ struct Scripts {
     commit: Script,
     delete: Script,
     lease: Script,
+    renew_leases: Script,
     gcra: Script,
     outbox_push: Script,
     hold: Script,
@@ -90,6 +94,7 @@ impl Scripts {
             commit: Script::new(include_str!("scripts/commit.lua")),
             delete: Script::new(include_str!("scripts/delete.lua")),
             lease: Script::new(include_str!("scripts/lease.lua")),
+            renew_leases: Script::new(include_str!("scripts/renew_leases.lua")),
             gcra: Script::new(include_str!("scripts/gcra.lua")),
             outbox_push: Script::new(include_str!("scripts/outbox_push.lua")),
             hold: Script::new(include_str!("scripts/hold.lua")),
@@ -893,14 +898,47 @@ impl CampaignStore for RedisStore {
         Ok((token > 0).then_some(Fence(token)))
     }
 
-    async fn renew_lease(
+    async fn renew_leases(
         &self,
-        id: CampaignId,
         owner: &str,
-        fence: Fence,
+        leases: &[(CampaignId, Fence)],
         ttl: Duration,
-    ) -> Result<bool, StoreError> {
-        Ok(self.lease_op(id, owner, ttl, "renew", Some(fence)).await? > 0)
+    ) -> Result<Vec<bool>, StoreError> {
+        let leases: Vec<(String, String)> = leases
+            .iter()
+            .map(|&(id, fence)| {
+                let key = self.inner.keys.campaign(id).lease();
+                (key, format!("{owner}|{}", fence.0))
+            })
+            .collect();
+        self.io(move |inner| async move {
+            let con = inner.connection().await?;
+            // One script for many leases on one Redis (a few hundred keys: well under a
+            // millisecond of Redis); one a lease on a cluster, where keys live on many slots.
+            let chunk = match con {
+                Connection::Single(_) => RENEWALS_PER_SCRIPT,
+                Connection::Cluster(_) => 1,
+            };
+            let ttl_ms = ttl.as_millis().max(1) as u64;
+            let renewals = leases.chunks(chunk).map(|chunk| {
+                let mut con = con.clone();
+                let mut invocation = inner.scripts.renew_leases.prepare_invoke();
+                invocation.arg(ttl_ms);
+                for (key, value) in chunk {
+                    invocation.key(key).arg(value);
+                }
+                async move { invocation.invoke_async::<Vec<i64>>(&mut con).await }
+            });
+            let renewed = futures_util::future::try_join_all(renewals)
+                .await
+                .map_err(unavailable)?;
+            Ok(renewed
+                .into_iter()
+                .flatten()
+                .map(|flag| flag == 1)
+                .collect())
+        })
+        .await
     }
 
     async fn release_lease(
