@@ -353,6 +353,105 @@ async fn footprint(redis: &str, n: usize) -> (usize, f64, f64) {
     (n, rss_kb / 1024.0, used / 1e6)
 }
 
+/// What one `wrk` run reported: requests per second, latency p50 and p99, and answers that
+/// were not 2xx/3xx.
+struct Wrk {
+    per_second: f64,
+    p50: String,
+    p99: String,
+    errors: u64,
+}
+
+/// Runs `wrk` for `seconds` against `url` with `threads` × `connections`, and `script` (Lua)
+/// if given. `None` when wrk is not installed.
+fn wrk(
+    url: &str,
+    threads: u32,
+    connections: u32,
+    seconds: u32,
+    script: Option<&str>,
+) -> Option<Wrk> {
+    let mut command = Command::new("wrk");
+    command.args([
+        "--latency",
+        &format!("-t{threads}"),
+        &format!("-c{connections}"),
+        &format!("-d{seconds}s"),
+        "-H",
+        &format!("Authorization: Bearer {}", support::KEY),
+    ]);
+    let path = std::env::temp_dir().join(format!("pacer-wrk-{}.lua", uuid::Uuid::new_v4()));
+    if let Some(script) = script {
+        std::fs::write(&path, script).expect("the wrk script is written");
+        command.arg("-s").arg(&path);
+    }
+    let output = command.arg(url).output().ok()?;
+    let _ = std::fs::remove_file(&path);
+    let report = String::from_utf8_lossy(&output.stdout);
+    let field = |prefix: &str| {
+        report
+            .lines()
+            .find_map(|line| line.trim().strip_prefix(prefix))
+            .map(|value| value.trim().to_owned())
+    };
+    Some(Wrk {
+        per_second: field("Requests/sec:")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(f64::NAN),
+        p50: field("50%").unwrap_or_default(),
+        p99: field("99%").unwrap_or_default(),
+        errors: field("Non-2xx or 3xx responses:")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+    })
+}
+
+/// REST under `wrk` on one node and Redis: `GET /batch-calls/{id}` (2 threads, 64
+/// connections), and pause/resume pairs (8 threads of one connection, each alternating pause
+/// and resume of its own campaign of 1 000 pending contacts, so every command is a valid one).
+async fn rest(redis: &str, seconds: u32) -> Option<(Wrk, Wrk)> {
+    let node = Node::start("rest", redis, &prefix(), &[]).await;
+    let read = node.create(0, 100, 10).await;
+    let get = wrk(
+        &format!("{}/batch-calls/{read}", node.base),
+        2,
+        64,
+        seconds,
+        None,
+    )?;
+    let mut ids = Vec::new();
+    for i in 0..8 {
+        let id = node.create(1_000 + i * 1_000, 1_000, 10).await;
+        node.post(&id, "schedule").await;
+        node.post(&id, "pause").await;
+        ids.push(format!("{id:?}"));
+    }
+    // Each wrk thread takes one campaign; its one connection sends resume, pause, resume, …
+    // (after each answer, whichever is valid now).
+    let script = format!(
+        r#"local ids = {{{ids}}}
+local next_id = 0
+function setup(thread)
+  next_id = next_id + 1
+  thread:set("id", ids[next_id])
+end
+-- The campaign's state as the last answer left it (wrk may build a request it never sends).
+local paused = true
+function request()
+  local action = paused and "resume" or "pause"
+  return wrk.format("POST", "/api/public/v1/batch-calls/" .. id .. "/" .. action)
+end
+function response(status, headers, body)
+  if status == 200 then paused = not paused end
+end
+"#,
+        ids = ids.join(", ")
+    );
+    let base = node.base.trim_end_matches("/api/public/v1");
+    let control = wrk(base, 8, 8, seconds, Some(&script))?;
+    Some((get, control))
+}
+
 fn quantile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -393,12 +492,39 @@ async fn run(quick: bool, only: Option<String>, hzs: Vec<&str>, with_peer: bool)
             );
         }
     }
+    if runs("rest") {
+        let (_server, redis) = redis_server(&[]);
+        let seconds = if quick { 3 } else { 10 };
+        match rest(&redis, seconds).await {
+            Some((get, control)) => {
+                println!("\n## REST, `wrk` for {seconds} s, one node on Redis\n");
+                println!("| requests | per second | p50 | p99 | not 2xx |\n|---|---|---|---|---|");
+                for (name, run) in [
+                    ("`GET /batch-calls/{id}` (2 threads, 64 connections)", get),
+                    (
+                        "pause/resume, alternating on 8 campaigns (8 connections)",
+                        control,
+                    ),
+                ] {
+                    println!(
+                        "| {name} | {:.0} | {} | {} | {} |",
+                        run.per_second, run.p50, run.p99, run.errors
+                    );
+                }
+            }
+            None => println!("\n## REST\n\nskipped: `wrk` is not installed (apt-get install wrk)"),
+        }
+    }
     if runs("footprint") {
         let (_server, redis) = redis_server(&[]);
         let (n, rss_mb, redis_mb) = footprint(&redis, n_late).await;
         println!(
             "\n## Footprint\n\n{n} campaigns of 12 contacts dispatching (simulated calls of 0.5–3 s): node RSS {rss_mb:.1} MB, Redis used_memory {redis_mb:.1} MB"
         );
+    }
+    let per_hz = ["throughput", "lateness", "pause"];
+    if only.as_deref().is_some_and(|only| !per_hz.contains(&only)) {
+        return;
     }
     for hz in hzs {
         let (_server, redis) = redis_server(&["--hz", hz]);
@@ -472,6 +598,20 @@ async fn run(quick: bool, only: Option<String>, hzs: Vec<&str>, with_peer: bool)
                 quantile(&late, 0.99),
                 late.last().copied().unwrap_or(f64::NAN)
             );
+            // Where Pacer is on time on this machine: the same workload at lower rates.
+            if !quick && hz == "10" {
+                for rate in [1_000, 2_500, 5_000] {
+                    let late = pacer_lateness(&redis, rate, seconds).await;
+                    println!(
+                        "| Pacer at {rate} calls/s ({rate} campaigns) | {} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms |",
+                        late.len(),
+                        late.first().copied().unwrap_or(f64::NAN),
+                        quantile(&late, 0.5),
+                        quantile(&late, 0.99),
+                        late.last().copied().unwrap_or(f64::NAN)
+                    );
+                }
+            }
             let (observed, p50, p99) = pacer_dispatch_lateness(&redis, n_late, seconds).await;
             println!(
                 "| Pacer, instant simulated dialer (node histogram: timer fired − due; bucket bounds) | {observed} | | ≤ {p50} ms | ≤ {p99} ms | |"
@@ -519,7 +659,15 @@ fn main() {
     let only = args
         .iter()
         .find(|arg| {
-            ["throughput", "lateness", "pause", "footprint", "control"].contains(&arg.as_str())
+            [
+                "throughput",
+                "lateness",
+                "pause",
+                "footprint",
+                "control",
+                "rest",
+            ]
+            .contains(&arg.as_str())
         })
         .cloned();
     // `--hz 10` or `--hz 100`: one Redis tick rate only (both by default).
