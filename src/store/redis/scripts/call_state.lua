@@ -1,13 +1,75 @@
 -- A contact's call state is the string "attempts|status|call id|called at|due|outcome|duration"
--- in the bucket hash `calls:<n>`; a contact never claimed has none.
-local function read_state(base, seq)
-  local text = redis.call('HGET', base .. ':' .. math.floor(tonumber(seq) / 128), seq)
+-- in the bucket hash `calls:<n>` (contact `seq` lives in bucket floor(seq / 128)); a contact
+-- never claimed has none. Many states are read and written with one command per bucket.
+local function parse_state(text)
   if not text then return {at = 0, st = '', call = '', ca = '', due = '', o = '', dur = ''} end
   local at, st, call, ca, due, o, dur = string.match(text, '^(%d*)|([%a_]*)|([^|]*)|(%d*)|(%d*)|([%a_]*)|(%d*)$')
   return {at = tonumber(at) or 0, st = st, call = call, ca = ca, due = due, o = o, dur = dur}
 end
+local function state_text(s)
+  return s.at .. '|' .. s.st .. '|' .. s.call .. '|' .. s.ca .. '|' .. s.due .. '|' .. s.o .. '|' .. s.dur
+end
+-- Bucket keys, each formatted once a script (number formatting is costly in Redis' Lua).
+local bucket_keys = {}
+local function bucket(base, seq)
+  local n = math.floor(tonumber(seq) / 128)
+  local keys = bucket_keys[base]
+  if not keys then
+    keys = {}
+    bucket_keys[base] = keys
+  end
+  local key = keys[n]
+  if not key then
+    key = base .. ':' .. n
+    keys[n] = key
+  end
+  return key
+end
+local function read_state(base, seq)
+  return parse_state(redis.call('HGET', bucket(base, seq), seq))
+end
 local function write_state(base, seq, s)
-  local text = s.at .. '|' .. s.st .. '|' .. s.call .. '|' .. s.ca .. '|' .. s.due .. '|' .. s.o .. '|' .. s.dur
-  redis.call('HSET', base .. ':' .. math.floor(tonumber(seq) / 128), seq, text)
+  local text = state_text(s)
+  redis.call('HSET', bucket(base, seq), seq, text)
   return text
+end
+-- The fields `seqs` of the bucket hashes under `base`: {seq = value or false}, one HMGET a bucket.
+local function read_fields(base, seqs)
+  local by_bucket = {}
+  for _, seq in ipairs(seqs) do
+    local key = bucket(base, seq)
+    local list = by_bucket[key]
+    if not list then
+      list = {}
+      by_bucket[key] = list
+    end
+    list[#list + 1] = seq
+  end
+  local values = {}
+  for key, list in pairs(by_bucket) do
+    local got = redis.call('HMGET', key, unpack(list))
+    for i, seq in ipairs(list) do values[seq] = got[i] end
+  end
+  return values
+end
+-- Writes {seq = value} into the bucket hashes under `base`, one HSET a bucket.
+local function write_fields(base, values)
+  local by_bucket = {}
+  for seq, value in pairs(values) do
+    local key = bucket(base, seq)
+    local args = by_bucket[key]
+    if not args then
+      args = {}
+      by_bucket[key] = args
+    end
+    args[#args + 1] = seq
+    args[#args + 1] = value
+  end
+  for key, args in pairs(by_bucket) do redis.call('HSET', key, unpack(args)) end
+end
+-- Runs `command key items...` in chunks (Lua's unpack fails beyond about 8 000 values).
+local function in_chunks(command, key, items)
+  for first = 1, #items, 4000 do
+    redis.call(command, key, unpack(items, first, math.min(#items, first + 3999)))
+  end
 end

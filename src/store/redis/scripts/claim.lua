@@ -8,7 +8,7 @@
 -- Returns {'STALE'} | {'RETRY'} | {status, n_in_flight, n_claims_before, first retry ms or '',
 --          n_fresh, first in-flight deadline ms or '', calls today, next slot ms or '',
 --          seq, details, state, seq, details, state, ...}
--- Uses read_state and write_state from call_state.lua, sent ahead of this script.
+-- Uses the helpers of call_state.lua, sent ahead of this script.
 if redis.call('GET', KEYS[7]) ~= ARGV[1] then return {'STALE'} end
 local meta = redis.call('HMGET', KEYS[1], 'status', 'ver', 'p_next', 'n_claims', 'cursor', 'seq')
 local status = meta[1]
@@ -56,25 +56,35 @@ if status == 'scheduled' or status == 'active' then
     end
     redis.call('HSET', KEYS[1], 'cursor', cursor)
   end
+  -- States of the contacts claimed before (cursor ones have none) and every claimed contact's
+  -- details: one read a bucket; then one write a bucket and one ZADD.
+  local before = {}
+  for _, seq in ipairs(claimed) do
+    if not never_claimed[seq] then before[#before + 1] = seq end
+  end
+  local texts = read_fields(KEYS[8], before)
+  local details = read_fields(KEYS[5], claimed)
+  local written, deadlines = {}, {}
   local n_first = 0
   for i, seq in ipairs(claimed) do
-    local state
-    if never_claimed[seq] then
-      state = {at = 0, st = '', call = '', ca = '', due = '', o = '', dur = ''}
-    else
-      state = read_state(KEYS[8], seq)
-    end
+    local state = parse_state(texts[seq])
     if state.at == 0 then n_first = n_first + 1 end
     state.at = state.at + 1
     state.st = 'in_progress'
     state.call = ARGV[9 + i]
     state.ca = ARGV[3]
     state.due = ''
-    local text = write_state(KEYS[8], seq, state)
-    redis.call('ZADD', KEYS[4], ARGV[8], seq)
+    local text = state_text(state)
+    written[seq] = text
+    deadlines[#deadlines + 1] = ARGV[8]
+    deadlines[#deadlines + 1] = seq
     table.insert(out, seq)
-    table.insert(out, redis.call('HGET', KEYS[5] .. ':' .. math.floor(tonumber(seq) / 128), seq))
+    table.insert(out, details[seq])
     table.insert(out, text)
+  end
+  if #claimed > 0 then
+    write_fields(KEYS[8], written)
+    in_chunks('ZADD', KEYS[4], deadlines)
   end
   local n_claimed = #claimed
   if n_claimed > 0 then

@@ -3,7 +3,7 @@
 -- ARGV: now ms, retry enabled (1/0), max retries, retry due ms, Unix hour of now,
 --       then (seq, attempt, outcome, duration s) for each outcome
 -- Returns {status, n_in_flight, applied (1) or duplicate (0) for each outcome}
--- Uses read_state and write_state from call_state.lua, sent ahead of this script.
+-- Uses the helpers of call_state.lua, sent ahead of this script.
 local meta = redis.call('HMGET', KEYS[1], 'status', 'cursor', 'seq')
 local status = meta[1]
 if not status then return {'NOT_FOUND'} end
@@ -12,12 +12,24 @@ local counts = {}
 local n_applied = 0
 local by_outcome = {}
 local duration = 0
+-- Every state is read once up front (one command a bucket); a contact reported twice in one
+-- batch sees its first report's result. A state 'in_progress' at this attempt is in flight:
+-- every script moves the two together.
+local seqs = {}
+for i = 6, #ARGV, 4 do seqs[#seqs + 1] = ARGV[i] end
+local texts = read_fields(KEYS[2], seqs)
+local states, written, ended, retried = {}, {}, {}, {}
 for i = 6, #ARGV, 4 do
   local seq = ARGV[i]
-  local state = read_state(KEYS[2], seq)
-  if state.st ~= 'in_progress' or tostring(state.at) ~= ARGV[i + 1] or redis.call('ZREM', KEYS[3], seq) == 0 then
+  local state = states[seq]
+  if not state then
+    state = parse_state(texts[seq])
+    states[seq] = state
+  end
+  if state.st ~= 'in_progress' or state.at ~= tonumber(ARGV[i + 1]) then
     table.insert(applied, 0)
   else
+    ended[#ended + 1] = seq
     local outcome = ARGV[i + 2]
     by_outcome[outcome] = (by_outcome[outcome] or 0) + 1
     duration = duration + tonumber(ARGV[i + 3])
@@ -35,16 +47,22 @@ for i = 6, #ARGV, 4 do
     if final == 'retry' then
       state.st = 'scheduled'
       state.due = ARGV[4]
-      redis.call('ZADD', KEYS[4], ARGV[4], seq)
+      retried[#retried + 1] = ARGV[4]
+      retried[#retried + 1] = seq
       final = 'scheduled'
     else
       state.st = final
     end
     counts[final] = (counts[final] or 0) + 1
-    write_state(KEYS[2], seq, state)
+    written[seq] = state_text(state)
     n_applied = n_applied + 1
     table.insert(applied, 1)
   end
+end
+if n_applied > 0 then
+  in_chunks('ZREM', KEYS[3], ended)
+  if #retried > 0 then in_chunks('ZADD', KEYS[4], retried) end
+  write_fields(KEYS[2], written)
 end
 if n_applied > 0 then
   for final, count in pairs(counts) do redis.call('HINCRBY', KEYS[1], 'st:' .. final, count) end

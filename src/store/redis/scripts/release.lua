@@ -1,7 +1,7 @@
 -- Returns a claimed contact whose call was never requested to its queue; undoes the attempt.
 -- KEYS: meta, calls (bucket base), inflight, retry, released
 -- ARGV: seq, attempt
--- Uses read_state and write_state from call_state.lua, sent ahead of this script.
+-- Uses the helpers of call_state.lua, sent ahead of this script.
 local seq = ARGV[1]
 local state = read_state(KEYS[2], seq)
 if state.st ~= 'in_progress' or tostring(state.at) ~= ARGV[2] or redis.call('ZREM', KEYS[3], seq) == 0 then
