@@ -214,6 +214,65 @@ pub async fn racing_claimers_never_claim_a_contact_twice(store: Arc<dyn Campaign
     assert_eq!(claimed.len(), 8 * 4 * 7);
 }
 
+pub async fn a_claim_right_after_recording_answers_as_its_script_would(
+    store: Arc<dyn CampaignStore>,
+) {
+    // A cap of 24 a day: one call a slot, the next slot later than any instant used here.
+    let patch = SchedulePatch {
+        max_calls_per_day: Some(Some(24)),
+        ..concurrency(5)
+    };
+    let id = scheduled(&*store, 3, patch).await;
+    let fence = lease(&*store, id).await;
+    let calls = store.claim_due(id, fence, now(), 10).await.unwrap().calls;
+    assert_eq!(calls.len(), 1);
+    let done = CallResult {
+        outcome: DialOutcome::Completed,
+        duration_secs: 5,
+    };
+    let t = now() + Duration::seconds(30);
+    store
+        .record_outcome(id, calls[0].contact_id, 1, done, t)
+        .await
+        .unwrap();
+    // The claim of the recording instant, and one a moment later (which runs the full claim).
+    let right_after = store.claim_due(id, fence, t, 10).await.unwrap();
+    let later = store
+        .claim_due(id, fence, t + Duration::milliseconds(1), 10)
+        .await
+        .unwrap();
+    assert!(right_after.calls.is_empty() && later.calls.is_empty());
+    assert_eq!(
+        (
+            right_after.status,
+            right_after.in_flight,
+            right_after.wake_at
+        ),
+        (later.status, later.in_flight, later.wake_at)
+    );
+    let next_slot = right_after.wake_at.expect("the next slot");
+    assert!(next_slot > t);
+    // A command between the record and the claim of its instant is seen by that claim.
+    let calls = store
+        .claim_due(id, fence, next_slot, 10)
+        .await
+        .unwrap()
+        .calls;
+    assert_eq!(calls.len(), 1);
+    let t = next_slot + Duration::seconds(30);
+    store
+        .record_outcome(id, calls[0].contact_id, 1, done, t)
+        .await
+        .unwrap();
+    store
+        .control(&org("acme"), id, Control::Pause, t)
+        .await
+        .unwrap();
+    let paused = store.claim_due(id, fence, t, 10).await.unwrap();
+    assert_eq!(paused.status, CampaignStatus::Paused);
+    assert_eq!(paused.wake_at, None);
+}
+
 pub async fn an_outcome_reported_twice_counts_once(store: Arc<dyn CampaignStore>) {
     let id = scheduled(&*store, 2, concurrency(5)).await;
     let fence = lease(&*store, id).await;
@@ -861,6 +920,7 @@ on_every_backend!(
     nothing_is_claimed_from_a_paused_or_draft_campaign,
     racing_claimers_never_claim_a_contact_twice,
     an_outcome_reported_twice_counts_once,
+    a_claim_right_after_recording_answers_as_its_script_would,
     failed_attempts_are_retried_after_the_delay,
     cancel_cancels_waiting_contacts_only,
     an_edit_redistributes_waiting_contacts_only,

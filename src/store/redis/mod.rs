@@ -134,6 +134,21 @@ struct Inner {
     /// version (and re-checks cap, spacing and concurrency itself), so a steady claim costs one
     /// round trip; any commit drops the entry.
     cache: parking_lot::Mutex<HashMap<CampaignId, (Arc<Meta>, PacingState)>>,
+    /// What the last record script reported of each campaign: the claim of the same dispatch
+    /// step (the same instant), when the gate lets it claim nothing, answers from it instead of
+    /// running its script. Taken by the next claim, whatever it is.
+    recorded: parking_lot::Mutex<HashMap<CampaignId, AfterRecord>>,
+}
+
+/// A campaign as a record script left it (see `Inner::recorded`).
+struct AfterRecord {
+    now: DateTime<Utc>,
+    version: String,
+    status: CampaignStatus,
+    in_flight: u32,
+    first_retry: Option<DateTime<Utc>>,
+    n_fresh: i64,
+    first_deadline: Option<DateTime<Utc>>,
 }
 
 /// The runtime Redis I/O runs on; shut down in the background when the store goes.
@@ -206,6 +221,7 @@ impl RedisStore {
                 scripts: Scripts::new(),
                 call_deadline: settings.call_deadline,
                 cache: parking_lot::Mutex::new(HashMap::new()),
+                recorded: parking_lot::Mutex::new(HashMap::new()),
             }),
             runtime: Arc::new(IoRuntime(Some(runtime))),
         })
@@ -449,6 +465,7 @@ impl Inner {
 
     fn forget(&self, id: CampaignId) {
         self.cache.lock().remove(&id);
+        self.recorded.lock().remove(&id);
     }
 
     /// The pacing state as of `now`: calls counted today, and the next slot.
@@ -571,6 +588,37 @@ fn text(value: Option<&Value>) -> String {
         Some(Value::Int(n)) => n.to_string(),
         _ => String::new(),
     }
+}
+
+/// A score in milliseconds as an instant; `None` for an empty reply.
+fn instant_or_none(value: Option<&Value>) -> Option<DateTime<Utc>> {
+    text(value)
+        .parse::<f64>()
+        .ok()
+        .map(|ms| records::instant(ms as i64))
+}
+
+/// When the campaign, in `status` after a step, wants its next step: its next claim, or the
+/// deadline of a call whose outcome has not come.
+#[allow(clippy::too_many_arguments, reason = "the figures of one claim reply")]
+fn wake_at(
+    campaign: &Campaign,
+    status: CampaignStatus,
+    pacing: &PacingState,
+    now: DateTime<Utc>,
+    in_flight: u32,
+    fresh: bool,
+    first_retry: Option<DateTime<Utc>>,
+    first_deadline: Option<DateTime<Utc>>,
+) -> Option<DateTime<Utc>> {
+    let schedule = &campaign.spec.schedule;
+    let next_claim = match campaign.starts_at {
+        Some(start) if status.is_dispatching() && in_flight < schedule.max_concurrent_calls => {
+            schedule.next_claim_at(start, pacing, now, fresh, first_retry)
+        }
+        _ => None,
+    };
+    next_claim.into_iter().chain(first_deadline).min()
 }
 
 fn number(value: Option<&Value>) -> i64 {
@@ -1457,7 +1505,17 @@ impl Inner {
                 .await
                 .map_err(unavailable)?;
         }
-        let mut flags = reply.iter().skip(2);
+        let after = AfterRecord {
+            now,
+            version: text(reply.get(2)),
+            status,
+            in_flight,
+            first_retry: instant_or_none(reply.get(3)),
+            n_fresh: number(reply.get(4)),
+            first_deadline: instant_or_none(reply.get(5)),
+        };
+        self.recorded.lock().insert(id, after);
+        let mut flags = reply.iter().skip(6);
         Ok(known
             .into_iter()
             .map(|known| match known.then(|| number(flags.next())) {
@@ -1476,6 +1534,7 @@ impl Inner {
     ) -> Result<ClaimBatch, StoreError> {
         let mut con = self.connection().await?;
         let keys = self.keys.campaign(id);
+        let recorded = self.recorded.lock().remove(&id);
         for _ in 0..ATTEMPTS {
             let (meta, mut pacing) = self.cached(&mut con, id, now).await?;
             let campaign = &meta.campaign;
@@ -1494,6 +1553,32 @@ impl Inner {
                 },
                 _ => (0, None),
             };
+            // Nothing may be claimed now and the outcomes just recorded say all the script
+            // would: no call past its deadline, the version this gate was decided on.
+            if let Some(after) = recorded.as_ref().filter(|after| {
+                n_wanted == 0
+                    && after.now == now
+                    && after.version == meta.version
+                    && after.status == campaign.status
+                    && after.first_deadline.is_none_or(|deadline| deadline > now)
+            }) {
+                return Ok(ClaimBatch {
+                    org: campaign.org.clone(),
+                    calls: Vec::new(),
+                    status: after.status,
+                    wake_at: wake_at(
+                        campaign,
+                        after.status,
+                        &pacing,
+                        now,
+                        after.in_flight,
+                        after.n_fresh > 0,
+                        after.first_retry,
+                        after.first_deadline,
+                    ),
+                    in_flight: after.in_flight,
+                });
+            }
             let today = local_date(schedule.timezone, now);
             let call_ids: Vec<CallId> = (0..n_wanted).map(|_| CallId::random()).collect();
             let mut invocation = self.scripts.claim.prepare_invoke();
@@ -1541,15 +1626,9 @@ impl Inner {
                 .ok_or_else(|| unavailable("bad reply"))?;
             let in_flight = number(reply.get(1)) as u32;
             let n_claims_before = number(reply.get(2)) as u64;
-            let first_retry = text(reply.get(3))
-                .parse::<f64>()
-                .ok()
-                .map(|due| records::instant(due as i64));
+            let first_retry = instant_or_none(reply.get(3));
             let n_fresh = number(reply.get(4));
-            let first_deadline = text(reply.get(5))
-                .parse::<f64>()
-                .ok()
-                .map(|due| records::instant(due as i64));
+            let first_deadline = instant_or_none(reply.get(5));
             pacing = PacingState {
                 day: Some(today),
                 used: number(reply.get(6)) as u32,
@@ -1590,21 +1669,20 @@ impl Inner {
                     .await
                     .map_err(unavailable)?;
             }
-            let next_claim = match campaign.starts_at {
-                Some(start)
-                    if status.is_dispatching() && in_flight < schedule.max_concurrent_calls =>
-                {
-                    schedule.next_claim_at(start, &pacing, now, n_fresh > 0, first_retry)
-                }
-                _ => None,
-            };
-            // Wake for the next claim, or for the deadline of a call whose outcome has not come.
-            let wake_at = next_claim.into_iter().chain(first_deadline).min();
             return Ok(ClaimBatch {
                 org: campaign.org.clone(),
                 calls,
                 status,
-                wake_at,
+                wake_at: wake_at(
+                    campaign,
+                    status,
+                    &pacing,
+                    now,
+                    in_flight,
+                    n_fresh > 0,
+                    first_retry,
+                    first_deadline,
+                ),
                 in_flight,
             });
         }

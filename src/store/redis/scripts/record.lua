@@ -2,9 +2,11 @@
 -- KEYS: meta, calls (bucket base), inflight, retry, released, stats
 -- ARGV: now ms, retry enabled (1/0), max retries, retry due ms, Unix hour of now,
 --       then (seq, attempt, outcome, duration s) for each outcome
--- Returns {status, n_in_flight, applied (1) or duplicate (0) for each outcome}
+-- Returns {status, n_in_flight, version, first retry ms or '', n_fresh,
+--          first in-flight deadline ms or '', applied (1) or duplicate (0) for each outcome}:
+-- what a claim right after would report when it may claim nothing.
 -- Uses the helpers of call_state.lua, sent ahead of this script.
-local meta = redis.call('HMGET', KEYS[1], 'status', 'cursor', 'seq')
+local meta = redis.call('HMGET', KEYS[1], 'status', 'cursor', 'seq', 'ver')
 local status = meta[1]
 if not status then return {'NOT_FOUND'} end
 local applied = {}
@@ -75,11 +77,14 @@ if n_applied > 0 then
 end
 local n_in_flight = redis.call('ZCARD', KEYS[3])
 local n_fresh = tonumber(meta[3] or '0') - tonumber(meta[2] or '0') + redis.call('ZCARD', KEYS[5])
-if status == 'active' and n_in_flight == 0 and n_fresh == 0 and redis.call('ZCARD', KEYS[4]) == 0 then
+local first_retry = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
+local version = meta[4]
+if status == 'active' and n_in_flight == 0 and n_fresh == 0 and #first_retry == 0 then
   status = 'completed'
   redis.call('HSET', KEYS[1], 'status', status, 'completed_at', ARGV[1])
-  redis.call('HINCRBY', KEYS[1], 'ver', 1)
+  version = redis.call('HINCRBY', KEYS[1], 'ver', 1)
 end
-local reply = {status, n_in_flight}
+local first_deadline = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+local reply = {status, n_in_flight, tostring(version), first_retry[2] or '', n_fresh, first_deadline[2] or ''}
 for _, flag in ipairs(applied) do table.insert(reply, flag) end
 return reply
