@@ -472,6 +472,12 @@ async fn run(quick: bool, only: Option<String>, hzs: Vec<&str>, with_peer: bool)
         (10_000, 3, 50)
     };
     let (n_late, seconds) = if quick { (500, 3) } else { (10_000, 10) };
+    // `--rate N`: the lateness workload at N calls/s only (for profiling).
+    let rate = args_value("--rate");
+    let (n_late, sweep) = match rate {
+        Some(rate) => (rate, false),
+        None => (n_late, !quick),
+    };
     let n_jobs = 10 * per_campaign;
     if runs("control") {
         let (_server, redis) = redis_server(&[]);
@@ -599,7 +605,7 @@ async fn run(quick: bool, only: Option<String>, hzs: Vec<&str>, with_peer: bool)
                 late.last().copied().unwrap_or(f64::NAN)
             );
             // Where Pacer is on time on this machine: the same workload at lower rates.
-            if !quick && hz == "10" {
+            if sweep && hz == "10" {
                 for rate in [1_000, 2_500, 5_000] {
                     let late = pacer_lateness(&redis, rate, seconds).await;
                     println!(
@@ -650,6 +656,13 @@ async fn run(quick: bool, only: Option<String>, hzs: Vec<&str>, with_peer: bool)
             );
         }
     }
+}
+
+/// The value after `flag` on the command line, as a number.
+fn args_value(flag: &str) -> Option<usize> {
+    let args: Vec<String> = std::env::args().collect();
+    let at = args.iter().position(|arg| arg == flag)?;
+    args.get(at + 1)?.parse().ok()
 }
 
 fn main() {
