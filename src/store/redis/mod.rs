@@ -37,6 +37,9 @@ use crate::domain::{
 
 /// Contacts per `add_contacts` script call: a few milliseconds of Redis time at most.
 const CONTACT_CHUNK: usize = 250;
+
+/// Chunks of contacts sent ahead of the reply to the first (see `Inner::add_contacts`).
+const CHUNKS_IN_FLIGHT: usize = 4;
 /// Daily counters outlive their day by enough for every timezone.
 const DAY_COUNTER_TTL_MS: i64 = 3 * 24 * 3_600_000;
 /// A commit or claim that met a concurrent change is tried again this many times.
@@ -496,7 +499,11 @@ impl Inner {
     ) -> Result<AddedContacts, StoreError> {
         let keys = self.keys.campaign(id);
         let mut result = AddedContacts::default();
-        for (n_chunk, chunk) in contacts.chunks(CONTACT_CHUNK).enumerate() {
+        // A few chunks in flight on one connection: Redis runs them in the order sent (the
+        // first of two equal phones wins), while the next ones are being encoded here.
+        let chunks = (0..contacts.len().div_ceil(CONTACT_CHUNK)).map(|n_chunk| {
+            let first = n_chunk * CONTACT_CHUNK;
+            let chunk = &contacts[first..contacts.len().min(first + CONTACT_CHUNK)];
             let mut invocation = self.scripts.add_contacts.prepare_invoke();
             invocation
                 .key(keys.meta())
@@ -507,7 +514,14 @@ impl Inner {
                     serde_json::to_string(&ContactRecord::new(contact)).expect("records serialize");
                 invocation.arg(contact.phone.as_str()).arg(record);
             }
-            let reply: Vec<Value> = invocation.invoke_async(con).await.map_err(unavailable)?;
+            let mut con = con.clone();
+            async move { invocation.invoke_async::<Vec<Value>>(&mut con).await }
+        });
+        use futures_util::StreamExt as _;
+        let mut replies = futures_util::stream::iter(chunks).buffered(CHUNKS_IN_FLIGHT);
+        let mut n_chunk = 0;
+        while let Some(reply) = replies.next().await {
+            let reply = reply.map_err(unavailable)?;
             match text(reply.first()).as_str() {
                 "OK" => {}
                 "NOT_FOUND" => return Err(StoreError::NotFound),
@@ -526,6 +540,7 @@ impl Inner {
                     .skipped
                     .push((row, "duplicate phone number in this campaign".to_owned()));
             }
+            n_chunk += 1;
         }
         Ok(result)
     }

@@ -11,14 +11,32 @@ local counter = (status == 'draft') and 'st:pending' or 'st:scheduled'
 local seq = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
 local reply = {'OK', 0}
 local added = 0
-for i = 1, #ARGV, 2 do
-  if redis.call('SADD', KEYS[3], ARGV[i]) == 1 then
-    redis.call('HSET', KEYS[2] .. ':' .. math.floor(seq / 128), seq, ARGV[i + 1])
+-- One SMISMEMBER, one SADD and one HSET a bucket for the whole chunk.
+local phones = {}
+for i = 1, #ARGV, 2 do phones[#phones + 1] = ARGV[i] end
+local known = redis.call('SMISMEMBER', KEYS[3], unpack(phones))
+local seen, fresh, buckets = {}, {}, {}
+local bucket, fields = -1, nil
+for j, phone in ipairs(phones) do
+  if known[j] == 1 or seen[phone] then
+    table.insert(reply, j - 1)
+  else
+    seen[phone] = true
+    fresh[#fresh + 1] = phone
+    if math.floor(seq / 128) ~= bucket then
+      bucket = math.floor(seq / 128)
+      fields = {}
+      buckets[KEYS[2] .. ':' .. bucket] = fields
+    end
+    fields[#fields + 1] = seq
+    fields[#fields + 1] = ARGV[2 * j]
     seq = seq + 1
     added = added + 1
-  else
-    table.insert(reply, (i - 1) / 2)
   end
+end
+if added > 0 then
+  redis.call('SADD', KEYS[3], unpack(fresh))
+  for key, values in pairs(buckets) do redis.call('HSET', key, unpack(values)) end
 end
 redis.call('HSET', KEYS[1], 'seq', seq)
 redis.call('HINCRBY', KEYS[1], 'n_total', added)
