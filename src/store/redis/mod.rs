@@ -148,10 +148,55 @@ struct AfterRecord {
     now: DateTime<Utc>,
     version: String,
     status: CampaignStatus,
+    queue: Queue,
+}
+
+/// A campaign's queue as a claim or record script reports it (both put these at the same
+/// places of their replies: 1, 3, 4 and 5).
+struct Queue {
     in_flight: u32,
     first_retry: Option<DateTime<Utc>>,
-    n_fresh: i64,
+    /// Contacts never called or released are waiting.
+    fresh: bool,
     first_deadline: Option<DateTime<Utc>>,
+}
+
+impl Queue {
+    fn from_reply(reply: &[Value]) -> Self {
+        let instant = |value: Option<&Value>| {
+            text(value)
+                .parse::<f64>()
+                .ok()
+                .map(|ms| records::instant(ms as i64))
+        };
+        Self {
+            in_flight: number(reply.get(1)) as u32,
+            first_retry: instant(reply.get(3)),
+            fresh: number(reply.get(4)) > 0,
+            first_deadline: instant(reply.get(5)),
+        }
+    }
+
+    /// When the campaign, in `status` after a step, wants its next one: its next claim, or the
+    /// deadline of a call whose outcome has not come.
+    fn wake_at(
+        &self,
+        campaign: &Campaign,
+        status: CampaignStatus,
+        pacing: &PacingState,
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        let schedule = &campaign.spec.schedule;
+        let next_claim = match campaign.starts_at {
+            Some(start)
+                if status.is_dispatching() && self.in_flight < schedule.max_concurrent_calls =>
+            {
+                schedule.next_claim_at(start, pacing, now, self.fresh, self.first_retry)
+            }
+            _ => None,
+        };
+        next_claim.into_iter().chain(self.first_deadline).min()
+    }
 }
 
 /// The runtime Redis I/O runs on; shut down in the background when the store goes.
@@ -606,37 +651,6 @@ fn text(value: Option<&Value>) -> String {
         Some(Value::Int(n)) => n.to_string(),
         _ => String::new(),
     }
-}
-
-/// A score in milliseconds as an instant; `None` for an empty reply.
-fn instant_or_none(value: Option<&Value>) -> Option<DateTime<Utc>> {
-    text(value)
-        .parse::<f64>()
-        .ok()
-        .map(|ms| records::instant(ms as i64))
-}
-
-/// When the campaign, in `status` after a step, wants its next step: its next claim, or the
-/// deadline of a call whose outcome has not come.
-#[allow(clippy::too_many_arguments, reason = "the figures of one claim reply")]
-fn wake_at(
-    campaign: &Campaign,
-    status: CampaignStatus,
-    pacing: &PacingState,
-    now: DateTime<Utc>,
-    in_flight: u32,
-    fresh: bool,
-    first_retry: Option<DateTime<Utc>>,
-    first_deadline: Option<DateTime<Utc>>,
-) -> Option<DateTime<Utc>> {
-    let schedule = &campaign.spec.schedule;
-    let next_claim = match campaign.starts_at {
-        Some(start) if status.is_dispatching() && in_flight < schedule.max_concurrent_calls => {
-            schedule.next_claim_at(start, pacing, now, fresh, first_retry)
-        }
-        _ => None,
-    };
-    next_claim.into_iter().chain(first_deadline).min()
 }
 
 fn number(value: Option<&Value>) -> i64 {
@@ -1527,10 +1541,7 @@ impl Inner {
             now,
             version: text(reply.get(2)),
             status,
-            in_flight,
-            first_retry: instant_or_none(reply.get(3)),
-            n_fresh: number(reply.get(4)),
-            first_deadline: instant_or_none(reply.get(5)),
+            queue: Queue::from_reply(&reply),
         };
         self.recorded.lock().insert(id, after);
         let mut flags = reply.iter().skip(6);
@@ -1578,23 +1589,17 @@ impl Inner {
                     && after.now == now
                     && after.version == meta.version
                     && after.status == campaign.status
-                    && after.first_deadline.is_none_or(|deadline| deadline > now)
+                    && after
+                        .queue
+                        .first_deadline
+                        .is_none_or(|deadline| deadline > now)
             }) {
                 return Ok(ClaimBatch {
                     org: campaign.org.clone(),
                     calls: Vec::new(),
                     status: after.status,
-                    wake_at: wake_at(
-                        campaign,
-                        after.status,
-                        &pacing,
-                        now,
-                        after.in_flight,
-                        after.n_fresh > 0,
-                        after.first_retry,
-                        after.first_deadline,
-                    ),
-                    in_flight: after.in_flight,
+                    wake_at: after.queue.wake_at(campaign, after.status, &pacing, now),
+                    in_flight: after.queue.in_flight,
                 });
             }
             let today = local_date(schedule.timezone, now);
@@ -1642,11 +1647,9 @@ impl Inner {
             }
             let status = CampaignStatus::parse(&text(reply.first()))
                 .ok_or_else(|| unavailable("bad reply"))?;
-            let in_flight = number(reply.get(1)) as u32;
+            let queue = Queue::from_reply(&reply);
+            let in_flight = queue.in_flight;
             let n_claims_before = number(reply.get(2)) as u64;
-            let first_retry = instant_or_none(reply.get(3));
-            let n_fresh = number(reply.get(4));
-            let first_deadline = instant_or_none(reply.get(5));
             pacing = PacingState {
                 day: Some(today),
                 used: number(reply.get(6)) as u32,
@@ -1691,16 +1694,7 @@ impl Inner {
                 org: campaign.org.clone(),
                 calls,
                 status,
-                wake_at: wake_at(
-                    campaign,
-                    status,
-                    &pacing,
-                    now,
-                    in_flight,
-                    n_fresh > 0,
-                    first_retry,
-                    first_deadline,
-                ),
+                wake_at: queue.wake_at(campaign, status, &pacing, now),
                 in_flight,
             });
         }
