@@ -467,11 +467,11 @@ fn median(mut values: Vec<f64>) -> f64 {
 async fn run(quick: bool, only: Option<String>, hzs: Vec<&str>, with_peer: bool) {
     let runs = |workload: &str| only.as_deref().is_none_or(|only| only == workload);
     let (per_campaign, rounds, trials) = if quick {
-        (1_000, 1, 15)
+        (1_000, 1, 10)
     } else {
         (10_000, 3, 50)
     };
-    let (n_late, seconds) = if quick { (500, 3) } else { (10_000, 10) };
+    let (n_late, seconds) = if quick { (500, 2) } else { (10_000, 10) };
     // `--rate N`: the lateness workload at N calls/s only (for profiling).
     let rate = args_value("--rate");
     let (n_late, sweep) = match rate {
@@ -500,7 +500,7 @@ async fn run(quick: bool, only: Option<String>, hzs: Vec<&str>, with_peer: bool)
     }
     if runs("rest") {
         let (_server, redis) = redis_server(&[]);
-        let seconds = if quick { 3 } else { 10 };
+        let seconds = if quick { 2 } else { 10 };
         match rest(&redis, seconds).await {
             Some((get, control)) => {
                 println!("\n## REST, `wrk` for {seconds} s, one node on Redis\n");
