@@ -129,7 +129,12 @@ impl Node {
         let node = Self {
             proc: Proc(command.spawn().expect("the pacer binary starts")),
             base: format!("http://127.0.0.1:{port}/api/public/v1"),
-            client: reqwest::Client::new(),
+            // Idle connections dropped before the node's keep-alive (5 s) closes them under a
+            // request (a pause of the harness, e.g. while wrk runs, would otherwise reuse one).
+            client: reqwest::Client::builder()
+                .pool_idle_timeout(Duration::from_secs(2))
+                .build()
+                .expect("an HTTP client"),
         };
         let ready = format!("http://127.0.0.1:{port}/readyz");
         for _ in 0..400 {
