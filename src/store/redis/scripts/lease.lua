@@ -1,9 +1,10 @@
 -- Takes a campaign's lease if it is free: a new fencing token from the counter, and the lease
 -- "owner|token" for `ttl` ms. If the owner holds it already, it is renewed with its token.
+-- Renewals of many leases at once are `renew_leases.lua`.
 -- KEYS: fence, lease
--- ARGV: owner, ttl ms, op ('take' | 'renew' | 'release'), token (renew, release)
+-- ARGV: owner, ttl ms, op ('take' | 'release'), token (release)
 -- Returns the token, or 0 when another owner holds the lease (take) or it is not the owner's
--- lease any more (renew, release).
+-- lease any more (release).
 local holder = redis.call('GET', KEYS[2])
 local op = ARGV[3]
 if op == 'take' then
@@ -18,9 +19,5 @@ if op == 'take' then
   return token
 end
 if holder ~= ARGV[1] .. '|' .. ARGV[4] then return 0 end
-if op == 'renew' then
-  redis.call('PEXPIRE', KEYS[2], ARGV[2])
-else
-  redis.call('DEL', KEYS[2])
-end
+redis.call('DEL', KEYS[2])
 return tonumber(ARGV[4])
