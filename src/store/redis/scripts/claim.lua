@@ -67,20 +67,27 @@ if status == 'scheduled' or status == 'active' then
   local written, deadlines = {}, {}
   local n_first = 0
   for i, seq in ipairs(claimed) do
-    local state = parse_state(texts[seq])
-    if state.at == 0 then n_first = n_first + 1 end
-    state.at = state.at + 1
-    state.st = 'in_progress'
-    state.call = ARGV[9 + i]
-    state.ca = ARGV[3]
-    state.due = ''
-    local text = state_text(state)
+    local text
+    if never_claimed[seq] then
+      -- The first attempt: the state is written whole, with no parse.
+      n_first = n_first + 1
+      text = '1|in_progress|' .. ARGV[9 + i] .. '|' .. ARGV[3] .. '|||'
+    else
+      local state = parse_state(texts[seq])
+      if state.at == 0 then n_first = n_first + 1 end
+      state.at = state.at + 1
+      state.st = 'in_progress'
+      state.call = ARGV[9 + i]
+      state.ca = ARGV[3]
+      state.due = ''
+      text = state_text(state)
+    end
     written[seq] = text
     deadlines[#deadlines + 1] = ARGV[8]
     deadlines[#deadlines + 1] = seq
-    table.insert(out, seq)
-    table.insert(out, details[seq])
-    table.insert(out, text)
+    out[#out + 1] = seq
+    out[#out + 1] = details[seq]
+    out[#out + 1] = text
   end
   if #claimed > 0 then
     write_fields(KEYS[8], written)

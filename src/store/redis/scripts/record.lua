@@ -29,7 +29,7 @@ for i = 6, #ARGV, 4 do
     states[seq] = state
   end
   if state.st ~= 'in_progress' or state.at ~= tonumber(ARGV[i + 1]) then
-    table.insert(applied, 0)
+    applied[#applied + 1] = 0
   else
     ended[#ended + 1] = seq
     local outcome = ARGV[i + 2]
@@ -58,7 +58,7 @@ for i = 6, #ARGV, 4 do
     counts[final] = (counts[final] or 0) + 1
     written[seq] = state_text(state)
     n_applied = n_applied + 1
-    table.insert(applied, 1)
+    applied[#applied + 1] = 1
   end
 end
 if n_applied > 0 then
