@@ -326,6 +326,48 @@ async fn control_under_load(
     (ingest, latencies)
 }
 
+/// How long `n` contacts take to go in through the API on one node: a campaign created with
+/// the first 20 000, then `POST …/contacts` of 20 000 each, one after the other. The request
+/// bodies are serialized before the clock starts, so the figure is the node's and Redis' work.
+async fn ingest(redis: &str, n: usize) -> Duration {
+    const CHUNK: usize = 20_000;
+    let node = Node::start("ingest", redis, &prefix(), &[]).await;
+    let contacts = |first: usize| -> Vec<Value> {
+        (first..(first + CHUNK).min(n))
+            .map(|i| json!({ "phone_number": format!("+1555{i:07}") }))
+            .collect()
+    };
+    let create = serde_json::to_vec(&json!({
+        "name": "ingest", "agent_id": "agent", "contacts": contacts(0),
+        "working_days": [1, 2, 3, 4, 5, 6, 7],
+    }))
+    .expect("JSON");
+    let adds: Vec<Vec<u8>> = (CHUNK..n)
+        .step_by(CHUNK)
+        .map(|first| serde_json::to_vec(&json!({ "contacts": contacts(first) })).expect("JSON"))
+        .collect();
+    let send = |path: String, body: Vec<u8>| {
+        let request = node
+            .client
+            .post(format!("{}{path}", node.base))
+            .bearer_auth(support::KEY)
+            .header("content-type", "application/json")
+            .body(body);
+        async move {
+            let response = request.send().await.expect("the node answers");
+            assert!(response.status().is_success(), "{}", response.status());
+            response.json::<Value>().await.expect("JSON")
+        }
+    };
+    let started = Instant::now();
+    let created = send("/batch-calls".to_owned(), create).await;
+    let id = created["data"]["id"].as_str().expect("an id").to_owned();
+    for body in adds {
+        send(format!("/batch-calls/{id}/contacts"), body).await;
+    }
+    started.elapsed()
+}
+
 /// Node RSS and Redis memory (MB) with `n` campaigns dispatching on one node.
 async fn footprint(redis: &str, n: usize) -> (usize, f64, f64) {
     let calls = [("PACER_SIMULATED_CALL_MS", "500..3000".to_owned())];
@@ -497,6 +539,20 @@ async fn run(quick: bool, only: Option<String>, hzs: Vec<&str>, with_peer: bool)
                 ms(*values.last().unwrap())
             );
         }
+    }
+    if runs("ingest") {
+        let (n, rounds) = if quick { (100_000, 1) } else { (1_000_000, 3) };
+        let mut times = Vec::new();
+        for _ in 0..rounds {
+            let (_server, redis) = redis_server(&[]);
+            times.push(ingest(&redis, n).await.as_secs_f64());
+        }
+        let low = times.iter().copied().fold(f64::INFINITY, f64::min);
+        let high = times.iter().copied().fold(0.0, f64::max);
+        println!(
+            "\n## Ingest through the API\n\n{n} contacts (a campaign created with 20 000, then `POST …/contacts` of 20 000 each), {rounds} rounds on a fresh Redis: median {:.2} s (min {low:.2} s, max {high:.2} s)",
+            median(times)
+        );
     }
     if runs("rest") {
         let (_server, redis) = redis_server(&[]);
