@@ -102,6 +102,52 @@ pub async fn created_campaigns_read_back_and_skip_duplicates(store: Arc<dyn Camp
     assert_eq!(listed.total, 1);
 }
 
+pub async fn many_contacts_keep_their_order_and_the_first_of_two_equal_phones(
+    store: Arc<dyn CampaignStore>,
+) {
+    // Several store chunks, with a repeat inside one chunk and one across chunks.
+    let mut rows = contacts(700);
+    rows[300] = rows[260].clone();
+    rows[520] = rows[10].clone();
+    let (campaign, added) = store
+        .create_campaign(&org("acme"), spec(concurrency(2)), rows.clone(), now())
+        .await
+        .unwrap();
+    assert_eq!(added.added, 698);
+    let skipped: Vec<usize> = added.skipped.iter().map(|(row, _)| *row).collect();
+    assert_eq!(skipped, [300, 520]);
+    // More through `add_contacts`, repeating the first row of the campaign.
+    let mut more = contacts(1_000).split_off(700);
+    more.insert(0, rows[0].clone());
+    let added = store
+        .add_contacts(&org("acme"), campaign.id, more.clone(), now())
+        .await
+        .unwrap();
+    assert_eq!((added.added, added.skipped.len()), (300, 1));
+    assert_eq!(added.skipped[0].0, 0);
+    let page = Page {
+        limit: 1_000,
+        offset: 0,
+    };
+    let listed: Vec<String> = store
+        .contacts(&org("acme"), campaign.id, None, page, now())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|contact| contact.details.phone.as_str().to_owned())
+        .collect();
+    let expected: Vec<String> = rows
+        .iter()
+        .enumerate()
+        .filter(|(row, _)| ![300, 520].contains(row))
+        .map(|(_, contact)| contact)
+        .chain(&more[1..])
+        .map(|contact| contact.phone.as_str().to_owned())
+        .collect();
+    assert_eq!(listed, expected);
+}
+
 pub async fn another_organisation_gets_not_found(store: Arc<dyn CampaignStore>) {
     let id = scheduled(&*store, 1, concurrency(1)).await;
     let other = org("globex");
@@ -915,6 +961,7 @@ macro_rules! on_every_backend {
 
 on_every_backend!(
     created_campaigns_read_back_and_skip_duplicates,
+    many_contacts_keep_their_order_and_the_first_of_two_equal_phones,
     another_organisation_gets_not_found,
     claims_respect_concurrency_and_activate,
     nothing_is_claimed_from_a_paused_or_draft_campaign,
