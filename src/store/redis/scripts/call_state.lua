@@ -33,20 +33,24 @@ local function write_state(base, seq, s)
   redis.call('HSET', bucket(base, seq), seq, text)
   return text
 end
--- The fields `seqs` of the bucket hashes under `base`: {seq = value or false}, one HMGET a bucket.
-local function read_fields(base, seqs)
-  local by_bucket = {}
+-- `seqs` grouped by the key of their bucket under `base`: {key = {seq, ...}}.
+local function by_bucket(base, seqs)
+  local groups = {}
   for _, seq in ipairs(seqs) do
     local key = bucket(base, seq)
-    local list = by_bucket[key]
+    local list = groups[key]
     if not list then
       list = {}
-      by_bucket[key] = list
+      groups[key] = list
     end
     list[#list + 1] = seq
   end
+  return groups
+end
+-- The fields `seqs` of the bucket hashes under `base`: {seq = value or false}, one HMGET a bucket.
+local function read_fields(base, seqs)
   local values = {}
-  for key, list in pairs(by_bucket) do
+  for key, list in pairs(by_bucket(base, seqs)) do
     local got = redis.call('HMGET', key, unpack(list))
     for i, seq in ipairs(list) do values[seq] = got[i] end
   end
@@ -54,18 +58,16 @@ local function read_fields(base, seqs)
 end
 -- Writes {seq = value} into the bucket hashes under `base`, one HSET a bucket.
 local function write_fields(base, values)
-  local by_bucket = {}
-  for seq, value in pairs(values) do
-    local key = bucket(base, seq)
-    local args = by_bucket[key]
-    if not args then
-      args = {}
-      by_bucket[key] = args
+  local seqs = {}
+  for seq in pairs(values) do seqs[#seqs + 1] = seq end
+  for key, list in pairs(by_bucket(base, seqs)) do
+    local args = {}
+    for _, seq in ipairs(list) do
+      args[#args + 1] = seq
+      args[#args + 1] = values[seq]
     end
-    args[#args + 1] = seq
-    args[#args + 1] = value
+    redis.call('HSET', key, unpack(args))
   end
-  for key, args in pairs(by_bucket) do redis.call('HSET', key, unpack(args)) end
 end
 -- Runs `command key items...` in chunks (Lua's unpack fails beyond about 8 000 values).
 local function in_chunks(command, key, items)
