@@ -65,8 +65,6 @@ if n_applied > 0 then
   in_chunks('ZREM', KEYS[3], ended)
   if #retried > 0 then in_chunks('ZADD', KEYS[4], retried) end
   write_fields(KEYS[2], written)
-end
-if n_applied > 0 then
   for final, count in pairs(counts) do redis.call('HINCRBY', KEYS[1], 'st:' .. final, count) end
   redis.call('HINCRBY', KEYS[1], 'st:in_progress', -n_applied)
   redis.call('HSET', KEYS[1], 'updated_at', ARGV[1])
