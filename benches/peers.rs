@@ -501,6 +501,18 @@ fn quantile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
+/// A lateness table row: calls, min, p50, p99 and max of `late` (sorted, ms).
+fn lateness_row(name: &str, late: &[f64]) -> String {
+    format!(
+        "| {name} | {} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms |",
+        late.len(),
+        late.first().copied().unwrap_or(f64::NAN),
+        quantile(late, 0.5),
+        quantile(late, 0.99),
+        late.last().copied().unwrap_or(f64::NAN)
+    )
+}
+
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     quantile(&values, 0.5)
@@ -652,26 +664,13 @@ async fn run(quick: bool, only: Option<String>, hzs: Vec<&str>, with_peer: bool)
                 "\n| lateness at {n_late} calls/s for {seconds} s | calls | min | p50 | p99 | max |"
             );
             println!("|---|---|---|---|---|---|");
-            println!(
-                "| Pacer (dial received − slot) | {} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms |",
-                late.len(),
-                late.first().copied().unwrap_or(f64::NAN),
-                quantile(&late, 0.5),
-                quantile(&late, 0.99),
-                late.last().copied().unwrap_or(f64::NAN)
-            );
+            println!("{}", lateness_row("Pacer (dial received − slot)", &late));
             // Where Pacer is on time on this machine: the same workload at lower rates.
             if sweep && hz == "10" {
                 for rate in [1_000, 2_500, 5_000] {
                     let late = pacer_lateness(&redis, rate, seconds).await;
-                    println!(
-                        "| Pacer at {rate} calls/s ({rate} campaigns) | {} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms |",
-                        late.len(),
-                        late.first().copied().unwrap_or(f64::NAN),
-                        quantile(&late, 0.5),
-                        quantile(&late, 0.99),
-                        late.last().copied().unwrap_or(f64::NAN)
-                    );
+                    let name = format!("Pacer at {rate} calls/s ({rate} campaigns)");
+                    println!("{}", lateness_row(&name, &late));
                 }
             }
             let (observed, p50, p99) = pacer_dispatch_lateness(&redis, n_late, seconds).await;
@@ -740,12 +739,9 @@ fn main() {
         })
         .cloned();
     // `--hz 10` or `--hz 100`: one Redis tick rate only (both by default).
-    let hzs = match args.iter().position(|arg| arg == "--hz") {
-        Some(i) => vec![if args.get(i + 1).map(String::as_str) == Some("100") {
-            "100"
-        } else {
-            "10"
-        }],
+    let hzs = match args_value("--hz") {
+        Some(100) => vec!["100"],
+        Some(_) => vec!["10"],
         None => vec!["10", "100"],
     };
     // `--pacer`: Pacer alone, no peer (for profiling).
