@@ -616,8 +616,11 @@ async fn run(quick: bool, only: Option<String>, hzs: Vec<&str>, with_peer: bool)
         // Throughput, alternating Pacer and BullMQ.
         if runs("throughput") {
             let (mut pacer, mut one_queue, mut ten_queues) = (Vec::new(), Vec::new(), Vec::new());
+            let mut redis_us = Vec::new();
             for _ in 0..rounds {
-                pacer.push(throughput(&redis, 1, 10, per_campaign).await.calls_per_sec);
+                let run = throughput(&redis, 1, 10, per_campaign).await;
+                pacer.push(run.calls_per_sec);
+                redis_us.push(run.redis_us_per_call);
                 let args = |concurrency: u32, queues: u32| {
                     vec![
                         ("jobs", n_jobs.to_string()),
@@ -631,6 +634,10 @@ async fn run(quick: bool, only: Option<String>, hzs: Vec<&str>, with_peer: bool)
             }
             let (pacer, one_queue, ten_queues) =
                 (median(pacer), median(one_queue), median(ten_queues));
+            println!(
+                "Pacer: Redis CPU {:.2} µs per call (median)\n",
+                median(redis_us)
+            );
             println!(
                 "| throughput ({n_jobs} calls, concurrency 1 000, median of {rounds}) | per second | Pacer ÷ this | this ÷ ZPOPMIN ceiling |"
             );

@@ -11,8 +11,7 @@ local function state_text(s)
 end
 -- Bucket keys, each formatted once a script (number formatting is costly in Redis' Lua).
 local bucket_keys = {}
-local function bucket(base, seq)
-  local n = math.floor(tonumber(seq) / 128)
+local function bucket_key(base, n)
   local keys = bucket_keys[base]
   if not keys then
     keys = {}
@@ -25,6 +24,9 @@ local function bucket(base, seq)
   end
   return key
 end
+local function bucket(base, seq)
+  return bucket_key(base, math.floor(tonumber(seq) / 128))
+end
 local function read_state(base, seq)
   return parse_state(redis.call('HGET', bucket(base, seq), seq))
 end
@@ -33,40 +35,43 @@ local function write_state(base, seq, s)
   redis.call('HSET', bucket(base, seq), seq, text)
   return text
 end
--- `seqs` grouped by the key of their bucket under `base`: {key = {seq, ...}}.
-local function by_bucket(base, seqs)
+-- `seqs` grouped by bucket number: {n = {seq, ...}}; one grouping serves every bucket base.
+local function by_bucket(seqs)
   local groups = {}
   for _, seq in ipairs(seqs) do
-    local key = bucket(base, seq)
-    local list = groups[key]
+    local n = math.floor(tonumber(seq) / 128)
+    local list = groups[n]
     if not list then
       list = {}
-      groups[key] = list
+      groups[n] = list
     end
     list[#list + 1] = seq
   end
   return groups
 end
--- The fields `seqs` of the bucket hashes under `base`: {seq = value or false}, one HMGET a bucket.
-local function read_fields(base, seqs)
+-- The fields of `groups` (from by_bucket) in the bucket hashes under `base`:
+-- {seq = value or false}, one HMGET a bucket.
+local function read_fields(base, groups)
   local values = {}
-  for key, list in pairs(by_bucket(base, seqs)) do
-    local got = redis.call('HMGET', key, unpack(list))
+  for n, list in pairs(groups) do
+    local got = redis.call('HMGET', bucket_key(base, n), unpack(list))
     for i, seq in ipairs(list) do values[seq] = got[i] end
   end
   return values
 end
--- Writes {seq = value} into the bucket hashes under `base`, one HSET a bucket.
-local function write_fields(base, values)
-  local seqs = {}
-  for seq in pairs(values) do seqs[#seqs + 1] = seq end
-  for key, list in pairs(by_bucket(base, seqs)) do
+-- Writes {seq = value} for the seqs of `groups` that have one into the bucket hashes under
+-- `base`, one HSET a bucket.
+local function write_fields(base, groups, values)
+  for n, list in pairs(groups) do
     local args = {}
     for _, seq in ipairs(list) do
-      args[#args + 1] = seq
-      args[#args + 1] = values[seq]
+      local value = values[seq]
+      if value then
+        args[#args + 1] = seq
+        args[#args + 1] = value
+      end
     end
-    redis.call('HSET', key, unpack(args))
+    if #args > 0 then redis.call('HSET', bucket_key(base, n), unpack(args)) end
   end
 end
 -- Runs `command key items...` in chunks (Lua's unpack fails beyond about 8 000 values).

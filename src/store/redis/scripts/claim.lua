@@ -50,8 +50,9 @@ if status == 'scheduled' or status == 'active' then
       for i = 1, #released, 2 do table.insert(claimed, released[i]) end
     end
     while #claimed < n and cursor < last do
-      table.insert(claimed, tostring(cursor))
-      never_claimed[tostring(cursor)] = true
+      local seq = string.format('%d', cursor)
+      claimed[#claimed + 1] = seq
+      never_claimed[seq] = true
       cursor = cursor + 1
     end
     redis.call('HSET', KEYS[1], 'cursor', cursor)
@@ -62,8 +63,9 @@ if status == 'scheduled' or status == 'active' then
   for _, seq in ipairs(claimed) do
     if not never_claimed[seq] then before[#before + 1] = seq end
   end
-  local texts = read_fields(KEYS[8], before)
-  local details = read_fields(KEYS[5], claimed)
+  local texts = read_fields(KEYS[8], by_bucket(before))
+  local groups = by_bucket(claimed)
+  local details = read_fields(KEYS[5], groups)
   local written, deadlines = {}, {}
   local n_first = 0
   for i, seq in ipairs(claimed) do
@@ -90,7 +92,7 @@ if status == 'scheduled' or status == 'active' then
     out[#out + 1] = text
   end
   if #claimed > 0 then
-    write_fields(KEYS[8], written)
+    write_fields(KEYS[8], groups, written)
     in_chunks('ZADD', KEYS[4], deadlines)
   end
   local n_claimed = #claimed

@@ -19,44 +19,43 @@ local duration = 0
 -- every script moves the two together.
 local seqs = {}
 for i = 6, #ARGV, 4 do seqs[#seqs + 1] = ARGV[i] end
-local texts = read_fields(KEYS[2], seqs)
-local states, written, ended, retried = {}, {}, {}, {}
+local groups = by_bucket(seqs)
+local texts = read_fields(KEYS[2], groups)
+local written, ended, retried = {}, {}, {}
 for i = 6, #ARGV, 4 do
-  local seq = ARGV[i]
-  local state = states[seq]
-  if not state then
-    state = parse_state(texts[seq])
-    states[seq] = state
-  end
-  if state.st ~= 'in_progress' or state.at ~= tonumber(ARGV[i + 1]) then
+  local seq, attempt, outcome, seconds = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  -- In flight at this attempt: the state starts "<attempt>|in_progress|" (no parse needed).
+  local text = texts[seq]
+  local prefix = attempt .. '|in_progress|'
+  if not text or string.sub(text, 1, #prefix) ~= prefix then
     applied[#applied + 1] = 0
   else
     ended[#ended + 1] = seq
-    local outcome = ARGV[i + 2]
     by_outcome[outcome] = (by_outcome[outcome] or 0) + 1
-    duration = duration + tonumber(ARGV[i + 3])
-    state.o = outcome
-    state.dur = ARGV[i + 3]
+    duration = duration + tonumber(seconds)
     local final
     if outcome == 'completed' or outcome == 'voicemail' then
       final = 'completed'
-    elseif ARGV[2] == '1' and state.at <= tonumber(ARGV[3]) then
+    elseif ARGV[2] == '1' and tonumber(attempt) <= tonumber(ARGV[3]) then
       final = 'retry'
     else
       final = 'failed'
     end
     if final == 'retry' and status == 'cancelled' then final = 'cancelled' end
+    local due = ''
     if final == 'retry' then
-      state.st = 'scheduled'
-      state.due = ARGV[4]
-      retried[#retried + 1] = ARGV[4]
+      due = ARGV[4]
+      retried[#retried + 1] = due
       retried[#retried + 1] = seq
       final = 'scheduled'
-    else
-      state.st = final
     end
+    -- Call id and call time kept: "<call>|<called at>|" follows the prefix.
+    local call_end = string.find(text, '|', #prefix + 1, true)
+    local kept = string.sub(text, #prefix + 1, string.find(text, '|', call_end + 1, true))
+    text = attempt .. '|' .. final .. '|' .. kept .. due .. '|' .. outcome .. '|' .. seconds
+    texts[seq] = text
     counts[final] = (counts[final] or 0) + 1
-    written[seq] = state_text(state)
+    written[seq] = text
     n_applied = n_applied + 1
     applied[#applied + 1] = 1
   end
@@ -64,7 +63,7 @@ end
 if n_applied > 0 then
   in_chunks('ZREM', KEYS[3], ended)
   if #retried > 0 then in_chunks('ZADD', KEYS[4], retried) end
-  write_fields(KEYS[2], written)
+  write_fields(KEYS[2], groups, written)
   for final, count in pairs(counts) do redis.call('HINCRBY', KEYS[1], 'st:' .. final, count) end
   redis.call('HINCRBY', KEYS[1], 'st:in_progress', -n_applied)
   redis.call('HSET', KEYS[1], 'updated_at', ARGV[1])
