@@ -74,6 +74,17 @@ local function write_fields(base, groups, values)
     if #args > 0 then redis.call('HSET', bucket_key(base, n), unpack(args)) end
   end
 end
+-- Calls in flight: the sorted set `inflight` of seqs scored by their deadline ms, negated. A
+-- small sorted set is a list that ZADD scans from its head; the newest calls have the latest
+-- deadline, so negated they go to the head at once instead of after every call in flight.
+local function first_deadline(key)
+  local earliest = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2]
+  if earliest then return string.sub(earliest, 2) end
+  return ''
+end
+local function past_deadline(key, now_ms, limit)
+  return redis.call('ZRANGEBYSCORE', key, '-' .. now_ms, '+inf', 'LIMIT', 0, limit)
+end
 -- Runs `command key items...` in chunks (Lua's unpack fails beyond about 8 000 values).
 local function in_chunks(command, key, items)
   for first = 1, #items, 4000 do

@@ -16,7 +16,7 @@ if not status then return {'STALE'} end
 local now = tonumber(ARGV[3])
 local cursor = tonumber(meta[5] or '0')
 local last = tonumber(meta[6] or '0')
-local expired = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now, 'LIMIT', 0, 500)
+local expired = past_deadline(KEYS[4], ARGV[3], 500)
 for _, seq in ipairs(expired) do
   local state = read_state(KEYS[8], seq)
   state.st = 'unknown'
@@ -85,13 +85,17 @@ if status == 'scheduled' or status == 'active' then
       text = state_text(state)
     end
     written[seq] = text
-    deadlines[#deadlines + 1] = ARGV[8]
-    deadlines[#deadlines + 1] = seq
     out[#out + 1] = seq
     out[#out + 1] = details[seq]
     out[#out + 1] = text
   end
   if #claimed > 0 then
+    -- Latest claimed first: with equal scores, each goes before the one added before it.
+    local deadline = '-' .. ARGV[8]
+    for i = #claimed, 1, -1 do
+      deadlines[#deadlines + 1] = deadline
+      deadlines[#deadlines + 1] = claimed[i]
+    end
     write_fields(KEYS[8], groups, written)
     in_chunks('ZADD', KEYS[4], deadlines)
   end
@@ -119,10 +123,9 @@ if status == 'active' and n_in_flight == 0 and n_fresh == 0 and #first_retry == 
   redis.call('HSET', KEYS[1], 'status', status, 'completed_at', ARGV[3], 'updated_at', ARGV[3])
   redis.call('HINCRBY', KEYS[1], 'ver', 1)
 end
-local first_deadline = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
 local used = redis.call('GET', KEYS[6]) or '0'
 local next_slot = redis.call('HGET', KEYS[1], 'p_next') or ''
-local reply = {status, n_in_flight, meta[4] or '0', first_retry[2] or '', n_fresh, first_deadline[2] or '',
+local reply = {status, n_in_flight, meta[4] or '0', first_retry[2] or '', n_fresh, first_deadline(KEYS[4]),
   used, next_slot}
 for _, item in ipairs(out) do table.insert(reply, item) end
 return reply

@@ -81,7 +81,6 @@ if status == 'active' and n_in_flight == 0 and n_fresh == 0 and #first_retry == 
   redis.call('HSET', KEYS[1], 'status', status, 'completed_at', ARGV[1])
   version = redis.call('HINCRBY', KEYS[1], 'ver', 1)
 end
-local first_deadline = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
-local reply = {status, n_in_flight, tostring(version), first_retry[2] or '', n_fresh, first_deadline[2] or ''}
+local reply = {status, n_in_flight, tostring(version), first_retry[2] or '', n_fresh, first_deadline(KEYS[3])}
 for _, flag in ipairs(applied) do table.insert(reply, flag) end
 return reply
