@@ -36,17 +36,17 @@ local function write_state(base, seq, s)
   return text
 end
 -- `seqs` grouped by bucket number: {n = {seq, ...}}; one grouping serves every bucket base.
+local function group_add(groups, n, seq)
+  local list = groups[n]
+  if not list then
+    list = {}
+    groups[n] = list
+  end
+  list[#list + 1] = seq
+end
 local function by_bucket(seqs)
   local groups = {}
-  for _, seq in ipairs(seqs) do
-    local n = math.floor(tonumber(seq) / 128)
-    local list = groups[n]
-    if not list then
-      list = {}
-      groups[n] = list
-    end
-    list[#list + 1] = seq
-  end
+  for _, seq in ipairs(seqs) do group_add(groups, math.floor(tonumber(seq) / 128), seq) end
   return groups
 end
 -- The fields of `groups` (from by_bucket) in the bucket hashes under `base`:

@@ -37,34 +37,30 @@ if status == 'scheduled' or status == 'active' then
     if used >= cap or (meta[3] and tonumber(meta[3]) > now) then n = 0 end
     n = math.min(n, cap - used)
   end
-  -- Contacts claimed before (retries, released ones) have a state; cursor ones never do.
-  local claimed, never_claimed = {}, {}
+  -- Contacts claimed before (retries, released ones) have a state, read first (one HMGET a
+  -- bucket); cursor ones never do. Then every claimed contact's details, one HMGET a bucket.
+  local claimed, never_claimed, groups, texts = {}, {}, {}, {}
   if n > 0 then
     local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, n)
-    for _, seq in ipairs(due) do
-      redis.call('ZREM', KEYS[3], seq)
-      table.insert(claimed, seq)
-    end
+    if #due > 0 then in_chunks('ZREM', KEYS[3], due) end
+    for i, seq in ipairs(due) do claimed[i] = seq end
     if #claimed < n then
       local released = redis.call('ZPOPMIN', KEYS[2], n - #claimed)
-      for i = 1, #released, 2 do table.insert(claimed, released[i]) end
+      for i = 1, #released, 2 do claimed[#claimed + 1] = released[i] end
     end
-    while #claimed < n and cursor < last do
+    groups = by_bucket(claimed)
+    texts = read_fields(KEYS[8], groups)
+    local k = #claimed
+    while k < n and cursor < last do
       local seq = string.format('%d', cursor)
-      claimed[#claimed + 1] = seq
+      k = k + 1
+      claimed[k] = seq
       never_claimed[seq] = true
+      group_add(groups, math.floor(cursor / 128), seq)
       cursor = cursor + 1
     end
     redis.call('HSET', KEYS[1], 'cursor', cursor)
   end
-  -- States of the contacts claimed before (cursor ones have none) and every claimed contact's
-  -- details: one read a bucket; then one write a bucket and one ZADD.
-  local before = {}
-  for _, seq in ipairs(claimed) do
-    if not never_claimed[seq] then before[#before + 1] = seq end
-  end
-  local texts = read_fields(KEYS[8], by_bucket(before))
-  local groups = by_bucket(claimed)
   local details = read_fields(KEYS[5], groups)
   local written, deadlines = {}, {}
   local n_first = 0
@@ -85,9 +81,9 @@ if status == 'scheduled' or status == 'active' then
       text = state_text(state)
     end
     written[seq] = text
-    out[#out + 1] = seq
-    out[#out + 1] = details[seq]
-    out[#out + 1] = text
+    out[3 * i - 2] = seq
+    out[3 * i - 1] = details[seq]
+    out[3 * i] = text
   end
   if #claimed > 0 then
     -- Latest claimed first: with equal scores, each goes before the one added before it.
