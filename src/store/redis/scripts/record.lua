@@ -27,7 +27,7 @@ for i = 6, #ARGV, 4 do
   -- In flight at this attempt: the state starts "<attempt>|in_progress|" (no parse needed).
   local text = texts[seq]
   local prefix = attempt .. '|in_progress|'
-  if not text or string.sub(text, 1, #prefix) ~= prefix then
+  if not text or string.find(text, prefix, 1, true) ~= 1 then
     applied[#applied + 1] = 0
   else
     ended[#ended + 1] = seq
@@ -50,8 +50,7 @@ for i = 6, #ARGV, 4 do
       final = 'scheduled'
     end
     -- Call id and call time kept: "<call>|<called at>|" follows the prefix.
-    local call_end = string.find(text, '|', #prefix + 1, true)
-    local kept = string.sub(text, #prefix + 1, string.find(text, '|', call_end + 1, true))
+    local kept = string.match(text, '^[^|]*|[^|]*|', #prefix + 1)
     text = attempt .. '|' .. final .. '|' .. kept .. due .. '|' .. outcome .. '|' .. seconds
     texts[seq] = text
     counts[final] = (counts[final] or 0) + 1
