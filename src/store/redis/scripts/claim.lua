@@ -27,13 +27,16 @@ if #expired > 0 then
   redis.call('HINCRBY', KEYS[1], 'st:in_progress', -#expired)
   redis.call('HINCRBY', KEYS[1], 'st:unknown', #expired)
 end
+-- Calls in flight, calls today and the next slot, kept up to date below (read once).
+local n_in_flight = redis.call('ZCARD', KEYS[4])
+local used = tonumber(redis.call('GET', KEYS[6]) or '0')
+local next_slot = meta[3] or ''
 local out = {}
 if status == 'scheduled' or status == 'active' then
   if meta[2] ~= ARGV[2] then return {'RETRY'} end
-  local n = math.min(tonumber(ARGV[4]), tonumber(ARGV[5]) - redis.call('ZCARD', KEYS[4]))
+  local n = math.min(tonumber(ARGV[4]), tonumber(ARGV[5]) - n_in_flight)
   local cap = tonumber(ARGV[6])
   if cap > 0 then
-    local used = tonumber(redis.call('GET', KEYS[6]) or '0')
     if used >= cap or (meta[3] and tonumber(meta[3]) > now) then n = 0 end
     n = math.min(n, cap - used)
   end
@@ -103,7 +106,12 @@ if status == 'scheduled' or status == 'active' then
     redis.call('HINCRBY', KEYS[1], 'n_claims', n_claimed)
     redis.call('INCRBY', KEYS[6], n_claimed)
     redis.call('PEXPIRE', KEYS[6], tonumber(ARGV[9]))
-    if cap > 0 then redis.call('HSET', KEYS[1], 'p_next', ARGV[7]) end
+    n_in_flight = n_in_flight + n_claimed
+    used = used + n_claimed
+    if cap > 0 then
+      next_slot = ARGV[7]
+      redis.call('HSET', KEYS[1], 'p_next', next_slot)
+    end
     if status == 'scheduled' then
       status = 'active'
       redis.call('HSET', KEYS[1], 'status', status, 'updated_at', ARGV[3])
@@ -111,7 +119,6 @@ if status == 'scheduled' or status == 'active' then
     end
   end
 end
-local n_in_flight = redis.call('ZCARD', KEYS[4])
 local n_fresh = (last - cursor) + redis.call('ZCARD', KEYS[2])
 local first_retry = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
 if status == 'active' and n_in_flight == 0 and n_fresh == 0 and #first_retry == 0 then
@@ -119,9 +126,8 @@ if status == 'active' and n_in_flight == 0 and n_fresh == 0 and #first_retry == 
   redis.call('HSET', KEYS[1], 'status', status, 'completed_at', ARGV[3], 'updated_at', ARGV[3])
   redis.call('HINCRBY', KEYS[1], 'ver', 1)
 end
-local used = redis.call('GET', KEYS[6]) or '0'
-local next_slot = redis.call('HGET', KEYS[1], 'p_next') or ''
-local reply = {status, n_in_flight, meta[4] or '0', first_retry[2] or '', n_fresh, first_deadline(KEYS[4]),
+local deadline = n_in_flight > 0 and first_deadline(KEYS[4]) or ''
+local reply = {status, n_in_flight, meta[4] or '0', first_retry[2] or '', n_fresh, deadline,
   used, next_slot}
 for _, item in ipairs(out) do table.insert(reply, item) end
 return reply
