@@ -657,16 +657,19 @@ async fn run(quick: bool, only: Option<String>, hzs: Vec<&str>, with_peer: bool)
         // Lateness at the same steady rate.
         if runs("lateness") {
             let late = pacer_lateness(&redis, n_late, seconds).await;
-            let peer = bullmq(
-                &redis,
-                "lateness",
-                &[
-                    ("rate", n_late.to_string()),
-                    ("seconds", seconds.to_string()),
-                    ("concurrency", "1000".to_owned()),
-                    ("queues", "1".to_owned()),
-                ],
-            );
+            let peer = |concurrency: u32, queues: u32| {
+                bullmq(
+                    &redis,
+                    "lateness",
+                    &[
+                        ("rate", n_late.to_string()),
+                        ("seconds", seconds.to_string()),
+                        ("concurrency", concurrency.to_string()),
+                        ("queues", queues.to_string()),
+                    ],
+                )
+            };
+            let (one_queue, ten_queues) = (peer(1_000, 1), peer(100, 10));
             println!(
                 "\n| lateness at {n_late} calls/s for {seconds} s | calls | min | p50 | p99 | max |"
             );
@@ -684,10 +687,12 @@ async fn run(quick: bool, only: Option<String>, hzs: Vec<&str>, with_peer: bool)
             println!(
                 "| Pacer, instant simulated dialer (node histogram: timer fired − due; bucket bounds) | {observed} | | ≤ {p50} ms | ≤ {p99} ms | |"
             );
-            println!(
-                "| BullMQ (processed − timestamp + delay) | {} | | {} ms | {} ms | {} ms |",
-                peer["jobs"], peer["p50_ms"], peer["p99_ms"], peer["max_ms"]
-            );
+            for (name, peer) in [("1 queue", one_queue), ("10 queues", ten_queues)] {
+                println!(
+                    "| BullMQ, {name} (processed − timestamp + delay) | {} | | {} ms | {} ms | {} ms |",
+                    peer["jobs"], peer["p50_ms"], peer["p99_ms"], peer["max_ms"]
+                );
+            }
         }
         // Pauses.
         if runs("pause") {
