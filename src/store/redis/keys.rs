@@ -135,7 +135,7 @@ impl CampaignKeys {
         self.key("retry")
     }
 
-    /// Sorted set: contacts in flight, by claim deadline in ms.
+    /// Sorted set: contacts in flight, by claim deadline in ms, negated (see `call_state.lua`).
     pub(super) fn inflight(&self) -> String {
         self.key("inflight")
     }
