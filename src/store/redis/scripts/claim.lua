@@ -126,8 +126,7 @@ if status == 'active' and n_in_flight == 0 and n_fresh == 0 and #first_retry == 
   redis.call('HSET', KEYS[1], 'status', status, 'completed_at', ARGV[3], 'updated_at', ARGV[3])
   redis.call('HINCRBY', KEYS[1], 'ver', 1)
 end
-local deadline = n_in_flight > 0 and first_deadline(KEYS[4]) or ''
-local reply = {status, n_in_flight, meta[4] or '0', first_retry[2] or '', n_fresh, deadline,
-  used, next_slot}
+local reply = {status, n_in_flight, meta[4] or '0', first_retry[2] or '', n_fresh,
+  n_in_flight > 0 and first_deadline(KEYS[4]) or '', used, next_slot}
 for _, item in ipairs(out) do table.insert(reply, item) end
 return reply
