@@ -747,6 +747,57 @@ pub async fn calls_without_an_outcome_by_their_deadline_end_unknown(store: Arc<d
     assert_eq!(unknown.items[0].id, lost.calls[0].contact_id);
 }
 
+pub async fn calls_in_flight_end_by_their_own_deadlines_earliest_first(
+    store: Arc<dyn CampaignStore>,
+) {
+    let id = scheduled(&*store, 2, concurrency(2)).await;
+    let fence = lease(&*store, id).await;
+    let first = store.claim_due(id, fence, now(), 1).await.unwrap();
+    let later = now() + Duration::minutes(10);
+    let second = store.claim_due(id, fence, later, 1).await.unwrap();
+    assert_eq!((first.calls.len(), second.calls.len()), (1, 1));
+    // Two calls in flight, claimed ten minutes apart: the wake is the earlier one's deadline.
+    let deadline = second.wake_at.expect("a wake at a call's deadline");
+    assert_eq!(
+        deadline,
+        now() + Duration::hours(1),
+        "the first call's deadline"
+    );
+    let after = store.claim_due(id, fence, deadline, 10).await.unwrap();
+    assert!(after.calls.is_empty(), "the lost call is not placed again");
+    assert_eq!(
+        after.in_flight, 1,
+        "only the first call passed its deadline"
+    );
+    assert_eq!(
+        after.wake_at,
+        Some(later + Duration::hours(1)),
+        "then a wake at the second call's deadline"
+    );
+    let completed = CallResult {
+        outcome: DialOutcome::Completed,
+        duration_secs: 1,
+    };
+    let mut recorded = Vec::new();
+    for call in [&first.calls[0], &second.calls[0]] {
+        recorded.push(
+            store
+                .record_outcome(id, call.contact_id, 1, completed.clone(), deadline)
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(
+        recorded[0],
+        Recorded::Duplicate,
+        "ended 'unknown' at its deadline"
+    );
+    assert!(
+        matches!(recorded[1], Recorded::Applied { .. }),
+        "{recorded:?}"
+    );
+}
+
 pub async fn a_released_claim_goes_back_to_the_queue(store: Arc<dyn CampaignStore>) {
     let id = scheduled(&*store, 1, concurrency(1)).await;
     let fence = lease(&*store, id).await;
@@ -978,6 +1029,7 @@ on_every_backend!(
     many_leases_renew_in_one_step_each_answered,
     published_messages_reach_every_subscriber_in_order,
     calls_without_an_outcome_by_their_deadline_end_unknown,
+    calls_in_flight_end_by_their_own_deadlines_earliest_first,
     call_ids_are_found_through_their_index,
     the_outbox_keeps_order_and_forgets_what_was_acknowledged,
     idempotency_keys_replay_refuse_other_bodies_and_can_be_abandoned,
