@@ -782,7 +782,7 @@ pub async fn calls_in_flight_end_by_their_own_deadlines_earliest_first(
     for call in [&first.calls[0], &second.calls[0]] {
         recorded.push(
             store
-                .record_outcome(id, call.contact_id, 1, completed.clone(), deadline)
+                .record_outcome(id, call.contact_id, 1, completed, deadline)
                 .await
                 .unwrap(),
         );
