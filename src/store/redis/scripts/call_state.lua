@@ -77,7 +77,8 @@ end
 -- Calls in flight: the sorted set `inflight` of seqs scored by their deadline ms, negated. A
 -- small sorted set is a list that ZADD scans from its head; the newest calls have the latest
 -- deadline, so negated they go to the head at once instead of after every call in flight.
-local function first_deadline(key)
+local function first_deadline(key, n_in_flight)
+  if n_in_flight == 0 then return '' end
   local earliest = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2]
   if earliest then return string.sub(earliest, 2) end
   return ''

@@ -127,6 +127,6 @@ if status == 'active' and n_in_flight == 0 and n_fresh == 0 and #first_retry == 
   redis.call('HINCRBY', KEYS[1], 'ver', 1)
 end
 local reply = {status, n_in_flight, meta[4] or '0', first_retry[2] or '', n_fresh,
-  n_in_flight > 0 and first_deadline(KEYS[4]) or '', used, next_slot}
+  first_deadline(KEYS[4], n_in_flight), used, next_slot}
 for _, item in ipairs(out) do table.insert(reply, item) end
 return reply

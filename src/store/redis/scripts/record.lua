@@ -80,6 +80,6 @@ if status == 'active' and n_in_flight == 0 and n_fresh == 0 and #first_retry == 
   redis.call('HSET', KEYS[1], 'status', status, 'completed_at', ARGV[1])
   version = redis.call('HINCRBY', KEYS[1], 'ver', 1)
 end
-local reply = {status, n_in_flight, tostring(version), first_retry[2] or '', n_fresh, first_deadline(KEYS[3])}
+local reply = {status, n_in_flight, tostring(version), first_retry[2] or '', n_fresh, first_deadline(KEYS[3], n_in_flight)}
 for _, flag in ipairs(applied) do table.insert(reply, flag) end
 return reply
