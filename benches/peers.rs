@@ -34,7 +34,7 @@ use serde_json::{Value, json};
 #[path = "support/mod.rs"]
 mod support;
 
-use support::{Node, provider, redis_server, throughput};
+use support::{Node, process_cpu, provider, redis_server, redis_usage, throughput};
 
 const PEER_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/peers/bullmq");
 
@@ -182,17 +182,9 @@ async fn steady_campaigns(
     (start, caps)
 }
 
-/// Pacer's dispatch lateness with an instant simulated dialer, from the node's own histogram
-/// (`pacer_dispatch_lateness_seconds`: timer fired minus due): observations, and the bucket
-/// bounds (ms) holding the median and the 99th percentile.
-async fn pacer_dispatch_lateness(redis: &str, n: usize, seconds: usize) -> (f64, f64, f64) {
-    let simulated = [("PACER_SIMULATED_CALL_MS", "0..0".to_owned())];
-    let node = Node::start("d", redis, &prefix(), &simulated).await;
-    let (start, _) = steady_campaigns(&node, n, seconds).await;
-    let until = start + chrono::Duration::seconds(seconds as i64 + 3);
-    while SystemClock.now() < until {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+/// A lateness histogram of `node`'s metrics: observations, and the bucket bounds (ms) holding
+/// the median and the 99th percentile.
+async fn node_lateness(node: &Node, metric: &str) -> Histogram {
     let metrics_url = format!("{}/metrics", node.base.trim_end_matches("/api/public/v1"));
     let text = node
         .client
@@ -203,9 +195,10 @@ async fn pacer_dispatch_lateness(redis: &str, n: usize, seconds: usize) -> (f64,
         .text()
         .await
         .expect("metrics text");
+    let prefix = format!("{metric}_bucket");
     let buckets: Vec<(f64, f64)> = text
         .lines()
-        .filter(|line| line.starts_with("pacer_dispatch_lateness_seconds_bucket"))
+        .filter(|line| line.starts_with(&prefix))
         .filter_map(|line| {
             let le = line.split("le=\"").nth(1)?.split('"').next()?;
             let le = if le == "+Inf" {
@@ -223,22 +216,73 @@ async fn pacer_dispatch_lateness(redis: &str, n: usize, seconds: usize) -> (f64,
             .find(|&&(_, count)| count >= p * total)
             .map_or(f64::NAN, |&(le, _)| le * 1e3)
     };
-    (total, bound(0.5), bound(0.99))
+    Histogram {
+        observed: total,
+        p50: bound(0.5),
+        p99: bound(0.99),
+    }
 }
 
-/// Pacer's lateness through the webhook dialer: dial received minus slot, in ms, for every
-/// call however late (n × seconds expected).
-async fn pacer_lateness(redis: &str, n: usize, seconds: usize) -> Vec<f64> {
+/// Observations of a node's histogram and the bucket bounds (ms) of two quantiles.
+struct Histogram {
+    observed: f64,
+    p50: f64,
+    p99: f64,
+}
+
+/// Pacer's lateness with an instant simulated dialer, from the node's own histograms: claim
+/// (reply − due) and timer (fired − due).
+async fn pacer_dispatch_lateness(redis: &str, n: usize, seconds: usize) -> (Histogram, Histogram) {
+    let simulated = [("PACER_SIMULATED_CALL_MS", "0..0".to_owned())];
+    let node = Node::start("d", redis, &prefix(), &simulated).await;
+    let (start, _) = steady_campaigns(&node, n, seconds).await;
+    let until = start + chrono::Duration::seconds(seconds as i64 + 3);
+    while SystemClock.now() < until {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (
+        node_lateness(&node, "pacer_claim_lateness_seconds").await,
+        node_lateness(&node, "pacer_dispatch_lateness_seconds").await,
+    )
+}
+
+/// Pacer's lateness through the webhook dialer.
+struct Lateness {
+    /// Dial received minus slot, in ms, for every call however late (n × seconds), sorted.
+    all: Vec<f64>,
+    /// The same from each campaign's fourth slot on: past the first seconds, when every
+    /// campaign takes its lease and starts (sorted).
+    steady: Vec<f64>,
+    /// The node's claim lateness histogram.
+    claims: Histogram,
+    /// CPU time per call (µs) of Redis and of the node, from the first slot to the last dial.
+    redis_us: f64,
+    node_us: f64,
+}
+
+/// Number of first slots of each campaign left out of `Lateness::steady`.
+const WARM_UP_SLOTS: usize = 3;
+
+async fn pacer_lateness(redis: &str, n: usize, seconds: usize) -> Lateness {
     let (provider, dials) = provider().await;
     let node = Node::start("l", redis, &prefix(), &webhook(&provider, "l")).await;
     let (start, caps) = steady_campaigns(&node, n, seconds).await;
+    while SystemClock.now() < start {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (redis_before, _) = redis_usage(redis);
+    let node_before = process_cpu(node.proc.0.id());
     // Until every campaign's calls are in (or a minute past the last slot).
     let until = start + chrono::Duration::seconds(seconds as i64 + 60);
-    while SystemClock.now() < until && dials.lock().len() < n * seconds {
+    while SystemClock.now() < until && dials.lock().len() < n * (seconds + 2) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let n_dials = dials.lock().len().max(1) as f64;
+    let redis_us = (redis_usage(redis).0 - redis_before) * 1e6 / n_dials;
+    let node_us = (process_cpu(node.proc.0.id()) - node_before) * 1e6 / n_dials;
     // Each campaign dials its contacts in order, one a slot: the k-th dial is due at the k-th
     // slot from the first one at or after the start.
+    let claims = node_lateness(&node, "pacer_claim_lateness_seconds").await;
     let start = start.timestamp_millis() as f64 / 1e3;
     let mut by_campaign: HashMap<&str, Vec<f64>> = HashMap::new();
     let dials = dials.lock();
@@ -246,7 +290,7 @@ async fn pacer_lateness(redis: &str, n: usize, seconds: usize) -> Vec<f64> {
         let t = dial.wall.timestamp_micros() as f64 / 1e6;
         by_campaign.entry(&dial.campaign).or_default().push(t);
     }
-    let mut late = Vec::new();
+    let (mut late, mut steady) = (Vec::new(), Vec::new());
     for (campaign, mut times) in by_campaign {
         let Some(&cap) = caps.get(campaign) else {
             continue;
@@ -257,11 +301,22 @@ async fn pacer_lateness(redis: &str, n: usize, seconds: usize) -> Vec<f64> {
         // The node rounds slots to the millisecond.
         let first = midnight + ((start - midnight) / spacing - 1e-6).ceil() * spacing;
         for (k, t) in times.into_iter().take(seconds).enumerate() {
-            late.push((t - (first + k as f64 * spacing)) * 1e3);
+            let ms = (t - (first + k as f64 * spacing)) * 1e3;
+            late.push(ms);
+            if k >= WARM_UP_SLOTS {
+                steady.push(ms);
+            }
         }
     }
     late.sort_by(f64::total_cmp);
-    late
+    steady.sort_by(f64::total_cmp);
+    Lateness {
+        all: late,
+        steady,
+        claims,
+        redis_us,
+        node_us,
+    }
 }
 
 /// Pause, resume and PATCH on a campaign of `pending` contacts while ten campaigns of 100
@@ -501,6 +556,37 @@ fn quantile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
+/// Lateness table rows of one run of Pacer's lateness workload.
+fn print_lateness(name: &str, late: &Lateness) {
+    println!(
+        "{}",
+        lateness_row(&format!("{name} (dial received − slot)"), &late.all)
+    );
+    println!(
+        "{}",
+        lateness_row(
+            &format!("{name}, from slot {} on", WARM_UP_SLOTS + 1),
+            &late.steady
+        )
+    );
+    println!(
+        "{}",
+        histogram_row(&format!("{name}, claim − due"), &late.claims)
+    );
+    println!(
+        "| {name}: CPU per call, Redis {:.1} µs, node {:.1} µs | | | | | |",
+        late.redis_us, late.node_us
+    );
+}
+
+/// A lateness table row from a node's histogram (bucket bounds).
+fn histogram_row(name: &str, histogram: &Histogram) -> String {
+    format!(
+        "| {name} (node histogram, bucket bounds) | {} | | ≤ {} ms | ≤ {} ms | |",
+        histogram.observed, histogram.p50, histogram.p99
+    )
+}
+
 /// A lateness table row: calls, min, p50, p99 and max of `late` (sorted, ms).
 fn lateness_row(name: &str, late: &[f64]) -> String {
     format!(
@@ -674,19 +760,24 @@ async fn run(quick: bool, only: Option<String>, hzs: Vec<&str>, with_peer: bool)
                 "\n| lateness at {n_late} calls/s for {seconds} s | calls | min | p50 | p99 | max |"
             );
             println!("|---|---|---|---|---|---|");
-            println!("{}", lateness_row("Pacer (dial received − slot)", &late));
+            print_lateness("Pacer", &late);
             // Where Pacer is on time on this machine: the same workload at lower rates.
             if sweep && hz == "10" {
                 for rate in [1_000, 2_500, 5_000] {
                     let late = pacer_lateness(&redis, rate, seconds).await;
-                    let name = format!("Pacer at {rate} calls/s ({rate} campaigns)");
-                    println!("{}", lateness_row(&name, &late));
+                    print_lateness(
+                        &format!("Pacer at {rate} calls/s ({rate} campaigns)"),
+                        &late,
+                    );
                 }
             }
-            let (observed, p50, p99) = pacer_dispatch_lateness(&redis, n_late, seconds).await;
-            println!(
-                "| Pacer, instant simulated dialer (node histogram: timer fired − due; bucket bounds) | {observed} | | ≤ {p50} ms | ≤ {p99} ms | |"
-            );
+            let (claim, timer) = pacer_dispatch_lateness(&redis, n_late, seconds).await;
+            for (name, histogram) in [
+                ("Pacer, instant simulated dialer, claim − due", claim),
+                ("Pacer, instant simulated dialer, timer fired − due", timer),
+            ] {
+                println!("{}", histogram_row(name, &histogram));
+            }
             for (name, peer) in [("1 queue", one_queue), ("10 queues", ten_queues)] {
                 println!(
                     "| BullMQ, {name} (processed − timestamp + delay) | {} | | {} ms | {} ms | {} ms |",

@@ -18,6 +18,9 @@ pub const CALLS_FINISHED: &str = "pacer_calls_finished_total";
 pub const CALLS_IN_FLIGHT: &str = "pacer_calls_in_flight";
 /// How late a timed dispatch step ran after the instant it was due, in seconds.
 pub const DISPATCH_LATENESS: &str = "pacer_dispatch_lateness_seconds";
+/// How late contacts were claimed: the claim's reply minus the instant its step's timer was set
+/// for, once per contact claimed, in seconds.
+pub const CLAIM_LATENESS: &str = "pacer_claim_lateness_seconds";
 /// Contacts claimed per dispatch step.
 pub const CLAIM_BATCH: &str = "pacer_claim_batch_size";
 /// Campaigns dispatched by this node, by `status`.
@@ -60,11 +63,25 @@ pub fn metrics() -> PrometheusHandle {
             let seconds = [
                 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
             ];
+            // Lateness in millisecond steps up to 5 ms, its target (full names match first).
+            let lateness = [
+                0.0005, 0.001, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25,
+                0.5, 1.0, 2.5, 5.0,
+            ];
             let sizes = [1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0];
             let handle = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), &seconds)
                 .and_then(|builder| {
                     builder.set_buckets_for_metric(Matcher::Full(CLAIM_BATCH.to_owned()), &sizes)
+                })
+                .and_then(|builder| {
+                    [DISPATCH_LATENESS, CLAIM_LATENESS].into_iter().try_fold(
+                        builder,
+                        |builder, name| {
+                            builder
+                                .set_buckets_for_metric(Matcher::Full(name.to_owned()), &lateness)
+                        },
+                    )
                 })
                 .and_then(PrometheusBuilder::install_recorder)
                 .unwrap_or_else(|error| {
@@ -100,6 +117,11 @@ fn describe() {
         DISPATCH_LATENESS,
         metrics::Unit::Seconds,
         "How late a timed dispatch step ran after its due instant."
+    );
+    describe_histogram!(
+        CLAIM_LATENESS,
+        metrics::Unit::Seconds,
+        "How late contacts were claimed after the instant their step's timer was set for."
     );
     describe_histogram!(CLAIM_BATCH, "Contacts claimed per dispatch step.");
     describe_gauge!(CAMPAIGNS, "Campaigns dispatched by this node, by status.");

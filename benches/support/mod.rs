@@ -230,6 +230,20 @@ pub fn redis_usage(redis: &str) -> (f64, f64) {
     (cpu, commands)
 }
 
+/// CPU time (user + system, s) of a process so far, from `/proc/<pid>/stat`.
+pub fn process_cpu(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name, which may hold spaces: utime and stime are 14 and 15.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // Clock ticks are 100 a second on Linux (USER_HZ).
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 /// Calls finished per second with `n_nodes` nodes: campaigns scheduled round-robin through
 /// the nodes (each takes the campaigns it schedules), all due at once, instant calls.
 pub async fn throughput(

@@ -21,8 +21,8 @@ use crate::store::{
     Recorded, StoreError,
 };
 use crate::telemetry::{
-    CALLS_FINISHED, CALLS_IN_FLIGHT, CALLS_PLACED, CAMPAIGNS, CLAIM_BATCH, DISPATCH_LATENESS,
-    STORE_LATENCY,
+    CALLS_FINISHED, CALLS_IN_FLIGHT, CALLS_PLACED, CAMPAIGNS, CLAIM_BATCH, CLAIM_LATENESS,
+    DISPATCH_LATENESS, STORE_LATENCY,
 };
 use crate::webhooks::{Event, EventKind, Webhooks};
 
@@ -72,7 +72,10 @@ struct Step {
     dialers: Arc<DialerPool>,
     gate: Arc<CarrierGate>,
     sink: OutcomeSink,
+    clock: Arc<dyn Clock>,
     now: chrono::DateTime<chrono::Utc>,
+    /// The instant the timer that started this step was set for: what it claims was due then.
+    due: Option<chrono::DateTime<chrono::Utc>>,
     limit: u32,
     leases: Arc<LeaseBook>,
     /// The node is shutting down: record outcomes, claim nothing.
@@ -130,6 +133,10 @@ impl Step {
         let started = std::time::Instant::now();
         let batch = store.claim_due(id, fence, now, admission.granted).await?;
         metrics::histogram!(STORE_LATENCY, "op" => "claim").record(started.elapsed());
+        if let Some(due) = self.due.filter(|_| !batch.calls.is_empty()) {
+            let late = (self.clock.now() - due).to_std().unwrap_or_default();
+            metrics::histogram!(CLAIM_LATENESS).record_many(late, batch.calls.len());
+        }
         self.gate
             .refund(admission.granted - batch.calls.len() as u32);
         if batch.calls.is_empty() {
@@ -258,6 +265,8 @@ pub struct CampaignActor {
     directory: Directory,
     claim_limit: u32,
     timer: Option<SpawnHandle>,
+    /// The instant the timer that fired was set for, until the step it started takes it.
+    woke_for: Option<chrono::DateTime<chrono::Utc>>,
     sink: Option<OutcomeSink>,
     /// Outcomes that arrived since the last dispatch step, which records them first.
     outcomes: Vec<Outcome>,
@@ -283,6 +292,7 @@ impl CampaignActor {
             claim_limit: directory.claim_limit(),
             directory,
             timer: None,
+            woke_for: None,
             sink: None,
             outcomes: Vec::new(),
             dispatch_queued: false,
@@ -308,7 +318,9 @@ impl CampaignActor {
                 .sink
                 .clone()
                 .expect("the sink is set when the actor starts"),
+            clock: self.clock.clone(),
             now: self.clock.now(),
+            due: self.woke_for.take(),
             limit: self.claim_limit,
             leases: self.directory.leases(),
             draining: self.directory.is_draining(),
@@ -530,6 +542,7 @@ impl CampaignActor {
                 actor.timer = None;
                 let lateness = (actor.clock.now() - wake_at).to_std().unwrap_or_default();
                 metrics::histogram!(DISPATCH_LATENESS).record(lateness);
+                actor.woke_for = Some(wake_at);
                 let step = actor.dispatch(Retire::WhenIdle);
                 ctx.wait(step);
             })));
