@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt as _;
+use futures_util::{StreamExt as _, TryStreamExt as _};
 use redis::{AsyncCommands, Script, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -47,8 +47,15 @@ const DAY_COUNTER_TTL_MS: i64 = 3 * 24 * 3_600_000;
 /// A commit or claim that met a concurrent change is tried again this many times.
 const ATTEMPTS: usize = 8;
 
-/// Leases renewed by one script on one Redis (a GET and a PEXPIRE each: under a millisecond).
-const RENEWALS_PER_SCRIPT: usize = 500;
+/// Leases renewed by one script on one Redis: a GET and a PEXPIRE each, ≈ 4 µs a lease under
+/// load, so a script holds Redis ≈ 0.5 ms.
+const RENEWALS_PER_SCRIPT: usize = 100;
+/// Renewal scripts in flight at once on one Redis. Scripts sent together run back to back and
+/// every claim waits behind them all: 10 000 leases sent at once in scripts of 500 held Redis
+/// ≈ 44 ms every renewal, the p99 of dispatch lateness at 5–10 k calls/s (BENCHMARKS.md).
+const RENEWAL_SCRIPTS_AT_ONCE: usize = 4;
+/// Single-lease renewals in flight at once on a cluster (each a few microseconds of Redis).
+const RENEWALS_AT_ONCE_ON_CLUSTER: usize = 64;
 
 /// Settings of the Redis store.
 #[derive(Debug, Clone)]
@@ -993,23 +1000,28 @@ impl CampaignStore for RedisStore {
             .collect();
         self.io(move |inner| async move {
             let con = inner.connection().await?;
-            // One script for many leases on one Redis (a few hundred keys: well under a
-            // millisecond of Redis); one a lease on a cluster, where keys live on many slots.
-            let chunk = match con {
-                Connection::Single(_) => RENEWALS_PER_SCRIPT,
-                Connection::Cluster(_) => 1,
+            // One script for many leases on one Redis, a few at a time so that claims run
+            // between them; one a lease on a cluster, where keys live on many slots.
+            let (chunk, at_once) = match con {
+                Connection::Single(_) => (RENEWALS_PER_SCRIPT, RENEWAL_SCRIPTS_AT_ONCE),
+                Connection::Cluster(_) => (1, RENEWALS_AT_ONCE_ON_CLUSTER),
             };
             let ttl_ms = ttl.as_millis().max(1) as u64;
-            let renewals = leases.chunks(chunk).map(|chunk| {
-                let mut con = con.clone();
-                let mut invocation = inner.scripts.renew_leases.prepare_invoke();
-                invocation.arg(ttl_ms);
-                for (key, value) in chunk {
-                    invocation.key(key).arg(value);
-                }
-                async move { invocation.invoke_async::<Vec<i64>>(&mut con).await }
-            });
-            let renewed = futures_util::future::try_join_all(renewals)
+            let renewals: Vec<_> = leases
+                .chunks(chunk)
+                .map(|chunk| {
+                    let mut con = con.clone();
+                    let mut invocation = inner.scripts.renew_leases.prepare_invoke();
+                    invocation.arg(ttl_ms);
+                    for (key, value) in chunk {
+                        invocation.key(key).arg(value);
+                    }
+                    async move { invocation.invoke_async::<Vec<i64>>(&mut con).await }
+                })
+                .collect();
+            let renewed: Vec<Vec<i64>> = futures_util::stream::iter(renewals)
+                .buffered(at_once)
+                .try_collect()
                 .await
                 .map_err(unavailable)?;
             Ok(renewed
