@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use futures_util::{StreamExt as _, TryStreamExt as _};
+use futures_util::StreamExt as _;
 use redis::{AsyncCommands, Script, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -50,12 +50,11 @@ const ATTEMPTS: usize = 8;
 /// Leases renewed by one script on one Redis: a GET and a PEXPIRE each, ≈ 4 µs a lease under
 /// load, so a script holds Redis ≈ 0.5 ms.
 const RENEWALS_PER_SCRIPT: usize = 100;
-/// Renewal scripts in flight at once on one Redis. Scripts sent together run back to back and
-/// every claim waits behind them all: 10 000 leases sent at once in scripts of 500 held Redis
-/// ≈ 44 ms every renewal, the p99 of dispatch lateness at 5–10 k calls/s (BENCHMARKS.md).
-const RENEWAL_SCRIPTS_AT_ONCE: usize = 4;
-/// Single-lease renewals in flight at once on a cluster (each a few microseconds of Redis).
-const RENEWALS_AT_ONCE_ON_CLUSTER: usize = 64;
+/// Renewal scripts on one Redis start this far apart, each without waiting for the one before.
+/// Scripts sent together run back to back and every claim waits behind them all (10 000 leases
+/// in scripts of 500 held Redis ≈ 44 ms each renewal: the p99 of dispatch lateness at 5–10 k
+/// calls/s); one after another, a loaded Redis' queue delay would add up to past the lease.
+const RENEWAL_SPACING: Duration = Duration::from_millis(1);
 
 /// Settings of the Redis store.
 #[derive(Debug, Clone)]
@@ -134,9 +133,11 @@ struct Inner {
     /// Opens the subscribers' connections (a subscribed connection carries nothing else; on a
     /// cluster, one node's subscribers hear what is published on any node).
     client: redis::Client,
-    /// Publishes notes, to the node the subscribers are on: on a cluster, PUBLISH counts the
-    /// receivers of the node it reaches only.
-    notes: redis::aio::ConnectionManager,
+    /// A connection of its own for light commands that must not wait behind the dispatch
+    /// traffic queued on the others: notes, published to the node the subscribers are on (on
+    /// a cluster, PUBLISH counts the receivers of the node it reaches only), and lease renewals
+    /// on one Redis (behind a backlog of claims they came late enough to lose leases).
+    control: redis::aio::ConnectionManager,
     connections: Connections,
     next_connection: AtomicUsize,
     keys: Keys,
@@ -244,7 +245,7 @@ impl RedisStore {
             // manager reconnects in the background on the next command.
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(50));
-        let notes = {
+        let control = {
             let _on_io_runtime = runtime.enter();
             redis::aio::ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
                 .map_err(unavailable)?
@@ -274,7 +275,7 @@ impl RedisStore {
         Ok(Self {
             inner: Arc::new(Inner {
                 client,
-                notes,
+                control,
                 connections,
                 next_connection: AtomicUsize::new(0),
                 keys: Keys::new(&settings.prefix),
@@ -999,29 +1000,33 @@ impl CampaignStore for RedisStore {
             })
             .collect();
         self.io(move |inner| async move {
-            let con = inner.connection().await?;
-            // One script for many leases on one Redis, a few at a time so that claims run
-            // between them; one a lease on a cluster, where keys live on many slots.
-            let (chunk, at_once) = match con {
-                Connection::Single(_) => (RENEWALS_PER_SCRIPT, RENEWAL_SCRIPTS_AT_ONCE),
-                Connection::Cluster(_) => (1, RENEWALS_AT_ONCE_ON_CLUSTER),
+            let con = match inner.connection().await? {
+                Connection::Single(_) => Connection::Single(inner.control.clone()),
+                cluster => cluster,
+            };
+            // One script for many leases on one Redis, spaced so that claims run between
+            // them; one a lease on a cluster, where keys live on many slots.
+            let (chunk, spacing) = match con {
+                Connection::Single(_) => (RENEWALS_PER_SCRIPT, RENEWAL_SPACING),
+                Connection::Cluster(_) => (1, Duration::ZERO),
             };
             let ttl_ms = ttl.as_millis().max(1) as u64;
-            let renewals: Vec<_> = leases
-                .chunks(chunk)
-                .map(|chunk| {
-                    let mut con = con.clone();
-                    let mut invocation = inner.scripts.renew_leases.prepare_invoke();
-                    invocation.arg(ttl_ms);
-                    for (key, value) in chunk {
-                        invocation.key(key).arg(value);
+            let renewals = leases.chunks(chunk).zip(0u32..).map(|(chunk, i)| {
+                let mut con = con.clone();
+                let mut invocation = inner.scripts.renew_leases.prepare_invoke();
+                invocation.arg(ttl_ms);
+                for (key, value) in chunk {
+                    invocation.key(key).arg(value);
+                }
+                async move {
+                    let wait = spacing * i;
+                    if !wait.is_zero() {
+                        tokio::time::sleep(wait).await;
                     }
-                    async move { invocation.invoke_async::<Vec<i64>>(&mut con).await }
-                })
-                .collect();
-            let renewed: Vec<Vec<i64>> = futures_util::stream::iter(renewals)
-                .buffered(at_once)
-                .try_collect()
+                    invocation.invoke_async::<Vec<i64>>(&mut con).await
+                }
+            });
+            let renewed = futures_util::future::try_join_all(renewals)
                 .await
                 .map_err(unavailable)?;
             Ok(renewed
@@ -1421,7 +1426,7 @@ impl CampaignStore for RedisStore {
     async fn publish(&self, channel: &str, message: &str) -> Result<usize, StoreError> {
         let (channel, message) = (self.inner.keys.channel(channel), message.to_owned());
         self.io(move |inner| async move {
-            let mut con = inner.notes.clone();
+            let mut con = inner.control.clone();
             con.publish(channel, message).await.map_err(unavailable)
         })
         .await
