@@ -246,7 +246,10 @@ on_both_backends!(
 #[actix_web::test]
 async fn metrics_are_served_in_prometheus_text_with_bounded_labels() {
     let node = Node::start(&node_settings(Backend::Memory, &fresh_prefix())).await;
-    let id = node.start_campaign(&campaign_body(0, 2)).await;
+    // Paced to four calls a second: the second call is claimed when the timer fires.
+    let mut body = campaign_body(0, 2);
+    body["max_calls_per_day"] = json!(4 * 86_400);
+    let id = node.start_campaign(&body).await;
     node.wait_for(&id, Duration::from_secs(10), |c| c["status"] == "completed")
         .await;
     // No key needed.
@@ -267,6 +270,9 @@ async fn metrics_are_served_in_prometheus_text_with_bounded_labels() {
         "pacer_http_requests_total",
         "pacer_http_request_duration_seconds_bucket",
         "pacer_campaigns",
+        // Lateness in millisecond steps up to the 5 ms target.
+        "pacer_dispatch_lateness_seconds_bucket{le=\"0.002\"}",
+        "pacer_claim_lateness_seconds_bucket{le=\"0.002\"}",
     ] {
         assert!(text.contains(name), "{name} missing from:\n{text}");
     }
