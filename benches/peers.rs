@@ -263,6 +263,8 @@ struct Lateness {
 /// Number of first slots of each campaign left out of `Lateness::steady`.
 const WARM_UP_SLOTS: usize = 3;
 
+/// The lateness workload through the webhook dialer: `n` campaigns calling once a second each,
+/// for `seconds`, on a node of its own.
 async fn pacer_lateness(redis: &str, n: usize, seconds: usize) -> Lateness {
     let (provider, dials) = provider().await;
     let node = Node::start("l", redis, &prefix(), &webhook(&provider, "l")).await;

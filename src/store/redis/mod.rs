@@ -136,7 +136,7 @@ struct Inner {
     /// A connection of its own for light commands that must not wait behind the dispatch
     /// traffic queued on the others: notes, published to the node the subscribers are on (on
     /// a cluster, PUBLISH counts the receivers of the node it reaches only), and lease renewals
-    /// on one Redis (behind a backlog of claims they came late enough to lose leases).
+    /// on one Redis (queued behind a backlog of claims, they came back too late: leases lapsed).
     control: redis::aio::ConnectionManager,
     connections: Connections,
     next_connection: AtomicUsize,
