@@ -250,7 +250,12 @@ impl Directory {
                     }
                     return Ok(campaign);
                 }
-                Err(_stopped) => self.forget_disconnected(id),
+                Err(_stopped) => {
+                    self.forget_disconnected(id);
+                    // An actor stops at once when its campaign is gone (deleted since it was
+                    // found live): that is a 404, not a dispatcher that does not answer.
+                    self.inner.store.campaign(org, id).await?;
+                }
             }
         }
         Err(StoreError::Unavailable(
