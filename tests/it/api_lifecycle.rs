@@ -243,6 +243,16 @@ async fn cancelling_ends_pending_contacts_and_lets_running_calls_finish(backend:
     .await
     .expect(200);
     app.get(&format!("/batch-calls/{id}")).await.expect(404);
+    // Commands on it are refused as for any unknown campaign, whatever its actor was doing.
+    app.command(&id, "pause").await.expect(404);
+    app.request(
+        reqwest::Method::PATCH,
+        &format!("/batch-calls/{id}"),
+        crate::helpers::ACME_KEY,
+        Some(json!({ "agent_id": "agent_2" })),
+    )
+    .await
+    .expect(404);
 }
 
 async fn active_campaigns_cannot_be_deleted_and_bulk_delete_reports_each_id(backend: Backend) {
