@@ -86,7 +86,8 @@ end
 local function past_deadline(key, now_ms, limit)
   return redis.call('ZRANGEBYSCORE', key, '-' .. now_ms, '+inf', 'LIMIT', 0, limit)
 end
--- Runs `command key items...` in chunks (Lua's unpack fails beyond about 8 000 values).
+-- Runs `command key items...` in chunks (Lua's unpack fails beyond about 8 000 values); nothing
+-- when there are no items.
 local function in_chunks(command, key, items)
   for first = 1, #items, 4000 do
     redis.call(command, key, unpack(items, first, math.min(#items, first + 3999)))

@@ -17,13 +17,19 @@ local now = tonumber(ARGV[3])
 local cursor = tonumber(meta[5] or '0')
 local last = tonumber(meta[6] or '0')
 local expired = past_deadline(KEYS[4], ARGV[3], 500)
-for _, seq in ipairs(expired) do
-  local state = read_state(KEYS[8], seq)
-  state.st = 'unknown'
-  write_state(KEYS[8], seq, state)
-  redis.call('ZREM', KEYS[4], seq)
-end
 if #expired > 0 then
+  -- One read and one write a bucket, one ZREM, as for claimed calls.
+  local groups = by_bucket(expired)
+  local texts = read_fields(KEYS[8], groups)
+  for seq, text in pairs(texts) do
+    if text then
+      local state = parse_state(text)
+      state.st = 'unknown'
+      texts[seq] = state_text(state)
+    end
+  end
+  write_fields(KEYS[8], groups, texts)
+  in_chunks('ZREM', KEYS[4], expired)
   redis.call('HINCRBY', KEYS[1], 'st:in_progress', -#expired)
   redis.call('HINCRBY', KEYS[1], 'st:unknown', #expired)
 end
@@ -45,7 +51,7 @@ if status == 'scheduled' or status == 'active' then
   local claimed, never_claimed, groups, texts = {}, {}, {}, {}
   if n > 0 then
     local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, n)
-    if #due > 0 then in_chunks('ZREM', KEYS[3], due) end
+    in_chunks('ZREM', KEYS[3], due)
     for i, seq in ipairs(due) do claimed[i] = seq end
     if #claimed < n then
       local released = redis.call('ZPOPMIN', KEYS[2], n - #claimed)

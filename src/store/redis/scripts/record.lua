@@ -61,7 +61,7 @@ for i = 6, #ARGV, 4 do
 end
 if n_applied > 0 then
   in_chunks('ZREM', KEYS[3], ended)
-  if #retried > 0 then in_chunks('ZADD', KEYS[4], retried) end
+  in_chunks('ZADD', KEYS[4], retried)
   write_fields(KEYS[2], groups, written)
   for final, count in pairs(counts) do redis.call('HINCRBY', KEYS[1], 'st:' .. final, count) end
   redis.call('HINCRBY', KEYS[1], 'st:in_progress', -n_applied)
