@@ -6,8 +6,9 @@
 //!    same total concurrency (Pacer: 10 campaigns × 100; BullMQ: one queue × 1 000, and ten
 //!    queues × 100);
 //! 3. lateness: work falling due at a steady rate (Pacer: one campaign per call a second, each
-//!    with a daily cap that puts a slot every ≈ second, slightly different per campaign so the
-//!    slots spread; BullMQ: delayed jobs at the same rate), start time minus due time;
+//!    with a daily cap that puts a slot every ≈ second, on windows opened a minute apart so the
+//!    slots spread evenly, `WINDOW_MINUTES`; BullMQ: delayed jobs at the same rate), start time
+//!    minus due time;
 //! 4. pause: many pauses at random moments while work flows; calls (jobs) started after the
 //!    pause's answer (Pacer: dial requests the provider received; must be 0);
 //! 5. control: pause, resume and PATCH on a campaign of 1 M pending contacts (added through the
@@ -16,7 +17,8 @@
 //!    dispatching (Pacer only, once).
 //!
 //! `cargo bench --bench peers` (full sizes), `-- --quick` (under two minutes), `-- lateness`
-//! (one workload: `throughput`, `lateness`, `pause`, `control` or `footprint`). Needs
+//! (one workload: `throughput`, `lateness`, `pause`, `control` or `footprint`; with `--rate N`
+//! and `--instant`, one part of it). Needs
 //! `redis-server`, `redis-benchmark`, `node` and `npm` (BullMQ is installed with `npm ci` into
 //! `benches/peers/bullmq/node_modules` on first use). Every loop is bounded in count and time.
 
@@ -135,42 +137,97 @@ async fn pacer_pause(redis: &str, trials: usize) -> (usize, Vec<Duration>) {
     (late, latencies)
 }
 
-/// `n` campaigns of `seconds + 2` contacts on `node`, each with a daily cap that puts a slot
-/// every ≈ second (cap 86 400 + i, so the campaigns' slots spread), all starting at one instant
-/// on a whole second (the node compares slots rounded to the millisecond with the start).
-/// Returns the start and each campaign's cap.
+/// Length of the lateness workload's calling windows. A campaign with `60 × WINDOW_MINUTES + 1`
+/// slots a day calls every ≈ 999.97 ms on the grid `open + k·len/cap`, and a window opened one
+/// minute later puts that grid ≈ 1.67 ms later in the second: campaigns spread over
+/// `WINDOW_MINUTES` opens a minute apart fall due evenly through every second, at one rate.
+/// Campaigns on one open bunch their slots; so do caps that differ: with caps 86 400 + i (this
+/// harness before) the busiest millisecond held 48–244 of 10 000 campaigns' due times, by the
+/// node's formula, depending on the start's time of day. Here it holds 17 (10 on average).
+const WINDOW_MINUTES: i64 = 600;
+
+/// One campaign's slots, as the node computes them: `open + ⌊k·len/cap⌋` ms.
+#[derive(Debug, Clone, Copy)]
+struct Grid {
+    /// The window's opening, Unix ms.
+    open_ms: i64,
+    len_ms: i64,
+    cap: i64,
+}
+
+impl Grid {
+    /// Unix ms of the `k`-th slot at or after `start_ms` (the `k`-th call's due time).
+    fn due_ms(&self, start_ms: i64, k: i64) -> i64 {
+        let first = ((start_ms - self.open_ms) * self.cap + self.len_ms - 1) / self.len_ms;
+        self.open_ms + (first + k) * self.len_ms / self.cap
+    }
+}
+
+/// `n` campaigns of `seconds + 2` contacts on `node`, calling every ≈ second on windows of
+/// `WINDOW_MINUTES` that open a minute apart (in a fixed-offset timezone where it is about noon,
+/// so the windows fit in the day), all starting at one instant on a whole second. Returns the
+/// start and each campaign's slot grid.
 async fn steady_campaigns(
     node: &Node,
     n: usize,
     seconds: usize,
-) -> (chrono::DateTime<chrono::Utc>, HashMap<String, f64>) {
+) -> (chrono::DateTime<chrono::Utc>, HashMap<String, Grid>) {
+    const MINUTE_MS: i64 = 60_000;
     // Time to create and schedule them all first (≈ 1 ms a campaign here, 32 at a time), plus
     // a margin.
     let start = SystemClock.now() + chrono::Duration::milliseconds(5_000 + 3 * n as i64);
     let start = chrono::DateTime::from_timestamp(start.timestamp(), 0).expect("a valid instant");
-    let create = |i: usize| async move {
-        let cap = 86_400 + i as u64;
-        let contacts: Vec<Value> = (0..seconds + 2)
-            .map(|k| json!({ "phone_number": format!("+1555{:07}", i * 100 + k) }))
-            .collect();
-        let body = json!({
-            "name": "lateness", "agent_id": "agent", "contacts": contacts, "timezone": "UTC",
-            "working_days": [1, 2, 3, 4, 5, 6, 7], "max_calls_per_day": cap,
-        });
-        let created = node
-            .call(reqwest::Method::POST, "/batch-calls", Some(body))
-            .await;
-        let id = created["data"]["id"].as_str().unwrap().to_owned();
-        let schedule = json!({ "scheduled_at": start.to_rfc3339() });
-        node.call(
-            reqwest::Method::POST,
-            &format!("/batch-calls/{id}/schedule"),
-            Some(schedule),
-        )
-        .await;
-        (id, cap as f64)
+    let start_ms = start.timestamp_millis();
+    // The whole-hour UTC offset that puts the start nearest noon (`Etc/GMT-h` is UTC+h).
+    let minute_of_day = |offset_h: i64| (start_ms / MINUTE_MS + offset_h * 60).rem_euclid(1_440);
+    let offset_h = (-12..=14)
+        .min_by_key(|&h| (minute_of_day(h) - 720).abs())
+        .expect("offsets");
+    let timezone = match offset_h {
+        0 => "UTC".to_owned(),
+        h if h > 0 => format!("Etc/GMT-{h}"),
+        h => format!("Etc/GMT+{}", -h),
     };
-    let caps: HashMap<String, f64> = futures_util::stream::iter(0..n)
+    let local_minute = minute_of_day(offset_h);
+    let local_midnight_ms = start_ms - start_ms.rem_euclid(MINUTE_MS) - local_minute * MINUTE_MS;
+    // Opens from `WINDOW_MINUTES - 3` minutes before the start's minute to that minute: every
+    // window holds the whole run.
+    let opens: Vec<i64> = (local_minute - WINDOW_MINUTES + 3..=local_minute).collect();
+    let cap = 60 * WINDOW_MINUTES + 1;
+    let timezone = &timezone;
+    let create = |i: usize| {
+        let open = opens[i % opens.len()];
+        async move {
+            let contacts: Vec<Value> = (0..seconds + 2)
+                .map(|k| json!({ "phone_number": format!("+1555{:07}", i * 100 + k) }))
+                .collect();
+            let hh_mm = |minute: i64| format!("{:02}:{:02}", minute / 60, minute % 60);
+            let body = json!({
+                "name": "lateness", "agent_id": "agent", "contacts": contacts,
+                "timezone": timezone, "working_days": [1, 2, 3, 4, 5, 6, 7],
+                "start_time": hh_mm(open), "end_time": hh_mm(open + WINDOW_MINUTES),
+                "max_calls_per_day": cap,
+            });
+            let created = node
+                .call(reqwest::Method::POST, "/batch-calls", Some(body))
+                .await;
+            let id = created["data"]["id"].as_str().unwrap().to_owned();
+            let schedule = json!({ "scheduled_at": start.to_rfc3339() });
+            node.call(
+                reqwest::Method::POST,
+                &format!("/batch-calls/{id}/schedule"),
+                Some(schedule),
+            )
+            .await;
+            let grid = Grid {
+                open_ms: local_midnight_ms + open * MINUTE_MS,
+                len_ms: WINDOW_MINUTES * MINUTE_MS,
+                cap,
+            };
+            (id, grid)
+        }
+    };
+    let grids: HashMap<String, Grid> = futures_util::stream::iter(0..n)
         .map(create)
         .buffer_unordered(32)
         .collect()
@@ -179,12 +236,11 @@ async fn steady_campaigns(
         SystemClock.now() < start,
         "creating the campaigns took past their start"
     );
-    (start, caps)
+    (start, grids)
 }
 
-/// A lateness histogram of `node`'s metrics: observations, and the bucket bounds (ms) holding
-/// the median and the 99th percentile.
-async fn node_lateness(node: &Node, metric: &str) -> Histogram {
+/// A lateness histogram of `node`'s metrics: its cumulative buckets, (upper bound s, count).
+async fn node_lateness(node: &Node, metric: &str) -> Buckets {
     let metrics_url = format!("{}/metrics", node.base.trim_end_matches("/api/public/v1"));
     let text = node
         .client
@@ -196,54 +252,138 @@ async fn node_lateness(node: &Node, metric: &str) -> Histogram {
         .await
         .expect("metrics text");
     let prefix = format!("{metric}_bucket");
-    let buckets: Vec<(f64, f64)> = text
-        .lines()
-        .filter(|line| line.starts_with(&prefix))
-        .filter_map(|line| {
-            let le = line.split("le=\"").nth(1)?.split('"').next()?;
-            let le = if le == "+Inf" {
-                f64::INFINITY
-            } else {
-                le.parse().ok()?
-            };
-            Some((le, line.rsplit(' ').next()?.parse().ok()?))
-        })
-        .collect();
-    let total = buckets.last().map_or(0.0, |&(_, count)| count);
-    let bound = |p: f64| {
-        buckets
+    Buckets(
+        text.lines()
+            .filter(|line| line.starts_with(&prefix))
+            .filter_map(|line| {
+                let le = line.split("le=\"").nth(1)?.split('"').next()?;
+                let le = if le == "+Inf" {
+                    f64::INFINITY
+                } else {
+                    le.parse().ok()?
+                };
+                Some((le, line.rsplit(' ').next()?.parse().ok()?))
+            })
+            .collect(),
+    )
+}
+
+/// A node histogram's cumulative buckets: (upper bound s, count).
+#[derive(Debug)]
+struct Buckets(Vec<(f64, f64)>);
+
+impl Buckets {
+    /// What was observed since `before` (an earlier read of the same histogram).
+    fn since(&self, before: &Self) -> Self {
+        Self(
+            self.0
+                .iter()
+                .map(|&(le, count)| {
+                    let earlier = before.0.iter().find(|&&(bound, _)| bound == le);
+                    (le, count - earlier.map_or(0.0, |&(_, count)| count))
+                })
+                .collect(),
+        )
+    }
+
+    /// Observations, and the bucket bounds (ms) holding the median and the 99th percentile.
+    fn histogram(&self) -> Histogram {
+        let total = self.0.last().map_or(0.0, |&(_, count)| count);
+        let bound = |p: f64| {
+            self.0
+                .iter()
+                .find(|&&(_, count)| count >= p * total)
+                .map_or(f64::NAN, |&(le, _)| le * 1e3)
+        };
+        let within_5ms = self
+            .0
             .iter()
-            .find(|&&(_, count)| count >= p * total)
-            .map_or(f64::NAN, |&(le, _)| le * 1e3)
-    };
-    Histogram {
-        observed: total,
-        p50: bound(0.5),
-        p99: bound(0.99),
+            .find(|&&(le, _)| (le - 0.005).abs() < 1e-9)
+            .map_or(f64::NAN, |&(_, count)| count / total);
+        Histogram {
+            observed: total,
+            p50: bound(0.5),
+            p99: bound(0.99),
+            within_5ms,
+        }
     }
 }
 
-/// Observations of a node's histogram and the bucket bounds (ms) of two quantiles.
+/// Observations of a node's histogram, the bucket bounds (ms) of two quantiles, and the share
+/// observed within 5 ms (the lateness target).
 struct Histogram {
     observed: f64,
     p50: f64,
     p99: f64,
+    within_5ms: f64,
 }
 
 /// Pacer's lateness with an instant simulated dialer, from the node's own histograms: claim
-/// (reply − due) and timer (fired − due).
-async fn pacer_dispatch_lateness(redis: &str, n: usize, seconds: usize) -> (Histogram, Histogram) {
-    let simulated = [("PACER_SIMULATED_CALL_MS", "0..0".to_owned())];
-    let node = Node::start("d", redis, &prefix(), &simulated).await;
+/// (reply − due) and timer (fired − due); and the CPU per call (µs) of Redis and of the node
+/// over the run.
+struct Dispatched {
+    /// Every claim up to `measured_until`.
+    claims: Histogram,
+    /// The claims from each campaign's fourth slot on (`WARM_UP_SLOTS`).
+    steady: Histogram,
+    /// The timers from each campaign's fourth slot on.
+    timers: Histogram,
+    redis_us: f64,
+    node_us: f64,
+}
+
+async fn pacer_dispatch_lateness(redis: &str, n: usize, seconds: usize) -> Dispatched {
+    let mut env = lateness_env();
+    env.push(("PACER_SIMULATED_CALL_MS", "0..0".to_owned()));
+    let node = Node::start("d", redis, &prefix(), &env).await;
     let (start, _) = steady_campaigns(&node, n, seconds).await;
-    let until = start + chrono::Duration::seconds(seconds as i64 + 3);
-    while SystemClock.now() < until {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    while SystemClock.now() < start {
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    (
-        node_lateness(&node, "pacer_claim_lateness_seconds").await,
-        node_lateness(&node, "pacer_dispatch_lateness_seconds").await,
-    )
+    let (redis_before, _) = redis_usage(redis);
+    let node_before = process_cpu(node.proc.0.id());
+    let warmed_up = start + chrono::Duration::seconds(WARM_UP_SLOTS as i64);
+    while SystemClock.now() < warmed_up {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let claims_warm_up = node_lateness(&node, CLAIM_LATENESS).await;
+    let timers_warm_up = node_lateness(&node, TIMER_LATENESS).await;
+    let until = measured_until(start, seconds);
+    while SystemClock.now() < until {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (redis_after, _) = redis_usage(redis);
+    let node_after = process_cpu(node.proc.0.id());
+    let claims = node_lateness(&node, CLAIM_LATENESS).await;
+    let timers = node_lateness(&node, TIMER_LATENESS).await;
+    let all = claims.histogram();
+    let per_call = |cpu: f64| cpu * 1e6 / all.observed.max(1.0);
+    Dispatched {
+        redis_us: per_call(redis_after - redis_before),
+        node_us: per_call(node_after - node_before),
+        steady: claims.since(&claims_warm_up).histogram(),
+        timers: timers.since(&timers_warm_up).histogram(),
+        claims: all,
+    }
+}
+
+const CLAIM_LATENESS: &str = "pacer_claim_lateness_seconds";
+const TIMER_LATENESS: &str = "pacer_dispatch_lateness_seconds";
+
+/// The lateness workload's node settings: the product's default lease TTL (the harness' other
+/// nodes run a short one, to measure takeovers quickly; renewals are work that scales with it).
+fn lateness_env() -> Vec<(&'static str, String)> {
+    vec![("PACER_LEASE_TTL_MS", "5000".to_owned())]
+}
+
+/// When the lateness workloads read the node's histograms: half a second past the slot of each
+/// campaign's `seconds`-th call. The two contacts left are not measured, so that no campaign
+/// has completed (a completion is a store step of its own, all of them in one second here).
+fn measured_until(
+    start: chrono::DateTime<chrono::Utc>,
+    seconds: usize,
+) -> chrono::DateTime<chrono::Utc> {
+    start + chrono::Duration::milliseconds(seconds as i64 * 1_000 + 500)
 }
 
 /// Pacer's lateness through the webhook dialer.
@@ -253,9 +393,10 @@ struct Lateness {
     /// The same from each campaign's fourth slot on: past the first seconds, when every
     /// campaign takes its lease and starts (sorted).
     steady: Vec<f64>,
-    /// The node's claim lateness histogram.
+    /// The node's claim lateness histogram, up to `measured_until`.
     claims: Histogram,
-    /// CPU time per call (µs) of Redis and of the node, from the first slot to the last dial.
+    /// CPU time per claimed call (µs) of Redis and of the node, from the start to
+    /// `measured_until`.
     redis_us: f64,
     node_us: f64,
 }
@@ -267,25 +408,32 @@ const WARM_UP_SLOTS: usize = 3;
 /// for `seconds`, on a node of its own.
 async fn pacer_lateness(redis: &str, n: usize, seconds: usize) -> Lateness {
     let (provider, dials) = provider().await;
-    let node = Node::start("l", redis, &prefix(), &webhook(&provider, "l")).await;
-    let (start, caps) = steady_campaigns(&node, n, seconds).await;
+    let mut env = lateness_env();
+    env.extend(webhook(&provider, "l"));
+    let node = Node::start("l", redis, &prefix(), &env).await;
+    let (start, grids) = steady_campaigns(&node, n, seconds).await;
     while SystemClock.now() < start {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let (redis_before, _) = redis_usage(redis);
     let node_before = process_cpu(node.proc.0.id());
+    let measured = measured_until(start, seconds);
+    while SystemClock.now() < measured {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (redis_after, _) = redis_usage(redis);
+    let node_after = process_cpu(node.proc.0.id());
+    let claims = node_lateness(&node, CLAIM_LATENESS).await.histogram();
+    let redis_us = (redis_after - redis_before) * 1e6 / claims.observed.max(1.0);
+    let node_us = (node_after - node_before) * 1e6 / claims.observed.max(1.0);
     // Until every campaign's calls are in (or a minute past the last slot).
     let until = start + chrono::Duration::seconds(seconds as i64 + 60);
     while SystemClock.now() < until && dials.lock().len() < n * (seconds + 2) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let n_dials = dials.lock().len().max(1) as f64;
-    let redis_us = (redis_usage(redis).0 - redis_before) * 1e6 / n_dials;
-    let node_us = (process_cpu(node.proc.0.id()) - node_before) * 1e6 / n_dials;
     // Each campaign dials its contacts in order, one a slot: the k-th dial is due at the k-th
     // slot from the first one at or after the start.
-    let claims = node_lateness(&node, "pacer_claim_lateness_seconds").await;
-    let start = start.timestamp_millis() as f64 / 1e3;
+    let start_ms = start.timestamp_millis();
     let mut by_campaign: HashMap<&str, Vec<f64>> = HashMap::new();
     let dials = dials.lock();
     for dial in dials.iter() {
@@ -294,16 +442,12 @@ async fn pacer_lateness(redis: &str, n: usize, seconds: usize) -> Lateness {
     }
     let (mut late, mut steady) = (Vec::new(), Vec::new());
     for (campaign, mut times) in by_campaign {
-        let Some(&cap) = caps.get(campaign) else {
+        let Some(grid) = grids.get(campaign) else {
             continue;
         };
         times.sort_by(f64::total_cmp);
-        let spacing = 86_400.0 / cap;
-        let midnight = (start / 86_400.0).floor() * 86_400.0;
-        // The node rounds slots to the millisecond.
-        let first = midnight + ((start - midnight) / spacing - 1e-6).ceil() * spacing;
         for (k, t) in times.into_iter().take(seconds).enumerate() {
-            let ms = (t - (first + k as f64 * spacing)) * 1e3;
+            let ms = t * 1e3 - grid.due_ms(start_ms, k as i64) as f64;
             late.push(ms);
             if k >= WARM_UP_SLOTS {
                 steady.push(ms);
@@ -584,8 +728,11 @@ fn print_lateness(name: &str, late: &Lateness) {
 /// A lateness table row from a node's histogram (bucket bounds).
 fn histogram_row(name: &str, histogram: &Histogram) -> String {
     format!(
-        "| {name} (node histogram, bucket bounds) | {} | | ≤ {} ms | ≤ {} ms | |",
-        histogram.observed, histogram.p50, histogram.p99
+        "| {name} (node histogram, bucket bounds; {:.1} % ≤ 5 ms) | {} | | ≤ {} ms | ≤ {} ms | |",
+        histogram.within_5ms * 100.0,
+        histogram.observed,
+        histogram.p50,
+        histogram.p99
     )
 }
 
@@ -614,8 +761,10 @@ async fn run(quick: bool, only: Option<String>, hzs: Vec<&str>, with_peer: bool)
         (10_000, 3, 50)
     };
     let (n_late, seconds) = if quick { (500, 2) } else { (10_000, 10) };
-    // `--rate N`: the lateness workload at N calls/s only (for profiling).
+    // `--rate N`: the lateness workload at N calls/s only; `--instant`: only its instant-dialer
+    // part (for profiling).
     let rate = args_value("--rate");
+    let instant_only = std::env::args().any(|arg| arg == "--instant");
     let (n_late, sweep) = match rate {
         Some(rate) => (rate, false),
         None => (n_late, !quick),
@@ -742,49 +891,71 @@ async fn run(quick: bool, only: Option<String>, hzs: Vec<&str>, with_peer: bool)
                 );
             }
         }
-        // Lateness at the same steady rate.
+        // Lateness at the same steady rate, each measurement on a redis-server of its own (the
+        // same hz), so that none runs beside the keys and leases another left.
         if runs("lateness") {
-            let late = pacer_lateness(&redis, n_late, seconds).await;
-            let peer = |concurrency: u32, queues: u32| {
-                bullmq(
-                    &redis,
-                    "lateness",
-                    &[
-                        ("rate", n_late.to_string()),
-                        ("seconds", seconds.to_string()),
-                        ("concurrency", concurrency.to_string()),
-                        ("queues", queues.to_string()),
-                    ],
-                )
-            };
-            let (one_queue, ten_queues) = (peer(1_000, 1), peer(100, 10));
+            let fresh = || redis_server(&["--hz", hz]);
             println!(
                 "\n| lateness at {n_late} calls/s for {seconds} s | calls | min | p50 | p99 | max |"
             );
             println!("|---|---|---|---|---|---|");
-            print_lateness("Pacer", &late);
-            // Where Pacer is on time on this machine: the same workload at lower rates.
-            if sweep && hz == "10" {
-                for rate in [1_000, 2_500, 5_000] {
-                    let late = pacer_lateness(&redis, rate, seconds).await;
-                    print_lateness(
-                        &format!("Pacer at {rate} calls/s ({rate} campaigns)"),
-                        &late,
-                    );
+            if !instant_only {
+                let (_server, redis) = fresh();
+                print_lateness("Pacer", &pacer_lateness(&redis, n_late, seconds).await);
+                // Where Pacer is on time on this machine: the same workload at lower rates.
+                if sweep && hz == "10" {
+                    for rate in [1_000, 2_500, 5_000] {
+                        let (_server, redis) = fresh();
+                        let late = pacer_lateness(&redis, rate, seconds).await;
+                        print_lateness(
+                            &format!("Pacer at {rate} calls/s ({rate} campaigns)"),
+                            &late,
+                        );
+                    }
                 }
             }
-            let (claim, timer) = pacer_dispatch_lateness(&redis, n_late, seconds).await;
+            let dispatched = {
+                let (_server, redis) = fresh();
+                pacer_dispatch_lateness(&redis, n_late, seconds).await
+            };
             for (name, histogram) in [
-                ("Pacer, instant simulated dialer, claim − due", claim),
-                ("Pacer, instant simulated dialer, timer fired − due", timer),
+                (
+                    "Pacer, instant simulated dialer, claim − due",
+                    &dispatched.claims,
+                ),
+                (
+                    "Pacer, instant simulated dialer, claim − due, from slot 4 on",
+                    &dispatched.steady,
+                ),
+                (
+                    "Pacer, instant simulated dialer, timer fired − due, from slot 4 on",
+                    &dispatched.timers,
+                ),
             ] {
-                println!("{}", histogram_row(name, &histogram));
+                println!("{}", histogram_row(name, histogram));
             }
-            for (name, peer) in [("1 queue", one_queue), ("10 queues", ten_queues)] {
-                println!(
-                    "| BullMQ, {name} (processed − timestamp + delay) | {} | | {} ms | {} ms | {} ms |",
-                    peer["jobs"], peer["p50_ms"], peer["p99_ms"], peer["max_ms"]
-                );
+            println!(
+                "| Pacer, instant simulated dialer: CPU per call, Redis {:.1} µs, node {:.1} µs | | | | | |",
+                dispatched.redis_us, dispatched.node_us
+            );
+            if with_peer && !instant_only {
+                for (name, concurrency, queues) in [("1 queue", 1_000, 1), ("10 queues", 100, 10)] {
+                    let (_server, redis) = fresh();
+                    let peer = bullmq(
+                        &redis,
+                        "lateness",
+                        &[
+                            ("rate", n_late.to_string()),
+                            ("seconds", seconds.to_string()),
+                            ("concurrency", concurrency.to_string()),
+                            ("queues", queues.to_string()),
+                        ],
+                    );
+                    println!(
+                        "| BullMQ, {name} (processed − timestamp + delay) | {} | | {} ms | {} ms | {} ms |",
+                        peer["jobs"], peer["p50_ms"], peer["p99_ms"], peer["max_ms"]
+                    );
+                }
             }
         }
         // Pauses.
