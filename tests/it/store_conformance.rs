@@ -634,6 +634,17 @@ pub async fn a_lease_has_one_owner_until_it_lapses_or_is_released(store: Arc<dyn
     assert_eq!(store.lease_holder(id).await.unwrap(), None);
 }
 
+pub async fn every_live_campaign_is_listed(store: Arc<dyn CampaignStore>) {
+    // More than Redis reads in one `SSCAN` page: the set is listed over several.
+    let mut ids = HashSet::new();
+    for _ in 0..1_100 {
+        ids.insert(scheduled(&*store, 1, concurrency(1)).await);
+    }
+    let listed = store.live_campaigns().await.unwrap();
+    assert_eq!(listed.len(), ids.len(), "each once");
+    assert_eq!(listed.into_iter().collect::<HashSet<_>>(), ids);
+}
+
 pub async fn many_leases_renew_in_one_step_each_answered(store: Arc<dyn CampaignStore>) {
     // More than one Redis script's worth, with one lease lost among them.
     let ttl = std::time::Duration::from_secs(30);
@@ -1027,6 +1038,7 @@ on_every_backend!(
     a_claim_with_a_stale_fence_is_refused,
     a_lease_has_one_owner_until_it_lapses_or_is_released,
     many_leases_renew_in_one_step_each_answered,
+    every_live_campaign_is_listed,
     published_messages_reach_every_subscriber_in_order,
     calls_without_an_outcome_by_their_deadline_end_unknown,
     calls_in_flight_end_by_their_own_deadlines_earliest_first,
