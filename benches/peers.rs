@@ -137,6 +137,13 @@ async fn pacer_pause(redis: &str, trials: usize) -> (usize, Vec<Duration>) {
     (late, latencies)
 }
 
+/// Sleeps until the wall clock reaches `instant` (due times are wall-clock instants).
+async fn wall_clock_until(instant: chrono::DateTime<chrono::Utc>) {
+    while SystemClock.now() < instant {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// Length of the lateness workload's calling windows. A campaign with `60 × WINDOW_MINUTES + 1`
 /// slots a day calls every ≈ 999.97 ms on the grid `open + k·len/cap`, and a window opened one
 /// minute later puts that grid ≈ 1.67 ms later in the second: campaigns spread over
@@ -337,21 +344,15 @@ async fn pacer_dispatch_lateness(redis: &str, n: usize, seconds: usize) -> Dispa
     env.push(("PACER_SIMULATED_CALL_MS", "0..0".to_owned()));
     let node = Node::start("d", redis, &prefix(), &env).await;
     let (start, _) = steady_campaigns(&node, n, seconds).await;
-    while SystemClock.now() < start {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wall_clock_until(start).await;
     let (redis_before, _) = redis_usage(redis);
     let node_before = process_cpu(node.proc.0.id());
     let warmed_up = start + chrono::Duration::seconds(WARM_UP_SLOTS as i64);
-    while SystemClock.now() < warmed_up {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wall_clock_until(warmed_up).await;
     let claims_warm_up = node_lateness(&node, CLAIM_LATENESS).await;
     let timers_warm_up = node_lateness(&node, TIMER_LATENESS).await;
     let until = measured_until(start, seconds);
-    while SystemClock.now() < until {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wall_clock_until(until).await;
     let (redis_after, _) = redis_usage(redis);
     let node_after = process_cpu(node.proc.0.id());
     let claims = node_lateness(&node, CLAIM_LATENESS).await;
@@ -412,15 +413,11 @@ async fn pacer_lateness(redis: &str, n: usize, seconds: usize) -> Lateness {
     env.extend(webhook(&provider, "l"));
     let node = Node::start("l", redis, &prefix(), &env).await;
     let (start, grids) = steady_campaigns(&node, n, seconds).await;
-    while SystemClock.now() < start {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wall_clock_until(start).await;
     let (redis_before, _) = redis_usage(redis);
     let node_before = process_cpu(node.proc.0.id());
     let measured = measured_until(start, seconds);
-    while SystemClock.now() < measured {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wall_clock_until(measured).await;
     let (redis_after, _) = redis_usage(redis);
     let node_after = process_cpu(node.proc.0.id());
     let claims = node_lateness(&node, CLAIM_LATENESS).await.histogram();
@@ -574,9 +571,7 @@ async fn footprint(redis: &str, n: usize) -> (usize, f64, f64) {
     let calls = [("PACER_SIMULATED_CALL_MS", "500..3000".to_owned())];
     let node = Node::start("f", redis, &prefix(), &calls).await;
     let (start, _) = steady_campaigns(&node, n, 10).await;
-    while SystemClock.now() < start + chrono::Duration::seconds(3) {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wall_clock_until(start + chrono::Duration::seconds(3)).await;
     let status = std::fs::read_to_string(format!("/proc/{}/status", node.proc.0.id()))
         .expect("the node's /proc status");
     let rss_kb: f64 = status
