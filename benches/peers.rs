@@ -325,6 +325,37 @@ struct Histogram {
     within_5ms: f64,
 }
 
+/// CPU time (s) of Redis and of a node process: at a start, or used since.
+#[derive(Debug, Clone, Copy)]
+struct CpuSince {
+    redis: f64,
+    node: f64,
+}
+
+impl CpuSince {
+    fn now(redis: &str, node: &Node) -> Self {
+        Self {
+            redis: redis_usage(redis).0,
+            node: process_cpu(node.proc.0.id()),
+        }
+    }
+
+    /// What Redis and `node` used since `self`.
+    fn used(self, redis: &str, node: &Node) -> Self {
+        let now = Self::now(redis, node);
+        Self {
+            redis: now.redis - self.redis,
+            node: now.node - self.node,
+        }
+    }
+
+    /// µs of Redis and of the node per call, for `calls` calls.
+    fn per_call(self, calls: f64) -> (f64, f64) {
+        let per_call = |seconds: f64| seconds * 1e6 / calls.max(1.0);
+        (per_call(self.redis), per_call(self.node))
+    }
+}
+
 /// Pacer's lateness with an instant simulated dialer, from the node's own histograms: claim
 /// (reply − due) and timer (fired − due); and the CPU per call (µs) of Redis and of the node
 /// over the run.
@@ -345,23 +376,21 @@ async fn pacer_dispatch_lateness(redis: &str, n: usize, seconds: usize) -> Dispa
     let node = Node::start("d", redis, &prefix(), &env).await;
     let (start, _) = steady_campaigns(&node, n, seconds).await;
     wall_clock_until(start).await;
-    let (redis_before, _) = redis_usage(redis);
-    let node_before = process_cpu(node.proc.0.id());
+    let cpu = CpuSince::now(redis, &node);
     let warmed_up = start + chrono::Duration::seconds(WARM_UP_SLOTS as i64);
     wall_clock_until(warmed_up).await;
     let claims_warm_up = node_lateness(&node, CLAIM_LATENESS).await;
     let timers_warm_up = node_lateness(&node, TIMER_LATENESS).await;
     let until = measured_until(start, seconds);
     wall_clock_until(until).await;
-    let (redis_after, _) = redis_usage(redis);
-    let node_after = process_cpu(node.proc.0.id());
+    let used = cpu.used(redis, &node);
     let claims = node_lateness(&node, CLAIM_LATENESS).await;
     let timers = node_lateness(&node, TIMER_LATENESS).await;
     let all = claims.histogram();
-    let per_call = |cpu: f64| cpu * 1e6 / all.observed.max(1.0);
+    let (redis_us, node_us) = used.per_call(all.observed);
     Dispatched {
-        redis_us: per_call(redis_after - redis_before),
-        node_us: per_call(node_after - node_before),
+        redis_us,
+        node_us,
         steady: claims.since(&claims_warm_up).histogram(),
         timers: timers.since(&timers_warm_up).histogram(),
         claims: all,
@@ -414,15 +443,12 @@ async fn pacer_lateness(redis: &str, n: usize, seconds: usize) -> Lateness {
     let node = Node::start("l", redis, &prefix(), &env).await;
     let (start, grids) = steady_campaigns(&node, n, seconds).await;
     wall_clock_until(start).await;
-    let (redis_before, _) = redis_usage(redis);
-    let node_before = process_cpu(node.proc.0.id());
+    let cpu = CpuSince::now(redis, &node);
     let measured = measured_until(start, seconds);
     wall_clock_until(measured).await;
-    let (redis_after, _) = redis_usage(redis);
-    let node_after = process_cpu(node.proc.0.id());
+    let used = cpu.used(redis, &node);
     let claims = node_lateness(&node, CLAIM_LATENESS).await.histogram();
-    let redis_us = (redis_after - redis_before) * 1e6 / claims.observed.max(1.0);
-    let node_us = (node_after - node_before) * 1e6 / claims.observed.max(1.0);
+    let (redis_us, node_us) = used.per_call(claims.observed);
     // Until every campaign's calls are in (or a minute past the last slot).
     let until = start + chrono::Duration::seconds(seconds as i64 + 60);
     while SystemClock.now() < until && dials.lock().len() < n * (seconds + 2) {

@@ -1008,9 +1008,9 @@ impl CampaignStore for RedisStore {
             })
             .collect();
         self.io(move |inner| async move {
-            let con = match inner.connection().await? {
-                Connection::Single(_) => Connection::Single(inner.control.clone()),
-                cluster => cluster,
+            let con = match &inner.connections {
+                Connections::Single(_) => Connection::Single(inner.control.clone()),
+                Connections::Cluster(_) => inner.connection().await?,
             };
             // One script for many leases on one Redis, spaced so that claims run between
             // them; one a lease on a cluster, where keys live on many slots.
