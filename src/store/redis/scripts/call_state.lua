@@ -93,3 +93,37 @@ local function in_chunks(command, key, items)
     redis.call(command, key, unpack(items, first, math.min(#items, first + 3999)))
   end
 end
+-- The fields `names` of the hash `key`, by name (false where absent): one HMGET.
+local function read_named(key, names)
+  local got = redis.call('HMGET', key, unpack(names))
+  local values = {}
+  for i, name in ipairs(names) do values[name] = got[i] end
+  return values
+end
+-- Changes to fields of one hash, written with one HSET: a script reads the fields it counts
+-- with the others it needs (`read_named`) and adds to them here, instead of one HINCRBY each.
+local Changes = {}
+Changes.__index = Changes
+local function changes(read)
+  return setmetatable({read = read, fields = {}, values = {}}, Changes)
+end
+function Changes:set(field, value)
+  if self.values[field] == nil then self.fields[#self.fields + 1] = field end
+  self.values[field] = value
+end
+-- Adds `n` to a field read before (or set here); absent counts as 0.
+function Changes:add(field, n)
+  if n == 0 then return end
+  local base = self.values[field]
+  if base == nil then base = self.read[field] end
+  self:set(field, string.format('%d', tonumber(base or '0') + n))
+end
+function Changes:write(key)
+  if #self.fields == 0 then return end
+  local args = {}
+  for _, field in ipairs(self.fields) do
+    args[#args + 1] = field
+    args[#args + 1] = self.values[field]
+  end
+  redis.call('HSET', key, unpack(args))
+end

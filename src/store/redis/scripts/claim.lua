@@ -9,16 +9,29 @@
 --          n_fresh, first in-flight deadline ms or '', calls today, next slot ms or '',
 --          seq, details, state, seq, details, state, ...}
 -- Uses the helpers of call_state.lua, sent ahead of this script.
-if redis.call('GET', KEYS[7]) ~= ARGV[1] then return {'STALE'} end
-local meta = redis.call('HMGET', KEYS[1], 'status', 'ver', 'p_next', 'n_claims', 'cursor', 'seq')
-local status = meta[1]
+-- Each write a script makes goes to the AOF and to replicas as a command of its own, and each
+-- read is a lookup: every queue is looked at once and searched only when its head says there is
+-- something to take, and the campaign's counters are read with its other fields and written
+-- back with one HSET (4 writes a claimed call instead of 10).
+local gate = redis.call('MGET', KEYS[7], KEYS[6])
+if gate[1] ~= ARGV[1] then return {'STALE'} end
+local meta = read_named(KEYS[1], {'status', 'ver', 'p_next', 'n_claims', 'cursor', 'seq',
+  'n_called', 'st:scheduled', 'st:in_progress', 'st:unknown'})
+local status = meta.status
 if not status then return {'STALE'} end
+local dispatching = status == 'scheduled' or status == 'active'
+-- A gate decided on another version of the schedule: nothing is written, the caller retries.
+if dispatching and meta.ver ~= ARGV[2] then return {'RETRY'} end
 local now = tonumber(ARGV[3])
-local cursor = tonumber(meta[5] or '0')
-local last = tonumber(meta[6] or '0')
-local expired = past_deadline(KEYS[4], ARGV[3], 500)
-if #expired > 0 then
+local cursor = tonumber(meta.cursor or '0')
+local last = tonumber(meta.seq or '0')
+local changed = changes(meta)
+-- Calls in flight and their earliest deadline (the set's tail).
+local n_in_flight = redis.call('ZCARD', KEYS[4])
+local earliest = first_deadline(KEYS[4], n_in_flight)
+if earliest ~= '' and tonumber(earliest) <= now then
   -- One read and one write a bucket, one ZREM, as for claimed calls.
+  local expired = past_deadline(KEYS[4], ARGV[3], 500)
   local groups = by_bucket(expired)
   local texts = read_fields(KEYS[8], groups)
   for seq, text in pairs(texts) do
@@ -30,35 +43,42 @@ if #expired > 0 then
   end
   write_fields(KEYS[8], groups, texts)
   in_chunks('ZREM', KEYS[4], expired)
-  redis.call('HINCRBY', KEYS[1], 'st:in_progress', -#expired)
-  redis.call('HINCRBY', KEYS[1], 'st:unknown', #expired)
+  changed:add('st:in_progress', -#expired)
+  changed:add('st:unknown', #expired)
+  n_in_flight = n_in_flight - #expired
+  earliest = first_deadline(KEYS[4], n_in_flight)
 end
--- Calls in flight, calls today and the next slot, kept up to date below (read once).
-local n_in_flight = redis.call('ZCARD', KEYS[4])
-local used = tonumber(redis.call('GET', KEYS[6]) or '0')
-local next_slot = meta[3] or ''
+local used = tonumber(gate[2] or '0')
+local next_slot = meta.p_next or ''
+local first_retry = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+local n_released = redis.call('ZCARD', KEYS[2])
 local out = {}
-if status == 'scheduled' or status == 'active' then
-  if meta[2] ~= ARGV[2] then return {'RETRY'} end
+if dispatching then
   local n = math.min(tonumber(ARGV[4]), tonumber(ARGV[5]) - n_in_flight)
   local cap = tonumber(ARGV[6])
   if cap > 0 then
-    if used >= cap or (meta[3] and tonumber(meta[3]) > now) then n = 0 end
+    if used >= cap or (meta.p_next and tonumber(meta.p_next) > now) then n = 0 end
     n = math.min(n, cap - used)
   end
   -- Contacts claimed before (retries, released ones) have a state, read first (one HMGET a
   -- bucket); cursor ones never do. Then every claimed contact's details, one HMGET a bucket.
   local claimed, never_claimed, groups, texts = {}, {}, {}, {}
   if n > 0 then
-    local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, n)
-    in_chunks('ZREM', KEYS[3], due)
-    for i, seq in ipairs(due) do claimed[i] = seq end
-    if #claimed < n then
+    if first_retry[2] and tonumber(first_retry[2]) <= now then
+      local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, n)
+      in_chunks('ZREM', KEYS[3], due)
+      for i, seq in ipairs(due) do claimed[i] = seq end
+      first_retry = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+    end
+    if #claimed < n and n_released > 0 then
       local released = redis.call('ZPOPMIN', KEYS[2], n - #claimed)
       for i = 1, #released, 2 do claimed[#claimed + 1] = released[i] end
+      n_released = n_released - #released / 2
     end
-    groups = by_bucket(claimed)
-    texts = read_fields(KEYS[8], groups)
+    if #claimed > 0 then
+      groups = by_bucket(claimed)
+      texts = read_fields(KEYS[8], groups)
+    end
     local k = #claimed
     while k < n and cursor < last do
       local seq = string.format('%d', cursor)
@@ -68,7 +88,7 @@ if status == 'scheduled' or status == 'active' then
       group_add(groups, math.floor(cursor / 128), seq)
       cursor = cursor + 1
     end
-    redis.call('HSET', KEYS[1], 'cursor', cursor)
+    changed:set('cursor', string.format('%d', cursor))
   end
   local details = read_fields(KEYS[5], groups)
   local written, deadlines = {}, {}
@@ -94,45 +114,46 @@ if status == 'scheduled' or status == 'active' then
     out[3 * i - 1] = details[seq]
     out[3 * i] = text
   end
-  if #claimed > 0 then
+  local n_claimed = #claimed
+  if n_claimed > 0 then
     -- Latest claimed first: with equal scores, each goes before the one added before it.
     local deadline = '-' .. ARGV[8]
-    for i = #claimed, 1, -1 do
+    for i = n_claimed, 1, -1 do
       deadlines[#deadlines + 1] = deadline
       deadlines[#deadlines + 1] = claimed[i]
     end
     write_fields(KEYS[8], groups, written)
     in_chunks('ZADD', KEYS[4], deadlines)
-  end
-  local n_claimed = #claimed
-  if n_claimed > 0 then
-    if n_first > 0 then redis.call('HINCRBY', KEYS[1], 'n_called', n_first) end
-    redis.call('HINCRBY', KEYS[1], 'st:scheduled', -n_claimed)
-    redis.call('HINCRBY', KEYS[1], 'st:in_progress', n_claimed)
-    redis.call('HINCRBY', KEYS[1], 'n_claims', n_claimed)
-    redis.call('INCRBY', KEYS[6], n_claimed)
-    redis.call('PEXPIRE', KEYS[6], tonumber(ARGV[9]))
+    if earliest == '' or tonumber(ARGV[8]) < tonumber(earliest) then earliest = ARGV[8] end
+    changed:add('n_called', n_first)
+    changed:add('st:scheduled', -n_claimed)
+    changed:add('st:in_progress', n_claimed)
+    changed:add('n_claims', n_claimed)
     n_in_flight = n_in_flight + n_claimed
     used = used + n_claimed
+    redis.call('SET', KEYS[6], string.format('%d', used), 'PX', ARGV[9])
     if cap > 0 then
       next_slot = ARGV[7]
-      redis.call('HSET', KEYS[1], 'p_next', next_slot)
+      changed:set('p_next', next_slot)
     end
     if status == 'scheduled' then
       status = 'active'
-      redis.call('HSET', KEYS[1], 'status', status, 'updated_at', ARGV[3])
-      redis.call('HINCRBY', KEYS[1], 'ver', 1)
+      changed:set('status', status)
+      changed:set('updated_at', ARGV[3])
+      changed:add('ver', 1)
     end
   end
 end
-local n_fresh = (last - cursor) + redis.call('ZCARD', KEYS[2])
-local first_retry = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
-if status == 'active' and n_in_flight == 0 and n_fresh == 0 and #first_retry == 0 then
+local n_fresh = (last - cursor) + n_released
+if status == 'active' and n_in_flight == 0 and n_fresh == 0 and not first_retry[2] then
   status = 'completed'
-  redis.call('HSET', KEYS[1], 'status', status, 'completed_at', ARGV[3], 'updated_at', ARGV[3])
-  redis.call('HINCRBY', KEYS[1], 'ver', 1)
+  changed:set('status', status)
+  changed:set('completed_at', ARGV[3])
+  changed:set('updated_at', ARGV[3])
+  changed:add('ver', 1)
 end
-local reply = {status, n_in_flight, meta[4] or '0', first_retry[2] or '', n_fresh,
-  first_deadline(KEYS[4], n_in_flight), used, next_slot}
+changed:write(KEYS[1])
+local reply = {status, n_in_flight, meta.n_claims or '0', first_retry[2] or '', n_fresh, earliest, used,
+  next_slot}
 for _, item in ipairs(out) do table.insert(reply, item) end
 return reply

@@ -6,8 +6,9 @@
 --          first in-flight deadline ms or '', applied (1) or duplicate (0) for each outcome}:
 -- what a claim right after would report when it may claim nothing.
 -- Uses the helpers of call_state.lua, sent ahead of this script.
-local meta = redis.call('HMGET', KEYS[1], 'status', 'cursor', 'seq', 'ver')
-local status = meta[1]
+local meta = read_named(KEYS[1], {'status', 'cursor', 'seq', 'ver', 'st:in_progress',
+  'st:completed', 'st:failed', 'st:scheduled', 'st:cancelled'})
+local status = meta.status
 if not status then return {'NOT_FOUND'} end
 local applied = {}
 local counts = {}
@@ -59,27 +60,35 @@ for i = 6, #ARGV, 4 do
     applied[#applied + 1] = 1
   end
 end
+local changed = changes(meta)
 if n_applied > 0 then
   in_chunks('ZREM', KEYS[3], ended)
   in_chunks('ZADD', KEYS[4], retried)
   write_fields(KEYS[2], groups, written)
-  for final, count in pairs(counts) do redis.call('HINCRBY', KEYS[1], 'st:' .. final, count) end
-  redis.call('HINCRBY', KEYS[1], 'st:in_progress', -n_applied)
-  redis.call('HSET', KEYS[1], 'updated_at', ARGV[1])
-  -- Statistics: one increment per distinct field, not per call.
-  for outcome, count in pairs(by_outcome) do redis.call('HINCRBY', KEYS[6], 'o:' .. outcome, count) end
-  redis.call('HINCRBY', KEYS[6], 'dur', duration)
-  redis.call('HINCRBY', KEYS[6], 'h:' .. ARGV[5], n_applied)
+  for final, count in pairs(counts) do changed:add('st:' .. final, count) end
+  changed:add('st:in_progress', -n_applied)
+  changed:set('updated_at', ARGV[1])
+  -- Statistics: one read and one write for the batch, a field per distinct outcome and hour.
+  local increments = {dur = duration, ['h:' .. ARGV[5]] = n_applied}
+  for outcome, count in pairs(by_outcome) do increments['o:' .. outcome] = count end
+  local names = {}
+  for field in pairs(increments) do names[#names + 1] = field end
+  local stats = changes(read_named(KEYS[6], names))
+  for field, n in pairs(increments) do stats:add(field, n) end
+  stats:write(KEYS[6])
 end
 local n_in_flight = redis.call('ZCARD', KEYS[3])
-local n_fresh = tonumber(meta[3] or '0') - tonumber(meta[2] or '0') + redis.call('ZCARD', KEYS[5])
+local n_fresh = tonumber(meta.seq or '0') - tonumber(meta.cursor or '0') + redis.call('ZCARD', KEYS[5])
 local first_retry = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
-local version = meta[4]
+local version = meta.ver
 if status == 'active' and n_in_flight == 0 and n_fresh == 0 and #first_retry == 0 then
   status = 'completed'
-  redis.call('HSET', KEYS[1], 'status', status, 'completed_at', ARGV[1])
-  version = redis.call('HINCRBY', KEYS[1], 'ver', 1)
+  changed:set('status', status)
+  changed:set('completed_at', ARGV[1])
+  changed:add('ver', 1)
+  version = changed.values.ver
 end
-local reply = {status, n_in_flight, tostring(version), first_retry[2] or '', n_fresh, first_deadline(KEYS[3], n_in_flight)}
+changed:write(KEYS[1])
+local reply = {status, n_in_flight, version, first_retry[2] or '', n_fresh, first_deadline(KEYS[3], n_in_flight)}
 for _, flag in ipairs(applied) do table.insert(reply, flag) end
 return reply
