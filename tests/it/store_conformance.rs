@@ -1049,3 +1049,39 @@ on_every_backend!(
     call_stats_count_each_attempt_once,
     a_named_lock_has_one_owner_until_it_expires,
 );
+
+/// Redis only: the live set is a key of its own (on a cluster, in another slot than the
+/// campaign's), written beside the commit script. A scheduling that could not be listed is not
+/// committed: a node that stops between the two steps never leaves a dispatching campaign that
+/// no node looks for.
+#[tokio::test]
+async fn a_scheduling_that_could_not_be_listed_is_not_committed() {
+    let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
+    let store = crate::helpers::redis_store_at(&prefix);
+    let (campaign, _) = store
+        .create_campaign(&org("acme"), spec(concurrency(1)), contacts(2), now())
+        .await
+        .unwrap();
+    // The live set's key holds a string: adding to it fails, as it would with the node gone.
+    let client = ::redis::Client::open(crate::helpers::redis_url()).unwrap();
+    let mut con = client.get_multiplexed_async_connection().await.unwrap();
+    let live = format!("{prefix}live");
+    let () = ::redis::cmd("SET")
+        .arg(&live)
+        .arg("not a set")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    let acme = org("acme");
+    let schedule = || store.schedule_campaign(&acme, campaign.id, SchedulePatch::default(), now());
+    assert!(schedule().await.is_err());
+    let read = store.campaign(&acme, campaign.id).await.unwrap();
+    assert_eq!(read.status, CampaignStatus::Draft);
+    let () = ::redis::cmd("DEL")
+        .arg(&live)
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!(schedule().await.unwrap().status, CampaignStatus::Scheduled);
+    assert_eq!(store.live_campaigns().await.unwrap(), vec![campaign.id]);
+}

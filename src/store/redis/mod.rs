@@ -622,6 +622,16 @@ impl Inner {
             let mut pacing = self.pacing(&mut con, &meta, now).await?;
             let mut campaign = meta.campaign.clone();
             let queue_change = change(&mut campaign, &mut pacing)?;
+            // Listed as needing a dispatcher before the change commits (the live set is a key
+            // of its own, in another slot on a cluster): a node that stops between the two
+            // steps leaves at most a listed campaign that needs no dispatcher (the claim that
+            // finds it finished drops it), never a dispatching one that no node looks for.
+            if campaign.status.is_dispatching() {
+                let _: () = con
+                    .sadd(self.keys.live(), id.to_string())
+                    .await
+                    .map_err(unavailable)?;
+            }
             let action = match queue_change {
                 QueueChange::None => "none",
                 QueueChange::Schedule => "schedule",
@@ -644,15 +654,16 @@ impl Inner {
             match reply.as_str() {
                 "OK" => {
                     self.forget(id);
-                    if campaign.status.is_dispatching() {
-                        let _: () = con
-                            .sadd(self.keys.live(), id.to_string())
-                            .await
-                            .map_err(unavailable)?;
-                    }
                     return Ok(self.meta(&mut con, Some(org), id).await?.campaign);
                 }
-                "NOT_FOUND" => return Err(StoreError::NotFound),
+                "NOT_FOUND" => {
+                    // Deleted meanwhile: not left listed.
+                    let _: () = con
+                        .srem(self.keys.live(), id.to_string())
+                        .await
+                        .map_err(unavailable)?;
+                    return Err(StoreError::NotFound);
+                }
                 _ => continue,
             }
         }
