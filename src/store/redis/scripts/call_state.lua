@@ -111,11 +111,13 @@ function Changes:set(field, value)
   if self.values[field] == nil then self.fields[#self.fields + 1] = field end
   self.values[field] = value
 end
--- Adds `n` to a field read before (or set here); absent counts as 0.
+-- Adds `n` to a field read before (or set here); absent counts as 0. A field that was not read
+-- is an error, not a count restarted from 0.
 function Changes:add(field, n)
   if n == 0 then return end
   local base = self.values[field]
   if base == nil then base = self.read[field] end
+  if base == nil then error('counter ' .. field .. ' was not read') end
   self:set(field, string.format('%d', tonumber(base or '0') + n))
 end
 function Changes:write(key)
