@@ -17,6 +17,9 @@ const LIMITER: &str = "carrier";
 const ACTIVE_WINDOW: Duration = Duration::from_secs(1);
 /// Tokens taken but not used are kept this long for the next campaign that asks.
 const BANK_LIFETIME: Duration = Duration::from_millis(500);
+/// A campaign owed a turn keeps it at least this long after its last ask (three token
+/// intervals at high rates), so that one that stopped asking holds nobody up for long.
+const MIN_PATIENCE: Duration = Duration::from_millis(100);
 /// How long to hold placements after a provider's 429/503 without a `Retry-After`.
 pub const DEFAULT_BACK_OFF: Duration = Duration::from_secs(1);
 
@@ -26,6 +29,19 @@ pub struct Admission {
     pub granted: u32,
     /// When nothing (or less than asked) was granted: how long until asking again helps.
     pub retry_in: Option<Duration>,
+}
+
+impl GateState {
+    /// Notes what `campaign` was granted: a grant ends its wait and moves it to the back of
+    /// the turns; nothing makes it owed one.
+    fn note_grant(&mut self, campaign: CampaignId, granted: u32, now: Instant) {
+        if let Some(asker) = self.asking.get_mut(&campaign) {
+            asker.waiting = granted == 0;
+            if granted > 0 {
+                asker.last_granted = Some(now);
+            }
+        }
+    }
 }
 
 /// Gates placements on this node. Cheap to share.
@@ -40,11 +56,29 @@ pub struct CarrierGate {
 struct GateState {
     /// No placement before this instant (the provider asked us to slow down).
     hold_until: Option<Instant>,
-    /// Campaigns that asked recently, for the fair share.
-    asking: HashMap<CampaignId, Instant>,
+    /// Campaigns that asked recently, for the fair share and the turns.
+    asking: HashMap<CampaignId, Asker>,
     /// Tokens taken from the store but not used, and until when they may be used.
     banked: u32,
     banked_until: Option<Instant>,
+}
+
+/// A campaign that asked for tokens recently.
+#[derive(Debug, Clone, Copy)]
+struct Asker {
+    last_ask: Instant,
+    /// When it was last granted a token (`None`: not since it started asking).
+    last_granted: Option<Instant>,
+    /// Its last ask got nothing: it is owed a turn.
+    waiting: bool,
+}
+
+impl Asker {
+    /// Whether `self`, still waiting at `now`, goes before a campaign last granted at
+    /// `granted`: it was served less recently (or never).
+    fn goes_before(&self, granted: Option<Instant>, now: Instant, patience: Duration) -> bool {
+        self.waiting && now.duration_since(self.last_ask) < patience && self.last_granted < granted
+    }
 }
 
 impl CarrierGate {
@@ -83,16 +117,41 @@ impl CarrierGate {
                     retry_in: None,
                 };
             };
-            state.asking.insert(campaign, now);
             state
                 .asking
-                .retain(|_, asked| now.duration_since(*asked) < ACTIVE_WINDOW);
+                .retain(|_, asker| now.duration_since(asker.last_ask) < ACTIVE_WINDOW);
+            let asker = state.asking.entry(campaign).or_insert(Asker {
+                last_ask: now,
+                last_granted: None,
+                waiting: false,
+            });
+            asker.last_ask = now;
+            let granted_before = asker.last_granted;
+            // Turns: while a campaign that got nothing at its last ask waits, one served more
+            // recently lets it go first, so a campaign asking more often (after every outcome)
+            // cannot take every token. A waiting campaign that stops asking loses its turn
+            // after `patience`.
+            let interval = Duration::from_secs_f64(1.0 / rate.per_second);
+            let patience = (interval * 3).max(MIN_PATIENCE);
+            let owed = state.asking.len() > 1
+                && state.asking.iter().any(|(&other, asker)| {
+                    other != campaign && asker.goes_before(granted_before, now, patience)
+                });
+            if owed {
+                // Owed a turn itself now, after the one it yields to.
+                state.note_grant(campaign, 0, now);
+                return Admission {
+                    granted: 0,
+                    retry_in: Some(interval),
+                };
+            }
             // The fair share: the burst split between the campaigns asking, at least one.
             let share = (rate.burst / state.asking.len().max(1) as u32).max(1);
             let ask = wanted.min(share);
             if state.banked_until.is_some_and(|until| until > now) && state.banked > 0 {
                 let from_bank = ask.min(state.banked);
                 state.banked -= from_bank;
+                state.note_grant(campaign, from_bank, now);
                 return Admission {
                     granted: from_bank,
                     retry_in: None,
@@ -102,11 +161,16 @@ impl CarrierGate {
         };
         let (ask, rate) = ask;
         match self.store.take_tokens(LIMITER, rate, ask).await {
-            Ok(tokens) => Admission {
-                granted: tokens.granted,
-                retry_in: (tokens.granted < ask)
-                    .then_some(tokens.wait.max(Duration::from_millis(1))),
-            },
+            Ok(tokens) => {
+                self.state
+                    .lock()
+                    .note_grant(campaign, tokens.granted, Instant::now());
+                Admission {
+                    granted: tokens.granted,
+                    retry_in: (tokens.granted < ask)
+                        .then_some(tokens.wait.max(Duration::from_millis(1))),
+                }
+            }
             Err(error) => {
                 tracing::warn!(%error, "carrier limiter unavailable, holding placements");
                 Admission {
@@ -161,6 +225,40 @@ mod tests {
         // Now two campaigns ask: each gets at most half the burst.
         let small_grant = gate.admit(small, 100).await;
         assert!(small_grant.granted <= 5, "{small_grant:?}");
+    }
+
+    #[tokio::test]
+    async fn a_campaign_that_got_nothing_goes_before_one_served_since() {
+        let gate = gate(20.0); // burst 2, a token every 50 ms
+        let (big, small) = (CampaignId::random(), CampaignId::random());
+        assert_eq!(gate.admit(big, 100).await.granted, 2);
+        // The burst is spent: the small campaign gets nothing and is owed a turn.
+        assert_eq!(gate.admit(small, 100).await.granted, 0);
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        // A token is free, but the big campaign (served since) lets the small one go first,
+        // however often it asks.
+        for _ in 0..3 {
+            let yielded = gate.admit(big, 100).await;
+            assert_eq!(yielded.granted, 0);
+            assert_eq!(yielded.retry_in, Some(Duration::from_millis(50)));
+        }
+        assert_eq!(gate.admit(small, 100).await.granted, 1);
+        // Now the big campaign is owed a turn in its place: they alternate.
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert_eq!(gate.admit(small, 100).await.granted, 0);
+        assert_eq!(gate.admit(big, 100).await.granted, 1);
+    }
+
+    #[tokio::test]
+    async fn a_campaign_owed_a_turn_that_stops_asking_holds_nobody_up_for_long() {
+        let gate = gate(20.0);
+        let (big, gone) = (CampaignId::random(), CampaignId::random());
+        assert_eq!(gate.admit(big, 100).await.granted, 2);
+        assert_eq!(gate.admit(gone, 100).await.granted, 0);
+        // `gone` never asks again (paused, handed over): after three token intervals the big
+        // campaign takes the tokens again.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(gate.admit(big, 100).await.granted > 0);
     }
 
     #[tokio::test]
