@@ -31,19 +31,6 @@ pub struct Admission {
     pub retry_in: Option<Duration>,
 }
 
-impl GateState {
-    /// Notes what `campaign` was granted: a grant ends its wait and moves it to the back of
-    /// the turns; nothing makes it owed one.
-    fn note_grant(&mut self, campaign: CampaignId, granted: u32, now: Instant) {
-        if let Some(asker) = self.asking.get_mut(&campaign) {
-            asker.waiting = granted == 0;
-            if granted > 0 {
-                asker.last_granted = Some(now);
-            }
-        }
-    }
-}
-
 /// Gates placements on this node. Cheap to share.
 #[derive(Debug)]
 pub struct CarrierGate {
@@ -71,6 +58,19 @@ struct Asker {
     last_granted: Option<Instant>,
     /// Its last ask got nothing: it is owed a turn.
     waiting: bool,
+}
+
+impl GateState {
+    /// Notes what `campaign` was granted: a grant ends its wait and moves it to the back of
+    /// the turns; a grant of nothing makes it owed a turn.
+    fn note_grant(&mut self, campaign: CampaignId, granted: u32, now: Instant) {
+        if let Some(asker) = self.asking.get_mut(&campaign) {
+            asker.waiting = granted == 0;
+            if granted > 0 {
+                asker.last_granted = Some(now);
+            }
+        }
+    }
 }
 
 impl Asker {
