@@ -1019,19 +1019,17 @@ impl CampaignStore for RedisStore {
             })
             .collect();
         self.io(move |inner| async move {
-            let con = match &inner.connections {
-                Connections::Single(_) => Connection::Single(inner.control.clone()),
-                Connections::Cluster(_) => inner.connection().await?,
-            };
-            // One script for many leases on one Redis, spaced so that claims run between
-            // them; one a lease on a cluster, where keys live on many slots.
-            let (chunk, spacing) = match con {
-                Connection::Single(_) => {
+            // One script for many leases on one Redis (on the control connection), spaced so
+            // that claims run between them; one a lease on a cluster, where keys live on many
+            // slots.
+            let (con, chunk, spacing) = match &inner.connections {
+                Connections::Single(_) => {
                     let n_scripts = leases.len().div_ceil(RENEWALS_PER_SCRIPT).max(1);
                     let spacing = ttl / RENEWAL_SPREAD / n_scripts as u32;
-                    (RENEWALS_PER_SCRIPT, spacing)
+                    let con = Connection::Single(inner.control.clone());
+                    (con, RENEWALS_PER_SCRIPT, spacing)
                 }
-                Connection::Cluster(_) => (1, Duration::ZERO),
+                Connections::Cluster(_) => (inner.connection().await?, 1, Duration::ZERO),
             };
             let ttl_ms = ttl.as_millis().max(1) as u64;
             let renewals = leases.chunks(chunk).zip(0u32..).map(|(chunk, i)| {

@@ -13,8 +13,8 @@
 -- read is a lookup: every queue is looked at once and searched only when its head says there is
 -- something to take, and the campaign's counters are read with its other fields and written
 -- back with one HSET (4 writes a claimed call instead of 10).
-local gate = redis.call('MGET', KEYS[7], KEYS[6])
-if gate[1] ~= ARGV[1] then return {'STALE'} end
+local fence_and_day = redis.call('MGET', KEYS[7], KEYS[6])
+if fence_and_day[1] ~= ARGV[1] then return {'STALE'} end
 local meta = read_named(KEYS[1], {'status', 'ver', 'p_next', 'n_claims', 'cursor', 'seq',
   'n_called', 'st:scheduled', 'st:in_progress', 'st:unknown'})
 local status = meta.status
@@ -48,7 +48,7 @@ if earliest ~= '' and tonumber(earliest) <= now then
   n_in_flight = n_in_flight - #expired
   earliest = first_deadline(KEYS[4], n_in_flight)
 end
-local used = tonumber(gate[2] or '0')
+local used = tonumber(fence_and_day[2] or '0')
 local next_slot = meta.p_next or ''
 local first_retry = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
 local n_released = redis.call('ZCARD', KEYS[2])
