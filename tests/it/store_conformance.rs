@@ -940,6 +940,60 @@ async fn a_rate_limiter_grants_its_burst_then_makes_callers_wait(store: Arc<dyn 
     );
 }
 
+/// Claims and outcomes of many campaigns at once (on one Redis, sent together in batches):
+/// each campaign gets its own contacts and counts, in order, as it would alone.
+async fn many_campaigns_claiming_at_once_each_get_their_own(store: Arc<dyn CampaignStore>) {
+    let mut campaigns = Vec::new();
+    for _ in 0..40 {
+        let id = scheduled(store.as_ref(), 3, concurrency(1)).await;
+        campaigns.push((id, lease(store.as_ref(), id).await));
+    }
+    let claim_all = |at: DateTime<Utc>| {
+        let claims = campaigns.iter().map(|&(id, fence)| {
+            let store = store.clone();
+            tokio::spawn(async move { (id, store.claim_due(id, fence, at, 1).await.unwrap()) })
+        });
+        futures_util::future::join_all(claims)
+    };
+    let mut first = Vec::new();
+    for claimed in claim_all(now()).await {
+        let (id, batch) = claimed.unwrap();
+        assert_eq!(batch.calls.len(), 1);
+        assert_eq!(batch.calls[0].campaign_id, id);
+        assert_eq!(batch.calls[0].phone.as_str(), "+15551000000");
+        assert_eq!((batch.status, batch.in_flight), (CampaignStatus::Active, 1));
+        first.push(batch.calls[0].clone());
+    }
+    let later = now() + Duration::minutes(1);
+    let records = first.iter().map(|call| {
+        let store = store.clone();
+        let (id, contact) = (call.campaign_id, call.contact_id);
+        tokio::spawn(async move {
+            let result = CallResult {
+                outcome: DialOutcome::Completed,
+                duration_secs: 7,
+            };
+            store.record_outcome(id, contact, 1, result, later).await
+        })
+    });
+    for recorded in futures_util::future::join_all(records).await {
+        assert!(matches!(
+            recorded.unwrap().unwrap(),
+            Recorded::Applied { in_flight: 0, .. }
+        ));
+    }
+    for claimed in claim_all(later).await {
+        let (id, batch) = claimed.unwrap();
+        assert_eq!(batch.calls.len(), 1);
+        assert_eq!(batch.calls[0].campaign_id, id);
+        assert_eq!(batch.calls[0].phone.as_str(), "+15551000001");
+    }
+    for &(id, _) in &campaigns {
+        let stats = store.call_stats(&org("acme"), id).await.unwrap();
+        assert_eq!((stats.calls(), stats.total_duration_secs), (1, 7));
+    }
+}
+
 async fn call_stats_count_each_attempt_once(store: Arc<dyn CampaignStore>) {
     let id = scheduled(store.as_ref(), 3, concurrency(5)).await;
     let fence = lease(store.as_ref(), id).await;
@@ -1047,6 +1101,7 @@ on_every_backend!(
     idempotency_keys_replay_refuse_other_bodies_and_can_be_abandoned,
     a_rate_limiter_grants_its_burst_then_makes_callers_wait,
     call_stats_count_each_attempt_once,
+    many_campaigns_claiming_at_once_each_get_their_own,
     a_named_lock_has_one_owner_until_it_expires,
 );
 
@@ -1084,4 +1139,41 @@ async fn a_scheduling_that_could_not_be_listed_is_not_committed() {
         .unwrap();
     assert_eq!(schedule().await.unwrap().status, CampaignStatus::Scheduled);
     assert_eq!(store.live_campaigns().await.unwrap(), vec![campaign.id]);
+}
+
+/// Redis only: claims sent together in one batch are still each a script of their own; one that
+/// fails (its in-flight set's key holds a string) fails alone, and the others are answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_that_fails_in_a_batch_fails_alone() {
+    let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
+    let store = Arc::new(crate::helpers::redis_store_at(&prefix));
+    let mut campaigns = Vec::new();
+    for _ in 0..40 {
+        let id = scheduled(&*store, 2, concurrency(1)).await;
+        campaigns.push((id, lease(&*store, id).await));
+    }
+    let broken = campaigns[20].0;
+    let client = ::redis::Client::open(crate::helpers::redis_url()).unwrap();
+    let mut con = client.get_multiplexed_async_connection().await.unwrap();
+    let () = ::redis::cmd("SET")
+        .arg(format!("{prefix}{{c:{broken}}}:inflight"))
+        .arg("not a sorted set")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    let claims = campaigns.iter().map(|&(id, fence)| {
+        let store = store.clone();
+        tokio::spawn(async move { (id, store.claim_due(id, fence, now(), 1).await) })
+    });
+    for claimed in futures_util::future::join_all(claims).await {
+        let (id, claimed) = claimed.unwrap();
+        if id == broken {
+            let error = claimed.unwrap_err().to_string();
+            assert!(error.contains("WRONGTYPE"), "{error}");
+        } else {
+            let batch = claimed.unwrap();
+            assert_eq!(batch.calls.len(), 1);
+            assert_eq!(batch.calls[0].campaign_id, id);
+        }
+    }
 }

@@ -7,6 +7,7 @@
 //! Redis I/O runs on a runtime of its own: actix arbiters are single-threaded, and a connection
 //! driven by one arbiter would wait on whatever that arbiter is doing.
 
+mod batch;
 mod keys;
 mod records;
 
@@ -21,6 +22,7 @@ use futures_util::StreamExt as _;
 use redis::{AsyncCommands, Script, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use self::batch::{Batcher, Run};
 use self::keys::{CONTACTS_PER_BUCKET, Keys};
 use self::records::{ContactRecord, Meta, ms};
 use super::rules::{self, QueueChange};
@@ -79,11 +81,10 @@ pub struct RedisSettings {
     pub call_deadline: CallDeadline,
 }
 
-#[derive(Debug)]
 struct Scripts {
     add_contacts: Script,
-    claim: Script,
-    record: Script,
+    claim: Arc<Batcher>,
+    record: Arc<Batcher>,
     release: Script,
     commit: Script,
     delete: Script,
@@ -103,10 +104,11 @@ fn with_call_state(body: &str) -> Script {
 
 impl Scripts {
     fn new() -> Self {
+        let call_state = include_str!("scripts/call_state.lua");
         Self {
             add_contacts: Script::new(include_str!("scripts/add_contacts.lua")),
-            claim: with_call_state(include_str!("scripts/claim.lua")),
-            record: with_call_state(include_str!("scripts/record.lua")),
+            claim: Batcher::new(call_state, include_str!("scripts/claim.lua")),
+            record: Batcher::new(call_state, include_str!("scripts/record.lua")),
             release: with_call_state(include_str!("scripts/release.lua")),
             commit: Script::new(include_str!("scripts/commit.lua")),
             delete: Script::new(include_str!("scripts/delete.lua")),
@@ -1547,7 +1549,7 @@ impl Inner {
         let not_before = now + chrono::Duration::minutes(i64::from(schedule.retry.delay_minutes));
         let retry_due = schedule.slot_at_or_after(&pacing, not_before);
         let keys = self.keys.campaign(id);
-        let mut invocation = self.scripts.record.prepare_invoke();
+        let mut invocation = Run::new(outcomes.len() as u32);
         invocation
             .key(keys.meta())
             .key(keys.calls())
@@ -1574,10 +1576,7 @@ impl Inner {
                 .arg(outcome.result.outcome.as_str())
                 .arg(outcome.result.duration_secs);
         }
-        let reply: Vec<Value> = invocation
-            .invoke_async(&mut con)
-            .await
-            .map_err(unavailable)?;
+        let reply = self.scripts.record.run(con.clone(), invocation).await?;
         if text(reply.first()) == "NOT_FOUND" {
             return Err(StoreError::NotFound);
         }
@@ -1657,7 +1656,7 @@ impl Inner {
             }
             let today = local_date(schedule.timezone, now);
             let call_ids: Vec<CallId> = (0..n_wanted).map(|_| CallId::random()).collect();
-            let mut invocation = self.scripts.claim.prepare_invoke();
+            let mut invocation = Run::new(n_wanted);
             for key in [
                 keys.meta(),
                 keys.released(),
@@ -1683,10 +1682,7 @@ impl Inner {
             for call_id in &call_ids {
                 invocation.arg(call_id.to_string());
             }
-            let reply: Vec<Value> = invocation
-                .invoke_async(&mut con)
-                .await
-                .map_err(unavailable)?;
+            let reply = self.scripts.claim.run(con.clone(), invocation).await?;
             match text(reply.first()).as_str() {
                 "STALE" => {
                     self.forget(id);

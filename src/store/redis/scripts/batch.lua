@@ -1,0 +1,27 @@
+-- Runs the script above (`run`) once for each of several campaigns: one request, one pass of
+-- the helpers above, scripts back to back while Redis' caches are warm (a script that arrives
+-- alone costs Redis about three times as much: BENCHMARKS.md).
+-- ARGV: n, then (number of keys, number of args) for each run, then each run's args in order;
+-- KEYS: each run's keys in order.
+-- Returns each run's reply in order; a run that fails is {false (nil), its error} in its place
+-- (an error nested in a reply fails the whole request for the client) and the others stand, as
+-- they would have sent alone.
+local n = tonumber(ARGV[1])
+local replies = {}
+local k, a = 0, 1 + 2 * n
+for i = 1, n do
+  local n_keys, n_args = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
+  local keys, args = {}, {}
+  for j = 1, n_keys do keys[j] = KEYS[k + j] end
+  for j = 1, n_args do args[j] = ARGV[a + j] end
+  k, a = k + n_keys, a + n_args
+  local ok, reply = pcall(run, keys, args)
+  if ok then
+    replies[i] = reply
+  elseif type(reply) == 'table' and reply.err then
+    replies[i] = {false, reply.err}
+  else
+    replies[i] = {false, tostring(reply)}
+  end
+end
+return replies
