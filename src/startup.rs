@@ -167,6 +167,9 @@ impl Application {
         let port = listener.local_addr()?.port();
         let server = HttpServer::new(move || App::new().configure(configure.clone()))
             .workers(nonzero_or_cores(settings.http_workers))
+            // actix-web closes an idle connection after 5 s; clients pool theirs longer (reqwest
+            // 90 s) and a request sent as the server closes fails. 75 s, as nginx.
+            .keep_alive(Duration::from_secs(75))
             // Signals are handled by `serve`, which drains dispatch before the API stops (call
             // events must still reach the node while its calls finish).
             .disable_signals()

@@ -129,8 +129,8 @@ impl Node {
         let node = Self {
             proc: Proc(command.spawn().expect("the pacer binary starts")),
             base: format!("http://127.0.0.1:{port}/api/public/v1"),
-            // Idle connections dropped before the node's keep-alive (5 s) closes them under a
-            // request (a pause of the harness, e.g. while wrk runs, would otherwise reuse one).
+            // Idle connections dropped well before the node's keep-alive (75 s) closes them
+            // under a request.
             client: reqwest::Client::builder()
                 .pool_idle_timeout(Duration::from_secs(2))
                 .build()

@@ -12,7 +12,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::fakes::{Fake, Node, campaign_body, fresh_prefix, node_settings};
-use crate::helpers::{ACME_KEY, Backend, GLOBEX_KEY, on_both_backends, phone};
+use crate::helpers::{ACME_KEY, Backend, GLOBEX_KEY, on_both_backends, phone, spawn_app};
 
 const HOOK_SECRET: &str = "acme-webhook-secret-0123";
 
@@ -374,4 +374,29 @@ async fn the_openapi_document_describes_every_route_and_has_a_docs_page() {
         .unwrap();
     assert_eq!(docs.status(), 200);
     assert!(docs.text().await.unwrap().contains("openapi.json"));
+}
+
+/// An idle connection stays open longer than clients keep theirs in a pool before reuse
+/// (actix-web's default closed it after 5 s, under a client's next request).
+#[actix_web::test]
+async fn an_idle_connection_is_kept_open_for_the_next_request() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let app = spawn_app(Backend::Memory).await;
+    let address = app.root.trim_start_matches("http://").to_owned();
+    let mut connection = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = b"GET /healthz HTTP/1.1\r\nHost: pacer\r\n\r\n";
+    for pause in [0, 6] {
+        tokio::time::sleep(Duration::from_secs(pause)).await;
+        connection.write_all(request).await.unwrap();
+        let mut reply = [0u8; 512];
+        let n = tokio::time::timeout(Duration::from_secs(5), connection.read(&mut reply))
+            .await
+            .unwrap()
+            .unwrap();
+        let text = String::from_utf8_lossy(&reply[..n]);
+        assert!(
+            text.starts_with("HTTP/1.1 200"),
+            "after {pause} s idle: {text:?}"
+        );
+    }
 }
