@@ -283,7 +283,7 @@ async fn metrics_are_served_in_prometheus_text_with_bounded_labels() {
 async fn analytics_report_outcomes_answer_rate_duration_and_calls_per_day_and_hour(
     backend: Backend,
 ) {
-    let app = crate::helpers::spawn_app(backend).await;
+    let app = spawn_app(backend).await;
     let id = app.start_campaign(4, 4).await;
     let phones: Vec<String> = (0..4).map(phone).collect();
     app.dialer.finish(&phones[0], DialOutcome::Completed);

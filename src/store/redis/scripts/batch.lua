@@ -1,11 +1,10 @@
--- Runs the script above (`run`) once for each of several campaigns: one request, one pass of
--- the helpers above, scripts back to back while Redis' caches are warm (a script that arrives
--- alone costs Redis about three times as much: BENCHMARKS.md).
+-- Runs the script above (`run`) once for each of several campaigns in one request (batch.rs):
+-- one request to read, parse and answer instead of one a campaign, and one pass of the helpers.
 -- ARGV: n, then (number of keys, number of args) for each run, then each run's args in order;
 -- KEYS: each run's keys in order.
 -- Returns each run's reply in order; a run that fails is {false (nil), its error} in its place
 -- (an error nested in a reply fails the whole request for the client) and the others stand, as
--- they would have sent alone.
+-- they would have alone.
 local n = tonumber(ARGV[1])
 local replies = {}
 local k, a = 0, 1 + 2 * n
