@@ -748,6 +748,9 @@ fn print_lateness(name: &str, late: &Lateness) {
 
 /// A lateness table row from a node's histogram (bucket bounds).
 fn histogram_row(name: &str, histogram: &Histogram) -> String {
+    if histogram.observed == 0.0 {
+        return empty_row(name);
+    }
     format!(
         "| {name} (node histogram, bucket bounds; {:.1} % ≤ 5 ms) | {} | | ≤ {} ms | ≤ {} ms | |",
         histogram.within_5ms * 100.0,
@@ -759,6 +762,9 @@ fn histogram_row(name: &str, histogram: &Histogram) -> String {
 
 /// A lateness table row: calls, min, p50, p99 and max of `late` (sorted, ms).
 fn lateness_row(name: &str, late: &[f64]) -> String {
+    if late.is_empty() {
+        return empty_row(name);
+    }
     format!(
         "| {name} | {} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms |",
         late.len(),
@@ -767,6 +773,12 @@ fn lateness_row(name: &str, late: &[f64]) -> String {
         quantile(late, 0.99),
         late.last().copied().unwrap_or(f64::NAN)
     )
+}
+
+/// A row with no calls: the run ended before its first slot counted (`--quick` runs 2 s, within
+/// the warm-up of `WARM_UP_SLOTS` slots).
+fn empty_row(name: &str) -> String {
+    format!("| {name} | 0 (the run ended within the warm-up) | | | | |")
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
