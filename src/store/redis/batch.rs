@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use redis::{Script, ToRedisArgs, Value};
 
-use super::{Connection, unavailable};
+use super::{CALL_STATE, Connection, unavailable, with_call_state};
 use crate::store::StoreError;
 
 /// Requests of one script out at once (the store's default number of connections; 2 and 8 did
@@ -74,14 +74,15 @@ struct Waiting {
 }
 
 impl Batcher {
-    /// `prelude` and `body` make the script run alone; in a batch, the body becomes the
-    /// function `batch.lua` calls for each run.
-    pub(super) fn new(prelude: &str, body: &str) -> Arc<Self> {
+    /// A call-state script (`body`, after the helpers of `call_state.lua`) that runs alone as
+    /// [`with_call_state`] makes it; in a batch, the body becomes the function `batch.lua`
+    /// calls for each run.
+    pub(super) fn new(body: &str) -> Arc<Self> {
         let driver = include_str!("scripts/batch.lua");
         Arc::new(Self {
-            alone: Script::new(&format!("{prelude}{body}")),
+            alone: with_call_state(body),
             batched: Script::new(&format!(
-                "{prelude}local function run(KEYS, ARGV)\n{body}\nend\n{driver}"
+                "{CALL_STATE}local function run(KEYS, ARGV)\n{body}\nend\n{driver}"
             )),
             waiting: parking_lot::Mutex::new(Waiting::default()),
         })

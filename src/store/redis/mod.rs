@@ -96,19 +96,21 @@ struct Scripts {
     heartbeat: Script,
 }
 
-/// A script that reads or writes call states: the helpers of `call_state.lua` go first (Redis
-/// scripts cannot include one another).
+/// The helpers of scripts that read or write call states, sent ahead of each (Redis scripts
+/// cannot include one another).
+const CALL_STATE: &str = include_str!("scripts/call_state.lua");
+
+/// A script that reads or writes call states: the helpers of `call_state.lua` go first.
 fn with_call_state(body: &str) -> Script {
-    Script::new(&format!("{}{body}", include_str!("scripts/call_state.lua")))
+    Script::new(&format!("{CALL_STATE}{body}"))
 }
 
 impl Scripts {
     fn new() -> Self {
-        let call_state = include_str!("scripts/call_state.lua");
         Self {
             add_contacts: Script::new(include_str!("scripts/add_contacts.lua")),
-            claim: Batcher::new(call_state, include_str!("scripts/claim.lua")),
-            record: Batcher::new(call_state, include_str!("scripts/record.lua")),
+            claim: Batcher::new(include_str!("scripts/claim.lua")),
+            record: Batcher::new(include_str!("scripts/record.lua")),
             release: with_call_state(include_str!("scripts/release.lua")),
             commit: Script::new(include_str!("scripts/commit.lua")),
             delete: Script::new(include_str!("scripts/delete.lua")),
