@@ -6,12 +6,19 @@
 //! 3. PATCH of the schedule while the campaign dispatches: latency percentiles, the next claim
 //!    obeying the new pacing, and the slowest command Redis saw (`SLOWLOG`);
 //! 4. dispatch throughput through the actors with an instant simulated dialer, beside
-//!    `redis-benchmark -P 32 -t zadd,zpopmin`.
+//!    `redis-benchmark -P 32 -t zadd,zpopmin`;
+//! 5. what a lone call costs Redis (a claim of one contact and its record, as in the lateness
+//!    workload: many campaigns, one call each at a time), beside a claim that stops at its
+//!    lease check: script time and Redis CPU per call, from `INFO`.
 //!
 //! `cargo bench --bench redis_store` runs the full sizes (1 M contacts); `-- --quick` a small
 //! run. Every loop is bounded in count and time.
 
-#![allow(clippy::print_stdout, reason = "a harness prints its table")]
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a harness prints its table, and marks its phases for a profiler"
+)]
 
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
@@ -23,11 +30,12 @@ use pacer::actors::{CampaignOp, Directory, DirectoryOptions};
 use pacer::clock::{Clock, SystemClock};
 use pacer::dialer::SimulatedDialer;
 use pacer::domain::{
-    CampaignId, CampaignSpec, CampaignStatus, OrgId, PhoneNumber, PhoneRotation, Schedule,
-    SchedulePatch,
+    CampaignId, CampaignSpec, CampaignStatus, DialOutcome, OrgId, PhoneNumber, PhoneRotation,
+    Schedule, SchedulePatch,
 };
 use pacer::store::{
-    CallDeadline, CampaignEdit, CampaignStore, NewContact, RedisSettings, RedisStore,
+    CallDeadline, CallResult, CampaignEdit, CampaignStore, Fence, NewContact, RedisSettings,
+    RedisStore,
 };
 
 struct Server {
@@ -246,8 +254,8 @@ async fn patch_while_dispatching(server: &Server, n: usize, n_edits: usize) {
                     break;
                 }
                 for call in &batch.calls {
-                    let done = pacer::store::CallResult {
-                        outcome: pacer::domain::DialOutcome::Completed,
+                    let done = CallResult {
+                        outcome: DialOutcome::Completed,
                         duration_secs: 1,
                     };
                     store
@@ -421,13 +429,132 @@ async fn throughput(server: &Server, n_campaigns: usize, per_campaign: usize) ->
     rate
 }
 
+/// Script time (`INFO commandstats`, µs) and Redis CPU (`INFO cpu`, s) so far.
+fn redis_time(server: &Server) -> (u64, u64, f64) {
+    let info = server.cli(&["INFO", "all"]);
+    let mut calls = 0;
+    let mut usec = 0;
+    let mut cpu = 0.0;
+    for line in info.lines() {
+        if let Some(stats) = line.strip_prefix("cmdstat_evalsha:") {
+            for field in stats.split(',') {
+                match field.split_once('=') {
+                    Some(("calls", n)) => calls = n.trim().parse().unwrap_or(0),
+                    Some(("usec", n)) => usec = n.trim().parse().unwrap_or(0),
+                    _ => {}
+                }
+            }
+        }
+        for name in ["used_cpu_sys:", "used_cpu_user:"] {
+            if let Some(value) = line.strip_prefix(name) {
+                cpu += value.trim().parse::<f64>().unwrap_or(0.0);
+            }
+        }
+    }
+    (calls, usec, cpu)
+}
+
+/// `n_campaigns` campaigns of `rounds` contacts each; `tasks` workers, each going through its
+/// share of the campaigns round after round: a claim of one contact, then its record.
+/// Returns (script µs a call, Redis CPU µs a call, scripts a call) for the calls, and the script
+/// µs of a claim that stops at its lease check, measured the same way.
+async fn lone_calls(
+    server: &Server,
+    n_campaigns: usize,
+    rounds: usize,
+    tasks: usize,
+) -> ((f64, f64, f64), f64) {
+    server.cli(&["FLUSHALL"]);
+    let store: Arc<dyn CampaignStore> = Arc::new(store(server, "lone:"));
+    let mut leases = Vec::new();
+    for _ in 0..n_campaigns {
+        let (id, _) = create(&*store, rounds, SchedulePatch::default()).await;
+        store
+            .schedule_campaign(&org(), id, SchedulePatch::default(), SystemClock.now())
+            .await
+            .expect("scheduled");
+        let fence = store
+            .acquire_lease(id, "bench", Duration::from_secs(600))
+            .await
+            .expect("lease")
+            .expect("a free lease");
+        leases.push((id, fence));
+    }
+    let leases = Arc::new(leases);
+    let measure = |stale: bool| {
+        let (store, leases) = (store.clone(), leases.clone());
+        async move {
+            let before = redis_time(server);
+            let started = Instant::now();
+            let workers: Vec<_> = (0..tasks)
+                .map(|task| {
+                    let (store, leases) = (store.clone(), leases.clone());
+                    tokio::spawn(async move {
+                        let mut n_calls = 0u64;
+                        for _ in 0..rounds {
+                            for &(id, fence) in leases.iter().skip(task).step_by(tasks) {
+                                if started.elapsed() > Duration::from_secs(60) {
+                                    return n_calls;
+                                }
+                                let fence = if stale { Fence(fence.0 + 1) } else { fence };
+                                let batch = store.claim_due(id, fence, SystemClock.now(), 1).await;
+                                let Ok(batch) = batch else { continue };
+                                for call in batch.calls {
+                                    store
+                                        .record_outcome(
+                                            id,
+                                            call.contact_id,
+                                            call.attempt,
+                                            CallResult {
+                                                outcome: DialOutcome::Completed,
+                                                duration_secs: 1,
+                                            },
+                                            SystemClock.now(),
+                                        )
+                                        .await
+                                        .expect("recorded");
+                                    n_calls += 1;
+                                }
+                            }
+                        }
+                        n_calls
+                    })
+                })
+                .collect();
+            let mut n_calls = 0;
+            for worker in workers {
+                n_calls += worker.await.expect("a worker");
+            }
+            let after = redis_time(server);
+            let per = n_calls.max(1) as f64;
+            let runs = (after.0 - before.0) as f64;
+            if stale {
+                (0.0, 0.0, (after.1 - before.1) as f64 / runs.max(1.0))
+            } else {
+                (
+                    (after.1 - before.1) as f64 / per,
+                    (after.2 - before.2) * 1e6 / per,
+                    runs / per,
+                )
+            }
+        }
+    };
+    // Stale first: it changes nothing.
+    let (_, _, floor) = measure(true).await;
+    // Markers for a profiler attached to Redis (`callgrind_control -i on` between them).
+    eprintln!("lone calls: start");
+    let calls = measure(false).await;
+    eprintln!("lone calls: end");
+    (calls, floor)
+}
+
 fn main() {
     let quick = std::env::args().any(|arg| arg == "--quick");
     let server = Server::start();
-    let (n, runs, edits, campaigns, per_campaign) = if quick {
-        (50_000, 1, 100, 10, 1_000)
+    let (n, runs, edits, campaigns, per_campaign, lone) = if quick {
+        (50_000, 1, 100, 10, 1_000, 500)
     } else {
-        (1_000_000, 3, 500, 100, 1_000)
+        (1_000_000, 3, 500, 100, 1_000, 5_000)
     };
     let version = server
         .cli(&["INFO", "server"])
@@ -441,6 +568,11 @@ fn main() {
     );
     println!("| figure | measured | target |\n|---|---|---|");
     actix_rt::System::new().block_on(async {
+        // `--lone` alone: a lone call's cost, for comparing scripts.
+        if std::env::args().any(|arg| arg == "--lone") {
+            lone_figure(&server, lone).await;
+            return;
+        }
         // `--throughput` alone: for profiling the dispatch path.
         if !std::env::args().any(|arg| arg == "--throughput") {
             memory_and_ingest(&server, n, runs).await;
@@ -452,5 +584,15 @@ fn main() {
             "| dispatch throughput, one node, instant dialer | {rate:.0} calls/s = {:.1} % of ZPOPMIN -P 32 ({ceiling:.0}/s) | target ≥ 5 % |",
             100.0 * rate / ceiling.max(1.0)
         );
+        if !std::env::args().any(|arg| arg == "--throughput") {
+            lone_figure(&server, lone).await;
+        }
     });
+}
+
+async fn lone_figure(server: &Server, n_campaigns: usize) {
+    let ((script, cpu, scripts), floor) = lone_calls(server, n_campaigns, 5, 8).await;
+    println!(
+        "| Redis per lone call (claim 1, record 1; {n_campaigns} campaigns, 5 rounds) | {script:.1} µs of scripts ({scripts:.2} a call), {cpu:.1} µs of CPU | beside a claim stopped at its lease check: {floor:.1} µs |"
+    );
 }

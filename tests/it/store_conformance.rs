@@ -11,7 +11,7 @@ use pacer::domain::{
 };
 use pacer::store::{
     CallRef, CallResult, CampaignEdit, CampaignFilter, CampaignStore, Control, Fence, Idempotency,
-    MemoryStore, NewContact, Page, Recorded, StoreError, StoredResponse, unix_hour,
+    MemoryStore, NewContact, Outcome, Page, Recorded, StoreError, StoredResponse, unix_hour,
 };
 
 fn now() -> DateTime<Utc> {
@@ -364,6 +364,62 @@ pub async fn an_outcome_reported_twice_counts_once(store: Arc<dyn CampaignStore>
             status: CampaignStatus::Completed,
             in_flight: 0
         }
+    );
+}
+
+/// One batch of outcomes may name the same attempt twice (a provider's event and the dialer's
+/// answer, for one call): the first is applied, the second is a duplicate, in counters and
+/// statistics alike.
+pub async fn an_outcome_twice_in_one_batch_counts_once(store: Arc<dyn CampaignStore>) {
+    let id = scheduled(&*store, 2, concurrency(5)).await;
+    let fence = lease(&*store, id).await;
+    let calls = store.claim_due(id, fence, now(), 10).await.unwrap().calls;
+    let outcome = |call: &pacer::store::ClaimedCall, outcome, duration_secs| Outcome {
+        contact: call.contact_id,
+        attempt: call.attempt,
+        result: CallResult {
+            outcome,
+            duration_secs,
+        },
+    };
+    let recorded = store
+        .record_outcomes(
+            id,
+            &[
+                outcome(&calls[0], DialOutcome::Completed, 30),
+                outcome(&calls[1], DialOutcome::Busy, 0),
+                outcome(&calls[0], DialOutcome::Completed, 30),
+            ],
+            now(),
+        )
+        .await
+        .unwrap();
+    let applied: Vec<bool> = recorded
+        .iter()
+        .map(|recorded| matches!(recorded, Recorded::Applied { .. }))
+        .collect();
+    assert_eq!(applied, [true, true, false]);
+    assert_eq!(
+        recorded[1],
+        Recorded::Applied {
+            status: CampaignStatus::Completed,
+            in_flight: 0
+        },
+        "after the batch: nothing in flight, nothing left"
+    );
+    let campaign = store.campaign(&org("acme"), id).await.unwrap();
+    assert_eq!(campaign.counters.of(ContactStatus::Completed), 1);
+    assert_eq!(campaign.counters.of(ContactStatus::Failed), 1);
+    assert_eq!(campaign.counters.of(ContactStatus::InProgress), 0);
+    let stats = store.call_stats(&org("acme"), id).await.unwrap();
+    assert_eq!(
+        (
+            stats.calls(),
+            stats.of(DialOutcome::Completed),
+            stats.of(DialOutcome::Busy),
+            stats.total_duration_secs
+        ),
+        (2, 1, 1, 30)
     );
 }
 
@@ -1083,6 +1139,7 @@ on_every_backend!(
     nothing_is_claimed_from_a_paused_or_draft_campaign,
     racing_claimers_never_claim_a_contact_twice,
     an_outcome_reported_twice_counts_once,
+    an_outcome_twice_in_one_batch_counts_once,
     a_claim_right_after_recording_answers_as_its_script_would,
     failed_attempts_are_retried_after_the_delay,
     cancel_cancels_waiting_contacts_only,

@@ -9,20 +9,10 @@ end
 local function state_text(s)
   return s.at .. '|' .. s.st .. '|' .. s.call .. '|' .. s.ca .. '|' .. s.due .. '|' .. s.o .. '|' .. s.dur
 end
--- Bucket keys, each formatted once a script (number formatting is costly in Redis' Lua).
-local bucket_keys = {}
+-- The hash of bucket `n` under `base` (integer formatting: `..` would format the number as a
+-- float, which costs more).
 local function bucket_key(base, n)
-  local keys = bucket_keys[base]
-  if not keys then
-    keys = {}
-    bucket_keys[base] = keys
-  end
-  local key = keys[n]
-  if not key then
-    key = base .. ':' .. n
-    keys[n] = key
-  end
-  return key
+  return string.format('%s:%d', base, n)
 end
 local function bucket(base, seq)
   return bucket_key(base, math.floor(tonumber(seq) / 128))
@@ -93,39 +83,21 @@ local function in_chunks(command, key, items)
     redis.call(command, key, unpack(items, first, math.min(#items, first + 3999)))
   end
 end
--- The fields `names` of the hash `key`, by name (false where absent): one HMGET.
-local function read_named(key, names)
-  local got = redis.call('HMGET', key, unpack(names))
-  local values = {}
-  for i, name in ipairs(names) do values[name] = got[i] end
-  return values
+-- Field/value pairs for one HSET at the end of a script (`write_hash`): each campaign field a
+-- script changes is read with the others it needs, in one HMGET, and written back once, instead
+-- of one HINCRBY each. Counters are locals and the pairs one array: Lua's allocation, table
+-- growth and collector were about a third of Redis' instructions per call when each script
+-- built tables of fields by name (`callgrind`, BENCHMARKS.md).
+local function put(writes, field, value)
+  local n = #writes
+  writes[n + 1] = field
+  writes[n + 2] = value
 end
--- Changes to fields of one hash, written with one HSET: a script reads the fields it counts
--- with the others it needs (`read_named`) and adds to them here, instead of one HINCRBY each.
-local Changes = {}
-Changes.__index = Changes
-local function changes(read)
-  return setmetatable({read = read, fields = {}, values = {}}, Changes)
+-- Adds a counter read before (its text, false when absent: 0) changed by `delta`; nothing when
+-- the delta is 0.
+local function count(writes, field, read, delta)
+  if delta ~= 0 then put(writes, field, string.format('%d', tonumber(read or '0') + delta)) end
 end
-function Changes:set(field, value)
-  if self.values[field] == nil then self.fields[#self.fields + 1] = field end
-  self.values[field] = value
-end
--- Adds `n` to a field read before (or set here); absent counts as 0. A field that was not read
--- is an error, not a count restarted from 0.
-function Changes:add(field, n)
-  if n == 0 then return end
-  local base = self.values[field]
-  if base == nil then base = self.read[field] end
-  if base == nil then error('counter ' .. field .. ' was not read') end
-  self:set(field, string.format('%d', tonumber(base or '0') + n))
-end
-function Changes:write(key)
-  if #self.fields == 0 then return end
-  local args = {}
-  for _, field in ipairs(self.fields) do
-    args[#args + 1] = field
-    args[#args + 1] = self.values[field]
-  end
-  redis.call('HSET', key, unpack(args))
+local function write_hash(key, writes)
+  if #writes > 0 then redis.call('HSET', key, unpack(writes)) end
 end

@@ -15,17 +15,18 @@
 -- back with one HSET (4 writes a claimed call instead of 10).
 local fence_and_day = redis.call('MGET', KEYS[7], KEYS[6])
 if fence_and_day[1] ~= ARGV[1] then return {'STALE'} end
-local meta = read_named(KEYS[1], {'status', 'ver', 'p_next', 'n_claims', 'cursor', 'seq',
-  'n_called', 'st:scheduled', 'st:in_progress', 'st:unknown'})
-local status = meta.status
+local meta = redis.call('HMGET', KEYS[1], 'status', 'ver', 'p_next', 'n_claims', 'cursor', 'seq',
+  'n_called', 'st:scheduled', 'st:in_progress', 'st:unknown')
+local status, version, p_next, n_claims = meta[1], meta[2], meta[3], meta[4]
 if not status then return {'STALE'} end
 local dispatching = status == 'scheduled' or status == 'active'
 -- A gate decided on another version of the schedule: nothing is written, the caller retries.
-if dispatching and meta.ver ~= ARGV[2] then return {'RETRY'} end
+if dispatching and version ~= ARGV[2] then return {'RETRY'} end
 local now = tonumber(ARGV[3])
-local cursor = tonumber(meta.cursor or '0')
-local last = tonumber(meta.seq or '0')
-local changed = changes(meta)
+local cursor = tonumber(meta[5] or '0')
+local last = tonumber(meta[6] or '0')
+local writes = {}
+local d_in_progress = 0
 -- Calls in flight and their earliest deadline (the set's tail).
 local n_in_flight = redis.call('ZCARD', KEYS[4])
 local earliest = first_deadline(KEYS[4], n_in_flight)
@@ -43,31 +44,32 @@ if earliest ~= '' and tonumber(earliest) <= now then
   end
   write_fields(KEYS[8], groups, texts)
   in_chunks('ZREM', KEYS[4], expired)
-  changed:add('st:in_progress', -#expired)
-  changed:add('st:unknown', #expired)
+  d_in_progress = -#expired
+  count(writes, 'st:unknown', meta[10], #expired)
   n_in_flight = n_in_flight - #expired
   earliest = first_deadline(KEYS[4], n_in_flight)
 end
 local used = tonumber(fence_and_day[2] or '0')
-local next_slot = meta.p_next or ''
+local next_slot = p_next or ''
 local first_retry = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
 local n_released = redis.call('ZCARD', KEYS[2])
-local out = {}
+-- The reply's head is filled in at the end; each claimed contact adds (seq, details, state).
+local reply = {status, 0, n_claims or '0', '', 0, '', 0, ''}
 if dispatching then
   local n = math.min(tonumber(ARGV[4]), tonumber(ARGV[5]) - n_in_flight)
   local cap = tonumber(ARGV[6])
   if cap > 0 then
-    if used >= cap or (meta.p_next and tonumber(meta.p_next) > now) then n = 0 end
+    if used >= cap or (p_next and tonumber(p_next) > now) then n = 0 end
     n = math.min(n, cap - used)
   end
-  -- Contacts claimed before (retries, released ones) have a state, read first (one HMGET a
-  -- bucket); cursor ones never do. Then every claimed contact's details, one HMGET a bucket.
-  local claimed, never_claimed, groups, texts = {}, {}, {}, {}
   if n > 0 then
+    -- Contacts claimed before (retries, then released ones: the first `n_before` claimed) have
+    -- a state, read first (one HMGET a bucket); cursor ones never do. Then every claimed
+    -- contact's details, one HMGET a bucket.
+    local claimed, groups, texts = {}, {}, nil
     if first_retry[2] and tonumber(first_retry[2]) <= now then
-      local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, n)
-      in_chunks('ZREM', KEYS[3], due)
-      for i, seq in ipairs(due) do claimed[i] = seq end
+      claimed = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, n)
+      in_chunks('ZREM', KEYS[3], claimed)
       first_retry = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
     end
     if #claimed < n and n_released > 0 then
@@ -75,85 +77,87 @@ if dispatching then
       for i = 1, #released, 2 do claimed[#claimed + 1] = released[i] end
       n_released = n_released - #released / 2
     end
-    if #claimed > 0 then
+    local n_before = #claimed
+    if n_before > 0 then
       groups = by_bucket(claimed)
       texts = read_fields(KEYS[8], groups)
     end
-    local k = #claimed
+    local k = n_before
     while k < n and cursor < last do
       local seq = string.format('%d', cursor)
       k = k + 1
       claimed[k] = seq
-      never_claimed[seq] = true
       group_add(groups, math.floor(cursor / 128), seq)
       cursor = cursor + 1
     end
-    changed:set('cursor', string.format('%d', cursor))
-  end
-  local details = read_fields(KEYS[5], groups)
-  local written, deadlines = {}, {}
-  local n_first = 0
-  for i, seq in ipairs(claimed) do
-    local text
-    if never_claimed[seq] then
-      -- The first attempt: the state is written whole, with no parse.
-      n_first = n_first + 1
-      text = '1|in_progress|' .. ARGV[9 + i] .. '|' .. ARGV[3] .. '|||'
-    else
-      local state = parse_state(texts[seq])
-      if state.at == 0 then n_first = n_first + 1 end
-      state.at = state.at + 1
-      state.st = 'in_progress'
-      state.call = ARGV[9 + i]
-      state.ca = ARGV[3]
-      state.due = ''
-      text = state_text(state)
+    put(writes, 'cursor', string.format('%d', cursor))
+    local details = read_fields(KEYS[5], groups)
+    local written = {}
+    local n_first = 0
+    for i, seq in ipairs(claimed) do
+      local text
+      if i > n_before then
+        -- The first attempt: the state is written whole, with no parse.
+        n_first = n_first + 1
+        text = '1|in_progress|' .. ARGV[9 + i] .. '|' .. ARGV[3] .. '|||'
+      else
+        local state = parse_state(texts[seq])
+        if state.at == 0 then n_first = n_first + 1 end
+        state.at = state.at + 1
+        state.st = 'in_progress'
+        state.call = ARGV[9 + i]
+        state.ca = ARGV[3]
+        state.due = ''
+        text = state_text(state)
+      end
+      written[seq] = text
+      reply[6 + 3 * i] = seq
+      reply[7 + 3 * i] = details[seq]
+      reply[8 + 3 * i] = text
     end
-    written[seq] = text
-    out[3 * i - 2] = seq
-    out[3 * i - 1] = details[seq]
-    out[3 * i] = text
-  end
-  local n_claimed = #claimed
-  if n_claimed > 0 then
-    -- Latest claimed first: with equal scores, each goes before the one added before it.
-    local deadline = '-' .. ARGV[8]
-    for i = n_claimed, 1, -1 do
-      deadlines[#deadlines + 1] = deadline
-      deadlines[#deadlines + 1] = claimed[i]
-    end
-    write_fields(KEYS[8], groups, written)
-    in_chunks('ZADD', KEYS[4], deadlines)
-    if earliest == '' or tonumber(ARGV[8]) < tonumber(earliest) then earliest = ARGV[8] end
-    changed:add('n_called', n_first)
-    changed:add('st:scheduled', -n_claimed)
-    changed:add('st:in_progress', n_claimed)
-    changed:add('n_claims', n_claimed)
-    n_in_flight = n_in_flight + n_claimed
-    used = used + n_claimed
-    redis.call('SET', KEYS[6], string.format('%d', used), 'PX', ARGV[9])
-    if cap > 0 then
-      next_slot = ARGV[7]
-      changed:set('p_next', next_slot)
-    end
-    if status == 'scheduled' then
-      status = 'active'
-      changed:set('status', status)
-      changed:set('updated_at', ARGV[3])
-      changed:add('ver', 1)
+    local n_claimed = #claimed
+    if n_claimed > 0 then
+      -- Latest claimed first: with equal scores, each goes before the one added before it.
+      local deadline = '-' .. ARGV[8]
+      local deadlines = {}
+      for i = n_claimed, 1, -1 do
+        deadlines[#deadlines + 1] = deadline
+        deadlines[#deadlines + 1] = claimed[i]
+      end
+      write_fields(KEYS[8], groups, written)
+      in_chunks('ZADD', KEYS[4], deadlines)
+      if earliest == '' or tonumber(ARGV[8]) < tonumber(earliest) then earliest = ARGV[8] end
+      count(writes, 'n_called', meta[7], n_first)
+      count(writes, 'st:scheduled', meta[8], -n_claimed)
+      count(writes, 'n_claims', n_claims, n_claimed)
+      d_in_progress = d_in_progress + n_claimed
+      n_in_flight = n_in_flight + n_claimed
+      used = used + n_claimed
+      redis.call('SET', KEYS[6], string.format('%d', used), 'PX', ARGV[9])
+      if cap > 0 then
+        next_slot = ARGV[7]
+        put(writes, 'p_next', next_slot)
+      end
+      if status == 'scheduled' then
+        status = 'active'
+        put(writes, 'status', status)
+        put(writes, 'updated_at', ARGV[3])
+        count(writes, 'ver', version, 1)
+      end
     end
   end
 end
 local n_fresh = (last - cursor) + n_released
 if status == 'active' and n_in_flight == 0 and n_fresh == 0 and not first_retry[2] then
+  -- (Never in the step that activated the campaign: that one claimed calls.)
   status = 'completed'
-  changed:set('status', status)
-  changed:set('completed_at', ARGV[3])
-  changed:set('updated_at', ARGV[3])
-  changed:add('ver', 1)
+  put(writes, 'status', status)
+  put(writes, 'completed_at', ARGV[3])
+  put(writes, 'updated_at', ARGV[3])
+  count(writes, 'ver', version, 1)
 end
-changed:write(KEYS[1])
-local reply = {status, n_in_flight, meta.n_claims or '0', first_retry[2] or '', n_fresh, earliest, used,
-  next_slot}
-for _, item in ipairs(out) do table.insert(reply, item) end
+count(writes, 'st:in_progress', meta[9], d_in_progress)
+write_hash(KEYS[1], writes)
+reply[1], reply[2], reply[4], reply[5] = status, n_in_flight, first_retry[2] or '', n_fresh
+reply[6], reply[7], reply[8] = earliest, used, next_slot
 return reply

@@ -6,15 +6,16 @@
 --          first in-flight deadline ms or '', applied (1) or duplicate (0) for each outcome}:
 -- what a claim right after would report when it may claim nothing.
 -- Uses the helpers of call_state.lua, sent ahead of this script.
-local meta = read_named(KEYS[1], {'status', 'cursor', 'seq', 'ver', 'st:in_progress',
-  'st:completed', 'st:failed', 'st:scheduled', 'st:cancelled'})
-local status = meta.status
+local meta = redis.call('HMGET', KEYS[1], 'status', 'cursor', 'seq', 'ver', 'st:in_progress',
+  'st:completed', 'st:failed', 'st:scheduled', 'st:cancelled')
+local status = meta[1]
 if not status then return {'NOT_FOUND'} end
 local applied = {}
-local counts = {}
 local n_applied = 0
+local n_completed, n_failed, n_scheduled, n_cancelled = 0, 0, 0, 0
+-- Statistics: the fields to add to and how much, a field per distinct outcome and hour.
+local stat_fields, stat_adds = {'dur', 'h:' .. ARGV[5]}, {0, 0}
 local by_outcome = {}
-local duration = 0
 -- Every state is read once up front (one command a bucket); a contact reported twice in one
 -- batch sees its first report's result. A state 'in_progress' at this attempt is in flight:
 -- every script moves the two together.
@@ -32,63 +33,79 @@ for i = 6, #ARGV, 4 do
     applied[#applied + 1] = 0
   else
     ended[#ended + 1] = seq
-    by_outcome[outcome] = (by_outcome[outcome] or 0) + 1
-    duration = duration + tonumber(seconds)
+    local at = by_outcome[outcome]
+    if not at then
+      at = #stat_fields + 1
+      by_outcome[outcome] = at
+      stat_fields[at] = 'o:' .. outcome
+      stat_adds[at] = 0
+    end
+    stat_adds[at] = stat_adds[at] + 1
+    stat_adds[1] = stat_adds[1] + tonumber(seconds)
     local final
     if outcome == 'completed' or outcome == 'voicemail' then
       final = 'completed'
+      n_completed = n_completed + 1
     elseif ARGV[2] == '1' and tonumber(attempt) <= tonumber(ARGV[3]) then
-      final = 'retry'
+      -- A retry, unless the campaign was cancelled meanwhile.
+      if status == 'cancelled' then
+        final = 'cancelled'
+        n_cancelled = n_cancelled + 1
+      else
+        final = 'scheduled'
+        n_scheduled = n_scheduled + 1
+      end
     else
       final = 'failed'
+      n_failed = n_failed + 1
     end
-    if final == 'retry' and status == 'cancelled' then final = 'cancelled' end
+    -- A retry is scheduled again, due at the retry time.
     local due = ''
-    if final == 'retry' then
+    if final == 'scheduled' then
       due = ARGV[4]
       retried[#retried + 1] = due
       retried[#retried + 1] = seq
-      final = 'scheduled'
     end
     -- Call id and call time kept: "<call>|<called at>|" follows the prefix.
     local kept = string.match(text, '^[^|]*|[^|]*|', #prefix + 1)
     text = attempt .. '|' .. final .. '|' .. kept .. due .. '|' .. outcome .. '|' .. seconds
     texts[seq] = text
-    counts[final] = (counts[final] or 0) + 1
     written[seq] = text
     n_applied = n_applied + 1
     applied[#applied + 1] = 1
   end
 end
-local changed = changes(meta)
+local writes = {}
 if n_applied > 0 then
   in_chunks('ZREM', KEYS[3], ended)
   in_chunks('ZADD', KEYS[4], retried)
   write_fields(KEYS[2], groups, written)
-  for final, count in pairs(counts) do changed:add('st:' .. final, count) end
-  changed:add('st:in_progress', -n_applied)
-  changed:set('updated_at', ARGV[1])
-  -- Statistics: one read and one write for the batch, a field per distinct outcome and hour.
-  local increments = {dur = duration, ['h:' .. ARGV[5]] = n_applied}
-  for outcome, count in pairs(by_outcome) do increments['o:' .. outcome] = count end
-  local names = {}
-  for field in pairs(increments) do names[#names + 1] = field end
-  local stats = changes(read_named(KEYS[6], names))
-  for field, n in pairs(increments) do stats:add(field, n) end
-  stats:write(KEYS[6])
+  count(writes, 'st:completed', meta[6], n_completed)
+  count(writes, 'st:failed', meta[7], n_failed)
+  count(writes, 'st:scheduled', meta[8], n_scheduled)
+  count(writes, 'st:cancelled', meta[9], n_cancelled)
+  count(writes, 'st:in_progress', meta[5], -n_applied)
+  put(writes, 'updated_at', ARGV[1])
+  -- One read and one write of the statistics for the batch.
+  stat_adds[2] = n_applied
+  local stats = redis.call('HMGET', KEYS[6], unpack(stat_fields))
+  local stat_writes = {}
+  for i, field in ipairs(stat_fields) do count(stat_writes, field, stats[i], stat_adds[i]) end
+  write_hash(KEYS[6], stat_writes)
 end
 local n_in_flight = redis.call('ZCARD', KEYS[3])
-local n_fresh = tonumber(meta.seq or '0') - tonumber(meta.cursor or '0') + redis.call('ZCARD', KEYS[5])
+local n_fresh = tonumber(meta[3] or '0') - tonumber(meta[2] or '0') + redis.call('ZCARD', KEYS[5])
 local first_retry = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
-local version = meta.ver
+local version = meta[4]
 if status == 'active' and n_in_flight == 0 and n_fresh == 0 and #first_retry == 0 then
   status = 'completed'
-  changed:set('status', status)
-  changed:set('completed_at', ARGV[1])
-  changed:add('ver', 1)
-  version = changed.values.ver
+  version = string.format('%d', tonumber(version or '0') + 1)
+  put(writes, 'status', status)
+  put(writes, 'completed_at', ARGV[1])
+  put(writes, 'ver', version)
 end
-changed:write(KEYS[1])
-local reply = {status, n_in_flight, version, first_retry[2] or '', n_fresh, first_deadline(KEYS[3], n_in_flight)}
-for _, flag in ipairs(applied) do table.insert(reply, flag) end
+write_hash(KEYS[1], writes)
+local reply = {status, n_in_flight, version, first_retry[2] or '', n_fresh,
+  first_deadline(KEYS[3], n_in_flight)}
+for i = 1, #applied do reply[6 + i] = applied[i] end
 return reply
