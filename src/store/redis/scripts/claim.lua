@@ -18,6 +18,9 @@ if fence_and_day[1] ~= ARGV[1] then return {'STALE'} end
 local meta = redis.call('HMGET', KEYS[1], 'status', 'ver', 'p_next', 'n_claims', 'cursor', 'seq',
   'n_called', 'st:scheduled', 'st:in_progress', 'st:unknown')
 local status, version, p_next, n_claims = meta[1], meta[2], meta[3], meta[4]
+-- Counters as read (text, or false when absent): changed with `count` below.
+local read_called, read_scheduled = meta[7], meta[8]
+local read_in_progress, read_unknown = meta[9], meta[10]
 if not status then return {'STALE'} end
 local dispatching = status == 'scheduled' or status == 'active'
 -- A gate decided on another version of the schedule: nothing is written, the caller retries.
@@ -25,6 +28,8 @@ if dispatching and version ~= ARGV[2] then return {'RETRY'} end
 local now = tonumber(ARGV[3])
 local cursor = tonumber(meta[5] or '0')
 local last = tonumber(meta[6] or '0')
+-- The campaign's changed fields (`put`, `count`), written with one HSET at the end; calls in
+-- progress change twice (deadlines passed, claims), counted once.
 local writes = {}
 local d_in_progress = 0
 -- Calls in flight and their earliest deadline (the set's tail).
@@ -45,7 +50,7 @@ if earliest ~= '' and tonumber(earliest) <= now then
   write_fields(KEYS[8], groups, texts)
   in_chunks('ZREM', KEYS[4], expired)
   d_in_progress = -#expired
-  count(writes, 'st:unknown', meta[10], #expired)
+  count(writes, 'st:unknown', read_unknown, #expired)
   n_in_flight = n_in_flight - #expired
   earliest = first_deadline(KEYS[4], n_in_flight)
 end
@@ -127,8 +132,8 @@ if dispatching then
       write_fields(KEYS[8], groups, written)
       in_chunks('ZADD', KEYS[4], deadlines)
       if earliest == '' or tonumber(ARGV[8]) < tonumber(earliest) then earliest = ARGV[8] end
-      count(writes, 'n_called', meta[7], n_first)
-      count(writes, 'st:scheduled', meta[8], -n_claimed)
+      count(writes, 'n_called', read_called, n_first)
+      count(writes, 'st:scheduled', read_scheduled, -n_claimed)
       count(writes, 'n_claims', n_claims, n_claimed)
       d_in_progress = d_in_progress + n_claimed
       n_in_flight = n_in_flight + n_claimed
@@ -156,7 +161,7 @@ if status == 'active' and n_in_flight == 0 and n_fresh == 0 and not first_retry[
   put(writes, 'updated_at', ARGV[3])
   count(writes, 'ver', version, 1)
 end
-count(writes, 'st:in_progress', meta[9], d_in_progress)
+count(writes, 'st:in_progress', read_in_progress, d_in_progress)
 write_hash(KEYS[1], writes)
 reply[1], reply[2], reply[4], reply[5] = status, n_in_flight, first_retry[2] or '', n_fresh
 reply[6], reply[7], reply[8] = earliest, used, next_slot

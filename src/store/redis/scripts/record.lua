@@ -8,7 +8,7 @@
 -- Uses the helpers of call_state.lua, sent ahead of this script.
 local meta = redis.call('HMGET', KEYS[1], 'status', 'cursor', 'seq', 'ver', 'st:in_progress',
   'st:completed', 'st:failed', 'st:scheduled', 'st:cancelled')
-local status = meta[1]
+local status, cursor, last, version = meta[1], meta[2], meta[3], meta[4]
 if not status then return {'NOT_FOUND'} end
 local applied = {}
 local n_applied = 0
@@ -80,11 +80,12 @@ if n_applied > 0 then
   in_chunks('ZREM', KEYS[3], ended)
   in_chunks('ZADD', KEYS[4], retried)
   write_fields(KEYS[2], groups, written)
+  -- The counters as read (text, or false when absent), each changed by this batch.
+  count(writes, 'st:in_progress', meta[5], -n_applied)
   count(writes, 'st:completed', meta[6], n_completed)
   count(writes, 'st:failed', meta[7], n_failed)
   count(writes, 'st:scheduled', meta[8], n_scheduled)
   count(writes, 'st:cancelled', meta[9], n_cancelled)
-  count(writes, 'st:in_progress', meta[5], -n_applied)
   put(writes, 'updated_at', ARGV[1])
   -- One read and one write of the statistics for the batch.
   stat_adds[2] = n_applied
@@ -94,9 +95,8 @@ if n_applied > 0 then
   write_hash(KEYS[6], stat_writes)
 end
 local n_in_flight = redis.call('ZCARD', KEYS[3])
-local n_fresh = tonumber(meta[3] or '0') - tonumber(meta[2] or '0') + redis.call('ZCARD', KEYS[5])
+local n_fresh = tonumber(last or '0') - tonumber(cursor or '0') + redis.call('ZCARD', KEYS[5])
 local first_retry = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
-local version = meta[4]
 if status == 'active' and n_in_flight == 0 and n_fresh == 0 and #first_retry == 0 then
   status = 'completed'
   version = string.format('%d', tonumber(version or '0') + 1)
