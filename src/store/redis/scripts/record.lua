@@ -13,7 +13,8 @@ if not status then return {'NOT_FOUND'} end
 local applied = {}
 local n_applied = 0
 local n_completed, n_failed, n_scheduled, n_cancelled = 0, 0, 0, 0
--- Statistics: the fields to add to and how much, a field per distinct outcome and hour.
+-- Statistics: fields and what to add to each: seconds of calls, the hour's calls (set once all
+-- are counted), then a field per distinct outcome.
 local stat_fields, stat_adds = {'dur', 'h:' .. ARGV[5]}, {0, 0}
 local by_outcome = {}
 -- Every state is read once up front (one command a bucket); a contact reported twice in one
