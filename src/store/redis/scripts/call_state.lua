@@ -85,9 +85,9 @@ local function in_chunks(command, key, items)
 end
 -- Field/value pairs for one HSET at the end of a script (`write_hash`): each campaign field a
 -- script changes is read with the others it needs, in one HMGET, and written back once, instead
--- of one HINCRBY each. Counters are locals and the pairs one array: Lua's allocation, table
--- growth and collector were about a third of Redis' instructions per call when each script
--- built tables of fields by name (`callgrind`, BENCHMARKS.md).
+-- of one HINCRBY each. Counters are locals and the pairs one array: Lua's table stores and its
+-- collector were a quarter of Redis' instructions per call when each script built tables of
+-- fields by name (`callgrind`, BENCHMARKS.md).
 local function put(writes, field, value)
   local n = #writes
   writes[n + 1] = field
