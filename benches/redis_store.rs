@@ -404,6 +404,8 @@ async fn throughput(server: &Server, n_campaigns: usize, per_campaign: usize) ->
         dialer,
         DirectoryOptions::default(),
     );
+    // Markers for a profiler attached to Redis, as for the lone calls.
+    eprintln!("dispatch: start");
     let started = Instant::now();
     for &id in &ids {
         directory
@@ -425,6 +427,7 @@ async fn throughput(server: &Server, n_campaigns: usize, per_campaign: usize) ->
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let rate = total / started.elapsed().as_secs_f64();
+    eprintln!("dispatch: end");
     directory.shutdown();
     rate
 }
