@@ -25,8 +25,8 @@ use crate::store::StoreError;
 /// no better at 10 000 calls/s).
 const IN_FLIGHT: usize = 4;
 /// The most work in one batch, in [`Run::weight`] units (contacts claimed or outcomes recorded;
-/// a claim or record of one call holds Redis ≈ 40 µs under that load): a batch holds Redis
-/// ≈ 0.6 ms at most, and a run waits at most one batch behind the requests out. 8 and 24–48 let
+/// a claim or record of one call holds Redis ≈ 30–40 µs under that load): a batch holds Redis
+/// ≈ 0.5–0.6 ms at most, and a run waits at most one batch behind the requests out. 8 and 24–48 let
 /// more claims come late (BENCHMARKS.md).
 const MAX_WEIGHT: u32 = 16;
 
