@@ -26,8 +26,8 @@ use crate::store::StoreError;
 const IN_FLIGHT: usize = 4;
 /// The most work in one batch, in [`Run::weight`] units (contacts claimed or outcomes recorded;
 /// a claim or record of one call holds Redis ≈ 30–40 µs under that load): a batch holds Redis
-/// ≈ 0.5–0.6 ms at most, and a run waits at most one batch behind the requests out. 8 and 24–48 let
-/// more claims come late (BENCHMARKS.md).
+/// ≈ 0.5–0.6 ms at most, and a run waits at most one batch behind the requests out. 8 and 24–48
+/// let more claims come late (BENCHMARKS.md).
 const MAX_WEIGHT: u32 = 16;
 
 /// One campaign's run of a script: its keys and arguments.
