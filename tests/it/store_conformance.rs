@@ -1234,3 +1234,71 @@ async fn a_claim_that_fails_in_a_batch_fails_alone() {
         }
     }
 }
+
+/// Redis only: the fencing token and the day's count live in the campaign's hash; a campaign
+/// whose token or count is still in the keys of before (`fence`, `day:<date>`) goes on from
+/// them: a new token above every one handed out, the old token honoured until then, no more
+/// calls that day than its cap.
+#[tokio::test]
+async fn a_campaign_counted_in_the_old_keys_goes_on_from_them() {
+    let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
+    let store = crate::helpers::redis_store_at(&prefix);
+    let client = ::redis::Client::open(crate::helpers::redis_url()).unwrap();
+    let mut con = client.get_multiplexed_async_connection().await.unwrap();
+    let key = |id, name: &str| format!("{prefix}{{c:{id}}}:{name}");
+    let capped = SchedulePatch {
+        max_calls_per_day: Some(Some(24)),
+        ..concurrency(5)
+    };
+    let (a, b) = (
+        scheduled(&store, 5, capped.clone()).await,
+        scheduled(&store, 5, capped).await,
+    );
+    let campaign = store.campaign(&org("acme"), b).await.unwrap();
+    let today = pacer::domain::local_date(campaign.spec.schedule.timezone, now());
+    let () = ::redis::cmd("MSET")
+        .arg(key(a, "fence"))
+        .arg(41)
+        .arg(key(b, &format!("day:{today}")))
+        .arg(24)
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    let fence = lease(&store, a).await;
+    assert_eq!(fence, Fence(42));
+    // A token handed out before, in the old key only, is still the campaign's.
+    let () = ::redis::pipe()
+        .cmd("HDEL")
+        .arg(key(a, "meta"))
+        .arg("fence")
+        .ignore()
+        .cmd("SET")
+        .arg(key(a, "fence"))
+        .arg(42)
+        .ignore()
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    let calls = store.claim_due(a, fence, now(), 10).await.unwrap().calls;
+    assert_eq!(calls.len(), 1);
+    let (day, n_day): (String, u32) = ::redis::cmd("HMGET")
+        .arg(key(a, "meta"))
+        .arg("day")
+        .arg("n_day")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!((day, n_day), (today.to_string(), 1));
+    store.release_lease(a, "conformance", fence).await.unwrap();
+    assert_eq!(lease(&store, a).await, Fence(43));
+    // The cap was reached in the old day counter: nothing more today.
+    let fence = lease(&store, b).await;
+    assert!(
+        store
+            .claim_due(b, fence, now(), 10)
+            .await
+            .unwrap()
+            .calls
+            .is_empty()
+    );
+}

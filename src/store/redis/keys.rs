@@ -140,7 +140,8 @@ impl CampaignKeys {
         self.key("inflight")
     }
 
-    /// Counter of calls placed on one local calendar day (with a TTL).
+    /// Counter of calls placed on one local calendar day (with a TTL), where claims counted
+    /// before the count moved into the meta hash (`day`, `n_day`): read, never written.
     pub(super) fn day(&self, date: NaiveDate) -> String {
         self.key(&format!("day:{date}"))
     }
@@ -150,7 +151,8 @@ impl CampaignKeys {
         self.key("stats")
     }
 
-    /// Counter: the newest fencing token.
+    /// Counter: the newest fencing token, before it moved into the meta hash (`fence`): read
+    /// once by a campaign's next lease, which goes on from it.
     pub(super) fn fence(&self) -> String {
         self.key("fence")
     }

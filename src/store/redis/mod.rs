@@ -44,8 +44,6 @@ const CONTACT_CHUNK: usize = 250;
 /// Chunks of contacts sent ahead of the reply to the first (see `Inner::add_contacts`).
 const CHUNKS_IN_FLIGHT: usize = 4;
 
-/// Daily counters outlive their day by enough for every timezone.
-const DAY_COUNTER_TTL_MS: i64 = 3 * 24 * 3_600_000;
 /// A commit or claim that met a concurrent change is tried again this many times.
 const ATTEMPTS: usize = 8;
 
@@ -319,8 +317,9 @@ impl RedisStore {
             inner
                 .scripts
                 .lease
-                .key(keys.fence())
+                .key(keys.meta())
                 .key(keys.lease())
+                .key(keys.fence())
                 .arg(owner)
                 .arg(ttl.as_millis().max(1) as u64)
                 .arg(op)
@@ -548,11 +547,19 @@ impl Inner {
         now: DateTime<Utc>,
     ) -> Result<PacingState, StoreError> {
         let today = local_date(meta.campaign.spec.schedule.timezone, now);
-        let key = self.keys.campaign(meta.campaign.id).day(today);
-        let used: Option<u32> = con.get(key).await.map_err(unavailable)?;
+        let used = match meta.calls_on {
+            Some((day, used)) if day == today => used,
+            Some(_) => 0,
+            // Never counted in the campaign's hash: the day counter of the claims before.
+            None => {
+                let key = self.keys.campaign(meta.campaign.id).day(today);
+                let used: Option<u32> = con.get(key).await.map_err(unavailable)?;
+                used.unwrap_or(0)
+            }
+        };
         Ok(PacingState {
             day: Some(today),
-            used: used.unwrap_or(0),
+            used,
             next_slot_at: meta.next_slot_at,
         })
     }
@@ -1680,7 +1687,7 @@ impl Inner {
                 .arg(schedule.max_calls_per_day.unwrap_or(0))
                 .arg(next_slot.map(ms).unwrap_or(0))
                 .arg(ms(now + self.call_deadline.0))
-                .arg(DAY_COUNTER_TTL_MS);
+                .arg(today.to_string());
             for call_id in &call_ids {
                 invocation.arg(call_id.to_string());
             }

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
@@ -112,6 +112,9 @@ pub(super) struct Meta {
     /// Contacts `cursor..n_contacts` have never been claimed.
     pub(super) cursor: u32,
     pub(super) n_contacts: u32,
+    /// The local date of the last claim and the calls placed on it (`None`: never counted in
+    /// the meta hash).
+    pub(super) calls_on: Option<(NaiveDate, u32)>,
 }
 
 fn status_name(status: ContactStatus) -> &'static str {
@@ -160,6 +163,9 @@ impl Meta {
             next_slot_at: time("p_next"),
             cursor: number("cursor").unwrap_or(0) as u32,
             n_contacts: number("seq").unwrap_or(0) as u32,
+            calls_on: text("day")
+                .and_then(|day| day.parse().ok())
+                .map(|day| (day, number("n_day").unwrap_or(0).max(0) as u32)),
         })
     }
 

@@ -10,9 +10,10 @@ local replies = {}
 local k, a = 0, 1 + 2 * n
 for i = 1, n do
   local n_keys, n_args = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
-  local keys, args = {}, {}
-  for j = 1, n_keys do keys[j] = KEYS[k + j] end
-  for j = 1, n_args do args[j] = ARGV[a + j] end
+  -- Tables made whole by their constructor, not grown (and rehashed) a value at a time; a batch
+  -- holds a few runs of a few values each, far below `unpack`'s limit.
+  local keys = {unpack(KEYS, k + 1, k + n_keys)}
+  local args = {unpack(ARGV, a + 1, a + n_args)}
   k, a = k + n_keys, a + n_args
   local ok, reply = pcall(run, keys, args)
   if ok then

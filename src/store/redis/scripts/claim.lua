@@ -1,9 +1,10 @@
 -- The claim step: checks lease, status, schedule version, daily cap, spacing and concurrency at
 -- once, then moves due contacts to in-flight: retries that are due, then released contacts,
 -- then contacts never called from the cursor on.
--- KEYS: meta, released, retry, inflight, contacts (bucket base), day counter, fence, calls (bucket base)
+-- KEYS: meta, released, retry, inflight, contacts (bucket base), legacy day counter,
+--       legacy fence, calls (bucket base)
 -- ARGV: fence, schedule version, now ms, limit, max concurrent, cap (0: none),
---       next slot ms after a claim (with a cap), claim deadline ms, day counter ttl ms, call ids...
+--       next slot ms after a claim (with a cap), claim deadline ms, local date of now, call ids...
 -- Calls in flight past their deadline end 'unknown' first: never dialled again blindly.
 -- Returns {'STALE'} | {'RETRY'} | {status, n_in_flight, n_claims_before, first retry ms or '',
 --          n_fresh, first in-flight deadline ms or '', calls today, next slot ms or '',
@@ -11,12 +12,13 @@
 -- Uses the helpers of call_state.lua, sent ahead of this script.
 -- Each write a script makes goes to the AOF and to replicas as a command of its own, and each
 -- read is a lookup: every queue is looked at once and searched only when its head says there is
--- something to take, and the campaign's counters are read with its other fields and written
--- back with one HSET (4 writes a claimed call instead of 10).
-local fence_and_day = redis.call('MGET', KEYS[7], KEYS[6])
-if fence_and_day[1] ~= ARGV[1] then return {'STALE'} end
+-- something to take, and the campaign's fields (its fencing token and the day's count among
+-- them) are read with one HMGET and written back with one HSET (3 writes a claimed call).
 local meta = redis.call('HMGET', KEYS[1], 'status', 'ver', 'p_next', 'n_claims', 'cursor', 'seq',
-  'n_called', 'st:scheduled', 'st:in_progress', 'st:unknown')
+  'n_called', 'st:scheduled', 'st:in_progress', 'st:unknown', 'fence', 'day', 'n_day')
+-- A campaign whose lease was last taken before the token moved into its hash: the old counter.
+local fence = meta[11] or redis.call('GET', KEYS[7])
+if fence ~= ARGV[1] then return {'STALE'} end
 local status, version, p_next, n_claims = meta[1], meta[2], meta[3], meta[4]
 -- Counters as read (text, or false when absent): changed with `count` below.
 local read_called, read_scheduled = meta[7], meta[8]
@@ -54,7 +56,14 @@ if earliest ~= '' and tonumber(earliest) <= now then
   n_in_flight = n_in_flight - #expired
   earliest = first_deadline(KEYS[4], n_in_flight)
 end
-local used = tonumber(fence_and_day[2] or '0')
+-- Calls placed on the local date of now; a campaign that never counted one in its hash counts
+-- in the old day counter (once: the first claim writes the hash's).
+local used = 0
+if meta[12] == ARGV[9] then
+  used = tonumber(meta[13])
+elseif not meta[12] then
+  used = tonumber(redis.call('GET', KEYS[6]) or '0')
+end
 local next_slot = p_next or ''
 local first_retry = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
 local n_released = redis.call('ZCARD', KEYS[2])
@@ -138,7 +147,8 @@ if dispatching then
       d_in_progress = d_in_progress + n_claimed
       n_in_flight = n_in_flight + n_claimed
       used = used + n_claimed
-      redis.call('SET', KEYS[6], string.format('%d', used), 'PX', ARGV[9])
+      put(writes, 'day', ARGV[9])
+      put(writes, 'n_day', string.format('%d', used))
       if cap > 0 then
         next_slot = ARGV[7]
         put(writes, 'p_next', next_slot)

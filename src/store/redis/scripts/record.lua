@@ -96,7 +96,9 @@ if n_applied > 0 then
   write_hash(KEYS[6], stat_writes)
 end
 local n_in_flight = redis.call('ZCARD', KEYS[3])
-local n_fresh = tonumber(last or '0') - tonumber(cursor or '0') + redis.call('ZCARD', KEYS[5])
+-- Contacts never called: from the cursor on, else released ones (counted only then).
+local n_fresh = tonumber(last or '0') - tonumber(cursor or '0')
+if n_fresh == 0 then n_fresh = redis.call('ZCARD', KEYS[5]) end
 local first_retry = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
 if status == 'active' and n_in_flight == 0 and n_fresh == 0 and #first_retry == 0 then
   status = 'completed'
