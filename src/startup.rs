@@ -131,7 +131,7 @@ impl Application {
             components.clock.clone(),
             components.dialer,
             DirectoryOptions {
-                n_arbiters: nonzero_or_cores(settings.actor_threads),
+                n_arbiters: actor_threads(settings),
                 n_dialers: settings.dialers,
                 claim_limit: settings.claim_batch,
                 gate: Some(gate),
@@ -182,6 +182,17 @@ impl Application {
             generated_key,
             stop_background,
         })
+    }
+}
+
+/// Arbiters for campaign and dialer actors: `actor_threads`, or when it is 0 one per core, less
+/// one for the Redis store's I/O thread (busy ≈ 0.4 of a core at 10 000 calls/s). On two cores
+/// shared with Redis, one arbiter beside it cost the node 60–63 µs of CPU a call against 64–83
+/// µs with two, and claims came late less often (BENCHMARKS.md).
+fn actor_threads(settings: &Settings) -> usize {
+    match settings.actor_threads {
+        0 if settings.redis_url.is_some() => Settings::cores().saturating_sub(1).max(1),
+        n => nonzero_or_cores(n),
     }
 }
 
