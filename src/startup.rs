@@ -107,6 +107,8 @@ impl Application {
         let generated_key = keys
             .is_empty()
             .then(|| keys.generate(OrgId::parse("default").expect("a valid organisation id")));
+        // The recorder first: actors register their metrics when they start.
+        let metrics = crate::telemetry::metrics();
         let store = components.store;
         let gate = components
             .gate
@@ -159,7 +161,7 @@ impl Application {
                 settings.rate_limit_per_sec,
                 settings.rate_limit_burst,
             )),
-            metrics: crate::telemetry::metrics(),
+            metrics,
         };
         let configure = api::configure(state, keys, BodyLimit(settings.max_body_bytes));
         let listener = TcpListener::bind(settings.listen)

@@ -80,6 +80,39 @@ struct Step {
     leases: Arc<LeaseBook>,
     /// The node is shutting down: record outcomes, claim nothing.
     draining: bool,
+    meters: Arc<Meters>,
+}
+
+/// The dispatch path's metrics, registered once an actor: a metric named in a macro is looked
+/// up in the recorder's registry at every use (≈ 4 % of the node's CPU at 10 000 calls/s).
+struct Meters {
+    claim_latency: metrics::Histogram,
+    record_latency: metrics::Histogram,
+    claim_lateness: metrics::Histogram,
+    claim_batch: metrics::Histogram,
+    dispatch_lateness: metrics::Histogram,
+    calls_placed: metrics::Counter,
+    in_flight: metrics::Gauge,
+}
+
+impl std::fmt::Debug for Meters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Meters").finish_non_exhaustive()
+    }
+}
+
+impl Meters {
+    fn new() -> Self {
+        Self {
+            claim_latency: metrics::histogram!(STORE_LATENCY, "op" => "claim"),
+            record_latency: metrics::histogram!(STORE_LATENCY, "op" => "record"),
+            claim_lateness: metrics::histogram!(CLAIM_LATENESS),
+            claim_batch: metrics::histogram!(CLAIM_BATCH),
+            dispatch_lateness: metrics::histogram!(DISPATCH_LATENESS),
+            calls_placed: metrics::counter!(CALLS_PLACED),
+            in_flight: metrics::gauge!(CALLS_IN_FLIGHT),
+        }
+    }
 }
 
 /// What a claim step came to.
@@ -132,17 +165,19 @@ impl Step {
         }
         let started = std::time::Instant::now();
         let batch = store.claim_due(id, fence, now, admission.granted).await?;
-        metrics::histogram!(STORE_LATENCY, "op" => "claim").record(started.elapsed());
+        self.meters.claim_latency.record(started.elapsed());
         if let Some(due) = self.due.filter(|_| !batch.calls.is_empty()) {
             let late = (self.clock.now() - due).to_std().unwrap_or_default();
-            metrics::histogram!(CLAIM_LATENESS).record_many(late, batch.calls.len());
+            self.meters
+                .claim_lateness
+                .record_many(late, batch.calls.len());
         }
         self.gate
             .refund(admission.granted - batch.calls.len() as u32);
         if batch.calls.is_empty() {
             return Ok(Stepped::Claimed(batch));
         }
-        metrics::histogram!(CLAIM_BATCH).record(batch.calls.len() as f64);
+        self.meters.claim_batch.record(batch.calls.len() as f64);
         if !self.leases.safe(id) {
             // The lease neared its end while the claim ran (a stalled process, a slow store):
             // another node may own the campaign now, so nothing claimed here is placed.
@@ -211,7 +246,7 @@ impl Step {
                 .await
             {
                 Ok(recorded) => {
-                    metrics::histogram!(STORE_LATENCY, "op" => "record").record(started.elapsed());
+                    self.meters.record_latency.record(started.elapsed());
                     report.recorded = outcomes
                         .iter()
                         .zip(recorded)
@@ -278,6 +313,7 @@ pub struct CampaignActor {
     in_flight: u32,
     /// Events the outbox did not take yet (the store failed): appended before newer ones.
     unsent: Vec<Event>,
+    meters: Arc<Meters>,
 }
 
 impl CampaignActor {
@@ -300,6 +336,7 @@ impl CampaignActor {
             status: None,
             in_flight: 0,
             unsent: Vec::new(),
+            meters: Arc::new(Meters::new()),
         }
     }
 
@@ -324,6 +361,7 @@ impl CampaignActor {
             limit: self.claim_limit,
             leases: self.directory.leases(),
             draining: self.directory.is_draining(),
+            meters: self.meters.clone(),
         };
         let outcomes = std::mem::take(&mut self.outcomes);
         step.run(outcomes)
@@ -383,7 +421,9 @@ impl CampaignActor {
             self.set_status(batch.status, now, with_events, &mut events);
             self.track_in_flight(batch.in_flight.saturating_sub(report.rejected.len() as u32));
         }
-        metrics::counter!(CALLS_PLACED).increment(report.placed.len() as u64);
+        self.meters
+            .calls_placed
+            .increment(report.placed.len() as u64);
         if with_events {
             for call in &report.placed {
                 events.push(Event {
@@ -421,7 +461,8 @@ impl CampaignActor {
     }
 
     fn track_in_flight(&mut self, in_flight: u32) {
-        metrics::gauge!(CALLS_IN_FLIGHT)
+        self.meters
+            .in_flight
             .increment(f64::from(in_flight) - f64::from(self.in_flight));
         self.in_flight = in_flight;
     }
@@ -541,7 +582,7 @@ impl CampaignActor {
             self.timer = Some(ctx.spawn(sleep.map(move |(), actor, ctx| {
                 actor.timer = None;
                 let lateness = (actor.clock.now() - wake_at).to_std().unwrap_or_default();
-                metrics::histogram!(DISPATCH_LATENESS).record(lateness);
+                actor.meters.dispatch_lateness.record(lateness);
                 actor.woke_for = Some(wake_at);
                 let step = actor.dispatch(Retire::WhenIdle);
                 ctx.wait(step);
@@ -587,7 +628,7 @@ impl Actor for CampaignActor {
         if let Some(status) = self.status {
             metrics::gauge!(CAMPAIGNS, "status" => status.as_str()).decrement(1.0);
         }
-        metrics::gauge!(CALLS_IN_FLIGHT).decrement(f64::from(self.in_flight));
+        self.meters.in_flight.decrement(f64::from(self.in_flight));
         self.directory.forget(self.id, &ctx.address());
     }
 }
