@@ -169,6 +169,53 @@ struct AfterRecord {
     queue: Queue,
 }
 
+impl AfterRecord {
+    /// The claim of the recording instant that may claim nothing, answered from this: when the
+    /// outcomes just recorded say all its script would (no call past its deadline, the version
+    /// its gate was decided on); `None` when the script must run.
+    fn answer(&self, meta: &Meta, pacing: &PacingState, now: DateTime<Utc>) -> Option<ClaimBatch> {
+        let campaign = &meta.campaign;
+        let answers = self.now == now
+            && self.version == meta.version
+            && self.status == campaign.status
+            && self
+                .queue
+                .first_deadline
+                .is_none_or(|deadline| deadline > now);
+        answers.then(|| ClaimBatch {
+            org: campaign.org.clone(),
+            calls: Vec::new(),
+            status: self.status,
+            wake_at: self.queue.wake_at(campaign, self.status, pacing, now),
+            in_flight: self.queue.in_flight,
+        })
+    }
+}
+
+/// How many contacts a claim of up to `limit` asks for now, and the next slot after it (with a
+/// cap). The gate needs the tz database, so it is decided here; the claim script re-checks the
+/// version it was decided on, the cap, the spacing and the concurrency.
+fn wanted(
+    meta: &Meta,
+    pacing: &PacingState,
+    now: DateTime<Utc>,
+    limit: u32,
+) -> (u32, Option<DateTime<Utc>>) {
+    let campaign = &meta.campaign;
+    let schedule = &campaign.spec.schedule;
+    match (campaign.status.is_dispatching(), campaign.starts_at) {
+        (true, Some(start)) => match schedule.gate(start, pacing, now) {
+            Gate::Open { max_calls } => {
+                let mut after = *pacing;
+                after.record_claims(schedule, now, 1);
+                (limit.min(max_calls.unwrap_or(u32::MAX)), after.next_slot_at)
+            }
+            Gate::Wait(_) => (0, None),
+        },
+        _ => (0, None),
+    }
+}
+
 /// A campaign's queue as a claim or record script reports it (both put these at the same
 /// places of their replies: 1, 3, 4 and 5).
 struct Queue {
@@ -532,6 +579,21 @@ impl Inner {
         let pacing = self.pacing(con, &meta, now).await?;
         self.cache.lock().insert(id, (meta.clone(), pacing));
         Ok((meta, pacing))
+    }
+
+    /// A claim answered on the caller's thread, with no request and no hand-off to the I/O
+    /// runtime: the campaign is cached for today, its gate lets nothing through now, and the
+    /// record script of the same instant reported all its claim script would (`claim`).
+    fn answered(&self, id: CampaignId, now: DateTime<Utc>, limit: u32) -> Option<ClaimBatch> {
+        let (meta, pacing) = self.cache.lock().get(&id).cloned()?;
+        let today = local_date(meta.campaign.spec.schedule.timezone, now);
+        if pacing.day != Some(today) || wanted(&meta, &pacing, now, limit).0 > 0 {
+            return None;
+        }
+        let mut recorded = self.recorded.lock();
+        let batch = recorded.get(&id)?.answer(&meta, &pacing, now)?;
+        recorded.remove(&id);
+        Some(batch)
     }
 
     fn forget(&self, id: CampaignId) {
@@ -1088,6 +1150,9 @@ impl CampaignStore for RedisStore {
         now: DateTime<Utc>,
         limit: u32,
     ) -> Result<ClaimBatch, StoreError> {
+        if let Some(batch) = self.inner.answered(id, now, limit) {
+            return Ok(batch);
+        }
         self.io(move |inner| async move { inner.claim(id, fence, now, limit).await })
             .await
     }
@@ -1629,39 +1694,13 @@ impl Inner {
             let (meta, mut pacing) = self.cached(&mut con, id, now).await?;
             let campaign = &meta.campaign;
             let schedule = &campaign.spec.schedule;
-            // The gate needs the tz database, so it is decided here; the script re-checks the
-            // version it was decided on, the cap, the spacing and the concurrency.
-            let (n_wanted, next_slot) = match (campaign.status.is_dispatching(), campaign.starts_at)
+            let (n_wanted, next_slot) = wanted(&meta, &pacing, now, limit);
+            if let Some(batch) = recorded
+                .as_ref()
+                .filter(|_| n_wanted == 0)
+                .and_then(|after| after.answer(&meta, &pacing, now))
             {
-                (true, Some(start)) => match schedule.gate(start, &pacing, now) {
-                    Gate::Open { max_calls } => {
-                        let mut after = pacing;
-                        after.record_claims(schedule, now, 1);
-                        (limit.min(max_calls.unwrap_or(u32::MAX)), after.next_slot_at)
-                    }
-                    Gate::Wait(_) => (0, None),
-                },
-                _ => (0, None),
-            };
-            // Nothing may be claimed now and the outcomes just recorded say all the script
-            // would: no call past its deadline, the version this gate was decided on.
-            if let Some(after) = recorded.as_ref().filter(|after| {
-                n_wanted == 0
-                    && after.now == now
-                    && after.version == meta.version
-                    && after.status == campaign.status
-                    && after
-                        .queue
-                        .first_deadline
-                        .is_none_or(|deadline| deadline > now)
-            }) {
-                return Ok(ClaimBatch {
-                    org: campaign.org.clone(),
-                    calls: Vec::new(),
-                    status: after.status,
-                    wake_at: after.queue.wake_at(campaign, after.status, &pacing, now),
-                    in_flight: after.queue.in_flight,
-                });
+                return Ok(batch);
             }
             let today = local_date(schedule.timezone, now);
             let call_ids: Vec<CallId> = (0..n_wanted).map(|_| CallId::random()).collect();
