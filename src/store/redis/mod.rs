@@ -569,11 +569,8 @@ impl Inner {
         id: CampaignId,
         now: DateTime<Utc>,
     ) -> Result<(Arc<Meta>, PacingState), StoreError> {
-        if let Some((meta, pacing)) = self.cache.lock().get(&id).cloned() {
-            let today = local_date(meta.campaign.spec.schedule.timezone, now);
-            if pacing.day == Some(today) {
-                return Ok((meta, pacing));
-            }
+        if let Some(cached) = self.cached_today(id, now) {
+            return Ok(cached);
         }
         let meta = Arc::new(self.meta(con, None, id).await?);
         let pacing = self.pacing(con, &meta, now).await?;
@@ -581,13 +578,20 @@ impl Inner {
         Ok((meta, pacing))
     }
 
+    /// The campaign and its pacing as the dispatch path last saw them, if that was on the local
+    /// date of `now`.
+    fn cached_today(&self, id: CampaignId, now: DateTime<Utc>) -> Option<(Arc<Meta>, PacingState)> {
+        let (meta, pacing) = self.cache.lock().get(&id).cloned()?;
+        let today = local_date(meta.campaign.spec.schedule.timezone, now);
+        (pacing.day == Some(today)).then_some((meta, pacing))
+    }
+
     /// A claim answered on the caller's thread, with no request and no hand-off to the I/O
     /// runtime: the campaign is cached for today, its gate lets nothing through now, and the
     /// record script of the same instant reported all its claim script would (`claim`).
     fn answered(&self, id: CampaignId, now: DateTime<Utc>, limit: u32) -> Option<ClaimBatch> {
-        let (meta, pacing) = self.cache.lock().get(&id).cloned()?;
-        let today = local_date(meta.campaign.spec.schedule.timezone, now);
-        if pacing.day != Some(today) || wanted(&meta, &pacing, now, limit).0 > 0 {
+        let (meta, pacing) = self.cached_today(id, now)?;
+        if wanted(&meta, &pacing, now, limit).0 > 0 {
             return None;
         }
         let mut recorded = self.recorded.lock();
