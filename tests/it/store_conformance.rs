@@ -276,15 +276,23 @@ pub async fn a_claim_right_after_recording_answers_as_its_script_would(
     };
     // Twice: after the claim that activated the campaign, and with the campaign read by the
     // claim before (a store may answer that one without a round trip).
+    // Claims the one call of `slot` and records its outcome 30 s later: that instant.
+    let call_and_record = |slot: DateTime<Utc>| {
+        let store = store.clone();
+        async move {
+            let calls = store.claim_due(id, fence, slot, 10).await.unwrap().calls;
+            assert_eq!(calls.len(), 1);
+            let t = slot + Duration::seconds(30);
+            store
+                .record_outcome(id, calls[0].contact_id, 1, done, t)
+                .await
+                .unwrap();
+            t
+        }
+    };
     let mut slot = now();
     for _ in 0..2 {
-        let calls = store.claim_due(id, fence, slot, 10).await.unwrap().calls;
-        assert_eq!(calls.len(), 1);
-        let t = slot + Duration::seconds(30);
-        store
-            .record_outcome(id, calls[0].contact_id, 1, done, t)
-            .await
-            .unwrap();
+        let t = call_and_record(slot).await;
         // The claim of the recording instant, and one a moment later (which runs the full claim).
         let right_after = store.claim_due(id, fence, t, 10).await.unwrap();
         let later = store
@@ -304,13 +312,7 @@ pub async fn a_claim_right_after_recording_answers_as_its_script_would(
         assert!(slot > t);
     }
     // A command between the record and the claim of its instant is seen by that claim.
-    let calls = store.claim_due(id, fence, slot, 10).await.unwrap().calls;
-    assert_eq!(calls.len(), 1);
-    let t = slot + Duration::seconds(30);
-    store
-        .record_outcome(id, calls[0].contact_id, 1, done, t)
-        .await
-        .unwrap();
+    let t = call_and_record(slot).await;
     store
         .control(&org("acme"), id, Control::Pause, t)
         .await
