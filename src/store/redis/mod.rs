@@ -613,20 +613,19 @@ impl Inner {
         now: DateTime<Utc>,
     ) -> Result<PacingState, StoreError> {
         let today = local_date(meta.campaign.spec.schedule.timezone, now);
-        let used = match meta.calls_on {
-            Some((day, used)) if day == today => used,
-            Some(_) => 0,
+        let stored = meta.pacing;
+        let used = if stored.day.is_some() {
+            stored.used_on(today)
+        } else {
             // Never counted in the campaign's hash: the day counter of the claims before.
-            None => {
-                let key = self.keys.campaign(meta.campaign.id).day(today);
-                let used: Option<u32> = con.get(key).await.map_err(unavailable)?;
-                used.unwrap_or(0)
-            }
+            let key = self.keys.campaign(meta.campaign.id).day(today);
+            let used: Option<u32> = con.get(key).await.map_err(unavailable)?;
+            used.unwrap_or(0)
         };
         Ok(PacingState {
             day: Some(today),
             used,
-            next_slot_at: meta.next_slot_at,
+            next_slot_at: stored.next_slot_at,
         })
     }
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     CallId, CampaignId, CampaignSpec, CampaignStatus, ContactStatus, DialOutcome, OrgId,
-    PhoneNumber, PhoneRotation, Schedule, SchedulePatch, StartRule,
+    PacingState, PhoneNumber, PhoneRotation, Schedule, SchedulePatch, StartRule,
 };
 use crate::store::{Campaign, Contact, Counters, NewContact, StoreError};
 
@@ -108,13 +108,12 @@ impl SpecRecord {
 pub(super) struct Meta {
     pub(super) campaign: Campaign,
     pub(super) version: String,
-    pub(super) next_slot_at: Option<DateTime<Utc>>,
     /// Contacts `cursor..n_contacts` have never been claimed.
     pub(super) cursor: u32,
     pub(super) n_contacts: u32,
-    /// The local date of the last claim and the calls placed on it (`None`: never counted in
-    /// the meta hash).
-    pub(super) calls_on: Option<(NaiveDate, u32)>,
+    /// The pacing as the last claim left it: the next slot, its local date and the calls placed
+    /// on it (`day` is `None` when no claim counted in the meta hash yet).
+    pub(super) pacing: PacingState,
 }
 
 fn status_name(status: ContactStatus) -> &'static str {
@@ -160,12 +159,13 @@ impl Meta {
                 completed_at: time("completed_at"),
             },
             version: text("ver").unwrap_or("0").to_owned(),
-            next_slot_at: time("p_next"),
             cursor: number("cursor").unwrap_or(0) as u32,
             n_contacts: number("seq").unwrap_or(0) as u32,
-            calls_on: text("day")
-                .and_then(|day| day.parse().ok())
-                .map(|day| (day, number("n_day").unwrap_or(0).max(0) as u32)),
+            pacing: PacingState {
+                day: text("day").and_then(|day| day.parse::<NaiveDate>().ok()),
+                used: number("n_day").unwrap_or(0).max(0) as u32,
+                next_slot_at: time("p_next"),
+            },
         })
     }
 
