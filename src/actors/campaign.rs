@@ -78,6 +78,8 @@ struct Step {
     due: Option<chrono::DateTime<chrono::Utc>>,
     limit: u32,
     leases: Arc<LeaseBook>,
+    /// Turns at the store work, shared by the node's steps.
+    turns: Arc<tokio::sync::Semaphore>,
     /// The node is shutting down: record outcomes, claim nothing.
     draining: bool,
     meters: Arc<Meters>,
@@ -146,6 +148,7 @@ impl Step {
     /// failed for good (rejected) or released back to the queue before this returns.
     async fn claim_and_place(
         &self,
+        turn: Option<tokio::sync::SemaphorePermit<'_>>,
         placed: &mut Vec<ClaimedCall>,
         rejected: &mut Vec<(ClaimedCall, String)>,
     ) -> Result<Stepped, StoreError> {
@@ -165,6 +168,8 @@ impl Step {
         }
         let started = std::time::Instant::now();
         let batch = store.claim_due(id, fence, now, admission.granted).await?;
+        // Placing calls is the dialers' work: another step may go to the store meanwhile.
+        drop(turn);
         self.meters.claim_latency.record(started.elapsed());
         if let Some(due) = self.due.filter(|_| !batch.calls.is_empty()) {
             let late = (self.clock.now() - due).to_std().unwrap_or_default();
@@ -236,6 +241,8 @@ impl Step {
             placed: Vec::new(),
             rejected: Vec::new(),
         };
+        // (Never closed: a step goes on without a turn rather than not at all.)
+        let turn = self.turns.acquire().await.ok();
         // Outcomes first, in one store step: they free call slots for the claim. If the
         // store fails, they are kept for the next step (recording is idempotent per attempt).
         if !outcomes.is_empty() {
@@ -267,7 +274,9 @@ impl Step {
             }
         }
         let (mut placed, mut rejected) = (Vec::new(), Vec::new());
-        report.result = self.claim_and_place(&mut placed, &mut rejected).await;
+        // Boxed: a step waiting for its turn, or for its record, holds its claim's future
+        // (most of a step's size) only once it gets there.
+        report.result = Box::pin(self.claim_and_place(turn, &mut placed, &mut rejected)).await;
         report.placed = placed;
         report.rejected = rejected;
         report
@@ -360,6 +369,7 @@ impl CampaignActor {
             due: self.woke_for.take(),
             limit: self.claim_limit,
             leases: self.directory.leases(),
+            turns: self.directory.steps(),
             draining: self.directory.is_draining(),
             meters: self.meters.clone(),
         };

@@ -8,4 +8,4 @@ mod directory;
 
 pub use campaign::{CampaignActor, CampaignOp, OpResult};
 pub use dialers::{DialerActor, DialerPool};
-pub use directory::{Directory, DirectoryOptions, generated_node_id};
+pub use directory::{Directory, DirectoryOptions, STEPS_AT_ONCE, generated_node_id};

@@ -4,7 +4,7 @@ use chrono::Duration;
 use pacer::domain::DialOutcome;
 use serde_json::json;
 
-use crate::helpers::{Backend, at, every_day, phone, spawn_app};
+use crate::helpers::{Backend, at, every_day, monday_8am, phone, spawn_app};
 
 async fn pausing_an_active_campaign_stops_new_calls_and_lets_placed_calls_finish(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -442,6 +442,33 @@ async fn no_call_starts_after_the_pause_response_while_calls_flow(backend: Backe
     );
 }
 
+async fn more_campaigns_falling_due_at_once_than_steps_at_the_store_all_place_and_complete(
+    backend: Backend,
+) {
+    // The API's rate limit (on real time) out of the way of 1 200 requests.
+    let mut settings = crate::helpers::test_settings();
+    settings.rate_limit_per_sec = 1e6;
+    settings.rate_limit_burst = 1_000_000;
+    let app = crate::helpers::spawn_app_with(backend.store(), monday_8am(), &settings).await;
+    // More campaigns than the node lets be at their store work at once, all starting at one
+    // instant: some steps wait for a turn, and each still gets one.
+    let n = pacer::actors::STEPS_AT_ONCE + 88;
+    let start = json!({ "working_days": [1,2,3,4,5,6,7], "schedule_type": "scheduled", "scheduled_at": "2026-12-01T10:00:00Z" });
+    for _ in 0..n {
+        let id = app.create_campaign(1, start.clone()).await;
+        app.command(&id, "schedule").await.expect(200);
+    }
+    assert_eq!(app.dialer.n_placed(), 0);
+    app.advance_to(at("2026-12-01T10:00:00Z")).await;
+    assert_eq!(app.dialer.n_placed(), n);
+    assert_eq!(app.finish_all(DialOutcome::Completed).await, n);
+    let completed = app
+        .get("/batch-calls?status=completed&limit=1")
+        .await
+        .expect(200);
+    assert_eq!(completed.body["pagination"]["total"], n);
+}
+
 crate::helpers::on_both_backends!(
     pausing_an_active_campaign_stops_new_calls_and_lets_placed_calls_finish,
     pausing_a_draft_is_409_with_its_status_and_a_second_pause_too,
@@ -455,4 +482,5 @@ crate::helpers::on_both_backends!(
     listing_filters_by_status_and_agent_and_paginates,
     timers_pace_a_campaign_to_completion_on_the_system_clock,
     no_call_starts_after_the_pause_response_while_calls_flow,
+    more_campaigns_falling_due_at_once_than_steps_at_the_store_all_place_and_complete,
 );

@@ -188,7 +188,15 @@ pub async fn spawn_app_on(
     store: Arc<dyn pacer::store::CampaignStore>,
     now: DateTime<Utc>,
 ) -> TestApp {
-    let settings = test_settings();
+    spawn_app_with(store, now, &test_settings()).await
+}
+
+/// The application on `store` with a manual clock reading `now`, and `settings`.
+pub async fn spawn_app_with(
+    store: Arc<dyn pacer::store::CampaignStore>,
+    now: DateTime<Utc>,
+    settings: &Settings,
+) -> TestApp {
     let clock = ManualClock::new(now);
     let dialer = Arc::new(RecordingDialer {
         clock: clock.clone(),
@@ -200,7 +208,7 @@ pub async fn spawn_app_on(
         dialer: dialer.clone(),
         gate: None,
     };
-    let app = Application::build(&settings, components)
+    let app = Application::build(settings, components)
         .await
         .expect("the app builds");
     let server = app.server.handle();
