@@ -592,19 +592,47 @@ async fn ingest(redis: &str, n: usize) -> Duration {
     started.elapsed()
 }
 
-/// Node RSS and Redis memory (MB) with `n` campaigns dispatching on one node.
-async fn footprint(redis: &str, n: usize) -> (usize, f64, f64) {
-    let calls = [("PACER_SIMULATED_CALL_MS", "500..3000".to_owned())];
-    let node = Node::start("f", redis, &prefix(), &calls).await;
-    let (start, _) = steady_campaigns(&node, n, 10).await;
-    wall_clock_until(start + chrono::Duration::seconds(3)).await;
-    let status = std::fs::read_to_string(format!("/proc/{}/status", node.proc.0.id()))
-        .expect("the node's /proc status");
-    let rss_kb: f64 = status
+/// How long the footprint workload samples the node's RSS once its campaigns start dispatching,
+/// and how often: the first wave of calls ends and the next is claimed within it.
+const FOOTPRINT_SAMPLING: Duration = Duration::from_secs(10);
+const FOOTPRINT_EVERY: Duration = Duration::from_millis(250);
+
+/// What the footprint workload measured.
+struct Footprint {
+    campaigns: usize,
+    /// The node's RSS (MB) over the sampling: median and highest.
+    rss_median: f64,
+    rss_max: f64,
+    /// Redis' `used_memory` (MB) at the end.
+    redis: f64,
+}
+
+/// The node's RSS in MB, from `/proc`.
+fn rss_mb(pid: u32) -> f64 {
+    let status =
+        std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the node's /proc status");
+    let kb: f64 = status
         .lines()
         .find_map(|line| line.strip_prefix("VmRSS:"))
         .and_then(|value| value.split_whitespace().next()?.parse().ok())
         .unwrap_or(f64::NAN);
+    kb / 1024.0
+}
+
+/// Node RSS and Redis memory with `n` campaigns dispatching on one node: the RSS sampled while
+/// they dispatch (a single reading lands anywhere between the waves of calls).
+async fn footprint(redis: &str, n: usize) -> Footprint {
+    let calls = [("PACER_SIMULATED_CALL_MS", "500..3000".to_owned())];
+    let node = Node::start("f", redis, &prefix(), &calls).await;
+    let (start, _) = steady_campaigns(&node, n, 10).await;
+    wall_clock_until(start).await;
+    let mut samples = Vec::new();
+    let sampling = Instant::now();
+    while sampling.elapsed() < FOOTPRINT_SAMPLING {
+        samples.push(rss_mb(node.proc.0.id()));
+        tokio::time::sleep(FOOTPRINT_EVERY).await;
+    }
+    samples.sort_by(f64::total_cmp);
     let info = Command::new("redis-cli")
         .args(["-p", &port_of(redis), "INFO", "memory"])
         .output()
@@ -614,7 +642,12 @@ async fn footprint(redis: &str, n: usize) -> (usize, f64, f64) {
         .find_map(|line| line.trim().strip_prefix("used_memory:"))
         .and_then(|value| value.parse().ok())
         .unwrap_or(f64::NAN);
-    (n, rss_kb / 1024.0, used / 1e6)
+    Footprint {
+        campaigns: n,
+        rss_median: samples[samples.len() / 2],
+        rss_max: samples[samples.len() - 1],
+        redis: used / 1e6,
+    }
 }
 
 /// What one `wrk` run reported: requests per second, latency p50 and p99, and answers that
@@ -861,9 +894,16 @@ async fn run(quick: bool, only: Option<String>, hzs: Vec<&str>, with_peer: bool)
     }
     if runs("footprint") {
         let (_server, redis) = redis_server(&[]);
-        let (n, rss_mb, redis_mb) = footprint(&redis, n_late).await;
+        let Footprint {
+            campaigns,
+            rss_median,
+            rss_max,
+            redis,
+        } = footprint(&redis, n_late).await;
         println!(
-            "\n## Footprint\n\n{n} campaigns of 12 contacts dispatching (simulated calls of 0.5–3 s): node RSS {rss_mb:.1} MB, Redis used_memory {redis_mb:.1} MB"
+            "\n## Footprint\n\n{campaigns} campaigns of 12 contacts dispatching (simulated calls of 0.5–3 s): node RSS over their first {} s, sampled every {} ms: median {rss_median:.1} MB, highest {rss_max:.1} MB; Redis used_memory {redis:.1} MB",
+            FOOTPRINT_SAMPLING.as_secs(),
+            FOOTPRINT_EVERY.as_millis()
         );
     }
     let per_hz = ["throughput", "lateness", "pause"];
