@@ -145,7 +145,8 @@ struct StepReport {
 
 impl Step {
     /// Claims what is due and places it: every claimed call is requested from the provider,
-    /// failed for good (rejected) or released back to the queue before this returns.
+    /// failed for good (rejected) or released back to the queue before this returns. The step's
+    /// `turn` at the store is given back once the claim is made.
     async fn claim_and_place(
         &self,
         turn: Option<tokio::sync::SemaphorePermit<'_>>,
@@ -369,7 +370,7 @@ impl CampaignActor {
             due: self.woke_for.take(),
             limit: self.claim_limit,
             leases: self.directory.leases(),
-            turns: self.directory.steps(),
+            turns: self.directory.turns(),
             draining: self.directory.is_draining(),
             meters: self.meters.clone(),
         };

@@ -37,8 +37,8 @@ struct Inner {
     arbiters: Vec<Arbiter>,
     next_arbiter: AtomicUsize,
     claim_limit: u32,
-    /// Dispatch steps at their store work at once (see [`STEPS_AT_ONCE`]).
-    steps: Arc<tokio::sync::Semaphore>,
+    /// Turns of the dispatch steps at their store work (see [`STEPS_AT_ONCE`]).
+    turns: Arc<tokio::sync::Semaphore>,
     /// This node's name in leases.
     node_id: String,
     leases: Arc<LeaseBook>,
@@ -137,7 +137,7 @@ impl Directory {
                 arbiters,
                 next_arbiter: AtomicUsize::new(0),
                 claim_limit: options.claim_limit.max(1),
-                steps: Arc::new(tokio::sync::Semaphore::new(STEPS_AT_ONCE)),
+                turns: Arc::new(tokio::sync::Semaphore::new(STEPS_AT_ONCE)),
                 leases,
                 bus,
                 node_id,
@@ -180,8 +180,8 @@ impl Directory {
         self.inner.claim_limit
     }
 
-    pub(super) fn steps(&self) -> Arc<tokio::sync::Semaphore> {
-        self.inner.steps.clone()
+    pub(super) fn turns(&self) -> Arc<tokio::sync::Semaphore> {
+        self.inner.turns.clone()
     }
 
     /// The actor of `id`, started if it is not running.
