@@ -188,9 +188,9 @@ impl Application {
 }
 
 /// Arbiters for campaign and dialer actors: `actor_threads`, or when it is 0 one per core, less
-/// one for the Redis store's I/O thread (busy ≈ 0.4 of a core at 10 000 calls/s). On two cores
-/// shared with Redis, one arbiter beside it cost the node 60–63 µs of CPU a call against 64–83
-/// µs with two, and claims came late less often (BENCHMARKS.md).
+/// one with the Redis store. On two cores shared with Redis, one arbiter (which drives its own
+/// Redis connections) cost the node 72–76 µs of CPU a call at 5 000 calls/s against 98–103 µs
+/// with two, for the same lateness (BENCHMARKS.md).
 fn actor_threads(settings: &Settings) -> usize {
     match settings.actor_threads {
         0 if settings.redis_url.is_some() => Settings::cores().saturating_sub(1).max(1),

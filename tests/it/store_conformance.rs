@@ -1100,6 +1100,32 @@ async fn a_named_lock_has_one_owner_until_it_expires(store: Arc<dyn CampaignStor
     assert!(!store.hold_lock(&name, "node-a", ttl).await.unwrap());
 }
 
+/// A store step goes to its end even when its caller stops waiting after the first poll, as an
+/// HTTP handler does when its client hangs up: the change is made whole, never half.
+async fn a_step_whose_caller_stops_waiting_still_happens(store: Arc<dyn CampaignStore>) {
+    let (campaign, _) = store
+        .create_campaign(&org("acme"), spec(concurrency(1)), contacts(3), now())
+        .await
+        .unwrap();
+    let acme = org("acme");
+    let scheduling = store.schedule_campaign(&acme, campaign.id, SchedulePatch::default(), now());
+    // Polled once, then dropped.
+    let _ = futures_util::FutureExt::now_or_never(scheduling);
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let read = store.campaign(&org("acme"), campaign.id).await.unwrap();
+        if read.status != CampaignStatus::Draft {
+            assert!(read.status.is_dispatching(), "{:?}", read.status);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < give_up,
+            "the step its caller dropped never happened"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
 macro_rules! conformance {
     ($backend:ident, $make:expr, [$($check:ident),* $(,)?]) => {
         mod $backend {
@@ -1163,7 +1189,52 @@ on_every_backend!(
     call_stats_count_each_attempt_once,
     many_campaigns_claiming_at_once_each_get_their_own,
     a_named_lock_has_one_owner_until_it_expires,
+    a_step_whose_caller_stops_waiting_still_happens,
 );
+
+/// Redis only: each thread batches its own runs over its own connections, so a thread whose
+/// runtime stops with batches out (an arbiter of a node that is killed) strands nothing of
+/// another thread's: this thread's claims all come back.
+#[tokio::test]
+async fn a_thread_that_stops_mid_batch_strands_no_other_threads_runs() {
+    let store: Arc<dyn CampaignStore> = Arc::new(crate::helpers::redis_store());
+    let mut campaigns = Vec::new();
+    for _ in 0..40 {
+        let id = scheduled(&*store, 1, concurrency(1)).await;
+        campaigns.push((id, lease(&*store, id).await));
+    }
+    let ours = campaigns.split_off(20);
+    let other = store.clone();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            for (id, fence) in campaigns {
+                let store = other.clone();
+                tokio::spawn(async move { store.claim_due(id, fence, now(), 1).await });
+            }
+            // Their batches go out, and the runtime stops before the replies come.
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        });
+        runtime.shutdown_background();
+    })
+    .join()
+    .unwrap();
+    let claims = ours
+        .iter()
+        .map(|&(id, fence)| store.claim_due(id, fence, now(), 1));
+    let claimed = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        futures_util::future::join_all(claims),
+    )
+    .await
+    .expect("every claim of this thread came back");
+    for batch in claimed {
+        assert_eq!(batch.unwrap().calls.len(), 1);
+    }
+}
 
 /// Redis only: the live set is a key of its own (on a cluster, in another slot than the
 /// campaign's), written beside the commit script. A scheduling that could not be listed is not

@@ -11,18 +11,23 @@
 //! is still atomic (a batch is one script) and answered as it would be alone; the runs of a
 //! batch share nothing but the request.
 //!
+//! Each thread batches its own runs, on its own connections (see the store's `io`): a thread
+//! that stops takes its batches with it, never another thread's runs.
+//!
 //! One Redis only: a Redis Cluster refuses a script whose keys are in different slots, so there
 //! every run goes alone.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::thread::ThreadId;
 
 use redis::{Script, ToRedisArgs, Value};
 
 use super::{CALL_STATE, Connection, unavailable, with_call_state};
 use crate::store::StoreError;
 
-/// Requests of one script out at once (the store's default number of connections; 2 and 8 did
-/// no better at 10 000 calls/s).
+/// Requests of one script out at once from one thread (the store's default number of
+/// connections a thread; 2 and 8 did no better at 10 000 calls/s).
 const IN_FLIGHT: usize = 4;
 /// The most work in one batch, in [`Run::weight`] units (contacts claimed or outcomes recorded;
 /// a claim or record of one call holds Redis ≈ 30–40 µs under that load): a batch holds Redis
@@ -64,7 +69,8 @@ type Reply = Result<Vec<Value>, StoreError>;
 pub(super) struct Batcher {
     alone: Script,
     batched: Script,
-    waiting: parking_lot::Mutex<Waiting>,
+    /// Each thread's runs waiting for a batch.
+    waiting: parking_lot::Mutex<HashMap<ThreadId, Waiting>>,
 }
 
 #[derive(Default)]
@@ -84,26 +90,28 @@ impl Batcher {
             batched: Script::new(&format!(
                 "{CALL_STATE}local function run(KEYS, ARGV)\n{body}\nend\n{driver}"
             )),
-            waiting: parking_lot::Mutex::new(Waiting::default()),
+            waiting: parking_lot::Mutex::new(HashMap::new()),
         })
     }
 
-    /// The run's reply, as the script alone would have given it. Must be called on the I/O
-    /// runtime (a batch is sent by a task of its own).
+    /// The run's reply, as the script alone would have given it. Must be called on a runtime
+    /// (a batch is sent by a task of its own), with one of the calling thread's connections.
     pub(super) async fn run(self: &Arc<Self>, con: Connection, run: Run) -> Reply {
         if matches!(con, Connection::Cluster(_)) {
             return self.alone(con, run).await;
         }
+        let thread = std::thread::current().id();
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let lead = {
-            let mut waiting = self.waiting.lock();
+            let mut all = self.waiting.lock();
+            let waiting = all.entry(thread).or_default();
             waiting.runs.push((run, sender));
             let lead = waiting.in_flight < IN_FLIGHT;
             waiting.in_flight += usize::from(lead);
             lead
         };
         if lead {
-            tokio::spawn(self.clone().send(con));
+            tokio::spawn(self.clone().send(thread, con));
         }
         receiver
             .await
@@ -121,11 +129,12 @@ impl Batcher {
         invocation.invoke_async(&mut con).await.map_err(unavailable)
     }
 
-    /// Sends what is waiting, batch after batch, until nothing is.
-    async fn send(self: Arc<Self>, mut con: Connection) {
+    /// Sends what `thread` has waiting, batch after batch, until nothing is.
+    async fn send(self: Arc<Self>, thread: ThreadId, mut con: Connection) {
         loop {
             let mut runs = {
-                let mut waiting = self.waiting.lock();
+                let mut all = self.waiting.lock();
+                let waiting = all.entry(thread).or_default();
                 if waiting.runs.is_empty() {
                     waiting.in_flight -= 1;
                     return;

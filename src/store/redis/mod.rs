@@ -4,8 +4,12 @@
 //! campaign and committed by a script that refuses if the campaign's version moved meanwhile.
 //! Bulk work (creating many contacts) goes in bounded chunks, so no script stalls Redis.
 //!
-//! Redis I/O runs on a runtime of its own: actix arbiters are single-threaded, and a connection
-//! driven by one arbiter would wait on whatever that arbiter is doing.
+//! On one Redis, each thread that sends requests has connections of its own, driven by its own
+//! runtime: an actor's request and the connection task that writes it meet on the actor's
+//! arbiter, with no wake-up across threads (one I/O thread for every arbiter cost the node
+//! 110–114 µs of CPU a call at 5 000 calls/s against 68–81 µs; BENCHMARKS.md). A thread that
+//! stops takes its connections with it, and nothing of another thread's. The store's own runtime
+//! carries the control connection, the subscriptions and a Redis Cluster's connection.
 
 mod batch;
 mod keys;
@@ -282,9 +286,9 @@ fn unavailable(error: impl std::fmt::Display) -> StoreError {
 impl RedisStore {
     /// Connects (lazily: the first command opens the first connection).
     pub fn connect(settings: &RedisSettings) -> Result<Self, StoreError> {
-        // One thread: a request and the connection task that writes it meet on it without a
-        // wake-up across threads (two workers cost the node 15 % more CPU at 1 000 calls/s,
-        // and added no throughput; BENCHMARKS.md).
+        // For a cluster's connection, the subscribers and the control connection: one thread
+        // (two workers cost the node 15 % more CPU at 1 000 calls/s, and added no throughput;
+        // BENCHMARKS.md).
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("pacer-redis")
@@ -316,18 +320,12 @@ impl RedisStore {
                 .map_err(unavailable)?;
             Connections::Cluster(Box::new((cluster, tokio::sync::OnceCell::new())))
         } else {
-            // The managers spawn their connection tasks on the I/O runtime.
-            let _on_io_runtime = runtime.enter();
-            let managers = (0..settings.connections.max(1))
-                .map(|_| {
-                    redis::aio::ConnectionManager::new_lazy_with_config(
-                        client.clone(),
-                        config.clone(),
-                    )
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(unavailable)?;
-            Connections::Single(managers)
+            Connections::Single(Box::new(ThreadConnections {
+                client: client.clone(),
+                config,
+                per_thread: settings.connections.max(1),
+                by_thread: parking_lot::Mutex::new(HashMap::new()),
+            }))
         };
         Ok(Self {
             inner: Arc::new(Inner {
@@ -378,13 +376,20 @@ impl RedisStore {
         .await
     }
 
-    /// Runs `work` on the I/O runtime.
+    /// Runs `work` as a task of its own, which goes to its end even if the caller stops waiting
+    /// (an HTTP client that hangs up): with one Redis on the caller's runtime (over its thread's
+    /// connections), with a cluster on the I/O runtime.
     async fn io<T, F, Fut>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(Arc<Inner>) -> Fut,
         Fut: Future<Output = Result<T, StoreError>> + Send + 'static,
     {
+        if matches!(self.inner.connections, Connections::Single(_)) {
+            return tokio::spawn(work(self.inner.clone()))
+                .await
+                .map_err(unavailable)?;
+        }
         let runtime = self
             .runtime
             .0
@@ -401,8 +406,8 @@ impl RedisStore {
 /// after a failure. (No pool: a pooled connection is checked with a PING round trip at every
 /// checkout, which cost a third of the dispatch throughput here.)
 enum Connections {
-    /// To one Redis: a few, used in turn.
-    Single(Vec<redis::aio::ConnectionManager>),
+    /// To one Redis: a few for each thread, used in turn.
+    Single(Box<ThreadConnections>),
     /// To a Redis Cluster: one, which routes each command to the node of its key's slot
     /// (opened at first use).
     Cluster(
@@ -411,6 +416,40 @@ enum Connections {
             tokio::sync::OnceCell<redis::cluster_async::ClusterConnection>,
         )>,
     ),
+}
+
+/// Connections to one Redis for each thread that sends requests, made at its first request on
+/// the thread's runtime, which drives them from then on.
+struct ThreadConnections {
+    client: redis::Client,
+    config: redis::aio::ConnectionManagerConfig,
+    per_thread: usize,
+    by_thread:
+        parking_lot::Mutex<HashMap<std::thread::ThreadId, Vec<redis::aio::ConnectionManager>>>,
+}
+
+impl ThreadConnections {
+    /// The calling thread's `index`-th connection (modulo their number). Must be called on a
+    /// runtime.
+    fn get(&self, index: usize) -> Result<redis::aio::ConnectionManager, StoreError> {
+        let mut by_thread = self.by_thread.lock();
+        let managers = match by_thread.entry(std::thread::current().id()) {
+            std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                let managers = (0..self.per_thread)
+                    .map(|_| {
+                        redis::aio::ConnectionManager::new_lazy_with_config(
+                            self.client.clone(),
+                            self.config.clone(),
+                        )
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(unavailable)?;
+                entry.insert(managers)
+            }
+        };
+        Ok(managers[index % managers.len()].clone())
+    }
 }
 
 /// A connection to one Redis or to a cluster.
@@ -527,9 +566,9 @@ async fn forward(
 impl Inner {
     async fn connection(&self) -> Result<Connection, StoreError> {
         match &self.connections {
-            Connections::Single(managers) => {
-                let index = self.next_connection.fetch_add(1, Ordering::Relaxed) % managers.len();
-                Ok(Connection::Single(managers[index].clone()))
+            Connections::Single(connections) => {
+                let index = self.next_connection.fetch_add(1, Ordering::Relaxed);
+                connections.get(index).map(Connection::Single)
             }
             Connections::Cluster(cluster) => cluster
                 .1
