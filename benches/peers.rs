@@ -1072,7 +1072,8 @@ fn args_value(flag: &str) -> Option<usize> {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|arg| arg == "--quick");
-    // One workload only: `-- lateness` (throughput, lateness, pause).
+    // One workload only: `-- lateness` (throughput, lateness, pause, footprint, control,
+    // ingest, rest).
     let only = args
         .iter()
         .find(|arg| {
@@ -1082,6 +1083,7 @@ fn main() {
                 "pause",
                 "footprint",
                 "control",
+                "ingest",
                 "rest",
             ]
             .contains(&arg.as_str())
