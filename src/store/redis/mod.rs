@@ -76,7 +76,8 @@ pub struct RedisSettings {
     pub cluster: bool,
     /// Prefix of every key (one per deployment, one per test).
     pub prefix: String,
-    /// Multiplexed connections to open (each carries many requests at once).
+    /// Multiplexed connections to open for each thread that sends requests (each carries many
+    /// requests at once).
     pub connections: usize,
     /// How long a command may wait for its reply (the redis crate's default is 500 ms).
     pub response_timeout: Duration,
@@ -419,7 +420,9 @@ enum Connections {
 }
 
 /// Connections to one Redis for each thread that sends requests, made at its first request on
-/// the thread's runtime, which drives them from then on.
+/// the thread's runtime, which drives them from then on. A thread that stops leaves its entry
+/// behind (its connections closed with its runtime): the threads are few and live as long as the
+/// node (its arbiters and HTTP workers).
 struct ThreadConnections {
     client: redis::Client,
     config: redis::aio::ConnectionManagerConfig,
