@@ -269,7 +269,8 @@ impl Queue {
     }
 }
 
-/// The runtime Redis I/O runs on; shut down in the background when the store goes.
+/// The store's own runtime (the control connection, the subscriptions, a cluster's connection);
+/// shut down in the background when the store goes.
 struct IoRuntime(Option<tokio::runtime::Runtime>);
 
 impl Drop for IoRuntime {
@@ -628,9 +629,9 @@ impl Inner {
         (pacing.day == Some(today)).then_some((meta, pacing))
     }
 
-    /// A claim answered on the caller's thread, with no request and no hand-off to the I/O
-    /// runtime: the campaign is cached for today, its gate lets nothing through now, and the
-    /// record script of the same instant reported all its claim script would (`claim`).
+    /// A claim answered at once, with no request and no task: the campaign is cached for today,
+    /// its gate lets nothing through now, and the record script of the same instant reported all
+    /// its claim script would (`claim`).
     fn answered(&self, id: CampaignId, now: DateTime<Utc>, limit: u32) -> Option<ClaimBatch> {
         let (meta, pacing) = self.cached_today(id, now)?;
         if wanted(&meta, &pacing, now, limit).0 > 0 {
