@@ -1236,6 +1236,37 @@ async fn a_thread_that_stops_mid_batch_strands_no_other_threads_runs() {
     }
 }
 
+/// Redis only: a caller on no runtime (a plain thread that polls the future itself) is served on
+/// the store's own runtime.
+#[test]
+fn a_caller_on_no_runtime_is_served_on_the_stores_own() {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    fn block_on<F: Future>(future: F) -> F::Output {
+        let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut context = std::task::Context::from_waker(&waker);
+        let mut future = std::pin::pin!(future);
+        let give_up = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
+                return output;
+            }
+            assert!(std::time::Instant::now() < give_up, "never answered");
+            std::thread::park_timeout(std::time::Duration::from_millis(100));
+        }
+    }
+    let store = crate::helpers::redis_store();
+    let acme = org("acme");
+    let (campaign, _) =
+        block_on(store.create_campaign(&acme, spec(concurrency(1)), contacts(3), now())).unwrap();
+    let read = block_on(store.campaign(&acme, campaign.id)).unwrap();
+    assert_eq!(read.counters.total, 3);
+}
+
 /// Redis only: the live set is a key of its own (on a cluster, in another slot than the
 /// campaign's), written beside the commit script. A scheduling that could not be listed is not
 /// committed: a node that stops between the two steps never leaves a dispatching campaign that

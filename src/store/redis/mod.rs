@@ -380,23 +380,25 @@ impl RedisStore {
 
     /// Runs `work` as a task of its own, which goes to its end even if the caller stops waiting
     /// (an HTTP client that hangs up): with one Redis on the caller's runtime (over its thread's
-    /// connections), with a cluster on the I/O runtime.
+    /// connections), with a cluster (or for a caller on no runtime) on the store's own.
     async fn io<T, F, Fut>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(Arc<Inner>) -> Fut,
         Fut: Future<Output = Result<T, StoreError>> + Send + 'static,
     {
-        if matches!(self.inner.connections, Connections::Single(_)) {
-            return tokio::spawn(work(self.inner.clone()))
-                .await
-                .map_err(unavailable)?;
-        }
-        let runtime = self
-            .runtime
-            .0
-            .as_ref()
-            .expect("the runtime lives as long as the store");
+        let callers = tokio::runtime::Handle::try_current()
+            .ok()
+            .filter(|_| matches!(self.inner.connections, Connections::Single(_)));
+        let runtime = match &callers {
+            Some(callers) => callers,
+            None => self
+                .runtime
+                .0
+                .as_ref()
+                .expect("the runtime lives as long as the store")
+                .handle(),
+        };
         runtime
             .spawn(work(self.inner.clone()))
             .await
