@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use pacer::domain::DialOutcome;
+use pacer::store::CampaignStore as _;
 
 use crate::helpers::{monday_8am, redis_store_at, spawn_app_on};
 
@@ -224,4 +225,43 @@ async fn a_redis_outage_is_503_and_every_contact_still_ends_exactly_once() {
         .await
         .unwrap();
     assert_eq!(ready.status(), 200);
+}
+
+/// Every connection left idle through a Redis outage answers its first request once Redis is
+/// back (a request refused by a connection that could not be made was never sent, and is sent
+/// again over the new one).
+#[actix_web::test]
+async fn after_an_outage_every_connection_answers_its_first_request() {
+    let mut redis = OwnRedis::new();
+    let store = pacer::store::RedisStore::connect(&pacer::store::RedisSettings {
+        url: redis.url(),
+        cluster: false,
+        prefix: "idle:".to_owned(),
+        connections: 3,
+        response_timeout: std::time::Duration::from_millis(300),
+        call_deadline: pacer::store::CallDeadline::default(),
+    })
+    .unwrap();
+    let acme = pacer::domain::OrgId::parse("acme").unwrap();
+    let filter = pacer::store::CampaignFilter::default();
+    let page = pacer::store::Page {
+        limit: 10,
+        offset: 0,
+    };
+    // Each request takes the next of the thread's three connections.
+    for _ in 0..3 {
+        store.list_campaigns(&acme, &filter, page).await.unwrap();
+    }
+    redis.kill();
+    for _ in 0..6 {
+        assert!(store.list_campaigns(&acme, &filter, page).await.is_err());
+    }
+    // The managers' attempts to reconnect fail meanwhile.
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(500)).await;
+    redis.start();
+    for request in 0..6 {
+        if let Err(error) = store.list_campaigns(&acme, &filter, page).await {
+            panic!("request {request} after the outage: {error}");
+        }
+    }
 }

@@ -465,10 +465,21 @@ enum Connection {
     Cluster(redis::cluster_async::ClusterConnection),
 }
 
+/// On one Redis, a request refused because the connection could not be made (the manager's
+/// last attempt, while Redis was down) was never sent: it is sent once more, over the new
+/// connection that the refusal started. Without it, each connection idle through an outage failed
+/// its first request after Redis came back.
 impl redis::aio::ConnectionLike for Connection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> redis::RedisFuture<'a, Value> {
         match self {
-            Self::Single(con) => con.req_packed_command(cmd),
+            Self::Single(con) => Box::pin(async move {
+                match con.req_packed_command(cmd).await {
+                    Err(error) if error.is_connection_refusal() => {
+                        con.req_packed_command(cmd).await
+                    }
+                    result => result,
+                }
+            }),
             Self::Cluster(con) => con.req_packed_command(cmd),
         }
     }
@@ -480,7 +491,14 @@ impl redis::aio::ConnectionLike for Connection {
         count: usize,
     ) -> redis::RedisFuture<'a, Vec<Value>> {
         match self {
-            Self::Single(con) => con.req_packed_commands(pipeline, offset, count),
+            Self::Single(con) => Box::pin(async move {
+                match con.req_packed_commands(pipeline, offset, count).await {
+                    Err(error) if error.is_connection_refusal() => {
+                        con.req_packed_commands(pipeline, offset, count).await
+                    }
+                    result => result,
+                }
+            }),
             Self::Cluster(con) => con.req_packed_commands(pipeline, offset, count),
         }
     }
