@@ -113,6 +113,19 @@ impl OwnRedis {
         redis
     }
 
+    /// A store on this redis-server, whose commands give up after 300 ms.
+    fn store(&self, prefix: &str, connections: usize) -> pacer::store::RedisStore {
+        pacer::store::RedisStore::connect(&pacer::store::RedisSettings {
+            url: self.url(),
+            cluster: false,
+            prefix: prefix.to_owned(),
+            connections,
+            response_timeout: std::time::Duration::from_millis(300),
+            call_deadline: pacer::store::CallDeadline::default(),
+        })
+        .unwrap()
+    }
+
     fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
     }
@@ -162,15 +175,7 @@ impl Drop for OwnRedis {
 #[actix_web::test]
 async fn a_redis_outage_is_503_and_every_contact_still_ends_exactly_once() {
     let mut redis = OwnRedis::new();
-    let store = pacer::store::RedisStore::connect(&pacer::store::RedisSettings {
-        url: redis.url(),
-        cluster: false,
-        prefix: "outage:".to_owned(),
-        connections: 2,
-        response_timeout: std::time::Duration::from_millis(300),
-        call_deadline: pacer::store::CallDeadline::default(),
-    })
-    .unwrap();
+    let store = redis.store("outage:", 2);
     let app = spawn_app_on(Arc::new(store), monday_8am()).await;
     let id = app.start_campaign(6, 2).await;
     assert_eq!(app.dialer.n_placed(), 2);
@@ -233,15 +238,7 @@ async fn a_redis_outage_is_503_and_every_contact_still_ends_exactly_once() {
 #[actix_web::test]
 async fn after_an_outage_every_connection_answers_its_first_request() {
     let mut redis = OwnRedis::new();
-    let store = pacer::store::RedisStore::connect(&pacer::store::RedisSettings {
-        url: redis.url(),
-        cluster: false,
-        prefix: "idle:".to_owned(),
-        connections: 3,
-        response_timeout: std::time::Duration::from_millis(300),
-        call_deadline: pacer::store::CallDeadline::default(),
-    })
-    .unwrap();
+    let store = redis.store("idle:", 3);
     let acme = pacer::domain::OrgId::parse("acme").unwrap();
     let filter = pacer::store::CampaignFilter::default();
     let page = pacer::store::Page {
