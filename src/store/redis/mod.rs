@@ -323,7 +323,6 @@ impl RedisStore {
             Connections::Cluster(Box::new((cluster, tokio::sync::OnceCell::new())))
         } else {
             Connections::Single(Box::new(ThreadConnections {
-                client: client.clone(),
                 config,
                 per_thread: settings.connections.max(1),
                 by_thread: parking_lot::Mutex::new(HashMap::new()),
@@ -427,7 +426,6 @@ enum Connections {
 /// behind (its connections closed with its runtime): the threads are few and live as long as the
 /// node (its arbiters and HTTP workers).
 struct ThreadConnections {
-    client: redis::Client,
     config: redis::aio::ConnectionManagerConfig,
     per_thread: usize,
     by_thread:
@@ -435,9 +433,13 @@ struct ThreadConnections {
 }
 
 impl ThreadConnections {
-    /// The calling thread's `index`-th connection (modulo their number). Must be called on a
-    /// runtime.
-    fn get(&self, index: usize) -> Result<redis::aio::ConnectionManager, StoreError> {
+    /// The calling thread's `index`-th connection (modulo their number) to `client`'s Redis.
+    /// Must be called on a runtime.
+    fn get(
+        &self,
+        client: &redis::Client,
+        index: usize,
+    ) -> Result<redis::aio::ConnectionManager, StoreError> {
         let mut by_thread = self.by_thread.lock();
         let managers = match by_thread.entry(std::thread::current().id()) {
             std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
@@ -445,7 +447,7 @@ impl ThreadConnections {
                 let managers = (0..self.per_thread)
                     .map(|_| {
                         redis::aio::ConnectionManager::new_lazy_with_config(
-                            self.client.clone(),
+                            client.clone(),
                             self.config.clone(),
                         )
                     })
@@ -592,7 +594,7 @@ impl Inner {
         match &self.connections {
             Connections::Single(connections) => {
                 let index = self.next_connection.fetch_add(1, Ordering::Relaxed);
-                connections.get(index).map(Connection::Single)
+                connections.get(&self.client, index).map(Connection::Single)
             }
             Connections::Cluster(cluster) => cluster
                 .1
@@ -1604,7 +1606,7 @@ impl CampaignStore for RedisStore {
     async fn publish(&self, channel: &str, message: &str) -> Result<usize, StoreError> {
         let (channel, message) = (self.inner.keys.channel(channel), message.to_owned());
         self.io(move |inner| async move {
-            let mut con = inner.control.clone();
+            let mut con = Connection::Single(inner.control.clone());
             con.publish(channel, message).await.map_err(unavailable)
         })
         .await
