@@ -5,11 +5,11 @@
 -- Returns each run's reply in order; a run that fails is {false (nil), its error} in its place
 -- (an error nested in a reply fails the whole request for the client) and the others stand, as
 -- they would have alone.
-local n = tonumber(ARGV[1])
+local n = ARGV[1] + 0
 local replies = {}
 local k, a = 0, 1 + 2 * n
 for i = 1, n do
-  local n_keys, n_args = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
+  local n_keys, n_args = ARGV[2 * i] + 0, ARGV[2 * i + 1] + 0
   -- Tables made whole by their constructor, not grown (and rehashed) a value at a time; a batch
   -- holds a few runs of a few values each, far below `unpack`'s limit.
   local keys = {unpack(KEYS, k + 1, k + n_keys)}

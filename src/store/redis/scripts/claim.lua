@@ -27,9 +27,9 @@ if not status then return {'STALE'} end
 local dispatching = status == 'scheduled' or status == 'active'
 -- A gate decided on another version of the schedule: nothing is written, the caller retries.
 if dispatching and version ~= ARGV[2] then return {'RETRY'} end
-local now = tonumber(ARGV[3])
-local cursor = tonumber(meta[5] or '0')
-local last = tonumber(meta[6] or '0')
+local now = ARGV[3] + 0
+local cursor = (meta[5] or 0) + 0
+local last = (meta[6] or 0) + 0
 -- The campaign's changed fields (`put`, `count`), written with one HSET at the end; calls in
 -- progress change twice (deadlines passed, claims), counted once.
 local writes = {}
@@ -37,9 +37,9 @@ local d_in_progress = 0
 -- Calls in flight and their earliest deadline (the set's tail).
 local n_in_flight = redis.call('ZCARD', KEYS[4])
 local earliest = first_deadline(KEYS[4], n_in_flight)
-if earliest ~= '' and tonumber(earliest) <= now then
+if earliest ~= '' and earliest + 0 <= now then
   -- One read and one write a bucket, one ZREM, as for claimed calls.
-  local expired = past_deadline(KEYS[4], ARGV[3], 500)
+  local expired = past_deadline(KEYS[4], ARGV[3], '500')
   local groups = by_bucket(expired)
   local texts = read_fields(KEYS[8], groups)
   for seq, text in pairs(texts) do
@@ -60,20 +60,20 @@ end
 -- in the old day counter (once: the first claim writes the hash's).
 local used = 0
 if meta[12] == ARGV[9] then
-  used = tonumber(meta[13])
+  used = (meta[13] or 0) + 0
 elseif not meta[12] then
-  used = tonumber(redis.call('GET', KEYS[6]) or '0')
+  used = (redis.call('GET', KEYS[6]) or 0) + 0
 end
 local next_slot = p_next or ''
-local first_retry = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+local first_retry = redis.call('ZRANGE', KEYS[3], '0', '0', 'WITHSCORES')
 local n_released = redis.call('ZCARD', KEYS[2])
 -- The reply's head is filled in at the end; each claimed contact adds (seq, details, state).
 local reply = {status, 0, n_claims or '0', '', 0, '', 0, ''}
 if dispatching then
-  local n = math.min(tonumber(ARGV[4]), tonumber(ARGV[5]) - n_in_flight)
-  local cap = tonumber(ARGV[6])
+  local n = math.min(ARGV[4] + 0, ARGV[5] - n_in_flight)
+  local cap = ARGV[6] + 0
   if cap > 0 then
-    if used >= cap or (p_next and tonumber(p_next) > now) then n = 0 end
+    if used >= cap or (p_next and p_next + 0 > now) then n = 0 end
     n = math.min(n, cap - used)
   end
   if n > 0 then
@@ -81,13 +81,13 @@ if dispatching then
     -- a state, read first (one HMGET a bucket); cursor ones never do. Then every claimed
     -- contact's details, one HMGET a bucket.
     local claimed, groups, texts = {}, {}, nil
-    if first_retry[2] and tonumber(first_retry[2]) <= now then
-      claimed = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, n)
+    if first_retry[2] and first_retry[2] + 0 <= now then
+      claimed = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[3], 'LIMIT', '0', string.format('%d', n))
       in_chunks('ZREM', KEYS[3], claimed)
-      first_retry = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+      first_retry = redis.call('ZRANGE', KEYS[3], '0', '0', 'WITHSCORES')
     end
     if #claimed < n and n_released > 0 then
-      local released = redis.call('ZPOPMIN', KEYS[2], n - #claimed)
+      local released = redis.call('ZPOPMIN', KEYS[2], string.format('%d', n - #claimed))
       for i = 1, #released, 2 do claimed[#claimed + 1] = released[i] end
       n_released = n_released - #released / 2
     end
@@ -140,7 +140,7 @@ if dispatching then
       end
       write_fields(KEYS[8], groups, written)
       in_chunks('ZADD', KEYS[4], deadlines)
-      if earliest == '' or tonumber(ARGV[8]) < tonumber(earliest) then earliest = ARGV[8] end
+      if earliest == '' or ARGV[8] + 0 < earliest + 0 then earliest = ARGV[8] end
       count(writes, 'n_called', read_called, n_first)
       count(writes, 'st:scheduled', read_scheduled, -n_claimed)
       count(writes, 'n_claims', n_claims, n_claimed)

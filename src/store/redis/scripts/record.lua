@@ -14,9 +14,11 @@ local applied = {}
 local n_applied = 0
 local n_completed, n_failed, n_scheduled, n_cancelled = 0, 0, 0, 0
 -- Statistics: fields and what to add to each: seconds of calls, the hour's calls (set once all
--- are counted), then a field per distinct outcome.
+-- are counted), then a field per distinct outcome; `seconds` is the text of the seconds when
+-- one outcome is applied.
 local stat_fields, stat_adds = {'dur', 'h:' .. ARGV[5]}, {0, 0}
 local by_outcome = {}
+local seconds_text
 -- Every state is read once up front (one command a bucket); a contact reported twice in one
 -- batch sees its first report's result. A state 'in_progress' at this attempt is in flight:
 -- every script moves the two together.
@@ -42,12 +44,13 @@ for i = 6, #ARGV, 4 do
       stat_adds[at] = 0
     end
     stat_adds[at] = stat_adds[at] + 1
-    stat_adds[1] = stat_adds[1] + tonumber(seconds)
+    stat_adds[1] = stat_adds[1] + seconds
+    seconds_text = seconds
     local final
     if outcome == 'completed' or outcome == 'voicemail' then
       final = 'completed'
       n_completed = n_completed + 1
-    elseif ARGV[2] == '1' and tonumber(attempt) <= tonumber(ARGV[3]) then
+    elseif ARGV[2] == '1' and attempt + 0 <= ARGV[3] + 0 then
       -- A retry, unless the campaign was cancelled meanwhile.
       if status == 'cancelled' then
         final = 'cancelled'
@@ -88,21 +91,33 @@ if n_applied > 0 then
   count(writes, 'st:scheduled', meta[8], n_scheduled)
   count(writes, 'st:cancelled', meta[9], n_cancelled)
   put(writes, 'updated_at', ARGV[1])
-  -- One read and one write of the statistics for the batch.
+  -- The statistics for the batch, one HINCRBY a field: Redis adds in C, where a read, the sums
+  -- in Lua and a write cost more for the one to three fields of a batch (`callgrind`). The
+  -- common deltas go as text without formatting: a lone outcome's seconds, a count of 1.
   stat_adds[2] = n_applied
-  local stats = redis.call('HMGET', KEYS[6], unpack(stat_fields))
-  local stat_writes = {}
-  for i, field in ipairs(stat_fields) do count(stat_writes, field, stats[i], stat_adds[i]) end
-  write_hash(KEYS[6], stat_writes)
+  for i, field in ipairs(stat_fields) do
+    local add = stat_adds[i]
+    if add ~= 0 then
+      local text
+      if add == 1 then
+        text = '1'
+      elseif i == 1 and n_applied == 1 then
+        text = seconds_text
+      else
+        text = string.format('%d', add)
+      end
+      redis.call('HINCRBY', KEYS[6], field, text)
+    end
+  end
 end
 local n_in_flight = redis.call('ZCARD', KEYS[3])
 -- Contacts never called: from the cursor on, else released ones (counted only then).
-local n_fresh = tonumber(last or '0') - tonumber(cursor or '0')
+local n_fresh = (last or 0) - (cursor or 0)
 if n_fresh == 0 then n_fresh = redis.call('ZCARD', KEYS[5]) end
-local first_retry = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
+local first_retry = redis.call('ZRANGE', KEYS[4], '0', '0', 'WITHSCORES')
 if status == 'active' and n_in_flight == 0 and n_fresh == 0 and #first_retry == 0 then
   status = 'completed'
-  version = string.format('%d', tonumber(version or '0') + 1)
+  version = string.format('%d', (version or 0) + 1)
   put(writes, 'status', status)
   put(writes, 'completed_at', ARGV[1])
   put(writes, 'ver', version)
