@@ -6,8 +6,8 @@
 -- ARGV: fence, schedule version, now ms, limit, max concurrent, cap (0: none),
 --       next slot ms after a claim (with a cap), claim deadline ms, local date of now, call ids...
 -- Calls in flight past their deadline end 'unknown' first: never dialled again blindly.
--- Returns {'STALE'} | {'RETRY'} | {status, n_in_flight, n_claims_before, first retry ms or '',
---          n_fresh, first in-flight deadline ms or '', calls today, next slot ms or '',
+-- Returns {'STALE'} | {'RETRY'} | {status, n_in_flight, n_claims_before, first retry ms or nil,
+--          n_fresh, first in-flight deadline ms or nil, calls today, next slot ms or nil,
 --          seq, details, state, seq, details, state, ...}
 -- Uses the helpers of call_state.lua, sent ahead of this script.
 -- Each write a script makes goes to the AOF and to replicas as a command of its own, and each
@@ -32,7 +32,7 @@ local cursor = (meta[5] or 0) + 0
 local last = (meta[6] or 0) + 0
 -- The campaign's changed fields (`put`, `count`), written with one HSET at the end; calls in
 -- progress change twice (deadlines passed, claims), counted once.
-local writes = {}
+local writes = new_writes()
 local d_in_progress = 0
 -- Calls in flight and their earliest deadline (the set's tail).
 local n_in_flight = redis.call('ZCARD', KEYS[4])
@@ -68,7 +68,7 @@ local next_slot = p_next or ''
 local first_retry = redis.call('ZRANGE', KEYS[3], '0', '0', 'WITHSCORES')
 local n_released = redis.call('ZCARD', KEYS[2])
 -- The reply's head is filled in at the end; each claimed contact adds (seq, details, state).
-local reply = {status, 0, n_claims or '0', '', 0, '', 0, ''}
+local reply = {status, 0, n_claims or '0', false, 0, false, 0, false}
 if dispatching then
   local n = math.min(ARGV[4] + 0, ARGV[5] - n_in_flight)
   local cap = ARGV[6] + 0
@@ -173,6 +173,7 @@ if status == 'active' and n_in_flight == 0 and n_fresh == 0 and not first_retry[
 end
 count(writes, 'st:in_progress', read_in_progress, d_in_progress)
 write_hash(KEYS[1], writes)
-reply[1], reply[2], reply[4], reply[5] = status, n_in_flight, first_retry[2] or '', n_fresh
-reply[6], reply[7], reply[8] = earliest, used, next_slot
+-- None is false (a nil reply), cheaper for Redis to send than an empty text.
+reply[1], reply[2], reply[4], reply[5] = status, n_in_flight, first_retry[2] or false, n_fresh
+reply[6], reply[7], reply[8] = earliest ~= '' and earliest, used, next_slot ~= '' and next_slot
 return reply

@@ -2,8 +2,8 @@
 -- KEYS: meta, calls (bucket base), inflight, retry, released, stats
 -- ARGV: now ms, retry enabled (1/0), max retries, retry due ms, Unix hour of now,
 --       then (seq, attempt, outcome, duration s) for each outcome
--- Returns {status, n_in_flight, version, first retry ms or '', n_fresh,
---          first in-flight deadline ms or '', applied (1) or duplicate (0) for each outcome}:
+-- Returns {status, n_in_flight, version, first retry ms or nil, n_fresh,
+--          first in-flight deadline ms or nil, applied (1) or duplicate (0) for each outcome}:
 -- what a claim right after would report when it may claim nothing.
 -- Uses the helpers of call_state.lua, sent ahead of this script.
 local meta = redis.call('HMGET', KEYS[1], 'status', 'cursor', 'seq', 'ver', 'st:in_progress',
@@ -79,7 +79,7 @@ for i = 6, #ARGV, 4 do
     applied[#applied + 1] = 1
   end
 end
-local writes = {}
+local writes = new_writes()
 if n_applied > 0 then
   in_chunks('ZREM', KEYS[3], ended)
   in_chunks('ZADD', KEYS[4], retried)
@@ -123,7 +123,9 @@ if status == 'active' and n_in_flight == 0 and n_fresh == 0 and #first_retry == 
   put(writes, 'ver', version)
 end
 write_hash(KEYS[1], writes)
-local reply = {status, n_in_flight, version, first_retry[2] or '', n_fresh,
-  first_deadline(KEYS[3], n_in_flight)}
+local earliest = first_deadline(KEYS[3], n_in_flight)
+-- None is false (a nil reply), cheaper for Redis to send than an empty text.
+local reply = {status, n_in_flight, version, first_retry[2] or false, n_fresh,
+  earliest ~= '' and earliest}
 for i = 1, #applied do reply[6 + i] = applied[i] end
 return reply
