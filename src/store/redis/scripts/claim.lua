@@ -82,7 +82,8 @@ if dispatching then
     -- contact's details, one HMGET a bucket.
     local claimed, groups, texts = {}, {}, nil
     if first_retry[2] and first_retry[2] + 0 <= now then
-      claimed = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[3], 'LIMIT', '0', string.format('%d', n))
+      claimed = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[3], 'LIMIT', '0',
+        string.format('%d', n))
       in_chunks('ZREM', KEYS[3], claimed)
       first_retry = redis.call('ZRANGE', KEYS[3], '0', '0', 'WITHSCORES')
     end

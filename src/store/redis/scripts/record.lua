@@ -14,8 +14,8 @@ local applied = {}
 local n_applied = 0
 local n_completed, n_failed, n_scheduled, n_cancelled = 0, 0, 0, 0
 -- Statistics: fields and what to add to each: seconds of calls, the hour's calls (set once all
--- are counted), then a field per distinct outcome; `seconds` is the text of the seconds when
--- one outcome is applied.
+-- are counted), then a field per distinct outcome; `seconds_text` is the seconds of the last
+-- outcome applied, as sent (the whole sum when only one is).
 local stat_fields, stat_adds = {'dur', 'h:' .. ARGV[5]}, {0, 0}
 local by_outcome = {}
 local seconds_text
