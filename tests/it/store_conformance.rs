@@ -426,6 +426,51 @@ pub async fn an_outcome_twice_in_one_batch_counts_once(store: Arc<dyn CampaignSt
     );
 }
 
+/// Statistics add every applied outcome's seconds once, whatever the batch: a lone outcome, an
+/// applied outcome beside a duplicate of it, several outcomes, an outcome of one second and one
+/// of none.
+pub async fn statistics_add_each_batchs_applied_seconds(store: Arc<dyn CampaignStore>) {
+    let id = scheduled(&*store, 5, concurrency(5)).await;
+    let fence = lease(&*store, id).await;
+    let calls = store.claim_due(id, fence, now(), 10).await.unwrap().calls;
+    let outcome = |index: usize, outcome, duration_secs| Outcome {
+        contact: calls[index].contact_id,
+        attempt: calls[index].attempt,
+        result: CallResult {
+            outcome,
+            duration_secs,
+        },
+    };
+    let batches = [
+        vec![outcome(0, DialOutcome::Completed, 1)],
+        vec![
+            outcome(1, DialOutcome::Completed, 7),
+            outcome(1, DialOutcome::Completed, 7),
+        ],
+        vec![
+            outcome(2, DialOutcome::Voicemail, 5),
+            outcome(3, DialOutcome::Completed, 9),
+            outcome(4, DialOutcome::Busy, 0),
+        ],
+    ];
+    for batch in &batches {
+        store.record_outcomes(id, batch, now()).await.unwrap();
+    }
+    let stats = store.call_stats(&org("acme"), id).await.unwrap();
+    assert_eq!(
+        (
+            stats.calls(),
+            stats.of(DialOutcome::Completed),
+            stats.of(DialOutcome::Voicemail),
+            stats.of(DialOutcome::Busy),
+            stats.total_duration_secs
+        ),
+        (5, 3, 1, 1, 22)
+    );
+    let hours: Vec<(i64, u64)> = stats.by_hour.into_iter().collect();
+    assert_eq!(hours, [(unix_hour(now()), 5)]);
+}
+
 pub async fn failed_attempts_are_retried_after_the_delay(store: Arc<dyn CampaignStore>) {
     let retry = SchedulePatch {
         retry_failed: Some(true),
@@ -1169,6 +1214,7 @@ on_every_backend!(
     racing_claimers_never_claim_a_contact_twice,
     an_outcome_reported_twice_counts_once,
     an_outcome_twice_in_one_batch_counts_once,
+    statistics_add_each_batchs_applied_seconds,
     a_claim_right_after_recording_answers_as_its_script_would,
     failed_attempts_are_retried_after_the_delay,
     cancel_cancels_waiting_contacts_only,
