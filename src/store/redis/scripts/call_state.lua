@@ -104,8 +104,7 @@ local function put(writes, field, value)
   writes.n = n + 2
 end
 -- Adds a counter read before (its text, false when absent: 0) changed by `delta`; nothing when
--- the delta is 0. (Arithmetic converts the text: half the work of `tonumber`, which converts it
--- twice.)
+-- the delta is 0.
 local function count(writes, field, read, delta)
   if delta ~= 0 then put(writes, field, string.format('%d', (read or 0) + delta)) end
 end

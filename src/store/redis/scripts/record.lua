@@ -101,7 +101,7 @@ if n_applied > 0 then
       local text
       if add == 1 then
         text = '1'
-      elseif i == 1 and n_applied == 1 then
+      elseif field == 'dur' and n_applied == 1 then
         text = seconds_text
       else
         text = string.format('%d', add)
