@@ -127,6 +127,7 @@ fn store(server: &Server, prefix: &str) -> RedisStore {
         connections: 4,
         response_timeout: Duration::from_secs(10),
         call_deadline: CallDeadline::default(),
+        ca_pem: None,
     })
     .expect("a store")
 }

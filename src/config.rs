@@ -1,12 +1,15 @@
-//! Settings: `config/default.toml` (built in), then an optional file, then `PACER_*` variables.
-//! A bad value is reported with its key and the value that was given.
+//! Settings: `config/default.toml` (built in), then an optional file, then `PACER_*` variables,
+//! then `PACER_<KEY>_FILE` variables (a secret read from a file, as container platforms mount
+//! them). A bad value is reported with its key and the value that was given; an unknown key in
+//! a file is an error, an unknown `PACER_*` variable only a warning (platforms inject variables
+//! named after a service, such as `PACER_PORT`).
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 
 use figment::Figment;
-use figment::providers::{Env, Format, Toml};
-use std::collections::BTreeMap;
+use figment::providers::{Env, Format, Serialized, Toml};
 
 use serde::Deserialize;
 
@@ -38,6 +41,10 @@ pub struct Settings {
     pub redis_prefix: String,
     pub redis_connections: usize,
     pub redis_timeout_ms: u64,
+    /// A PEM file of certificate authorities that `rediss://` servers are checked against
+    /// (unset: the system's roots).
+    #[serde(default)]
+    pub redis_ca_file: Option<std::path::PathBuf>,
     /// A placed call without an outcome after this many seconds ends `unknown`.
     pub call_deadline_secs: u64,
     /// This node's name in leases and locks (`PACER_NODE_ID`); unset: generated at start.
@@ -66,6 +73,93 @@ pub struct Settings {
     /// Each organisation's webhook URL and secret (`PACER_WEBHOOKS__<ORG>__URL`, `…__SECRET`).
     #[serde(default)]
     pub webhooks: BTreeMap<String, WebhookTarget>,
+    /// `PACER_*` variables that name no setting: warned about at start-up, otherwise ignored.
+    #[serde(skip)]
+    pub unknown_env: Vec<String>,
+}
+
+/// Every setting's key: the fields of [`Settings`] (a unit test holds the two together).
+pub const KEYS: [&str; 31] = [
+    "listen",
+    "api_keys",
+    "max_body_bytes",
+    "http_workers",
+    "actor_threads",
+    "dialers",
+    "claim_batch",
+    "dialer",
+    "simulated_call_ms",
+    "simulated_outcomes",
+    "simulated_time_scale",
+    "log_format",
+    "redis_url",
+    "redis_cluster",
+    "redis_prefix",
+    "redis_connections",
+    "redis_timeout_ms",
+    "call_deadline_secs",
+    "node_id",
+    "lease_ttl_ms",
+    "shutdown_grace_secs",
+    "dialer_url",
+    "dialer_secret",
+    "dialer_timeout_ms",
+    "dialer_tries",
+    "dialer_backoff_ms",
+    "dialer_max_cps",
+    "rate_limit_per_sec",
+    "rate_limit_burst",
+    "webhooks",
+    "redis_ca_file",
+];
+
+/// Settings whose value may come from a file named by `PACER_<KEY>_FILE` (texts: secrets and
+/// the addresses that may carry one); for webhooks, `PACER_WEBHOOKS__<ORG>__SECRET_FILE`.
+const FILE_KEYS: [&str; 4] = ["api_keys", "dialer_secret", "redis_url", "dialer_url"];
+
+/// What the `PACER_*` variables hold besides settings: values to read from files, and names
+/// that are no setting.
+#[derive(Debug, Default, PartialEq)]
+struct EnvExtras {
+    /// (setting key with `.` between levels, variable, path).
+    files: Vec<(String, String, String)>,
+    unknown: Vec<String>,
+}
+
+/// The setting a `PACER_*` variable name (without the prefix) sets, with `.` between levels:
+/// `WEBHOOKS__ACME__URL` is `webhooks.acme.url`.
+fn env_key(name: &str) -> String {
+    name.to_ascii_lowercase().replace("__", ".")
+}
+
+fn is_setting(key: &str) -> bool {
+    KEYS.contains(&key.split('.').next().unwrap_or_default())
+}
+
+/// The setting a `…_file` key reads from a file, if it is one of those that may.
+fn from_file(key: &str) -> Option<&str> {
+    key.strip_suffix("_file").filter(|key| {
+        FILE_KEYS.contains(key) || (key.starts_with("webhooks.") && key.ends_with(".secret"))
+    })
+}
+
+/// Sorts the `PACER_*` variables of `vars` that are no plain setting: `…_FILE` variables of the
+/// settings that may come from a file, and unknown names.
+fn env_extras(vars: impl Iterator<Item = (String, String)>) -> EnvExtras {
+    let mut extras = EnvExtras::default();
+    for (name, value) in vars {
+        let Some(rest) = name.strip_prefix("PACER_") else {
+            continue;
+        };
+        let key = env_key(rest);
+        if let Some(key) = from_file(&key) {
+            extras.files.push((key.to_owned(), name.clone(), value));
+        } else if !is_setting(&key) {
+            extras.unknown.push(name);
+        }
+    }
+    extras.unknown.sort();
+    extras
 }
 
 /// Secrets (`api_keys`, `dialer_secret`, webhook secrets) never reach a log through `Debug`.
@@ -103,6 +197,7 @@ impl std::fmt::Debug for Settings {
             .field("rate_limit_per_sec", &self.rate_limit_per_sec)
             .field("rate_limit_burst", &self.rate_limit_burst)
             .field("webhooks", &self.webhooks)
+            .field("redis_ca_file", &self.redis_ca_file)
             .finish()
     }
 }
@@ -128,14 +223,33 @@ impl Settings {
         if let Some(file) = file {
             figment = figment.merge(Toml::file_exact(file));
         }
-        // `__` nests: PACER_WEBHOOKS__ACME__URL is `webhooks.acme.url`.
-        let settings: Self = figment
-            .merge(Env::prefixed("PACER_").split("__"))
-            .extract()
-            .map_err(Box::new)?;
+        // `__` nests: PACER_WEBHOOKS__ACME__URL is `webhooks.acme.url`. Variables that name no
+        // setting are left out here and warned about by the caller.
+        figment = figment.merge(Env::prefixed("PACER_").split("__").filter(|key| {
+            let key = key.as_str().to_ascii_lowercase();
+            is_setting(&key) && from_file(&key).is_none()
+        }));
+        let extras = env_extras(std::env::vars());
+        for (key, variable, path) in &extras.files {
+            let plain = variable.trim_end_matches("_FILE");
+            if std::env::var_os(plain).is_some() {
+                return Err(Box::new(figment::Error::from(format!(
+                    "{variable}: set either {plain} or {variable}, not both"
+                ))));
+            }
+            let text = std::fs::read_to_string(path).map_err(|error| {
+                Box::new(figment::Error::from(format!(
+                    "{variable}: cannot read `{path}`: {error}"
+                )))
+            })?;
+            let value = text.trim_end_matches(['\n', '\r']).to_owned();
+            figment = figment.merge(Serialized::default(key, value));
+        }
+        let mut settings: Self = figment.extract().map_err(Box::new)?;
         settings
             .check()
             .map_err(|message| Box::new(figment::Error::from(message)))?;
+        settings.unknown_env = extras.unknown;
         Ok(settings)
     }
 
@@ -145,16 +259,20 @@ impl Settings {
             if self.dialer_url.as_deref().is_none_or(str::is_empty) {
                 return Err("dialer_url: required when dialer = \"webhook\"".to_owned());
             }
-            if self
-                .dialer_secret
-                .as_deref()
-                .is_none_or(|secret| secret.len() < 16)
-            {
-                return Err(
-                    "dialer_secret: required when dialer = \"webhook\", at least 16 characters"
-                        .to_owned(),
-                );
+            if self.dialer_secret.is_none() {
+                return Err("dialer_secret: required when dialer = \"webhook\"".to_owned());
             }
+        }
+        // The secret also verifies call events, whatever the dialer: never a short one.
+        if self
+            .dialer_secret
+            .as_deref()
+            .is_some_and(|secret| secret.len() < 16)
+        {
+            return Err("dialer_secret: at least 16 characters".to_owned());
+        }
+        if let Some(url) = &self.redis_url {
+            check_redis_url(url, self.redis_cluster)?;
         }
         if let Some(cps) = self.dialer_max_cps
             && !(cps.is_finite() && cps > 0.0)
@@ -185,6 +303,32 @@ impl Settings {
         Ok(())
     }
 
+    /// What the log says of the store, without secrets: `memory`, or Redis' scheme and
+    /// addresses (a URL may carry a password).
+    pub fn store_description(&self) -> String {
+        let Some(url) = &self.redis_url else {
+            return "memory".to_owned();
+        };
+        let addresses: Vec<String> = url
+            .split(',')
+            .filter_map(|url| {
+                let url = reqwest::Url::parse(url.trim()).ok()?;
+                Some(format!(
+                    "{}://{}:{}",
+                    url.scheme(),
+                    url.host_str()?,
+                    url.port().unwrap_or(6379)
+                ))
+            })
+            .collect();
+        let kind = if self.redis_cluster {
+            "redis cluster"
+        } else {
+            "redis"
+        };
+        format!("{kind} {}", addresses.join(","))
+    }
+
     /// The built-in defaults alone (tests start from these).
     pub fn defaults() -> Self {
         Figment::from(Toml::string(DEFAULTS))
@@ -197,9 +341,131 @@ impl Settings {
     }
 }
 
+/// Checks each URL of `redis_url` (a comma list for a cluster): `redis://` or `rediss://`, with a
+/// host; a password and an ACL user may be given in it.
+fn check_redis_url(urls: &str, cluster: bool) -> Result<(), String> {
+    let urls: Vec<&str> = urls.split(',').map(str::trim).collect();
+    if urls.len() > 1 && !cluster {
+        return Err(
+            "redis_url: several URLs are for a Redis Cluster (set redis_cluster = true)".to_owned(),
+        );
+    }
+    for url in urls {
+        // The URL is not repeated: it may carry a password.
+        let parsed =
+            reqwest::Url::parse(url).map_err(|error| format!("redis_url: not a URL ({error})"))?;
+        if !matches!(parsed.scheme(), "redis" | "rediss") {
+            return Err(format!(
+                "redis_url: the scheme must be redis:// or rediss://, not {}://",
+                parsed.scheme()
+            ));
+        }
+        if parsed.host_str().is_none_or(str::is_empty) {
+            return Err("redis_url: the URL names no host".to_owned());
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_keys_are_the_fields_of_the_settings() {
+        // serde lists the fields it expects when it meets an unknown one.
+        let error = Figment::from(Toml::string(DEFAULTS))
+            .merge(Toml::string("not_a_setting = 1"))
+            .extract::<Settings>()
+            .unwrap_err()
+            .to_string();
+        // "… expected `one of `listen`, `api_keys`, …, `webhooks`` for key …"
+        let expected = error.split("one of ").nth(1).unwrap_or_default();
+        let expected = expected.split("` for key").next().unwrap_or_default();
+        let mut fields: Vec<&str> = expected
+            .split(", ")
+            .map(|field| field.trim_matches('`'))
+            .collect();
+        fields.sort_unstable();
+        let mut keys = KEYS.to_vec();
+        keys.sort_unstable();
+        assert_eq!(fields, keys, "{error}");
+    }
+
+    fn vars(names: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
+        names
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    #[test]
+    fn pacer_variables_that_are_no_setting_are_listed_and_file_variables_found() {
+        let extras = env_extras(vars(&[
+            ("PACER_LISTEN", "127.0.0.1:1"),
+            ("PACER_KEY", "pk_…"),
+            ("PACER_PORT", "tcp://10.0.0.1:8080"),
+            ("PACER_SERVICE_HOST", "10.0.0.1"),
+            ("PACER_WEBHOOKS__ACME__URL", "https://acme.example"),
+            ("PACER_DIALER_SECRET_FILE", "/run/secrets/dialer"),
+            ("PACER_WEBHOOKS__ACME__SECRET_FILE", "/run/secrets/acme"),
+            ("PACER_LISTEN_FILE", "/run/secrets/listen"),
+            ("HOME", "/root"),
+        ]));
+        assert_eq!(
+            extras.unknown,
+            [
+                "PACER_KEY",
+                "PACER_LISTEN_FILE",
+                "PACER_PORT",
+                "PACER_SERVICE_HOST"
+            ]
+        );
+        assert_eq!(
+            extras.files,
+            [
+                (
+                    "dialer_secret".to_owned(),
+                    "PACER_DIALER_SECRET_FILE".to_owned(),
+                    "/run/secrets/dialer".to_owned()
+                ),
+                (
+                    "webhooks.acme.secret".to_owned(),
+                    "PACER_WEBHOOKS__ACME__SECRET_FILE".to_owned(),
+                    "/run/secrets/acme".to_owned()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_redis_url_is_checked_and_never_repeated_in_the_error() {
+        let mut settings = Settings::defaults();
+        for bad in [
+            "http://x",
+            "not a url",
+            "redis://",
+            "redis://:s3cret@x:6379/,redis://y/",
+        ] {
+            settings.redis_url = Some(bad.to_owned());
+            let error = settings.check().unwrap_err();
+            assert!(error.starts_with("redis_url: "), "{bad}: {error}");
+            assert!(!error.contains("s3cret"), "{error}");
+        }
+        for good in [
+            "redis://127.0.0.1:6379/",
+            "rediss://user:pass@cache.example:6380/0",
+        ] {
+            settings.redis_url = Some(good.to_owned());
+            assert_eq!(settings.check(), Ok(()), "{good}");
+        }
+        settings.redis_url = Some("rediss://user:s3cret@cache.example:6380/0".to_owned());
+        assert_eq!(
+            settings.store_description(),
+            "redis rediss://cache.example:6380"
+        );
+    }
 
     #[test]
     fn the_built_in_defaults_load() {
@@ -224,6 +490,12 @@ mod tests {
         assert!(settings.check().unwrap_err().starts_with("dialer_url"));
         settings.dialer_url = Some("http://127.0.0.1:9/dial".to_owned());
         assert!(settings.check().unwrap_err().starts_with("dialer_secret"));
+        settings.dialer_secret = Some("short".to_owned());
+        assert!(settings.check().unwrap_err().starts_with("dialer_secret"));
+        settings.dialer = DialerKind::Simulated;
+        // Call events are verified with it whatever the dialer.
+        assert!(settings.check().unwrap_err().starts_with("dialer_secret"));
+        settings.dialer = DialerKind::Webhook;
         settings.dialer_secret = Some("0123456789abcdef".to_owned());
         assert_eq!(settings.check(), Ok(()));
         assert!(!format!("{settings:?}").contains("0123456789abcdef"));

@@ -49,6 +49,12 @@ fn main() -> std::process::ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load(cli.config.as_deref())?;
     pacer::telemetry::init(settings.log_format);
+    if !settings.unknown_env.is_empty() {
+        tracing::warn!(
+            variables = settings.unknown_env.join(", "),
+            "ignored: these PACER_* variables name no setting"
+        );
+    }
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => actix_web::rt::System::new().block_on(serve(settings)),
     }
@@ -68,7 +74,21 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             "No API key configured; generated one for organisation `default`:\n\n    export PACER_KEY={key}\n"
         );
     }
-    tracing::info!(listen = %settings.listen, port = app.port, "serving");
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        store = settings.store_description(),
+        dialer = ?settings.dialer,
+        node_id = app.directory.node_id(),
+        listen = %settings.listen,
+        port = app.port,
+        "serving"
+    );
+    if settings.redis_url.is_none() {
+        tracing::warn!("the store is the in-memory one: nothing survives a restart");
+    }
+    if settings.dialer == pacer::config::DialerKind::Simulated {
+        tracing::warn!("the dialer is the simulated one: no real call is placed");
+    }
     let server = app.server.handle();
     let mut serving = actix_web::rt::spawn(app.server);
     tokio::select! {

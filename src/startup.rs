@@ -38,17 +38,29 @@ impl Components {
         ));
         let store: Arc<dyn CampaignStore> = match &settings.redis_url {
             None => Arc::new(MemoryStore::with_call_deadline(call_deadline)),
-            Some(url) => Arc::new(
-                RedisStore::connect(&RedisSettings {
-                    url: url.clone(),
-                    cluster: settings.redis_cluster,
-                    prefix: settings.redis_prefix.clone(),
-                    connections: settings.redis_connections,
-                    response_timeout: Duration::from_millis(settings.redis_timeout_ms),
-                    call_deadline,
-                })
-                .context("redis_url: cannot use the Redis store")?,
-            ),
+            Some(url) => {
+                let ca_pem = settings
+                    .redis_ca_file
+                    .as_ref()
+                    .map(|path| {
+                        std::fs::read(path).with_context(|| {
+                            format!("redis_ca_file: cannot read `{}`", path.display())
+                        })
+                    })
+                    .transpose()?;
+                Arc::new(
+                    RedisStore::connect(&RedisSettings {
+                        url: url.clone(),
+                        cluster: settings.redis_cluster,
+                        prefix: settings.redis_prefix.clone(),
+                        connections: settings.redis_connections,
+                        response_timeout: Duration::from_millis(settings.redis_timeout_ms),
+                        call_deadline,
+                        ca_pem,
+                    })
+                    .context("cannot use the Redis store")?,
+                )
+            }
         };
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let gate = Arc::new(CarrierGate::new(store.clone(), settings.dialer_max_cps));

@@ -42,6 +42,12 @@ impl ApiKeys {
                     "api_keys: the key of `{org}` is shorter than 16 characters"
                 ));
             }
+            // One key, one organisation: otherwise the last one would silently win.
+            if let Some(other) = keys.organisation(key.trim()).filter(|other| **other != org) {
+                return Err(format!(
+                    "api_keys: `{other}` and `{org}` are given the same key"
+                ));
+            }
             keys.insert(org, key.trim());
         }
         Ok(keys)
@@ -158,5 +164,11 @@ mod tests {
         assert!(keys.organisation("nope").is_none());
         assert!(ApiKeys::parse("acme").is_err());
         assert!(ApiKeys::parse("acme:short").is_err());
+        let shared = ApiKeys::parse("acme:0123456789abcdef,globex:0123456789abcdef").unwrap_err();
+        assert_eq!(
+            shared,
+            "api_keys: `acme` and `globex` are given the same key"
+        );
+        assert!(ApiKeys::parse("acme:0123456789abcdef,acme:0123456789abcdef").is_ok());
     }
 }

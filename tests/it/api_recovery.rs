@@ -122,6 +122,7 @@ impl OwnRedis {
             connections,
             response_timeout: std::time::Duration::from_millis(300),
             call_deadline: pacer::store::CallDeadline::default(),
+            ca_pem: None,
         })
         .unwrap()
     }

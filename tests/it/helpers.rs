@@ -546,6 +546,7 @@ pub fn redis_cluster_store() -> pacer::store::RedisStore {
         connections: 1,
         response_timeout: std::time::Duration::from_secs(5),
         call_deadline: pacer::store::CallDeadline::default(),
+        ca_pem: None,
     };
     pacer::store::RedisStore::connect(&settings).expect("a Redis Cluster store")
 }
@@ -564,6 +565,7 @@ pub fn redis_store_at(prefix: &str) -> pacer::store::RedisStore {
         connections: 2,
         response_timeout: std::time::Duration::from_secs(5),
         call_deadline: pacer::store::CallDeadline::default(),
+        ca_pem: None,
     };
     pacer::store::RedisStore::connect(&settings).expect("a Redis store")
 }

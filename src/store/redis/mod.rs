@@ -82,6 +82,8 @@ pub struct RedisSettings {
     /// How long a command may wait for its reply (the redis crate's default is 500 ms).
     pub response_timeout: Duration,
     pub call_deadline: CallDeadline,
+    /// Certificate authorities (PEM) for `rediss://` servers; `None`: the system's roots.
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 struct Scripts {
@@ -288,19 +290,32 @@ fn unavailable(error: impl std::fmt::Display) -> StoreError {
 impl RedisStore {
     /// Connects (lazily: the first command opens the first connection).
     pub fn connect(settings: &RedisSettings) -> Result<Self, StoreError> {
-        // For a cluster's connection, the subscribers and the control connection: one thread
-        // (two workers cost the node 15 % more CPU at 1 000 calls/s, and added no throughput;
-        // BENCHMARKS.md).
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("pacer-redis")
-            .enable_all()
-            .build()
-            .map_err(unavailable)?;
         let urls: Vec<&str> = settings.url.split(',').map(str::trim).collect();
+        let certificates = || redis::TlsCertificates {
+            client_tls: None,
+            root_cert: settings.ca_pem.clone(),
+        };
         // Nagle's algorithm stays on (the crate's default): TCP_NODELAY cost ≈ 5 % of the
         // dispatch throughput here (fewer requests per read), and no lateness (BENCHMARKS.md).
-        let client = redis::Client::open(urls[0]).map_err(unavailable)?;
+        // The error names no URL: it may carry a password.
+        let client = match settings.ca_pem {
+            None => redis::Client::open(urls[0]),
+            Some(_) => redis::Client::build_with_tls(urls[0], certificates()),
+        }
+        .map_err(|error| StoreError::Unavailable(format!("redis_url: {error}")))?;
+        // For a cluster's connection, the subscribers and the control connection: one thread
+        // (two workers cost the node 15 % more CPU at 1 000 calls/s, and added no throughput;
+        // BENCHMARKS.md). Held by `IoRuntime` at once: a runtime dropped on a caller's runtime
+        // (an error below, inside `serve`) must shut down in the background, never block.
+        let runtime = IoRuntime(Some(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("pacer-redis")
+                .enable_all()
+                .build()
+                .map_err(unavailable)?,
+        ));
+        let handle = runtime.0.as_ref().expect("just built").handle().clone();
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_response_timeout(Some(settings.response_timeout))
             .set_connection_timeout(Some(settings.response_timeout))
@@ -309,17 +324,21 @@ impl RedisStore {
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(50));
         let control = {
-            let _on_io_runtime = runtime.enter();
+            let _on_io_runtime = handle.enter();
             redis::aio::ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
                 .map_err(unavailable)?
         };
         let connections = if settings.cluster {
-            let cluster = redis::cluster::ClusterClientBuilder::new(urls)
+            let mut cluster = redis::cluster::ClusterClientBuilder::new(urls)
                 .connection_timeout(settings.response_timeout)
                 .response_timeout(settings.response_timeout)
-                .retries(1)
+                .retries(1);
+            if settings.ca_pem.is_some() {
+                cluster = cluster.certs(certificates());
+            }
+            let cluster = cluster
                 .build()
-                .map_err(unavailable)?;
+                .map_err(|error| StoreError::Unavailable(format!("redis_url: {error}")))?;
             Connections::Cluster(Box::new((cluster, tokio::sync::OnceCell::new())))
         } else {
             Connections::Single(Box::new(ThreadConnections {
@@ -340,7 +359,7 @@ impl RedisStore {
                 cache: parking_lot::Mutex::new(HashMap::new()),
                 recorded: parking_lot::Mutex::new(HashMap::new()),
             }),
-            runtime: Arc::new(IoRuntime(Some(runtime))),
+            runtime: Arc::new(runtime),
         })
     }
 
