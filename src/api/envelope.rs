@@ -50,7 +50,7 @@ pub fn page(data: impl Serialize, total: u64, limit: u32, offset: u64) -> HttpRe
             "total": total,
             "limit": limit,
             "offset": offset,
-            "has_more": offset + u64::from(limit) < total,
+            "has_more": offset.saturating_add(u64::from(limit)) < total,
         },
     }))
 }
@@ -77,7 +77,7 @@ pub async fn request_id(
         .and_then(valid_client_id)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let started = std::time::Instant::now();
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method());
     let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.path());
     let served = CURRENT_REQUEST_ID.scope(
         id.clone(),
@@ -93,13 +93,33 @@ pub async fn request_id(
     let elapsed = started.elapsed();
     // Inside the request's span: the line carries its request id.
     span.in_scope(|| tracing::debug!(%status, latency_us = elapsed.as_micros() as u64, "served"));
-    let labels = [("route", route), ("method", method), ("status", status)];
+    let labels = [
+        ("route", route),
+        ("method", method.to_owned()),
+        ("status", status),
+    ];
     metrics::counter!(HTTP_REQUESTS, &labels).increment(1);
     metrics::histogram!(HTTP_LATENCY, &labels).record(elapsed);
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }
     Ok(response)
+}
+
+/// The method as a metric label: one of the methods the API knows, or `other` (a client can
+/// send any token as a method, and each would be a new series).
+fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
 
 /// The envelope of a route that does not exist.
