@@ -52,7 +52,7 @@ pub struct ListQuery {
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     limit: Option<String>,
     /// Items to skip, default 0.
-    #[param(value_type = Option<u64>, minimum = 0)]
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 9_223_372_036_854_775_807_u64)]
     offset: Option<String>,
     /// Only items of this status.
     status: Option<String>,
@@ -90,11 +90,22 @@ impl ListQuery {
             None => 0,
             Some(text) => text
                 .parse::<u64>()
-                .map_err(|_| DomainError::new("offset", format!("`{text}` is not a number ≥ 0")))?,
+                .ok()
+                .filter(|&offset| offset <= MAX_OFFSET)
+                .ok_or_else(|| {
+                    DomainError::new(
+                        "offset",
+                        format!("`{text}` is not a number from 0 to {MAX_OFFSET}"),
+                    )
+                })?,
         };
         Ok(Page { limit, offset })
     }
 }
+
+/// The largest `offset` taken: far past any list, and small enough that `offset + limit`
+/// never overflows.
+const MAX_OFFSET: u64 = i64::MAX as u64;
 
 fn query(query: Result<web::Query<ListQuery>, actix_web::Error>) -> Result<ListQuery, ApiError> {
     query

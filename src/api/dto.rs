@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use super::json::from_value;
 use crate::domain::{
     CampaignSpec, DialOutcome, DomainError, PhoneNumber, PhoneRotation, Schedule, SchedulePatch,
-    StartRule, required_text,
+    StartRule, caller_ids, checked_text, is_printable, required_text,
 };
 use crate::store::{AddedContacts, CallStats, Campaign, CampaignEdit, Contact, NewContact};
 
@@ -22,36 +22,67 @@ fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
+/// A field that may be absent but never `null`: a `null` would read as "unchanged" on a PATCH,
+/// and an operator would believe a value was set.
+fn not_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    match Option::<T>::deserialize(d)? {
+        Some(value) => Ok(Some(value)),
+        None => Err(serde::de::Error::custom("must not be null")),
+    }
+}
+
 /// The body of `POST /batch-calls` and of `PATCH /batch-calls/{id}`: every field optional here,
 /// the required ones are checked on create.
 ///
 /// The schema documents the contract (API.md); the handler checks every rule itself and names
-/// the field of the first violation (422).
+/// the field of the first violation (422). An unknown field is 422, and so is a `null` for a
+/// field that cannot be null: either would otherwise change nothing while the client believes
+/// it did.
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CampaignInput {
     /// 1–255 characters; required on create.
-    #[schema(min_length = 1, max_length = 255, example = "November renewals")]
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(
+        nullable = false,
+        min_length = 1,
+        max_length = 255,
+        example = "November renewals"
+    )]
     pub name: Option<String>,
     /// Opaque, passed to the dialer; required on create.
-    #[schema(min_length = 1, example = "agent_1")]
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(
+        nullable = false,
+        min_length = 1,
+        max_length = 255,
+        example = "agent_1"
+    )]
     pub agent_id: Option<String>,
-    /// Caller ids, passed to the dialer.
+    /// Caller ids, passed to the dialer: at most 100, each 1–255 characters.
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false, max_items = 100)]
     pub phone_number_ids: Option<Vec<String>>,
-    #[schema(value_type = Option<PhoneRotationName>)]
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false, value_type = Option<PhoneRotationName>)]
     pub phone_rotation_strategy: Option<String>,
     /// Inline contacts (create only; on PATCH use `POST …/contacts`).
-    #[schema(value_type = Option<Vec<ContactInput>>)]
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false, value_type = Option<Vec<ContactInput>>)]
     pub contacts: Option<Vec<Value>>,
     // The scheduling fields. They are not a flattened struct: serde's `flatten` would hide the
-    // field name from the error of a mistyped value.
-    #[schema(value_type = Option<ScheduleTypeName>)]
+    // field name from the error of a mistyped value (and cannot deny unknown fields).
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false, value_type = Option<ScheduleTypeName>)]
     pub schedule_type: Option<String>,
-    /// RFC 3339; required when `schedule_type` is `scheduled`; without an offset it is read in
-    /// `timezone`.
-    #[schema(example = "2026-12-01T09:00:00Z")]
+    /// RFC 3339, from 1970 to 9999; required when `schedule_type` is `scheduled`; without an
+    /// offset it is read in `timezone`.
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false, example = "2026-12-01T09:00:00Z")]
     pub scheduled_at: Option<String>,
     /// IANA name, default `UTC`.
-    #[schema(example = "America/New_York")]
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false, example = "America/New_York")]
     pub timezone: Option<String>,
     /// `HH:MM` in `timezone`; null or absent: the whole day.
     #[serde(default, deserialize_with = "nullable")]
@@ -62,23 +93,27 @@ pub struct CampaignInput {
     #[schema(value_type = Option<String>, nullable, pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "17:00")]
     pub end_time: Option<Option<String>>,
     /// ISO days, 1 = Monday; default Monday to Friday.
-    #[schema(value_type = Option<Vec<u8>>, min_items = 1, max_items = 7, example = json!([1, 2, 3, 4, 5]))]
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false, value_type = Option<Vec<u8>>, min_items = 1, max_items = 7, example = json!([1, 2, 3, 4, 5]))]
     pub working_days: Option<Vec<i64>>,
     /// 1–100, default 10 (alias `concurrency`).
-    #[serde(alias = "concurrency")]
-    #[schema(minimum = 1, maximum = 100)]
+    #[serde(alias = "concurrency", default, deserialize_with = "not_null")]
+    #[schema(nullable = false, minimum = 1, maximum = 100)]
     pub max_concurrent_calls: Option<i64>,
     /// 1–1 000 000, or null for no daily cap.
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<u32>, nullable, minimum = 1, maximum = 1_000_000)]
     pub max_calls_per_day: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false)]
     pub retry_failed: Option<bool>,
     /// 0–3 (alias `retry_attempts`).
-    #[serde(alias = "retry_attempts")]
-    #[schema(minimum = 0, maximum = 3)]
+    #[serde(alias = "retry_attempts", default, deserialize_with = "not_null")]
+    #[schema(nullable = false, minimum = 0, maximum = 3)]
     pub max_retry_attempts: Option<i64>,
-    /// At least 1, default 30.
-    #[schema(minimum = 1)]
+    /// 1–10 080 (a week), default 30.
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false, minimum = 1, maximum = 10_080)]
     pub retry_delay_minutes: Option<i64>,
 }
 
@@ -101,11 +136,16 @@ impl CampaignInput {
     }
 }
 
-/// The body of `POST …/schedule`: only when and where (both optional).
+/// The body of `POST …/schedule`: only when and where (both optional, neither null).
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ScheduleBody {
-    /// RFC 3339; overrides the campaign's planned start.
+    /// RFC 3339, from 1970 to 9999; overrides the campaign's planned start.
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false)]
     pub scheduled_at: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false)]
     pub timezone: Option<String>,
 }
 
@@ -150,17 +190,41 @@ impl From<ScheduleBody> for SchedulePatch {
 
 /// One contact of a request.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ContactInput {
     /// E.164.
     #[schema(pattern = "^\\+[1-9][0-9]{1,14}$", example = "+15550001234")]
     phone_number: String,
+    /// At most 255 characters.
+    #[schema(max_length = 255)]
     first_name: Option<String>,
+    /// At most 255 characters.
+    #[schema(max_length = 255)]
     last_name: Option<String>,
+    /// At most 320 characters.
+    #[schema(max_length = 320)]
     email: Option<String>,
+    /// At most 50 fields; names 1–64 characters, values at most 1 000.
     #[serde(default)]
     custom_fields: BTreeMap<String, String>,
     /// IANA name (reserved for per-contact calling windows).
     timezone: Option<String>,
+}
+
+/// Most custom fields on one contact.
+const MAX_CUSTOM_FIELDS: usize = 50;
+
+/// Checks an optional free-text field of a contact.
+fn optional_text(
+    parent: &str,
+    field: &str,
+    text: Option<String>,
+    max_chars: usize,
+) -> Result<Option<String>, DomainError> {
+    if let Some(text) = &text {
+        checked_text(&format!("{parent}.{field}"), text, 0, max_chars)?;
+    }
+    Ok(text)
 }
 
 /// One contact row, its errors named under `contacts[index]`.
@@ -174,6 +238,20 @@ pub fn contact(index: usize, row: Value) -> Result<NewContact, DomainError> {
         }
     })?;
     let phone = PhoneNumber::parse(&input.phone_number).map_err(|error| error.within(&parent))?;
+    let first_name = optional_text(&parent, "first_name", input.first_name, 255)?;
+    let last_name = optional_text(&parent, "last_name", input.last_name, 255)?;
+    let email = optional_text(&parent, "email", input.email, 320)?;
+    if input.custom_fields.len() > MAX_CUSTOM_FIELDS {
+        return Err(DomainError::new(
+            format!("{parent}.custom_fields"),
+            format!("at most {MAX_CUSTOM_FIELDS} fields"),
+        ));
+    }
+    for (name, value) in &input.custom_fields {
+        let field = format!("{parent}.custom_fields.{}", name.escape_debug());
+        checked_text(&field, name, 1, 64)?;
+        checked_text(&field, value, 0, 1_000)?;
+    }
     let timezone = input
         .timezone
         .map(|name| {
@@ -187,9 +265,9 @@ pub fn contact(index: usize, row: Value) -> Result<NewContact, DomainError> {
         .transpose()?;
     Ok(NewContact {
         phone,
-        first_name: input.first_name,
-        last_name: input.last_name,
-        email: input.email,
+        first_name,
+        last_name,
+        email,
         custom_fields: input.custom_fields,
         timezone,
     })
@@ -212,7 +290,7 @@ impl CampaignInput {
         let spec = CampaignSpec {
             name: required_text("name", &name, 255)?,
             agent_id: required_text("agent_id", &agent_id, 255)?,
-            phone_number_ids: self.phone_number_ids.unwrap_or_default(),
+            phone_number_ids: caller_ids(self.phone_number_ids.unwrap_or_default())?,
             rotation: rotation(self.phone_rotation_strategy.as_deref())?.unwrap_or_default(),
             schedule,
         };
@@ -245,7 +323,7 @@ impl CampaignInput {
                 .agent_id
                 .map(|agent| required_text("agent_id", &agent, 255))
                 .transpose()?,
-            phone_number_ids: self.phone_number_ids,
+            phone_number_ids: self.phone_number_ids.map(caller_ids).transpose()?,
             rotation: rotation(self.phone_rotation_strategy.as_deref())?,
             schedule,
         })
@@ -254,6 +332,7 @@ impl CampaignInput {
 
 /// The body of `POST …/contacts`: invalid and duplicate rows are skipped and listed.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ContactsInput {
     #[schema(value_type = Vec<ContactInput>)]
     pub contacts: Vec<Value>,
@@ -261,6 +340,7 @@ pub struct ContactsInput {
 
 /// The body of `POST /batch-calls/bulk-delete`.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BulkDeleteInput {
     /// At most 100 (alias `batch_call_ids`).
     #[serde(alias = "batch_call_ids")]
@@ -289,8 +369,12 @@ fn rfc3339(instant: DateTime<Utc>) -> String {
     instant.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// An instant to show, or `null` outside the range RFC 3339 can show (a projection of a queue
+/// position thousands of years ahead: never `+10000-…`).
 fn opt_rfc3339(instant: Option<DateTime<Utc>>) -> Option<String> {
-    instant.map(rfc3339)
+    instant
+        .filter(|&instant| is_printable(instant))
+        .map(rfc3339)
 }
 
 /// A campaign on the wire.

@@ -93,6 +93,7 @@ impl From<StoreError> for ApiError {
             StoreError::StaleLease => {
                 Self::Unavailable("the campaign moved to another dispatcher".to_owned())
             }
+            StoreError::Corrupt(what) => Self::Internal(format!("unreadable {what} in the store")),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! A campaign's definition apart from its schedule: name, agent and caller ids.
 
+use super::text::checked_text;
 use super::{DomainError, Schedule};
 
 /// How the dialer picks a caller id from `phone_number_ids`.
@@ -33,16 +34,21 @@ impl PhoneRotation {
     }
 }
 
-/// Checks a required free-text field: 1 to `max_chars` characters, not only blanks.
-pub fn required_text(field: &str, text: &str, max_chars: usize) -> Result<String, DomainError> {
-    let n_chars = text.chars().count();
-    if text.trim().is_empty() || n_chars > max_chars {
+/// Most caller ids a campaign names.
+pub const MAX_CALLER_IDS: usize = 100;
+
+/// Checks `phone_number_ids`: at most [`MAX_CALLER_IDS`], each 1 to 255 characters of text.
+pub fn caller_ids(ids: Vec<String>) -> Result<Vec<String>, DomainError> {
+    if ids.len() > MAX_CALLER_IDS {
         return Err(DomainError::new(
-            field,
-            format!("must be 1 to {max_chars} characters"),
+            "phone_number_ids",
+            format!("at most {MAX_CALLER_IDS} ids"),
         ));
     }
-    Ok(text.to_owned())
+    for (index, id) in ids.iter().enumerate() {
+        checked_text(&format!("phone_number_ids[{index}]"), id, 1, 255)?;
+    }
+    Ok(ids)
 }
 
 /// What an operator defines: who calls, from which numbers, on which schedule.

@@ -11,8 +11,9 @@ mod ids;
 mod pacing;
 mod schedule;
 mod status;
+mod text;
 
-pub use campaign::{CampaignSpec, PhoneRotation, required_text};
+pub use campaign::{CampaignSpec, MAX_CALLER_IDS, PhoneRotation, caller_ids};
 pub use contact::{ContactStatus, DialOutcome, RetryDecision};
 pub use error::DomainError;
 pub use gcra::Rate;
@@ -20,6 +21,7 @@ pub use ids::{CallId, CampaignId, ContactId, OrgId, PhoneNumber};
 pub use pacing::{Gate, PacingState, Plan};
 pub use schedule::{
     DayWindow, LocalWindow, RetryPolicy, Schedule, SchedulePatch, StartRule, TimeOfDay,
-    WorkingDays, local_date, resolve_local,
+    WorkingDays, earliest_instant, is_printable, latest_instant, local_date, resolve_local,
 };
 pub use status::{CampaignStatus, Command, InvalidTransition, StartIs, transition};
+pub use text::{checked_text, required_text};

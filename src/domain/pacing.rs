@@ -90,10 +90,45 @@ impl Schedule {
         now: DateTime<Utc>,
         rank: u64,
     ) -> DateTime<Utc> {
+        self.projected_dues(start, pacing, now, &[rank])[0]
+    }
+
+    /// [`Schedule::projected_due`] of many queue positions (a page of contacts) in one walk of
+    /// the calendar: the cost is the days up to the last position, skipped a day at a time by
+    /// their number of slots, not the positions.
+    pub fn projected_dues(
+        &self,
+        start: DateTime<Utc>,
+        pacing: &PacingState,
+        now: DateTime<Utc>,
+        ranks: &[u64],
+    ) -> Vec<DateTime<Utc>> {
         let anchor = now.max(start);
         let used = pacing.used_on(local_date(self.timezone, anchor));
-        let slot = Plan::new(self, anchor, used).slots_from(rank).next();
-        slot.expect("a validated schedule always has a next slot")
+        let plan = Plan::new(self, anchor, used);
+        let mut order: Vec<usize> = (0..ranks.len()).collect();
+        order.sort_by_key(|&index| ranks[index]);
+        let mut dues = vec![anchor; ranks.len()];
+        let mut slots = plan.slots_from(0);
+        // The position of the slot `slots` yields next.
+        let mut position = 0;
+        let mut last: Option<(u64, DateTime<Utc>)> = None;
+        for index in order {
+            let rank = ranks[index];
+            let due = match last {
+                Some((last_rank, due)) if last_rank == rank => due,
+                _ => {
+                    slots.skip_positions(rank - position);
+                    position = rank + 1;
+                    slots
+                        .next()
+                        .expect("a validated schedule always has a next slot")
+                }
+            };
+            dues[index] = due;
+            last = Some((rank, due));
+        }
+        dues
     }
 
     /// The first open slot at or after `instant`: where a retry is due.
@@ -168,24 +203,7 @@ impl<'a> Plan<'a> {
             current: None,
             first_day: true,
         };
-        let mut to_skip = position;
-        while to_skip > 0 {
-            let Some(day) = slots.current_day() else {
-                break;
-            };
-            let in_day = day.remaining();
-            match in_day {
-                None => break, // no cap: every position shares the same instant
-                Some(n) if n > to_skip => {
-                    slots.current.as_mut().expect("current day").next_index += to_skip as u32;
-                    break;
-                }
-                Some(n) => {
-                    to_skip -= n;
-                    slots.current = None;
-                }
-            }
-        }
+        slots.skip_positions(position);
         slots
     }
 }
@@ -221,6 +239,27 @@ pub struct Slots<'a> {
 }
 
 impl Slots<'_> {
+    /// Skips the next `n` slots, whole days at a time (a day's slots are counted, not walked).
+    pub fn skip_positions(&mut self, n: u64) {
+        let mut to_skip = n;
+        while to_skip > 0 {
+            let Some(day) = self.current_day() else {
+                return;
+            };
+            match day.remaining() {
+                None => return, // no cap: every position shares the same instant
+                Some(n) if n > to_skip => {
+                    self.current.as_mut().expect("current day").next_index += to_skip as u32;
+                    return;
+                }
+                Some(n) => {
+                    to_skip -= n;
+                    self.current = None;
+                }
+            }
+        }
+    }
+
     fn slot_at(&self, window: &DayWindow, cap: u32, index: u32) -> DateTime<Utc> {
         let offset_ms = i64::from(index) * self.schedule.window.len_ms() / i64::from(cap);
         if window.uniform {
@@ -447,6 +486,27 @@ mod tests {
                 Some(walked[position as usize]),
                 "{position}"
             );
+        }
+    }
+
+    #[test]
+    fn a_page_of_positions_is_projected_in_one_walk_as_each_alone() {
+        let start = at("2026-03-01T15:00:00Z");
+        let pacing = PacingState::default();
+        for schedule in [
+            nine_to_five("America/New_York", Some(7)),
+            nine_to_five("Europe/London", Some(1)),
+            nine_to_five("UTC", None),
+        ] {
+            let ranks = [5, 0, 399, 12, 12, 100, 1];
+            let dues = schedule.projected_dues(start, &pacing, start, &ranks);
+            for (rank, due) in ranks.iter().zip(&dues) {
+                let walked = Plan::new(&schedule, start, 0)
+                    .slots()
+                    .nth(*rank as usize)
+                    .unwrap();
+                assert_eq!(*due, walked, "{} rank {rank}", schedule.timezone);
+            }
         }
     }
 

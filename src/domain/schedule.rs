@@ -24,7 +24,9 @@ impl TimeOfDay {
             )
         };
         let (hours, minutes) = text.split_once(':').ok_or_else(invalid)?;
-        if hours.len() != 2 || minutes.len() != 2 {
+        // Digits only: Rust's integer parsing takes a sign (`+9` is 9).
+        let digits = |part: &str| part.len() == 2 && part.bytes().all(|b| b.is_ascii_digit());
+        if !digits(hours) || !digits(minutes) {
             return Err(invalid());
         }
         let hours: u16 = hours.parse().map_err(|_| invalid())?;
@@ -161,6 +163,21 @@ pub enum StartRule {
     Immediate,
     /// Not before this instant.
     At(DateTime<Utc>),
+}
+
+/// The earliest instant the API takes or shows: Pacer's clock starts at the Unix epoch.
+pub fn earliest_instant() -> DateTime<Utc> {
+    DateTime::UNIX_EPOCH
+}
+
+/// The latest instant the API takes or shows: RFC 3339 years have four digits.
+pub fn latest_instant() -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(253_402_300_799_999).expect("9999-12-31T23:59:59.999Z")
+}
+
+/// Whether `instant` lies in the range the API takes and shows as RFC 3339.
+pub fn is_printable(instant: DateTime<Utc>) -> bool {
+    (earliest_instant()..=latest_instant()).contains(&instant)
 }
 
 /// A `scheduled_at` as given: an instant, or a wall time read in the campaign's timezone.
@@ -311,7 +328,16 @@ impl Schedule {
         };
         next.start = match (scheduled, start_at, next.start) {
             (false, _, _) => StartRule::Immediate,
-            (true, Some(at), _) => StartRule::At(at.resolve(next.timezone)),
+            (true, Some(at), _) => {
+                let instant = at.resolve(next.timezone);
+                if !is_printable(instant) {
+                    return Err(DomainError::new(
+                        "scheduled_at",
+                        "must lie between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59Z",
+                    ));
+                }
+                StartRule::At(instant)
+            }
             (true, None, StartRule::At(instant)) => StartRule::At(instant),
             (true, None, StartRule::Immediate) => {
                 return Err(DomainError::new(
@@ -513,6 +539,36 @@ mod tests {
             },
             "scheduled_at",
         );
+        check_error(
+            SchedulePatch {
+                start_time: Some(Some("+9:00".into())),
+                ..patch()
+            },
+            "start_time",
+        );
+        check_error(
+            SchedulePatch {
+                end_time: Some(Some("17:-0".into())),
+                ..patch()
+            },
+            "end_time",
+        );
+        // Instants whose UTC lies past year 9999 or before 1970, whatever their offset.
+        for (zone, at) in [
+            ("UTC", "9999-12-31T23:00:00-05:00"),
+            ("Pacific/Apia", "0000-01-01T00:00:00"),
+            ("UTC", "1969-12-31T23:59:59Z"),
+            ("America/Adak", "9999-12-31T23:00:00"),
+        ] {
+            check_error(
+                SchedulePatch {
+                    timezone: Some(zone.into()),
+                    scheduled_at: Some(at.into()),
+                    ..patch()
+                },
+                "scheduled_at",
+            );
+        }
     }
 
     #[test]
