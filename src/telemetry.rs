@@ -39,6 +39,9 @@ pub const DIALER_GIVE_UPS: &str = "pacer_dialer_give_ups_total";
 pub const WEBHOOK_DELIVERIES: &str = "pacer_webhook_deliveries_total";
 /// API requests refused by the per-organisation rate limit.
 pub const RATE_LIMITED: &str = "pacer_http_rate_limited_total";
+/// Stored records a list skipped because they could not be read back, by `record`
+/// (`campaign`, `contact`).
+pub const UNREADABLE_RECORDS: &str = "pacer_store_unreadable_records_total";
 
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
@@ -143,4 +146,8 @@ fn describe() {
     );
     describe_counter!(WEBHOOK_DELIVERIES, "Outbound webhook attempts, by result.");
     describe_counter!(RATE_LIMITED, "API requests refused by the rate limit.");
+    describe_counter!(
+        UNREADABLE_RECORDS,
+        "Stored records a list skipped because they could not be read back, by record."
+    );
 }

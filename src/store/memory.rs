@@ -16,6 +16,7 @@ use super::{
     IDEMPOTENCY_PENDING_TTL, IDEMPOTENCY_TTL, Idempotency, Listing, NewContact, NodeBeat,
     OutboxEntry, Outcome, Page, Recorded, StoreError, StoredResponse, Subscription, Tokens,
 };
+use super::{ContactsPage, QueueView};
 use crate::domain::{
     CallId, CampaignId, CampaignSpec, CampaignStatus, Command, ContactId, ContactStatus, Gate,
     OrgId, PacingState, Rate, RetryDecision, SchedulePatch, gcra, transition,
@@ -138,6 +139,60 @@ struct InFlight {
     deadline: DateTime<Utc>,
 }
 
+/// The contacts never called, in insertion order: the sequences from `cursor` to `end`, and
+/// those before the cursor that went back to the queue after a claim (`released`, served
+/// first). A position in the queue is then a count of released ones and a subtraction, never a
+/// walk of the queue.
+#[derive(Debug, Default)]
+struct FreshQueue {
+    cursor: u32,
+    end: u32,
+    released: BTreeSet<u32>,
+}
+
+impl FreshQueue {
+    /// Appends the next new contact (sequences come in order).
+    fn push(&mut self, sequence: u32) {
+        debug_assert_eq!(sequence, self.end);
+        self.end = sequence + 1;
+    }
+
+    fn release(&mut self, sequence: u32) {
+        self.released.insert(sequence);
+    }
+
+    fn pop_first(&mut self) -> Option<u32> {
+        if let Some(sequence) = self.released.pop_first() {
+            return Some(sequence);
+        }
+        (self.cursor < self.end).then(|| {
+            self.cursor += 1;
+            self.cursor - 1
+        })
+    }
+
+    fn clear(&mut self) {
+        self.cursor = self.end;
+        self.released.clear();
+    }
+
+    fn is_empty(&self) -> bool {
+        self.released.is_empty() && self.cursor == self.end
+    }
+
+    /// The queue position of `sequence`, if it waits for its first call.
+    fn rank(&self, sequence: u32) -> Option<u64> {
+        let released_ahead = self.released.range(..sequence).count() as u64;
+        if self.released.contains(&sequence) {
+            Some(released_ahead)
+        } else if (self.cursor..self.end).contains(&sequence) {
+            Some(self.released.len() as u64 + u64::from(sequence - self.cursor))
+        } else {
+            None
+        }
+    }
+}
+
 /// One campaign: its record, its contacts and its queue.
 #[derive(Debug)]
 struct CampaignState {
@@ -147,7 +202,7 @@ struct CampaignState {
     contacts: Vec<Contact>,
     phones: HashSet<String>,
     /// Contacts never called, in insertion order: due as soon as the gate opens.
-    fresh: BTreeSet<u32>,
+    fresh: FreshQueue,
     /// Contacts to call again, by `(due time in ms, sequence)`.
     retries: BTreeSet<(i64, u32)>,
     in_flight: HashMap<u32, InFlight>,
@@ -211,7 +266,7 @@ impl CampaignState {
                 call_id: None,
                 called_at: None,
             });
-            self.fresh.insert(self.contacts.len() as u32 - 1);
+            self.fresh.push(self.contacts.len() as u32 - 1);
             self.campaign.counters.total += 1;
             self.campaign.counters.add(ContactStatus::Pending);
             result.added += 1;
@@ -369,39 +424,43 @@ impl CampaignState {
         self.wake_at(now).into_iter().chain(first_deadline).min()
     }
 
-    /// The page of contacts, with the due time of each waiting one projected from `now`.
-    fn contacts_page(
-        &self,
-        status: Option<ContactStatus>,
-        page_of: Page,
-        now: DateTime<Utc>,
-    ) -> Vec<Contact> {
-        let matching = self
-            .contacts
-            .iter()
-            .enumerate()
-            .filter(|(_, record)| status.is_none_or(|s| record.status == s))
-            .skip(page_of.offset as usize)
-            .take(page_of.limit as usize);
-        let mut rank: Option<u64> = None;
-        let mut page = Vec::new();
-        for (sequence, record) in matching {
-            let mut contact = (*record).clone();
+    /// The page of contacts as they are, with the queue position of each one never called:
+    /// a copy, so that their due times are projected outside the campaign's lock.
+    fn contacts_page(&self, status: Option<ContactStatus>, page_of: Page) -> ContactsPage {
+        let limit = page_of.limit as usize;
+        let matching: Box<dyn Iterator<Item = (usize, &Contact)>> = match status {
+            // Without a filter the page starts at a known sequence.
+            None => Box::new(
+                self.contacts
+                    .iter()
+                    .enumerate()
+                    .skip(page_of.offset.min(self.contacts.len() as u64) as usize),
+            ),
+            Some(status) => Box::new(
+                self.contacts
+                    .iter()
+                    .enumerate()
+                    .filter(move |(_, record)| record.status == status)
+                    .skip(page_of.offset as usize),
+            ),
+        };
+        let mut page = ContactsPage {
+            items: Vec::new(),
+            ranks: Vec::new(),
+            queue: self.campaign.starts_at.map(|start| QueueView {
+                schedule: self.campaign.spec.schedule.clone(),
+                start,
+                pacing: self.pacing,
+            }),
+        };
+        for (sequence, record) in matching.take(limit) {
             let sequence = sequence as u32;
-            let waiting =
-                contact.status == ContactStatus::Scheduled && self.fresh.contains(&sequence);
-            if let (Some(start), true) = (self.campaign.starts_at, waiting) {
-                // Ranks grow by one from fresh contact to fresh contact in insertion order.
-                let position = match rank {
-                    Some(previous) => previous + 1,
-                    None => self.fresh.range(..sequence).count() as u64,
-                };
-                rank = Some(position);
-                let schedule = &self.campaign.spec.schedule;
-                contact.scheduled_at =
-                    Some(schedule.projected_due(start, &self.pacing, now, position));
+            if record.status == ContactStatus::Scheduled
+                && let Some(rank) = self.fresh.rank(sequence)
+            {
+                page.ranks.push((page.items.len(), rank));
             }
-            page.push(contact);
+            page.items.push(record.clone());
         }
         page
     }
@@ -458,13 +517,6 @@ impl CampaignState {
     }
 }
 
-fn page<T>(items: impl Iterator<Item = T>, page: Page) -> Vec<T> {
-    items
-        .skip(page.offset as usize)
-        .take(page.limit as usize)
-        .collect()
-}
-
 #[async_trait]
 impl CampaignStore for MemoryStore {
     async fn create_campaign(
@@ -480,7 +532,7 @@ impl CampaignStore for MemoryStore {
             pacing: PacingState::default(),
             contacts: Vec::with_capacity(contacts.len()),
             phones: HashSet::with_capacity(contacts.len()),
-            fresh: BTreeSet::new(),
+            fresh: FreshQueue::default(),
             retries: BTreeSet::new(),
             in_flight: HashMap::new(),
             n_claims: 0,
@@ -523,20 +575,21 @@ impl CampaignStore for MemoryStore {
             .get(org)
             .cloned()
             .unwrap_or_default();
-        let matching: Vec<Campaign> = ids
-            .iter()
-            .rev()
-            .filter_map(|&id| {
-                self.with_campaign(org, id, |state| Ok(state.campaign.clone()))
-                    .ok()
-            })
-            .filter(|campaign| filter.matches(campaign))
-            .collect();
-        let total = matching.len() as u64;
-        Ok(Listing {
-            items: page(matching.into_iter(), page_of),
-            total,
-        })
+        // Every campaign is looked at (for the total), only the page's are copied.
+        let (mut total, mut items) = (0u64, Vec::new());
+        for &id in ids.iter().rev() {
+            let campaign = self.with_campaign(org, id, |state| {
+                let wanted = filter.matches(&state.campaign);
+                let in_page =
+                    wanted && total >= page_of.offset && items.len() < page_of.limit as usize;
+                Ok((wanted, in_page.then(|| state.campaign.clone())))
+            });
+            if let Ok((wanted, copy)) = campaign {
+                total += u64::from(wanted);
+                items.extend(copy);
+            }
+        }
+        Ok(Listing { items, total })
     }
 
     async fn edit_campaign(
@@ -609,15 +662,14 @@ impl CampaignStore for MemoryStore {
         page_of: Page,
         now: DateTime<Utc>,
     ) -> Result<Listing<Contact>, StoreError> {
-        self.with_campaign(org, id, |state| {
+        let (page, total) = self.with_campaign(org, id, |state| {
             let total = status.map_or(state.campaign.counters.total, |s| {
                 state.campaign.counters.of(s)
             });
-            Ok(Listing {
-                items: state.contacts_page(status, page_of, now),
-                total,
-            })
-        })
+            Ok((state.contacts_page(status, page_of), total))
+        })?;
+        let items = super::project_off_thread(move || page.project(now)).await?;
+        Ok(Listing { items, total })
     }
 
     async fn delete_campaign(&self, org: &OrgId, id: CampaignId) -> Result<(), StoreError> {
@@ -769,7 +821,7 @@ impl CampaignStore for MemoryStore {
         } else {
             state.set_status(sequence, ContactStatus::Scheduled);
             if first_attempt {
-                state.fresh.insert(sequence);
+                state.fresh.release(sequence);
             } else {
                 state.retries.insert((due_ms, sequence));
             }

@@ -40,6 +40,9 @@ pub enum StoreError {
     /// The backend cannot be reached; nothing was changed.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// A stored record cannot be read back (a bug, or data written by hand): what it was.
+    #[error("unreadable {0} in the store")]
+    Corrupt(String),
 }
 
 /// A campaign as the store holds it: definition, status, counters and timestamps.
@@ -381,6 +384,65 @@ impl CallStats {
         self.total_duration_secs += u64::from(result.duration_secs);
         *self.by_hour.entry(unix_hour(at)).or_default() += 1;
     }
+}
+
+/// What a queue position is projected from: the campaign's schedule, start and pacing.
+#[derive(Debug, Clone)]
+pub(crate) struct QueueView {
+    pub(crate) schedule: crate::domain::Schedule,
+    pub(crate) start: DateTime<Utc>,
+    pub(crate) pacing: crate::domain::PacingState,
+}
+
+/// A page of contacts read from a backend, and the queue positions of those never called
+/// (`(index in items, position)`), whose due times are still to be projected.
+#[derive(Debug)]
+pub(crate) struct ContactsPage {
+    pub(crate) items: Vec<Contact>,
+    pub(crate) ranks: Vec<(usize, u64)>,
+    pub(crate) queue: Option<QueueView>,
+}
+
+impl ContactsPage {
+    /// The contacts with the due time of each one never called projected from `now` (one walk
+    /// of the calendar for the whole page).
+    pub(crate) fn project(mut self, now: DateTime<Utc>) -> Vec<Contact> {
+        if let (Some(queue), false) = (&self.queue, self.ranks.is_empty()) {
+            let ranks: Vec<u64> = self.ranks.iter().map(|&(_, rank)| rank).collect();
+            let dues = queue
+                .schedule
+                .projected_dues(queue.start, &queue.pacing, now, &ranks);
+            for (&(index, _), due) in self.ranks.iter().zip(dues) {
+                self.items[index].scheduled_at = Some(due);
+            }
+        }
+        self.items
+    }
+}
+
+/// Runs `work` (CPU work a request waits for, such as projecting due times) on the runtime's
+/// blocking threads, never on the thread that serves other requests or dispatches.
+pub(crate) async fn project_off_thread<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, StoreError> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => runtime
+            .spawn_blocking(work)
+            .await
+            .map_err(|error| StoreError::Unavailable(error.to_string())),
+        Err(_) => Ok(work()),
+    }
+}
+
+/// Logs and counts a record that a list skipped because it could not be read back: one bad
+/// record never stops a list.
+pub(crate) fn skip_unreadable(
+    record: &'static str,
+    id: impl std::fmt::Display,
+    error: &StoreError,
+) {
+    tracing::error!(record, %id, %error, "unreadable record skipped");
+    metrics::counter!(crate::telemetry::UNREADABLE_RECORDS, "record" => record).increment(1);
 }
 
 /// The Unix hour (hours since the epoch, UTC) of an instant.

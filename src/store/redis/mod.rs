@@ -646,6 +646,161 @@ impl Inner {
         Ok(meta)
     }
 
+    /// The ids of the page of the organisation's campaigns that match `filter` (newest first),
+    /// and how many match in all: the index is read a chunk at a time, each campaign by its
+    /// status and agent alone.
+    async fn matching_campaigns(
+        &self,
+        con: &mut Connection,
+        index: &str,
+        filter: &CampaignFilter,
+        page: Page,
+    ) -> Result<(Vec<String>, u64), StoreError> {
+        const CHUNK: isize = 500;
+        let (mut page_ids, mut total, mut first) = (Vec::new(), 0u64, 0isize);
+        loop {
+            let ids: Vec<String> = con
+                .zrevrange(index, first, first + CHUNK - 1)
+                .await
+                .map_err(unavailable)?;
+            if ids.is_empty() {
+                return Ok((page_ids, total));
+            }
+            let reads = ids.iter().map(|id| {
+                let meta = CampaignId::parse(id)
+                    .map_or_else(|_| String::new(), |id| self.keys.campaign(id).meta());
+                redis::cmd("HMGET")
+                    .arg(meta)
+                    .arg("status")
+                    .arg("agent")
+                    .clone()
+            });
+            let fields: Vec<(Option<String>, Option<String>)> = query_each(con, reads).await?;
+            for (id, (status, agent)) in ids.iter().zip(fields) {
+                let status = status.as_deref().and_then(CampaignStatus::parse);
+                let wanted = status.is_some()
+                    && filter.status.is_none_or(|wanted| status == Some(wanted))
+                    && filter
+                        .agent_id
+                        .as_ref()
+                        .is_none_or(|wanted| agent.as_ref() == Some(wanted));
+                if wanted {
+                    if total >= page.offset && page_ids.len() < page.limit as usize {
+                        page_ids.push(id.clone());
+                    }
+                    total += 1;
+                }
+            }
+            if (ids.len() as isize) < CHUNK {
+                return Ok((page_ids, total));
+            }
+            first += CHUNK;
+        }
+    }
+
+    /// A page of the campaign's contacts in insertion order, optionally of one status, with the
+    /// queue position of each one never called (projected by the caller); and how many contacts
+    /// the filter matches in all. A contact that cannot be read back is skipped (logged and
+    /// counted).
+    async fn contacts_page(
+        &self,
+        org: &OrgId,
+        id: CampaignId,
+        status: Option<ContactStatus>,
+        page: Page,
+        now: DateTime<Utc>,
+    ) -> Result<(super::ContactsPage, u64), StoreError> {
+        let mut con = self.connection().await?;
+        let meta = self.meta(&mut con, Some(org), id).await?;
+        let pacing = self.pacing(&mut con, &meta, now).await?;
+        let campaign = &meta.campaign;
+        let keys = self.keys.campaign(id);
+        let n_contacts = meta.n_contacts;
+        let total = status.map_or(campaign.counters.total, |status| {
+            campaign.counters.of(status)
+        });
+        let mut read = super::ContactsPage {
+            items: Vec::new(),
+            ranks: Vec::new(),
+            queue: campaign.starts_at.map(|start| super::QueueView {
+                schedule: campaign.spec.schedule.clone(),
+                start,
+                pacing,
+            }),
+        };
+        let mut to_skip = page.offset;
+        let mut first = 0u32;
+        if status.is_none() {
+            // Without a filter the page starts at a known sequence.
+            first = page.offset.min(u64::from(n_contacts)) as u32;
+            to_skip = 0;
+        }
+        while first < n_contacts && read.items.len() < page.limit as usize {
+            // One bucket a read: the rest of the bucket that holds `first`.
+            let last = ((first / CONTACTS_PER_BUCKET + 1) * CONTACTS_PER_BUCKET).min(n_contacts);
+            let sequences: Vec<u32> = (first..last).collect();
+            // The bucket's details and call states, and the released contacts before and in
+            // it (for the queue positions of fresh contacts), in one round trip.
+            type Bucket = (Vec<Option<String>>, Vec<Option<String>>, u64, Vec<u32>);
+            let (records, states, released_before, released_in): Bucket = redis::pipe()
+                .cmd("HMGET")
+                .arg(keys.contact_bucket(first))
+                .arg(&sequences)
+                .cmd("HMGET")
+                .arg(keys.calls_bucket(first))
+                .arg(&sequences)
+                .zcount(keys.released(), "-inf", format!("({first}"))
+                .zrangebyscore(keys.released(), first, format!("({last}"))
+                .query_async(&mut con)
+                .await
+                .map_err(unavailable)?;
+            for ((sequence, record), state) in sequences.into_iter().zip(records).zip(states) {
+                let Some(record) = record else { continue };
+                let contact_id = rules::contact_id(id, sequence);
+                let decoded = ContactRecord::decode(&record, state.as_deref());
+                let record = match decoded {
+                    Ok(record) => record,
+                    Err(error) => {
+                        super::skip_unreadable("contact", contact_id, &error);
+                        continue;
+                    }
+                };
+                if status.is_some_and(|status| record.status(campaign.status) != status) {
+                    continue;
+                }
+                if to_skip > 0 {
+                    to_skip -= 1;
+                    continue;
+                }
+                if read.items.len() == page.limit as usize {
+                    break;
+                }
+                let fresh = record.is_fresh();
+                let contact = match record.into_contact(contact_id, campaign.status) {
+                    Ok(contact) => contact,
+                    Err(error) => {
+                        super::skip_unreadable("contact", contact_id, &error);
+                        continue;
+                    }
+                };
+                if fresh && contact.status == ContactStatus::Scheduled {
+                    // Fresh contacts ahead of this one: the unclaimed ones from the cursor, and
+                    // the released ones before it.
+                    let released_ahead = released_before
+                        + released_in
+                            .iter()
+                            .filter(|&&released| released < sequence)
+                            .count() as u64;
+                    let rank = u64::from(sequence.saturating_sub(meta.cursor)) + released_ahead;
+                    read.ranks.push((read.items.len(), rank));
+                }
+                read.items.push(contact);
+            }
+            first = last;
+        }
+        Ok((read, total))
+    }
+
     /// The campaign and its pacing as last seen by the dispatch path, or read now.
     async fn cached(
         &self,
@@ -891,6 +1046,10 @@ impl CampaignStore for RedisStore {
         .await
     }
 
+    /// Newest first. Without a filter, the page's campaigns only are read; with one, the
+    /// organisation's campaigns are scanned a chunk at a time by their status and agent fields
+    /// alone, and the page's are then read whole. A campaign that cannot be read back is skipped
+    /// (logged and counted), never the end of the list.
     async fn list_campaigns(
         &self,
         org: &OrgId,
@@ -900,11 +1059,21 @@ impl CampaignStore for RedisStore {
         let (org, filter) = (org.clone(), filter.clone());
         self.io(move |inner| async move {
             let mut con = inner.connection().await?;
-            let ids: Vec<String> = con
-                .zrevrange(inner.keys.org(&org), 0, -1)
-                .await
-                .map_err(unavailable)?;
-            // One round trip for every campaign of the organisation, not one each.
+            let index = inner.keys.org(&org);
+            let (ids, total) = if filter == CampaignFilter::default() {
+                let total: u64 = con.zcard(&index).await.map_err(unavailable)?;
+                let first = page.offset.min(total) as isize;
+                let last = first + page.limit as isize - 1;
+                let ids: Vec<String> = con
+                    .zrevrange(&index, first, last)
+                    .await
+                    .map_err(unavailable)?;
+                (ids, total)
+            } else {
+                inner
+                    .matching_campaigns(&mut con, &index, &filter, page)
+                    .await?
+            };
             let ids: Vec<CampaignId> = ids
                 .iter()
                 .filter_map(|id| CampaignId::parse(id).ok())
@@ -912,7 +1081,7 @@ impl CampaignStore for RedisStore {
             if ids.is_empty() {
                 return Ok(Listing {
                     items: Vec::new(),
-                    total: 0,
+                    total,
                 });
             }
             let reads = ids.iter().map(|&id| {
@@ -921,22 +1090,17 @@ impl CampaignStore for RedisStore {
                     .clone()
             });
             let metas: Vec<HashMap<String, String>> = query_each(&mut con, reads).await?;
-            let mut matching = Vec::new();
+            let mut items = Vec::with_capacity(ids.len());
             for (id, fields) in ids.into_iter().zip(metas) {
                 if fields.is_empty() {
                     continue; // deleted meanwhile
                 }
-                let campaign = Meta::decode(id, &fields)?.campaign;
-                if campaign.org == org && filter.matches(&campaign) {
-                    matching.push(campaign);
+                match Meta::decode(id, &fields) {
+                    Ok(meta) if meta.campaign.org == org => items.push(meta.campaign),
+                    Ok(_) => {}
+                    Err(error) => super::skip_unreadable("campaign", id, &error),
                 }
             }
-            let total = matching.len() as u64;
-            let items = matching
-                .into_iter()
-                .skip(page.offset as usize)
-                .take(page.limit as usize)
-                .collect();
             Ok(Listing { items, total })
         })
         .await
@@ -1021,85 +1185,11 @@ impl CampaignStore for RedisStore {
         now: DateTime<Utc>,
     ) -> Result<Listing<Contact>, StoreError> {
         let org = org.clone();
-        self.io(move |inner| async move {
-            let mut con = inner.connection().await?;
-            let meta = inner.meta(&mut con, Some(&org), id).await?;
-            let pacing = inner.pacing(&mut con, &meta, now).await?;
-            let campaign = &meta.campaign;
-            let keys = inner.keys.campaign(id);
-            let n_contacts = meta.n_contacts;
-            let total = status.map_or(campaign.counters.total, |status| {
-                campaign.counters.of(status)
-            });
-            let mut items = Vec::new();
-            let mut to_skip = page.offset;
-            let mut first = 0u32;
-            if status.is_none() {
-                // Without a filter the page starts at a known sequence.
-                first = page.offset.min(u64::from(n_contacts)) as u32;
-                to_skip = 0;
-            }
-            while first < n_contacts && items.len() < page.limit as usize {
-                // One bucket a read: the rest of the bucket that holds `first`.
-                let last =
-                    ((first / CONTACTS_PER_BUCKET + 1) * CONTACTS_PER_BUCKET).min(n_contacts);
-                let sequences: Vec<u32> = (first..last).collect();
-                // The bucket's details and call states, and the released contacts before and in
-                // it (for the queue positions of fresh contacts), in one round trip.
-                type Bucket = (Vec<Option<String>>, Vec<Option<String>>, u64, Vec<u32>);
-                let (records, states, released_before, released_in): Bucket = redis::pipe()
-                    .cmd("HMGET")
-                    .arg(keys.contact_bucket(first))
-                    .arg(&sequences)
-                    .cmd("HMGET")
-                    .arg(keys.calls_bucket(first))
-                    .arg(&sequences)
-                    .zcount(keys.released(), "-inf", format!("({first}"))
-                    .zrangebyscore(keys.released(), first, format!("({last}"))
-                    .query_async(&mut con)
-                    .await
-                    .map_err(unavailable)?;
-                for ((sequence, record), state) in sequences.into_iter().zip(records).zip(states) {
-                    let Some(record) = record else { continue };
-                    let record = ContactRecord::decode(&record, state.as_deref())?;
-                    if status.is_some_and(|status| record.status(campaign.status) != status) {
-                        continue;
-                    }
-                    if to_skip > 0 {
-                        to_skip -= 1;
-                        continue;
-                    }
-                    if items.len() == page.limit as usize {
-                        break;
-                    }
-                    let fresh = record.is_fresh();
-                    let mut contact =
-                        record.into_contact(rules::contact_id(id, sequence), campaign.status)?;
-                    if let (true, ContactStatus::Scheduled, Some(start)) =
-                        (fresh, contact.status, campaign.starts_at)
-                    {
-                        // Fresh contacts ahead of this one: the unclaimed ones from the cursor,
-                        // and the released ones before it.
-                        let released_ahead = released_before
-                            + released_in
-                                .iter()
-                                .filter(|&&released| released < sequence)
-                                .count() as u64;
-                        let rank = u64::from(sequence.saturating_sub(meta.cursor)) + released_ahead;
-                        contact.scheduled_at = Some(
-                            campaign
-                                .spec
-                                .schedule
-                                .projected_due(start, &pacing, now, rank),
-                        );
-                    }
-                    items.push(contact);
-                }
-                first = last;
-            }
-            Ok(Listing { items, total })
-        })
-        .await
+        let (read, total) = self
+            .io(move |inner| async move { inner.contacts_page(&org, id, status, page, now).await })
+            .await?;
+        let items = super::project_off_thread(move || read.project(now)).await?;
+        Ok(Listing { items, total })
     }
 
     async fn delete_campaign(&self, org: &OrgId, id: CampaignId) -> Result<(), StoreError> {

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
@@ -13,7 +13,7 @@ use crate::domain::{
 use crate::store::{Campaign, Contact, Counters, NewContact, StoreError};
 
 fn corrupt(what: &str) -> StoreError {
-    StoreError::Unavailable(format!("unreadable {what} in the store"))
+    StoreError::Corrupt(what.to_owned())
 }
 
 pub(super) fn ms(instant: DateTime<Utc>) -> i64 {
@@ -67,20 +67,13 @@ impl SpecRecord {
         }
     }
 
-    /// Back to the domain, through the same parser as client input.
+    /// Back to the domain, through the same parser as client input for the texts; the start
+    /// is a number of milliseconds and stays one (a text would have to round-trip through
+    /// RFC 3339, which cannot show every instant).
     pub(super) fn into_spec(self) -> Result<CampaignSpec, StoreError> {
         let patch = SchedulePatch {
-            schedule_type: Some(
-                if self.scheduled_at.is_some() {
-                    "scheduled"
-                } else {
-                    "immediate"
-                }
-                .to_owned(),
-            ),
-            scheduled_at: self
-                .scheduled_at
-                .map(|at| instant(at).to_rfc3339_opts(SecondsFormat::Millis, true)),
+            schedule_type: Some("immediate".to_owned()),
+            scheduled_at: None,
             timezone: Some(self.timezone),
             start_time: Some(self.start_time),
             end_time: Some(self.end_time),
@@ -91,14 +84,19 @@ impl SpecRecord {
             max_retry_attempts: Some(i64::from(self.max_retry_attempts)),
             retry_delay_minutes: Some(i64::from(self.retry_delay_minutes)),
         };
+        let mut schedule = Schedule::default()
+            .apply(&patch)
+            .map_err(|_| corrupt("schedule"))?;
+        if let Some(at) = self.scheduled_at {
+            let at = DateTime::from_timestamp_millis(at).ok_or_else(|| corrupt("start"))?;
+            schedule.start = StartRule::At(at);
+        }
         Ok(CampaignSpec {
             name: self.name,
             agent_id: self.agent_id,
             phone_number_ids: self.phone_number_ids,
             rotation: PhoneRotation::parse(&self.rotation).map_err(|_| corrupt("rotation"))?,
-            schedule: Schedule::default()
-                .apply(&patch)
-                .map_err(|_| corrupt("schedule"))?,
+            schedule,
         })
     }
 }
@@ -181,6 +179,8 @@ impl Meta {
             serde_json::to_string(&SpecRecord::new(&campaign.spec)).expect("specs serialize");
         vec![
             ("spec".to_owned(), spec),
+            // Beside the spec, for the list's filter (read without the spec).
+            ("agent".to_owned(), campaign.spec.agent_id.clone()),
             ("status".to_owned(), campaign.status.as_str().to_owned()),
             ("starts_at".to_owned(), time(campaign.starts_at)),
             ("updated_at".to_owned(), ms(campaign.updated_at).to_string()),
