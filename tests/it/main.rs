@@ -2,6 +2,7 @@
 
 mod api_auth;
 mod api_dialer;
+mod api_hardening;
 mod api_lifecycle;
 mod api_operations;
 mod api_pacing;
