@@ -11,4 +11,5 @@ mod api_validation;
 mod cluster;
 mod fakes;
 mod helpers;
+mod node_process;
 mod store_conformance;

@@ -14,7 +14,7 @@ use pacer::store::{
     MemoryStore, NewContact, Outcome, Page, Recorded, StoreError, StoredResponse, unix_hour,
 };
 
-fn now() -> DateTime<Utc> {
+pub fn now() -> DateTime<Utc> {
     "2026-11-30T08:00:00Z".parse().unwrap()
 }
 
