@@ -25,6 +25,16 @@ pub struct Settings {
     pub api_keys: String,
     pub max_body_bytes: usize,
     pub http_workers: usize,
+    /// Connections served at once (capped below the file-descriptor limit).
+    pub max_connections: usize,
+    /// Connections served at once for one client address (0: no limit of its own).
+    pub max_connections_per_address: usize,
+    /// How long a client may take to send a request's head, and its body, in ms.
+    pub header_timeout_ms: u64,
+    pub body_timeout_ms: u64,
+    /// Failed authentications allowed per second per client address (and the burst above it).
+    pub auth_failures_per_sec: f64,
+    pub auth_failures_burst: u32,
     pub actor_threads: usize,
     pub dialers: usize,
     pub claim_batch: u32,
@@ -79,11 +89,17 @@ pub struct Settings {
 }
 
 /// Every setting's key: the fields of [`Settings`] (a unit test holds the two together).
-pub const KEYS: [&str; 31] = [
+pub const KEYS: [&str; 37] = [
     "listen",
     "api_keys",
     "max_body_bytes",
     "http_workers",
+    "max_connections",
+    "max_connections_per_address",
+    "header_timeout_ms",
+    "body_timeout_ms",
+    "auth_failures_per_sec",
+    "auth_failures_burst",
     "actor_threads",
     "dialers",
     "claim_batch",
@@ -170,6 +186,15 @@ impl std::fmt::Debug for Settings {
             .field("api_keys", &"<redacted>")
             .field("max_body_bytes", &self.max_body_bytes)
             .field("http_workers", &self.http_workers)
+            .field("max_connections", &self.max_connections)
+            .field(
+                "max_connections_per_address",
+                &self.max_connections_per_address,
+            )
+            .field("header_timeout_ms", &self.header_timeout_ms)
+            .field("body_timeout_ms", &self.body_timeout_ms)
+            .field("auth_failures_per_sec", &self.auth_failures_per_sec)
+            .field("auth_failures_burst", &self.auth_failures_burst)
             .field("actor_threads", &self.actor_threads)
             .field("dialers", &self.dialers)
             .field("claim_batch", &self.claim_batch)
@@ -284,6 +309,18 @@ impl Settings {
                 "lease_ttl_ms: `{}` is below 300 (renewals need a few round trips)",
                 self.lease_ttl_ms
             ));
+        }
+        if !(self.auth_failures_per_sec.is_finite() && self.auth_failures_per_sec > 0.0) {
+            return Err(format!(
+                "auth_failures_per_sec: `{}` must be a positive number",
+                self.auth_failures_per_sec
+            ));
+        }
+        if self.max_connections == 0 || self.header_timeout_ms == 0 || self.body_timeout_ms == 0 {
+            return Err(
+                "max_connections, header_timeout_ms and body_timeout_ms: must be above 0"
+                    .to_owned(),
+            );
         }
         if !(self.rate_limit_per_sec.is_finite() && self.rate_limit_per_sec > 0.0) {
             return Err(format!(

@@ -4,8 +4,8 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
+use actix_web::App;
 use actix_web::dev::Server;
-use actix_web::{App, HttpServer};
 use anyhow::Context as _;
 
 use std::collections::HashMap;
@@ -173,22 +173,42 @@ impl Application {
                 settings.rate_limit_per_sec,
                 settings.rate_limit_burst,
             )),
+            auth_failures: Arc::new(RateLimiter::new(
+                settings.auth_failures_per_sec,
+                settings.auth_failures_burst,
+            )),
             metrics,
         };
-        let configure = api::configure(state, keys, BodyLimit(settings.max_body_bytes));
+        let body_limit = BodyLimit {
+            bytes: settings.max_body_bytes,
+            timeout: Duration::from_millis(settings.body_timeout_ms),
+        };
+        let configure = api::configure(state, keys, body_limit);
         let listener = TcpListener::bind(settings.listen)
             .with_context(|| format!("listen: cannot bind {}", settings.listen))?;
         let port = listener.local_addr()?.port();
-        let server = HttpServer::new(move || App::new().configure(configure.clone()))
-            .workers(nonzero_or_cores(settings.http_workers))
+        let (max_connections, descriptors) = api::fitting_connections(settings.max_connections);
+        if max_connections < settings.max_connections {
+            tracing::warn!(
+                max_connections,
+                descriptors,
+                "max_connections lowered to fit the file-descriptor limit"
+            );
+        }
+        let limits = api::Limits {
+            workers: nonzero_or_cores(settings.http_workers),
+            max_connections,
+            max_connections_per_address: settings.max_connections_per_address,
+            header_timeout: Duration::from_millis(settings.header_timeout_ms),
             // actix-web closes an idle connection after 5 s; clients pool theirs longer (reqwest
             // 90 s) and a request sent as the server closes fails. 75 s, as nginx.
-            .keep_alive(Duration::from_secs(75))
-            // Signals are handled by `serve`, which drains dispatch before the API stops (call
-            // events must still reach the node while its calls finish).
-            .disable_signals()
-            .listen(listener)?
-            .run();
+            keep_alive: Duration::from_secs(75),
+        };
+        // Signals are handled by `serve` (main), which drains dispatch before the API stops
+        // (call events must still reach the node while its calls finish).
+        let server = api::serve(listener, limits, move || {
+            App::new().configure(configure.clone())
+        })?;
         Ok(Self {
             port,
             server,

@@ -77,15 +77,20 @@ impl ApiKeys {
     }
 }
 
-/// The per-organisation rate limit of this node (GCRA, one number per organisation).
+/// A rate limit of this node per key (GCRA, one number per key): requests per organisation,
+/// failed authentications per client address.
 #[derive(Debug)]
-pub struct RateLimiter {
+pub struct RateLimiter<K> {
     rate: Rate,
     epoch: Instant,
-    tats: Mutex<HashMap<OrgId, i64>>,
+    tats: Mutex<HashMap<K, i64>>,
 }
 
-impl RateLimiter {
+/// Keys a limiter remembers before it forgets those whose limit has recovered in full (an
+/// attack from many addresses must not grow the map without bound).
+const REMEMBERED_KEYS: usize = 10_000;
+
+impl<K: std::hash::Hash + Eq + Clone> RateLimiter<K> {
     pub fn new(per_second: f64, burst: u32) -> Self {
         Self {
             rate: Rate { per_second, burst },
@@ -94,17 +99,24 @@ impl RateLimiter {
         }
     }
 
-    /// Lets one request of `org` through, or says how long until one may pass.
-    fn check(&self, org: &OrgId) -> Result<(), Duration> {
+    /// Lets one request of `key` through, or says how long until one may pass.
+    fn check(&self, key: &K) -> Result<(), Duration> {
         let now_us = self.epoch.elapsed().as_micros() as i64;
         let mut tats = self.tats.lock();
-        let tat = tats.get(org).copied().unwrap_or(0);
+        let tat = tats.get(key).copied().unwrap_or(0);
         let grant = gcra::take(self.rate, tat, now_us, 1);
         if grant.granted == 0 {
             return Err(Duration::from_micros(grant.wait_us as u64));
         }
-        tats.insert(org.clone(), grant.tat_us);
+        if tats.len() >= REMEMBERED_KEYS {
+            tats.retain(|_, tat| *tat > now_us);
+        }
+        tats.insert(key.clone(), grant.tat_us);
         Ok(())
+    }
+
+    fn per_second(&self) -> u32 {
+        self.rate.per_second.ceil() as u32
     }
 }
 
@@ -128,21 +140,42 @@ impl FromRequest for Org {
         let org = keys
             .zip(key)
             .and_then(|(keys, key)| keys.organisation(key).cloned());
+        let state = request.app_data::<web::Data<AppState>>();
         let Some(org) = org else {
+            // Each failure costs the client's address a token: guessing keys from one address
+            // soon meets 429s (a valid key is never held back by this).
+            let address = request.peer_addr().map(|peer| peer.ip());
+            if let (Some(state), Some(address)) = (state, address)
+                && let Err(wait) = state.auth_failures.check(&address)
+            {
+                return ready(Err(rate_limited(
+                    state,
+                    state.auth_failures.per_second(),
+                    wait,
+                )));
+            }
             return ready(Err(ApiError::Unauthorized));
         };
-        if let Some(state) = request.app_data::<web::Data<AppState>>()
+        if let Some(state) = state
             && let Err(wait) = state.rate_limiter.check(&org)
         {
-            metrics::counter!(RATE_LIMITED).increment(1);
-            let retry_after_secs = wait.as_secs_f64().ceil().max(1.0) as u64;
-            return ready(Err(ApiError::RateLimited {
-                limit: state.rate_limiter.rate.per_second.ceil() as u32,
-                reset_at: state.clock.now() + chrono::Duration::from_std(wait).unwrap_or_default(),
-                retry_after_secs,
-            }));
+            return ready(Err(rate_limited(
+                state,
+                state.rate_limiter.per_second(),
+                wait,
+            )));
         }
         ready(Ok(Org(org)))
+    }
+}
+
+/// A 429 for a limit of `limit` requests a second that lets the next one through after `wait`.
+fn rate_limited(state: &AppState, limit: u32, wait: Duration) -> ApiError {
+    metrics::counter!(RATE_LIMITED).increment(1);
+    ApiError::RateLimited {
+        limit,
+        reset_at: state.clock.now() + chrono::Duration::from_std(wait).unwrap_or_default(),
+        retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
     }
 }
 

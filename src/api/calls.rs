@@ -1,6 +1,9 @@
 //! `POST /calls/{call_id}/events`: call outcomes sent by the dialer provider, signed with the
-//! dialer secret (HMAC-SHA256 over `"{timestamp}.{raw body}"`, refused beyond 5 minutes). The
-//! outcome goes to the campaign's actor; a second report of the same attempt changes nothing.
+//! dialer secret (HMAC-SHA256 over `"{timestamp}.{call_id}.{raw body}"`, refused beyond 5
+//! minutes). What can be checked without the body is checked first (the signature's headers and
+//! age, the call id known), so an unsigned flood never makes the node read a body; the body
+//! itself is small ([`EVENT_BODY_LIMIT`]). The outcome goes to the campaign's actor; a second
+//! report of the same attempt changes nothing.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -8,13 +11,16 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::envelope::respond;
-use super::json::{RawBody, parse};
+use super::json::{BodyLimit, parse, read_body_within};
 #[allow(unused_imports, reason = "named only in the OpenAPI annotation")]
 use super::openapi::Data;
 use super::{ApiError, AppState};
 use crate::dialer::{CallReport, ReportedOutcome};
 use crate::domain::{CallId, DomainError};
-use crate::webhooks::signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER, verify};
+use crate::webhooks::signature::{SIGNATURE_HEADER, Signed, TIMESTAMP_HEADER};
+
+/// The largest call event taken, in bytes: an event is a few fields.
+pub const EVENT_BODY_LIMIT: usize = 64 * 1024;
 
 /// The answer to a call event.
 #[derive(Debug, Serialize, ToSchema)]
@@ -42,13 +48,14 @@ pub struct CallEventInput {
 }
 
 /// Reports how a placed call ended. Signed by the provider with the dialer secret:
-/// `X-Pacer-Signature` is the hex HMAC-SHA256 of `"{X-Pacer-Timestamp}.{raw body}"`; a timestamp
-/// more than 5 minutes away is refused. A second report of the same call changes nothing.
+/// `X-Pacer-Signature` is the hex HMAC-SHA256 of `"{X-Pacer-Timestamp}.{call_id}.{raw body}"`
+/// (the call id as in the path); a timestamp more than 5 minutes away is refused. The body is at
+/// most 64 KiB. A second report of the same call changes nothing.
 #[utoipa::path(post, path = "/api/public/v1/calls/{call_id}/events", tag = "calls",
     params(
         ("call_id" = String, Path, description = "The `call_id` of the dial request"),
         ("X-Pacer-Timestamp" = String, Header, description = "Unix seconds"),
-        ("X-Pacer-Signature" = String, Header, description = "Hex HMAC-SHA256"),
+        ("X-Pacer-Signature" = String, Header, description = "Hex HMAC-SHA256 of `{timestamp}.{call_id}.{raw body}`"),
     ),
     request_body = CallEventInput,
     responses((status = 202, body = Data<EventAccepted>)))]
@@ -56,7 +63,7 @@ async fn call_event(
     state: web::Data<AppState>,
     request: HttpRequest,
     path: web::Path<String>,
-    RawBody(body): RawBody,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let secret = state
         .call_events_secret
@@ -73,14 +80,29 @@ async fn call_event(
             .to_owned()
     };
     let now = state.clock.now().timestamp();
-    verify(
-        secret,
-        &header(TIMESTAMP_HEADER),
-        &header(SIGNATURE_HEADER),
-        &body,
-        now,
+    let signed = Signed::from_headers(&header(TIMESTAMP_HEADER), &header(SIGNATURE_HEADER), now)
+        .map_err(|error| ApiError::BadSignature(error.message()))?;
+    let call_id = CallId::parse(&path).map_err(|_| ApiError::NotFound)?;
+    let call = state
+        .store
+        .find_call(call_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let limit = request
+        .app_data::<web::Data<BodyLimit>>()
+        .map_or_else(BodyLimit::default, |rules| *rules.get_ref());
+    let body = read_body_within(
+        BodyLimit {
+            bytes: EVENT_BODY_LIMIT,
+            ..limit
+        },
+        &request,
+        &mut payload.into_inner(),
     )
-    .map_err(|error| ApiError::BadSignature(error.message()))?;
+    .await?;
+    signed
+        .verify_call_event(secret, &call_id.to_string(), &body)
+        .map_err(|error| ApiError::BadSignature(error.message()))?;
     let input: CallEventInput = parse(&body)?;
     if !matches!(input.event.as_str(), "call.ended" | "call.failed") {
         return Err(DomainError::new("event", "must be `call.ended` or `call.failed`").into());
@@ -95,12 +117,6 @@ async fn call_event(
             "must be one of completed, no_answer, busy, voicemail, failed",
         )
     })?;
-    let call_id = CallId::parse(&path).map_err(|_| ApiError::NotFound)?;
-    let call = state
-        .store
-        .find_call(call_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
     state.directory.report(CallReport {
         campaign_id: call.campaign_id,
         contact_id: call.contact_id,

@@ -21,15 +21,37 @@ tokio::task_local! {
 
 /// Stamps the id of the request being served; the wall clock is read for the envelope's `ts`
 /// only, which is metadata, not a decision.
-#[allow(
-    clippy::disallowed_methods,
-    reason = "the envelope timestamp is metadata, not a decision"
-)]
 pub fn meta() -> Value {
     let request_id = CURRENT_REQUEST_ID
         .try_with(Clone::clone)
         .unwrap_or_default();
+    meta_of(&request_id)
+}
+
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the envelope timestamp is metadata, not a decision"
+)]
+fn meta_of(request_id: &str) -> Value {
     json!({ "request_id": request_id, "ts": Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true) })
+}
+
+/// The error envelope of an answer written outside any handler (by the listener): its code
+/// follows from the status.
+pub fn error_body(status: StatusCode, message: &str, request_id: &str) -> Vec<u8> {
+    let code = match status {
+        StatusCode::REQUEST_TIMEOUT => "request_timeout",
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE | StatusCode::PAYLOAD_TOO_LARGE => {
+            "payload_too_large"
+        }
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        _ => "validation_error",
+    };
+    let body = json!({
+        "error": { "code": code, "message": message, "details": {} },
+        "meta": meta_of(request_id),
+    });
+    serde_json::to_vec(&body).expect("a JSON value serializes")
 }
 
 /// `{data, meta}` with `status`.

@@ -36,6 +36,8 @@ pub enum ApiError {
     InvalidState(InvalidTransition),
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    #[error("the request's body did not arrive in time")]
+    BodyTimeout,
     #[error("the store is unavailable")]
     Unavailable(String),
     #[error("internal error")]
@@ -53,6 +55,7 @@ impl ApiError {
             Self::NotFound => "not_found",
             Self::InvalidState(_) => "invalid_state",
             Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::BodyTimeout => "request_timeout",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal_error",
         }
@@ -109,6 +112,7 @@ impl ResponseError for ApiError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::InvalidState(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

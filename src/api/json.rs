@@ -14,36 +14,53 @@ use serde::de::DeserializeOwned;
 use super::ApiError;
 use crate::domain::DomainError;
 
-/// The largest request body accepted, in bytes (app data; 1 MiB when unset).
+/// The largest request body accepted, in bytes, and how long a client may take to send it (app
+/// data; 1 MiB and 30 s when unset). A route may set its own (call events take 64 KiB).
 #[derive(Debug, Clone, Copy)]
-pub struct BodyLimit(pub usize);
+pub struct BodyLimit {
+    pub bytes: usize,
+    pub timeout: std::time::Duration,
+}
 
-#[derive(Debug)]
-pub struct ValidJson<T>(pub T);
+impl Default for BodyLimit {
+    fn default() -> Self {
+        Self {
+            bytes: 1 << 20,
+            timeout: std::time::Duration::from_secs(30),
+        }
+    }
+}
 
-/// The raw request body, within the body limit (413 beyond): for signed requests, whose
-/// signature covers the exact bytes, and for idempotency fingerprints.
-#[derive(Debug)]
-pub struct RawBody(pub web::Bytes);
+/// Reads the request's body within the route's [`BodyLimit`]: 413 beyond its size (at once
+/// when the declared length says so), 408 when it does not arrive in time.
+pub fn read_body(
+    request: &HttpRequest,
+    payload: &mut Payload,
+) -> impl Future<Output = Result<web::Bytes, ApiError>> + 'static {
+    let rules = request
+        .app_data::<web::Data<BodyLimit>>()
+        .map_or_else(BodyLimit::default, |rules| *rules.get_ref());
+    read_body_within(rules, request, payload)
+}
 
-impl FromRequest for RawBody {
-    type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
-
-    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = request
-            .app_data::<web::Data<BodyLimit>>()
-            .map_or(1 << 20, |limit| limit.0);
-        let declared = request
-            .headers()
-            .get(CONTENT_LENGTH)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.parse::<usize>().ok());
-        let mut payload = payload.take();
-        Box::pin(async move {
-            if declared.is_some_and(|length| length > limit) {
-                return Err(ApiError::PayloadTooLarge { limit });
-            }
+/// Reads the request's body within `rules` (see [`read_body`]).
+pub fn read_body_within(
+    rules: BodyLimit,
+    request: &HttpRequest,
+    payload: &mut Payload,
+) -> impl Future<Output = Result<web::Bytes, ApiError>> + 'static {
+    let limit = rules.bytes;
+    let declared = request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<usize>().ok());
+    let mut payload = payload.take();
+    async move {
+        if declared.is_some_and(|length| length > limit) {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
+        let read = async {
             let mut body = web::BytesMut::new();
             while let Some(chunk) = payload.next().await {
                 let chunk = chunk.map_err(|error| ApiError::MalformedJson(error.to_string()))?;
@@ -52,8 +69,29 @@ impl FromRequest for RawBody {
                 }
                 body.extend_from_slice(&chunk);
             }
-            Ok(RawBody(body.freeze()))
-        })
+            Ok(body.freeze())
+        };
+        tokio::time::timeout(rules.timeout, read)
+            .await
+            .unwrap_or(Err(ApiError::BodyTimeout))
+    }
+}
+
+#[derive(Debug)]
+pub struct ValidJson<T>(pub T);
+
+/// The raw request body, within the body limit (413 beyond, 408 when it comes too slowly): for
+/// idempotency fingerprints.
+#[derive(Debug)]
+pub struct RawBody(pub web::Bytes);
+
+impl FromRequest for RawBody {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = read_body(request, payload);
+        Box::pin(async move { body.await.map(RawBody) })
     }
 }
 

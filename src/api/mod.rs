@@ -11,6 +11,7 @@ mod envelope;
 mod error;
 mod idempotency;
 mod json;
+mod listener;
 mod openapi;
 mod ops;
 
@@ -22,6 +23,7 @@ use actix_web::web;
 pub use auth::{ApiKeys, RateLimiter};
 pub use error::ApiError;
 pub use json::BodyLimit;
+pub use listener::{Limits, fitting_connections, serve};
 pub use openapi::ApiDoc;
 
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -38,7 +40,10 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Verifies call events from the dialer provider (`None`: the endpoint refuses them).
     pub call_events_secret: Option<Arc<str>>,
-    pub rate_limiter: Arc<RateLimiter>,
+    /// Requests per organisation.
+    pub rate_limiter: Arc<RateLimiter<crate::domain::OrgId>>,
+    /// Failed authentications per client address.
+    pub auth_failures: Arc<RateLimiter<std::net::IpAddr>>,
     pub metrics: PrometheusHandle,
 }
 

@@ -1,6 +1,8 @@
-//! Signatures of webhooks, both ways: HMAC-SHA256 over `"{timestamp}.{raw body}"`, hex-encoded,
-//! with the timestamp in Unix seconds beside it. Outbound webhooks are signed with the
-//! organisation's secret; call events from the dialer provider with the dialer secret.
+//! Signatures, both ways: HMAC-SHA256, hex-encoded, with the timestamp in Unix seconds beside
+//! it. Outbound webhooks (with the organisation's secret) and dial requests (with the dialer
+//! secret) sign `"{timestamp}.{raw body}"`. Call events from the provider sign
+//! `"{timestamp}.{call_id}.{raw body}"`: the body need not name the call, so the signature must
+//! bind it, or an event captured for one call could be replayed on another.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -15,15 +17,24 @@ pub const MAX_AGE_SECS: i64 = 300;
 
 /// The hex HMAC-SHA256 of `"{timestamp}.{body}"` under `secret`.
 pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
-    hex::encode(mac(secret, timestamp, body).finalize().into_bytes())
+    hex::encode(mac(secret, timestamp, &[body]).finalize().into_bytes())
 }
 
-fn mac(secret: &str, timestamp: i64, body: &[u8]) -> Hmac<Sha256> {
+/// The hex HMAC-SHA256 of a call event, `"{timestamp}.{call_id}.{body}"`, under `secret`.
+pub fn sign_call_event(secret: &str, timestamp: i64, call_id: &str, body: &[u8]) -> String {
+    let parts: [&[u8]; 2] = [call_id.as_bytes(), body];
+    hex::encode(mac(secret, timestamp, &parts).finalize().into_bytes())
+}
+
+/// The MAC of `"{timestamp}.{part}.{part}…"`.
+fn mac(secret: &str, timestamp: i64, parts: &[&[u8]]) -> Hmac<Sha256> {
     let mut mac =
         Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
     mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
+    for part in parts {
+        mac.update(b".");
+        mac.update(part);
+    }
     mac
 }
 
@@ -49,8 +60,63 @@ impl SignatureError {
     }
 }
 
+/// A signature as its headers carry it, checked for form and age: what can be checked before
+/// the body is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signed {
+    timestamp: i64,
+    signature: Vec<u8>,
+}
+
+impl Signed {
+    /// Reads the headers' values at `now` (Unix seconds): missing or malformed, or more than
+    /// five minutes away from now, is refused.
+    pub fn from_headers(
+        timestamp: &str,
+        signature: &str,
+        now: i64,
+    ) -> Result<Self, SignatureError> {
+        let timestamp: i64 = timestamp
+            .trim()
+            .parse()
+            .map_err(|_| SignatureError::Missing)?;
+        let signature = hex::decode(signature.trim()).map_err(|_| SignatureError::Missing)?;
+        if signature.len() != 32 {
+            return Err(SignatureError::Missing);
+        }
+        if now.abs_diff(timestamp) > MAX_AGE_SECS.unsigned_abs() {
+            return Err(SignatureError::Stale);
+        }
+        Ok(Self {
+            timestamp,
+            signature,
+        })
+    }
+
+    /// Checks it over a call event's `call_id` and `body` under `secret`; the comparison takes
+    /// the same time whatever the signature.
+    pub fn verify_call_event(
+        &self,
+        secret: &str,
+        call_id: &str,
+        body: &[u8],
+    ) -> Result<(), SignatureError> {
+        let parts: [&[u8]; 2] = [call_id.as_bytes(), body];
+        mac(secret, self.timestamp, &parts)
+            .verify_slice(&self.signature)
+            .map_err(|_| SignatureError::Mismatch)
+    }
+
+    /// Checks it over `body` alone (`"{timestamp}.{body}"`).
+    pub fn verify(&self, secret: &str, body: &[u8]) -> Result<(), SignatureError> {
+        mac(secret, self.timestamp, &[body])
+            .verify_slice(&self.signature)
+            .map_err(|_| SignatureError::Mismatch)
+    }
+}
+
 /// Checks `signature` (hex) over `body` at `timestamp` against `secret`, at `now` (Unix
-/// seconds); the comparison takes the same time whatever the signature.
+/// seconds).
 pub fn verify(
     secret: &str,
     timestamp: &str,
@@ -58,17 +124,7 @@ pub fn verify(
     body: &[u8],
     now: i64,
 ) -> Result<(), SignatureError> {
-    let timestamp: i64 = timestamp
-        .trim()
-        .parse()
-        .map_err(|_| SignatureError::Missing)?;
-    let signature = hex::decode(signature.trim()).map_err(|_| SignatureError::Missing)?;
-    if (now - timestamp).abs() > MAX_AGE_SECS {
-        return Err(SignatureError::Stale);
-    }
-    mac(secret, timestamp, body)
-        .verify_slice(&signature)
-        .map_err(|_| SignatureError::Mismatch)
+    Signed::from_headers(timestamp, signature, now)?.verify(secret, body)
 }
 
 #[cfg(test)]
@@ -98,6 +154,34 @@ mod tests {
         assert_eq!(
             verify("s3cret", "soon", &signature, body, 1_700_000_000),
             Err(SignatureError::Missing)
+        );
+    }
+
+    #[test]
+    fn a_call_event_s_signature_binds_its_call() {
+        let body = br#"{"event":"call.ended","outcome":"completed"}"#;
+        let signature = sign_call_event("s3cret", 1_700_000_000, "call-a", body);
+        let signed = Signed::from_headers("1700000000", &signature, 1_700_000_010).unwrap();
+        assert_eq!(signed.verify_call_event("s3cret", "call-a", body), Ok(()));
+        assert_eq!(
+            signed.verify_call_event("s3cret", "call-b", body),
+            Err(SignatureError::Mismatch)
+        );
+        // Nor does a body signature stand for an event's.
+        let body_only = Signed::from_headers(
+            "1700000000",
+            &sign("s3cret", 1_700_000_000, body),
+            1_700_000_010,
+        )
+        .unwrap();
+        assert_eq!(
+            body_only.verify_call_event("s3cret", "call-a", body),
+            Err(SignatureError::Mismatch)
+        );
+        // HMAC-SHA256("key", "1.c.{}"), computed independently with Python's hmac module.
+        assert_eq!(
+            sign_call_event("key", 1, "c", b"{}"),
+            "2bc4fc5692e39df501d3c2dbf695eadba21e73cb211b382cd0482a5e053e00cb"
         );
     }
 

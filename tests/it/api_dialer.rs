@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use pacer::config::DialerKind;
-use pacer::webhooks::signature::sign;
+use pacer::webhooks::signature::{sign, sign_call_event};
 use serde_json::json;
 
 use crate::fakes::{Fake, Node, campaign_body, fresh_prefix, node_settings};
@@ -114,7 +114,7 @@ async fn call_events_apply_once_and_forged_or_stale_ones_change_nothing(backend:
             &json!({ "event": "call.ended", "outcome": "completed", "duration_seconds": 30 }),
         )
         .unwrap();
-        let signature = sign(secret, timestamp, &body);
+        let signature = sign_call_event(secret, timestamp, call, &body);
         node.client
             .post(format!("{}/calls/{call}/events", node.base))
             .header("X-Pacer-Timestamp", timestamp.to_string())
@@ -142,6 +142,34 @@ async fn call_events_apply_once_and_forged_or_stale_ones_change_nothing(backend:
         .await
         .unwrap();
     assert_eq!(unknown.status(), 404);
+    // An event signed for one call, replayed on another: the signature binds the call.
+    let body = serde_json::to_vec(&json!({ "event": "call.ended", "outcome": "busy" })).unwrap();
+    let replayed = node
+        .client
+        .post(format!("{}/calls/{}/events", node.base, call_ids[1]))
+        .header("X-Pacer-Timestamp", now.to_string())
+        .header(
+            "X-Pacer-Signature",
+            sign_call_event(SECRET, now, &call_ids[0], &body),
+        )
+        .header("Content-Type", "application/json")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replayed.status(), 401);
+    // Nor does a signature of the body alone (the form before the call was bound) pass.
+    let body_only = node
+        .client
+        .post(format!("{}/calls/{}/events", node.base, call_ids[0]))
+        .header("X-Pacer-Timestamp", now.to_string())
+        .header("X-Pacer-Signature", sign(SECRET, now, &body))
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(body_only.status(), 401);
     tokio::time::sleep(Duration::from_millis(100)).await;
     let campaign = node.wait_for(&id, Duration::ZERO, |_| true).await;
     assert_eq!(
@@ -314,7 +342,10 @@ async fn a_draining_node_claims_nothing_more_and_lets_calls_in_flight_report(bac
             .client
             .post(format!("{}/calls/{call}/events", node.base))
             .header("X-Pacer-Timestamp", now.to_string())
-            .header("X-Pacer-Signature", sign(SECRET, now, &body))
+            .header(
+                "X-Pacer-Signature",
+                sign_call_event(SECRET, now, &call, &body),
+            )
             .header("Content-Type", "application/json")
             .body(body)
             .send()

@@ -1,13 +1,19 @@
 //! What did not hold when the product was attacked from outside (issue 22), each through the
 //! HTTP API: instants no API can print, records that cannot be read back, made-up methods,
-//! unknown fields and nulls, hidden characters, unbounded lists and offsets.
+//! unknown fields and nulls, hidden characters, unbounded lists and offsets; floods of
+//! connections, slow and oversized requests, forged call events, guessed keys.
+
+use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use crate::fakes::Node;
 use crate::helpers::{
     ACME_KEY, Backend, TestApp, every_day, redis_store_at, spawn_app, spawn_app_on,
 };
+
+const SECRET: &str = "dialer-secret-0123456789";
 
 fn campaign(fields: Value) -> Value {
     let mut body = json!({
@@ -286,3 +292,253 @@ crate::helpers::on_both_backends!(
     hidden_characters_and_unbounded_lists_are_refused,
     an_offset_past_every_list_is_an_empty_page_or_422_never_a_wrapped_one,
 );
+
+/// A raw connection to `node` from the loopback address `from` (127.0.0.x), carrying `sent`.
+async fn connect_from(from: &str, root: &str, sent: &[u8]) -> Option<tokio::net::TcpStream> {
+    use tokio::io::AsyncWriteExt as _;
+    let address: std::net::SocketAddr = root.trim_start_matches("http://").parse().ok()?;
+    let socket = tokio::net::TcpSocket::new_v4().ok()?;
+    socket.bind(format!("{from}:0").parse().ok()?).ok()?;
+    let mut stream = socket.connect(address).await.ok()?;
+    stream.write_all(sent).await.ok()?;
+    Some(stream)
+}
+
+/// What the node answers on `stream` within `wait`: status and JSON body (`None`: nothing).
+async fn answer(stream: &mut tokio::net::TcpStream, wait: Duration) -> Option<(u16, Value)> {
+    use tokio::io::AsyncReadExt as _;
+    let mut bytes = Vec::new();
+    let read = tokio::time::timeout(wait, stream.read_to_end(&mut bytes)).await;
+    if read.is_err() && bytes.is_empty() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let status = text.get(9..12)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    Some((status, serde_json::from_str(body).unwrap_or(Value::Null)))
+}
+
+fn hardened_settings(backend: Backend) -> pacer::config::Settings {
+    let mut settings = crate::fakes::node_settings(backend, &crate::fakes::fresh_prefix());
+    settings.max_connections_per_address = 20;
+    settings.header_timeout_ms = 700;
+    settings.body_timeout_ms = 700;
+    settings
+}
+
+/// A flood of idle connections from one address: beyond its share they are answered 503 at
+/// once; those held get a 408 in the envelope when their head does not come; health and
+/// authenticated requests from elsewhere are served meanwhile.
+#[actix_web::test]
+async fn a_flood_of_idle_connections_from_one_address_is_refused_and_others_are_served() {
+    let node = Node::start(&hardened_settings(Backend::Memory)).await;
+    let mut held = Vec::new();
+    for _ in 0..100 {
+        held.extend(connect_from("127.0.0.2", &node.root, b"G").await);
+    }
+    assert_eq!(held.len(), 100, "loopback connections open");
+    // Read together, well within the head timeout (700 ms).
+    let answers = futures_util::future::join_all(
+        held.iter_mut()
+            .map(|stream| answer(stream, Duration::from_millis(300))),
+    )
+    .await;
+    let refused: Vec<&(u16, Value)> = answers.iter().flatten().collect();
+    assert_eq!(
+        refused.len(),
+        80,
+        "every connection beyond 20 is refused at once"
+    );
+    for (status, body) in &refused {
+        assert_eq!(*status, 503);
+        assert_eq!(body["error"]["code"], "unavailable", "{body}");
+    }
+    let health = node
+        .client
+        .get(format!("{}/healthz", node.root))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = node
+        .client
+        .get(format!("{}/readyz", node.root))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    let listed = node.send(Method::GET, "/batch-calls", ACME_KEY, None).await;
+    assert_eq!(listed.status, 200);
+    // The 20 held ones sent no head: 408 in the envelope once the head timeout passed.
+    let mut timed_out = 0;
+    for (stream, refused) in held.iter_mut().zip(&answers) {
+        if refused.is_none() {
+            let (status, body) = answer(stream, Duration::from_secs(5))
+                .await
+                .expect("an answer");
+            assert_eq!(status, 408);
+            assert_eq!(body["error"]["code"], "request_timeout", "{body}");
+            assert!(body["meta"]["request_id"].is_string(), "{body}");
+            timed_out += 1;
+        }
+    }
+    assert_eq!(timed_out, 20);
+    // Their places are free again.
+    let mut again = connect_from(
+        "127.0.0.2",
+        &node.root,
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        answer(&mut again, Duration::from_secs(5))
+            .await
+            .map(|a| a.0),
+        Some(200)
+    );
+}
+
+/// Past `max_connections` in all, from any address, a new connection is refused too.
+#[actix_web::test]
+async fn past_the_node_s_connection_cap_new_connections_are_refused() {
+    let mut settings = hardened_settings(Backend::Memory);
+    settings.max_connections = 30;
+    settings.max_connections_per_address = 0;
+    let node = Node::start(&settings).await;
+    let mut held = Vec::new();
+    for i in 0..40 {
+        held.extend(connect_from(&format!("127.0.1.{}", i % 10 + 1), &node.root, b"G").await);
+    }
+    let answers = futures_util::future::join_all(
+        held.iter_mut()
+            .map(|stream| answer(stream, Duration::from_millis(300))),
+    )
+    .await;
+    let refused: Vec<u16> = answers
+        .into_iter()
+        .flatten()
+        .map(|(status, _)| status)
+        .collect();
+    assert_eq!(refused, [503; 10]);
+}
+
+/// Answers the framework writes before a handler runs come in the envelope too.
+#[actix_web::test]
+async fn malformed_heads_and_slow_bodies_are_answered_in_the_envelope() {
+    let node = Node::start(&hardened_settings(Backend::Memory)).await;
+    let mut garbage = connect_from("127.0.0.1", &node.root, b"NOT HTTP AT ALL\r\n\r\n")
+        .await
+        .unwrap();
+    let (status, body) = answer(&mut garbage, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["code"], "validation_error", "{body}");
+    // A body that stops coming: 408 once the body timeout passed.
+    let head = format!(
+        "POST /api/public/v1/batch-calls HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ACME_KEY}\r\n\
+         Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"name\":"
+    );
+    let mut slow = connect_from("127.0.0.1", &node.root, head.as_bytes())
+        .await
+        .unwrap();
+    let (status, body) = answer(&mut slow, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(status, 408);
+    assert_eq!(body["error"]["code"], "request_timeout", "{body}");
+}
+
+/// Keys guessed from one address meet 429s; a valid key from that address still passes.
+#[actix_web::test]
+async fn failed_authentications_are_limited_per_address() {
+    let node = Node::start(&hardened_settings(Backend::Memory)).await;
+    let mut statuses = Vec::new();
+    for i in 0..40 {
+        let reply = node
+            .send(Method::GET, "/batch-calls", &format!("guess-{i:016}"), None)
+            .await;
+        statuses.push(reply.status.as_u16());
+    }
+    assert!(
+        statuses[..20].iter().all(|&status| status == 401),
+        "{statuses:?}"
+    );
+    assert!(statuses[20..].contains(&429), "{statuses:?}");
+    let reply = node.send(Method::GET, "/batch-calls", ACME_KEY, None).await;
+    assert_eq!(reply.status, 200);
+}
+
+/// A call event is checked as far as its headers allow before a byte of its body is read, and
+/// its body is small.
+#[actix_web::test]
+async fn a_call_event_is_refused_from_its_headers_before_its_body_is_read() {
+    let provider = crate::fakes::Fake::start(|_, _| (202, "{}".to_owned())).await;
+    let mut settings = hardened_settings(Backend::Memory);
+    settings.dialer = pacer::config::DialerKind::Webhook;
+    settings.dialer_url = Some(provider.url.clone());
+    settings.dialer_secret = Some(SECRET.to_owned());
+    settings.body_timeout_ms = 10_000;
+    let node = Node::start(&settings).await;
+    node.start_campaign(&crate::fakes::campaign_body(0, 1))
+        .await;
+    let give_up = std::time::Instant::now() + Duration::from_secs(10);
+    while provider.received().is_empty() && std::time::Instant::now() < give_up {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let dial = provider.received()[0].json();
+    let call = dial["call_id"].as_str().unwrap().to_owned();
+    let now = provider.received()[0]
+        .timestamp
+        .as_deref()
+        .unwrap()
+        .parse::<i64>()
+        .unwrap();
+    let event_head = |call: &str, signature: Option<String>, length: usize| {
+        let signature = signature
+            .map(|signature| {
+                format!("X-Pacer-Timestamp: {now}\r\nX-Pacer-Signature: {signature}\r\n")
+            })
+            .unwrap_or_default();
+        format!(
+            "POST /api/public/v1/calls/{call}/events HTTP/1.1\r\nHost: x\r\n{signature}\
+             Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+        )
+    };
+    // 15 MiB announced, none sent: each answer comes at once, from the headers alone.
+    let cases = [
+        (event_head(&call, None, 15 << 20), 401),
+        (
+            event_head(
+                &uuid::Uuid::new_v4().to_string(),
+                Some("ab".repeat(32)),
+                15 << 20,
+            ),
+            404,
+        ),
+        (event_head(&call, Some("ab".repeat(32)), 15 << 20), 413),
+    ];
+    for (head, expected) in cases {
+        let mut stream = connect_from("127.0.0.1", &node.root, head.as_bytes())
+            .await
+            .unwrap();
+        let (status, body) = answer(&mut stream, Duration::from_secs(3))
+            .await
+            .expect("an answer before the body");
+        assert_eq!(status, expected, "{body}");
+    }
+    // A signed event over 64 KiB, sent whole: 413 and nothing applied.
+    let body = serde_json::to_vec(
+        &json!({ "event": "call.ended", "outcome": "completed", "padding": "x".repeat(70_000) }),
+    )
+    .unwrap();
+    let signature = pacer::webhooks::signature::sign_call_event(SECRET, now, &call, &body);
+    let reply = node
+        .client
+        .post(format!("{}/calls/{call}/events", node.base))
+        .header("X-Pacer-Timestamp", now.to_string())
+        .header("X-Pacer-Signature", signature)
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 413);
+}
