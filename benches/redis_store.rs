@@ -128,6 +128,7 @@ fn store(server: &Server, prefix: &str) -> RedisStore {
         response_timeout: Duration::from_secs(10),
         call_deadline: CallDeadline::default(),
         ca_pem: None,
+        idempotency: Default::default(),
     })
     .expect("a store")
 }

@@ -57,6 +57,7 @@ impl Components {
                         response_timeout: Duration::from_millis(settings.redis_timeout_ms),
                         call_deadline,
                         ca_pem,
+                        idempotency: Default::default(),
                     })
                     .context("cannot use the Redis store")?,
                 )

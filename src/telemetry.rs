@@ -39,6 +39,9 @@ pub const DIALER_GIVE_UPS: &str = "pacer_dialer_give_ups_total";
 pub const WEBHOOK_DELIVERIES: &str = "pacer_webhook_deliveries_total";
 /// API requests refused by the per-organisation rate limit.
 pub const RATE_LIMITED: &str = "pacer_http_rate_limited_total";
+/// Idempotent responses forgotten before their 24 h to keep an organisation within its
+/// budget, and responses too large to keep, by `reason` (`budget`, `too_large`).
+pub const IDEMPOTENCY_DROPPED: &str = "pacer_idempotency_responses_dropped_total";
 /// Stored records a list skipped because they could not be read back, by `record`
 /// (`campaign`, `contact`).
 pub const UNREADABLE_RECORDS: &str = "pacer_store_unreadable_records_total";
@@ -146,6 +149,10 @@ fn describe() {
     );
     describe_counter!(WEBHOOK_DELIVERIES, "Outbound webhook attempts, by result.");
     describe_counter!(RATE_LIMITED, "API requests refused by the rate limit.");
+    describe_counter!(
+        IDEMPOTENCY_DROPPED,
+        "Idempotent responses not kept or forgotten early, by reason."
+    );
     describe_counter!(
         UNREADABLE_RECORDS,
         "Stored records a list skipped because they could not be read back, by record."

@@ -287,11 +287,7 @@ async fn add_valid_contacts(
                 valid.push(contact);
                 store_rows.push(index);
             }
-            Err(error) => errors.push(RowError {
-                index,
-                field: error.field,
-                reason: error.message,
-            }),
+            Err(error) => errors.push(RowError::invalid(index, error)),
         }
     }
     let added = state

@@ -506,30 +506,65 @@ impl From<&Contact> for ContactView {
 pub struct RowError {
     pub index: usize,
     pub field: String,
+    /// `invalid_number`, `duplicate` or `bad_row`.
+    pub code: &'static str,
     pub reason: String,
 }
+
+impl RowError {
+    /// A row the API rejected: its number, or another of its fields.
+    pub fn invalid(index: usize, error: DomainError) -> Self {
+        let code = if error.field.ends_with(".phone_number") {
+            "invalid_number"
+        } else {
+            "bad_row"
+        };
+        Self {
+            index,
+            field: error.field,
+            code,
+            reason: error.message,
+        }
+    }
+}
+
+/// Most rows an answer lists; `failed_by_reason` counts them all.
+pub const MAX_LISTED_ERRORS: usize = 1_000;
 
 /// The answer of `POST …/contacts`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AddedView {
     pub added_count: u64,
     pub failed_count: u64,
+    /// Every row not added, counted by `code`.
+    #[schema(value_type = BTreeMap<String, u64>)]
+    pub failed_by_reason: BTreeMap<&'static str, u64>,
+    /// The first 1 000 rows not added, in request order.
     pub errors: Vec<RowError>,
 }
 
 impl AddedView {
     /// Merges the rows the API rejected (invalid) with those the store skipped (duplicates);
-    /// `store_rows[i]` is the request index of the i-th row handed to the store.
+    /// `store_rows[i]` is the request index of the i-th row handed to the store. The answer
+    /// stays small however many rows failed: it lists the first [`MAX_LISTED_ERRORS`].
     pub fn new(added: AddedContacts, mut errors: Vec<RowError>, store_rows: &[usize]) -> Self {
         errors.extend(added.skipped.into_iter().map(|(index, reason)| RowError {
             index: store_rows[index],
             field: format!("contacts[{}].phone_number", store_rows[index]),
+            code: "duplicate",
             reason,
         }));
+        let mut failed_by_reason = BTreeMap::new();
+        for error in &errors {
+            *failed_by_reason.entry(error.code).or_default() += 1;
+        }
+        let failed_count = errors.len() as u64;
         errors.sort_by_key(|error| error.index);
+        errors.truncate(MAX_LISTED_ERRORS);
         Self {
             added_count: added.added,
-            failed_count: errors.len() as u64,
+            failed_count,
+            failed_by_reason,
             errors,
         }
     }

@@ -30,6 +30,8 @@ pub enum ApiError {
     IdempotencyConflict,
     #[error("a request with this idempotency key is still running")]
     IdempotencyInProgress,
+    #[error("the request with this idempotency key ran; its response was too large to keep")]
+    IdempotencyNotKept,
     #[error("not found")]
     NotFound,
     #[error("{0}")]
@@ -51,7 +53,9 @@ impl ApiError {
             Self::MalformedJson(_) => "validation_error",
             Self::Unauthorized | Self::BadSignature(_) => "unauthorized",
             Self::RateLimited { .. } => "rate_limit_exceeded",
-            Self::IdempotencyConflict | Self::IdempotencyInProgress => "idempotency_conflict",
+            Self::IdempotencyConflict | Self::IdempotencyInProgress | Self::IdempotencyNotKept => {
+                "idempotency_conflict"
+            }
             Self::NotFound => "not_found",
             Self::InvalidState(_) => "invalid_state",
             Self::PayloadTooLarge { .. } => "payload_too_large",
@@ -108,7 +112,9 @@ impl ResponseError for ApiError {
             Self::MalformedJson(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized | Self::BadSignature(_) => StatusCode::UNAUTHORIZED,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::IdempotencyConflict | Self::IdempotencyInProgress => StatusCode::CONFLICT,
+            Self::IdempotencyConflict | Self::IdempotencyInProgress | Self::IdempotencyNotKept => {
+                StatusCode::CONFLICT
+            }
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::InvalidState(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

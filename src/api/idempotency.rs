@@ -56,6 +56,7 @@ where
     match state.store.begin_idempotent(org, key, fingerprint).await? {
         Idempotency::Started => {}
         Idempotency::Replay(stored) => return Ok(replay(stored)),
+        Idempotency::NotKept => return Err(ApiError::IdempotencyNotKept),
         Idempotency::Conflict => return Err(ApiError::IdempotencyConflict),
         Idempotency::InProgress => return Err(ApiError::IdempotencyInProgress),
     }

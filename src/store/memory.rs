@@ -13,14 +13,16 @@ use super::rules::{self, QueueChange};
 use super::{
     AddedContacts, CallDeadline, CallRef, CallResult, CallStats, Campaign, CampaignEdit,
     CampaignFilter, CampaignStore, ClaimBatch, ClaimedCall, Contact, Control, Fence,
-    IDEMPOTENCY_PENDING_TTL, IDEMPOTENCY_TTL, Idempotency, Listing, NewContact, NodeBeat,
-    OutboxEntry, Outcome, Page, Recorded, StoreError, StoredResponse, Subscription, Tokens,
+    IDEMPOTENCY_PENDING_TTL, IDEMPOTENCY_TTL, Idempotency, IdempotencyLimits, Listing, NewContact,
+    NodeBeat, OutboxEntry, Outcome, Page, Recorded, StoreError, StoredResponse, Subscription,
+    Tokens,
 };
 use super::{ContactsPage, QueueView};
 use crate::domain::{
     CallId, CampaignId, CampaignSpec, CampaignStatus, Command, ContactId, ContactStatus, Gate,
     OrgId, PacingState, Rate, RetryDecision, SchedulePatch, gcra, transition,
 };
+use crate::telemetry::IDEMPOTENCY_DROPPED;
 
 /// How long a claimed call may stay without an outcome before recovery looks at it.
 /// The in-memory store. Cheap to clone; clones share the data.
@@ -28,6 +30,7 @@ use crate::domain::{
 pub struct MemoryStore {
     inner: Arc<Inner>,
     call_deadline: CallDeadline,
+    idempotency_limits: IdempotencyLimits,
 }
 
 #[derive(Debug, Default)]
@@ -49,7 +52,7 @@ struct Ops {
     /// Size of `calls` after the last sweep of expired entries.
     calls_swept: usize,
     outboxes: HashMap<OrgId, Outbox>,
-    idempotency: HashMap<(OrgId, String), Reservation>,
+    idempotency: IdempotencyKeys,
     /// Theoretical arrival time of each limiter, in µs since `epoch`.
     limiters: HashMap<String, i64>,
     /// Named locks: owner and expiry.
@@ -65,7 +68,7 @@ impl Default for Ops {
             calls: HashMap::new(),
             calls_swept: 0,
             outboxes: HashMap::new(),
-            idempotency: HashMap::new(),
+            idempotency: IdempotencyKeys::default(),
             limiters: HashMap::new(),
             locks: HashMap::new(),
             nodes: HashMap::new(),
@@ -79,11 +82,152 @@ struct Outbox {
     entries: VecDeque<OutboxEntry>,
 }
 
+/// The idempotency keys: each key's reservation or response, and two orders that keep the
+/// work per request logarithmic: by expiry (the expired ones leave from the front) and, per
+/// organisation, by when a response was kept (the oldest leave first past the budget).
+#[derive(Debug, Default)]
+struct IdempotencyKeys {
+    entries: HashMap<(OrgId, String), Reservation>,
+    by_expiry: BTreeSet<(Instant, u64)>,
+    /// Entry number → its key, for both orders.
+    numbered: HashMap<u64, (OrgId, String)>,
+    /// Per organisation: bytes kept, and the entries kept in the order they were.
+    kept: HashMap<OrgId, (usize, BTreeSet<u64>)>,
+    next: u64,
+}
+
 #[derive(Debug)]
 struct Reservation {
+    number: u64,
     fingerprint: [u8; 32],
-    response: Option<StoredResponse>,
+    response: Option<Kept>,
     expires: Instant,
+}
+
+#[derive(Debug, Clone)]
+enum Kept {
+    Response(StoredResponse),
+    TooLarge,
+}
+
+impl IdempotencyKeys {
+    /// Drops the entries whose time is up.
+    fn sweep(&mut self, now: Instant) {
+        while let Some(&(expires, number)) = self.by_expiry.first() {
+            if expires > now {
+                break;
+            }
+            self.by_expiry.pop_first();
+            self.forget(number);
+        }
+    }
+
+    fn forget(&mut self, number: u64) {
+        let Some(slot) = self.numbered.remove(&number) else {
+            return;
+        };
+        if let Some(reservation) = self.entries.remove(&slot) {
+            self.by_expiry.remove(&(reservation.expires, number));
+            if let Some(Kept::Response(response)) = reservation.response
+                && let Some((bytes, order)) = self.kept.get_mut(&slot.0)
+            {
+                *bytes -= response.body.len();
+                order.remove(&number);
+            }
+        }
+    }
+
+    fn begin(&mut self, slot: (OrgId, String), fingerprint: [u8; 32], now: Instant) -> Idempotency {
+        self.sweep(now);
+        match self.entries.get(&slot) {
+            None => {
+                self.next += 1;
+                let number = self.next;
+                let expires = now + IDEMPOTENCY_PENDING_TTL;
+                self.by_expiry.insert((expires, number));
+                self.numbered.insert(number, slot.clone());
+                let reservation = Reservation {
+                    number,
+                    fingerprint,
+                    response: None,
+                    expires,
+                };
+                self.entries.insert(slot, reservation);
+                Idempotency::Started
+            }
+            Some(reservation) if reservation.fingerprint != fingerprint => Idempotency::Conflict,
+            Some(reservation) => match &reservation.response {
+                Some(Kept::Response(response)) => Idempotency::Replay(response.clone()),
+                Some(Kept::TooLarge) => Idempotency::NotKept,
+                None => Idempotency::InProgress,
+            },
+        }
+    }
+
+    fn finish(
+        &mut self,
+        slot: &(OrgId, String),
+        fingerprint: [u8; 32],
+        response: StoredResponse,
+        limits: IdempotencyLimits,
+        now: Instant,
+    ) {
+        let Some(reservation) = self
+            .entries
+            .get_mut(slot)
+            .filter(|reservation| reservation.fingerprint == fingerprint)
+        else {
+            return;
+        };
+        let number = reservation.number;
+        self.by_expiry.remove(&(reservation.expires, number));
+        reservation.expires = now + IDEMPOTENCY_TTL;
+        self.by_expiry.insert((reservation.expires, number));
+        let size = response.body.len();
+        if size > limits.max_response_bytes {
+            reservation.response = Some(Kept::TooLarge);
+            metrics::counter!(IDEMPOTENCY_DROPPED, "reason" => "too_large").increment(1);
+            return;
+        }
+        reservation.response = Some(Kept::Response(response));
+        let (bytes, order) = self.kept.entry(slot.0.clone()).or_default();
+        *bytes += size;
+        order.insert(number);
+        let mut evicted = Vec::new();
+        while *bytes > limits.max_bytes_per_org
+            && let Some(oldest) = order.pop_first()
+        {
+            evicted.push(oldest);
+            if let Some(Some(Kept::Response(response))) = self
+                .numbered
+                .get(&oldest)
+                .and_then(|slot| self.entries.get(slot))
+                .map(|reservation| &reservation.response)
+            {
+                *bytes -= response.body.len();
+            }
+        }
+        for number in evicted {
+            metrics::counter!(IDEMPOTENCY_DROPPED, "reason" => "budget").increment(1);
+            // Already out of the organisation's order and bytes: only the entry goes.
+            if let Some(slot) = self.numbered.remove(&number)
+                && let Some(reservation) = self.entries.remove(&slot)
+            {
+                self.by_expiry.remove(&(reservation.expires, number));
+            }
+        }
+    }
+
+    fn abandon(&mut self, slot: &(OrgId, String)) {
+        if let Some(reservation) = self
+            .entries
+            .get(slot)
+            .filter(|reservation| reservation.response.is_none())
+        {
+            let number = reservation.number;
+            self.forget(number);
+        }
+    }
 }
 
 impl MemoryStore {
@@ -97,6 +241,13 @@ impl MemoryStore {
             call_deadline: deadline,
             ..Self::default()
         }
+    }
+
+    /// The same store keeping idempotent responses within `limits`.
+    #[must_use]
+    pub fn with_idempotency_limits(mut self, limits: IdempotencyLimits) -> Self {
+        self.idempotency_limits = limits;
+        self
     }
 
     fn state(&self, id: CampaignId) -> Result<Arc<Mutex<CampaignState>>, StoreError> {
@@ -916,28 +1067,9 @@ impl CampaignStore for MemoryStore {
         key: &str,
         fingerprint: [u8; 32],
     ) -> Result<Idempotency, StoreError> {
-        let now = Instant::now();
         let mut ops = self.inner.ops.lock();
-        ops.idempotency
-            .retain(|_, reservation| reservation.expires > now);
         let slot = (org.clone(), key.to_owned());
-        Ok(match ops.idempotency.get(&slot) {
-            None => {
-                let reservation = Reservation {
-                    fingerprint,
-                    response: None,
-                    expires: now + IDEMPOTENCY_PENDING_TTL,
-                };
-                ops.idempotency.insert(slot, reservation);
-                Idempotency::Started
-            }
-            Some(reservation) if reservation.fingerprint != fingerprint => Idempotency::Conflict,
-            Some(Reservation {
-                response: Some(response),
-                ..
-            }) => Idempotency::Replay(response.clone()),
-            Some(_) => Idempotency::InProgress,
-        })
+        Ok(ops.idempotency.begin(slot, fingerprint, Instant::now()))
     }
 
     async fn finish_idempotent(
@@ -949,25 +1081,15 @@ impl CampaignStore for MemoryStore {
     ) -> Result<(), StoreError> {
         let mut ops = self.inner.ops.lock();
         let slot = (org.clone(), key.to_owned());
-        if let Some(reservation) = ops.idempotency.get_mut(&slot)
-            && reservation.fingerprint == fingerprint
-        {
-            reservation.response = Some(response);
-            reservation.expires = Instant::now() + IDEMPOTENCY_TTL;
-        }
+        let limits = self.idempotency_limits;
+        ops.idempotency
+            .finish(&slot, fingerprint, response, limits, Instant::now());
         Ok(())
     }
 
     async fn abandon_idempotent(&self, org: &OrgId, key: &str) -> Result<(), StoreError> {
         let mut ops = self.inner.ops.lock();
-        let slot = (org.clone(), key.to_owned());
-        if ops
-            .idempotency
-            .get(&slot)
-            .is_some_and(|reservation| reservation.response.is_none())
-        {
-            ops.idempotency.remove(&slot);
-        }
+        ops.idempotency.abandon(&(org.clone(), key.to_owned()));
         Ok(())
     }
 

@@ -333,10 +333,31 @@ pub enum Idempotency {
     Started,
     /// The same request already ran: its response.
     Replay(StoredResponse),
+    /// The same request already ran, and its response was larger than a key may keep.
+    NotKept,
     /// The key was used for a different request body.
     Conflict,
     /// The same request is still running elsewhere.
     InProgress,
+}
+
+/// How much the idempotency keys may keep: per key, and per organisation (beyond it, the
+/// responses kept longest are forgotten first: a retry with their key runs again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdempotencyLimits {
+    pub max_response_bytes: usize,
+    pub max_bytes_per_org: usize,
+}
+
+impl Default for IdempotencyLimits {
+    /// 1 MiB per response (a bounded answer is far smaller: a list of 1 000 row errors is about
+    /// 100 KB), 64 MiB per organisation.
+    fn default() -> Self {
+        Self {
+            max_response_bytes: 1 << 20,
+            max_bytes_per_org: 64 << 20,
+        }
+    }
 }
 
 /// An outbound webhook waiting in an organisation's outbox, in order.
@@ -651,7 +672,9 @@ pub trait CampaignStore: Send + Sync + std::fmt::Debug + 'static {
         fingerprint: [u8; 32],
     ) -> Result<Idempotency, StoreError>;
 
-    /// Stores the response of a request started with [`CampaignStore::begin_idempotent`].
+    /// Stores the response of a request started with [`CampaignStore::begin_idempotent`], within
+    /// the store's [`IdempotencyLimits`]: a response too large is not kept (a retry learns so);
+    /// past the organisation's budget, its oldest responses are forgotten.
     async fn finish_idempotent(
         &self,
         org: &OrgId,

@@ -285,7 +285,51 @@ async fn an_offset_past_every_list_is_an_empty_page_or_422_never_a_wrapped_one(b
     }
 }
 
+/// Thousands of bad rows: the answer lists the first thousand and counts them all by reason,
+/// so an idempotent request keeps a bounded answer (replayed as it was).
+async fn an_answer_lists_a_thousand_bad_rows_and_counts_them_all(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let id = app.create_campaign(1, json!({})).await;
+    let mut rows: Vec<Value> = (0..1_500)
+        .map(|i| json!({ "phone_number": format!("555-{i}") }))
+        .collect();
+    rows.push(json!({ "phone_number": "+14155550200", "first_name": "a\u{0}" }));
+    rows.push(json!({ "phone_number": "+14155550201" }));
+    rows.push(json!({ "phone_number": "+14155550201" }));
+    let send = || {
+        app.client
+            .post(format!("{}/batch-calls/{id}/contacts", app.base))
+            .bearer_auth(ACME_KEY)
+            .header("X-Idempotency-Key", "bulk-1")
+            .json(&json!({ "contacts": rows }))
+            .send()
+    };
+    let first = crate::helpers::Reply::from(send().await.unwrap())
+        .await
+        .expect(200);
+    let data = first.data();
+    assert_eq!(data["added_count"], 1);
+    assert_eq!(data["failed_count"], 1_502);
+    assert_eq!(
+        data["failed_by_reason"],
+        json!({ "invalid_number": 1_500, "bad_row": 1, "duplicate": 1 })
+    );
+    let errors = data["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1_000);
+    assert_eq!(errors[0]["index"], 0);
+    assert_eq!(errors[0]["code"], "invalid_number");
+    assert!(
+        first.body.to_string().len() < 200_000,
+        "the answer stays small"
+    );
+    let again = send().await.unwrap();
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again = crate::helpers::Reply::from(again).await.expect(200);
+    assert_eq!(again.data(), data);
+}
+
 crate::helpers::on_both_backends!(
+    an_answer_lists_a_thousand_bad_rows_and_counts_them_all,
     a_scheduled_at_outside_1970_to_9999_is_422_and_the_organisation_stays_readable,
     due_times_past_year_9999_are_shown_as_null,
     unknown_fields_and_nulls_are_422_naming_the_field_and_change_nothing,

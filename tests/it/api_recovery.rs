@@ -123,6 +123,7 @@ impl OwnRedis {
             response_timeout: std::time::Duration::from_millis(300),
             call_deadline: pacer::store::CallDeadline::default(),
             ca_pem: None,
+            idempotency: Default::default(),
         })
         .unwrap()
     }

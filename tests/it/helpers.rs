@@ -539,7 +539,14 @@ pub fn redis_cluster_url() -> String {
 
 /// A store on the Redis Cluster, under a key prefix of its own.
 pub fn redis_cluster_store() -> pacer::store::RedisStore {
-    let settings = pacer::store::RedisSettings {
+    redis_cluster_store_with(|_| {})
+}
+
+/// A store on the Redis Cluster, under a key prefix of its own, with settings changed by `change`.
+pub fn redis_cluster_store_with(
+    change: impl FnOnce(&mut pacer::store::RedisSettings),
+) -> pacer::store::RedisStore {
+    let mut settings = pacer::store::RedisSettings {
         url: redis_cluster_url(),
         cluster: true,
         prefix: format!("test:{}:", uuid::Uuid::new_v4().simple()),
@@ -547,7 +554,9 @@ pub fn redis_cluster_store() -> pacer::store::RedisStore {
         response_timeout: std::time::Duration::from_secs(5),
         call_deadline: pacer::store::CallDeadline::default(),
         ca_pem: None,
+        idempotency: Default::default(),
     };
+    change(&mut settings);
     pacer::store::RedisStore::connect(&settings).expect("a Redis Cluster store")
 }
 
@@ -556,9 +565,23 @@ pub fn redis_store() -> pacer::store::RedisStore {
     redis_store_at(&format!("test:{}:", uuid::Uuid::new_v4().simple()))
 }
 
+/// A Redis store under a key prefix of its own, with settings changed by `change`.
+pub fn redis_store_with(
+    change: impl FnOnce(&mut pacer::store::RedisSettings),
+) -> pacer::store::RedisStore {
+    redis_store_at_with(&format!("test:{}:", uuid::Uuid::new_v4().simple()), change)
+}
+
 /// A Redis store under `prefix` (a second node sharing another one's data).
 pub fn redis_store_at(prefix: &str) -> pacer::store::RedisStore {
-    let settings = pacer::store::RedisSettings {
+    redis_store_at_with(prefix, |_| {})
+}
+
+fn redis_store_at_with(
+    prefix: &str,
+    change: impl FnOnce(&mut pacer::store::RedisSettings),
+) -> pacer::store::RedisStore {
+    let mut settings = pacer::store::RedisSettings {
         url: redis_url(),
         cluster: false,
         prefix: prefix.to_owned(),
@@ -566,6 +589,8 @@ pub fn redis_store_at(prefix: &str) -> pacer::store::RedisStore {
         response_timeout: std::time::Duration::from_secs(5),
         call_deadline: pacer::store::CallDeadline::default(),
         ca_pem: None,
+        idempotency: Default::default(),
     };
+    change(&mut settings);
     pacer::store::RedisStore::connect(&settings).expect("a Redis store")
 }

@@ -320,6 +320,7 @@ fn tls_store(redis: &TlsRedis, credentials: &str, ca: Option<Vec<u8>>) -> pacer:
         response_timeout: Duration::from_secs(5),
         call_deadline: pacer::store::CallDeadline::default(),
         ca_pem: ca,
+        idempotency: Default::default(),
     })
     .unwrap()
 }

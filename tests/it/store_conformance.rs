@@ -11,7 +11,8 @@ use pacer::domain::{
 };
 use pacer::store::{
     CallRef, CallResult, CampaignEdit, CampaignFilter, CampaignStore, Control, Fence, Idempotency,
-    MemoryStore, NewContact, Outcome, Page, Recorded, StoreError, StoredResponse, unix_hour,
+    IdempotencyLimits, MemoryStore, NewContact, Outcome, Page, Recorded, StoreError,
+    StoredResponse, unix_hour,
 };
 
 pub fn now() -> DateTime<Utc> {
@@ -1024,6 +1025,95 @@ async fn idempotency_keys_replay_refuse_other_bodies_and_can_be_abandoned(
         store.begin_idempotent(&acme, "k2", other).await.unwrap(),
         Idempotency::Started
     );
+}
+
+/// A store whose idempotency keys keep at most 100 bytes a response and 1 000 an organisation.
+async fn idempotent_responses_are_bounded_per_key_and_per_organisation(
+    store: Arc<dyn CampaignStore>,
+) {
+    let (acme, globex) = (org("acme"), org("globex"));
+    let response = |i: u8| StoredResponse {
+        status: 200,
+        body: vec![i; 60],
+    };
+    // Thirty responses of 60 bytes, more than 1 000 in all: the oldest are forgotten first.
+    for i in 0..30u8 {
+        let key = format!("k{i}");
+        assert_eq!(
+            store.begin_idempotent(&acme, &key, [i; 32]).await.unwrap(),
+            Idempotency::Started
+        );
+        store
+            .finish_idempotent(&acme, &key, [i; 32], response(i))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store
+            .begin_idempotent(&acme, "k29", [29; 32])
+            .await
+            .unwrap(),
+        Idempotency::Replay(response(29))
+    );
+    assert_eq!(
+        store.begin_idempotent(&acme, "k0", [0; 32]).await.unwrap(),
+        Idempotency::Started,
+        "the oldest response was forgotten"
+    );
+    // Another organisation's budget is its own.
+    store.begin_idempotent(&globex, "g", [7; 32]).await.unwrap();
+    store
+        .finish_idempotent(&globex, "g", [7; 32], response(7))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.begin_idempotent(&globex, "g", [7; 32]).await.unwrap(),
+        Idempotency::Replay(response(7))
+    );
+    // A response larger than a key may keep is not kept, and its retry is told so.
+    store.begin_idempotent(&acme, "big", [9; 32]).await.unwrap();
+    let big = StoredResponse {
+        status: 200,
+        body: vec![0; 500],
+    };
+    store
+        .finish_idempotent(&acme, "big", [9; 32], big)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.begin_idempotent(&acme, "big", [9; 32]).await.unwrap(),
+        Idempotency::NotKept
+    );
+}
+
+/// The limits of `idempotent_responses_are_bounded_per_key_and_per_organisation`.
+fn small_idempotency() -> IdempotencyLimits {
+    IdempotencyLimits {
+        max_response_bytes: 100,
+        max_bytes_per_org: 1_000,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotent_responses_are_bounded_in_memory() {
+    let store = MemoryStore::new().with_idempotency_limits(small_idempotency());
+    idempotent_responses_are_bounded_per_key_and_per_organisation(Arc::new(store)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotent_responses_are_bounded_on_redis() {
+    let store = crate::helpers::redis_store_with(|settings| {
+        settings.idempotency = small_idempotency();
+    });
+    idempotent_responses_are_bounded_per_key_and_per_organisation(Arc::new(store)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotent_responses_are_bounded_on_a_redis_cluster() {
+    let store = crate::helpers::redis_cluster_store_with(|settings| {
+        settings.idempotency = small_idempotency();
+    });
+    idempotent_responses_are_bounded_per_key_and_per_organisation(Arc::new(store)).await;
 }
 
 async fn a_rate_limiter_grants_its_burst_then_makes_callers_wait(store: Arc<dyn CampaignStore>) {

@@ -57,10 +57,22 @@ impl Keys {
         (format!("{base}:outbox"), format!("{base}:outbox_seq"))
     }
 
-    /// String: an idempotency key's reservation and response (the client's key is hashed).
-    pub(super) fn idempotency(&self, org: &OrgId, key: &str) -> String {
-        let digest = sha2::Sha256::digest(key.as_bytes());
-        format!("{}idem:{org}:{}", self.prefix, hex::encode(digest))
+    /// The digest that names a client's idempotency key (the key itself may be anything).
+    pub(super) fn idempotency_digest(key: &str) -> String {
+        hex::encode(sha2::Sha256::digest(key.as_bytes()))
+    }
+
+    /// The base of an organisation's idempotency keys, one hash tag for all of them: string
+    /// `<base><digest>`, a key's reservation and response.
+    pub(super) fn idempotency_base(&self, org: &OrgId) -> String {
+        format!("{}{{i:{org}}}:k:", self.prefix)
+    }
+
+    /// Sorted set of the organisation's kept responses (`<digest>|<bytes>` by when each was
+    /// kept) and their byte count.
+    pub(super) fn idempotency_index(&self, org: &OrgId) -> (String, String) {
+        let base = format!("{}{{i:{org}}}", self.prefix);
+        (format!("{base}:kept"), format!("{base}:kept_bytes"))
     }
 
     /// Hash: node → "<expires ms>|<leases held>", the nodes' heartbeats.

@@ -33,14 +33,15 @@ use super::rules::{self, QueueChange};
 use super::{
     AddedContacts, CallDeadline, CallRef, CallStats, Campaign, CampaignEdit, CampaignFilter,
     CampaignStore, ClaimBatch, ClaimedCall, Contact, Control, Fence, IDEMPOTENCY_PENDING_TTL,
-    IDEMPOTENCY_TTL, Idempotency, Listing, NewContact, OutboxEntry, Outcome, Page, Recorded,
-    StoreError, StoredResponse, Subscription, Tokens,
+    IDEMPOTENCY_TTL, Idempotency, IdempotencyLimits, Listing, NewContact, OutboxEntry, Outcome,
+    Page, Recorded, StoreError, StoredResponse, Subscription, Tokens,
 };
 use super::{NodeBeat, unix_hour};
 use crate::domain::{
     CallId, CampaignId, CampaignSpec, CampaignStatus, ContactId, ContactStatus, DialOutcome, Gate,
     OrgId, PacingState, Rate, SchedulePatch, local_date,
 };
+use crate::telemetry::IDEMPOTENCY_DROPPED;
 
 /// Contacts per `add_contacts` script call: a few milliseconds of Redis time at most.
 const CONTACT_CHUNK: usize = 250;
@@ -84,6 +85,7 @@ pub struct RedisSettings {
     pub call_deadline: CallDeadline,
     /// Certificate authorities (PEM) for `rediss://` servers; `None`: the system's roots.
     pub ca_pem: Option<Vec<u8>>,
+    pub idempotency: IdempotencyLimits,
 }
 
 struct Scripts {
@@ -99,6 +101,7 @@ struct Scripts {
     outbox_push: Script,
     hold: Script,
     heartbeat: Script,
+    idempotency_keep: Script,
 }
 
 /// The helpers of scripts that read or write call states, sent ahead of each (Redis scripts
@@ -125,6 +128,7 @@ impl Scripts {
             outbox_push: Script::new(include_str!("scripts/outbox_push.lua")),
             hold: Script::new(include_str!("scripts/hold.lua")),
             heartbeat: Script::new(include_str!("scripts/heartbeat.lua")),
+            idempotency_keep: Script::new(include_str!("scripts/idempotency_keep.lua")),
         }
     }
 }
@@ -158,6 +162,7 @@ struct Inner {
     keys: Keys,
     scripts: Scripts,
     call_deadline: CallDeadline,
+    idempotency: IdempotencyLimits,
     /// What the dispatch path last read of each campaign. The claim script refuses a stale
     /// version (and re-checks cap, spacing and concurrency itself), so a steady claim costs one
     /// round trip; any commit drops the entry.
@@ -356,6 +361,7 @@ impl RedisStore {
                 keys: Keys::new(&settings.prefix),
                 scripts: Scripts::new(),
                 call_deadline: settings.call_deadline,
+                idempotency: settings.idempotency,
                 cache: parking_lot::Mutex::new(HashMap::new()),
                 recorded: parking_lot::Mutex::new(HashMap::new()),
             }),
@@ -1558,7 +1564,7 @@ impl CampaignStore for RedisStore {
         key: &str,
         fingerprint: [u8; 32],
     ) -> Result<Idempotency, StoreError> {
-        let key = self.inner.keys.idempotency(org, key);
+        let key = self.inner.keys.idempotency_base(org) + &Keys::idempotency_digest(key);
         self.io(move |inner| async move {
             let mut con = inner.connection().await?;
             let pending = format!("{}|", hex::encode(fingerprint));
@@ -1591,29 +1597,48 @@ impl CampaignStore for RedisStore {
         fingerprint: [u8; 32],
         response: StoredResponse,
     ) -> Result<(), StoreError> {
-        let key = self.inner.keys.idempotency(org, key);
+        let digest = Keys::idempotency_digest(key);
+        let base = self.inner.keys.idempotency_base(org);
+        let (index, bytes) = self.inner.keys.idempotency_index(org);
         self.io(move |inner| async move {
             let mut con = inner.connection().await?;
-            let mut value =
-                format!("{}|{}|", hex::encode(fingerprint), response.status).into_bytes();
-            value.extend_from_slice(&response.body);
-            let () = redis::cmd("SET")
-                .arg(&key)
+            let limits = inner.idempotency;
+            let too_large = response.body.len() > limits.max_response_bytes;
+            // A response too large to keep leaves its marker, status 0, in its place.
+            let status = if too_large { 0 } else { response.status };
+            let mut value = format!("{}|{status}|", hex::encode(fingerprint)).into_bytes();
+            if !too_large {
+                value.extend_from_slice(&response.body);
+            }
+            let n_forgotten: i64 = inner
+                .scripts
+                .idempotency_keep
+                .key(base.clone() + &digest)
+                .key(index)
+                .key(bytes)
+                .key(base)
+                .arg(&digest)
                 .arg(value)
-                .arg("XX")
-                .arg("PX")
                 .arg(IDEMPOTENCY_TTL.as_millis() as u64)
-                .query_async::<Option<String>>(&mut con)
+                .arg(limits.max_bytes_per_org)
+                .arg(u8::from(too_large))
+                .invoke_async(&mut con)
                 .await
-                .map(drop)
                 .map_err(unavailable)?;
+            if too_large {
+                metrics::counter!(IDEMPOTENCY_DROPPED, "reason" => "too_large").increment(1);
+            }
+            if n_forgotten > 0 {
+                metrics::counter!(IDEMPOTENCY_DROPPED, "reason" => "budget")
+                    .increment(n_forgotten as u64);
+            }
             Ok(())
         })
         .await
     }
 
     async fn abandon_idempotent(&self, org: &OrgId, key: &str) -> Result<(), StoreError> {
-        let key = self.inner.keys.idempotency(org, key);
+        let key = self.inner.keys.idempotency_base(org) + &Keys::idempotency_digest(key);
         self.io(move |inner| async move {
             let mut con = inner.connection().await?;
             let stored: Option<Vec<u8>> = con.get(&key).await.map_err(unavailable)?;
@@ -1777,6 +1802,7 @@ fn read_reservation(stored: &[u8], fingerprint: &[u8; 32]) -> Idempotency {
         .ok()
         .and_then(|status| status.parse().ok());
     match status {
+        Some(0) => Idempotency::NotKept,
         Some(status) => Idempotency::Replay(StoredResponse {
             status,
             body: rest[bar + 1..].to_vec(),
