@@ -42,9 +42,47 @@ pub const RATE_LIMITED: &str = "pacer_http_rate_limited_total";
 /// Idempotent responses forgotten before their 24 h to keep an organisation within its
 /// budget, and responses too large to keep, by `reason` (`budget`, `too_large`).
 pub const IDEMPOTENCY_DROPPED: &str = "pacer_idempotency_responses_dropped_total";
+/// Actors that ended abnormally (a panic) and were started again, by `actor` (`campaign`,
+/// `dialer`).
+pub const ACTOR_RESTARTS: &str = "pacer_actor_restarts_total";
 /// Stored records a list skipped because they could not be read back, by `record`
 /// (`campaign`, `contact`).
 pub const UNREADABLE_RECORDS: &str = "pacer_store_unreadable_records_total";
+
+/// Panics anywhere in the process (a caught one included: an arbiter catches its actors').
+pub const PANICS: &str = "pacer_panics_total";
+
+thread_local! {
+    /// A panic happened on this thread and nobody has looked at it yet (see [`take_panicked`]).
+    static PANICKED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether a panic happened on this thread since the last call: an actor's `stopped`, run on
+/// its arbiter right after the arbiter caught the panic of one of its steps, learns so here.
+pub fn take_panicked() -> bool {
+    PANICKED.with(|panicked| panicked.replace(false))
+}
+
+/// Every panic goes to the log (with its place and thread) and to [`PANICS`], and is noted for
+/// [`take_panicked`]; then the default hook prints it as before.
+fn hook_panics() {
+    static HOOKED: std::sync::Once = std::sync::Once::new();
+    HOOKED.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            PANICKED.with(|panicked| panicked.set(true));
+            metrics::counter!(PANICS).increment(1);
+            let thread = std::thread::current();
+            tracing::error!(
+                thread = thread.name().unwrap_or("unnamed"),
+                location = info.location().map(ToString::to_string),
+                "panic: {}",
+                info.payload_as_str().unwrap_or("(no message)")
+            );
+            default(info);
+        }));
+    });
+}
 
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
@@ -95,6 +133,7 @@ pub fn metrics() -> PrometheusHandle {
                     PrometheusBuilder::new().build_recorder().handle()
                 });
             describe();
+            hook_panics();
             // The recorder does not schedule its own upkeep (histogram buckets drain there).
             let upkeep = handle.clone();
             std::thread::Builder::new()
@@ -149,6 +188,14 @@ fn describe() {
     );
     describe_counter!(WEBHOOK_DELIVERIES, "Outbound webhook attempts, by result.");
     describe_counter!(RATE_LIMITED, "API requests refused by the rate limit.");
+    describe_counter!(
+        PANICS,
+        "Panics anywhere in the process, caught ones included."
+    );
+    describe_counter!(
+        ACTOR_RESTARTS,
+        "Actors that ended abnormally (a panic) and were started again, by actor."
+    );
     describe_counter!(
         IDEMPOTENCY_DROPPED,
         "Idempotent responses not kept or forgotten early, by reason."

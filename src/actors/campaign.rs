@@ -16,6 +16,7 @@ use crate::clock::Clock;
 use crate::cluster::LeaseBook;
 use crate::dialer::{CallReport, CarrierGate, DialError, OutcomeSink};
 use crate::domain::{CampaignId, CampaignStatus, DialOutcome, OrgId, SchedulePatch};
+use crate::faults::{self, FaultPoint};
 use crate::store::{
     CallResult, Campaign, CampaignEdit, CampaignStore, ClaimBatch, ClaimedCall, Control, Outcome,
     Recorded, StoreError,
@@ -169,6 +170,7 @@ impl Step {
         }
         let started = std::time::Instant::now();
         let batch = store.claim_due(id, fence, now, admission.granted).await?;
+        faults::hit(FaultPoint::AfterClaim, Some(id));
         // Placing calls is the dialers' work: another step may go to the store meanwhile.
         drop(turn);
         self.meters.claim_latency.record(started.elapsed());
@@ -254,6 +256,7 @@ impl Step {
                 .await
             {
                 Ok(recorded) => {
+                    faults::hit(FaultPoint::AfterRecord, Some(self.id));
                     self.meters.record_latency.record(started.elapsed());
                     report.recorded = outcomes
                         .iter()
@@ -355,6 +358,7 @@ impl CampaignActor {
     /// an actor with nothing left to do (no dispatching status, no call in flight) stops; the
     /// directory starts a new one when a command comes.
     fn dispatch(&mut self, retire: Retire) -> impl ActorFuture<Self, Output = ()> + use<> {
+        faults::hit(FaultPoint::ActorStep, Some(self.id));
         self.dispatch_queued = false;
         let step = Step {
             id: self.id,
@@ -635,12 +639,18 @@ impl Actor for CampaignActor {
         ctx.wait(step);
     }
 
+    /// Also reached after a panic in one of the actor's steps: its arbiter caught the panic,
+    /// and dropping the actor's context stops it. Its lease goes either way; after a panic the
+    /// directory starts another actor, or gives the campaign up for a while.
     fn stopped(&mut self, ctx: &mut Context<Self>) {
         if let Some(status) = self.status {
             metrics::gauge!(CAMPAIGNS, "status" => status.as_str()).decrement(1.0);
         }
         self.meters.in_flight.decrement(f64::from(self.in_flight));
         self.directory.forget(self.id, &ctx.address());
+        if crate::telemetry::take_panicked() {
+            self.directory.recover(self.id);
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! The dialer pool: supervised actors that hand calls to a [`Dialer`]. A dialer actor that stops
-//! is restarted by its `Supervisor`; a call it never requested is released back to the queue by
-//! the campaign actor that claimed it.
+//! is restarted by its `Supervisor`, one that panicked by the pool; a call it never requested is
+//! released back to the queue by the campaign actor that claimed it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use actix::prelude::*;
 
 use crate::dialer::{DialError, Dialer, OutcomeSink};
+use crate::faults::{self, FaultPoint};
 use crate::store::ClaimedCall;
+use crate::telemetry::ACTOR_RESTARTS;
 
 /// Requests calls from the provider; replies once each is placed (or was not), in order. One
 /// message carries a whole claim so that a batch costs one hop between threads, not one a call.
@@ -43,32 +45,46 @@ impl Handler<PlaceCalls> for DialerActor {
         PlaceCalls { calls, sink }: PlaceCalls,
         _ctx: &mut Context<Self>,
     ) -> Self::Result {
+        faults::hit(
+            FaultPoint::DialerPlace,
+            calls.first().map(|call| call.campaign_id),
+        );
         let dialer = self.dialer.clone();
         Box::pin(async move { dialer.place_all(calls, sink).await })
     }
 }
 
-/// Dialer actors spread over the node's arbiters, used in turn.
+/// Dialer actors spread over the node's arbiters, used in turn. A dialer actor that panicked
+/// (its arbiter caught the panic and dropped it, which a `Supervisor` does not see) is replaced
+/// the first time it is found gone.
 #[derive(Debug)]
 pub struct DialerPool {
-    actors: Vec<Addr<DialerActor>>,
+    dialer: Arc<dyn Dialer>,
+    arbiters: Vec<ArbiterHandle>,
+    actors: parking_lot::RwLock<Vec<Addr<DialerActor>>>,
     next: AtomicUsize,
 }
 
 impl DialerPool {
     /// Starts `n_actors` supervised dialer actors over `arbiters`, in turn.
     pub fn start(dialer: Arc<dyn Dialer>, n_actors: usize, arbiters: &[ArbiterHandle]) -> Self {
-        let actors = (0..n_actors.max(1))
-            .map(|index| {
-                let dialer = dialer.clone();
-                let arbiter = &arbiters[index % arbiters.len()];
-                Supervisor::start_in_arbiter(arbiter, move |_| DialerActor { dialer })
-            })
-            .collect();
-        Self {
-            actors,
+        let pool = Self {
+            dialer,
+            arbiters: arbiters.to_vec(),
+            actors: parking_lot::RwLock::new(Vec::new()),
             next: AtomicUsize::new(0),
-        }
+        };
+        let actors = (0..n_actors.max(1))
+            .map(|index| pool.start_actor(index))
+            .collect();
+        *pool.actors.write() = actors;
+        pool
+    }
+
+    fn start_actor(&self, index: usize) -> Addr<DialerActor> {
+        let dialer = self.dialer.clone();
+        let arbiter = &self.arbiters[index % self.arbiters.len()];
+        Supervisor::start_in_arbiter(arbiter, move |_| DialerActor { dialer })
     }
 
     /// Places a batch of calls through the next dialer actor; one result per call, in order.
@@ -78,11 +94,35 @@ impl DialerPool {
         sink: OutcomeSink,
     ) -> Vec<Result<(), DialError>> {
         let n_calls = calls.len();
-        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.actors.len();
-        match self.actors[index].send(PlaceCalls { calls, sink }).await {
+        let (index, actor) = {
+            let actors = self.actors.read();
+            let index = self.next.fetch_add(1, Ordering::Relaxed) % actors.len();
+            (index, actors[index].clone())
+        };
+        match actor.send(PlaceCalls { calls, sink }).await {
             Ok(results) => results,
-            // The actor stopped before it took the batch: none of these calls was requested.
-            Err(error) => vec![Err(DialError::Unavailable(error.to_string())); n_calls],
+            // The actor ended before it answered (a panic): none of these calls counts as
+            // requested (a retry keeps its attempt, hence its idempotency key), and the actor
+            // is replaced.
+            Err(error) => {
+                self.replace_if_gone(index, &actor);
+                vec![Err(DialError::Unavailable(error.to_string())); n_calls]
+            }
+        }
+    }
+
+    fn replace_if_gone(&self, index: usize, gone: &Addr<DialerActor>) {
+        if gone.connected() {
+            return;
+        }
+        let mut actors = self.actors.write();
+        if actors[index] == *gone {
+            tracing::error!(
+                index,
+                "dialer actor ended abnormally (a panic); starting it again"
+            );
+            metrics::counter!(ACTOR_RESTARTS, "actor" => "dialer").increment(1);
+            actors[index] = self.start_actor(index);
         }
     }
 }

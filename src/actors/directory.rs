@@ -18,6 +18,7 @@ use crate::cluster::{ControlBus, LeaseBook, Note};
 use crate::dialer::{CallReport, CarrierGate, Dialer};
 use crate::domain::{CampaignId, OrgId};
 use crate::store::{CampaignStore, StoreError};
+use crate::telemetry::ACTOR_RESTARTS;
 use crate::webhooks::Webhooks;
 
 /// Finds or starts the actor of a campaign. Cheap to clone.
@@ -49,7 +50,16 @@ struct Inner {
     draining: AtomicBool,
     /// Stopped: the keeper renews nothing more.
     stopped: AtomicBool,
+    /// Campaigns whose actor panicked lately: how many times, and when last.
+    crashes: Mutex<HashMap<CampaignId, (u32, std::time::Instant)>>,
 }
+
+/// A campaign whose actor panicked more than this many times within [`CRASH_MEMORY`] is given
+/// up by this node (its lease released, not taken back for two TTLs): another node, or this one
+/// later, tries it again.
+const CRASHES_BEFORE_GIVING_UP: u32 = 3;
+/// How long a panic counts against its campaign.
+const CRASH_MEMORY: std::time::Duration = std::time::Duration::from_secs(600);
 
 impl Drop for Inner {
     fn drop(&mut self) {
@@ -144,6 +154,7 @@ impl Directory {
                 live: Mutex::new(HashMap::new()),
                 draining: AtomicBool::new(false),
                 stopped: AtomicBool::new(false),
+                crashes: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -208,6 +219,49 @@ impl Directory {
             let leases = self.inner.leases.clone();
             actix_rt::spawn(async move { leases.release(id).await });
         }
+    }
+
+    /// Called by an actor that stopped because one of its steps panicked (its lease is being
+    /// released): counted, then, after a pause that grows with each panic, the campaign gets a
+    /// new actor; after [`CRASHES_BEFORE_GIVING_UP`] panics this node leaves it alone for two
+    /// TTLs instead, so that another node takes it.
+    pub(super) fn recover(&self, id: CampaignId) {
+        if self.inner.stopped.load(Ordering::Relaxed) {
+            return;
+        }
+        metrics::counter!(ACTOR_RESTARTS, "actor" => "campaign").increment(1);
+        let n_crashes = {
+            let now = std::time::Instant::now();
+            let mut crashes = self.inner.crashes.lock();
+            crashes.retain(|_, (_, last)| now.duration_since(*last) < CRASH_MEMORY);
+            let (count, last) = crashes.entry(id).or_insert((0, now));
+            *count += 1;
+            *last = now;
+            *count
+        };
+        let give_up = n_crashes > CRASHES_BEFORE_GIVING_UP;
+        tracing::error!(
+            campaign = %id,
+            n_crashes,
+            "campaign actor stopped by a panic; {}",
+            if give_up {
+                "leaving the campaign to other nodes for a while"
+            } else {
+                "starting it again"
+            }
+        );
+        if give_up {
+            self.inner.leases.cool(id);
+            return;
+        }
+        let pause = std::time::Duration::from_millis(100 << (n_crashes - 1).min(8));
+        let directory = self.clone();
+        actix_rt::spawn(async move {
+            tokio::time::sleep(pause).await;
+            if !directory.inner.stopped.load(Ordering::Relaxed) {
+                directory.wake(id);
+            }
+        });
     }
 
     /// Every third of the lease TTL until the node stops: renews this node's leases (an actor

@@ -264,3 +264,140 @@ async fn after_an_outage_every_connection_answers_its_first_request() {
         }
     }
 }
+
+/// Waits (real time, bounded) until `done` holds, ticking the app's dispatchers meanwhile.
+async fn eventually(app: &crate::helpers::TestApp, what: &str, done: impl Fn() -> bool) {
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !done() {
+        assert!(std::time::Instant::now() < give_up, "{what}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        app.tick().await;
+    }
+}
+
+async fn metric(app: &crate::helpers::TestApp, series: &str) -> bool {
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.root))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.contains(series)
+}
+
+/// A campaign paced by its daily cap waits on its actor's timer; the actor panics when the
+/// timer fires. Another actor takes the campaign on (nothing else would: no outcome and no
+/// command comes, and the node keeps renewing the lease).
+async fn a_campaign_actor_that_panics_is_started_again_and_its_campaign_goes_on(
+    backend: crate::helpers::Backend,
+) {
+    use pacer::faults::{FaultAction, FaultPoint, arm};
+    let app = crate::helpers::spawn_app(backend).await;
+    let fields = serde_json::json!({
+        "working_days": [1, 2, 3, 4, 5, 6, 7], "start_time": "09:00", "end_time": "17:00",
+        "max_calls_per_day": 3,
+    });
+    let id = app.create_campaign(3, fields).await;
+    app.command(&id, "schedule").await.expect(200);
+    app.advance_to(crate::helpers::at("2026-11-30T09:00:00Z"))
+        .await;
+    assert_eq!(app.dialer.n_placed(), 1);
+    app.finish_all(DialOutcome::Completed).await;
+    let campaign = pacer::domain::CampaignId::parse(&id).unwrap();
+    arm(FaultPoint::ActorStep, Some(campaign), FaultAction::Panic, 1);
+    // The next slot: the timer fires and its step panics.
+    app.advance_to(crate::helpers::at("2026-11-30T11:40:00Z"))
+        .await;
+    eventually(&app, "the campaign's next call was placed", || {
+        app.dialer.n_placed() == 2
+    })
+    .await;
+    assert!(metric(&app, "pacer_actor_restarts_total{actor=\"campaign\"}").await);
+    let campaign = app.campaign(&id).await;
+    assert_eq!(
+        (
+            campaign["completed"].as_u64(),
+            campaign["in_progress"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+}
+
+/// An actor that keeps panicking: after a few restarts the node gives the campaign's lease up,
+/// so that another node (or this one, later) can take it.
+async fn a_campaign_actor_that_keeps_panicking_gives_its_lease_up(
+    backend: crate::helpers::Backend,
+) {
+    use pacer::faults::{FaultAction, FaultPoint, arm};
+    let store = backend.store();
+    let app = spawn_app_on(store.clone(), monday_8am()).await;
+    let id = app.start_campaign(4, 1).await;
+    let campaign = pacer::domain::CampaignId::parse(&id).unwrap();
+    assert!(store.lease_holder(campaign).await.unwrap().is_some());
+    arm(
+        FaultPoint::ActorStep,
+        Some(campaign),
+        FaultAction::Panic,
+        100,
+    );
+    app.tick().await;
+    // Restarted after 100, 200 and 400 ms, then left alone: the lease stays free for a while
+    // (600 ms here, more than the keeper's ticks of 167 ms that would adopt it again).
+    let (start, mut free_since) = (std::time::Instant::now(), None);
+    loop {
+        let free = store.lease_holder(campaign).await.unwrap().is_none();
+        let now = std::time::Instant::now();
+        free_since = if free { free_since.or(Some(now)) } else { None };
+        if free_since.is_some_and(|since| now - since > std::time::Duration::from_millis(600)) {
+            break;
+        }
+        assert!(
+            now - start < std::time::Duration::from_secs(10),
+            "the campaign was never left alone"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    arm(FaultPoint::ActorStep, Some(campaign), FaultAction::Panic, 0);
+}
+
+/// A dialer actor that panics as it takes a batch: the batch goes back to the queue (its calls
+/// keep their attempt, hence their idempotency key), the pool starts another dialer, and every
+/// contact is placed once.
+async fn a_dialer_actor_that_panics_is_replaced_and_its_batch_placed_again(
+    backend: crate::helpers::Backend,
+) {
+    use pacer::faults::{FaultAction, FaultPoint, arm};
+    let app = crate::helpers::spawn_app(backend).await;
+    let id = app.create_campaign(3, crate::helpers::every_day()).await;
+    let campaign = pacer::domain::CampaignId::parse(&id).unwrap();
+    arm(
+        FaultPoint::DialerPlace,
+        Some(campaign),
+        FaultAction::Panic,
+        1,
+    );
+    app.command(&id, "schedule").await.expect(200);
+    eventually(&app, "every contact was placed", || {
+        app.dialer.n_placed() == 3
+    })
+    .await;
+    let attempts: Vec<u32> = app
+        .dialer
+        .placed()
+        .iter()
+        .map(|placed| placed.call.attempt)
+        .collect();
+    assert_eq!(attempts, [1, 1, 1]);
+    assert!(metric(&app, "pacer_actor_restarts_total{actor=\"dialer\"}").await);
+    app.finish_all(DialOutcome::Completed).await;
+    assert_eq!(app.campaign(&id).await["status"], "completed");
+}
+
+crate::helpers::on_both_backends!(
+    a_campaign_actor_that_panics_is_started_again_and_its_campaign_goes_on,
+    a_campaign_actor_that_keeps_panicking_gives_its_lease_up,
+    a_dialer_actor_that_panics_is_replaced_and_its_batch_placed_again,
+);
