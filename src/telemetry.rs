@@ -14,6 +14,9 @@ use crate::config::LogFormat;
 pub const CALLS_PLACED: &str = "pacer_calls_placed_total";
 /// Outcomes recorded, by `outcome`.
 pub const CALLS_FINISHED: &str = "pacer_calls_finished_total";
+/// Calls in flight under an earlier lease that a node asked the provider about again when it
+/// took their campaign.
+pub const CALLS_RECONCILED: &str = "pacer_calls_reconciled_total";
 /// Calls placed and not yet finished, on campaigns this node dispatches.
 pub const CALLS_IN_FLIGHT: &str = "pacer_calls_in_flight";
 /// How late a timed dispatch step ran after the instant it was due, in seconds.
@@ -154,6 +157,10 @@ fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram};
     describe_counter!(CALLS_PLACED, "Calls the provider accepted.");
     describe_counter!(CALLS_FINISHED, "Call outcomes recorded, by outcome.");
+    describe_counter!(
+        CALLS_RECONCILED,
+        "Calls in flight under an earlier lease asked about again by the node that took their campaign."
+    );
     describe_gauge!(
         CALLS_IN_FLIGHT,
         "Calls placed and not yet finished on campaigns this node dispatches."

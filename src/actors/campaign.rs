@@ -22,8 +22,8 @@ use crate::store::{
     Recorded, StoreError,
 };
 use crate::telemetry::{
-    CALLS_FINISHED, CALLS_IN_FLIGHT, CALLS_PLACED, CAMPAIGNS, CLAIM_BATCH, CLAIM_LATENESS,
-    DISPATCH_LATENESS, STORE_LATENCY,
+    CALLS_FINISHED, CALLS_IN_FLIGHT, CALLS_PLACED, CALLS_RECONCILED, CAMPAIGNS, CLAIM_BATCH,
+    CLAIM_LATENESS, DISPATCH_LATENESS, STORE_LATENCY,
 };
 use crate::webhooks::{Event, EventKind, Webhooks};
 
@@ -163,6 +163,12 @@ impl Step {
         let Some(fence) = self.leases.fence(id).await? else {
             return Ok(Stepped::NotOwner);
         };
+        if self.leases.take_newly_taken(id)
+            && let Err(error) = self.reconcile().await
+        {
+            self.leases.mark_newly_taken(id);
+            return Err(error);
+        }
         let admission = self.gate.admit(id, self.limit).await;
         if admission.granted == 0 {
             let retry_in = admission.retry_in.unwrap_or(STORE_RETRY);
@@ -233,6 +239,21 @@ impl Step {
             result?;
         }
         Ok(Stepped::Claimed(batch))
+    }
+
+    /// Asks the provider again about the calls in flight placed under an earlier lease (by a
+    /// node that died, or an actor that panicked), before their deadline: each is re-sent under
+    /// its own idempotency key, the provider places nothing new and answers with the outcome
+    /// once the call has ended. So a takeover does not wait an hour of deadline for them.
+    async fn reconcile(&self) -> Result<(), StoreError> {
+        let calls = self.store.calls_in_flight(self.id, self.now).await?;
+        if calls.is_empty() {
+            return Ok(());
+        }
+        tracing::info!(campaign = %self.id, n_calls = calls.len(), "reconciling calls in flight");
+        metrics::counter!(CALLS_RECONCILED).increment(calls.len() as u64);
+        self.dialers.reconcile_all(calls, self.sink.clone()).await;
+        Ok(())
     }
 
     /// Records the outcomes that arrived, then claims and places.

@@ -21,6 +21,15 @@ pub struct PlaceCalls {
     pub sink: OutcomeSink,
 }
 
+/// Asks the provider again about calls in flight from an earlier lease (see
+/// [`Dialer::reconcile_all`]); replies once every one was asked.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct ReconcileCalls {
+    pub calls: Vec<ClaimedCall>,
+    pub sink: OutcomeSink,
+}
+
 /// One dialer actor; many calls can be in their placement step at once.
 #[derive(Debug)]
 pub struct DialerActor {
@@ -51,6 +60,19 @@ impl Handler<PlaceCalls> for DialerActor {
         );
         let dialer = self.dialer.clone();
         Box::pin(async move { dialer.place_all(calls, sink).await })
+    }
+}
+
+impl Handler<ReconcileCalls> for DialerActor {
+    type Result = ResponseFuture<()>;
+
+    fn handle(
+        &mut self,
+        ReconcileCalls { calls, sink }: ReconcileCalls,
+        _ctx: &mut Context<Self>,
+    ) -> Self::Result {
+        let dialer = self.dialer.clone();
+        Box::pin(async move { dialer.reconcile_all(calls, sink).await })
     }
 }
 
@@ -108,6 +130,20 @@ impl DialerPool {
                 self.replace_if_gone(index, &actor);
                 vec![Err(DialError::Unavailable(error.to_string())); n_calls]
             }
+        }
+    }
+
+    /// Asks the provider about calls in flight from an earlier lease, through the next dialer
+    /// actor; returns once every one was asked (an actor gone meanwhile leaves them to their
+    /// events, or to their deadline).
+    pub async fn reconcile_all(&self, calls: Vec<ClaimedCall>, sink: OutcomeSink) {
+        let (index, actor) = {
+            let actors = self.actors.read();
+            let index = self.next.fetch_add(1, Ordering::Relaxed) % actors.len();
+            (index, actors[index].clone())
+        };
+        if actor.send(ReconcileCalls { calls, sink }).await.is_err() {
+            self.replace_if_gone(index, &actor);
         }
     }
 

@@ -37,6 +37,9 @@ pub struct LeaseBook {
     held: Mutex<HashMap<CampaignId, Held>>,
     /// Campaigns handed over to other nodes, and until when this node does not take them back.
     cooling: Mutex<HashMap<CampaignId, Instant>>,
+    /// Campaigns whose lease this node took and whose calls in flight (placed under an earlier
+    /// lease, maybe by a node that died) it has not asked the provider about yet.
+    taken: Mutex<std::collections::HashSet<CampaignId>>,
 }
 
 impl LeaseBook {
@@ -47,6 +50,20 @@ impl LeaseBook {
             ttl: ttl.max(Duration::from_millis(300)),
             held: Mutex::new(HashMap::new()),
             cooling: Mutex::new(HashMap::new()),
+            taken: Mutex::new(std::collections::HashSet::new()),
+        }
+    }
+
+    /// Whether `id`'s lease was taken since the last call: its calls in flight are then to be
+    /// reconciled (once).
+    pub fn take_newly_taken(&self, id: CampaignId) -> bool {
+        self.taken.lock().remove(&id)
+    }
+
+    /// Marks `id`'s calls in flight as still to be reconciled (the last try failed).
+    pub fn mark_newly_taken(&self, id: CampaignId) {
+        if self.holds(id) {
+            self.taken.lock().insert(id);
         }
     }
 
@@ -117,6 +134,7 @@ impl LeaseBook {
             Some(fence) => {
                 metrics::counter!(LEASE_CHANGES, "change" => "acquired").increment(1);
                 self.hold(id, fence, sent_at);
+                self.taken.lock().insert(id);
                 Ok(Some(fence))
             }
             None => Ok(None),
@@ -125,6 +143,7 @@ impl LeaseBook {
 
     /// Drops `id` from the book without a word to the store (its lease was taken over).
     pub fn forget(&self, id: CampaignId) {
+        self.taken.lock().remove(&id);
         if self.held.lock().remove(&id).is_some() {
             metrics::counter!(LEASE_CHANGES, "change" => "lost").increment(1);
         }
@@ -150,6 +169,7 @@ impl LeaseBook {
 
     /// Gives the lease on `id` up (its actor stopped), so another node can take it at once.
     pub async fn release(&self, id: CampaignId) {
+        self.taken.lock().remove(&id);
         let Some(held) = self.held.lock().remove(&id) else {
             return;
         };

@@ -94,4 +94,12 @@ pub trait Dialer: Send + Sync + fmt::Debug + 'static {
     ) -> Vec<Result<(), DialError>> {
         join_all(calls.into_iter().map(|call| self.place(call, sink.clone()))).await
     }
+
+    /// Asks the provider again about calls placed under an earlier lease (maybe by a node that
+    /// died), under their own idempotency keys: the provider places nothing new and answers the
+    /// first request's result, whose outcome, once known, goes to `sink`. A dialer that cannot
+    /// ask leaves them to the provider's events, or to their deadline (the default).
+    async fn reconcile_all(&self, calls: Vec<ClaimedCall>, sink: OutcomeSink) {
+        let _ = (calls, sink);
+    }
 }

@@ -106,6 +106,22 @@ impl Dialer for SimulatedDialer {
                 "the campaign's lease lapsed".to_owned(),
             ));
         }
+        self.simulate(call, sink);
+        Ok(())
+    }
+
+    /// A simulated provider keeps no record of the calls another node's simulation placed:
+    /// asked again about one, it lets it end as it would have, with an outcome from its mix.
+    async fn reconcile_all(&self, calls: Vec<ClaimedCall>, sink: OutcomeSink) {
+        for call in calls {
+            self.simulate(call, sink.clone());
+        }
+    }
+}
+
+impl SimulatedDialer {
+    /// Runs one call: it ends after a random length with an outcome from the mix.
+    fn simulate(&self, call: ClaimedCall, sink: OutcomeSink) {
         let (length_ms, outcome) = {
             let mut rng = rand::rng();
             (
@@ -131,7 +147,6 @@ impl Dialer for SimulatedDialer {
                 sink.report(report);
             });
         }
-        Ok(())
     }
 }
 

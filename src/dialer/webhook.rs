@@ -179,6 +179,25 @@ impl Dialer for WebhookDialer {
             .unwrap_or_else(|| Err(DialError::Unavailable("no result".to_owned())))
     }
 
+    /// The same request again, under the same key: a provider answers the first request's
+    /// result (and an outcome when the call has ended), placing nothing new. A provider that
+    /// refuses or does not answer leaves the call to its events, or to its deadline.
+    async fn reconcile_all(&self, calls: Vec<ClaimedCall>, sink: OutcomeSink) {
+        let asked = calls.into_iter().map(|call| {
+            let sink = sink.clone();
+            async move {
+                let (campaign, contact) = (call.campaign_id, call.contact_id);
+                if let Err(error) = self.dial(call, sink).await {
+                    tracing::info!(
+                        %campaign, %contact, %error,
+                        "a call in flight could not be reconciled; it waits for its events"
+                    );
+                }
+            }
+        });
+        join_all(asked).await;
+    }
+
     async fn place_all(
         &self,
         calls: Vec<ClaimedCall>,

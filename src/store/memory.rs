@@ -980,6 +980,39 @@ impl CampaignStore for MemoryStore {
         Ok(())
     }
 
+    async fn calls_in_flight(
+        &self,
+        id: CampaignId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ClaimedCall>, StoreError> {
+        let state = self.state(id)?;
+        let state = state.lock();
+        let mut calls: Vec<ClaimedCall> = state
+            .in_flight
+            .iter()
+            .filter(|(_, in_flight)| in_flight.deadline > now)
+            .filter_map(|(&sequence, in_flight)| {
+                let contact = &state.contacts[sequence as usize];
+                Some(ClaimedCall {
+                    campaign_id: id,
+                    contact_id: contact.id,
+                    call_id: contact.call_id?,
+                    attempt: in_flight.attempt,
+                    phone: contact.details.phone.clone(),
+                    agent_id: state.campaign.spec.agent_id.clone(),
+                    caller_id: state
+                        .campaign
+                        .spec
+                        .caller_id(u64::from(sequence), rand::random())
+                        .map(str::to_owned),
+                    variables: contact.details.variables(),
+                })
+            })
+            .collect();
+        calls.sort_by_key(|call| call.contact_id);
+        Ok(calls)
+    }
+
     async fn live_campaigns(&self) -> Result<Vec<CampaignId>, StoreError> {
         let campaigns = self.inner.campaigns.read();
         Ok(campaigns

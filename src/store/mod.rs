@@ -638,6 +638,15 @@ pub trait CampaignStore: Send + Sync + std::fmt::Debug + 'static {
         attempt: u32,
     ) -> Result<(), StoreError>;
 
+    /// The campaign's calls in flight whose deadline is after `now`, as they were claimed (the
+    /// same call id and attempt, hence the same idempotency key): what a node that takes a
+    /// campaign over asks the provider about again.
+    async fn calls_in_flight(
+        &self,
+        id: CampaignId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ClaimedCall>, StoreError>;
+
     /// Campaigns that need a dispatcher: scheduled, active, paused, or with calls in flight.
     async fn live_campaigns(&self) -> Result<Vec<CampaignId>, StoreError>;
 

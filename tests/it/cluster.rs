@@ -28,7 +28,11 @@ struct Cluster {
     prefix: String,
     provider: Fake,
     max_cps: u32,
+    /// The nodes' `call_deadline_secs` (`None`: the default, an hour).
+    call_deadline_secs: Option<u64>,
 }
+
+const ENDED: &str = r#"{"outcome":"completed","duration_seconds":1}"#;
 
 impl Cluster {
     async fn new(max_cps: u32) -> Self {
@@ -39,16 +43,14 @@ impl Cluster {
     async fn with_provider_delay(max_cps: u32, delay: Duration) -> Self {
         let provider = Fake::start(move |_, _| {
             std::thread::sleep(delay);
-            (
-                200,
-                r#"{"outcome":"completed","duration_seconds":1}"#.to_owned(),
-            )
+            (200, ENDED.to_owned())
         })
         .await;
         Self {
             prefix: fresh_prefix(),
             provider,
             max_cps,
+            call_deadline_secs: Some(2),
         }
     }
 
@@ -70,7 +72,11 @@ impl Cluster {
             .env("PACER_REDIS_URL", redis_url())
             .env("PACER_REDIS_PREFIX", &self.prefix)
             .env("PACER_LEASE_TTL_MS", LEASE_TTL.as_millis().to_string())
-            .env("PACER_CALL_DEADLINE_SECS", "2")
+            .env(
+                "PACER_CALL_DEADLINE_SECS",
+                self.call_deadline_secs
+                    .map_or_else(|| "3600".to_owned(), |secs| secs.to_string()),
+            )
             .env("PACER_DIALER", "webhook")
             .env("PACER_DIALER_URL", format!("{}/{name}", self.provider.url))
             .env("PACER_DIALER_SECRET", "cluster-test-secret-0123456789")
@@ -275,6 +281,61 @@ async fn a_killed_owner_s_campaign_continues_on_another_node_within_the_lease_tt
     );
     assert_all_ended(&campaign, 200);
     assert_one_attempt_per_contact(&dials);
+}
+
+/// With the default call deadline (an hour), a campaign whose owner is killed while its calls
+/// are in flight completes soon after the takeover: the new owner sends each of those calls
+/// again under its own idempotency key, and the provider (which placed them once) answers with
+/// their outcome. No contact is dialled under a second attempt.
+#[actix_web::test]
+async fn a_killed_owner_s_calls_in_flight_are_reconciled_and_its_campaign_completes() {
+    // Calls placed by `a` are still running when it dies: the provider answers `a` without an
+    // outcome, and a repeat of the same key with the call's outcome. Other nodes' calls end at
+    // once.
+    let provider = Fake::start(|dial, seen_before| {
+        if node_of(dial) == "a" && seen_before == 0 {
+            (200, "{}".to_owned())
+        } else {
+            (200, ENDED.to_owned())
+        }
+    })
+    .await;
+    let cluster = Cluster {
+        prefix: fresh_prefix(),
+        provider,
+        max_cps: 1_000,
+        call_deadline_secs: None,
+    };
+    let before = Instant::now();
+    let mut a = cluster.node("a").await;
+    let b = cluster.node("b").await;
+    let id = a.start_campaign(0, 60).await;
+    // `a` places its first ten calls (the campaign's concurrency) and they stay in flight.
+    cluster
+        .wait_for_dials("a", before, 10, Duration::from_secs(10))
+        .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(dials_by(&cluster.dials(), "a", before).len(), 10);
+    let killed = Instant::now();
+    a.kill();
+    // Within the lease TTL and a few seconds (`benches/cluster.rs` measures how long).
+    let campaign = b
+        .wait_completed(&id, LEASE_TTL + Duration::from_secs(5))
+        .await;
+    assert!(killed.elapsed() < LEASE_TTL + Duration::from_secs(5));
+    assert_all_ended(&campaign, 60);
+    assert_eq!(campaign["completed"], 60, "{campaign}");
+    let dials = cluster.dials();
+    assert_one_attempt_per_contact(&dials);
+    // The ten calls in flight were asked about again, by b, under their own keys.
+    let keys_of = |node: &str| -> HashSet<String> {
+        dials_by(&dials, node, before)
+            .iter()
+            .filter_map(|dial| dial.idempotency_key.clone())
+            .collect()
+    };
+    let (of_a, of_b) = (keys_of("a"), keys_of("b"));
+    assert_eq!(of_a.intersection(&of_b).count(), 10);
 }
 
 #[actix_web::test]

@@ -1381,6 +1381,57 @@ impl CampaignStore for RedisStore {
         .await
     }
 
+    async fn calls_in_flight(
+        &self,
+        id: CampaignId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ClaimedCall>, StoreError> {
+        self.io(move |inner| async move {
+            let mut con = inner.connection().await?;
+            let meta = inner.meta(&mut con, None, id).await?;
+            let keys = inner.keys.campaign(id);
+            // Scores are negated deadlines: those after now score below -now.
+            let sequences: Vec<u32> = con
+                .zrangebyscore(keys.inflight(), "-inf", format!("({}", -ms(now)))
+                .await
+                .map_err(unavailable)?;
+            let mut calls = Vec::with_capacity(sequences.len());
+            for sequence in sequences {
+                let (record, state): (Option<String>, Option<String>) = redis::pipe()
+                    .hget(keys.contact_bucket(sequence), sequence)
+                    .hget(keys.calls_bucket(sequence), sequence)
+                    .query_async(&mut con)
+                    .await
+                    .map_err(unavailable)?;
+                let (Some(record), Some(state)) = (record, state) else {
+                    continue;
+                };
+                let contact_id = rules::contact_id(id, sequence);
+                let contact = ContactRecord::decode(&record, Some(&state))
+                    .and_then(|record| record.into_contact(contact_id, meta.campaign.status))?;
+                let Some(call_id) = contact.call_id else {
+                    continue;
+                };
+                let spec = &meta.campaign.spec;
+                calls.push(ClaimedCall {
+                    campaign_id: id,
+                    contact_id,
+                    call_id,
+                    attempt: contact.attempts,
+                    variables: contact.details.variables(),
+                    phone: contact.details.phone,
+                    agent_id: spec.agent_id.clone(),
+                    caller_id: spec
+                        .caller_id(u64::from(sequence), rand::random())
+                        .map(str::to_owned),
+                });
+            }
+            calls.sort_by_key(|call| call.contact_id);
+            Ok(calls)
+        })
+        .await
+    }
+
     /// Read in `SSCAN` pages between other commands: one `SMEMBERS` of 10 000 campaigns held
     /// Redis 3 ms, every keeper tick, and every claim queued behind it.
     async fn live_campaigns(&self) -> Result<Vec<CampaignId>, StoreError> {
