@@ -5,7 +5,9 @@
 //!    finished per second, campaigns spread over the nodes;
 //! 2. takeover after `kill -9` of a campaign's owner (webhook dialer to a recording provider in
 //!    this process): from the kill to the first call another node places, median and max;
-//! 3. pause and resume latency through the owning node and through another node while calls
+//! 3. from `kill -9` of an owner whose calls are in flight to its campaign `completed` on the
+//!    other node, with the default call deadline (the calls are reconciled, not waited for);
+//! 4. pause and resume latency through the owning node and through another node while calls
 //!    flow on every node.
 //!
 //! `cargo bench --bench cluster` runs the full sizes; `-- --quick` a small run. Every loop is
@@ -18,7 +20,9 @@ use std::time::{Duration, Instant};
 #[path = "support/mod.rs"]
 mod support;
 
-use support::{Dials, LEASE_TTL_MS, Node, ms, percentile, provider, redis_server, throughput};
+use support::{
+    Dials, LEASE_TTL_MS, Node, ms, percentile, provider, provider_holding, redis_server, throughput,
+};
 
 /// Campaigns of 100 concurrent calls that keep both nodes busy while control is measured.
 const N_LOAD: usize = 10;
@@ -58,6 +62,48 @@ async fn takeover(redis: &str, provider: &str, dials: &Dials) -> Duration {
         assert!(Instant::now() < give_up, "no takeover");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+}
+
+/// From `kill -9` of the owner, while the campaign's calls are in flight, to the campaign
+/// `completed` on the other node, with the default call deadline (an hour): the calls in flight
+/// are reconciled, not waited for. `provider` holds the calls of node `a` until asked again.
+async fn takeover_to_completed(redis: &str, provider: &str, dials: &Dials) -> Duration {
+    let prefix = format!("bench:{}:", uuid::Uuid::new_v4().simple());
+    let webhook = |name: &str| {
+        vec![
+            ("PACER_DIALER", "webhook".to_owned()),
+            ("PACER_DIALER_URL", format!("{provider}/{name}")),
+            (
+                "PACER_DIALER_SECRET",
+                "bench-dialer-secret-0123456789".to_owned(),
+            ),
+            ("PACER_CALL_DEADLINE_SECS", "3600".to_owned()),
+        ]
+    };
+    let owner = Node::start("a", redis, &prefix, &webhook("a")).await;
+    let other = Node::start("b", redis, &prefix, &webhook("b")).await;
+    let id = owner.create(0, 200, 10).await;
+    let scheduled = Instant::now();
+    owner.post(&id, "schedule").await;
+    let give_up = scheduled + Duration::from_secs(10);
+    while dials
+        .lock()
+        .iter()
+        .filter(|dial| dial.at > scheduled)
+        .count()
+        < 10
+    {
+        assert!(Instant::now() < give_up, "the owner placed no calls");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let killed = Instant::now();
+    drop(owner);
+    let give_up = killed + Duration::from_secs(60);
+    while other.status(&id).await != "completed" {
+        assert!(Instant::now() < give_up, "not completed after the takeover");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    killed.elapsed()
 }
 
 /// Pause and resume latencies through `via` on a campaign `owner` dispatches, while calls flow.
@@ -109,6 +155,19 @@ async fn run(quick: bool) {
         "\n## Takeover after kill -9 (lease TTL {LEASE_TTL_MS} ms, {trials} trials)\n\nmedian {}, max {}",
         ms(percentile(&takeovers, 0.5)),
         ms(*takeovers.last().unwrap())
+    );
+
+    let (holding, held_dials) = provider_holding("a").await;
+    let mut completions = Vec::new();
+    for _ in 0..trials {
+        completions.push(takeover_to_completed(&redis, &holding, &held_dials).await);
+    }
+    completions.sort();
+    println!(
+        "\n## From kill -9 of the owner, ten calls in flight, to `completed` (200 contacts, call \
+         deadline an hour, lease TTL {LEASE_TTL_MS} ms, {trials} trials)\n\nmedian {}, max {}",
+        ms(percentile(&completions, 0.5)),
+        ms(*completions.last().unwrap())
     );
 
     // Calls flowing on both nodes: campaigns of simulated calls lasting 0.5 to 3 s.

@@ -67,12 +67,22 @@ pub struct Dial {
 }
 
 pub async fn provider() -> (String, Dials) {
+    provider_holding("").await
+}
+
+/// A provider whose calls from node `holding` stay running: it answers that node's first
+/// request of each idempotency key without an outcome, and any repeat of the key with the
+/// call's outcome (how a node that takes a dead node's campaign learns how its calls ended).
+/// Every other request is answered with an outcome at once.
+pub async fn provider_holding(holding: &str) -> (String, Dials) {
+    let holding = holding.to_owned();
+    let seen: Arc<Mutex<std::collections::HashSet<String>>> = Arc::default();
     let dials: Dials = Arc::default();
     let recorded = dials.clone();
     let server = HttpServer::new(move || {
-        let recorded = recorded.clone();
+        let (recorded, seen, holding) = (recorded.clone(), seen.clone(), holding.clone());
         App::new().default_service(web::to(move |request: HttpRequest, body: web::Bytes| {
-            let recorded = recorded.clone();
+            let (recorded, seen, holding) = (recorded.clone(), seen.clone(), holding.clone());
             async move {
                 let (at, wall) = (Instant::now(), SystemClock.now());
                 let node = request.path().rsplit('/').next().unwrap_or("").to_owned();
@@ -80,12 +90,23 @@ pub async fn provider() -> (String, Dials) {
                     .ok()
                     .and_then(|body| Some(body["campaign_id"].as_str()?.to_owned()))
                     .unwrap_or_default();
+                let key = request
+                    .headers()
+                    .get("idempotency-key")
+                    .and_then(|key| key.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                let first = seen.lock().insert(key);
+                let held = first && !holding.is_empty() && node == holding;
                 recorded.lock().push(Dial {
                     at,
                     wall,
                     node,
                     campaign,
                 });
+                if held {
+                    return HttpResponse::Ok().json(json!({}));
+                }
                 HttpResponse::Ok().json(json!({ "outcome": "completed", "duration_seconds": 1 }))
             }
         }))
@@ -109,7 +130,10 @@ impl Node {
     /// Starts node `name` on `redis` with `env` on top of the common settings.
     pub async fn start(name: &str, redis: &str, prefix: &str, env: &[(&str, String)]) -> Self {
         let port = free_port();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_pacer"));
+        // `PACER_BINARY` measures another build (e.g. the previous commit's) with this harness.
+        let binary = std::env::var("PACER_BINARY")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_pacer").to_owned());
+        let mut command = Command::new(binary);
         command
             .env("RUST_LOG", "warn")
             .env("PACER_LISTEN", format!("127.0.0.1:{port}"))
