@@ -83,13 +83,20 @@ pub struct Settings {
     /// Each organisation's webhook URL and secret (`PACER_WEBHOOKS__<ORG>__URL`, `…__SECRET`).
     #[serde(default)]
     pub webhooks: BTreeMap<String, WebhookTarget>,
+    /// A webhook is given up to the dead letters after this many sends, or this old.
+    pub webhook_max_attempts: u32,
+    pub webhook_max_age_secs: u64,
+    /// Webhooks waiting per organisation (past it, the oldest go to the dead letters), and dead
+    /// letters kept per organisation (past it, the oldest are forgotten).
+    pub webhook_outbox_max: u64,
+    pub webhook_dead_letters_max: u64,
     /// `PACER_*` variables that name no setting: warned about at start-up, otherwise ignored.
     #[serde(skip)]
     pub unknown_env: Vec<String>,
 }
 
 /// Every setting's key: the fields of [`Settings`] (a unit test holds the two together).
-pub const KEYS: [&str; 37] = [
+pub const KEYS: [&str; 41] = [
     "listen",
     "api_keys",
     "max_body_bytes",
@@ -127,6 +134,10 @@ pub const KEYS: [&str; 37] = [
     "rate_limit_burst",
     "webhooks",
     "redis_ca_file",
+    "webhook_max_attempts",
+    "webhook_max_age_secs",
+    "webhook_outbox_max",
+    "webhook_dead_letters_max",
 ];
 
 /// Settings whose value may come from a file named by `PACER_<KEY>_FILE` (texts: secrets and
@@ -223,6 +234,10 @@ impl std::fmt::Debug for Settings {
             .field("rate_limit_burst", &self.rate_limit_burst)
             .field("webhooks", &self.webhooks)
             .field("redis_ca_file", &self.redis_ca_file)
+            .field("webhook_max_attempts", &self.webhook_max_attempts)
+            .field("webhook_max_age_secs", &self.webhook_max_age_secs)
+            .field("webhook_outbox_max", &self.webhook_outbox_max)
+            .field("webhook_dead_letters_max", &self.webhook_dead_letters_max)
             .finish()
     }
 }
@@ -315,6 +330,9 @@ impl Settings {
                 "auth_failures_per_sec: `{}` must be a positive number",
                 self.auth_failures_per_sec
             ));
+        }
+        if self.webhook_max_attempts == 0 || self.webhook_outbox_max == 0 {
+            return Err("webhook_max_attempts and webhook_outbox_max: must be above 0".to_owned());
         }
         if self.max_connections == 0 || self.header_timeout_ms == 0 || self.body_timeout_ms == 0 {
             return Err(

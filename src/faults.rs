@@ -16,7 +16,7 @@ pub enum FaultPoint {
     ActorStep,
     /// A dialer actor, as it takes a batch of calls.
     DialerPlace,
-    /// Right after a claim committed, before its calls are placed.
+    /// Right after a claim that claimed calls committed, before they are placed.
     AfterClaim,
     /// Right after outcomes were recorded, before anything else of the step.
     AfterRecord,

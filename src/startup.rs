@@ -17,7 +17,9 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{DialerKind, Settings};
 use crate::dialer::{CarrierGate, Dialer, SimulatedDialer, WebhookDialer, WebhookDialerSettings};
 use crate::domain::{DomainError, OrgId};
-use crate::store::{CallDeadline, CampaignStore, MemoryStore, RedisSettings, RedisStore};
+use crate::store::{
+    CallDeadline, CampaignStore, MemoryStore, OutboxLimits, RedisSettings, RedisStore,
+};
 use crate::webhooks::{DeliverySettings, Webhooks};
 
 /// The parts that tests swap: where state lives, what time it is, how calls are placed.
@@ -132,11 +134,19 @@ impl Application {
             .map(|(org, target)| Ok((OrgId::parse(org)?, target.clone())))
             .collect::<Result<HashMap<_, _>, DomainError>>()
             .map_err(|error| anyhow::anyhow!("webhooks: {error}"))?;
-        let webhooks = Arc::new(Webhooks::new(store.clone(), targets));
+        let limits = OutboxLimits {
+            max_outbox: settings.webhook_outbox_max,
+            max_dead_letters: settings.webhook_dead_letters_max,
+        };
+        let webhooks = Arc::new(Webhooks::new(store.clone(), targets, limits));
         let node_id = settings.node_id.clone().unwrap_or_else(generated_node_id);
         let (stop_background, stopped) = tokio::sync::watch::channel(false);
         webhooks.start_delivery(
-            DeliverySettings::default(),
+            DeliverySettings {
+                max_attempts: settings.webhook_max_attempts,
+                max_age: Duration::from_secs(settings.webhook_max_age_secs),
+                ..DeliverySettings::default()
+            },
             components.clock.clone(),
             &node_id,
             &stopped,
@@ -150,7 +160,7 @@ impl Application {
                 n_dialers: settings.dialers,
                 claim_limit: settings.claim_batch,
                 gate: Some(gate),
-                webhooks: Some(webhooks),
+                webhooks: Some(webhooks.clone()),
                 node_id: Some(node_id),
                 lease_ttl: Duration::from_millis(settings.lease_ttl_ms),
             },
@@ -178,6 +188,7 @@ impl Application {
                 settings.auth_failures_per_sec,
                 settings.auth_failures_burst,
             )),
+            webhooks: webhooks.clone(),
             metrics,
         };
         let body_limit = BodyLimit {

@@ -40,6 +40,13 @@ pub const HTTP_LATENCY: &str = "pacer_http_request_duration_seconds";
 pub const DIALER_GIVE_UPS: &str = "pacer_dialer_give_ups_total";
 /// Outbound webhooks, by `result` (`delivered`, `failed`).
 pub const WEBHOOK_DELIVERIES: &str = "pacer_webhook_deliveries_total";
+/// Webhooks given up on and moved to their organisation's dead letters.
+pub const WEBHOOK_DEAD_LETTERS: &str = "pacer_webhook_dead_letters_total";
+/// Dead letters forgotten because their organisation kept the most it may.
+pub const WEBHOOK_DEAD_LETTERS_DROPPED: &str = "pacer_webhook_dead_letters_dropped_total";
+/// Webhooks waiting in the outbox of each organisation this node delivers, by `org` (the
+/// organisations with a webhook target: a bounded, configured set).
+pub const WEBHOOK_OUTBOX_DEPTH: &str = "pacer_webhook_outbox_depth";
 /// API requests refused by the per-organisation rate limit.
 pub const RATE_LIMITED: &str = "pacer_http_rate_limited_total";
 /// Idempotent responses forgotten before their 24 h to keep an organisation within its
@@ -194,6 +201,18 @@ fn describe() {
         "Calls the webhook dialer released after its tries."
     );
     describe_counter!(WEBHOOK_DELIVERIES, "Outbound webhook attempts, by result.");
+    describe_counter!(
+        WEBHOOK_DEAD_LETTERS,
+        "Webhooks given up on and moved to the dead letters."
+    );
+    describe_counter!(
+        WEBHOOK_DEAD_LETTERS_DROPPED,
+        "Dead letters forgotten because their organisation kept the most it may."
+    );
+    describe_gauge!(
+        WEBHOOK_OUTBOX_DEPTH,
+        "Webhooks waiting in the outbox of each organisation this node delivers, by org."
+    );
     describe_counter!(RATE_LIMITED, "API requests refused by the rate limit.");
     describe_counter!(
         PANICS,

@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 use futures_util::future::join_all;
-use serde_json::json;
 
 use super::{DialerPool, Directory};
 use crate::clock::Clock;
@@ -25,7 +24,7 @@ use crate::telemetry::{
     CALLS_FINISHED, CALLS_IN_FLIGHT, CALLS_PLACED, CALLS_RECONCILED, CAMPAIGNS, CLAIM_BATCH,
     CLAIM_LATENESS, DISPATCH_LATENESS, STORE_LATENCY,
 };
-use crate::webhooks::{Event, EventKind, Webhooks};
+use crate::webhooks::Webhooks;
 
 /// Claims what is due now and places it; replies when every claimed call is placed or released.
 #[derive(Debug, Message)]
@@ -72,6 +71,7 @@ struct Step {
     store: Arc<dyn CampaignStore>,
     dialers: Arc<DialerPool>,
     gate: Arc<CarrierGate>,
+    webhooks: Arc<Webhooks>,
     sink: OutcomeSink,
     clock: Arc<dyn Clock>,
     now: chrono::DateTime<chrono::Utc>,
@@ -176,7 +176,9 @@ impl Step {
         }
         let started = std::time::Instant::now();
         let batch = store.claim_due(id, fence, now, admission.granted).await?;
-        faults::hit(FaultPoint::AfterClaim, Some(id));
+        if !batch.calls.is_empty() {
+            faults::hit(FaultPoint::AfterClaim, Some(id));
+        }
         // Placing calls is the dialers' work: another step may go to the store meanwhile.
         drop(turn);
         self.meters.claim_latency.record(started.elapsed());
@@ -302,6 +304,19 @@ impl Step {
         // Boxed: a step waiting for its turn, or for its record, holds its claim's future
         // (most of a step's size) only once it gets there.
         report.result = Box::pin(self.claim_and_place(turn, &mut placed, &mut rejected)).await;
+        // The events the step's store steps wrote (a rejected call's among them) go on to the
+        // organisation's outbox now; what the store does not take waits for the next step.
+        if let Ok(Stepped::Claimed(batch)) = &mut report.result
+            && (batch.events > 0 || !rejected.is_empty())
+        {
+            match self.webhooks.relay(&batch.org, self.id, self.now).await {
+                Ok(left) => batch.events = left,
+                Err(error) => {
+                    tracing::warn!(campaign = %self.id, %error, "webhook events not relayed yet");
+                    batch.events = batch.events.max(1);
+                }
+            }
+        }
         report.placed = placed;
         report.rejected = rejected;
         report
@@ -318,6 +333,9 @@ enum Retire {
 /// How long to wait before trying again after the store failed. Real time, not the campaign
 /// clock: it paces retries against an outage, not calls.
 const STORE_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// How soon a step that left webhook events to relay tries again.
+const RELAY_RETRY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// How soon a step that met a lease near its end tries again.
 const LEASE_RETRY: std::time::Duration = std::time::Duration::from_millis(50);
@@ -341,12 +359,9 @@ pub struct CampaignActor {
     outcomes: Vec<Outcome>,
     /// A `Dispatch` is queued behind the outcomes that arrived: one step serves them all.
     dispatch_queued: bool,
-    /// The campaign's organisation and status as last seen (for webhooks and gauges).
-    org: Option<OrgId>,
+    /// The campaign's status as last seen (for the gauges).
     status: Option<CampaignStatus>,
     in_flight: u32,
-    /// Events the outbox did not take yet (the store failed): appended before newer ones.
-    unsent: Vec<Event>,
     meters: Arc<Meters>,
 }
 
@@ -366,18 +381,17 @@ impl CampaignActor {
             sink: None,
             outcomes: Vec::new(),
             dispatch_queued: false,
-            org: None,
             status: None,
             in_flight: 0,
-            unsent: Vec::new(),
             meters: Arc::new(Meters::new()),
         }
     }
 
     /// One dispatch step: record the outcomes that arrived, claim, place every claimed call,
-    /// append the step's events to the outbox, then re-arm the timer. With `Retire::WhenIdle`
-    /// an actor with nothing left to do (no dispatching status, no call in flight) stops; the
-    /// directory starts a new one when a command comes.
+    /// relay the events its store steps wrote to the organisation's outbox, then re-arm the
+    /// timer. With `Retire::WhenIdle` an actor with nothing left to do (no dispatching status,
+    /// no call in flight, no event to relay) stops; the directory starts a new one when a
+    /// command comes.
     fn dispatch(&mut self, retire: Retire) -> impl ActorFuture<Self, Output = ()> + use<> {
         faults::hit(FaultPoint::ActorStep, Some(self.id));
         self.dispatch_queued = false;
@@ -386,6 +400,7 @@ impl CampaignActor {
             store: self.store.clone(),
             dialers: self.dialers.clone(),
             gate: self.gate.clone(),
+            webhooks: self.webhooks.clone(),
             sink: self
                 .sink
                 .clone()
@@ -402,98 +417,43 @@ impl CampaignActor {
         let outcomes = std::mem::take(&mut self.outcomes);
         step.run(outcomes)
             .into_actor(self)
-            .then(move |mut report, actor, _ctx| {
+            .map(move |mut report, actor, ctx| {
                 actor
                     .outcomes
                     .splice(0..0, std::mem::take(&mut report.unrecorded));
-                let events = actor.observe(&report);
+                actor.observe(&report);
                 let asked = retire == Retire::WhenIdle || !report.recorded.is_empty();
                 if matches!(report.result, Ok(Stepped::NotOwner)) && asked {
                     // Something happened here to a campaign another node dispatches (outcomes
                     // recorded, contacts added): that node looks at it now, not at its next timer.
                     actor.directory.wake_owner(actor.id);
                 }
-                actor
-                    .emit(events)
-                    .map(move |(), actor, ctx| actor.after_dispatch(report.result, retire, ctx))
+                actor.after_dispatch(report.result, retire, ctx);
             })
     }
 
-    /// Updates metrics, the status seen and the in-flight count from a step; returns the step's
-    /// events (none when the organisation has no webhooks).
-    fn observe(&mut self, report: &StepReport) -> Vec<Event> {
-        let now = self.clock.now();
-        if let Ok(Stepped::Claimed(batch)) = &report.result {
-            self.org = Some(batch.org.clone());
-        }
-        let with_events = self
-            .org
-            .as_ref()
-            .is_some_and(|org| self.webhooks.enabled(org));
-        let mut events = Vec::new();
+    /// Updates metrics, the status seen and the in-flight count from a step.
+    fn observe(&mut self, report: &StepReport) {
         for (outcome, _, _) in &report.recorded {
             let name = outcome.result.outcome.as_str();
             metrics::counter!(CALLS_FINISHED, "outcome" => name).increment(1);
-            if with_events {
-                events.push(call_event(
-                    self.id,
-                    outcome.result.outcome,
-                    json!({
-                        "contact_id": outcome.contact.to_string(),
-                        "attempt": outcome.attempt,
-                        "outcome": name,
-                        "duration_seconds": outcome.result.duration_secs,
-                    }),
-                    now,
-                ));
-            }
         }
-        // The status after the whole batch of outcomes, once their call events are out.
+        // The status after the whole batch of outcomes.
         if let Some(&(_, status, in_flight)) = report.recorded.last() {
             self.track_in_flight(in_flight);
-            self.set_status(status, now, with_events, &mut events);
+            self.set_status(status);
         }
         if let Ok(Stepped::Claimed(batch)) = &report.result {
-            self.set_status(batch.status, now, with_events, &mut events);
+            self.set_status(batch.status);
             self.track_in_flight(batch.in_flight.saturating_sub(report.rejected.len() as u32));
         }
         self.meters
             .calls_placed
             .increment(report.placed.len() as u64);
-        if with_events {
-            for call in &report.placed {
-                events.push(Event {
-                    kind: EventKind::CallStarted,
-                    at: now,
-                    data: json!({
-                        "batch_id": self.id.to_string(),
-                        "call_id": call.call_id.to_string(),
-                        "contact_id": call.contact_id.to_string(),
-                        "attempt": call.attempt,
-                        "to": call.phone.as_str(),
-                    }),
-                });
-            }
-        }
-        for (call, reason) in &report.rejected {
+        for _ in &report.rejected {
             metrics::counter!(CALLS_FINISHED, "outcome" => DialOutcome::Failed.as_str())
                 .increment(1);
-            if with_events {
-                events.push(call_event(
-                    self.id,
-                    DialOutcome::Failed,
-                    json!({
-                        "call_id": call.call_id.to_string(),
-                        "contact_id": call.contact_id.to_string(),
-                        "attempt": call.attempt,
-                        "outcome": DialOutcome::Failed.as_str(),
-                        "reason": reason,
-                    }),
-                    now,
-                ));
-            }
         }
-        events
     }
 
     fn track_in_flight(&mut self, in_flight: u32) {
@@ -503,48 +463,17 @@ impl CampaignActor {
         self.in_flight = in_flight;
     }
 
-    /// Notes the campaign's status; a change is an event and moves the status gauge.
-    fn set_status(
-        &mut self,
-        status: CampaignStatus,
-        now: chrono::DateTime<chrono::Utc>,
-        with_events: bool,
-        events: &mut Vec<Event>,
-    ) {
+    /// Notes the campaign's status; a change moves the status gauge.
+    fn set_status(&mut self, status: CampaignStatus) {
         match self.status {
             Some(previous) if previous == status => return,
             Some(previous) => {
                 metrics::gauge!(CAMPAIGNS, "status" => previous.as_str()).decrement(1.0);
-                if with_events {
-                    events.extend(Event::status_changed(self.id, previous, status, now));
-                }
             }
             None => {}
         }
         metrics::gauge!(CAMPAIGNS, "status" => status.as_str()).increment(1.0);
         self.status = Some(status);
-    }
-
-    /// Appends `events` (after any the outbox did not take before) to the organisation's
-    /// outbox; what the store refuses is kept for the next step.
-    fn emit(&mut self, events: Vec<Event>) -> impl ActorFuture<Self, Output = ()> + use<> {
-        let mut pending = std::mem::take(&mut self.unsent);
-        pending.extend(events);
-        let (webhooks, org) = (self.webhooks.clone(), self.org.clone());
-        async move {
-            let Some(org) = org.filter(|_| !pending.is_empty()) else {
-                return Vec::new();
-            };
-            match webhooks.emit(&org, pending.clone()).await {
-                Ok(()) => Vec::new(),
-                Err(error) => {
-                    tracing::warn!(%error, "webhook events not queued yet");
-                    pending
-                }
-            }
-        }
-        .into_actor(self)
-        .map(|unsent, actor, _| actor.unsent = unsent)
     }
 
     fn after_dispatch(
@@ -557,10 +486,24 @@ impl CampaignActor {
             Ok(Stepped::Claimed(batch)) => {
                 let idle = retire == Retire::WhenIdle
                     && batch.in_flight == 0
+                    && batch.events == 0
                     && !batch.status.is_dispatching()
                     && batch.status != CampaignStatus::Paused;
                 if idle {
+                    if batch.status.is_terminal() {
+                        // Finished: no node needs to look at it again (its claim could not drop
+                        // it while events waited to be relayed).
+                        let (store, id) = (self.store.clone(), self.id);
+                        actix_rt::spawn(async move {
+                            if let Err(error) = store.unlist(id).await {
+                                tracing::warn!(campaign = %id, %error, "finished campaign not unlisted");
+                            }
+                        });
+                    }
                     ctx.stop();
+                } else if batch.events > 0 {
+                    // Events are left to relay (the store failed, or there were many).
+                    self.retry_after(ctx, RELAY_RETRY);
                 } else {
                     self.arm(ctx, batch.wake_at);
                 }
@@ -625,22 +568,6 @@ impl CampaignActor {
             })));
         }
     }
-}
-
-/// `call.ended`, or `call.failed` when the outcome is `failed`.
-fn call_event(
-    campaign: CampaignId,
-    outcome: DialOutcome,
-    mut data: serde_json::Value,
-    at: chrono::DateTime<chrono::Utc>,
-) -> Event {
-    data["batch_id"] = json!(campaign.to_string());
-    let kind = if outcome == DialOutcome::Failed {
-        EventKind::CallFailed
-    } else {
-        EventKind::CallEnded
-    };
-    Event { kind, at, data }
 }
 
 impl Actor for CampaignActor {
@@ -735,21 +662,11 @@ impl Handler<RunOp> for CampaignActor {
             result
         };
         AtomicResponse::new(Box::pin(run.into_actor(self).then(|result, actor, _| {
-            let mut events = Vec::new();
             if let Ok(campaign) = &result {
-                actor.org = Some(campaign.org.clone());
-                let with_events = actor.webhooks.enabled(&campaign.org);
-                actor.set_status(
-                    campaign.status,
-                    campaign.updated_at,
-                    with_events,
-                    &mut events,
-                );
+                actor.set_status(campaign.status);
             }
-            actor
-                .emit(events)
-                .then(|(), actor, _| actor.dispatch(Retire::WhenIdle))
-                .map(move |(), _, _| result)
+            // The step after the command relays the events it wrote, and claims what it allows.
+            actor.dispatch(Retire::WhenIdle).map(move |(), _, _| result)
         })))
     }
 }

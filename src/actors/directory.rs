@@ -17,7 +17,7 @@ use crate::clock::Clock;
 use crate::cluster::{ControlBus, LeaseBook, Note};
 use crate::dialer::{CallReport, CarrierGate, Dialer};
 use crate::domain::{CampaignId, OrgId};
-use crate::store::{CampaignStore, StoreError};
+use crate::store::{CampaignStore, OutboxLimits, StoreError};
 use crate::telemetry::ACTOR_RESTARTS;
 use crate::webhooks::Webhooks;
 
@@ -131,9 +131,10 @@ impl Directory {
         let gate = options
             .gate
             .unwrap_or_else(|| Arc::new(CarrierGate::unlimited(store.clone())));
-        let webhooks = options
-            .webhooks
-            .unwrap_or_else(|| Arc::new(Webhooks::new(store.clone(), HashMap::new())));
+        let webhooks = options.webhooks.unwrap_or_else(|| {
+            let none = HashMap::new();
+            Arc::new(Webhooks::new(store.clone(), none, OutboxLimits::default()))
+        });
         let node_id = options.node_id.unwrap_or_else(generated_node_id);
         let leases = Arc::new(LeaseBook::new(store.clone(), &node_id, options.lease_ttl));
         let bus = Arc::new(ControlBus::new(store.clone(), leases.owner()));

@@ -75,7 +75,7 @@ impl ListQuery {
             .ok_or_else(|| DomainError::new("status", format!("`{text}` is not a {what} status")))
     }
 
-    fn page(&self) -> Result<Page, DomainError> {
+    pub(super) fn page(&self) -> Result<Page, DomainError> {
         let limit = match &self.limit {
             None => 50,
             Some(text) => text
@@ -107,7 +107,9 @@ impl ListQuery {
 /// never overflows.
 const MAX_OFFSET: u64 = i64::MAX as u64;
 
-fn query(query: Result<web::Query<ListQuery>, actix_web::Error>) -> Result<ListQuery, ApiError> {
+pub(super) fn query(
+    query: Result<web::Query<ListQuery>, actix_web::Error>,
+) -> Result<ListQuery, ApiError> {
     query
         .map(web::Query::into_inner)
         .map_err(|error| ApiError::Validation(DomainError::new("query", error.to_string())))

@@ -14,6 +14,7 @@ mod json;
 mod listener;
 mod openapi;
 mod ops;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -44,6 +45,7 @@ pub struct AppState {
     pub rate_limiter: Arc<RateLimiter<crate::domain::OrgId>>,
     /// Failed authentications per client address.
     pub auth_failures: Arc<RateLimiter<std::net::IpAddr>>,
+    pub webhooks: Arc<crate::webhooks::Webhooks>,
     pub metrics: PrometheusHandle,
 }
 
@@ -69,6 +71,7 @@ pub fn configure(
                         web::scope(BASE_PATH)
                             .configure(campaigns::routes)
                             .configure(calls::routes)
+                            .configure(webhooks::routes)
                             .configure(openapi::routes)
                             .default_service(web::to(envelope::no_route)),
                     )

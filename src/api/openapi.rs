@@ -12,7 +12,7 @@ use super::dto::{
     AddedView, AnalyticsView, BulkDeleteInput, BulkDeletedView, CampaignInput, CampaignView,
     ContactInput, ContactView, ContactsInput, DeletedView, RowError, ScheduleBody,
 };
-use super::{BASE_PATH, calls, campaigns, ops};
+use super::{BASE_PATH, calls, campaigns, ops, webhooks};
 
 /// `meta` of every answer.
 #[derive(ToSchema)]
@@ -105,6 +105,8 @@ pub struct ErrorEnvelope {
         campaigns::list_contacts,
         campaigns::analytics,
         calls::call_event,
+        webhooks::dead_letters,
+        webhooks::replay,
         ops::healthz,
         ops::readyz,
         ops::metrics,
@@ -112,12 +114,14 @@ pub struct ErrorEnvelope {
     components(schemas(
         CampaignInput, ContactInput, ContactsInput, ScheduleBody, BulkDeleteInput, CampaignView,
         ContactView, AddedView, RowError, AnalyticsView, DeletedView, BulkDeletedView,
-        ErrorEnvelope, calls::CallEventInput,
+        ErrorEnvelope, calls::CallEventInput, webhooks::DeadLetterView, webhooks::ReplayInput,
+        webhooks::ReplayedView,
     )),
     modifiers(&Conventions),
     tags(
         (name = "batch-calls", description = "Campaigns and their contacts (Bearer key)"),
         (name = "calls", description = "Call events from the dialer provider (signed)"),
+        (name = "webhooks", description = "Webhooks given up on: list and send again (Bearer key)"),
         (name = "operations", description = "Health, readiness and metrics (no key)"),
     ),
 )]

@@ -17,12 +17,15 @@ use super::{
     NodeBeat, OutboxEntry, Outcome, Page, Recorded, StoreError, StoredResponse, Subscription,
     Tokens,
 };
-use super::{ContactsPage, QueueView};
+use super::{
+    CampaignEvent, ContactsPage, DeadLetter, OutboxLimits, QueueView, Relayed, RelayedEvent,
+    StoredEvent,
+};
 use crate::domain::{
     CallId, CampaignId, CampaignSpec, CampaignStatus, Command, ContactId, ContactStatus, Gate,
     OrgId, PacingState, Rate, RetryDecision, SchedulePatch, gcra, transition,
 };
-use crate::telemetry::IDEMPOTENCY_DROPPED;
+use crate::telemetry::{IDEMPOTENCY_DROPPED, WEBHOOK_DEAD_LETTERS, WEBHOOK_DEAD_LETTERS_DROPPED};
 
 /// How long a claimed call may stay without an outcome before recovery looks at it.
 /// The in-memory store. Cheap to clone; clones share the data.
@@ -39,6 +42,8 @@ struct Inner {
     /// Each organisation's campaigns in creation order.
     by_org: RwLock<HashMap<OrgId, Vec<CampaignId>>>,
     ops: Mutex<Ops>,
+    /// Organisations whose campaigns write webhook events.
+    event_orgs: RwLock<HashSet<OrgId>>,
     /// Subscribers of each channel.
     channels: Mutex<HashMap<String, Vec<tokio::sync::mpsc::UnboundedSender<String>>>>,
 }
@@ -80,6 +85,38 @@ impl Default for Ops {
 struct Outbox {
     next_seq: u64,
     entries: VecDeque<OutboxEntry>,
+    /// The last event of each campaign moved here: a repeated move skips what it moved before.
+    relayed: HashMap<CampaignId, u64>,
+    dead: VecDeque<DeadLetter>,
+}
+
+impl Outbox {
+    fn push(&mut self, id: String, at: DateTime<Utc>, body: Vec<u8>) {
+        self.next_seq += 1;
+        let seq = self.next_seq;
+        self.entries.push_back(OutboxEntry { seq, id, at, body });
+    }
+
+    fn bury(
+        &mut self,
+        entry: OutboxEntry,
+        reason: &str,
+        failed_at: DateTime<Utc>,
+        limits: OutboxLimits,
+    ) {
+        self.dead.push_back(DeadLetter {
+            id: entry.id,
+            at: entry.at,
+            failed_at,
+            reason: reason.to_owned(),
+            body: entry.body,
+        });
+        metrics::counter!(WEBHOOK_DEAD_LETTERS).increment(1);
+        while self.dead.len() as u64 > limits.max_dead_letters {
+            self.dead.pop_front();
+            metrics::counter!(WEBHOOK_DEAD_LETTERS_DROPPED).increment(1);
+        }
+    }
 }
 
 /// The idempotency keys: each key's reservation or response, and two orders that keep the
@@ -259,6 +296,12 @@ impl MemoryStore {
             .ok_or(StoreError::NotFound)
     }
 
+    /// Whether a step of `state` writes webhook events (its organisation has webhooks): set
+    /// at the start of each step that may write some.
+    fn events_on(&self, state: &mut CampaignState) {
+        state.events.on = self.inner.event_orgs.read().contains(&state.campaign.org);
+    }
+
     /// Runs `step` under the campaign's lock, after checking that `org` owns it.
     fn with_campaign<T>(
         &self,
@@ -362,6 +405,40 @@ struct CampaignState {
     /// The newest lease.
     lease: Lease,
     stats: CallStats,
+    /// Webhook events written by the steps, until they are relayed to the organisation's
+    /// outbox (only while the organisation has webhooks).
+    events: CampaignEvents,
+}
+
+#[derive(Debug, Default)]
+struct CampaignEvents {
+    /// This step writes events.
+    on: bool,
+    last_seq: u64,
+    waiting: VecDeque<StoredEvent>,
+}
+
+impl CampaignEvents {
+    fn push(&mut self, at: DateTime<Utc>, event: CampaignEvent) {
+        if self.on {
+            self.last_seq += 1;
+            self.waiting.push_back(StoredEvent {
+                seq: self.last_seq,
+                at,
+                event,
+            });
+        }
+    }
+
+    /// The status events of a step that moved the campaign from `from` to `to`.
+    fn status(&mut self, at: DateTime<Utc>, from: CampaignStatus, to: CampaignStatus) {
+        if from != to {
+            self.push(at, CampaignEvent::StatusChanged { from, to });
+            if to == CampaignStatus::Completed {
+                self.push(at, CampaignEvent::Completed);
+            }
+        }
+    }
 }
 
 impl CampaignState {
@@ -435,6 +512,8 @@ impl CampaignState {
         if done && self.campaign.status == CampaignStatus::Active {
             self.transition(Command::Complete, now)
                 .expect("active campaigns can complete");
+            let completed = CampaignStatus::Completed;
+            self.events.status(now, CampaignStatus::Active, completed);
         }
     }
 
@@ -499,6 +578,19 @@ impl CampaignState {
             if self.campaign.status == CampaignStatus::Scheduled {
                 self.transition(Command::Activate, now)
                     .expect("scheduled campaigns can activate");
+                let active = CampaignStatus::Active;
+                self.events.status(now, CampaignStatus::Scheduled, active);
+            }
+            for call in &calls {
+                self.events.push(
+                    now,
+                    CampaignEvent::CallStarted {
+                        contact: call.contact_id,
+                        attempt: call.attempt,
+                        call_id: call.call_id,
+                        phone: call.phone.clone(),
+                    },
+                );
             }
         }
         calls
@@ -634,6 +726,16 @@ impl CampaignState {
         self.stats.record(result, now);
         let record = &mut self.contacts[sequence as usize];
         record.last_outcome = Some(result.outcome);
+        let call_id = record.call_id;
+        self.events.push(
+            now,
+            CampaignEvent::CallEnded {
+                contact,
+                attempt,
+                call_id,
+                result,
+            },
+        );
         let decision = self
             .campaign
             .spec
@@ -693,6 +795,7 @@ impl CampaignStore for MemoryStore {
                 expires: Instant::now(),
             },
             stats: CallStats::default(),
+            events: CampaignEvents::default(),
         };
         let (_, added) = state.add_contacts(contacts);
         let campaign = state.campaign.clone();
@@ -751,7 +854,10 @@ impl CampaignStore for MemoryStore {
         now: DateTime<Utc>,
     ) -> Result<Campaign, StoreError> {
         self.with_campaign(org, id, |state| {
+            self.events_on(state);
+            let before = state.campaign.status;
             rules::edit(&mut state.campaign, &mut state.pacing, edit, now)?;
+            state.events.status(now, before, state.campaign.status);
             Ok(state.campaign.clone())
         })
     }
@@ -764,8 +870,11 @@ impl CampaignStore for MemoryStore {
         now: DateTime<Utc>,
     ) -> Result<Campaign, StoreError> {
         self.with_campaign(org, id, |state| {
+            self.events_on(state);
+            let before = state.campaign.status;
             rules::schedule(&mut state.campaign, &mut state.pacing, &patch, now)?;
             state.apply(QueueChange::Schedule);
+            state.events.status(now, before, state.campaign.status);
             Ok(state.campaign.clone())
         })
     }
@@ -778,8 +887,11 @@ impl CampaignStore for MemoryStore {
         now: DateTime<Utc>,
     ) -> Result<Campaign, StoreError> {
         self.with_campaign(org, id, |state| {
+            self.events_on(state);
+            let before = state.campaign.status;
             let change = rules::control(&mut state.campaign, &mut state.pacing, control, now)?;
             state.apply(change);
+            state.events.status(now, before, state.campaign.status);
             state.complete_if_done(now);
             Ok(state.campaign.clone())
         })
@@ -911,6 +1023,7 @@ impl CampaignStore for MemoryStore {
         if state.lease.fence != fence {
             return Err(StoreError::StaleLease);
         }
+        self.events_on(&mut state);
         state.reconcile_expired(now);
         let calls = state.claim(now, now + self.call_deadline.0, limit);
         state.complete_if_done(now);
@@ -920,6 +1033,7 @@ impl CampaignStore for MemoryStore {
             status: state.campaign.status,
             wake_at: state.next_wake(now),
             in_flight: state.in_flight.len() as u32,
+            events: state.events.waiting.len() as u64,
         })
     }
 
@@ -931,6 +1045,7 @@ impl CampaignStore for MemoryStore {
     ) -> Result<Vec<Recorded>, StoreError> {
         let state = self.state(id)?;
         let mut state = state.lock();
+        self.events_on(&mut state);
         Ok(outcomes
             .iter()
             .map(|outcome| state.record(outcome.contact, outcome.attempt, outcome.result, now))
@@ -1022,6 +1137,7 @@ impl CampaignStore for MemoryStore {
                 !state.campaign.status.is_terminal()
                     && state.campaign.status != CampaignStatus::Draft
                     || !state.in_flight.is_empty()
+                    || !state.events.waiting.is_empty()
             })
             .map(|(&id, _)| id)
             .collect())
@@ -1029,6 +1145,15 @@ impl CampaignStore for MemoryStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    /// Live campaigns are found from their state here: nothing to drop.
+    async fn unlist(&self, _id: CampaignId) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn record_events_for(&self, orgs: HashSet<OrgId>) {
+        *self.inner.event_orgs.write() = orgs;
     }
 
     async fn call_stats(&self, org: &OrgId, id: CampaignId) -> Result<CallStats, StoreError> {
@@ -1061,27 +1186,77 @@ impl CampaignStore for MemoryStore {
             .map(|&(call_ref, _)| call_ref))
     }
 
-    async fn push_outbox(&self, org: &OrgId, bodies: Vec<Vec<u8>>) -> Result<(), StoreError> {
-        let mut ops = self.inner.ops.lock();
-        let outbox = ops.outboxes.entry(org.clone()).or_default();
-        for body in bodies {
-            outbox.next_seq += 1;
-            let seq = outbox.next_seq;
-            outbox.entries.push_back(OutboxEntry { seq, body });
-        }
-        Ok(())
+    async fn campaign_events(
+        &self,
+        id: CampaignId,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let state = self.state(id)?;
+        let state = state.lock();
+        Ok(state
+            .events
+            .waiting
+            .iter()
+            .take(limit as usize)
+            .cloned()
+            .collect())
     }
 
-    async fn outbox(&self, org: &OrgId, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
+    async fn relay_events(
+        &self,
+        org: &OrgId,
+        id: CampaignId,
+        events: Vec<RelayedEvent>,
+        limits: OutboxLimits,
+        now: DateTime<Utc>,
+    ) -> Result<Relayed, StoreError> {
+        let Some(last) = events.last().map(|event| event.seq) else {
+            return Ok(Relayed::default());
+        };
+        let mut relayed = Relayed::default();
+        {
+            let mut ops = self.inner.ops.lock();
+            let outbox = ops.outboxes.entry(org.clone()).or_default();
+            let moved = outbox.relayed.get(&id).copied().unwrap_or(0);
+            for event in events.into_iter().filter(|event| event.seq > moved) {
+                outbox.push(event.id, event.at, event.body);
+            }
+            outbox.relayed.insert(id, moved.max(last));
+            while outbox.entries.len() as u64 > limits.max_outbox {
+                let oldest = outbox.entries.pop_front().expect("a full outbox");
+                outbox.bury(oldest, "the outbox was full", now, limits);
+                relayed.overflowed += 1;
+            }
+        }
+        if let Ok(state) = self.state(id) {
+            let mut state = state.lock();
+            while state
+                .events
+                .waiting
+                .front()
+                .is_some_and(|event| event.seq <= last)
+            {
+                state.events.waiting.pop_front();
+            }
+            relayed.left = state.events.waiting.len() as u64;
+        }
+        Ok(relayed)
+    }
+
+    async fn outbox(&self, org: &OrgId, limit: u32) -> Result<(Vec<OutboxEntry>, u64), StoreError> {
         let ops = self.inner.ops.lock();
-        Ok(ops.outboxes.get(org).map_or_else(Vec::new, |outbox| {
-            outbox
-                .entries
-                .iter()
-                .take(limit as usize)
-                .cloned()
-                .collect()
-        }))
+        Ok(ops.outboxes.get(org).map_or_else(
+            || (Vec::new(), 0),
+            |outbox| {
+                let entries = outbox
+                    .entries
+                    .iter()
+                    .take(limit as usize)
+                    .cloned()
+                    .collect();
+                (entries, outbox.entries.len() as u64)
+            },
+        ))
     }
 
     async fn ack_outbox(&self, org: &OrgId, seq: u64) -> Result<(), StoreError> {
@@ -1092,6 +1267,70 @@ impl CampaignStore for MemoryStore {
             }
         }
         Ok(())
+    }
+
+    async fn dead_letter(
+        &self,
+        org: &OrgId,
+        seq: u64,
+        reason: &str,
+        failed_at: DateTime<Utc>,
+        limits: OutboxLimits,
+    ) -> Result<(), StoreError> {
+        let mut ops = self.inner.ops.lock();
+        if let Some(outbox) = ops.outboxes.get_mut(org)
+            && let Some(at) = outbox.entries.iter().position(|entry| entry.seq == seq)
+        {
+            let entry = outbox.entries.remove(at).expect("found");
+            outbox.bury(entry, reason, failed_at, limits);
+        }
+        Ok(())
+    }
+
+    async fn dead_letters(
+        &self,
+        org: &OrgId,
+        page: Page,
+    ) -> Result<Listing<DeadLetter>, StoreError> {
+        let ops = self.inner.ops.lock();
+        Ok(ops.outboxes.get(org).map_or_else(
+            || Listing {
+                items: Vec::new(),
+                total: 0,
+            },
+            |outbox| Listing {
+                items: outbox
+                    .dead
+                    .iter()
+                    .skip(page.offset.min(usize::MAX as u64) as usize)
+                    .take(page.limit as usize)
+                    .cloned()
+                    .collect(),
+                total: outbox.dead.len() as u64,
+            },
+        ))
+    }
+
+    async fn replay_dead_letters(
+        &self,
+        org: &OrgId,
+        ids: Option<Vec<String>>,
+    ) -> Result<u64, StoreError> {
+        let mut ops = self.inner.ops.lock();
+        let Some(outbox) = ops.outboxes.get_mut(org) else {
+            return Ok(0);
+        };
+        let wanted: Option<HashSet<String>> = ids.map(|ids| ids.into_iter().collect());
+        let (replayed, kept): (Vec<DeadLetter>, Vec<DeadLetter>) = outbox
+            .dead
+            .drain(..)
+            .partition(|letter| wanted.as_ref().is_none_or(|ids| ids.contains(&letter.id)));
+        outbox.dead = kept.into();
+        let n_replayed = replayed.len() as u64;
+        for letter in replayed {
+            outbox.push(letter.id, letter.at, letter.body);
+        }
+        Ok(n_replayed)
     }
 
     async fn begin_idempotent(

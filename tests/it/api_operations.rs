@@ -41,12 +41,12 @@ async fn webhooks_reach_the_receiver_signed_in_order_and_survive_a_restart() {
         .wait_for(&id, Duration::from_secs(20), |c| c["status"] == "completed")
         .await;
     assert_eq!(done["completed"], 3);
-    // The last step's events reach the outbox just after its store step (a node killed in
-    // between would lose them: see ARCHITECTURE.md); wait until all ten are queued.
+    // The last step's events reach the organisation's outbox once the step relayed them
+    // (they were written by the steps themselves); wait until all ten are queued.
     let store = crate::helpers::redis_store_at(&prefix);
     let acme = pacer::domain::OrgId::parse("acme").unwrap();
     let give_up = Instant::now() + Duration::from_secs(10);
-    while store.outbox(&acme, 100).await.unwrap().len() < 10 && Instant::now() < give_up {
+    while store.outbox(&acme, 100).await.unwrap().1 < 10 && Instant::now() < give_up {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     first.kill().await;
@@ -156,6 +156,131 @@ async fn two_nodes_sharing_an_outbox_deliver_it_once_in_order() {
     second.kill().await;
 }
 
+/// A receiver that keeps refusing one event: after the operator's limit of attempts it moves
+/// to the dead letters and the events after it go on; an operator lists it and sends it again,
+/// under its own id. Every event carries an id and the Standard Webhooks headers.
+async fn a_refused_webhook_goes_to_the_dead_letters_and_the_others_go_on(backend: Backend) {
+    let refusing = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let receiver = {
+        let refusing = refusing.clone();
+        Fake::start(move |request, _| {
+            let event = request.json();
+            let first = event["data"]["previous_status"] == "draft";
+            if first && refusing.load(std::sync::atomic::Ordering::Relaxed) {
+                (400, "{}".to_owned())
+            } else {
+                (200, "{}".to_owned())
+            }
+        })
+        .await
+    };
+    let mut settings = node_settings(backend, &fresh_prefix());
+    settings.webhook_max_attempts = 2;
+    settings.webhooks.insert(
+        "acme".to_owned(),
+        WebhookTarget {
+            url: receiver.url.clone(),
+            secret: HOOK_SECRET.to_owned(),
+        },
+    );
+    let node = Node::start(&settings).await;
+    let id = node.start_campaign(&campaign_body(0, 2)).await;
+    node.wait_for(&id, Duration::from_secs(20), |c| c["status"] == "completed")
+        .await;
+    // Eight events; the first refused twice, then given up: the other seven arrive.
+    let accepted = |receiver: &Fake| {
+        receiver
+            .received()
+            .into_iter()
+            .filter(|request| request.json()["data"]["previous_status"] != "draft")
+            .count()
+    };
+    let give_up = Instant::now() + Duration::from_secs(20);
+    while accepted(&receiver) < 7 && Instant::now() < give_up {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(accepted(&receiver), 7);
+    let dead = node
+        .send(Method::GET, "/webhooks/dead-letters", ACME_KEY, None)
+        .await
+        .expect(200);
+    assert_eq!(dead.body["pagination"]["total"], 1, "{}", dead.body);
+    let letter = &dead.data()[0];
+    assert_eq!(letter["event"], "batch.status.changed");
+    assert!(
+        letter["reason"].as_str().unwrap().contains("400"),
+        "{letter}"
+    );
+    let dead_id = letter["id"].as_str().unwrap().to_owned();
+    assert_eq!(letter["body"]["id"], dead_id.as_str());
+    // Another organisation sees none.
+    let none = node
+        .send(Method::GET, "/webhooks/dead-letters", GLOBEX_KEY, None)
+        .await
+        .expect(200);
+    assert_eq!(none.body["pagination"]["total"], 0);
+
+    refusing.store(false, std::sync::atomic::Ordering::Relaxed);
+    let replay = node
+        .send(
+            Method::POST,
+            "/webhooks/dead-letters/replay",
+            ACME_KEY,
+            Some(&json!({ "all": true })),
+        )
+        .await
+        .expect(200);
+    assert_eq!(replay.data()["replayed_count"], 1);
+    let give_up = Instant::now() + Duration::from_secs(10);
+    while receiver.received().len() < 10 && Instant::now() < give_up {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let received = receiver.received();
+    let last = received.last().unwrap();
+    assert_eq!(
+        last.json()["id"],
+        dead_id.as_str(),
+        "sent again under its own id"
+    );
+    // Each event's id is its own, and rides in the Standard Webhooks headers, signed.
+    let ids: std::collections::HashSet<String> = received
+        .iter()
+        .map(|request| request.json()["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 8);
+    for request in &received {
+        let id = &request.headers["webhook-id"];
+        assert_eq!(request.json()["id"], id.as_str());
+        let timestamp: i64 = request.headers["webhook-timestamp"].parse().unwrap();
+        assert_eq!(
+            request.headers["webhook-signature"],
+            pacer::webhooks::signature::sign_standard(HOOK_SECRET, id, timestamp, &request.body)
+        );
+    }
+    let empty = node
+        .send(Method::GET, "/webhooks/dead-letters", ACME_KEY, None)
+        .await
+        .expect(200);
+    assert_eq!(empty.body["pagination"]["total"], 0);
+    let metrics = node
+        .client
+        .get(format!("{}/metrics", node.root))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("pacer_webhook_outbox_depth{org=\"acme\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("pacer_webhook_dead_letters_total"),
+        "{metrics}"
+    );
+}
+
 async fn the_rate_limit_answers_429_with_retry_after_per_organisation(backend: Backend) {
     let mut settings = node_settings(backend, &fresh_prefix());
     settings.rate_limit_per_sec = 1.0;
@@ -238,6 +363,7 @@ async fn an_idempotent_create_replays_and_refuses_another_body(backend: Backend)
 }
 
 on_both_backends!(
+    a_refused_webhook_goes_to_the_dead_letters_and_the_others_go_on,
     the_rate_limit_answers_429_with_retry_after_per_organisation,
     an_idempotent_create_replays_and_refuses_another_body,
     analytics_report_outcomes_answer_rate_duration_and_calls_per_day_and_hour,

@@ -56,6 +56,11 @@ impl Cluster {
 
     /// Starts node `name` and waits until it is ready.
     async fn node(&self, name: &str) -> Proc {
+        self.node_with(name, &[]).await
+    }
+
+    /// Starts node `name` with `env` on top of the common settings, and waits until it is ready.
+    async fn node_with(&self, name: &str, env: &[(&str, &str)]) -> Proc {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -87,6 +92,7 @@ impl Cluster {
             .env("PACER_ACTOR_THREADS", "1")
             .env("PACER_HTTP_WORKERS", "1")
             .env("PACER_SHUTDOWN_GRACE_SECS", "5")
+            .envs(env.iter().copied())
             .stdout(std::fs::File::create(&log).expect("a log file"))
             .stderr(std::fs::File::create(log.with_extension("err")).expect("a log file"))
             .spawn()
@@ -336,6 +342,78 @@ async fn a_killed_owner_s_calls_in_flight_are_reconciled_and_its_campaign_comple
     };
     let (of_a, of_b) = (keys_of("a"), keys_of("b"));
     assert_eq!(of_a.intersection(&of_b).count(), 10);
+}
+
+/// A node that dies right after a claim committed (a fault hook ends the process there, before
+/// the claimed calls are placed): the claim's webhook events were written by the claim itself,
+/// so the receiver gets every event of the campaign, each under one id, through the node that
+/// takes over.
+#[actix_web::test]
+async fn a_node_killed_right_after_a_claim_loses_none_of_its_webhook_events() {
+    let receiver = Fake::start(|_, _| (200, "{}".to_owned())).await;
+    let cluster = Cluster::new(1_000).await;
+    let hook = [
+        ("PACER_WEBHOOKS__ACME__URL", receiver.url.as_str()),
+        ("PACER_WEBHOOKS__ACME__SECRET", "acme-webhook-secret-0123"),
+    ];
+    let mut dying = hook.to_vec();
+    dying.push(("PACER_FAULT", "after_claim:exit"));
+    let mut a = cluster.node_with("a", &dying).await;
+    let b = cluster.node_with("b", &hook).await;
+    // Scheduled through a, to start in two seconds: a holds the lease, and its timer's claim
+    // is the one the fault ends.
+    let start = pacer::clock::Clock::now(&pacer::clock::SystemClock) + chrono::Duration::seconds(2);
+    let mut body = campaign_body(0, 20);
+    body["schedule_type"] = "scheduled".into();
+    body["scheduled_at"] = start.to_rfc3339().into();
+    let created = a
+        .send(Method::POST, "/batch-calls", Some(&body))
+        .await
+        .expect(201);
+    let id = created.data()["id"].as_str().unwrap().to_owned();
+    let schedule = format!("/batch-calls/{id}/schedule");
+    a.send(Method::POST, &schedule, None).await.expect(200);
+    let status = a.exited(Duration::from_secs(10)).await;
+    assert_eq!(
+        status.code(),
+        Some(137),
+        "the fault hook ended a after its claim"
+    );
+    let campaign = b.wait_completed(&id, Duration::from_secs(30)).await;
+    assert_all_ended(&campaign, 20);
+    // draft → scheduled, scheduled → active, 20 × (call.started, call.ended), active →
+    // completed, batch.completed: 44 events, each under its own id (at least once each).
+    let give_up = Instant::now() + Duration::from_secs(20);
+    let delivered = loop {
+        let mut by_id: BTreeMap<String, Value> = BTreeMap::new();
+        for request in receiver.received() {
+            let event = request.json();
+            by_id.insert(event["id"].as_str().unwrap().to_owned(), event);
+        }
+        if by_id.len() >= 44 || Instant::now() > give_up {
+            break by_id;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let count = |name: &str| {
+        delivered
+            .values()
+            .filter(|event| event["event"] == name)
+            .count()
+    };
+    assert_eq!(delivered.len(), 44, "{:?}", delivered.keys());
+    assert_eq!((count("call.started"), count("call.ended")), (20, 20));
+    assert_eq!(
+        (count("batch.status.changed"), count("batch.completed")),
+        (3, 1)
+    );
+    let contacts: HashSet<&str> = delivered
+        .values()
+        .filter(|event| event["event"] == "call.started")
+        .map(|event| event["data"]["contact_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(contacts.len(), 20, "every contact's call started once");
+    assert_one_attempt_per_contact(&cluster.dials());
 }
 
 #[actix_web::test]

@@ -22,6 +22,8 @@ pub struct Received {
     pub idempotency_key: Option<String>,
     pub timestamp: Option<String>,
     pub signature: Option<String>,
+    /// Every header, by lower-case name.
+    pub headers: std::collections::HashMap<String, String>,
     pub body: Vec<u8>,
 }
 
@@ -94,6 +96,13 @@ async fn answer(
         idempotency_key: header("idempotency-key"),
         timestamp: header("x-pacer-timestamp"),
         signature: header("x-pacer-signature"),
+        headers: request
+            .headers()
+            .iter()
+            .filter_map(|(name, value)| {
+                Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+            })
+            .collect(),
         body: body.to_vec(),
     };
     let (log, behaviour) = state.get_ref();

@@ -16,6 +16,17 @@ pub(super) struct Keys {
     prefix: String,
 }
 
+/// The keys of one organisation's webhooks (see [`Keys::outbox`]).
+#[derive(Debug, Clone)]
+pub(super) struct OutboxKeys {
+    pub(super) outbox: String,
+    pub(super) seq: String,
+    pub(super) relayed: String,
+    pub(super) dead: String,
+    pub(super) dead_letters: String,
+    pub(super) dead_seq: String,
+}
+
 /// The keys of one campaign.
 #[derive(Debug, Clone)]
 pub(super) struct CampaignKeys {
@@ -50,11 +61,21 @@ impl Keys {
         format!("{}call:{call}", self.prefix)
     }
 
-    /// Sorted set of the organisation's webhooks to deliver, by sequence, and its counter; one
-    /// hash tag, so one script can write both on a cluster.
-    pub(super) fn outbox(&self, org: &OrgId) -> (String, String) {
+    /// The organisation's webhook keys, one hash tag for all (one script writes several):
+    /// the outbox (sorted set of `<seq>|<id>|<at ms>|<body>` by sequence) and its counter,
+    /// the last event of each campaign moved to it (hash), and the dead letters (sorted set of
+    /// ids in the order they died, hash id → `<at ms>|<died ms>|<reason>\n<body>`, and their
+    /// counter).
+    pub(super) fn outbox(&self, org: &OrgId) -> OutboxKeys {
         let base = format!("{}{{o:{org}}}", self.prefix);
-        (format!("{base}:outbox"), format!("{base}:outbox_seq"))
+        OutboxKeys {
+            outbox: format!("{base}:outbox"),
+            seq: format!("{base}:outbox_seq"),
+            relayed: format!("{base}:relayed"),
+            dead: format!("{base}:dead"),
+            dead_letters: format!("{base}:dead_letters"),
+            dead_seq: format!("{base}:dead_seq"),
+        }
     }
 
     /// The digest that names a client's idempotency key (the key itself may be anything).
@@ -167,6 +188,12 @@ impl CampaignKeys {
     /// once by a campaign's next lease, which goes on from it.
     pub(super) fn fence(&self) -> String {
         self.key("fence")
+    }
+
+    /// List: the campaign's webhook events, written by the steps (see `call_state.lua`), until
+    /// they are relayed to the organisation's outbox.
+    pub(super) fn events(&self) -> String {
+        self.key("events")
     }
 
     /// String: the lease owner, with the lease's TTL.

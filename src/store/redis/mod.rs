@@ -36,12 +36,12 @@ use super::{
     IDEMPOTENCY_TTL, Idempotency, IdempotencyLimits, Listing, NewContact, OutboxEntry, Outcome,
     Page, Recorded, StoreError, StoredResponse, Subscription, Tokens,
 };
-use super::{NodeBeat, unix_hour};
+use super::{DeadLetter, NodeBeat, OutboxLimits, Relayed, RelayedEvent, StoredEvent, unix_hour};
 use crate::domain::{
     CallId, CampaignId, CampaignSpec, CampaignStatus, ContactId, ContactStatus, DialOutcome, Gate,
     OrgId, PacingState, Rate, SchedulePatch, local_date,
 };
-use crate::telemetry::IDEMPOTENCY_DROPPED;
+use crate::telemetry::{IDEMPOTENCY_DROPPED, WEBHOOK_DEAD_LETTERS, WEBHOOK_DEAD_LETTERS_DROPPED};
 
 /// Contacts per `add_contacts` script call: a few milliseconds of Redis time at most.
 const CONTACT_CHUNK: usize = 250;
@@ -98,10 +98,12 @@ struct Scripts {
     lease: Script,
     renew_leases: Script,
     gcra: Script,
-    outbox_push: Script,
     hold: Script,
     heartbeat: Script,
     idempotency_keep: Script,
+    relay: Script,
+    dead_letter: Script,
+    events_trim: Script,
 }
 
 /// The helpers of scripts that read or write call states, sent ahead of each (Redis scripts
@@ -125,10 +127,12 @@ impl Scripts {
             lease: Script::new(include_str!("scripts/lease.lua")),
             renew_leases: Script::new(include_str!("scripts/renew_leases.lua")),
             gcra: Script::new(include_str!("scripts/gcra.lua")),
-            outbox_push: Script::new(include_str!("scripts/outbox_push.lua")),
             hold: Script::new(include_str!("scripts/hold.lua")),
             heartbeat: Script::new(include_str!("scripts/heartbeat.lua")),
             idempotency_keep: Script::new(include_str!("scripts/idempotency_keep.lua")),
+            relay: Script::new(include_str!("scripts/relay.lua")),
+            dead_letter: Script::new(include_str!("scripts/dead_letter.lua")),
+            events_trim: Script::new(include_str!("scripts/events_trim.lua")),
         }
     }
 }
@@ -163,6 +167,8 @@ struct Inner {
     scripts: Scripts,
     call_deadline: CallDeadline,
     idempotency: IdempotencyLimits,
+    /// Organisations whose campaigns write webhook events.
+    event_orgs: parking_lot::RwLock<HashSet<OrgId>>,
     /// What the dispatch path last read of each campaign. The claim script refuses a stale
     /// version (and re-checks cap, spacing and concurrency itself), so a steady claim costs one
     /// round trip; any commit drops the entry.
@@ -179,6 +185,7 @@ struct AfterRecord {
     version: String,
     status: CampaignStatus,
     queue: Queue,
+    events: u64,
 }
 
 impl AfterRecord {
@@ -200,6 +207,7 @@ impl AfterRecord {
             status: self.status,
             wake_at: self.queue.wake_at(campaign, self.status, pacing, now),
             in_flight: self.queue.in_flight,
+            events: self.events,
         })
     }
 }
@@ -362,6 +370,7 @@ impl RedisStore {
                 scripts: Scripts::new(),
                 call_deadline: settings.call_deadline,
                 idempotency: settings.idempotency,
+                event_orgs: parking_lot::RwLock::new(HashSet::new()),
                 cache: parking_lot::Mutex::new(HashMap::new()),
                 recorded: parking_lot::Mutex::new(HashMap::new()),
             }),
@@ -850,6 +859,11 @@ impl Inner {
         self.recorded.lock().remove(&id);
     }
 
+    /// Whether the steps of `org`'s campaigns write webhook events.
+    fn records_events(&self, org: &OrgId) -> bool {
+        self.event_orgs.read().contains(org)
+    }
+
     /// The pacing state as of `now`: calls counted today, and the next slot.
     async fn pacing(
         &self,
@@ -947,7 +961,10 @@ impl Inner {
             // of its own, in another slot on a cluster): a node that stops between the two
             // steps leaves at most a listed campaign that needs no dispatcher (the claim that
             // finds it finished drops it), never a dispatching one that no node looks for.
-            if campaign.status.is_dispatching() {
+            // Likewise a campaign whose change writes an event: its dispatcher relays it.
+            let events = status_events(meta.campaign.status, campaign.status)
+                .filter(|_| self.records_events(org));
+            if campaign.status.is_dispatching() || events.is_some() {
                 let _: () = con
                     .sadd(self.keys.live(), id.to_string())
                     .await
@@ -959,12 +976,19 @@ impl Inner {
                 QueueChange::Cancel => "cancel",
             };
             let mut invocation = self.scripts.commit.prepare_invoke();
+            let events = events.unwrap_or_default();
             invocation
                 .key(keys.meta())
                 .key(keys.released())
                 .key(keys.retry())
+                .key(keys.events())
                 .arg(&meta.version)
-                .arg(action);
+                .arg(action)
+                .arg(ms(now))
+                .arg(events.len());
+            for event in events {
+                invocation.arg(event);
+            }
             for (field, value) in Meta::changed_fields(&campaign, pacing.next_slot_at) {
                 invocation.arg(field).arg(value);
             }
@@ -990,6 +1014,18 @@ impl Inner {
         }
         Err(unavailable("the campaign kept changing; try again"))
     }
+}
+
+/// The events (as `call_state.lua` writes them, without number and time) of a change from
+/// status `from` to `to`; `None` when the status did not change.
+fn status_events(from: CampaignStatus, to: CampaignStatus) -> Option<Vec<String>> {
+    (from != to).then(|| {
+        let mut events = vec![format!("s|{}|{}", from.as_str(), to.as_str())];
+        if to == CampaignStatus::Completed {
+            events.push("d".to_owned());
+        }
+        events
+    })
 }
 
 fn text(value: Option<&Value>) -> String {
@@ -1215,6 +1251,7 @@ impl CampaignStore for RedisStore {
                 keys.lease(),
                 keys.calls(),
                 keys.stats(),
+                keys.events(),
             ] {
                 invocation.key(key);
             }
@@ -1547,50 +1584,115 @@ impl CampaignStore for RedisStore {
         .await
     }
 
-    async fn push_outbox(&self, org: &OrgId, bodies: Vec<Vec<u8>>) -> Result<(), StoreError> {
-        let org = org.clone();
+    async fn campaign_events(
+        &self,
+        id: CampaignId,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
         self.io(move |inner| async move {
-            let (outbox, counter) = inner.keys.outbox(&org);
             let mut con = inner.connection().await?;
-            let mut invocation = inner.scripts.outbox_push.key(outbox);
-            invocation.key(counter);
-            for body in bodies {
-                invocation.arg(body);
-            }
-            let _: u64 = invocation
-                .invoke_async(&mut con)
+            let keys = inner.keys.campaign(id);
+            let texts: Vec<String> = con
+                .lrange(keys.events(), 0, limit.max(1) as isize - 1)
                 .await
                 .map_err(unavailable)?;
-            Ok(())
+            let mut events = Vec::with_capacity(texts.len());
+            for text in texts {
+                let event = records::EventRecord::decode(&text)?;
+                // A started call's event names its number: read from its contact's details.
+                let phone = match event.started_sequence() {
+                    Some(sequence) => {
+                        let details: Option<String> = con
+                            .hget(keys.contact_bucket(sequence), sequence)
+                            .await
+                            .map_err(unavailable)?;
+                        let details = details.ok_or_else(|| {
+                            StoreError::Corrupt("event of a contact that is gone".to_owned())
+                        })?;
+                        Some(ContactRecord::decode(&details, None)?.phone()?)
+                    }
+                    None => None,
+                };
+                events.push(event.into_stored(id, phone)?);
+            }
+            Ok(events)
         })
         .await
     }
 
-    async fn outbox(&self, org: &OrgId, limit: u32) -> Result<Vec<OutboxEntry>, StoreError> {
+    async fn relay_events(
+        &self,
+        org: &OrgId,
+        id: CampaignId,
+        events: Vec<RelayedEvent>,
+        limits: OutboxLimits,
+        now: DateTime<Utc>,
+    ) -> Result<Relayed, StoreError> {
         let org = org.clone();
         self.io(move |inner| async move {
-            let (outbox, _) = inner.keys.outbox(&org);
+            let Some(last) = events.last().map(|event| event.seq) else {
+                return Ok(Relayed::default());
+            };
             let mut con = inner.connection().await?;
-            let members: Vec<Vec<u8>> = con
-                .zrange(outbox, 0, limit.max(1) as isize - 1)
+            let keys = inner.keys.outbox(&org);
+            let mut invocation = inner.scripts.relay.prepare_invoke();
+            for key in [
+                &keys.outbox,
+                &keys.seq,
+                &keys.relayed,
+                &keys.dead,
+                &keys.dead_letters,
+                &keys.dead_seq,
+            ] {
+                invocation.key(key);
+            }
+            invocation
+                .arg(id.to_string())
+                .arg(limits.max_outbox)
+                .arg(limits.max_dead_letters)
+                .arg(ms(now));
+            for event in events {
+                invocation
+                    .arg(event.seq)
+                    .arg(event.id)
+                    .arg(ms(event.at))
+                    .arg(event.body);
+            }
+            let overflowed: u64 = invocation
+                .invoke_async(&mut con)
                 .await
                 .map_err(unavailable)?;
-            members
-                .into_iter()
-                .map(|member| {
-                    let colon = member.iter().position(|&byte| byte == b':');
-                    let seq = colon
-                        .and_then(|at| std::str::from_utf8(&member[..at]).ok())
-                        .and_then(|seq| seq.parse().ok());
-                    match (seq, colon) {
-                        (Some(seq), Some(at)) => Ok(OutboxEntry {
-                            seq,
-                            body: member[at + 1..].to_vec(),
-                        }),
-                        _ => Err(unavailable("malformed outbox entry")),
-                    }
-                })
-                .collect()
+            // Then dropped from the campaign's outbox: a crash before this repeats the move
+            // above, which skips what it moved.
+            let left: u64 = inner
+                .scripts
+                .events_trim
+                .key(inner.keys.campaign(id).events())
+                .arg(last)
+                .invoke_async(&mut con)
+                .await
+                .map_err(unavailable)?;
+            Ok(Relayed { left, overflowed })
+        })
+        .await
+    }
+
+    async fn outbox(&self, org: &OrgId, limit: u32) -> Result<(Vec<OutboxEntry>, u64), StoreError> {
+        let org = org.clone();
+        self.io(move |inner| async move {
+            let keys = inner.keys.outbox(&org);
+            let mut con = inner.connection().await?;
+            let (members, depth): (Vec<Vec<u8>>, u64) = redis::pipe()
+                .zrange(&keys.outbox, 0, limit.max(1) as isize - 1)
+                .zcard(&keys.outbox)
+                .query_async(&mut con)
+                .await
+                .map_err(unavailable)?;
+            let entries = members
+                .iter()
+                .map(|member| records::outbox_entry(member))
+                .collect::<Result<_, _>>()?;
+            Ok((entries, depth))
         })
         .await
     }
@@ -1598,15 +1700,154 @@ impl CampaignStore for RedisStore {
     async fn ack_outbox(&self, org: &OrgId, seq: u64) -> Result<(), StoreError> {
         let org = org.clone();
         self.io(move |inner| async move {
-            let (outbox, _) = inner.keys.outbox(&org);
+            let keys = inner.keys.outbox(&org);
             let mut con = inner.connection().await?;
             let _: u64 = con
-                .zrembyscore(outbox, "-inf", seq)
+                .zrembyscore(&keys.outbox, "-inf", seq)
                 .await
                 .map_err(unavailable)?;
             Ok(())
         })
         .await
+    }
+
+    async fn dead_letter(
+        &self,
+        org: &OrgId,
+        seq: u64,
+        reason: &str,
+        failed_at: DateTime<Utc>,
+        limits: OutboxLimits,
+    ) -> Result<(), StoreError> {
+        let (org, reason) = (org.clone(), reason.replace('\n', " "));
+        self.io(move |inner| async move {
+            let keys = inner.keys.outbox(&org);
+            let mut con = inner.connection().await?;
+            let forgotten: u64 = inner
+                .scripts
+                .dead_letter
+                .key(&keys.outbox)
+                .key(&keys.seq)
+                .key(&keys.dead)
+                .key(&keys.dead_letters)
+                .key(&keys.dead_seq)
+                .arg("bury")
+                .arg(seq)
+                .arg(reason)
+                .arg(ms(failed_at))
+                .arg(limits.max_dead_letters)
+                .invoke_async(&mut con)
+                .await
+                .map_err(unavailable)?;
+            metrics::counter!(WEBHOOK_DEAD_LETTERS).increment(1);
+            metrics::counter!(WEBHOOK_DEAD_LETTERS_DROPPED).increment(forgotten);
+            Ok(())
+        })
+        .await
+    }
+
+    async fn dead_letters(
+        &self,
+        org: &OrgId,
+        page: Page,
+    ) -> Result<Listing<DeadLetter>, StoreError> {
+        let org = org.clone();
+        self.io(move |inner| async move {
+            let keys = inner.keys.outbox(&org);
+            let mut con = inner.connection().await?;
+            let total: u64 = con.zcard(&keys.dead).await.map_err(unavailable)?;
+            let first = page.offset.min(total) as isize;
+            let ids: Vec<String> = con
+                .zrange(&keys.dead, first, first + page.limit as isize - 1)
+                .await
+                .map_err(unavailable)?;
+            if ids.is_empty() {
+                return Ok(Listing {
+                    items: Vec::new(),
+                    total,
+                });
+            }
+            let letters: Vec<Option<Vec<u8>>> = redis::cmd("HMGET")
+                .arg(&keys.dead_letters)
+                .arg(&ids)
+                .query_async(&mut con)
+                .await
+                .map_err(unavailable)?;
+            let mut items = Vec::with_capacity(ids.len());
+            for (id, letter) in ids.into_iter().zip(letters) {
+                let Some(letter) = letter else { continue };
+                match records::dead_letter(id.clone(), &letter) {
+                    Ok(letter) => items.push(letter),
+                    Err(error) => super::skip_unreadable("dead letter", id, &error),
+                }
+            }
+            Ok(Listing { items, total })
+        })
+        .await
+    }
+
+    async fn replay_dead_letters(
+        &self,
+        org: &OrgId,
+        ids: Option<Vec<String>>,
+    ) -> Result<u64, StoreError> {
+        let org = org.clone();
+        self.io(move |inner| async move {
+            let keys = inner.keys.outbox(&org);
+            let mut con = inner.connection().await?;
+            let run = |ids: &[String]| {
+                let mut invocation = inner.scripts.dead_letter.prepare_invoke();
+                invocation
+                    .key(&keys.outbox)
+                    .key(&keys.seq)
+                    .key(&keys.dead)
+                    .key(&keys.dead_letters)
+                    .key(&keys.dead_seq)
+                    .arg("replay");
+                for id in ids {
+                    invocation.arg(id);
+                }
+                invocation
+            };
+            let mut n_replayed = 0u64;
+            match ids {
+                // A thousand a script, however many are asked for.
+                Some(ids) => {
+                    for chunk in ids.chunks(1_000) {
+                        let moved: u64 = run(chunk)
+                            .invoke_async(&mut con)
+                            .await
+                            .map_err(unavailable)?;
+                        n_replayed += moved;
+                    }
+                }
+                None => loop {
+                    let moved: u64 = run(&[]).invoke_async(&mut con).await.map_err(unavailable)?;
+                    n_replayed += moved;
+                    if moved == 0 {
+                        break;
+                    }
+                },
+            }
+            Ok(n_replayed)
+        })
+        .await
+    }
+
+    async fn unlist(&self, id: CampaignId) -> Result<(), StoreError> {
+        self.io(move |inner| async move {
+            let mut con = inner.connection().await?;
+            let _: () = con
+                .srem(inner.keys.live(), id.to_string())
+                .await
+                .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    fn record_events_for(&self, orgs: HashSet<OrgId>) {
+        *self.inner.event_orgs.write() = orgs;
     }
 
     async fn begin_idempotent(
@@ -1885,11 +2126,13 @@ impl Inner {
             .key(keys.retry())
             .key(keys.released())
             .key(keys.stats())
+            .key(keys.events())
             .arg(ms(now))
             .arg(u8::from(schedule.retry.enabled))
             .arg(schedule.retry.max_retries)
             .arg(ms(retry_due))
-            .arg(unix_hour(now));
+            .arg(unix_hour(now))
+            .arg(u8::from(self.records_events(&meta.campaign.org)));
         let mut known = Vec::with_capacity(outcomes.len());
         for outcome in outcomes {
             // An id of another campaign names no contact here: a duplicate, by definition.
@@ -1911,7 +2154,8 @@ impl Inner {
         let status =
             CampaignStatus::parse(&text(reply.first())).ok_or_else(|| unavailable("bad reply"))?;
         let in_flight = number(reply.get(1)) as u32;
-        if status.is_terminal() && in_flight == 0 {
+        let events = number(reply.get(6)).max(0) as u64;
+        if status.is_terminal() && in_flight == 0 && events == 0 {
             let _: () = con
                 .srem(self.keys.live(), id.to_string())
                 .await
@@ -1922,9 +2166,10 @@ impl Inner {
             version: text(reply.get(2)),
             status,
             queue: Queue::from_reply(&reply),
+            events,
         };
         self.recorded.lock().insert(id, after);
-        let mut flags = reply.iter().skip(6);
+        let mut flags = reply.iter().skip(7);
         Ok(known
             .into_iter()
             .map(|known| match known.then(|| number(flags.next())) {
@@ -1968,6 +2213,7 @@ impl Inner {
                 keys.day(today),
                 keys.fence(),
                 keys.calls(),
+                keys.events(),
             ] {
                 invocation.key(key);
             }
@@ -1980,7 +2226,8 @@ impl Inner {
                 .arg(schedule.max_calls_per_day.unwrap_or(0))
                 .arg(next_slot.map(ms).unwrap_or(0))
                 .arg(ms(now + self.call_deadline.0))
-                .arg(today.to_string());
+                .arg(today.to_string())
+                .arg(u8::from(self.records_events(&campaign.org)));
             for call_id in &call_ids {
                 invocation.arg(call_id.to_string());
             }
@@ -2012,8 +2259,9 @@ impl Inner {
                 // Activated or completed: the version moved.
                 self.forget(id);
             }
+            let events = number(reply.get(8)).max(0) as u64;
             let mut calls = Vec::new();
-            for triple in reply[8..].chunks(3) {
+            for triple in reply[9..].chunks(3) {
                 let sequence = number(triple.first()) as u32;
                 let record =
                     ContactRecord::decode(&text(triple.get(1)), Some(&text(triple.get(2))))?;
@@ -2035,7 +2283,7 @@ impl Inner {
                         .map(str::to_owned),
                 });
             }
-            if status.is_terminal() && in_flight == 0 {
+            if status.is_terminal() && in_flight == 0 && events == 0 {
                 let _: () = con
                     .srem(self.keys.live(), id.to_string())
                     .await
@@ -2047,6 +2295,7 @@ impl Inner {
                 status,
                 wake_at: queue.wake_at(campaign, status, &pacing, now),
                 in_flight,
+                events,
             });
         }
         Err(unavailable("the campaign kept changing during the claim"))

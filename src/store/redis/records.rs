@@ -10,7 +10,10 @@ use crate::domain::{
     CallId, CampaignId, CampaignSpec, CampaignStatus, ContactStatus, DialOutcome, OrgId,
     PacingState, PhoneNumber, PhoneRotation, Schedule, SchedulePatch, StartRule,
 };
-use crate::store::{Campaign, Contact, Counters, NewContact, StoreError};
+use crate::store::{
+    CallResult, Campaign, CampaignEvent, Contact, Counters, DeadLetter, NewContact, OutboxEntry,
+    StoreError, StoredEvent,
+};
 
 fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(what.to_owned())
@@ -286,6 +289,11 @@ impl ContactRecord {
         self.st.is_none()
     }
 
+    /// The contact's number, read from its details alone.
+    pub(super) fn phone(&self) -> Result<PhoneNumber, StoreError> {
+        PhoneNumber::parse(&self.ph).map_err(|_| corrupt("phone number"))
+    }
+
     fn call_id(&self) -> Option<CallId> {
         self.call.as_deref().and_then(|id| CallId::parse(id).ok())
     }
@@ -316,4 +324,129 @@ impl ContactRecord {
             },
         })
     }
+}
+
+/// One event as `call_state.lua` writes it in a campaign's outbox:
+/// `<number>|<at ms>|<kind>|<fields…>` (kinds `s`, `d`, `c`, `e`; see the script).
+#[derive(Debug)]
+pub(super) struct EventRecord {
+    seq: u64,
+    at: i64,
+    fields: Vec<String>,
+}
+
+impl EventRecord {
+    pub(super) fn decode(text: &str) -> Result<Self, StoreError> {
+        let mut parts = text.split('|');
+        let number = |part: Option<&str>| part.and_then(|part| part.parse::<i64>().ok());
+        let seq = number(parts.next()).ok_or_else(|| corrupt("event"))?;
+        let at = number(parts.next()).ok_or_else(|| corrupt("event"))?;
+        Ok(Self {
+            seq: seq.max(0) as u64,
+            at,
+            fields: parts.map(str::to_owned).collect(),
+        })
+    }
+
+    /// The contact sequence of a call that started (its number is read apart).
+    pub(super) fn started_sequence(&self) -> Option<u32> {
+        match self.fields.first().map(String::as_str) {
+            Some("c") => self.fields.get(1)?.parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// The event; `phone` is the number of a started call's contact.
+    pub(super) fn into_stored(
+        self,
+        campaign: CampaignId,
+        phone: Option<PhoneNumber>,
+    ) -> Result<StoredEvent, StoreError> {
+        let bad = || corrupt("event");
+        let field = |i: usize| self.fields.get(i).map(String::as_str).ok_or_else(bad);
+        let contact = |i: usize| -> Result<_, StoreError> {
+            let sequence: u32 = field(i)?.parse().map_err(|_| bad())?;
+            Ok(crate::store::rules::contact_id(campaign, sequence))
+        };
+        let number = |i: usize| -> Result<u32, StoreError> { field(i)?.parse().map_err(|_| bad()) };
+        let status = |i: usize| CampaignStatus::parse(field(i)?).ok_or_else(bad);
+        let event = match field(0)? {
+            "s" => CampaignEvent::StatusChanged {
+                from: status(1)?,
+                to: status(2)?,
+            },
+            "d" => CampaignEvent::Completed,
+            "c" => CampaignEvent::CallStarted {
+                contact: contact(1)?,
+                attempt: number(2)?,
+                call_id: CallId::parse(field(3)?).map_err(|_| bad())?,
+                phone: phone.ok_or_else(bad)?,
+            },
+            "e" => CampaignEvent::CallEnded {
+                contact: contact(1)?,
+                attempt: number(2)?,
+                call_id: CallId::parse(field(3)?).ok(),
+                result: CallResult {
+                    outcome: DialOutcome::parse(field(4)?).ok_or_else(bad)?,
+                    duration_secs: number(5)?,
+                },
+            },
+            _ => return Err(bad()),
+        };
+        Ok(StoredEvent {
+            seq: self.seq,
+            at: DateTime::from_timestamp_millis(self.at).ok_or_else(bad)?,
+            event,
+        })
+    }
+}
+
+/// An entry of an organisation's outbox: `<seq>|<id>|<at ms>|<body>`.
+pub(super) fn outbox_entry(member: &[u8]) -> Result<OutboxEntry, StoreError> {
+    let mut parts = member.splitn(4, |&byte| byte == b'|');
+    let mut text = || {
+        parts
+            .next()
+            .and_then(|part| std::str::from_utf8(part).ok())
+            .ok_or_else(|| corrupt("outbox entry"))
+    };
+    let seq = text()?.parse().map_err(|_| corrupt("outbox entry"))?;
+    let id = text()?.to_owned();
+    let at = text()?.parse().map_err(|_| corrupt("outbox entry"))?;
+    let body = parts
+        .next()
+        .ok_or_else(|| corrupt("outbox entry"))?
+        .to_vec();
+    Ok(OutboxEntry {
+        seq,
+        id,
+        at: DateTime::from_timestamp_millis(at).ok_or_else(|| corrupt("outbox entry"))?,
+        body,
+    })
+}
+
+/// A dead letter: `<at ms>|<died ms>|<reason>\n<body>`.
+pub(super) fn dead_letter(id: String, letter: &[u8]) -> Result<DeadLetter, StoreError> {
+    let bad = || corrupt("dead letter");
+    let newline = letter
+        .iter()
+        .position(|&byte| byte == b'\n')
+        .ok_or_else(bad)?;
+    let head = std::str::from_utf8(&letter[..newline]).map_err(|_| bad())?;
+    let mut parts = head.splitn(3, '|');
+    let mut instant = || {
+        parts
+            .next()
+            .and_then(|part| part.parse().ok())
+            .and_then(DateTime::from_timestamp_millis)
+            .ok_or_else(bad)
+    };
+    let (at, failed_at) = (instant()?, instant()?);
+    Ok(DeadLetter {
+        id,
+        at,
+        failed_at,
+        reason: parts.next().ok_or_else(bad)?.to_owned(),
+        body: letter[newline + 1..].to_vec(),
+    })
 }

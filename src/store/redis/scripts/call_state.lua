@@ -111,3 +111,27 @@ end
 local function write_hash(key, writes)
   if writes.n > 0 then redis.call('HSET', key, unpack(writes, 1, writes.n)) end
 end
+-- A step's webhook events, written by the same script as the step (so a crash never keeps the
+-- one without the other): the campaign's outbox `events`, a list of
+-- "<number>|<at ms>|<kind>|<fields…>" numbered from the campaign's field `ev_seq`. Kinds:
+-- `s|<from>|<to>` status changed, `d` completed, `c|<seq>|<attempt>|<call id>` call started,
+-- `e|<seq>|<attempt>|<call id>|<outcome>|<seconds>` call ended (`store::CampaignEvent`
+-- reads them). `on` is false for an organisation without webhooks: nothing is written.
+local function new_events(key, on, last)
+  return {key = key, on = on, seq = (last or 0) + 0, list = {}}
+end
+local function event(events, at, text)
+  if events.on then
+    events.seq = events.seq + 1
+    events.list[#events.list + 1] = string.format('%d', events.seq) .. '|' .. at .. '|' .. text
+  end
+end
+-- Appends the step's events and notes their number in `writes`; the outbox's length after.
+local function write_events(events, writes)
+  if not events.on then return 0 end
+  if #events.list > 0 then
+    in_chunks('RPUSH', events.key, events.list)
+    put(writes, 'ev_seq', string.format('%d', events.seq))
+  end
+  return redis.call('LLEN', events.key)
+end

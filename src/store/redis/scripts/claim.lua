@@ -2,20 +2,21 @@
 -- once, then moves due contacts to in-flight: retries that are due, then released contacts,
 -- then contacts never called from the cursor on.
 -- KEYS: meta, released, retry, inflight, contacts (bucket base), legacy day counter,
---       legacy fence, calls (bucket base)
+--       legacy fence, calls (bucket base), events (the webhook outbox, see call_state.lua)
 -- ARGV: fence, schedule version, now ms, limit, max concurrent, cap (0: none),
---       next slot ms after a claim (with a cap), claim deadline ms, local date of now, call ids...
+--       next slot ms after a claim (with a cap), claim deadline ms, local date of now,
+--       events ('1': the organisation has webhooks), call ids...
 -- Calls in flight past their deadline end 'unknown' first: never dialled again blindly.
 -- Returns {'STALE'} | {'RETRY'} | {status, n_in_flight, n_claims_before, first retry ms or nil,
 --          n_fresh, first in-flight deadline ms or nil, calls today, next slot ms or nil,
---          seq, details, state, seq, details, state, ...}
+--          events waiting, seq, details, state, seq, details, state, ...}
 -- Uses the helpers of call_state.lua, sent ahead of this script.
 -- Each write a script makes goes to the AOF and to replicas as a command of its own, and each
 -- read is a lookup: every queue is looked at once and searched only when its head says there is
 -- something to take, and the campaign's fields (its fencing token and the day's count among
 -- them) are read with one HMGET and written back with one HSET (3 writes a claimed call).
 local meta = redis.call('HMGET', KEYS[1], 'status', 'ver', 'p_next', 'n_claims', 'cursor', 'seq',
-  'n_called', 'st:scheduled', 'st:in_progress', 'st:unknown', 'fence', 'day', 'n_day')
+  'n_called', 'st:scheduled', 'st:in_progress', 'st:unknown', 'fence', 'day', 'n_day', 'ev_seq')
 -- A campaign whose lease was last taken before the token moved into its hash: the old counter.
 local fence = meta[11] or redis.call('GET', KEYS[7])
 if fence ~= ARGV[1] then return {'STALE'} end
@@ -33,6 +34,7 @@ local last = (meta[6] or 0) + 0
 -- The campaign's changed fields (`put`, `count`), written with one HSET at the end; calls in
 -- progress change twice (deadlines passed, claims), counted once.
 local writes = new_writes()
+local events = new_events(KEYS[9], ARGV[10] == '1', meta[14])
 local d_in_progress = 0
 -- Calls in flight and their earliest deadline (the set's tail).
 local n_in_flight = redis.call('ZCARD', KEYS[4])
@@ -68,7 +70,7 @@ local next_slot = p_next or ''
 local first_retry = redis.call('ZRANGE', KEYS[3], '0', '0', 'WITHSCORES')
 local n_released = redis.call('ZCARD', KEYS[2])
 -- The reply's head is filled in at the end; each claimed contact adds (seq, details, state).
-local reply = {status, 0, n_claims or '0', false, 0, false, 0, false}
+local reply = {status, 0, n_claims or '0', false, 0, false, 0, false, 0}
 if dispatching then
   local n = math.min(ARGV[4] + 0, ARGV[5] - n_in_flight)
   local cap = ARGV[6] + 0
@@ -107,28 +109,36 @@ if dispatching then
     end
     put(writes, 'cursor', string.format('%d', cursor))
     local details = read_fields(KEYS[5], groups)
+    -- The campaign starts with the first calls it claims: that event comes before theirs.
+    if status == 'scheduled' and #claimed > 0 then
+      event(events, ARGV[3], 's|scheduled|active')
+    end
     local written = {}
     local n_first = 0
     for i, seq in ipairs(claimed) do
       local text
+      local attempt
       if i > n_before then
         -- The first attempt: the state is written whole, with no parse.
         n_first = n_first + 1
-        text = '1|in_progress|' .. ARGV[9 + i] .. '|' .. ARGV[3] .. '|||'
+        attempt = '1'
+        text = '1|in_progress|' .. ARGV[10 + i] .. '|' .. ARGV[3] .. '|||'
       else
         local state = parse_state(texts[seq])
         if state.at == 0 then n_first = n_first + 1 end
         state.at = state.at + 1
         state.st = 'in_progress'
-        state.call = ARGV[9 + i]
+        state.call = ARGV[10 + i]
         state.ca = ARGV[3]
         state.due = ''
+        attempt = string.format('%d', state.at)
         text = state_text(state)
       end
       written[seq] = text
-      reply[6 + 3 * i] = seq
-      reply[7 + 3 * i] = details[seq]
-      reply[8 + 3 * i] = text
+      event(events, ARGV[3], 'c|' .. seq .. '|' .. attempt .. '|' .. ARGV[10 + i])
+      reply[7 + 3 * i] = seq
+      reply[8 + 3 * i] = details[seq]
+      reply[9 + 3 * i] = text
     end
     local n_claimed = #claimed
     if n_claimed > 0 then
@@ -171,8 +181,11 @@ if status == 'active' and n_in_flight == 0 and n_fresh == 0 and not first_retry[
   put(writes, 'completed_at', ARGV[3])
   put(writes, 'updated_at', ARGV[3])
   count(writes, 'ver', version, 1)
+  event(events, ARGV[3], 's|active|completed')
+  event(events, ARGV[3], 'd')
 end
 count(writes, 'st:in_progress', read_in_progress, d_in_progress)
+reply[9] = write_events(events, writes)
 write_hash(KEYS[1], writes)
 -- None is false (a nil reply), cheaper for Redis to send than an empty text.
 reply[1], reply[2], reply[4], reply[5] = status, n_in_flight, first_retry[2] or false, n_fresh

@@ -1,12 +1,24 @@
 -- Commits a change of a campaign's definition or status computed by the caller from version
 -- `ver`: refused when anything changed since (the caller reads again and retries).
--- KEYS: meta, released, retry
--- ARGV: expected version, action ('none' | 'schedule' | 'cancel'), field, value, field, value, ...
+-- KEYS: meta, released, retry, events (the webhook outbox)
+-- ARGV: expected version, action ('none' | 'schedule' | 'cancel'), now ms, number of events n,
+--       n events ("<kind>|<fields…>", numbered and written here), field, value, field, value, ...
 -- Returns 'OK' | 'RETRY' | 'NOT_FOUND'
 local ver = redis.call('HGET', KEYS[1], 'ver')
 if not ver then return 'NOT_FOUND' end
 if ver ~= ARGV[1] then return 'RETRY' end
 local action = ARGV[2]
+local n_events = ARGV[4] + 0
+if n_events > 0 then
+  local seq = (redis.call('HGET', KEYS[1], 'ev_seq') or 0) + 0
+  local list = {}
+  for i = 1, n_events do
+    seq = seq + 1
+    list[i] = string.format('%d', seq) .. '|' .. ARGV[3] .. '|' .. ARGV[4 + i]
+  end
+  redis.call('RPUSH', KEYS[4], unpack(list))
+  redis.call('HSET', KEYS[1], 'ev_seq', string.format('%d', seq))
+end
 if action == 'schedule' then
   local pending = tonumber(redis.call('HGET', KEYS[1], 'st:pending') or '0')
   redis.call('HSET', KEYS[1], 'st:pending', 0)
@@ -21,7 +33,7 @@ elseif action == 'cancel' then
   -- UNLINK frees the queues in the background: no stall however long they are.
   redis.call('UNLINK', KEYS[2], KEYS[3])
 end
-for i = 3, #ARGV, 2 do
+for i = 5 + n_events, #ARGV, 2 do
   if ARGV[i + 1] == '' then
     redis.call('HDEL', KEYS[1], ARGV[i])
   else

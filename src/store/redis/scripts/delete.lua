@@ -1,6 +1,6 @@
 -- Deletes a campaign that is a draft or finished; keys are freed in the background (UNLINK).
 -- KEYS: meta, contacts (bucket base), phones, released, retry, inflight, fence, lease, calls (bucket base),
---       stats
+--       stats, events (webhook events not relayed yet: they go with the campaign)
 -- ARGV: organisation
 -- Returns 'OK' | 'NOT_FOUND' | status (not deletable)
 local meta = redis.call('HMGET', KEYS[1], 'org', 'status', 'seq')
@@ -20,5 +20,5 @@ for i = 0, n_buckets - 1 do
   end
 end
 if #batch > 0 then redis.call('UNLINK', unpack(batch)) end
-redis.call('UNLINK', KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[10])
+redis.call('UNLINK', KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[10], KEYS[11])
 return 'OK'

@@ -1,13 +1,15 @@
 -- Records the outcomes of attempts, each once: a repeat or a stale attempt changes nothing.
--- KEYS: meta, calls (bucket base), inflight, retry, released, stats
--- ARGV: now ms, retry enabled (1/0), max retries, retry due ms, Unix hour of now,
---       then (seq, attempt, outcome, duration s) for each outcome
+-- KEYS: meta, calls (bucket base), inflight, retry, released, stats, events (the webhook
+--       outbox, see call_state.lua)
+-- ARGV: now ms, retry enabled (1/0), max retries, retry due ms, Unix hour of now, events ('1':
+--       the organisation has webhooks), then (seq, attempt, outcome, duration s) for each
+--       outcome
 -- Returns {status, n_in_flight, version, first retry ms or nil, n_fresh,
---          first in-flight deadline ms or nil, applied (1) or duplicate (0) for each outcome}:
--- what a claim right after would report when it may claim nothing.
+--          first in-flight deadline ms or nil, events waiting, applied (1) or duplicate (0)
+--          for each outcome}: what a claim right after would report when it may claim nothing.
 -- Uses the helpers of call_state.lua, sent ahead of this script.
 local meta = redis.call('HMGET', KEYS[1], 'status', 'cursor', 'seq', 'ver', 'st:in_progress',
-  'st:completed', 'st:failed', 'st:scheduled', 'st:cancelled')
+  'st:completed', 'st:failed', 'st:scheduled', 'st:cancelled', 'ev_seq')
 local status, cursor, last, version = meta[1], meta[2], meta[3], meta[4]
 if not status then return {'NOT_FOUND'} end
 local applied = {}
@@ -22,12 +24,13 @@ local seconds_text
 -- Every state is read once up front (one command a bucket); a contact reported twice in one
 -- batch sees its first report's result. A state 'in_progress' at this attempt is in flight:
 -- every script moves the two together.
+local events = new_events(KEYS[7], ARGV[6] == '1', meta[10])
 local seqs = {}
-for i = 6, #ARGV, 4 do seqs[#seqs + 1] = ARGV[i] end
+for i = 7, #ARGV, 4 do seqs[#seqs + 1] = ARGV[i] end
 local groups = by_bucket(seqs)
 local texts = read_fields(KEYS[2], groups)
 local written, ended, retried = {}, {}, {}
-for i = 6, #ARGV, 4 do
+for i = 7, #ARGV, 4 do
   local seq, attempt, outcome, seconds = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   -- In flight at this attempt: the state starts "<attempt>|in_progress|" (no parse needed).
   local text = texts[seq]
@@ -72,6 +75,11 @@ for i = 6, #ARGV, 4 do
     end
     -- Call id and call time kept: "<call>|<called at>|" follows the prefix.
     local kept = string.match(text, '^[^|]*|[^|]*|', #prefix + 1)
+    if events.on then
+      local call = string.match(kept, '^[^|]*')
+      event(events, ARGV[1],
+        'e|' .. seq .. '|' .. attempt .. '|' .. call .. '|' .. outcome .. '|' .. seconds)
+    end
     text = attempt .. '|' .. final .. '|' .. kept .. due .. '|' .. outcome .. '|' .. seconds
     texts[seq] = text
     written[seq] = text
@@ -121,11 +129,14 @@ if status == 'active' and n_in_flight == 0 and n_fresh == 0 and #first_retry == 
   put(writes, 'status', status)
   put(writes, 'completed_at', ARGV[1])
   put(writes, 'ver', version)
+  event(events, ARGV[1], 's|active|completed')
+  event(events, ARGV[1], 'd')
 end
+local n_events = write_events(events, writes)
 write_hash(KEYS[1], writes)
 local earliest = first_deadline(KEYS[3], n_in_flight)
 -- None is false (a nil reply), cheaper for Redis to send than an empty text.
 local reply = {status, n_in_flight, version, first_retry[2] or false, n_fresh,
-  earliest ~= '' and earliest}
-for i = 1, #applied do reply[6 + i] = applied[i] end
+  earliest ~= '' and earliest, n_events}
+for i = 1, #applied do reply[7 + i] = applied[i] end
 return reply
