@@ -34,6 +34,7 @@ pub enum FaultAction {
 mod armed {
     use std::collections::HashMap;
     use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicBool, Ordering};
 
     use parking_lot::Mutex;
 
@@ -41,6 +42,9 @@ mod armed {
 
     /// Armed faults: (point, campaign or any) → action and hits left.
     type Armed = HashMap<(FaultPoint, Option<CampaignId>), (FaultAction, u32)>;
+
+    /// Some fault was ever armed: until then a hit costs one load, not a lock.
+    pub(super) static EVER_ARMED: AtomicBool = AtomicBool::new(false);
 
     pub(super) fn armed() -> &'static Mutex<Armed> {
         static ARMED: OnceLock<Mutex<Armed>> = OnceLock::new();
@@ -50,6 +54,7 @@ mod armed {
                 && let Some((point, action)) = parse(&text)
             {
                 armed.insert((point, None), (action, 1));
+                EVER_ARMED.store(true, Ordering::Relaxed);
             }
             Mutex::new(armed)
         })
@@ -80,13 +85,19 @@ pub fn arm(point: FaultPoint, campaign: Option<CampaignId>, action: FaultAction,
     armed::armed()
         .lock()
         .insert((point, campaign), (action, times));
+    armed::EVER_ARMED.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// The product passes `point` for `campaign`: an armed fault strikes here.
 #[cfg(feature = "fault-injection")]
 pub fn hit(point: FaultPoint, campaign: Option<CampaignId>) {
+    // Read once: a fault armed through the environment is armed here.
+    let armed = armed::armed();
+    if !armed::EVER_ARMED.load(std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
     let action = {
-        let mut armed = armed::armed().lock();
+        let mut armed = armed.lock();
         let key = [(point, campaign), (point, None)]
             .into_iter()
             .find(|key| armed.get(key).is_some_and(|(_, left)| *left > 0));
