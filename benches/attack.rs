@@ -11,7 +11,7 @@
 //!    contacts (10 calls a day), alone (median of five) and 16 at once beside `/readyz`.
 //!
 //! `cargo bench --bench attack` runs all four; `-- events` (or `idle`, `methods`, `listing`) one.
-//! `PACER_BINARY=path` measures another build of the node (e.g. the previous commit's). Every
+//! `BENCH_NODE_BINARY=path` measures another build of the node (e.g. the previous commit's). Every
 //! loop is bounded in count and time; every address is on loopback.
 
 #![allow(clippy::print_stdout, reason = "a harness prints its table")]
@@ -40,7 +40,7 @@ struct Target {
 impl Target {
     async fn start(nofile: u32, env: &[(&str, &str)]) -> Self {
         let port = free_port();
-        let binary = std::env::var("PACER_BINARY")
+        let binary = std::env::var("BENCH_NODE_BINARY")
             .unwrap_or_else(|_| env!("CARGO_BIN_EXE_pacer").to_owned());
         let mut command = Command::new("sh");
         command

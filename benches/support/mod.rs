@@ -130,8 +130,8 @@ impl Node {
     /// Starts node `name` on `redis` with `env` on top of the common settings.
     pub async fn start(name: &str, redis: &str, prefix: &str, env: &[(&str, String)]) -> Self {
         let port = free_port();
-        // `PACER_BINARY` measures another build (e.g. the previous commit's) with this harness.
-        let binary = std::env::var("PACER_BINARY")
+        // `BENCH_NODE_BINARY` measures another build (e.g. the previous commit's) with this harness.
+        let binary = std::env::var("BENCH_NODE_BINARY")
             .unwrap_or_else(|_| env!("CARGO_BIN_EXE_pacer").to_owned());
         let mut command = Command::new(binary);
         command

@@ -75,41 +75,44 @@ impl ListQuery {
             .ok_or_else(|| DomainError::new("status", format!("`{text}` is not a {what} status")))
     }
 
-    pub(super) fn page(&self) -> Result<Page, DomainError> {
-        let limit = match &self.limit {
-            None => 50,
-            Some(text) => text
-                .parse::<u32>()
-                .ok()
-                .filter(|limit| (1..=100).contains(limit))
-                .ok_or_else(|| {
-                    DomainError::new("limit", format!("`{text}` is not a number from 1 to 100"))
-                })?,
-        };
-        let offset = match &self.offset {
-            None => 0,
-            Some(text) => text
-                .parse::<u64>()
-                .ok()
-                .filter(|&offset| offset <= MAX_OFFSET)
-                .ok_or_else(|| {
-                    DomainError::new(
-                        "offset",
-                        format!("`{text}` is not a number from 0 to {MAX_OFFSET}"),
-                    )
-                })?,
-        };
-        Ok(Page { limit, offset })
+    fn page(&self) -> Result<Page, DomainError> {
+        page_of(self.limit.as_deref(), self.offset.as_deref())
     }
+}
+
+/// The page that `limit` (1–100, default 50) and `offset` (default 0) name.
+pub(super) fn page_of(limit: Option<&str>, offset: Option<&str>) -> Result<Page, DomainError> {
+    let limit = match limit {
+        None => 50,
+        Some(text) => text
+            .parse::<u32>()
+            .ok()
+            .filter(|limit| (1..=100).contains(limit))
+            .ok_or_else(|| {
+                DomainError::new("limit", format!("`{text}` is not a number from 1 to 100"))
+            })?,
+    };
+    let offset = match offset {
+        None => 0,
+        Some(text) => text
+            .parse::<u64>()
+            .ok()
+            .filter(|&offset| offset <= MAX_OFFSET)
+            .ok_or_else(|| {
+                DomainError::new(
+                    "offset",
+                    format!("`{text}` is not a number from 0 to {MAX_OFFSET}"),
+                )
+            })?,
+    };
+    Ok(Page { limit, offset })
 }
 
 /// The largest `offset` taken: far past any list, and small enough that `offset + limit`
 /// never overflows.
 const MAX_OFFSET: u64 = i64::MAX as u64;
 
-pub(super) fn query(
-    query: Result<web::Query<ListQuery>, actix_web::Error>,
-) -> Result<ListQuery, ApiError> {
+pub(super) fn query<T>(query: Result<web::Query<T>, actix_web::Error>) -> Result<T, ApiError> {
     query
         .map(web::Query::into_inner)
         .map_err(|error| ApiError::Validation(DomainError::new("query", error.to_string())))

@@ -3,7 +3,8 @@
 
 mod auth;
 mod calls;
-// utoipa's expansion of `params(ListQuery)` names the type with a path this lint flags.
+// utoipa's expansion of `params(ListQuery)` (and `PageQuery`) names the type with a path this
+// lint flags.
 #[allow(unused_qualifications, reason = "in utoipa's generated code")]
 mod campaigns;
 mod dto;
@@ -14,6 +15,7 @@ mod json;
 mod listener;
 mod openapi;
 mod ops;
+#[allow(unused_qualifications, reason = "in utoipa's generated code")]
 mod webhooks;
 
 use std::sync::Arc;

@@ -65,7 +65,8 @@ pub struct Paged<T> {
 #[allow(dead_code, reason = "a schema only: errors are built in `error.rs`")]
 pub struct ErrorBody {
     /// `validation_error`, `unauthorized`, `not_found`, `invalid_state`, `idempotency_conflict`,
-    /// `rate_limit_exceeded`, `payload_too_large`, `unavailable`, `internal_error`.
+    /// `rate_limit_exceeded`, `payload_too_large`, `request_timeout`, `unavailable`,
+    /// `internal_error`.
     code: String,
     message: String,
     /// E.g. `field` and `reason` for a validation error, `current_status` and `allowed_from`
@@ -132,9 +133,10 @@ pub struct ApiDoc;
 struct Conventions;
 
 /// Error answers each route of the API may give, besides its own.
-const ERRORS: [(&str, &str); 8] = [
+const ERRORS: [(&str, &str); 9] = [
     ("400", "The body is not JSON"),
     ("401", "Missing or invalid key (or signature)"),
+    ("408", "The body did not arrive in time"),
     ("404", "No such campaign for this organisation"),
     (
         "409",
@@ -142,7 +144,10 @@ const ERRORS: [(&str, &str); 8] = [
     ),
     ("413", "The body is larger than the limit"),
     ("422", "A field is invalid; `details.field` names it"),
-    ("429", "Rate limit; see `Retry-After`"),
+    (
+        "429",
+        "Rate limit (or too many wrong keys from one address); see `Retry-After`",
+    ),
     ("503", "The store is unavailable"),
 ];
 

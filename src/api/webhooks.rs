@@ -6,8 +6,10 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use utoipa::IntoParams;
+
 use super::auth::Org;
-use super::campaigns::{ListQuery, query};
+use super::campaigns::{page_of, query};
 use super::envelope::{ok, page};
 use super::json::ValidJson;
 #[allow(unused_imports, reason = "types named only in the OpenAPI annotations")]
@@ -57,20 +59,32 @@ impl From<DeadLetter> for DeadLetterView {
     }
 }
 
+/// The page of a list without filters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// 1–100, default 50.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
+    limit: Option<String>,
+    /// Items to skip, default 0.
+    #[param(value_type = Option<u64>, minimum = 0, maximum = 9_223_372_036_854_775_807_u64)]
+    offset: Option<String>,
+}
+
 /// The organisation's dead letters, oldest first.
 #[utoipa::path(get, path = "/api/public/v1/webhooks/dead-letters", tag = "webhooks",
-    params(ListQuery),
+    params(PageQuery),
     responses((status = 200, body = Paged<DeadLetterView>)))]
 async fn dead_letters(
     state: web::Data<AppState>,
     Org(org): Org,
-    params: Result<web::Query<ListQuery>, actix_web::Error>,
+    params: Result<web::Query<PageQuery>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
-    let params = query(params)?;
-    let page_of = params.page()?;
-    let listing = state.store.dead_letters(&org, page_of).await?;
+    let params: PageQuery = query(params)?;
+    let wanted = page_of(params.limit.as_deref(), params.offset.as_deref())?;
+    let listing = state.store.dead_letters(&org, wanted).await?;
     let views: Vec<DeadLetterView> = listing.items.into_iter().map(Into::into).collect();
-    Ok(page(views, listing.total, page_of.limit, page_of.offset))
+    Ok(page(views, listing.total, wanted.limit, wanted.offset))
 }
 
 /// The body of `POST /webhooks/dead-letters/replay`: `{"ids": [...]}` or `{"all": true}`.

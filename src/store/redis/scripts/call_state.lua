@@ -116,19 +116,21 @@ end
 -- "<number>|<at ms>|<kind>|<fields…>" numbered from the campaign's field `ev_seq`. Kinds:
 -- `s|<from>|<to>` status changed, `d` completed, `c|<seq>|<attempt>|<call id>` call started,
 -- `e|<seq>|<attempt>|<call id>|<outcome>|<seconds>` call ended (`store::CampaignEvent`
--- reads them). `on` is false for an organisation without webhooks: nothing is written.
+-- reads them). For an organisation without webhooks (`on` false) there is no events table and
+-- nothing is written (nor built: callers check `events` before making an event's text).
 local function new_events(key, on, last)
-  return {key = key, on = on, seq = (last or 0) + 0, list = {}}
+  if not on then return nil end
+  return {key = key, seq = (last or 0) + 0, list = {}}
 end
 local function event(events, at, text)
-  if events.on then
+  if events then
     events.seq = events.seq + 1
     events.list[#events.list + 1] = string.format('%d', events.seq) .. '|' .. at .. '|' .. text
   end
 end
 -- Appends the step's events and notes their number in `writes`; the outbox's length after.
 local function write_events(events, writes)
-  if not events.on then return 0 end
+  if not events then return 0 end
   if #events.list > 0 then
     in_chunks('RPUSH', events.key, events.list)
     put(writes, 'ev_seq', string.format('%d', events.seq))

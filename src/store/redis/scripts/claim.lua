@@ -135,7 +135,7 @@ if dispatching then
         text = state_text(state)
       end
       written[seq] = text
-      event(events, ARGV[3], 'c|' .. seq .. '|' .. attempt .. '|' .. ARGV[10 + i])
+      if events then event(events, ARGV[3], 'c|' .. seq .. '|' .. attempt .. '|' .. ARGV[10 + i]) end
       reply[7 + 3 * i] = seq
       reply[8 + 3 * i] = details[seq]
       reply[9 + 3 * i] = text

@@ -75,7 +75,7 @@ for i = 7, #ARGV, 4 do
     end
     -- Call id and call time kept: "<call>|<called at>|" follows the prefix.
     local kept = string.match(text, '^[^|]*|[^|]*|', #prefix + 1)
-    if events.on then
+    if events then
       local call = string.match(kept, '^[^|]*')
       event(events, ARGV[1],
         'e|' .. seq .. '|' .. attempt .. '|' .. call .. '|' .. outcome .. '|' .. seconds)
