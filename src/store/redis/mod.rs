@@ -1596,24 +1596,37 @@ impl CampaignStore for RedisStore {
                 .lrange(keys.events(), 0, limit.max(1) as isize - 1)
                 .await
                 .map_err(unavailable)?;
-            let mut events = Vec::with_capacity(texts.len());
-            for text in texts {
-                let event = records::EventRecord::decode(&text)?;
-                // A started call's event names its number: read from its contact's details.
-                let phone = match event.started_sequence() {
-                    Some(sequence) => {
-                        let details: Option<String> = con
-                            .hget(keys.contact_bucket(sequence), sequence)
-                            .await
-                            .map_err(unavailable)?;
-                        let details = details.ok_or_else(|| {
+            let records = texts
+                .iter()
+                .map(|text| records::EventRecord::decode(text))
+                .collect::<Result<Vec<_>, _>>()?;
+            // A started call's event names its number: read from its contact's details, all
+            // in one round trip.
+            let started: Vec<u32> = records
+                .iter()
+                .filter_map(records::EventRecord::started_sequence)
+                .collect();
+            let mut details: Vec<Option<String>> = Vec::new();
+            if !started.is_empty() {
+                let mut pipe = redis::pipe();
+                for &sequence in &started {
+                    pipe.hget(keys.contact_bucket(sequence), sequence);
+                }
+                details = pipe.query_async(&mut con).await.map_err(unavailable)?;
+            }
+            let mut details = details.into_iter();
+            let mut events = Vec::with_capacity(records.len());
+            for record in records {
+                let phone = match record.started_sequence() {
+                    Some(_) => {
+                        let text = details.next().flatten().ok_or_else(|| {
                             StoreError::Corrupt("event of a contact that is gone".to_owned())
                         })?;
-                        Some(ContactRecord::decode(&details, None)?.phone()?)
+                        Some(ContactRecord::decode(&text, None)?.phone()?)
                     }
                     None => None,
                 };
-                events.push(event.into_stored(id, phone)?);
+                events.push(record.into_stored(id, phone)?);
             }
             Ok(events)
         })
