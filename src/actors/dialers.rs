@@ -38,6 +38,12 @@ pub struct DialerActor {
 
 impl Actor for DialerActor {
     type Context = Context<Self>;
+
+    /// Also reached after a panic: the panic is its own, not a campaign actor's that stops
+    /// next on this thread (`telemetry::take_panicked`).
+    fn stopped(&mut self, _ctx: &mut Context<Self>) {
+        let _ = crate::telemetry::take_panicked();
+    }
 }
 
 impl Supervised for DialerActor {

@@ -230,8 +230,10 @@ impl IdempotencyKeys {
         let (bytes, order) = self.kept.entry(slot.0.clone()).or_default();
         *bytes += size;
         order.insert(number);
+        // The oldest go first; the one just kept stays, whatever its size.
         let mut evicted = Vec::new();
         while *bytes > limits.max_bytes_per_org
+            && order.first().is_some_and(|&oldest| oldest != number)
             && let Some(oldest) = order.pop_first()
         {
             evicted.push(oldest);
