@@ -27,20 +27,27 @@ use support::{
 /// Campaigns of 100 concurrent calls that keep both nodes busy while control is measured.
 const N_LOAD: usize = 10;
 
+/// The settings of node `name`'s webhook dialer at `provider`, with one more setting.
+fn webhook_dialer(
+    provider: &str,
+    name: &str,
+    (key, value): (&'static str, &str),
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("PACER_DIALER", "webhook".to_owned()),
+        ("PACER_DIALER_URL", format!("{provider}/{name}")),
+        (
+            "PACER_DIALER_SECRET",
+            "bench-dialer-secret-0123456789".to_owned(),
+        ),
+        (key, value.to_owned()),
+    ]
+}
+
 /// From `kill -9` of the owner to the first call another node places.
 async fn takeover(redis: &str, provider: &str, dials: &Dials) -> Duration {
     let prefix = format!("bench:{}:", uuid::Uuid::new_v4().simple());
-    let webhook = |name: &str| {
-        vec![
-            ("PACER_DIALER", "webhook".to_owned()),
-            ("PACER_DIALER_URL", format!("{provider}/{name}")),
-            (
-                "PACER_DIALER_SECRET",
-                "bench-dialer-secret-0123456789".to_owned(),
-            ),
-            ("PACER_DIALER_MAX_CPS", "50".to_owned()),
-        ]
-    };
+    let webhook = |name: &str| webhook_dialer(provider, name, ("PACER_DIALER_MAX_CPS", "50"));
     let owner = Node::start("a", redis, &prefix, &webhook("a")).await;
     let id = owner.create(0, 2_000, 10).await;
     owner.post(&id, "schedule").await;
@@ -69,17 +76,7 @@ async fn takeover(redis: &str, provider: &str, dials: &Dials) -> Duration {
 /// are reconciled, not waited for. `provider` holds the calls of node `a` until asked again.
 async fn takeover_to_completed(redis: &str, provider: &str, dials: &Dials) -> Duration {
     let prefix = format!("bench:{}:", uuid::Uuid::new_v4().simple());
-    let webhook = |name: &str| {
-        vec![
-            ("PACER_DIALER", "webhook".to_owned()),
-            ("PACER_DIALER_URL", format!("{provider}/{name}")),
-            (
-                "PACER_DIALER_SECRET",
-                "bench-dialer-secret-0123456789".to_owned(),
-            ),
-            ("PACER_CALL_DEADLINE_SECS", "3600".to_owned()),
-        ]
-    };
+    let webhook = |name: &str| webhook_dialer(provider, name, ("PACER_CALL_DEADLINE_SECS", "3600"));
     let owner = Node::start("a", redis, &prefix, &webhook("a")).await;
     let other = Node::start("b", redis, &prefix, &webhook("b")).await;
     let id = owner.create(0, 200, 10).await;

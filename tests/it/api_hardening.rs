@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::fakes::Node;
 use crate::helpers::{
-    ACME_KEY, Backend, TestApp, every_day, redis_store_at, spawn_app, spawn_app_on,
+    ACME_KEY, Backend, TestApp, every_day, redis_store_at, scrape_metrics, spawn_app, spawn_app_on,
 };
 
 const SECRET: &str = "dialer-secret-0123456789";
@@ -132,15 +132,7 @@ async fn a_campaign_that_cannot_be_read_back_is_skipped_by_the_list_and_counted(
     let alone = app.get(&format!("/batch-calls/{bad}")).await.expect(500);
     assert_eq!(alone.error_code(), "internal_error");
     assert!(!alone.body.to_string().contains("spec"), "{}", alone.body);
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.root))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = scrape_metrics(&app.client, &app.root).await;
     assert!(
         metrics.contains("pacer_store_unreadable_records_total{record=\"campaign\"}"),
         "{metrics}"
@@ -162,15 +154,7 @@ async fn made_up_methods_are_one_metric_series_named_other() {
             .unwrap();
         assert_eq!(reply.status().as_u16(), 404);
     }
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.root))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = scrape_metrics(&app.client, &app.root).await;
     assert!(
         !metrics.contains("MADEUP"),
         "a made-up method became a label"

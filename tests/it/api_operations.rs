@@ -12,7 +12,9 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::fakes::{Fake, Node, campaign_body, fresh_prefix, node_settings};
-use crate::helpers::{ACME_KEY, Backend, GLOBEX_KEY, on_both_backends, phone, spawn_app};
+use crate::helpers::{
+    ACME_KEY, Backend, GLOBEX_KEY, on_both_backends, phone, scrape_metrics, spawn_app,
+};
 
 const HOOK_SECRET: &str = "acme-webhook-secret-0123";
 
@@ -262,15 +264,7 @@ async fn a_refused_webhook_goes_to_the_dead_letters_and_the_others_go_on(backend
         .await
         .expect(200);
     assert_eq!(empty.body["pagination"]["total"], 0);
-    let metrics = node
-        .client
-        .get(format!("{}/metrics", node.root))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = scrape_metrics(&node.client, &node.root).await;
     assert!(
         metrics.contains("pacer_webhook_outbox_depth{org=\"acme\"}"),
         "{metrics}"
@@ -379,15 +373,7 @@ async fn metrics_are_served_in_prometheus_text_with_bounded_labels() {
     node.wait_for(&id, Duration::from_secs(10), |c| c["status"] == "completed")
         .await;
     // No key needed.
-    let text = node
-        .client
-        .get(format!("{}/metrics", node.root))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = scrape_metrics(&node.client, &node.root).await;
     for name in [
         "pacer_calls_placed_total",
         "pacer_calls_finished_total{outcome=\"completed\"}",

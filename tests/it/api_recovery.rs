@@ -7,7 +7,7 @@ use chrono::Duration;
 use pacer::domain::DialOutcome;
 use pacer::store::CampaignStore as _;
 
-use crate::helpers::{monday_8am, redis_store_at, spawn_app_on};
+use crate::helpers::{monday_8am, redis_store_at, scrape_metrics, spawn_app_on};
 
 #[actix_web::test]
 async fn a_new_node_continues_a_campaign_and_never_redials_a_lost_call() {
@@ -276,15 +276,7 @@ async fn eventually(app: &crate::helpers::TestApp, what: &str, done: impl Fn() -
 }
 
 async fn metric(app: &crate::helpers::TestApp, series: &str) -> bool {
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.root))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = scrape_metrics(&app.client, &app.root).await;
     text.contains(series)
 }
 

@@ -272,6 +272,12 @@ impl Reply {
     }
 }
 
+/// The text of a node's `/metrics` (no key needed).
+pub async fn scrape_metrics(client: &reqwest::Client, root: &str) -> String {
+    let reply = client.get(format!("{root}/metrics")).send().await;
+    reply.expect("the server answers").text().await.unwrap()
+}
+
 impl TestApp {
     pub async fn request(
         &self,
