@@ -122,11 +122,7 @@ impl DialerPool {
         sink: OutcomeSink,
     ) -> Vec<Result<(), DialError>> {
         let n_calls = calls.len();
-        let (index, actor) = {
-            let actors = self.actors.read();
-            let index = self.next.fetch_add(1, Ordering::Relaxed) % actors.len();
-            (index, actors[index].clone())
-        };
+        let (index, actor) = self.next_actor();
         match actor.send(PlaceCalls { calls, sink }).await {
             Ok(results) => results,
             // The actor ended before it answered (a panic): none of these calls counts as
@@ -143,14 +139,17 @@ impl DialerPool {
     /// actor; returns once every one was asked (an actor gone meanwhile leaves them to their
     /// events, or to their deadline).
     pub async fn reconcile_all(&self, calls: Vec<ClaimedCall>, sink: OutcomeSink) {
-        let (index, actor) = {
-            let actors = self.actors.read();
-            let index = self.next.fetch_add(1, Ordering::Relaxed) % actors.len();
-            (index, actors[index].clone())
-        };
+        let (index, actor) = self.next_actor();
         if actor.send(ReconcileCalls { calls, sink }).await.is_err() {
             self.replace_if_gone(index, &actor);
         }
+    }
+
+    /// The dialer actor whose turn it is, and its place in the pool.
+    fn next_actor(&self) -> (usize, Addr<DialerActor>) {
+        let actors = self.actors.read();
+        let index = self.next.fetch_add(1, Ordering::Relaxed) % actors.len();
+        (index, actors[index].clone())
     }
 
     fn replace_if_gone(&self, index: usize, gone: &Addr<DialerActor>) {
