@@ -149,13 +149,11 @@ impl OwnRedis {
             .spawn()
             .expect("redis-server starts (apt-get install redis-server)");
         self.child = Some(child);
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        panic!("redis-server did not start on port {}", self.port);
+        assert!(
+            crate::helpers::port_opens(self.port),
+            "redis-server did not start on port {}",
+            self.port
+        );
     }
 
     /// Kills the server at once (SIGKILL): what it acknowledged is in the append-only file.

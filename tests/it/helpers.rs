@@ -470,11 +470,8 @@ pub fn redis_url() -> String {
             .spawn();
         assert!(started.is_ok(), "cannot start redis-server: {started:?}");
         let url = format!("redis://127.0.0.1:{port}/");
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return url;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
+        if port_opens(port) {
+            return url;
         }
         panic!("redis-server did not start on port {port}: install it (apt-get install redis-server) or set REDIS_URL");
     })
@@ -599,4 +596,15 @@ fn redis_store_at_with(
     };
     change(&mut settings);
     pacer::store::RedisStore::connect(&settings).expect("a Redis store")
+}
+
+/// Whether something listens on loopback `port` within five seconds (a server just started).
+pub fn port_opens(port: u16) -> bool {
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    false
 }

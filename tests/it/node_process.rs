@@ -288,12 +288,10 @@ impl TlsRedis {
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server starts (apt-get install redis-server)");
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        assert!(
+            crate::helpers::port_opens(port),
+            "redis-server did not start on port {port}"
+        );
         Self { child, port, dir }
     }
 
