@@ -1,7 +1,6 @@
 //! The Redis key layout, known nowhere else. Every key of one campaign carries the hash tag
 //! `{c:<uuid>}`, so that on a Redis Cluster they share one slot and one script can touch them all.
 
-use chrono::NaiveDate;
 
 use sha2::Digest as _;
 
@@ -173,21 +172,9 @@ impl CampaignKeys {
         self.key("inflight")
     }
 
-    /// Counter of calls placed on one local calendar day (with a TTL), where claims counted
-    /// before the count moved into the meta hash (`day`, `n_day`): read, never written.
-    pub(super) fn day(&self, date: NaiveDate) -> String {
-        self.key(&format!("day:{date}"))
-    }
-
     /// Hash of call statistics: `o:<outcome>` counts, `dur` total seconds, `h:<Unix hour>` calls.
     pub(super) fn stats(&self) -> String {
         self.key("stats")
-    }
-
-    /// Counter: the newest fencing token, before it moved into the meta hash (`fence`): read
-    /// once by a campaign's next lease, which goes on from it.
-    pub(super) fn fence(&self) -> String {
-        self.key("fence")
     }
 
     /// List: the campaign's webhook events, written by the steps (see `call_state.lua`), until

@@ -399,7 +399,6 @@ impl RedisStore {
                 .lease
                 .key(keys.meta())
                 .key(keys.lease())
-                .key(keys.fence())
                 .arg(owner)
                 .arg(ttl.as_millis().max(1) as u64)
                 .arg(op)
@@ -727,7 +726,7 @@ impl Inner {
     ) -> Result<(super::ContactsPage, u64), StoreError> {
         let mut con = self.connection().await?;
         let meta = self.meta(&mut con, Some(org), id).await?;
-        let pacing = self.pacing(&mut con, &meta, now).await?;
+        let pacing = pacing_at(&meta, now);
         let campaign = &meta.campaign;
         let keys = self.keys.campaign(id);
         let n_contacts = meta.n_contacts;
@@ -827,7 +826,7 @@ impl Inner {
             return Ok(cached);
         }
         let meta = Arc::new(self.meta(con, None, id).await?);
-        let pacing = self.pacing(con, &meta, now).await?;
+        let pacing = pacing_at(&meta, now);
         self.cache.lock().insert(id, (meta.clone(), pacing));
         Ok((meta, pacing))
     }
@@ -864,29 +863,7 @@ impl Inner {
         self.event_orgs.read().contains(org)
     }
 
-    /// The pacing state as of `now`: calls counted today, and the next slot.
-    async fn pacing(
-        &self,
-        con: &mut Connection,
-        meta: &Meta,
-        now: DateTime<Utc>,
-    ) -> Result<PacingState, StoreError> {
-        let today = local_date(meta.campaign.spec.schedule.timezone, now);
-        let stored = meta.pacing;
-        let used = if stored.day.is_some() {
-            stored.used_on(today)
-        } else {
-            // Never counted in the campaign's hash: the day counter of the claims before.
-            let key = self.keys.campaign(meta.campaign.id).day(today);
-            let used: Option<u32> = con.get(key).await.map_err(unavailable)?;
-            used.unwrap_or(0)
-        };
-        Ok(PacingState {
-            day: Some(today),
-            used,
-            next_slot_at: stored.next_slot_at,
-        })
-    }
+
 
     async fn add_contacts(
         &self,
@@ -954,7 +931,7 @@ impl Inner {
         let keys = self.keys.campaign(id);
         for _ in 0..ATTEMPTS {
             let meta = self.meta(&mut con, Some(org), id).await?;
-            let mut pacing = self.pacing(&mut con, &meta, now).await?;
+            let mut pacing = pacing_at(&meta, now);
             let mut campaign = meta.campaign.clone();
             let queue_change = change(&mut campaign, &mut pacing)?;
             // Listed as needing a dispatcher before the change commits (the live set is a key
@@ -1013,6 +990,16 @@ impl Inner {
             }
         }
         Err(unavailable("the campaign kept changing; try again"))
+    }
+}
+
+/// A campaign's pacing state as of `now`: calls counted today, and the next slot.
+fn pacing_at(meta: &Meta, now: DateTime<Utc>) -> PacingState {
+    let today = local_date(meta.campaign.spec.schedule.timezone, now);
+    PacingState {
+        day: Some(today),
+        used: meta.pacing.used_on(today),
+        next_slot_at: meta.pacing.next_slot_at,
     }
 }
 
@@ -1247,7 +1234,6 @@ impl CampaignStore for RedisStore {
                 keys.released(),
                 keys.retry(),
                 keys.inflight(),
-                keys.fence(),
                 keys.lease(),
                 keys.calls(),
                 keys.stats(),
@@ -2223,8 +2209,6 @@ impl Inner {
                 keys.retry(),
                 keys.inflight(),
                 keys.contacts(),
-                keys.day(today),
-                keys.fence(),
                 keys.calls(),
                 keys.events(),
             ] {

@@ -1,8 +1,8 @@
 -- The claim step: checks lease, status, schedule version, daily cap, spacing and concurrency at
 -- once, then moves due contacts to in-flight: retries that are due, then released contacts,
 -- then contacts never called from the cursor on.
--- KEYS: meta, released, retry, inflight, contacts (bucket base), legacy day counter,
---       legacy fence, calls (bucket base), events (the webhook outbox, see call_state.lua)
+-- KEYS: meta, released, retry, inflight, contacts (bucket base), calls (bucket base),
+--       events (the webhook outbox, see call_state.lua)
 -- ARGV: fence, schedule version, now ms, limit, max concurrent, cap (0: none),
 --       next slot ms after a claim (with a cap), claim deadline ms, local date of now,
 --       events ('1': the organisation has webhooks), call ids...
@@ -17,9 +17,7 @@
 -- them) are read with one HMGET and written back with one HSET (3 writes a claimed call).
 local meta = redis.call('HMGET', KEYS[1], 'status', 'ver', 'p_next', 'n_claims', 'cursor', 'seq',
   'n_called', 'st:scheduled', 'st:in_progress', 'st:unknown', 'fence', 'day', 'n_day', 'ev_seq')
--- A campaign whose lease was last taken before the token moved into its hash: the old counter.
-local fence = meta[11] or redis.call('GET', KEYS[7])
-if fence ~= ARGV[1] then return {'STALE'} end
+if meta[11] ~= ARGV[1] then return {'STALE'} end
 local status, version, p_next, n_claims = meta[1], meta[2], meta[3], meta[4]
 -- Counters as read (text, or false when absent): changed with `count` below.
 local read_called, read_scheduled = meta[7], meta[8]
@@ -34,7 +32,7 @@ local last = (meta[6] or 0) + 0
 -- The campaign's changed fields (`put`, `count`), written with one HSET at the end; calls in
 -- progress change twice (deadlines passed, claims), counted once.
 local writes = new_writes()
-local events = new_events(KEYS[9], ARGV[10] == '1', meta[14])
+local events = new_events(KEYS[7], ARGV[10] == '1', meta[14])
 local d_in_progress = 0
 -- Calls in flight and their earliest deadline (the set's tail).
 local n_in_flight = redis.call('ZCARD', KEYS[4])
@@ -43,7 +41,7 @@ if earliest ~= '' and earliest + 0 <= now then
   -- One read and one write a bucket, one ZREM, as for claimed calls.
   local expired = past_deadline(KEYS[4], ARGV[3], '500')
   local groups = by_bucket(expired)
-  local texts = read_fields(KEYS[8], groups)
+  local texts = read_fields(KEYS[6], groups)
   for seq, text in pairs(texts) do
     if text then
       local state = parse_state(text)
@@ -51,21 +49,16 @@ if earliest ~= '' and earliest + 0 <= now then
       texts[seq] = state_text(state)
     end
   end
-  write_fields(KEYS[8], groups, texts)
+  write_fields(KEYS[6], groups, texts)
   in_chunks('ZREM', KEYS[4], expired)
   d_in_progress = -#expired
   count(writes, 'st:unknown', read_unknown, #expired)
   n_in_flight = n_in_flight - #expired
   earliest = first_deadline(KEYS[4], n_in_flight)
 end
--- Calls placed on the local date of now; a campaign that never counted one in its hash counts
--- in the old day counter (once: the first claim writes the hash's).
+-- Calls placed on the local date of now.
 local used = 0
-if meta[12] == ARGV[9] then
-  used = (meta[13] or 0) + 0
-elseif not meta[12] then
-  used = (redis.call('GET', KEYS[6]) or 0) + 0
-end
+if meta[12] == ARGV[9] then used = (meta[13] or 0) + 0 end
 local next_slot = p_next or ''
 local first_retry = redis.call('ZRANGE', KEYS[3], '0', '0', 'WITHSCORES')
 local n_released = redis.call('ZCARD', KEYS[2])
@@ -97,7 +90,7 @@ if dispatching then
     local n_before = #claimed
     if n_before > 0 then
       groups = by_bucket(claimed)
-      texts = read_fields(KEYS[8], groups)
+      texts = read_fields(KEYS[6], groups)
     end
     local k = n_before
     while k < n and cursor < last do
@@ -149,7 +142,7 @@ if dispatching then
         deadlines[#deadlines + 1] = deadline
         deadlines[#deadlines + 1] = claimed[i]
       end
-      write_fields(KEYS[8], groups, written)
+      write_fields(KEYS[6], groups, written)
       in_chunks('ZADD', KEYS[4], deadlines)
       if earliest == '' or ARGV[8] + 0 < earliest + 0 then earliest = ARGV[8] end
       count(writes, 'n_called', read_called, n_first)

@@ -1,5 +1,5 @@
 -- Deletes a campaign that is a draft or finished; keys are freed in the background (UNLINK).
--- KEYS: meta, contacts (bucket base), phones, released, retry, inflight, fence, lease, calls (bucket base),
+-- KEYS: meta, contacts (bucket base), phones, released, retry, inflight, lease, calls (bucket base),
 --       stats, events (webhook events not relayed yet: they go with the campaign)
 -- ARGV: organisation
 -- Returns 'OK' | 'NOT_FOUND' | status (not deletable)
@@ -13,12 +13,12 @@ local n_buckets = math.floor(tonumber(meta[3] or '0') / 128) + 1
 local batch = {}
 for i = 0, n_buckets - 1 do
   table.insert(batch, KEYS[2] .. ':' .. i)
-  table.insert(batch, KEYS[9] .. ':' .. i)
+  table.insert(batch, KEYS[8] .. ':' .. i)
   if #batch >= 1000 then
     redis.call('UNLINK', unpack(batch))
     batch = {}
   end
 end
 if #batch > 0 then redis.call('UNLINK', unpack(batch)) end
-redis.call('UNLINK', KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[10], KEYS[11])
+redis.call('UNLINK', KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[9], KEYS[10])
 return 'OK'

@@ -2,9 +2,8 @@
 -- "owner|token" for `ttl` ms. If the owner holds it already, it is renewed with its token.
 -- Renewals of many leases at once are `renew_leases.lua`.
 -- The token counter is the field `fence` of the campaign's hash, read by the claim script with
--- the campaign's other fields; campaigns whose lease was first taken before go on from the
--- old counter key.
--- KEYS: meta, lease, legacy fence
+-- the campaign's other fields.
+-- KEYS: meta, lease
 -- ARGV: owner, ttl ms, op ('take' | 'release'), token (release)
 -- Returns the token, or 0 when another owner holds the lease (take) or it is not the owner's
 -- lease any more (release).
@@ -17,11 +16,8 @@ if op == 'take' then
     redis.call('PEXPIRE', KEYS[2], ARGV[2])
     return tonumber(token)
   end
-  if redis.call('HEXISTS', KEYS[1], 'fence') == 0 then
-    -- Deleted meanwhile: no lease (and no hash made of its token alone).
-    if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-    redis.call('HSET', KEYS[1], 'fence', redis.call('GET', KEYS[3]) or '0')
-  end
+  -- Deleted meanwhile: no lease (and no hash made of its token alone).
+  if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
   local token = redis.call('HINCRBY', KEYS[1], 'fence', 1)
   redis.call('SET', KEYS[2], ARGV[1] .. '|' .. token, 'PX', ARGV[2])
   return token
