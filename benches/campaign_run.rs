@@ -17,6 +17,7 @@ use pacer::domain::{
     CampaignId, CampaignSpec, CampaignStatus, DialOutcome, OrgId, PhoneNumber, PhoneRotation,
     Schedule, SchedulePatch,
 };
+use pacer::store::capabilities::*;
 use pacer::store::{CallResult, CampaignStore, MemoryStore, NewContact};
 
 const N_CONTACTS: usize = 10_000;

@@ -138,7 +138,7 @@ impl Application {
             max_outbox: settings.webhook_outbox_max,
             max_dead_letters: settings.webhook_dead_letters_max,
         };
-        let webhooks = Arc::new(Webhooks::new(store.clone(), targets, limits));
+        let webhooks = Arc::new(Webhooks::new(store.clone(), store.clone(), targets, limits));
         let node_id = settings.node_id.clone().unwrap_or_else(generated_node_id);
         let (stop_background, stopped) = tokio::sync::watch::channel(false);
         webhooks.start_delivery(

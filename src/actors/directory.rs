@@ -133,11 +133,20 @@ impl Directory {
             .unwrap_or_else(|| Arc::new(CarrierGate::unlimited(store.clone())));
         let webhooks = options.webhooks.unwrap_or_else(|| {
             let none = HashMap::new();
-            Arc::new(Webhooks::new(store.clone(), none, OutboxLimits::default()))
+            Arc::new(Webhooks::new(
+                store.clone(),
+                store.clone(),
+                none,
+                OutboxLimits::default(),
+            ))
         });
         let node_id = options.node_id.unwrap_or_else(generated_node_id);
         let leases = Arc::new(LeaseBook::new(store.clone(), &node_id, options.lease_ttl));
-        let bus = Arc::new(ControlBus::new(store.clone(), leases.owner()));
+        let bus = Arc::new(ControlBus::new(
+            store.clone(),
+            store.clone(),
+            leases.owner(),
+        ));
         Self {
             inner: Arc::new(Inner {
                 store,

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
 use crate::domain::CampaignId;
-use crate::store::{CampaignStore, StoreError, Subscription};
+use crate::store::{Bus, Leases, StoreError, Subscription};
 
 /// A note from one node to another.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,7 +34,9 @@ pub enum Note {
 /// This node's end of the notes.
 #[derive(Debug)]
 pub struct ControlBus {
-    store: Arc<dyn CampaignStore>,
+    bus: Arc<dyn Bus>,
+    /// Who holds each campaign's lease: where a note for it goes.
+    leases: Arc<dyn Leases>,
     /// This node's name in leases, which is also its channel.
     node: String,
     next_request: AtomicU64,
@@ -49,9 +51,10 @@ fn channel(node: &str) -> String {
 }
 
 impl ControlBus {
-    pub fn new(store: Arc<dyn CampaignStore>, node: &str) -> Self {
+    pub fn new(bus: Arc<dyn Bus>, leases: Arc<dyn Leases>, node: &str) -> Self {
         Self {
-            store,
+            bus,
+            leases,
             node: node.to_owned(),
             next_request: AtomicU64::new(1),
             waiting: Mutex::new(HashMap::new()),
@@ -60,13 +63,13 @@ impl ControlBus {
 
     /// The notes sent to this node, from now on.
     pub async fn listen(&self) -> Result<Subscription, StoreError> {
-        self.store.subscribe(&channel(&self.node)).await
+        self.bus.subscribe(&channel(&self.node)).await
     }
 
     /// Sends `note` to `node`; how many processes heard it (0: none listens any more).
     pub async fn send(&self, node: &str, note: &Note) -> Result<usize, StoreError> {
         let encoded = serde_json::to_string(note).expect("a note encodes");
-        self.store.publish(&channel(node), &encoded).await
+        self.bus.publish(&channel(node), &encoded).await
     }
 
     /// An answer arrived.
@@ -81,7 +84,7 @@ impl ControlBus {
     /// or moved (a node stops claiming and placing before its lease can lapse). `poll` is how
     /// often the lease is looked at meanwhile.
     pub async fn settle(&self, id: CampaignId, poll: Duration) -> Result<(), StoreError> {
-        let Some(owner) = self.store.lease_holder(id).await? else {
+        let Some(owner) = self.leases.lease_holder(id).await? else {
             return Ok(());
         };
         if owner == self.node {
@@ -104,7 +107,7 @@ impl ControlBus {
             if tokio::time::timeout(poll, &mut answered).await.is_ok() {
                 return Ok(());
             }
-            if self.store.lease_holder(id).await?.as_deref() != Some(owner.as_str()) {
+            if self.leases.lease_holder(id).await?.as_deref() != Some(owner.as_str()) {
                 return Ok(());
             }
             if Instant::now() >= give_up {
@@ -119,7 +122,7 @@ impl ControlBus {
 
     /// Tells the node holding `id`'s lease, if it is another node, to look at it again.
     pub async fn wake(&self, id: CampaignId) -> Result<(), StoreError> {
-        match self.store.lease_holder(id).await? {
+        match self.leases.lease_holder(id).await? {
             Some(owner) if owner != self.node => {
                 self.send(&owner, &Note::Wake { campaign: id }).await?;
                 Ok(())

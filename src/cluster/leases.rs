@@ -16,7 +16,7 @@ use futures_util::future::join_all;
 use parking_lot::Mutex;
 
 use crate::domain::CampaignId;
-use crate::store::{CampaignStore, Fence, StoreError};
+use crate::store::{Fence, Leases, StoreError};
 use crate::telemetry::LEASE_CHANGES;
 
 #[derive(Debug, Clone, Copy)]
@@ -30,7 +30,7 @@ struct Held {
 /// The leases this node holds.
 #[derive(Debug)]
 pub struct LeaseBook {
-    store: Arc<dyn CampaignStore>,
+    store: Arc<dyn Leases>,
     /// `<node id>/<instance>`: a restarted process never reuses its predecessor's leases.
     owner: String,
     ttl: Duration,
@@ -43,7 +43,7 @@ pub struct LeaseBook {
 }
 
 impl LeaseBook {
-    pub fn new(store: Arc<dyn CampaignStore>, node_id: &str, ttl: Duration) -> Self {
+    pub fn new(store: Arc<dyn Leases>, node_id: &str, ttl: Duration) -> Self {
         Self {
             store,
             owner: format!("{node_id}/{}", uuid::Uuid::new_v4().simple()),

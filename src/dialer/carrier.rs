@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use crate::domain::{CampaignId, Rate};
-use crate::store::CampaignStore;
+use crate::store::Limiters;
 
 /// The limiter's name in the store.
 const LIMITER: &str = "carrier";
@@ -34,7 +34,7 @@ pub struct Admission {
 /// Gates placements on this node. Cheap to share.
 #[derive(Debug)]
 pub struct CarrierGate {
-    store: Arc<dyn CampaignStore>,
+    store: Arc<dyn Limiters>,
     rate: Option<Rate>,
     state: Mutex<GateState>,
 }
@@ -83,7 +83,7 @@ impl Asker {
 
 impl CarrierGate {
     /// A gate of `max_cps` calls per second across the store (`None`: no limit).
-    pub fn new(store: Arc<dyn CampaignStore>, max_cps: Option<f64>) -> Self {
+    pub fn new(store: Arc<dyn Limiters>, max_cps: Option<f64>) -> Self {
         let rate = max_cps.filter(|cps| *cps > 0.0).map(|per_second| Rate {
             per_second,
             // A tenth of a second's worth at once, so that calls stay spread out.
@@ -96,7 +96,7 @@ impl CarrierGate {
         }
     }
 
-    pub fn unlimited(store: Arc<dyn CampaignStore>) -> Self {
+    pub fn unlimited(store: Arc<dyn Limiters>) -> Self {
         Self::new(store, None)
     }
 

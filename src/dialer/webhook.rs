@@ -20,7 +20,7 @@ use serde_json::json;
 use super::{CallReport, CarrierGate, DialError, Dialer, OutcomeSink};
 use crate::clock::Clock;
 use crate::domain::DialOutcome;
-use crate::store::{CallRef, CallResult, CampaignStore, ClaimedCall};
+use crate::store::{CallIndex, CallRef, CallResult, ClaimedCall};
 use crate::webhooks::signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
 
 /// How the provider is reached.
@@ -55,7 +55,7 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 pub struct WebhookDialer {
     client: reqwest::Client,
     settings: WebhookDialerSettings,
-    store: Arc<dyn CampaignStore>,
+    store: Arc<dyn CallIndex>,
     gate: Arc<CarrierGate>,
     clock: Arc<dyn Clock>,
 }
@@ -80,7 +80,7 @@ impl ReportedOutcome {
 impl WebhookDialer {
     pub fn new(
         settings: WebhookDialerSettings,
-        store: Arc<dyn CampaignStore>,
+        store: Arc<dyn CallIndex>,
         gate: Arc<CarrierGate>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, String> {

@@ -50,6 +50,13 @@ impl CampaignStatus {
         matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
     }
 
+    /// Whether a campaign in this status completes now: it is `active` (a campaign still
+    /// `scheduled` has placed no call) and no contact waits and no call runs. The Lua scripts
+    /// `claim.lua` and `record.lua` repeat this rule (see their comments).
+    pub fn completes(self, has_waiting: bool, n_in_flight: usize) -> bool {
+        self == Self::Active && !has_waiting && n_in_flight == 0
+    }
+
     /// Only these statuses let the dispatcher claim contacts.
     pub fn is_dispatching(self) -> bool {
         matches!(self, Self::Scheduled | Self::Active)

@@ -90,7 +90,7 @@ impl Delivery {
                 tokio::time::sleep(self.settings.poll).await;
                 continue;
             }
-            let (entries, depth) = match self.webhooks.store.outbox(&self.org, BATCH).await {
+            let (entries, depth) = match self.webhooks.outboxes.outbox(&self.org, BATCH).await {
                 Ok(read) => read,
                 Err(error) => {
                     tracing::warn!(org = %self.org, %error, "webhook outbox unreadable");
@@ -109,8 +109,11 @@ impl Delivery {
                     Sent::Delivered => {
                         // Acknowledged even if the store is briefly down: the entry is sent
                         // again then (at least once), never dropped.
-                        while let Err(error) =
-                            self.webhooks.store.ack_outbox(&self.org, entry.seq).await
+                        while let Err(error) = self
+                            .webhooks
+                            .outboxes
+                            .ack_outbox(&self.org, entry.seq)
+                            .await
                         {
                             tracing::warn!(org = %self.org, %error, "webhook not acknowledged yet");
                             tokio::time::sleep(self.settings.poll).await;
@@ -122,7 +125,7 @@ impl Delivery {
                         let now = self.clock.now();
                         while let Err(error) = self
                             .webhooks
-                            .store
+                            .outboxes
                             .dead_letter(&self.org, entry.seq, &reason, now, limits)
                             .await
                         {
@@ -140,7 +143,7 @@ impl Delivery {
         let lock = format!("outbox:{}", self.org);
         match self
             .webhooks
-            .store
+            .locks
             .hold_lock(&lock, &self.owner, LOCK_TTL)
             .await
         {

@@ -22,7 +22,7 @@ use serde_json::json;
 
 use crate::domain::{CampaignId, DialOutcome, OrgId};
 use crate::store::{
-    CampaignEvent, CampaignStore, OutboxLimits, Relayed, RelayedEvent, StoreError, StoredEvent,
+    CampaignEvent, Locks, OutboxLimits, Outboxes, Relayed, RelayedEvent, StoreError, StoredEvent,
 };
 
 pub use delivery::DeliverySettings;
@@ -147,7 +147,9 @@ const RELAY_ROUNDS: usize = 10;
 /// The organisations' webhook targets and their outboxes. Cheap to share.
 #[derive(Debug)]
 pub struct Webhooks {
-    store: Arc<dyn CampaignStore>,
+    outboxes: Arc<dyn Outboxes>,
+    /// Each organisation's outbox lock: one node delivers it at a time.
+    locks: Arc<dyn Locks>,
     targets: HashMap<OrgId, WebhookTarget>,
     limits: OutboxLimits,
     /// Wakes the delivery tasks of this node when events were relayed or replayed.
@@ -157,13 +159,15 @@ pub struct Webhooks {
 impl Webhooks {
     /// The webhooks of `targets`: the store's steps write events for those organisations only.
     pub fn new(
-        store: Arc<dyn CampaignStore>,
+        outboxes: Arc<dyn Outboxes>,
+        locks: Arc<dyn Locks>,
         targets: HashMap<OrgId, WebhookTarget>,
         limits: OutboxLimits,
     ) -> Self {
-        store.record_events_for(targets.keys().cloned().collect());
+        outboxes.record_events_for(targets.keys().cloned().collect());
         Self {
-            store,
+            outboxes,
+            locks,
             targets,
             limits,
             appended: tokio::sync::Notify::new(),
@@ -185,7 +189,7 @@ impl Webhooks {
     ) -> Result<u64, StoreError> {
         let mut left = 0;
         for _ in 0..RELAY_ROUNDS {
-            let events = self.store.campaign_events(id, RELAY_BATCH).await?;
+            let events = self.outboxes.campaign_events(id, RELAY_BATCH).await?;
             if events.is_empty() {
                 return Ok(0);
             }
@@ -194,7 +198,7 @@ impl Webhooks {
                 left: remaining,
                 overflowed,
             } = self
-                .store
+                .outboxes
                 .relay_events(org, id, rendered, self.limits, now)
                 .await?;
             if overflowed > 0 {
@@ -211,7 +215,7 @@ impl Webhooks {
 
     /// Sends an organisation's dead letters (`ids`, or all) again, after everything waiting.
     pub async fn replay(&self, org: &OrgId, ids: Option<Vec<String>>) -> Result<u64, StoreError> {
-        let replayed = self.store.replay_dead_letters(org, ids).await?;
+        let replayed = self.outboxes.replay_dead_letters(org, ids).await?;
         self.appended.notify_waiters();
         Ok(replayed)
     }

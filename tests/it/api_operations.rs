@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pacer::domain::DialOutcome;
-use pacer::store::CampaignStore as _;
+use pacer::store::capabilities::*;
 use pacer::webhooks::WebhookTarget;
 use pacer::webhooks::signature::sign;
 use reqwest::Method;

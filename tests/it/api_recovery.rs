@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use pacer::domain::DialOutcome;
-use pacer::store::CampaignStore as _;
+use pacer::store::capabilities::*;
 
 use crate::helpers::{monday_8am, redis_store_at, scrape_metrics, spawn_app_on};
 

@@ -325,7 +325,7 @@ fn tls_store(redis: &TlsRedis, credentials: &str, ca: Option<Vec<u8>>) -> pacer:
 
 #[actix_web::test]
 async fn the_redis_store_speaks_tls_with_a_password_or_an_acl_user() {
-    use pacer::store::CampaignStore as _;
+    use pacer::store::capabilities::*;
     let redis = TlsRedis::start();
     let ca = std::fs::read(redis.ca_file()).unwrap();
     for credentials in [":default-pass", "alice:alice-pass"] {

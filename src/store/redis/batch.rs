@@ -23,7 +23,9 @@ use std::thread::ThreadId;
 
 use redis::{Script, ToRedisArgs, Value};
 
-use super::{CALL_STATE, Connection, unavailable, with_call_state};
+use super::connections::Connection;
+use super::scripts::{CALL_STATE, with_call_state};
+use super::unavailable;
 use crate::store::StoreError;
 
 /// Requests of one script out at once from one thread (the store's default number of
@@ -184,7 +186,7 @@ impl Batcher {
             for ((_, sender), reply) in runs.into_iter().zip(replies) {
                 let _ = sender.send(match reply {
                     Value::Array(values) if values.first() == Some(&Value::Nil) => {
-                        Err(unavailable(super::text(values.get(1))))
+                        Err(unavailable(super::replies::error_message(values.get(1))))
                     }
                     Value::Array(values) => Ok(values),
                     other => Err(unavailable(format!("bad reply: {other:?}"))),

@@ -1,7 +1,6 @@
 //! The Redis key layout, known nowhere else. Every key of one campaign carries the hash tag
 //! `{c:<uuid>}`, so that on a Redis Cluster they share one slot and one script can touch them all.
 
-
 use sha2::Digest as _;
 
 use crate::domain::{CallId, CampaignId, OrgId};

@@ -6,6 +6,8 @@
 -- Returns {'OK', n_added, skipped row indexes...} | {'STATE', status} | {'NOT_FOUND'}
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return {'NOT_FOUND'} end
+-- Mirrors `CampaignStatus::is_terminal`; guarded by the conformance check
+-- `no_contact_is_added_to_a_finished_campaign`.
 if status == 'completed' or status == 'failed' or status == 'cancelled' then return {'STATE', status} end
 local counter = (status == 'draft') and 'st:pending' or 'st:scheduled'
 local seq = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')

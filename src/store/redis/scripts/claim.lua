@@ -23,6 +23,8 @@ local status, version, p_next, n_claims = meta[1], meta[2], meta[3], meta[4]
 local read_called, read_scheduled = meta[7], meta[8]
 local read_in_progress, read_unknown = meta[9], meta[10]
 if not status then return {'STALE'} end
+-- Mirrors `CampaignStatus::is_dispatching`; guarded by the conformance check
+-- `nothing_is_claimed_from_a_paused_or_draft_campaign`.
 local dispatching = status == 'scheduled' or status == 'active'
 -- A gate decided on another version of the schedule: nothing is written, the caller retries.
 if dispatching and version ~= ARGV[2] then return {'RETRY'} end
@@ -167,6 +169,8 @@ if dispatching then
   end
 end
 local n_fresh = (last - cursor) + n_released
+-- Mirrors `CampaignStatus::completes` (src/domain/status.rs), as `record.lua` does; the
+-- conformance check `a_campaign_completes_in_the_claim_that_finds_nothing_left` guards the pair.
 if status == 'active' and n_in_flight == 0 and n_fresh == 0 and not first_retry[2] then
   -- (Never in the step that activated the campaign: that one claimed calls.)
   status = 'completed'

@@ -6,6 +6,8 @@
 local meta = redis.call('HMGET', KEYS[1], 'org', 'status', 'seq')
 if not meta[1] or meta[1] ~= ARGV[1] then return 'NOT_FOUND' end
 local status = meta[2]
+-- Mirrors `CampaignStatus::is_deletable`; guarded by the conformance check
+-- `only_finished_or_draft_campaigns_can_be_deleted`.
 if status ~= 'draft' and status ~= 'failed' and status ~= 'cancelled' and status ~= 'completed' then
   return status
 end

@@ -49,6 +49,9 @@ for i = 7, #ARGV, 4 do
     stat_adds[at] = stat_adds[at] + 1
     stat_adds[1] = stat_adds[1] + seconds
     seconds_text = seconds
+    -- Mirrors `RetryPolicy::decide` (src/domain/contact.rs) and `DialOutcome::connected`; the
+    -- conformance check `failed_attempts_are_retried_after_the_delay` guards the pair. (Over
+    -- the rule: a contact whose campaign was cancelled meanwhile is not retried.)
     local final
     if outcome == 'completed' or outcome == 'voicemail' then
       final = 'completed'
@@ -123,6 +126,9 @@ local n_in_flight = redis.call('ZCARD', KEYS[3])
 local n_fresh = (last or 0) - (cursor or 0)
 if n_fresh == 0 then n_fresh = redis.call('ZCARD', KEYS[5]) end
 local first_retry = redis.call('ZRANGE', KEYS[4], '0', '0', 'WITHSCORES')
+-- Mirrors `CampaignStatus::completes` (src/domain/status.rs); the conformance checks
+-- `an_outcome_reported_twice_counts_once` and `failed_attempts_are_retried_after_the_delay`
+-- guard the pair.
 if status == 'active' and n_in_flight == 0 and n_fresh == 0 and #first_retry == 0 then
   status = 'completed'
   version = string.format('%d', (version or 0) + 1)

@@ -1,0 +1,147 @@
+//! Dispatch: the claim step (where pacing holds), outcomes recorded, claims released, the calls
+//! in flight, and the campaigns that need a dispatcher.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::{Fence, StoreError};
+use crate::domain::{
+    CallId, CampaignId, CampaignStatus, ContactId, DialOutcome, OrgId, PhoneNumber,
+};
+
+/// How long a placed call may go without an outcome before its contact ends `unknown`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallDeadline(pub chrono::Duration);
+
+impl Default for CallDeadline {
+    fn default() -> Self {
+        Self(chrono::Duration::hours(1))
+    }
+}
+
+/// A contact moved to in-flight by a claim: everything the dialer needs for one attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedCall {
+    pub campaign_id: CampaignId,
+    pub contact_id: ContactId,
+    pub call_id: CallId,
+    /// 1 for the first call, 2 for the first retry, …
+    pub attempt: u32,
+    pub phone: PhoneNumber,
+    pub agent_id: String,
+    pub caller_id: Option<String>,
+    pub variables: BTreeMap<String, String>,
+}
+
+/// What one claim step did, and when the campaign wants its next one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimBatch {
+    /// The campaign's organisation (its webhooks go there).
+    pub org: OrgId,
+    pub calls: Vec<ClaimedCall>,
+    /// The status after the step (a claim can activate or complete a campaign).
+    pub status: CampaignStatus,
+    /// When a claim could next succeed; `None` when only an outcome or a command can help.
+    pub wake_at: Option<DateTime<Utc>>,
+    pub in_flight: u32,
+    /// Webhook events waiting in the campaign's outbox (its organisation has webhooks).
+    pub events: u64,
+}
+
+/// How a placed call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallResult {
+    pub outcome: DialOutcome,
+    pub duration_secs: u32,
+}
+
+/// How one attempt of one contact ended, as a dialer reported it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    pub contact: ContactId,
+    pub attempt: u32,
+    pub result: CallResult,
+}
+
+/// What recording an outcome did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// The outcome was applied; the campaign is now in `status` with `in_flight` calls running.
+    Applied {
+        status: CampaignStatus,
+        in_flight: u32,
+    },
+    /// That attempt was already recorded or released: nothing changed.
+    Duplicate,
+}
+
+/// The dispatch steps of a campaign. The claim checks status, window, working day, daily cap,
+/// spacing and concurrency at once and moves due contacts to in-flight, so a pause committed
+/// by [`super::Campaigns::control`] stops every later claim, whichever caller raced it.
+#[async_trait]
+pub trait Dispatch: Send + Sync + std::fmt::Debug + 'static {
+    /// Moves up to `limit` due contacts to in-flight, if the campaign's rules allow it now and
+    /// `fence` is the campaign's current lease (else [`StoreError::StaleLease`]).
+    async fn claim_due(
+        &self,
+        id: CampaignId,
+        fence: Fence,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<ClaimBatch, StoreError>;
+
+    /// Records how attempts ended, in one step; a second report of an attempt is a no-op.
+    /// One [`Recorded`] per outcome, in order.
+    async fn record_outcomes(
+        &self,
+        id: CampaignId,
+        outcomes: &[Outcome],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Recorded>, StoreError>;
+
+    /// Records how attempt `attempt` of one contact ended.
+    async fn record_outcome(
+        &self,
+        id: CampaignId,
+        contact: ContactId,
+        attempt: u32,
+        result: CallResult,
+        now: DateTime<Utc>,
+    ) -> Result<Recorded, StoreError> {
+        let outcome = Outcome {
+            contact,
+            attempt,
+            result,
+        };
+        let mut recorded = self.record_outcomes(id, &[outcome], now).await?;
+        Ok(recorded.pop().unwrap_or(Recorded::Duplicate))
+    }
+
+    /// Returns a claimed contact whose call was never requested to its queue; the attempt is
+    /// undone (the daily cap is not refunded, so it can never be exceeded).
+    async fn release_claim(
+        &self,
+        id: CampaignId,
+        contact: ContactId,
+        attempt: u32,
+    ) -> Result<(), StoreError>;
+
+    /// The campaign's calls in flight whose deadline is after `now`, as they were claimed (the
+    /// same call id and attempt, hence the same idempotency key): what a node that takes a
+    /// campaign over asks the provider about again.
+    async fn calls_in_flight(
+        &self,
+        id: CampaignId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ClaimedCall>, StoreError>;
+
+    /// Campaigns that need a dispatcher: scheduled, active, paused, with calls in flight, or
+    /// with webhook events to relay.
+    async fn live_campaigns(&self) -> Result<Vec<CampaignId>, StoreError>;
+
+    /// Drops `id` from the live campaigns: its dispatcher saw it finished, with no call in
+    /// flight and no event left to relay.
+    async fn unlist(&self, id: CampaignId) -> Result<(), StoreError>;
+}

@@ -1,0 +1,208 @@
+//! [`Campaigns`] in memory.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use parking_lot::Mutex;
+
+use super::MemoryStore;
+use super::leases::*;
+use super::state::*;
+use crate::domain::{
+    CampaignId, CampaignSpec, CampaignStatus, Command, ContactStatus, OrgId, PacingState,
+    SchedulePatch, transition,
+};
+use crate::store::rules::{self, QueueChange};
+use crate::store::{
+    AddedContacts, CallStats, Campaign, CampaignEdit, CampaignFilter, Campaigns, Contact, Control,
+    Fence, Listing, NewContact, Page, StoreError,
+};
+
+#[async_trait]
+impl Campaigns for MemoryStore {
+    async fn create_campaign(
+        &self,
+        org: &OrgId,
+        spec: CampaignSpec,
+        contacts: Vec<NewContact>,
+        now: DateTime<Utc>,
+    ) -> Result<(Campaign, AddedContacts), StoreError> {
+        let id = CampaignId::random();
+        let mut state = CampaignState {
+            campaign: Campaign::draft(id, org.clone(), spec, now),
+            pacing: PacingState::default(),
+            contacts: Vec::with_capacity(contacts.len()),
+            phones: HashSet::with_capacity(contacts.len()),
+            fresh: FreshQueue::default(),
+            retries: BTreeSet::new(),
+            in_flight: HashMap::new(),
+            n_claims: 0,
+            lease: Lease {
+                fence: Fence(0),
+                owner: String::new(),
+                expires: Instant::now(),
+            },
+            stats: CallStats::default(),
+            events: CampaignEvents::default(),
+        };
+        let (_, added) = state.add_contacts(contacts);
+        let campaign = state.campaign.clone();
+        self.inner
+            .campaigns
+            .write()
+            .insert(id, Arc::new(Mutex::new(state)));
+        self.inner
+            .by_org
+            .write()
+            .entry(org.clone())
+            .or_default()
+            .push(id);
+        Ok((campaign, added))
+    }
+
+    async fn campaign(&self, org: &OrgId, id: CampaignId) -> Result<Campaign, StoreError> {
+        self.with_campaign(org, id, |state| Ok(state.campaign.clone()))
+    }
+
+    async fn list_campaigns(
+        &self,
+        org: &OrgId,
+        filter: &CampaignFilter,
+        page_of: Page,
+    ) -> Result<Listing<Campaign>, StoreError> {
+        let ids = self
+            .inner
+            .by_org
+            .read()
+            .get(org)
+            .cloned()
+            .unwrap_or_default();
+        // Every campaign is looked at (for the total), only the page's are copied.
+        let (mut total, mut items) = (0u64, Vec::new());
+        for &id in ids.iter().rev() {
+            let campaign = self.with_campaign(org, id, |state| {
+                let wanted = filter.matches(&state.campaign);
+                let in_page =
+                    wanted && total >= page_of.offset && items.len() < page_of.limit as usize;
+                Ok((wanted, in_page.then(|| state.campaign.clone())))
+            });
+            if let Ok((wanted, copy)) = campaign {
+                total += u64::from(wanted);
+                items.extend(copy);
+            }
+        }
+        Ok(Listing { items, total })
+    }
+
+    async fn edit_campaign(
+        &self,
+        org: &OrgId,
+        id: CampaignId,
+        edit: CampaignEdit,
+        now: DateTime<Utc>,
+    ) -> Result<Campaign, StoreError> {
+        self.with_campaign(org, id, |state| {
+            self.events_on(state);
+            let before = state.campaign.status;
+            rules::edit(&mut state.campaign, &mut state.pacing, edit, now)?;
+            state.events.status(now, before, state.campaign.status);
+            Ok(state.campaign.clone())
+        })
+    }
+
+    async fn schedule_campaign(
+        &self,
+        org: &OrgId,
+        id: CampaignId,
+        patch: SchedulePatch,
+        now: DateTime<Utc>,
+    ) -> Result<Campaign, StoreError> {
+        self.with_campaign(org, id, |state| {
+            self.events_on(state);
+            let before = state.campaign.status;
+            rules::schedule(&mut state.campaign, &mut state.pacing, &patch, now)?;
+            state.apply(QueueChange::Schedule);
+            state.events.status(now, before, state.campaign.status);
+            Ok(state.campaign.clone())
+        })
+    }
+
+    async fn control(
+        &self,
+        org: &OrgId,
+        id: CampaignId,
+        control: Control,
+        now: DateTime<Utc>,
+    ) -> Result<Campaign, StoreError> {
+        self.with_campaign(org, id, |state| {
+            self.events_on(state);
+            let before = state.campaign.status;
+            let change = rules::control(&mut state.campaign, &mut state.pacing, control, now)?;
+            state.apply(change);
+            state.events.status(now, before, state.campaign.status);
+            state.complete_if_done(now);
+            Ok(state.campaign.clone())
+        })
+    }
+
+    async fn add_contacts(
+        &self,
+        org: &OrgId,
+        id: CampaignId,
+        contacts: Vec<NewContact>,
+        now: DateTime<Utc>,
+    ) -> Result<AddedContacts, StoreError> {
+        self.with_campaign(org, id, |state| {
+            transition(state.campaign.status, Command::AddContacts)?;
+            let (sequences, added) = state.add_contacts(contacts);
+            if state.campaign.status != CampaignStatus::Draft {
+                for sequence in sequences {
+                    state.set_status(sequence, ContactStatus::Scheduled);
+                }
+            }
+            state.campaign.updated_at = now;
+            Ok(added)
+        })
+    }
+
+    async fn contacts(
+        &self,
+        org: &OrgId,
+        id: CampaignId,
+        status: Option<ContactStatus>,
+        page_of: Page,
+        now: DateTime<Utc>,
+    ) -> Result<Listing<Contact>, StoreError> {
+        let (page, total) = self.with_campaign(org, id, |state| {
+            let total = status.map_or(state.campaign.counters.total, |s| {
+                state.campaign.counters.of(s)
+            });
+            Ok((state.contacts_page(status, page_of), total))
+        })?;
+        let items = crate::store::project_off_thread(move || page.project(now)).await?;
+        Ok(Listing { items, total })
+    }
+
+    async fn delete_campaign(&self, org: &OrgId, id: CampaignId) -> Result<(), StoreError> {
+        // Hold the campaign map's write lock across the check so no step can slip in between.
+        let mut campaigns = self.inner.campaigns.write();
+        let state = campaigns.get(&id).ok_or(StoreError::NotFound)?.clone();
+        let state = state.lock();
+        if state.campaign.org != *org {
+            return Err(StoreError::NotFound);
+        }
+        transition(state.campaign.status, Command::Delete)?;
+        campaigns.remove(&id);
+        if let Some(ids) = self.inner.by_org.write().get_mut(org) {
+            ids.retain(|other| *other != id);
+        }
+        Ok(())
+    }
+
+    async fn call_stats(&self, org: &OrgId, id: CampaignId) -> Result<CallStats, StoreError> {
+        self.with_campaign(org, id, |state| Ok(state.stats.clone()))
+    }
+}

@@ -1,0 +1,528 @@
+//! [`Dispatch`] on Redis: the claim and record scripts, with what the dispatch path keeps of each
+//! campaign between them (the last read, the last record's answer).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use redis::AsyncCommands;
+
+use super::batch::Run;
+use super::connections::*;
+use super::leases::*;
+use super::records::{ContactRecord, Meta, ms};
+use super::replies::{ClaimReply, Claimed, RecordReply};
+use super::{Inner, RedisStore, unavailable};
+use crate::domain::{
+    CallId, CampaignId, CampaignStatus, ContactId, Gate, OrgId, PacingState, local_date,
+};
+use crate::store::rules::{self};
+use crate::store::{
+    Campaign, ClaimBatch, ClaimedCall, Dispatch, Fence, Outcome, Recorded, StoreError, unix_hour,
+};
+
+/// A commit or claim that met a concurrent change is tried again this many times.
+pub(super) const ATTEMPTS: usize = 8;
+
+/// A campaign as a record script left it (see `Inner::recorded`).
+pub(super) struct AfterRecord {
+    pub(super) now: DateTime<Utc>,
+    pub(super) version: String,
+    pub(super) status: CampaignStatus,
+    pub(super) queue: Queue,
+    pub(super) events: u64,
+}
+
+impl AfterRecord {
+    /// The claim of the recording instant that may claim nothing, answered from this: when the
+    /// outcomes just recorded say all its script would (no call past its deadline, the version
+    /// its gate was decided on); `None` when the script must run.
+    fn answer(&self, meta: &Meta, pacing: &PacingState, now: DateTime<Utc>) -> Option<ClaimBatch> {
+        let campaign = &meta.campaign;
+        let answers = self.now == now
+            && self.version == meta.version
+            && self.status == campaign.status
+            && self
+                .queue
+                .first_deadline
+                .is_none_or(|deadline| deadline > now);
+        answers.then(|| ClaimBatch {
+            org: campaign.org.clone(),
+            calls: Vec::new(),
+            status: self.status,
+            wake_at: self.queue.wake_at(campaign, self.status, pacing, now),
+            in_flight: self.queue.in_flight,
+            events: self.events,
+        })
+    }
+}
+
+/// How many contacts a claim of up to `limit` asks for now, and the next slot after it (with a
+/// cap). The gate needs the tz database, so it is decided here; the claim script re-checks the
+/// version it was decided on, the cap, the spacing and the concurrency.
+pub(super) fn wanted(
+    meta: &Meta,
+    pacing: &PacingState,
+    now: DateTime<Utc>,
+    limit: u32,
+) -> (u32, Option<DateTime<Utc>>) {
+    let campaign = &meta.campaign;
+    let schedule = &campaign.spec.schedule;
+    match (campaign.status.is_dispatching(), campaign.starts_at) {
+        (true, Some(start)) => match schedule.gate(start, pacing, now) {
+            Gate::Open { max_calls } => {
+                let mut after = *pacing;
+                after.record_claims(schedule, now, 1);
+                (limit.min(max_calls.unwrap_or(u32::MAX)), after.next_slot_at)
+            }
+            Gate::Wait(_) => (0, None),
+        },
+        _ => (0, None),
+    }
+}
+
+/// A campaign's queue as a claim or record script reports it (both put these at the same
+/// places of their replies: 1, 3, 4 and 5).
+pub(super) struct Queue {
+    pub(super) in_flight: u32,
+    pub(super) first_retry: Option<DateTime<Utc>>,
+    /// Contacts never called or released are waiting.
+    pub(super) fresh: bool,
+    pub(super) first_deadline: Option<DateTime<Utc>>,
+}
+
+impl Queue {
+    /// When the campaign, in `status` after a step, wants its next one: its next claim, or the
+    /// deadline of a call whose outcome has not come.
+    fn wake_at(
+        &self,
+        campaign: &Campaign,
+        status: CampaignStatus,
+        pacing: &PacingState,
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        let schedule = &campaign.spec.schedule;
+        let next_claim = match campaign.starts_at {
+            Some(start)
+                if status.is_dispatching() && self.in_flight < schedule.max_concurrent_calls =>
+            {
+                schedule.next_claim_at(start, pacing, now, self.fresh, self.first_retry)
+            }
+            _ => None,
+        };
+        next_claim.into_iter().chain(self.first_deadline).min()
+    }
+}
+
+/// A campaign's pacing state as of `now`: calls counted today, and the next slot.
+pub(super) fn pacing_at(meta: &Meta, now: DateTime<Utc>) -> PacingState {
+    let today = local_date(meta.campaign.spec.schedule.timezone, now);
+    PacingState {
+        day: Some(today),
+        used: meta.pacing.used_on(today),
+        next_slot_at: meta.pacing.next_slot_at,
+    }
+}
+
+impl Inner {
+    /// The campaign and its pacing as last seen by the dispatch path, or read now.
+    pub(super) async fn cached(
+        &self,
+        con: &mut Connection,
+        id: CampaignId,
+        now: DateTime<Utc>,
+    ) -> Result<(Arc<Meta>, PacingState), StoreError> {
+        if let Some(cached) = self.cached_today(id, now) {
+            return Ok(cached);
+        }
+        let meta = Arc::new(self.meta(con, None, id).await?);
+        let pacing = pacing_at(&meta, now);
+        self.cache.lock().insert(id, (meta.clone(), pacing));
+        Ok((meta, pacing))
+    }
+
+    /// The campaign and its pacing as the dispatch path last saw them, if that was on the local
+    /// date of `now`.
+    pub(super) fn cached_today(
+        &self,
+        id: CampaignId,
+        now: DateTime<Utc>,
+    ) -> Option<(Arc<Meta>, PacingState)> {
+        let (meta, pacing) = self.cache.lock().get(&id).cloned()?;
+        let today = local_date(meta.campaign.spec.schedule.timezone, now);
+        (pacing.day == Some(today)).then_some((meta, pacing))
+    }
+
+    /// A claim answered at once, with no request and no task: the campaign is cached for today,
+    /// its gate lets nothing through now, and the record script of the same instant reported all
+    /// its claim script would (`claim`).
+    pub(super) fn answered(
+        &self,
+        id: CampaignId,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Option<ClaimBatch> {
+        let (meta, pacing) = self.cached_today(id, now)?;
+        if wanted(&meta, &pacing, now, limit).0 > 0 {
+            return None;
+        }
+        let mut recorded = self.recorded.lock();
+        let batch = recorded.get(&id)?.answer(&meta, &pacing, now)?;
+        recorded.remove(&id);
+        Some(batch)
+    }
+
+    pub(super) fn forget(&self, id: CampaignId) {
+        self.cache.lock().remove(&id);
+        self.recorded.lock().remove(&id);
+    }
+
+    /// Whether the steps of `org`'s campaigns write webhook events.
+    pub(super) fn records_events(&self, org: &OrgId) -> bool {
+        self.event_orgs.read().contains(org)
+    }
+
+    /// Records outcomes in one script; the retry due time is computed here once (it needs the
+    /// tz database) and used by the script for whichever outcome is retried.
+    pub(super) async fn record(
+        &self,
+        id: CampaignId,
+        outcomes: &[Outcome],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Recorded>, StoreError> {
+        let mut con = self.connection().await?;
+        let (meta, pacing) = self.cached(&mut con, id, now).await?;
+        let schedule = &meta.campaign.spec.schedule;
+        let not_before = now + chrono::Duration::minutes(i64::from(schedule.retry.delay_minutes));
+        let retry_due = schedule.slot_at_or_after(&pacing, not_before);
+        let keys = self.keys.campaign(id);
+        let mut invocation = Run::new(outcomes.len() as u32);
+        invocation
+            .key(keys.meta())
+            .key(keys.calls())
+            .key(keys.inflight())
+            .key(keys.retry())
+            .key(keys.released())
+            .key(keys.stats())
+            .key(keys.events())
+            .arg(ms(now))
+            .arg(u8::from(schedule.retry.enabled))
+            .arg(schedule.retry.max_retries)
+            .arg(ms(retry_due))
+            .arg(unix_hour(now))
+            .arg(u8::from(self.records_events(&meta.campaign.org)));
+        let mut known = Vec::with_capacity(outcomes.len());
+        for outcome in outcomes {
+            // An id of another campaign names no contact here: a duplicate, by definition.
+            let Some(sequence) = rules::contact_sequence(id, outcome.contact) else {
+                known.push(false);
+                continue;
+            };
+            known.push(true);
+            invocation
+                .arg(sequence)
+                .arg(outcome.attempt)
+                .arg(outcome.result.outcome.as_str())
+                .arg(outcome.result.duration_secs);
+        }
+        let reply = self.scripts.record.run(con.clone(), invocation).await?;
+        let Some(reply) = RecordReply::read(&reply)? else {
+            return Err(StoreError::NotFound);
+        };
+        let (status, events) = (reply.status, reply.events);
+        let in_flight = reply.queue.in_flight;
+        if status.is_terminal() && in_flight == 0 && events == 0 {
+            let _: () = con
+                .srem(self.keys.live(), id.to_string())
+                .await
+                .map_err(unavailable)?;
+        }
+        let after = AfterRecord {
+            now,
+            version: reply.version,
+            status,
+            queue: reply.queue,
+            events,
+        };
+        self.recorded.lock().insert(id, after);
+        let mut applied = reply.applied.into_iter();
+        Ok(known
+            .into_iter()
+            .map(|known| match known && applied.next() == Some(true) {
+                true => Recorded::Applied { status, in_flight },
+                false => Recorded::Duplicate,
+            })
+            .collect())
+    }
+
+    pub(super) async fn claim(
+        &self,
+        id: CampaignId,
+        fence: Fence,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<ClaimBatch, StoreError> {
+        let mut con = self.connection().await?;
+        let keys = self.keys.campaign(id);
+        let recorded = self.recorded.lock().remove(&id);
+        for _ in 0..ATTEMPTS {
+            let (meta, mut pacing) = self.cached(&mut con, id, now).await?;
+            let campaign = &meta.campaign;
+            let schedule = &campaign.spec.schedule;
+            let (n_wanted, next_slot) = wanted(&meta, &pacing, now, limit);
+            if let Some(batch) = recorded
+                .as_ref()
+                .filter(|_| n_wanted == 0)
+                .and_then(|after| after.answer(&meta, &pacing, now))
+            {
+                return Ok(batch);
+            }
+            let today = local_date(schedule.timezone, now);
+            let call_ids: Vec<CallId> = (0..n_wanted).map(|_| CallId::random()).collect();
+            let mut invocation = Run::new(n_wanted);
+            for key in [
+                keys.meta(),
+                keys.released(),
+                keys.retry(),
+                keys.inflight(),
+                keys.contacts(),
+                keys.calls(),
+                keys.events(),
+            ] {
+                invocation.key(key);
+            }
+            invocation
+                .arg(fence.0)
+                .arg(&meta.version)
+                .arg(ms(now))
+                .arg(n_wanted)
+                .arg(schedule.max_concurrent_calls)
+                .arg(schedule.max_calls_per_day.unwrap_or(0))
+                .arg(next_slot.map(ms).unwrap_or(0))
+                .arg(ms(now + self.call_deadline.0))
+                .arg(today.to_string())
+                .arg(u8::from(self.records_events(&campaign.org)));
+            for call_id in &call_ids {
+                invocation.arg(call_id.to_string());
+            }
+            let reply = self.scripts.claim.run(con.clone(), invocation).await?;
+            let claimed = match ClaimReply::read(&reply)? {
+                ClaimReply::Stale => {
+                    self.forget(id);
+                    return Err(StoreError::StaleLease);
+                }
+                ClaimReply::Retry => {
+                    self.forget(id);
+                    continue;
+                }
+                ClaimReply::Claimed(claimed) => claimed,
+            };
+            let Claimed {
+                status,
+                queue,
+                n_claims_before,
+                events,
+                ..
+            } = claimed;
+            let in_flight = queue.in_flight;
+            pacing = PacingState {
+                day: Some(today),
+                used: claimed.calls_today,
+                next_slot_at: claimed.next_slot_at,
+            };
+            if status == campaign.status {
+                self.cache.lock().insert(id, (meta.clone(), pacing));
+            } else {
+                // Activated or completed: the version moved.
+                self.forget(id);
+            }
+            let mut calls = Vec::with_capacity(claimed.contacts.len());
+            for stored in &claimed.contacts {
+                let record = ContactRecord::decode(&stored.details, Some(&stored.state))?;
+                let contact =
+                    record.into_contact(rules::contact_id(id, stored.sequence), status)?;
+                let index = n_claims_before + calls.len() as u64;
+                calls.push(ClaimedCall {
+                    campaign_id: id,
+                    contact_id: contact.id,
+                    call_id: contact
+                        .call_id
+                        .ok_or_else(|| unavailable("claimed contact without call id"))?,
+                    attempt: contact.attempts,
+                    variables: contact.details.variables(),
+                    phone: contact.details.phone,
+                    agent_id: campaign.spec.agent_id.clone(),
+                    caller_id: campaign
+                        .spec
+                        .caller_id(index, rand::random())
+                        .map(str::to_owned),
+                });
+            }
+            if status.is_terminal() && in_flight == 0 && events == 0 {
+                let _: () = con
+                    .srem(self.keys.live(), id.to_string())
+                    .await
+                    .map_err(unavailable)?;
+            }
+            return Ok(ClaimBatch {
+                org: campaign.org.clone(),
+                calls,
+                status,
+                wake_at: queue.wake_at(campaign, status, &pacing, now),
+                in_flight,
+                events,
+            });
+        }
+        Err(unavailable("the campaign kept changing during the claim"))
+    }
+}
+
+#[async_trait]
+impl Dispatch for RedisStore {
+    async fn claim_due(
+        &self,
+        id: CampaignId,
+        fence: Fence,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<ClaimBatch, StoreError> {
+        if let Some(batch) = self.inner.answered(id, now, limit) {
+            return Ok(batch);
+        }
+        self.io(move |inner| async move { inner.claim(id, fence, now, limit).await })
+            .await
+    }
+
+    async fn record_outcomes(
+        &self,
+        id: CampaignId,
+        outcomes: &[Outcome],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Recorded>, StoreError> {
+        let outcomes = outcomes.to_vec();
+        self.io(move |inner| async move { inner.record(id, &outcomes, now).await })
+            .await
+    }
+
+    async fn release_claim(
+        &self,
+        id: CampaignId,
+        contact: ContactId,
+        attempt: u32,
+    ) -> Result<(), StoreError> {
+        self.io(move |inner| async move {
+            let Some(sequence) = rules::contact_sequence(id, contact) else {
+                return Ok(());
+            };
+            let mut con = inner.connection().await?;
+            let keys = inner.keys.campaign(id);
+            let _: i64 = inner
+                .scripts
+                .release
+                .key(keys.meta())
+                .key(keys.calls())
+                .key(keys.inflight())
+                .key(keys.retry())
+                .key(keys.released())
+                .arg(sequence)
+                .arg(attempt)
+                .invoke_async(&mut con)
+                .await
+                .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn calls_in_flight(
+        &self,
+        id: CampaignId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ClaimedCall>, StoreError> {
+        self.io(move |inner| async move {
+            let mut con = inner.connection().await?;
+            let meta = inner.meta(&mut con, None, id).await?;
+            let keys = inner.keys.campaign(id);
+            // Scores are negated deadlines: those after now score below -now.
+            let sequences: Vec<u32> = con
+                .zrangebyscore(keys.inflight(), "-inf", format!("({}", -ms(now)))
+                .await
+                .map_err(unavailable)?;
+            let mut calls = Vec::with_capacity(sequences.len());
+            for sequence in sequences {
+                let (record, state): (Option<String>, Option<String>) = redis::pipe()
+                    .hget(keys.contact_bucket(sequence), sequence)
+                    .hget(keys.calls_bucket(sequence), sequence)
+                    .query_async(&mut con)
+                    .await
+                    .map_err(unavailable)?;
+                let (Some(record), Some(state)) = (record, state) else {
+                    continue;
+                };
+                let contact_id = rules::contact_id(id, sequence);
+                let contact = ContactRecord::decode(&record, Some(&state))
+                    .and_then(|record| record.into_contact(contact_id, meta.campaign.status))?;
+                let Some(call_id) = contact.call_id else {
+                    continue;
+                };
+                let spec = &meta.campaign.spec;
+                calls.push(ClaimedCall {
+                    campaign_id: id,
+                    contact_id,
+                    call_id,
+                    attempt: contact.attempts,
+                    variables: contact.details.variables(),
+                    phone: contact.details.phone,
+                    agent_id: spec.agent_id.clone(),
+                    caller_id: spec
+                        .caller_id(u64::from(sequence), rand::random())
+                        .map(str::to_owned),
+                });
+            }
+            calls.sort_by_key(|call| call.contact_id);
+            Ok(calls)
+        })
+        .await
+    }
+
+    /// Read in `SSCAN` pages between other commands: one `SMEMBERS` of 10 000 campaigns held
+    /// Redis 3 ms, every keeper tick, and every claim queued behind it.
+    async fn live_campaigns(&self) -> Result<Vec<CampaignId>, StoreError> {
+        self.io(move |inner| async move {
+            let mut con = inner.connection().await?;
+            let (key, mut cursor) = (inner.keys.live(), 0u64);
+            let mut ids = HashSet::new();
+            loop {
+                let (next, page): (u64, Vec<String>) = redis::cmd("SSCAN")
+                    .arg(&key)
+                    .arg(cursor)
+                    .arg("COUNT")
+                    .arg(LIVE_PAGE)
+                    .query_async(&mut con)
+                    .await
+                    .map_err(unavailable)?;
+                // A member may come twice (the set was resized during the scan).
+                ids.extend(page.iter().filter_map(|id| CampaignId::parse(id).ok()));
+                if next == 0 {
+                    return Ok(ids.into_iter().collect());
+                }
+                cursor = next;
+            }
+        })
+        .await
+    }
+
+    async fn unlist(&self, id: CampaignId) -> Result<(), StoreError> {
+        self.io(move |inner| async move {
+            let mut con = inner.connection().await?;
+            let _: () = con
+                .srem(inner.keys.live(), id.to_string())
+                .await
+                .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+}

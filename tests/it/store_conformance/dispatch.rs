@@ -1,0 +1,735 @@
+//! Dispatch: claims, outcomes, releases, deadlines, the live campaigns.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use pacer::domain::{CampaignStatus, ContactStatus, DialOutcome, SchedulePatch};
+use pacer::store::capabilities::*;
+use pacer::store::{CallResult, CampaignStore, Control, Outcome, Recorded, StoreError, unix_hour};
+
+use super::*;
+
+pub async fn claims_respect_concurrency_and_activate(store: Arc<dyn CampaignStore>) {
+    let id = scheduled(&*store, 5, concurrency(2)).await;
+    let fence = lease(&*store, id).await;
+    let batch = store.claim_due(id, fence, now(), 100).await.unwrap();
+    assert_eq!(batch.calls.len(), 2);
+    assert_eq!(batch.status, CampaignStatus::Active);
+    assert_eq!(batch.in_flight, 2);
+    assert_eq!(
+        batch.wake_at,
+        Some(now() + Duration::hours(1)),
+        "full: no claim before an outcome, only a wake at the calls' deadline"
+    );
+    assert!(
+        store
+            .claim_due(id, fence, now(), 100)
+            .await
+            .unwrap()
+            .calls
+            .is_empty()
+    );
+    let call = &batch.calls[0];
+    assert_eq!(call.attempt, 1);
+    assert_eq!(call.caller_id.as_deref(), Some("+15550009999"));
+}
+
+pub async fn nothing_is_claimed_from_a_paused_or_draft_campaign(store: Arc<dyn CampaignStore>) {
+    let (draft, _) = store
+        .create_campaign(&org("acme"), spec(concurrency(5)), contacts(2), now())
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_due(draft.id, lease(&*store, draft.id).await, now(), 10)
+            .await
+            .unwrap()
+            .calls
+            .is_empty()
+    );
+    let id = scheduled(&*store, 3, concurrency(5)).await;
+    let fence = lease(&*store, id).await;
+    store
+        .control(&org("acme"), id, Control::Pause, now())
+        .await
+        .unwrap();
+    let batch = store
+        .claim_due(id, fence, now() + Duration::days(1), 10)
+        .await
+        .unwrap();
+    assert!(batch.calls.is_empty());
+    assert_eq!(batch.status, CampaignStatus::Paused);
+}
+
+pub async fn racing_claimers_never_claim_a_contact_twice(store: Arc<dyn CampaignStore>) {
+    let id = scheduled(&*store, 400, concurrency(100)).await;
+    let fence = lease(&*store, id).await;
+    let mut claimed = Vec::new();
+    for round in 0..8 {
+        let at = now() + Duration::seconds(round);
+        let racers: Vec<_> = (0..4)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move { store.claim_due(id, fence, at, 7).await.unwrap().calls })
+            })
+            .collect();
+        for racer in racers {
+            claimed.extend(racer.await.unwrap());
+        }
+        for call in claimed.iter().filter(|call| call.attempt == 1) {
+            let result = CallResult {
+                outcome: DialOutcome::Completed,
+                duration_secs: 1,
+            };
+            store
+                .record_outcome(id, call.contact_id, call.attempt, result, at)
+                .await
+                .unwrap();
+        }
+    }
+    let unique: HashSet<_> = claimed.iter().map(|call| call.contact_id).collect();
+    assert_eq!(unique.len(), claimed.len(), "a contact was claimed twice");
+    assert_eq!(claimed.len(), 8 * 4 * 7);
+}
+
+pub async fn a_claim_right_after_recording_answers_as_its_script_would(
+    store: Arc<dyn CampaignStore>,
+) {
+    // A cap of 24 a day: one call a slot, the next slot later than any instant used here.
+    let patch = SchedulePatch {
+        max_calls_per_day: Some(Some(24)),
+        ..concurrency(5)
+    };
+    let id = scheduled(&*store, 4, patch).await;
+    let fence = lease(&*store, id).await;
+    let done = CallResult {
+        outcome: DialOutcome::Completed,
+        duration_secs: 5,
+    };
+    // Twice: after the claim that activated the campaign, and with the campaign read by the
+    // claim before (a store may answer that one without a round trip).
+    // Claims the one call of `slot` and records its outcome 30 s later: that instant.
+    let call_and_record = |slot: DateTime<Utc>| {
+        let store = store.clone();
+        async move {
+            let calls = store.claim_due(id, fence, slot, 10).await.unwrap().calls;
+            assert_eq!(calls.len(), 1);
+            let t = slot + Duration::seconds(30);
+            store
+                .record_outcome(id, calls[0].contact_id, 1, done, t)
+                .await
+                .unwrap();
+            t
+        }
+    };
+    let mut slot = now();
+    for _ in 0..2 {
+        let t = call_and_record(slot).await;
+        // The claim of the recording instant, and one a moment later (which runs the full claim).
+        let right_after = store.claim_due(id, fence, t, 10).await.unwrap();
+        let later = store
+            .claim_due(id, fence, t + Duration::milliseconds(1), 10)
+            .await
+            .unwrap();
+        assert!(right_after.calls.is_empty() && later.calls.is_empty());
+        assert_eq!(
+            (
+                right_after.status,
+                right_after.in_flight,
+                right_after.wake_at
+            ),
+            (later.status, later.in_flight, later.wake_at)
+        );
+        slot = right_after.wake_at.expect("the next slot");
+        assert!(slot > t);
+    }
+    // A command between the record and the claim of its instant is seen by that claim.
+    let t = call_and_record(slot).await;
+    store
+        .control(&org("acme"), id, Control::Pause, t)
+        .await
+        .unwrap();
+    let paused = store.claim_due(id, fence, t, 10).await.unwrap();
+    assert_eq!(paused.status, CampaignStatus::Paused);
+    assert_eq!(paused.wake_at, None);
+}
+
+pub async fn an_outcome_reported_twice_counts_once(store: Arc<dyn CampaignStore>) {
+    let id = scheduled(&*store, 2, concurrency(5)).await;
+    let fence = lease(&*store, id).await;
+    let calls = store.claim_due(id, fence, now(), 10).await.unwrap().calls;
+    let result = CallResult {
+        outcome: DialOutcome::Completed,
+        duration_secs: 30,
+    };
+    let first = store
+        .record_outcome(id, calls[0].contact_id, 1, result, now())
+        .await
+        .unwrap();
+    assert_eq!(
+        first,
+        Recorded::Applied {
+            status: CampaignStatus::Active,
+            in_flight: 1
+        }
+    );
+    let second = store
+        .record_outcome(id, calls[0].contact_id, 1, result, now())
+        .await
+        .unwrap();
+    assert_eq!(second, Recorded::Duplicate);
+    let stale = store
+        .record_outcome(id, calls[1].contact_id, 7, result, now())
+        .await
+        .unwrap();
+    assert_eq!(
+        stale,
+        Recorded::Duplicate,
+        "a wrong attempt number changes nothing"
+    );
+    let campaign = store.campaign(&org("acme"), id).await.unwrap();
+    assert_eq!(campaign.counters.of(ContactStatus::Completed), 1);
+    let last = store
+        .record_outcome(id, calls[1].contact_id, 1, result, now())
+        .await
+        .unwrap();
+    assert_eq!(
+        last,
+        Recorded::Applied {
+            status: CampaignStatus::Completed,
+            in_flight: 0
+        }
+    );
+}
+
+/// One batch of outcomes may name the same attempt twice (a provider's event and the dialer's
+/// answer, for one call): the first is applied, the second is a duplicate, in counters and
+/// statistics alike.
+pub async fn an_outcome_twice_in_one_batch_counts_once(store: Arc<dyn CampaignStore>) {
+    let id = scheduled(&*store, 2, concurrency(5)).await;
+    let fence = lease(&*store, id).await;
+    let calls = store.claim_due(id, fence, now(), 10).await.unwrap().calls;
+    let outcome = |call: &pacer::store::ClaimedCall, outcome, duration_secs| Outcome {
+        contact: call.contact_id,
+        attempt: call.attempt,
+        result: CallResult {
+            outcome,
+            duration_secs,
+        },
+    };
+    let recorded = store
+        .record_outcomes(
+            id,
+            &[
+                outcome(&calls[0], DialOutcome::Completed, 30),
+                outcome(&calls[1], DialOutcome::Busy, 0),
+                outcome(&calls[0], DialOutcome::Completed, 30),
+            ],
+            now(),
+        )
+        .await
+        .unwrap();
+    let applied: Vec<bool> = recorded
+        .iter()
+        .map(|recorded| matches!(recorded, Recorded::Applied { .. }))
+        .collect();
+    assert_eq!(applied, [true, true, false]);
+    assert_eq!(
+        recorded[1],
+        Recorded::Applied {
+            status: CampaignStatus::Completed,
+            in_flight: 0
+        },
+        "after the batch: nothing in flight, nothing left"
+    );
+    let campaign = store.campaign(&org("acme"), id).await.unwrap();
+    assert_eq!(campaign.counters.of(ContactStatus::Completed), 1);
+    assert_eq!(campaign.counters.of(ContactStatus::Failed), 1);
+    assert_eq!(campaign.counters.of(ContactStatus::InProgress), 0);
+    let stats = store.call_stats(&org("acme"), id).await.unwrap();
+    assert_eq!(
+        (
+            stats.calls(),
+            stats.of(DialOutcome::Completed),
+            stats.of(DialOutcome::Busy),
+            stats.total_duration_secs
+        ),
+        (2, 1, 1, 30)
+    );
+}
+
+/// Statistics add every applied outcome's seconds once, whatever the batch: a lone outcome, an
+/// applied outcome beside a duplicate of it, several outcomes, an outcome of one second and one
+/// of none.
+pub async fn statistics_add_each_batchs_applied_seconds(store: Arc<dyn CampaignStore>) {
+    let id = scheduled(&*store, 5, concurrency(5)).await;
+    let fence = lease(&*store, id).await;
+    let calls = store.claim_due(id, fence, now(), 10).await.unwrap().calls;
+    let outcome = |index: usize, outcome, duration_secs| Outcome {
+        contact: calls[index].contact_id,
+        attempt: calls[index].attempt,
+        result: CallResult {
+            outcome,
+            duration_secs,
+        },
+    };
+    let batches = [
+        vec![outcome(0, DialOutcome::Completed, 1)],
+        vec![
+            outcome(1, DialOutcome::Completed, 7),
+            outcome(1, DialOutcome::Completed, 7),
+        ],
+        vec![
+            outcome(2, DialOutcome::Voicemail, 5),
+            outcome(3, DialOutcome::Completed, 9),
+            outcome(4, DialOutcome::Busy, 0),
+        ],
+    ];
+    for batch in &batches {
+        store.record_outcomes(id, batch, now()).await.unwrap();
+    }
+    let stats = store.call_stats(&org("acme"), id).await.unwrap();
+    assert_eq!(
+        (
+            stats.calls(),
+            stats.of(DialOutcome::Completed),
+            stats.of(DialOutcome::Voicemail),
+            stats.of(DialOutcome::Busy),
+            stats.total_duration_secs
+        ),
+        (5, 3, 1, 1, 22)
+    );
+    let hours: Vec<(i64, u64)> = stats.by_hour.into_iter().collect();
+    assert_eq!(hours, [(unix_hour(now()), 5)]);
+}
+
+pub async fn failed_attempts_are_retried_after_the_delay(store: Arc<dyn CampaignStore>) {
+    let retry = SchedulePatch {
+        retry_failed: Some(true),
+        max_retry_attempts: Some(1),
+        retry_delay_minutes: Some(10),
+        ..concurrency(5)
+    };
+    let id = scheduled(&*store, 1, retry).await;
+    let fence = lease(&*store, id).await;
+    let call = store
+        .claim_due(id, fence, now(), 10)
+        .await
+        .unwrap()
+        .calls
+        .remove(0);
+    let busy = CallResult {
+        outcome: DialOutcome::Busy,
+        duration_secs: 0,
+    };
+    store
+        .record_outcome(id, call.contact_id, 1, busy, now())
+        .await
+        .unwrap();
+    let batch = store
+        .claim_due(id, fence, now() + Duration::minutes(9), 10)
+        .await
+        .unwrap();
+    assert!(batch.calls.is_empty());
+    assert_eq!(batch.wake_at, Some(now() + Duration::minutes(10)));
+    let retry = store
+        .claim_due(id, fence, now() + Duration::minutes(10), 10)
+        .await
+        .unwrap()
+        .calls
+        .remove(0);
+    assert_eq!((retry.contact_id, retry.attempt), (call.contact_id, 2));
+    store
+        .record_outcome(id, call.contact_id, 2, busy, now() + Duration::minutes(11))
+        .await
+        .unwrap();
+    let campaign = store.campaign(&org("acme"), id).await.unwrap();
+    assert_eq!(campaign.status, CampaignStatus::Completed);
+    assert_eq!(campaign.counters.of(ContactStatus::Failed), 1);
+    assert_eq!(campaign.counters.called, 1);
+}
+
+pub async fn a_claim_with_a_stale_fence_is_refused(store: Arc<dyn CampaignStore>) {
+    let id = scheduled(&*store, 3, concurrency(5)).await;
+    let short = std::time::Duration::from_millis(100);
+    let old = store
+        .acquire_lease(id, "node-a", short)
+        .await
+        .unwrap()
+        .unwrap();
+    // node-a stalls past its TTL; node-b takes the campaign.
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    let new = store
+        .acquire_lease(id, "node-b", short)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(new > old);
+    assert!(matches!(
+        store.claim_due(id, old, now(), 10).await,
+        Err(StoreError::StaleLease)
+    ));
+    let campaign = store.campaign(&org("acme"), id).await.unwrap();
+    assert_eq!(
+        campaign.counters.of(ContactStatus::InProgress),
+        0,
+        "the refused claim changed nothing"
+    );
+    assert_eq!(
+        store
+            .claim_due(id, new, now(), 10)
+            .await
+            .unwrap()
+            .calls
+            .len(),
+        3
+    );
+}
+
+pub async fn every_live_campaign_is_listed(store: Arc<dyn CampaignStore>) {
+    // More than Redis reads in one `SSCAN` page: the set is listed over several.
+    let mut ids = HashSet::new();
+    for _ in 0..1_100 {
+        ids.insert(scheduled(&*store, 1, concurrency(1)).await);
+    }
+    let listed = store.live_campaigns().await.unwrap();
+    assert_eq!(listed.len(), ids.len(), "each once");
+    assert_eq!(listed.into_iter().collect::<HashSet<_>>(), ids);
+}
+
+/// `active → completed` in the claim that finds no contact waiting and no call running (here,
+/// the last call ended `unknown` at its deadline): the claim script repeats
+/// `CampaignStatus::completes`, as the memory store's step calls it.
+pub async fn a_campaign_completes_in_the_claim_that_finds_nothing_left(
+    store: Arc<dyn CampaignStore>,
+) {
+    let id = scheduled(&*store, 1, concurrency(1)).await;
+    let fence = lease(&*store, id).await;
+    let first = store.claim_due(id, fence, now(), 10).await.unwrap();
+    assert_eq!((first.calls.len(), first.status), (1, CampaignStatus::Active));
+    let deadline = store
+        .claim_due(id, fence, now() + Duration::minutes(1), 10)
+        .await
+        .unwrap()
+        .wake_at
+        .expect("a wake at the call's deadline");
+    let last = store.claim_due(id, fence, deadline, 10).await.unwrap();
+    assert!(last.calls.is_empty());
+    assert_eq!(last.status, CampaignStatus::Completed);
+    assert_eq!((last.in_flight, last.wake_at), (0, None));
+    let campaign = store.campaign(&org("acme"), id).await.unwrap();
+    assert_eq!(campaign.status, CampaignStatus::Completed);
+    assert_eq!(campaign.completed_at, Some(deadline));
+    assert_eq!(campaign.counters.of(ContactStatus::Unknown), 1);
+}
+
+pub async fn calls_without_an_outcome_by_their_deadline_end_unknown(store: Arc<dyn CampaignStore>) {
+    let id = scheduled(&*store, 2, concurrency(1)).await;
+    let fence = lease(&*store, id).await;
+    let lost = store.claim_due(id, fence, now(), 10).await.unwrap();
+    assert_eq!(lost.calls.len(), 1);
+    // Nothing to claim while the call runs, but a wake at its deadline.
+    let waiting = store
+        .claim_due(id, fence, now() + Duration::minutes(1), 10)
+        .await
+        .unwrap();
+    assert!(waiting.calls.is_empty());
+    let deadline = waiting.wake_at.expect("a wake at the call's deadline");
+    assert!(
+        deadline > now() && deadline <= now() + Duration::days(1),
+        "{deadline}"
+    );
+    let after = store.claim_due(id, fence, deadline, 10).await.unwrap();
+    assert_eq!(
+        after.calls.len(),
+        1,
+        "the next contact is called, the lost one is not"
+    );
+    assert_ne!(after.calls[0].contact_id, lost.calls[0].contact_id);
+    let late = CallResult {
+        outcome: DialOutcome::Completed,
+        duration_secs: 1,
+    };
+    let recorded = store
+        .record_outcome(id, lost.calls[0].contact_id, 1, late, deadline)
+        .await
+        .unwrap();
+    assert_eq!(
+        recorded,
+        Recorded::Duplicate,
+        "an outcome after reconciliation changes nothing"
+    );
+    let campaign = store.campaign(&org("acme"), id).await.unwrap();
+    assert_eq!(campaign.counters.of(ContactStatus::Unknown), 1);
+    let unknown = store
+        .contacts(
+            &org("acme"),
+            id,
+            Some(ContactStatus::Unknown),
+            ALL,
+            deadline,
+        )
+        .await
+        .unwrap();
+    assert_eq!(unknown.items.len(), 1);
+    assert_eq!(unknown.items[0].id, lost.calls[0].contact_id);
+}
+
+pub async fn calls_in_flight_end_by_their_own_deadlines_earliest_first(
+    store: Arc<dyn CampaignStore>,
+) {
+    let id = scheduled(&*store, 2, concurrency(2)).await;
+    let fence = lease(&*store, id).await;
+    let first = store.claim_due(id, fence, now(), 1).await.unwrap();
+    let later = now() + Duration::minutes(10);
+    let second = store.claim_due(id, fence, later, 1).await.unwrap();
+    assert_eq!((first.calls.len(), second.calls.len()), (1, 1));
+    // Two calls in flight, claimed ten minutes apart: the wake is the earlier one's deadline.
+    let deadline = second.wake_at.expect("a wake at a call's deadline");
+    assert_eq!(
+        deadline,
+        now() + Duration::hours(1),
+        "the first call's deadline"
+    );
+    let after = store.claim_due(id, fence, deadline, 10).await.unwrap();
+    assert!(after.calls.is_empty(), "the lost call is not placed again");
+    assert_eq!(
+        after.in_flight, 1,
+        "only the first call passed its deadline"
+    );
+    assert_eq!(
+        after.wake_at,
+        Some(later + Duration::hours(1)),
+        "then a wake at the second call's deadline"
+    );
+    let completed = CallResult {
+        outcome: DialOutcome::Completed,
+        duration_secs: 1,
+    };
+    let mut recorded = Vec::new();
+    for call in [&first.calls[0], &second.calls[0]] {
+        recorded.push(
+            store
+                .record_outcome(id, call.contact_id, 1, completed, deadline)
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(
+        recorded[0],
+        Recorded::Duplicate,
+        "ended 'unknown' at its deadline"
+    );
+    assert!(
+        matches!(recorded[1], Recorded::Applied { .. }),
+        "{recorded:?}"
+    );
+}
+
+pub async fn a_released_claim_goes_back_to_the_queue(store: Arc<dyn CampaignStore>) {
+    let id = scheduled(&*store, 1, concurrency(1)).await;
+    let fence = lease(&*store, id).await;
+    let call = store
+        .claim_due(id, fence, now(), 10)
+        .await
+        .unwrap()
+        .calls
+        .remove(0);
+    store
+        .release_claim(id, call.contact_id, call.attempt)
+        .await
+        .unwrap();
+    let again = store
+        .claim_due(id, fence, now(), 10)
+        .await
+        .unwrap()
+        .calls
+        .remove(0);
+    assert_eq!((again.contact_id, again.attempt), (call.contact_id, 1));
+    assert_ne!(again.call_id, call.call_id);
+}
+
+/// Claims and outcomes of many campaigns at once (on one Redis, sent together in batches):
+/// each campaign gets its own contacts and counts, in order, as it would alone.
+async fn many_campaigns_claiming_at_once_each_get_their_own(store: Arc<dyn CampaignStore>) {
+    let mut campaigns = Vec::new();
+    for _ in 0..40 {
+        let id = scheduled(store.as_ref(), 3, concurrency(1)).await;
+        campaigns.push((id, lease(store.as_ref(), id).await));
+    }
+    let claim_all = |at: DateTime<Utc>| {
+        let claims = campaigns.iter().map(|&(id, fence)| {
+            let store = store.clone();
+            tokio::spawn(async move { (id, store.claim_due(id, fence, at, 1).await.unwrap()) })
+        });
+        futures_util::future::join_all(claims)
+    };
+    let mut first = Vec::new();
+    for claimed in claim_all(now()).await {
+        let (id, batch) = claimed.unwrap();
+        assert_eq!(batch.calls.len(), 1);
+        assert_eq!(batch.calls[0].campaign_id, id);
+        assert_eq!(batch.calls[0].phone.as_str(), "+15551000000");
+        assert_eq!((batch.status, batch.in_flight), (CampaignStatus::Active, 1));
+        first.push(batch.calls[0].clone());
+    }
+    let later = now() + Duration::minutes(1);
+    let records = first.iter().map(|call| {
+        let store = store.clone();
+        let (id, contact) = (call.campaign_id, call.contact_id);
+        tokio::spawn(async move {
+            let result = CallResult {
+                outcome: DialOutcome::Completed,
+                duration_secs: 7,
+            };
+            store.record_outcome(id, contact, 1, result, later).await
+        })
+    });
+    for recorded in futures_util::future::join_all(records).await {
+        assert!(matches!(
+            recorded.unwrap().unwrap(),
+            Recorded::Applied { in_flight: 0, .. }
+        ));
+    }
+    for claimed in claim_all(later).await {
+        let (id, batch) = claimed.unwrap();
+        assert_eq!(batch.calls.len(), 1);
+        assert_eq!(batch.calls[0].campaign_id, id);
+        assert_eq!(batch.calls[0].phone.as_str(), "+15551000001");
+    }
+    for &(id, _) in &campaigns {
+        let stats = store.call_stats(&org("acme"), id).await.unwrap();
+        assert_eq!((stats.calls(), stats.total_duration_secs), (1, 7));
+    }
+}
+
+on_every_backend!(
+    claims_respect_concurrency_and_activate,
+    nothing_is_claimed_from_a_paused_or_draft_campaign,
+    racing_claimers_never_claim_a_contact_twice,
+    a_claim_right_after_recording_answers_as_its_script_would,
+    an_outcome_reported_twice_counts_once,
+    an_outcome_twice_in_one_batch_counts_once,
+    statistics_add_each_batchs_applied_seconds,
+    failed_attempts_are_retried_after_the_delay,
+    a_claim_with_a_stale_fence_is_refused,
+    every_live_campaign_is_listed,
+    calls_without_an_outcome_by_their_deadline_end_unknown,
+    a_campaign_completes_in_the_claim_that_finds_nothing_left,
+    calls_in_flight_end_by_their_own_deadlines_earliest_first,
+    a_released_claim_goes_back_to_the_queue,
+    many_campaigns_claiming_at_once_each_get_their_own,
+);
+
+/// Redis only: each thread batches its own runs over its own connections, so a thread whose
+/// runtime stops with batches out (an arbiter of a node that is killed) strands nothing of
+/// another thread's: this thread's claims all come back.
+#[tokio::test]
+async fn a_thread_that_stops_mid_batch_strands_no_other_threads_runs() {
+    let store: Arc<dyn CampaignStore> = Arc::new(crate::helpers::redis_store());
+    let mut campaigns = Vec::new();
+    for _ in 0..40 {
+        let id = scheduled(&*store, 1, concurrency(1)).await;
+        campaigns.push((id, lease(&*store, id).await));
+    }
+    let ours = campaigns.split_off(20);
+    let other = store.clone();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            for (id, fence) in campaigns {
+                let store = other.clone();
+                tokio::spawn(async move { store.claim_due(id, fence, now(), 1).await });
+            }
+            // Their batches go out, and the runtime stops before the replies come.
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        });
+        runtime.shutdown_background();
+    })
+    .join()
+    .unwrap();
+    let claims = ours
+        .iter()
+        .map(|&(id, fence)| store.claim_due(id, fence, now(), 1));
+    let claimed = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        futures_util::future::join_all(claims),
+    )
+    .await
+    .expect("every claim of this thread came back");
+    for batch in claimed {
+        assert_eq!(batch.unwrap().calls.len(), 1);
+    }
+}
+
+/// Redis only: a caller on no runtime (a plain thread that polls the future itself) is served on
+/// the store's own runtime.
+#[test]
+fn a_caller_on_no_runtime_is_served_on_the_stores_own() {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    fn block_on<F: Future>(future: F) -> F::Output {
+        let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut context = std::task::Context::from_waker(&waker);
+        let mut future = std::pin::pin!(future);
+        let give_up = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
+                return output;
+            }
+            assert!(std::time::Instant::now() < give_up, "never answered");
+            std::thread::park_timeout(std::time::Duration::from_millis(100));
+        }
+    }
+    let store = crate::helpers::redis_store();
+    let acme = org("acme");
+    let (campaign, _) =
+        block_on(store.create_campaign(&acme, spec(concurrency(1)), contacts(3), now())).unwrap();
+    let read = block_on(store.campaign(&acme, campaign.id)).unwrap();
+    assert_eq!(read.counters.total, 3);
+}
+
+/// Redis only: claims sent together in one batch are still each a script of their own; one that
+/// fails (its in-flight set's key holds a string) fails alone, and the others are answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_that_fails_in_a_batch_fails_alone() {
+    let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
+    let store = Arc::new(crate::helpers::redis_store_at(&prefix));
+    let mut campaigns = Vec::new();
+    for _ in 0..40 {
+        let id = scheduled(&*store, 2, concurrency(1)).await;
+        campaigns.push((id, lease(&*store, id).await));
+    }
+    let broken = campaigns[20].0;
+    let client = ::redis::Client::open(crate::helpers::redis_url()).unwrap();
+    let mut con = client.get_multiplexed_async_connection().await.unwrap();
+    let () = ::redis::cmd("SET")
+        .arg(format!("{prefix}{{c:{broken}}}:inflight"))
+        .arg("not a sorted set")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    let claims = campaigns.iter().map(|&(id, fence)| {
+        let store = store.clone();
+        tokio::spawn(async move { (id, store.claim_due(id, fence, now(), 1).await) })
+    });
+    for claimed in futures_util::future::join_all(claims).await {
+        let (id, claimed) = claimed.unwrap();
+        if id == broken {
+            let error = claimed.unwrap_err().to_string();
+            assert!(error.contains("WRONGTYPE"), "{error}");
+        } else {
+            let batch = claimed.unwrap();
+            assert_eq!(batch.calls.len(), 1);
+            assert_eq!(batch.calls[0].campaign_id, id);
+        }
+    }
+}
