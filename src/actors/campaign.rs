@@ -8,23 +8,14 @@
 use std::sync::Arc;
 
 use actix::prelude::*;
-use futures_util::future::join_all;
 
-use super::{DialerPool, Directory};
-use crate::clock::Clock;
-use crate::cluster::LeaseBook;
-use crate::dialer::{CallReport, CarrierGate, DialError, OutcomeSink};
+use super::services::NodeServices;
+use super::step::{Meters, STORE_RETRY, Step, StepReport, Stepped};
+use crate::dialer::{CallReport, OutcomeSink};
 use crate::domain::{CampaignId, CampaignStatus, DialOutcome, OrgId, SchedulePatch};
 use crate::faults::{self, FaultPoint};
-use crate::store::{
-    CallResult, Campaign, CampaignEdit, CampaignStore, ClaimBatch, ClaimedCall, Control, Outcome,
-    Recorded, StoreError,
-};
-use crate::telemetry::{
-    CALLS_FINISHED, CALLS_IN_FLIGHT, CALLS_PLACED, CALLS_RECONCILED, CAMPAIGNS, CLAIM_BATCH,
-    CLAIM_LATENESS, DISPATCH_LATENESS, STORE_LATENCY,
-};
-use crate::webhooks::Webhooks;
+use crate::store::{Campaign, CampaignEdit, Control, Outcome, StoreError};
+use crate::telemetry::{CALLS_FINISHED, CAMPAIGNS, STORE_LATENCY};
 
 /// Claims what is due now and places it; replies when every claimed call is placed or released.
 #[derive(Debug, Message)]
@@ -65,262 +56,16 @@ pub struct RunOp {
     pub op: CampaignOp,
 }
 
-/// What one dispatch step needs, apart from the actor.
-struct Step {
-    id: CampaignId,
-    store: Arc<dyn CampaignStore>,
-    dialers: Arc<DialerPool>,
-    gate: Arc<CarrierGate>,
-    webhooks: Arc<Webhooks>,
-    sink: OutcomeSink,
-    clock: Arc<dyn Clock>,
-    now: chrono::DateTime<chrono::Utc>,
-    /// The instant the timer that started this step was set for: what it claims was due then.
-    due: Option<chrono::DateTime<chrono::Utc>>,
-    limit: u32,
-    leases: Arc<LeaseBook>,
-    /// Turns at the store work, shared by the node's steps.
-    turns: Arc<tokio::sync::Semaphore>,
-    /// The node is shutting down: record outcomes, claim nothing.
-    draining: bool,
-    meters: Arc<Meters>,
-}
-
-/// The dispatch path's metrics, registered once an actor: a metric named in a macro is looked
-/// up in the recorder's registry at every use (≈ 4 % of the node's CPU at 10 000 calls/s).
-struct Meters {
-    claim_latency: metrics::Histogram,
-    record_latency: metrics::Histogram,
-    claim_lateness: metrics::Histogram,
-    claim_batch: metrics::Histogram,
-    dispatch_lateness: metrics::Histogram,
-    calls_placed: metrics::Counter,
-    in_flight: metrics::Gauge,
-}
-
-impl std::fmt::Debug for Meters {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Meters").finish_non_exhaustive()
-    }
-}
-
-impl Meters {
-    fn new() -> Self {
-        Self {
-            claim_latency: metrics::histogram!(STORE_LATENCY, "op" => "claim"),
-            record_latency: metrics::histogram!(STORE_LATENCY, "op" => "record"),
-            claim_lateness: metrics::histogram!(CLAIM_LATENESS),
-            claim_batch: metrics::histogram!(CLAIM_BATCH),
-            dispatch_lateness: metrics::histogram!(DISPATCH_LATENESS),
-            calls_placed: metrics::counter!(CALLS_PLACED),
-            in_flight: metrics::gauge!(CALLS_IN_FLIGHT),
-        }
-    }
-}
-
-/// What a claim step came to.
-enum Stepped {
-    Claimed(ClaimBatch),
-    /// Nothing claimed: the node is draining.
-    Draining,
-    /// Nothing claimed: another node holds the campaign's lease.
-    NotOwner,
-    /// What was claimed went back to the queue: the lease neared its end during the claim. The
-    /// next step renews it, or finds another node holding it.
-    LeaseUnsure,
-    /// The carrier limit let nothing through; ask again after this long.
-    Throttled(std::time::Duration),
-}
-
-/// What a dispatch step reports to its actor.
-struct StepReport {
-    result: Result<Stepped, StoreError>,
-    /// Outcomes the store did not take (it failed): recorded at the next step.
-    unrecorded: Vec<Outcome>,
-    /// Outcomes applied, with the campaign's status and calls in flight after each.
-    recorded: Vec<(Outcome, CampaignStatus, u32)>,
-    /// Calls requested from the provider in this step, and those it rejected.
-    placed: Vec<ClaimedCall>,
-    rejected: Vec<(ClaimedCall, String)>,
-}
-
-impl Step {
-    /// Claims what is due and places it: every claimed call is requested from the provider,
-    /// failed for good (rejected) or released back to the queue before this returns. The step's
-    /// `turn` at the store is given back once the claim is made.
-    async fn claim_and_place(
-        &self,
-        turn: Option<tokio::sync::SemaphorePermit<'_>>,
-        placed: &mut Vec<ClaimedCall>,
-        rejected: &mut Vec<(ClaimedCall, String)>,
-    ) -> Result<Stepped, StoreError> {
-        let Self { id, store, now, .. } = self;
-        let (id, now) = (*id, *now);
-        if self.draining {
-            return Ok(Stepped::Draining);
-        }
-        // The lease this node holds on the campaign, or a new one if it is free.
-        let Some(fence) = self.leases.fence(id).await? else {
-            return Ok(Stepped::NotOwner);
-        };
-        if self.leases.take_newly_taken(id)
-            && let Err(error) = self.reconcile().await
-        {
-            self.leases.mark_newly_taken(id);
-            return Err(error);
-        }
-        let admission = self.gate.admit(id, self.limit).await;
-        if admission.granted == 0 {
-            let retry_in = admission.retry_in.unwrap_or(STORE_RETRY);
-            return Ok(Stepped::Throttled(retry_in));
-        }
-        let started = std::time::Instant::now();
-        let batch = store.claim_due(id, fence, now, admission.granted).await?;
-        if !batch.calls.is_empty() {
-            faults::hit(FaultPoint::AfterClaim, Some(id));
-        }
-        // Placing calls is the dialers' work: another step may go to the store meanwhile.
-        drop(turn);
-        self.meters.claim_latency.record(started.elapsed());
-        if let Some(due) = self.due.filter(|_| !batch.calls.is_empty()) {
-            let late = (self.clock.now() - due).to_std().unwrap_or_default();
-            self.meters
-                .claim_lateness
-                .record_many(late, batch.calls.len());
-        }
-        self.gate
-            .refund(admission.granted - batch.calls.len() as u32);
-        if batch.calls.is_empty() {
-            return Ok(Stepped::Claimed(batch));
-        }
-        self.meters.claim_batch.record(batch.calls.len() as f64);
-        if !self.leases.safe(id) {
-            // The lease neared its end while the claim ran (a stalled process, a slow store):
-            // another node may own the campaign now, so nothing claimed here is placed.
-            tracing::warn!(campaign = %id, "lease near its end, claimed calls released");
-            let releases = batch
-                .calls
-                .iter()
-                .map(|call| store.release_claim(id, call.contact_id, call.attempt));
-            for result in join_all(releases).await {
-                result?;
-            }
-            return Ok(Stepped::LeaseUnsure);
-        }
-        let results = self
-            .dialers
-            .place_all(batch.calls.clone(), self.sink.clone())
-            .await;
-        let mut settle = Vec::new();
-        for (call, result) in batch.calls.iter().zip(results) {
-            match result {
-                Ok(()) => placed.push(call.clone()),
-                Err(DialError::Rejected(reason)) => {
-                    tracing::info!(campaign = %id, %reason, "call rejected by the provider");
-                    let failed = CallResult {
-                        outcome: DialOutcome::Failed,
-                        duration_secs: 0,
-                    };
-                    let record =
-                        store.record_outcome(id, call.contact_id, call.attempt, failed, now);
-                    settle.push(Box::pin(async move { record.await.map(drop) })
-                        as futures_util::future::BoxFuture<'_, _>);
-                    rejected.push((call.clone(), reason));
-                }
-                Err(DialError::Unavailable(reason)) => {
-                    tracing::warn!(campaign = %id, %reason, "call not placed, released");
-                    settle.push(Box::pin(store.release_claim(
-                        id,
-                        call.contact_id,
-                        call.attempt,
-                    )));
-                }
-            }
-        }
-        for result in join_all(settle).await {
-            result?;
-        }
-        Ok(Stepped::Claimed(batch))
-    }
-
-    /// Asks the provider again about the calls in flight placed under an earlier lease (by a
-    /// node that died, or an actor that panicked), before their deadline: each is re-sent under
-    /// its own idempotency key, the provider places nothing new and answers with the outcome
-    /// once the call has ended. So a takeover does not wait an hour of deadline for them.
-    async fn reconcile(&self) -> Result<(), StoreError> {
-        let calls = self.store.calls_in_flight(self.id, self.now).await?;
-        if calls.is_empty() {
-            return Ok(());
-        }
-        tracing::info!(campaign = %self.id, n_calls = calls.len(), "reconciling calls in flight");
-        metrics::counter!(CALLS_RECONCILED).increment(calls.len() as u64);
-        self.dialers.reconcile_all(calls, self.sink.clone()).await;
-        Ok(())
-    }
-
-    /// Records the outcomes that arrived, then claims and places.
-    async fn run(self, outcomes: Vec<Outcome>) -> StepReport {
-        let mut report = StepReport {
-            result: Err(StoreError::NotFound),
-            unrecorded: Vec::new(),
-            recorded: Vec::new(),
-            placed: Vec::new(),
-            rejected: Vec::new(),
-        };
-        // (Never closed: a step goes on without a turn rather than not at all.)
-        let turn = self.turns.acquire().await.ok();
-        // Outcomes first, in one store step: they free call slots for the claim. If the
-        // store fails, they are kept for the next step (recording is idempotent per attempt).
-        if !outcomes.is_empty() {
-            let started = std::time::Instant::now();
-            match self
-                .store
-                .record_outcomes(self.id, &outcomes, self.now)
-                .await
-            {
-                Ok(recorded) => {
-                    faults::hit(FaultPoint::AfterRecord, Some(self.id));
-                    self.meters.record_latency.record(started.elapsed());
-                    report.recorded = outcomes
-                        .iter()
-                        .zip(recorded)
-                        .filter_map(|(outcome, recorded)| match recorded {
-                            Recorded::Applied { status, in_flight } => {
-                                Some((*outcome, status, in_flight))
-                            }
-                            Recorded::Duplicate => None,
-                        })
-                        .collect();
-                }
-                Err(StoreError::NotFound) => {}
-                Err(error) => {
-                    report.result = Err(error);
-                    report.unrecorded = outcomes;
-                    return report;
-                }
-            }
-        }
-        let (mut placed, mut rejected) = (Vec::new(), Vec::new());
-        // Boxed: a step waiting for its turn, or for its record, holds its claim's future
-        // (most of a step's size) only once it gets there.
-        report.result = Box::pin(self.claim_and_place(turn, &mut placed, &mut rejected)).await;
-        // The events the step's store steps wrote (a rejected call's among them) go on to the
-        // organisation's outbox now; what the store does not take waits for the next step.
-        if let Ok(Stepped::Claimed(batch)) = &mut report.result
-            && (batch.events > 0 || !rejected.is_empty())
-        {
-            match self.webhooks.relay(&batch.org, self.id, self.now).await {
-                Ok(left) => batch.events = left,
-                Err(error) => {
-                    tracing::warn!(campaign = %self.id, %error, "webhook events not relayed yet");
-                    batch.events = batch.events.max(1);
-                }
-            }
-        }
-        report.placed = placed;
-        report.rejected = rejected;
-        report
-    }
+/// What only the node's directory can act on, as a campaign actor tells it: the directory
+/// implements it, so that the actor knows nothing of how the node routes.
+pub(super) trait Routes: std::fmt::Debug + Send + Sync + 'static {
+    /// Routes a call's outcome to the actor of its campaign now (a call may outlive the actor
+    /// that placed it: a handover, a retired actor).
+    fn report(&self, report: CallReport);
+    /// Tells the node dispatching `id`, if it is another one, that outcomes were recorded here.
+    fn wake_owner(&self, id: CampaignId);
+    /// The actor of `id` stopped (after a panic of one of its steps, when `panicked`).
+    fn stopped(&self, id: CampaignId, actor: &Addr<CampaignActor>, panicked: bool);
 }
 
 /// Whether a dispatch step may stop an actor that has nothing left to do.
@@ -329,10 +74,6 @@ enum Retire {
     WhenIdle,
     Never,
 }
-
-/// How long to wait before trying again after the store failed. Real time, not the campaign
-/// clock: it paces retries against an outage, not calls.
-const STORE_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// How soon a step that left webhook events to relay tries again.
 const RELAY_RETRY: std::time::Duration = std::time::Duration::from_millis(100);
@@ -344,13 +85,8 @@ const LEASE_RETRY: std::time::Duration = std::time::Duration::from_millis(50);
 #[derive(Debug)]
 pub struct CampaignActor {
     id: CampaignId,
-    store: Arc<dyn CampaignStore>,
-    clock: Arc<dyn Clock>,
-    dialers: Arc<DialerPool>,
-    gate: Arc<CarrierGate>,
-    webhooks: Arc<Webhooks>,
-    directory: Directory,
-    claim_limit: u32,
+    services: Arc<NodeServices>,
+    routes: Arc<dyn Routes>,
     timer: Option<SpawnHandle>,
     /// The instant the timer that fired was set for, until the step it started takes it.
     woke_for: Option<chrono::DateTime<chrono::Utc>>,
@@ -366,16 +102,15 @@ pub struct CampaignActor {
 }
 
 impl CampaignActor {
-    pub fn new(id: CampaignId, directory: Directory) -> Self {
+    pub(super) fn new(
+        id: CampaignId,
+        services: Arc<NodeServices>,
+        routes: Arc<dyn Routes>,
+    ) -> Self {
         Self {
             id,
-            store: directory.store(),
-            clock: directory.clock(),
-            dialers: directory.dialers(),
-            gate: directory.gate(),
-            webhooks: directory.webhooks(),
-            claim_limit: directory.claim_limit(),
-            directory,
+            services,
+            routes,
             timer: None,
             woke_for: None,
             sink: None,
@@ -397,21 +132,14 @@ impl CampaignActor {
         self.dispatch_queued = false;
         let step = Step {
             id: self.id,
-            store: self.store.clone(),
-            dialers: self.dialers.clone(),
-            gate: self.gate.clone(),
-            webhooks: self.webhooks.clone(),
+            services: self.services.clone(),
             sink: self
                 .sink
                 .clone()
                 .expect("the sink is set when the actor starts"),
-            clock: self.clock.clone(),
-            now: self.clock.now(),
+            now: self.services.clock.now(),
             due: self.woke_for.take(),
-            limit: self.claim_limit,
-            leases: self.directory.leases(),
-            turns: self.directory.turns(),
-            draining: self.directory.is_draining(),
+            draining: self.services.is_draining(),
             meters: self.meters.clone(),
         };
         let outcomes = std::mem::take(&mut self.outcomes);
@@ -426,7 +154,7 @@ impl CampaignActor {
                 if matches!(report.result, Ok(Stepped::NotOwner)) && asked {
                     // Something happened here to a campaign another node dispatches (outcomes
                     // recorded, contacts added): that node looks at it now, not at its next timer.
-                    actor.directory.wake_owner(actor.id);
+                    actor.routes.wake_owner(actor.id);
                 }
                 actor.after_dispatch(report.result, retire, ctx);
             })
@@ -493,7 +221,7 @@ impl CampaignActor {
                     if batch.status.is_terminal() {
                         // Finished: no node needs to look at it again (its claim could not drop
                         // it while events waited to be relayed).
-                        let (store, id) = (self.store.clone(), self.id);
+                        let (store, id) = (self.services.store.clone(), self.id);
                         actix_rt::spawn(async move {
                             if let Err(error) = store.unlist(id).await {
                                 tracing::warn!(campaign = %id, %error, "finished campaign not unlisted");
@@ -529,7 +257,7 @@ impl CampaignActor {
             Err(StoreError::NotFound) => ctx.stop(),
             Err(StoreError::StaleLease) => {
                 tracing::info!(campaign = %self.id, "lease taken over, dispatcher stops");
-                self.directory.leases().forget(self.id);
+                self.services.leases.forget(self.id);
                 ctx.stop();
             }
             Err(error) => {
@@ -557,10 +285,12 @@ impl CampaignActor {
             ctx.cancel_future(timer);
         }
         if let Some(wake_at) = wake_at {
-            let sleep = self.clock.sleep_until(wake_at).into_actor(self);
+            let sleep = self.services.clock.sleep_until(wake_at).into_actor(self);
             self.timer = Some(ctx.spawn(sleep.map(move |(), actor, ctx| {
                 actor.timer = None;
-                let lateness = (actor.clock.now() - wake_at).to_std().unwrap_or_default();
+                let lateness = (actor.services.clock.now() - wake_at)
+                    .to_std()
+                    .unwrap_or_default();
                 actor.meters.dispatch_lateness.record(lateness);
                 actor.woke_for = Some(wake_at);
                 let step = actor.dispatch(Retire::WhenIdle);
@@ -576,10 +306,10 @@ impl Actor for CampaignActor {
     fn started(&mut self, ctx: &mut Context<Self>) {
         // Outcomes go through the directory, not to this actor's address: a call may outlive
         // its actor (a handover, a retired actor), and its outcome must still be recorded.
-        let directory = self.directory.clone();
-        let leases = self.directory.leases();
+        let routes = self.routes.clone();
+        let leases = self.services.leases.clone();
         self.sink = Some(
-            OutcomeSink::new(move |report| directory.report(report))
+            OutcomeSink::new(move |report| routes.report(report))
                 .with_permit(move |id| leases.safe(id)),
         );
         // Never retire here: the message that made the directory start this actor is queued.
@@ -595,10 +325,8 @@ impl Actor for CampaignActor {
             metrics::gauge!(CAMPAIGNS, "status" => status.as_str()).decrement(1.0);
         }
         self.meters.in_flight.decrement(f64::from(self.in_flight));
-        self.directory.forget(self.id, &ctx.address());
-        if crate::telemetry::take_panicked() {
-            self.directory.recover(self.id);
-        }
+        let panicked = crate::telemetry::take_panicked();
+        self.routes.stopped(self.id, &ctx.address(), panicked);
     }
 }
 
@@ -650,7 +378,11 @@ impl Handler<RunOp> for CampaignActor {
     type Result = AtomicResponse<Self, OpResult>;
 
     fn handle(&mut self, RunOp { org, op }: RunOp, _ctx: &mut Context<Self>) -> Self::Result {
-        let (id, store, now) = (self.id, self.store.clone(), self.clock.now());
+        let (id, store, now) = (
+            self.id,
+            self.services.store.clone(),
+            self.services.clock.now(),
+        );
         let run = async move {
             let started = std::time::Instant::now();
             let result = match op {

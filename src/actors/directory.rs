@@ -11,7 +11,10 @@ use futures_util::future::join_all;
 use parking_lot::Mutex;
 use rand::seq::SliceRandom;
 
-use super::campaign::{CallFinished, CampaignOp, Dispatch, HandOver, LeaseLost, OpResult, RunOp};
+use super::campaign::{
+    CallFinished, CampaignOp, Dispatch, HandOver, LeaseLost, OpResult, Routes, RunOp,
+};
+use super::services::NodeServices;
 use super::{CampaignActor, DialerPool};
 use crate::clock::Clock;
 use crate::cluster::{ControlBus, LeaseBook, Note};
@@ -29,25 +32,16 @@ pub struct Directory {
 
 #[derive(Debug)]
 struct Inner {
-    store: Arc<dyn CampaignStore>,
-    clock: Arc<dyn Clock>,
-    dialers: Arc<DialerPool>,
-    gate: Arc<CarrierGate>,
-    webhooks: Arc<Webhooks>,
+    /// What the actors work with (the directory's own work uses them too).
+    services: Arc<NodeServices>,
     /// One arbiter (thread) per core: actors started from one place would share one thread.
     arbiters: Vec<Arbiter>,
     next_arbiter: AtomicUsize,
-    claim_limit: u32,
-    /// Turns of the dispatch steps at their store work (see [`STEPS_AT_ONCE`]).
-    turns: Arc<tokio::sync::Semaphore>,
     /// This node's name in leases.
     node_id: String,
-    leases: Arc<LeaseBook>,
     /// Notes to and from the other nodes.
     bus: Arc<ControlBus>,
     live: Mutex<HashMap<CampaignId, Addr<CampaignActor>>>,
-    /// Shutting down: actors record outcomes but claim nothing.
-    draining: AtomicBool,
     /// Stopped: the keeper renews nothing more.
     stopped: AtomicBool,
     /// Campaigns whose actor panicked lately: how many times, and when last.
@@ -60,6 +54,28 @@ struct Inner {
 const CRASHES_BEFORE_GIVING_UP: u32 = 3;
 /// How long a panic counts against its campaign.
 const CRASH_MEMORY: std::time::Duration = std::time::Duration::from_secs(600);
+
+impl Routes for Directory {
+    fn report(&self, report: CallReport) {
+        Directory::report(self, report);
+    }
+
+    fn wake_owner(&self, id: CampaignId) {
+        let bus = self.inner.bus.clone();
+        actix_rt::spawn(async move {
+            if let Err(error) = bus.wake(id).await {
+                tracing::warn!(campaign = %id, %error, "owner not woken");
+            }
+        });
+    }
+
+    fn stopped(&self, id: CampaignId, actor: &Addr<CampaignActor>, panicked: bool) {
+        self.forget(id, actor);
+        if panicked {
+            self.recover(id);
+        }
+    }
+}
 
 impl Drop for Inner {
     fn drop(&mut self) {
@@ -147,62 +163,33 @@ impl Directory {
             store.clone(),
             leases.owner(),
         ));
+        let services = Arc::new(NodeServices {
+            store,
+            clock,
+            dialers,
+            gate,
+            webhooks,
+            leases,
+            turns: tokio::sync::Semaphore::new(STEPS_AT_ONCE),
+            claim_limit: options.claim_limit.max(1),
+            draining: AtomicBool::new(false),
+        });
         Self {
             inner: Arc::new(Inner {
-                store,
-                clock,
-                dialers,
-                gate,
-                webhooks,
+                services,
                 arbiters,
                 next_arbiter: AtomicUsize::new(0),
-                claim_limit: options.claim_limit.max(1),
-                turns: Arc::new(tokio::sync::Semaphore::new(STEPS_AT_ONCE)),
-                leases,
                 bus,
                 node_id,
                 live: Mutex::new(HashMap::new()),
-                draining: AtomicBool::new(false),
                 stopped: AtomicBool::new(false),
                 crashes: Mutex::new(HashMap::new()),
             }),
         }
     }
 
-    pub(super) fn store(&self) -> Arc<dyn CampaignStore> {
-        self.inner.store.clone()
-    }
-
-    pub(super) fn clock(&self) -> Arc<dyn Clock> {
-        self.inner.clock.clone()
-    }
-
-    pub(super) fn dialers(&self) -> Arc<DialerPool> {
-        self.inner.dialers.clone()
-    }
-
-    pub(super) fn gate(&self) -> Arc<CarrierGate> {
-        self.inner.gate.clone()
-    }
-
-    pub(super) fn webhooks(&self) -> Arc<Webhooks> {
-        self.inner.webhooks.clone()
-    }
-
     pub fn node_id(&self) -> &str {
         &self.inner.node_id
-    }
-
-    pub(super) fn leases(&self) -> Arc<LeaseBook> {
-        self.inner.leases.clone()
-    }
-
-    pub(super) fn claim_limit(&self) -> u32 {
-        self.inner.claim_limit
-    }
-
-    pub(super) fn turns(&self) -> Arc<tokio::sync::Semaphore> {
-        self.inner.turns.clone()
     }
 
     /// The actor of `id`, started if it is not running.
@@ -213,20 +200,22 @@ impl Directory {
         }
         let index = self.inner.next_arbiter.fetch_add(1, Ordering::Relaxed);
         let arbiter = self.inner.arbiters[index % self.inner.arbiters.len()].handle();
-        let directory = self.clone();
-        let address =
-            CampaignActor::start_in_arbiter(&arbiter, move |_| CampaignActor::new(id, directory));
+        let services = self.inner.services.clone();
+        let routes: Arc<dyn Routes> = Arc::new(self.clone());
+        let address = CampaignActor::start_in_arbiter(&arbiter, move |_| {
+            CampaignActor::new(id, services, routes)
+        });
         live.insert(id, address.clone());
         address
     }
 
     /// Called by an actor that stopped: forgets it unless a newer one took its place, and gives
     /// its lease up so that another node can take the campaign at once.
-    pub(super) fn forget(&self, id: CampaignId, address: &Addr<CampaignActor>) {
+    fn forget(&self, id: CampaignId, address: &Addr<CampaignActor>) {
         let mut live = self.inner.live.lock();
         if live.get(&id) == Some(address) {
             live.remove(&id);
-            let leases = self.inner.leases.clone();
+            let leases = self.inner.services.leases.clone();
             actix_rt::spawn(async move { leases.release(id).await });
         }
     }
@@ -235,7 +224,7 @@ impl Directory {
     /// released): counted, then, after a pause that grows with each panic, the campaign gets a
     /// new actor; after [`CRASHES_BEFORE_GIVING_UP`] panics this node leaves it alone for two
     /// TTLs instead, so that another node takes it.
-    pub(super) fn recover(&self, id: CampaignId) {
+    fn recover(&self, id: CampaignId) {
         if self.inner.stopped.load(Ordering::Relaxed) {
             return;
         }
@@ -261,7 +250,7 @@ impl Directory {
             }
         );
         if give_up {
-            self.inner.leases.cool(id);
+            self.inner.services.leases.cool(id);
             return;
         }
         let pause = std::time::Duration::from_millis(100 << (n_crashes - 1).min(8));
@@ -280,7 +269,7 @@ impl Directory {
     pub fn start_keeper(&self, mut stop: tokio::sync::watch::Receiver<bool>) {
         let directory = self.clone();
         actix_rt::spawn(async move {
-            let mut tick = tokio::time::interval(directory.inner.leases.renew_every());
+            let mut tick = tokio::time::interval(directory.inner.services.leases.renew_every());
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {
@@ -290,7 +279,7 @@ impl Directory {
                 if directory.inner.stopped.load(Ordering::Relaxed) {
                     return;
                 }
-                for id in directory.inner.leases.renew_all().await {
+                for id in directory.inner.services.leases.renew_all().await {
                     let actor = directory.inner.live.lock().get(&id).cloned();
                     if let Some(actor) = actor {
                         actor.do_send(LeaseLost);
@@ -311,7 +300,7 @@ impl Directory {
         // Do not start actors for campaigns that do not exist or belong to someone else; a live
         // actor's store step checks the organisation itself, so the read is skipped then.
         if !self.is_live(id) {
-            self.inner.store.campaign(org, id).await?;
+            self.inner.services.store.campaign(org, id).await?;
         }
         for _ in 0..SEND_ATTEMPTS {
             let message = RunOp {
@@ -322,8 +311,8 @@ impl Directory {
                 Ok(result) => {
                     let campaign = result?;
                     // Committed. If another node dispatches the campaign, it settles first.
-                    if !self.inner.leases.holds(id) {
-                        let poll = self.inner.leases.renew_every();
+                    if !self.inner.services.leases.holds(id) {
+                        let poll = self.inner.services.leases.renew_every();
                         self.inner.bus.settle(id, poll).await?;
                     }
                     return Ok(campaign);
@@ -332,7 +321,7 @@ impl Directory {
                     self.forget_disconnected(id);
                     // An actor stops at once when its campaign is gone (deleted since it was
                     // found live): that is a 404, not a dispatcher that does not answer.
-                    self.inner.store.campaign(org, id).await?;
+                    self.inner.services.store.campaign(org, id).await?;
                 }
             }
         }
@@ -356,16 +345,6 @@ impl Directory {
     /// campaign, which records it at its next step (a second report of an attempt is a no-op).
     pub fn report(&self, report: CallReport) {
         self.actor(report.campaign_id).do_send(CallFinished(report));
-    }
-
-    /// Tells the node dispatching `id`, if it is another one, that outcomes were recorded here.
-    pub(super) fn wake_owner(&self, id: CampaignId) {
-        let bus = self.inner.bus.clone();
-        actix_rt::spawn(async move {
-            if let Err(error) = bus.wake(id).await {
-                tracing::warn!(campaign = %id, %error, "owner not woken");
-            }
-        });
     }
 
     /// Listens to the notes of other nodes until the node stops: settles a campaign when asked
@@ -444,13 +423,14 @@ impl Directory {
     /// campaign when no other node is below its share, so nothing stays unowned. A node over
     /// its share by more than one, while another is below, hands a few campaigns over per tick.
     pub async fn balance(&self) -> Result<usize, StoreError> {
-        let leases = &self.inner.leases;
+        let leases = &self.inner.services.leases;
         let nodes = self
             .inner
+            .services
             .store
             .heartbeat(leases.owner(), leases.n_held(), leases.ttl())
             .await?;
-        let live = self.inner.store.live_campaigns().await?;
+        let live = self.inner.services.store.live_campaigns().await?;
         let target = live.len().div_ceil(nodes.len().max(1));
         let mine = leases.n_held();
         let others_below = nodes
@@ -460,7 +440,7 @@ impl Directory {
             .into_iter()
             .filter(|&id| !self.is_live(id) && !leases.holds(id) && !leases.cooling(id))
             .collect();
-        let mut free = self.inner.store.unleased(&candidates).await?;
+        let mut free = self.inner.services.store.unleased(&candidates).await?;
         let room = if others_below {
             target.saturating_sub(mine)
         } else {
@@ -500,8 +480,8 @@ impl Directory {
         join_all(actors.iter().map(|actor| actor.send(Dispatch))).await;
     }
 
-    pub(super) fn is_draining(&self) -> bool {
-        self.inner.draining.load(Ordering::Relaxed)
+    fn is_draining(&self) -> bool {
+        self.inner.services.is_draining()
     }
 
     /// Graceful shutdown: no campaign claims again, the actors stop as soon as the calls they
@@ -509,7 +489,7 @@ impl Directory {
     /// Returns how many actors were still waiting for outcomes then (their calls stay in flight
     /// in the store; an outcome reaching another node is recorded there, else at the deadline).
     pub async fn drain(&self, patience: std::time::Duration) -> usize {
-        self.inner.draining.store(true, Ordering::Relaxed);
+        self.inner.services.start_draining();
         self.dispatch_all().await;
         let give_up = tokio::time::Instant::now() + patience;
         while self.n_live() > 0 && tokio::time::Instant::now() < give_up {
@@ -518,7 +498,7 @@ impl Directory {
         // Every lease goes, so that the other nodes take the campaigns at their next tick
         // rather than after the TTL (calls still in flight report to whichever node they reach).
         self.inner.stopped.store(true, Ordering::Relaxed);
-        self.inner.leases.release_all().await;
+        self.inner.services.leases.release_all().await;
         self.n_live()
     }
 

@@ -79,7 +79,7 @@ pub enum Recorded {
 
 /// The dispatch steps of a campaign. The claim checks status, window, working day, daily cap,
 /// spacing and concurrency at once and moves due contacts to in-flight, so a pause committed
-/// by [`super::Campaigns::control`] stops every later claim, whichever caller raced it.
+/// by `Campaigns::control` stops every later claim, whichever caller raced it.
 #[async_trait]
 pub trait Dispatch: Send + Sync + std::fmt::Debug + 'static {
     /// Moves up to `limit` due contacts to in-flight, if the campaign's rules allow it now and

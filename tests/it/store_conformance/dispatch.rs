@@ -407,7 +407,10 @@ pub async fn a_campaign_completes_in_the_claim_that_finds_nothing_left(
     let id = scheduled(&*store, 1, concurrency(1)).await;
     let fence = lease(&*store, id).await;
     let first = store.claim_due(id, fence, now(), 10).await.unwrap();
-    assert_eq!((first.calls.len(), first.status), (1, CampaignStatus::Active));
+    assert_eq!(
+        (first.calls.len(), first.status),
+        (1, CampaignStatus::Active)
+    );
     let deadline = store
         .claim_due(id, fence, now() + Duration::minutes(1), 10)
         .await

@@ -1,0 +1,284 @@
+//! One dispatch step of a campaign: record the outcomes that arrived, claim what is due, place
+//! every claimed call (or release it), and relay the events the store steps wrote. The actor
+//! runs one at a time and keeps what it reports.
+
+use std::sync::Arc;
+
+use futures_util::future::join_all;
+
+use super::services::NodeServices;
+use crate::dialer::{DialError, OutcomeSink};
+use crate::domain::{CampaignId, CampaignStatus, DialOutcome};
+use crate::faults::{self, FaultPoint};
+use crate::store::{CallResult, ClaimBatch, ClaimedCall, Outcome, Recorded, StoreError};
+use crate::telemetry::{
+    CALLS_IN_FLIGHT, CALLS_PLACED, CALLS_RECONCILED, CLAIM_BATCH, CLAIM_LATENESS,
+    DISPATCH_LATENESS, STORE_LATENCY,
+};
+
+/// How long to wait before trying again after the store failed. Real time, not the campaign
+/// clock: it paces retries against an outage, not calls.
+pub(super) const STORE_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// What one dispatch step needs, apart from the actor.
+pub(super) struct Step {
+    pub(super) id: CampaignId,
+    pub(super) services: Arc<NodeServices>,
+    pub(super) sink: OutcomeSink,
+    pub(super) now: chrono::DateTime<chrono::Utc>,
+    /// The instant the timer that started this step was set for: what it claims was due then.
+    pub(super) due: Option<chrono::DateTime<chrono::Utc>>,
+    /// The node is shutting down: record outcomes, claim nothing.
+    pub(super) draining: bool,
+    pub(super) meters: Arc<Meters>,
+}
+
+/// The dispatch path's metrics, registered once an actor: a metric named in a macro is looked
+/// up in the recorder's registry at every use (≈ 4 % of the node's CPU at 10 000 calls/s).
+pub(super) struct Meters {
+    pub(super) claim_latency: metrics::Histogram,
+    pub(super) record_latency: metrics::Histogram,
+    pub(super) claim_lateness: metrics::Histogram,
+    pub(super) claim_batch: metrics::Histogram,
+    pub(super) dispatch_lateness: metrics::Histogram,
+    pub(super) calls_placed: metrics::Counter,
+    pub(super) in_flight: metrics::Gauge,
+}
+
+impl std::fmt::Debug for Meters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Meters").finish_non_exhaustive()
+    }
+}
+
+impl Meters {
+    pub(super) fn new() -> Self {
+        Self {
+            claim_latency: metrics::histogram!(STORE_LATENCY, "op" => "claim"),
+            record_latency: metrics::histogram!(STORE_LATENCY, "op" => "record"),
+            claim_lateness: metrics::histogram!(CLAIM_LATENESS),
+            claim_batch: metrics::histogram!(CLAIM_BATCH),
+            dispatch_lateness: metrics::histogram!(DISPATCH_LATENESS),
+            calls_placed: metrics::counter!(CALLS_PLACED),
+            in_flight: metrics::gauge!(CALLS_IN_FLIGHT),
+        }
+    }
+}
+
+/// What a claim step came to.
+pub(super) enum Stepped {
+    Claimed(ClaimBatch),
+    /// Nothing claimed: the node is draining.
+    Draining,
+    /// Nothing claimed: another node holds the campaign's lease.
+    NotOwner,
+    /// What was claimed went back to the queue: the lease neared its end during the claim. The
+    /// next step renews it, or finds another node holding it.
+    LeaseUnsure,
+    /// The carrier limit let nothing through; ask again after this long.
+    Throttled(std::time::Duration),
+}
+
+/// What a dispatch step reports to its actor.
+pub(super) struct StepReport {
+    pub(super) result: Result<Stepped, StoreError>,
+    /// Outcomes the store did not take (it failed): recorded at the next step.
+    pub(super) unrecorded: Vec<Outcome>,
+    /// Outcomes applied, with the campaign's status and calls in flight after each.
+    pub(super) recorded: Vec<(Outcome, CampaignStatus, u32)>,
+    /// Calls requested from the provider in this step, and those it rejected.
+    pub(super) placed: Vec<ClaimedCall>,
+    pub(super) rejected: Vec<(ClaimedCall, String)>,
+}
+
+impl Step {
+    /// Claims what is due and places it: every claimed call is requested from the provider,
+    /// failed for good (rejected) or released back to the queue before this returns. The step's
+    /// `turn` at the store is given back once the claim is made.
+    async fn claim_and_place(
+        &self,
+        turn: Option<tokio::sync::SemaphorePermit<'_>>,
+        placed: &mut Vec<ClaimedCall>,
+        rejected: &mut Vec<(ClaimedCall, String)>,
+    ) -> Result<Stepped, StoreError> {
+        let Self { id, now, .. } = self;
+        let services = &*self.services;
+        let store = &services.store;
+        let (id, now) = (*id, *now);
+        if self.draining {
+            return Ok(Stepped::Draining);
+        }
+        // The lease this node holds on the campaign, or a new one if it is free.
+        let Some(fence) = services.leases.fence(id).await? else {
+            return Ok(Stepped::NotOwner);
+        };
+        if services.leases.take_newly_taken(id)
+            && let Err(error) = self.reconcile().await
+        {
+            services.leases.mark_newly_taken(id);
+            return Err(error);
+        }
+        let admission = services.gate.admit(id, services.claim_limit).await;
+        if admission.granted == 0 {
+            let retry_in = admission.retry_in.unwrap_or(STORE_RETRY);
+            return Ok(Stepped::Throttled(retry_in));
+        }
+        let started = std::time::Instant::now();
+        let batch = store.claim_due(id, fence, now, admission.granted).await?;
+        if !batch.calls.is_empty() {
+            faults::hit(FaultPoint::AfterClaim, Some(id));
+        }
+        // Placing calls is the dialers' work: another step may go to the store meanwhile.
+        drop(turn);
+        self.meters.claim_latency.record(started.elapsed());
+        if let Some(due) = self.due.filter(|_| !batch.calls.is_empty()) {
+            let late = (services.clock.now() - due).to_std().unwrap_or_default();
+            self.meters
+                .claim_lateness
+                .record_many(late, batch.calls.len());
+        }
+        services
+            .gate
+            .refund(admission.granted - batch.calls.len() as u32);
+        if batch.calls.is_empty() {
+            return Ok(Stepped::Claimed(batch));
+        }
+        self.meters.claim_batch.record(batch.calls.len() as f64);
+        if !services.leases.safe(id) {
+            // The lease neared its end while the claim ran (a stalled process, a slow store):
+            // another node may own the campaign now, so nothing claimed here is placed.
+            tracing::warn!(campaign = %id, "lease near its end, claimed calls released");
+            let releases = batch
+                .calls
+                .iter()
+                .map(|call| store.release_claim(id, call.contact_id, call.attempt));
+            for result in join_all(releases).await {
+                result?;
+            }
+            return Ok(Stepped::LeaseUnsure);
+        }
+        let results = services
+            .dialers
+            .place_all(batch.calls.clone(), self.sink.clone())
+            .await;
+        let mut settle = Vec::new();
+        for (call, result) in batch.calls.iter().zip(results) {
+            match result {
+                Ok(()) => placed.push(call.clone()),
+                Err(DialError::Rejected(reason)) => {
+                    tracing::info!(campaign = %id, %reason, "call rejected by the provider");
+                    let failed = CallResult {
+                        outcome: DialOutcome::Failed,
+                        duration_secs: 0,
+                    };
+                    let record =
+                        store.record_outcome(id, call.contact_id, call.attempt, failed, now);
+                    settle.push(Box::pin(async move { record.await.map(drop) })
+                        as futures_util::future::BoxFuture<'_, _>);
+                    rejected.push((call.clone(), reason));
+                }
+                Err(DialError::Unavailable(reason)) => {
+                    tracing::warn!(campaign = %id, %reason, "call not placed, released");
+                    settle.push(Box::pin(store.release_claim(
+                        id,
+                        call.contact_id,
+                        call.attempt,
+                    )));
+                }
+            }
+        }
+        for result in join_all(settle).await {
+            result?;
+        }
+        Ok(Stepped::Claimed(batch))
+    }
+
+    /// Asks the provider again about the calls in flight placed under an earlier lease (by a
+    /// node that died, or an actor that panicked), before their deadline: each is re-sent under
+    /// its own idempotency key, the provider places nothing new and answers with the outcome
+    /// once the call has ended. So a takeover does not wait an hour of deadline for them.
+    async fn reconcile(&self) -> Result<(), StoreError> {
+        let services = &*self.services;
+        let calls = services.store.calls_in_flight(self.id, self.now).await?;
+        if calls.is_empty() {
+            return Ok(());
+        }
+        tracing::info!(campaign = %self.id, n_calls = calls.len(), "reconciling calls in flight");
+        metrics::counter!(CALLS_RECONCILED).increment(calls.len() as u64);
+        services
+            .dialers
+            .reconcile_all(calls, self.sink.clone())
+            .await;
+        Ok(())
+    }
+
+    /// Records the outcomes that arrived, then claims and places.
+    pub(super) async fn run(self, outcomes: Vec<Outcome>) -> StepReport {
+        let mut report = StepReport {
+            result: Err(StoreError::NotFound),
+            unrecorded: Vec::new(),
+            recorded: Vec::new(),
+            placed: Vec::new(),
+            rejected: Vec::new(),
+        };
+        // (Never closed: a step goes on without a turn rather than not at all.)
+        let turn = self.services.turns.acquire().await.ok();
+        // Outcomes first, in one store step: they free call slots for the claim. If the
+        // store fails, they are kept for the next step (recording is idempotent per attempt).
+        if !outcomes.is_empty() {
+            let started = std::time::Instant::now();
+            match self
+                .services
+                .store
+                .record_outcomes(self.id, &outcomes, self.now)
+                .await
+            {
+                Ok(recorded) => {
+                    faults::hit(FaultPoint::AfterRecord, Some(self.id));
+                    self.meters.record_latency.record(started.elapsed());
+                    report.recorded = outcomes
+                        .iter()
+                        .zip(recorded)
+                        .filter_map(|(outcome, recorded)| match recorded {
+                            Recorded::Applied { status, in_flight } => {
+                                Some((*outcome, status, in_flight))
+                            }
+                            Recorded::Duplicate => None,
+                        })
+                        .collect();
+                }
+                Err(StoreError::NotFound) => {}
+                Err(error) => {
+                    report.result = Err(error);
+                    report.unrecorded = outcomes;
+                    return report;
+                }
+            }
+        }
+        let (mut placed, mut rejected) = (Vec::new(), Vec::new());
+        // Boxed: a step waiting for its turn, or for its record, holds its claim's future
+        // (most of a step's size) only once it gets there.
+        report.result = Box::pin(self.claim_and_place(turn, &mut placed, &mut rejected)).await;
+        // The events the step's store steps wrote (a rejected call's among them) go on to the
+        // organisation's outbox now; what the store does not take waits for the next step.
+        if let Ok(Stepped::Claimed(batch)) = &mut report.result
+            && (batch.events > 0 || !rejected.is_empty())
+        {
+            match self
+                .services
+                .webhooks
+                .relay(&batch.org, self.id, self.now)
+                .await
+            {
+                Ok(left) => batch.events = left,
+                Err(error) => {
+                    tracing::warn!(campaign = %self.id, %error, "webhook events not relayed yet");
+                    batch.events = batch.events.max(1);
+                }
+            }
+        }
+        report.placed = placed;
+        report.rejected = rejected;
+        report
+    }
+}
