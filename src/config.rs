@@ -13,6 +13,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 
 use serde::Deserialize;
 
+use crate::telemetry::LogFormat;
 use crate::webhooks::WebhookTarget;
 
 const DEFAULTS: &str = include_str!("../config/default.toml");
@@ -247,13 +248,6 @@ impl std::fmt::Debug for Settings {
 pub enum DialerKind {
     Simulated,
     Webhook,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    Text,
-    Json,
 }
 
 impl Settings {

@@ -8,8 +8,6 @@ use std::time::Duration;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
 
-use crate::config::LogFormat;
-
 /// Calls the provider accepted.
 pub const CALLS_PLACED: &str = "pacer_calls_placed_total";
 /// Outcomes recorded, by `outcome`.
@@ -92,6 +90,14 @@ fn hook_panics() {
             default(info);
         }));
     });
+}
+
+/// How log lines are written (`log_format` in the settings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 pub fn init(format: LogFormat) {

@@ -10,10 +10,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::envelope::respond;
+use super::envelope::{self, respond};
 use super::json::{BodyLimit, parse, read_body_within};
-#[allow(unused_imports, reason = "named only in the OpenAPI annotation")]
-use super::openapi::Data;
 use super::{ApiError, AppState};
 use crate::dialer::{CallReport, ReportedOutcome};
 use crate::domain::{CallId, DomainError};
@@ -58,7 +56,7 @@ pub struct CallEventInput {
         ("X-Pacer-Signature" = String, Header, description = "Hex HMAC-SHA256 of `{timestamp}.{call_id}.{raw body}`"),
     ),
     request_body = CallEventInput,
-    responses((status = 202, body = Data<EventAccepted>)))]
+    responses((status = 202, body = envelope::Data<EventAccepted>)))]
 async fn call_event(
     state: web::Data<AppState>,
     request: HttpRequest,

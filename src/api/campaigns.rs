@@ -7,16 +7,13 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::auth::Org;
-#[allow(unused_imports, reason = "types named only in the OpenAPI annotations")]
 use super::dto::{
     self, AddedView, AnalyticsView, BulkDeleteInput, BulkDeletedView, CampaignInput, CampaignView,
     ContactView, ContactsInput, DeletedView, RowError, ScheduleBody,
 };
-use super::envelope::{ok, page, respond};
+use super::envelope::{self, ok, page, respond};
 use super::idempotency;
 use super::json::{RawBody, ValidJson, parse_or_empty};
-#[allow(unused_imports, reason = "types named only in the OpenAPI annotations")]
-use super::openapi::{Data, Paged};
 use super::{ApiError, AppState};
 use crate::actors::CampaignOp;
 use crate::domain::{CampaignId, CampaignStatus, ContactStatus, DomainError, OrgId};
@@ -120,9 +117,9 @@ pub(super) fn query<T>(query: Result<web::Query<T>, actix_web::Error>) -> Result
 
 /// Creates a campaign in `draft`, with its first contacts.
 #[utoipa::path(post, path = "/api/public/v1/batch-calls", tag = "batch-calls",
-    request_body = CampaignInput,
+    request_body = dto::CampaignInput,
     params(("X-Idempotency-Key" = Option<String>, Header, description = "Replays the stored response of the same request for 24 h")),
-    responses((status = 201, body = Data<CampaignView>)))]
+    responses((status = 201, body = envelope::Data<dto::CampaignView>)))]
 async fn create(
     state: web::Data<AppState>,
     Org(org): Org,
@@ -144,7 +141,7 @@ async fn create(
 /// The organisation's campaigns, newest first.
 #[utoipa::path(get, path = "/api/public/v1/batch-calls", tag = "batch-calls",
     params(ListQuery),
-    responses((status = 200, body = Paged<CampaignView>)))]
+    responses((status = 200, body = envelope::Paged<dto::CampaignView>)))]
 async fn list(
     state: web::Data<AppState>,
     Org(org): Org,
@@ -165,7 +162,7 @@ async fn list(
 /// One campaign with its counters.
 #[utoipa::path(get, path = "/api/public/v1/batch-calls/{id}", tag = "batch-calls",
     params(("id" = String, Path, description = "The campaign id (a UUID; a `batch_` prefix is accepted)")),
-    responses((status = 200, body = Data<CampaignView>)))]
+    responses((status = 200, body = envelope::Data<dto::CampaignView>)))]
 async fn get(
     state: web::Data<AppState>,
     Org(org): Org,
@@ -188,8 +185,8 @@ async fn run(
 
 /// Edits a campaign that is not finished; every contact still waiting is redistributed.
 #[utoipa::path(patch, path = "/api/public/v1/batch-calls/{id}", tag = "batch-calls",
-    params(("id" = String, Path, description = "The campaign id (a UUID; a `batch_` prefix is accepted)")), request_body = CampaignInput,
-    responses((status = 200, body = Data<CampaignView>)))]
+    params(("id" = String, Path, description = "The campaign id (a UUID; a `batch_` prefix is accepted)")), request_body = dto::CampaignInput,
+    responses((status = 200, body = envelope::Data<dto::CampaignView>)))]
 async fn edit(
     state: web::Data<AppState>,
     Org(org): Org,
@@ -202,8 +199,8 @@ async fn edit(
 
 /// `draft → scheduled` (or `active` when the start has come).
 #[utoipa::path(post, path = "/api/public/v1/batch-calls/{id}/schedule", tag = "batch-calls",
-    params(("id" = String, Path, description = "The campaign id (a UUID; a `batch_` prefix is accepted)")), request_body(content = Option<ScheduleBody>, description = "Optional"),
-    responses((status = 200, body = Data<CampaignView>)))]
+    params(("id" = String, Path, description = "The campaign id (a UUID; a `batch_` prefix is accepted)")), request_body(content = Option<dto::ScheduleBody>, description = "Optional"),
+    responses((status = 200, body = envelope::Data<dto::CampaignView>)))]
 async fn schedule(
     state: web::Data<AppState>,
     Org(org): Org,
@@ -215,7 +212,7 @@ async fn schedule(
 
 /// Pauses: no new call is placed once this answers; calls already placed run to their end.
 #[utoipa::path(post, path = "/api/public/v1/batch-calls/{id}/pause", tag = "batch-calls",
-    params(("id" = String, Path, description = "The campaign id (a UUID; a `batch_` prefix is accepted)")), responses((status = 200, body = Data<CampaignView>)))]
+    params(("id" = String, Path, description = "The campaign id (a UUID; a `batch_` prefix is accepted)")), responses((status = 200, body = envelope::Data<dto::CampaignView>)))]
 async fn pause(
     state: web::Data<AppState>,
     org: Org,
@@ -226,7 +223,7 @@ async fn pause(
 
 /// Resumes: `scheduled` if the start is still ahead, else `active`; nothing pending is lost.
 #[utoipa::path(post, path = "/api/public/v1/batch-calls/{id}/resume", tag = "batch-calls",
-    params(("id" = String, Path, description = "The campaign id (a UUID; a `batch_` prefix is accepted)")), responses((status = 200, body = Data<CampaignView>)))]
+    params(("id" = String, Path, description = "The campaign id (a UUID; a `batch_` prefix is accepted)")), responses((status = 200, body = envelope::Data<dto::CampaignView>)))]
 async fn resume(
     state: web::Data<AppState>,
     org: Org,
@@ -237,7 +234,7 @@ async fn resume(
 
 /// Cancels: every waiting contact ends `cancelled`; calls in flight run to their end.
 #[utoipa::path(post, path = "/api/public/v1/batch-calls/{id}/cancel", tag = "batch-calls",
-    params(("id" = String, Path, description = "The campaign id (a UUID; a `batch_` prefix is accepted)")), responses((status = 200, body = Data<CampaignView>)))]
+    params(("id" = String, Path, description = "The campaign id (a UUID; a `batch_` prefix is accepted)")), responses((status = 200, body = envelope::Data<dto::CampaignView>)))]
 async fn cancel(
     state: web::Data<AppState>,
     org: Org,
@@ -259,8 +256,8 @@ async fn control(
 /// Adds contacts; invalid and duplicate rows are skipped and listed with their reason.
 #[utoipa::path(post, path = "/api/public/v1/batch-calls/{id}/contacts", tag = "batch-calls",
     params(("id" = String, Path, description = "The campaign id (a UUID; a `batch_` prefix is accepted)"), ("X-Idempotency-Key" = Option<String>, Header, description = "Replays the stored response of the same request for 24 h")),
-    request_body = ContactsInput,
-    responses((status = 200, body = Data<AddedView>)))]
+    request_body = dto::ContactsInput,
+    responses((status = 200, body = envelope::Data<dto::AddedView>)))]
 async fn add_contacts(
     state: web::Data<AppState>,
     Org(org): Org,
@@ -308,7 +305,7 @@ async fn add_valid_contacts(
 /// The campaign's contacts in insertion order, optionally of one status.
 #[utoipa::path(get, path = "/api/public/v1/batch-calls/{id}/contacts", tag = "batch-calls",
     params(("id" = String, Path, description = "The campaign id (a UUID; a `batch_` prefix is accepted)"), ListQuery),
-    responses((status = 200, body = Paged<ContactView>)))]
+    responses((status = 200, body = envelope::Paged<dto::ContactView>)))]
 async fn list_contacts(
     state: web::Data<AppState>,
     Org(org): Org,
@@ -335,7 +332,7 @@ async fn list_contacts(
 /// Counters, outcome breakdown, answer rate, mean duration, calls per day and hour.
 #[utoipa::path(get, path = "/api/public/v1/batch-calls/{id}/analytics", tag = "batch-calls",
     params(("id" = String, Path, description = "The campaign id (a UUID; a `batch_` prefix is accepted)")),
-    responses((status = 200, body = Data<AnalyticsView>)))]
+    responses((status = 200, body = envelope::Data<dto::AnalyticsView>)))]
 async fn analytics(
     state: web::Data<AppState>,
     Org(org): Org,
@@ -352,7 +349,7 @@ async fn analytics(
 /// Deletes a campaign in `draft` or finished (409 otherwise).
 #[utoipa::path(delete, path = "/api/public/v1/batch-calls/{id}", tag = "batch-calls",
     params(("id" = String, Path, description = "The campaign id (a UUID; a `batch_` prefix is accepted)")),
-    responses((status = 200, body = Data<DeletedView>)))]
+    responses((status = 200, body = envelope::Data<dto::DeletedView>)))]
 async fn delete(
     state: web::Data<AppState>,
     Org(org): Org,
@@ -368,8 +365,8 @@ async fn delete(
 
 /// Deletes up to 100 campaigns; those that cannot be deleted are listed.
 #[utoipa::path(post, path = "/api/public/v1/batch-calls/bulk-delete", tag = "batch-calls",
-    request_body = BulkDeleteInput,
-    responses((status = 200, body = Data<BulkDeletedView>)))]
+    request_body = dto::BulkDeleteInput,
+    responses((status = 200, body = envelope::Data<dto::BulkDeletedView>)))]
 async fn bulk_delete(
     state: web::Data<AppState>,
     Org(org): Org,

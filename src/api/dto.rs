@@ -13,7 +13,9 @@ use crate::domain::{
     CampaignSpec, DialOutcome, DomainError, PhoneNumber, PhoneRotation, Schedule, SchedulePatch,
     StartRule, caller_ids, checked_text, is_printable, required_text,
 };
-use crate::store::{AddedContacts, CallStats, Campaign, CampaignEdit, Contact, NewContact};
+use crate::store::{
+    AddedContacts, CallStats, Campaign, CampaignEdit, Contact, Counters, NewContact,
+};
 
 /// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
 fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
@@ -400,14 +402,8 @@ pub struct CampaignView {
     retry_attempts: u32,
     retry_delay_minutes: u32,
     total_contacts: u64,
-    called: u64,
-    completed: u64,
-    failed: u64,
-    pending: u64,
-    in_progress: u64,
-    cancelled: u64,
-    skipped: u64,
-    unknown: u64,
+    #[serde(flatten)]
+    counts: StatusCounts,
     created_at: String,
     updated_at: String,
     paused_at: Option<String>,
@@ -417,7 +413,6 @@ pub struct CampaignView {
 
 impl From<&Campaign> for CampaignView {
     fn from(campaign: &Campaign) -> Self {
-        use crate::domain::ContactStatus as S;
         let schedule = &campaign.spec.schedule;
         let counters = &campaign.counters;
         let (schedule_type, planned_start) = match schedule.start {
@@ -445,14 +440,7 @@ impl From<&Campaign> for CampaignView {
             retry_attempts: schedule.retry.max_retries,
             retry_delay_minutes: schedule.retry.delay_minutes,
             total_contacts: counters.total,
-            called: counters.called,
-            completed: counters.of(S::Completed),
-            failed: counters.of(S::Failed),
-            pending: counters.pending(),
-            in_progress: counters.of(S::InProgress),
-            cancelled: counters.of(S::Cancelled),
-            skipped: counters.of(S::Skipped),
-            unknown: counters.of(S::Unknown),
+            counts: StatusCounts::from(counters),
             created_at: rfc3339(campaign.created_at),
             updated_at: rfc3339(campaign.updated_at),
             paused_at: opt_rfc3339(campaign.paused_at),
@@ -587,6 +575,14 @@ pub struct AnalyticsView {
 #[derive(Debug, Serialize, ToSchema)]
 struct ContactCounters {
     total: u64,
+    #[serde(flatten)]
+    counts: StatusCounts,
+}
+
+/// The campaign's contacts by status (and those ever called), as both the campaign and its
+/// analytics show them.
+#[derive(Debug, Serialize, ToSchema)]
+struct StatusCounts {
     called: u64,
     completed: u64,
     failed: u64,
@@ -595,6 +591,22 @@ struct ContactCounters {
     cancelled: u64,
     skipped: u64,
     unknown: u64,
+}
+
+impl From<&Counters> for StatusCounts {
+    fn from(counters: &Counters) -> Self {
+        use crate::domain::ContactStatus as S;
+        Self {
+            called: counters.called,
+            completed: counters.of(S::Completed),
+            failed: counters.of(S::Failed),
+            pending: counters.pending(),
+            in_progress: counters.of(S::InProgress),
+            cancelled: counters.of(S::Cancelled),
+            skipped: counters.of(S::Skipped),
+            unknown: counters.of(S::Unknown),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -624,7 +636,6 @@ struct HourCount {
 
 impl AnalyticsView {
     pub fn new(campaign: &Campaign, stats: &CallStats) -> Self {
-        use crate::domain::ContactStatus as S;
         let counters = &campaign.counters;
         let zone = campaign.spec.schedule.timezone;
         let calls = stats.calls();
@@ -648,14 +659,7 @@ impl AnalyticsView {
             timezone: zone.name().to_owned(),
             contacts: ContactCounters {
                 total: counters.total,
-                called: counters.called,
-                completed: counters.of(S::Completed),
-                failed: counters.of(S::Failed),
-                pending: counters.pending(),
-                in_progress: counters.of(S::InProgress),
-                cancelled: counters.of(S::Cancelled),
-                skipped: counters.of(S::Skipped),
-                unknown: counters.of(S::Unknown),
+                counts: StatusCounts::from(counters),
             },
             calls: CallTotals {
                 total: calls,

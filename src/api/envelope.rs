@@ -8,7 +8,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use chrono::{SecondsFormat, Utc};
 use serde::Serialize;
-use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use crate::telemetry::{HTTP_LATENCY, HTTP_REQUESTS};
 
@@ -19,44 +19,66 @@ tokio::task_local! {
     static CURRENT_REQUEST_ID: String;
 }
 
-/// Stamps the id of the request being served; the wall clock is read for the envelope's `ts`
-/// only, which is metadata, not a decision.
-pub fn meta() -> Value {
-    let request_id = CURRENT_REQUEST_ID
-        .try_with(Clone::clone)
-        .unwrap_or_default();
-    meta_of(&request_id)
+/// `meta` of every answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Meta {
+    request_id: String,
+    /// RFC 3339 UTC.
+    ts: String,
 }
 
-#[allow(
-    clippy::disallowed_methods,
-    reason = "the envelope timestamp is metadata, not a decision"
-)]
-fn meta_of(request_id: &str) -> Value {
-    json!({ "request_id": request_id, "ts": Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true) })
-}
+impl Meta {
+    /// The `meta` of the request being served.
+    pub fn current() -> Self {
+        let request_id = CURRENT_REQUEST_ID
+            .try_with(Clone::clone)
+            .unwrap_or_default();
+        Self::of(request_id)
+    }
 
-/// The error envelope of an answer written outside any handler (by the listener): its code
-/// follows from the status.
-pub fn error_body(status: StatusCode, message: &str, request_id: &str) -> Vec<u8> {
-    let code = match status {
-        StatusCode::REQUEST_TIMEOUT => "request_timeout",
-        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE | StatusCode::PAYLOAD_TOO_LARGE => {
-            "payload_too_large"
+    /// Stamps `request_id`; the wall clock is read for the envelope's `ts` only, which is
+    /// metadata, not a decision.
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the envelope timestamp is metadata, not a decision"
+    )]
+    pub fn of(request_id: String) -> Self {
+        Self {
+            request_id,
+            ts: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
         }
-        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
-        _ => "validation_error",
-    };
-    let body = json!({
-        "error": { "code": code, "message": message, "details": {} },
-        "meta": meta_of(request_id),
-    });
-    serde_json::to_vec(&body).expect("a JSON value serializes")
+    }
+}
+
+/// The success envelope.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Data<T> {
+    data: T,
+    meta: Meta,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Pagination {
+    total: u64,
+    limit: u32,
+    offset: u64,
+    has_more: bool,
+}
+
+/// The envelope of a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Paged<T> {
+    data: Vec<T>,
+    meta: Meta,
+    pagination: Pagination,
 }
 
 /// `{data, meta}` with `status`.
 pub fn respond(status: StatusCode, data: impl Serialize) -> HttpResponse {
-    HttpResponse::build(status).json(json!({ "data": data, "meta": meta() }))
+    HttpResponse::build(status).json(Data {
+        data,
+        meta: Meta::current(),
+    })
 }
 
 pub fn ok(data: impl Serialize) -> HttpResponse {
@@ -64,17 +86,17 @@ pub fn ok(data: impl Serialize) -> HttpResponse {
 }
 
 /// `{data, meta, pagination}`.
-pub fn page(data: impl Serialize, total: u64, limit: u32, offset: u64) -> HttpResponse {
-    HttpResponse::Ok().json(json!({
-        "data": data,
-        "meta": meta(),
-        "pagination": {
-            "total": total,
-            "limit": limit,
-            "offset": offset,
-            "has_more": offset.saturating_add(u64::from(limit)) < total,
+pub fn page<T: Serialize>(data: Vec<T>, total: u64, limit: u32, offset: u64) -> HttpResponse {
+    HttpResponse::Ok().json(Paged {
+        data,
+        meta: Meta::current(),
+        pagination: Pagination {
+            total,
+            limit,
+            offset,
+            has_more: offset.saturating_add(u64::from(limit)) < total,
         },
-    }))
+    })
 }
 
 fn valid_client_id(value: &HeaderValue) -> Option<String> {
@@ -142,9 +164,4 @@ fn method_label(method: &actix_web::http::Method) -> &'static str {
         Method::OPTIONS => "OPTIONS",
         _ => "other",
     }
-}
-
-/// The envelope of a route that does not exist.
-pub async fn no_route() -> Result<HttpResponse, super::ApiError> {
-    Err(super::ApiError::NotFound)
 }

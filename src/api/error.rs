@@ -3,9 +3,10 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use super::envelope::meta;
+use super::envelope::Meta;
 use crate::domain::{DomainError, InvalidTransition};
 use crate::store::StoreError;
 
@@ -65,23 +66,97 @@ impl ApiError {
         }
     }
 
-    fn details(&self) -> Value {
+    fn details(&self) -> ErrorDetails {
         match self {
-            Self::Validation(error) => json!({ "field": error.field, "reason": error.message }),
-            Self::InvalidState(error) => json!({
-                "current_status": error.current.as_str(),
-                "allowed_from": error.allowed_from().iter().map(|status| status.as_str()).collect::<Vec<_>>(),
-            }),
-            Self::PayloadTooLarge { limit } => json!({ "limit_bytes": limit }),
+            Self::Validation(error) => ErrorDetails::Field {
+                field: error.field.clone(),
+                reason: error.message.clone(),
+            },
+            Self::InvalidState(error) => ErrorDetails::Status {
+                current_status: error.current.as_str(),
+                allowed_from: error
+                    .allowed_from()
+                    .iter()
+                    .map(|status| status.as_str())
+                    .collect(),
+            },
+            Self::PayloadTooLarge { limit } => ErrorDetails::Limit {
+                limit_bytes: *limit,
+            },
             Self::RateLimited {
                 limit, reset_at, ..
-            } => json!({
-                "limit": limit,
-                "reset_at": reset_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            }),
-            _ => json!({}),
+            } => ErrorDetails::Rate {
+                limit: *limit,
+                reset_at: reset_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            },
+            _ => ErrorDetails::None {},
         }
     }
+}
+
+/// The error envelope.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorEnvelope {
+    error: ErrorBody,
+    meta: Meta,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// `validation_error`, `unauthorized`, `not_found`, `invalid_state`, `idempotency_conflict`,
+    /// `rate_limit_exceeded`, `payload_too_large`, `request_timeout`, `unavailable`,
+    /// `internal_error`.
+    #[schema(value_type = String)]
+    code: &'static str,
+    message: String,
+    /// E.g. `field` and `reason` for a validation error, `current_status` and `allowed_from`
+    /// for an invalid state, `limit` and `reset_at` for a rate limit.
+    #[schema(value_type = Object)]
+    details: ErrorDetails,
+}
+
+/// What an error's `details` hold, by its code.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum ErrorDetails {
+    Field {
+        field: String,
+        reason: String,
+    },
+    Status {
+        current_status: &'static str,
+        allowed_from: Vec<&'static str>,
+    },
+    Limit {
+        limit_bytes: usize,
+    },
+    Rate {
+        limit: u32,
+        reset_at: String,
+    },
+    None {},
+}
+
+/// The error envelope of an answer written outside any handler (by the listener): its code
+/// follows from the status.
+pub fn error_body(status: StatusCode, message: &str, request_id: String) -> Vec<u8> {
+    let code = match status {
+        StatusCode::REQUEST_TIMEOUT => "request_timeout",
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE | StatusCode::PAYLOAD_TOO_LARGE => {
+            "payload_too_large"
+        }
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        _ => "validation_error",
+    };
+    let envelope = ErrorEnvelope {
+        error: ErrorBody {
+            code,
+            message: message.to_owned(),
+            details: ErrorDetails::None {},
+        },
+        meta: Meta::of(request_id),
+    };
+    serde_json::to_vec(&envelope).expect("the envelope serializes")
 }
 
 impl From<DomainError> for ApiError {
@@ -140,9 +215,18 @@ impl ResponseError for ApiError {
         {
             response.insert_header(("Retry-After", retry_after_secs.to_string()));
         }
-        response.json(json!({
-            "error": { "code": self.code(), "message": self.to_string(), "details": self.details() },
-            "meta": meta(),
-        }))
+        response.json(ErrorEnvelope {
+            error: ErrorBody {
+                code: self.code(),
+                message: self.to_string(),
+                details: self.details(),
+            },
+            meta: Meta::current(),
+        })
     }
+}
+
+/// The answer to a route that does not exist: 404 in the error envelope.
+pub async fn no_route() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
 }

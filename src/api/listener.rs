@@ -30,7 +30,7 @@ use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-use super::envelope::error_body;
+use super::error::error_body;
 
 /// How many connections the listener serves, and how long a client may take.
 #[derive(Debug, Clone, Copy)]
@@ -316,7 +316,7 @@ fn rewritten(buf: &[u8]) -> Option<Vec<u8>> {
 /// request id and `connection: close`.
 fn framework_answer(status: StatusCode, message: &str, headers: &[&str]) -> Vec<u8> {
     let request_id = uuid::Uuid::new_v4().to_string();
-    let body = error_body(status, message, &request_id);
+    let body = error_body(status, message, request_id.clone());
     let mut answer = format!(
         "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nx-request-id: {request_id}\r\n",
         status.as_u16(),

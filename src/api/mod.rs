@@ -75,9 +75,9 @@ pub fn configure(
                             .configure(calls::routes)
                             .configure(webhooks::routes)
                             .configure(openapi::routes)
-                            .default_service(web::to(envelope::no_route)),
+                            .default_service(web::to(error::no_route)),
                     )
-                    .default_service(web::to(envelope::no_route)),
+                    .default_service(web::to(error::no_route)),
             );
     }
 }

@@ -1,87 +1,17 @@
 //! The OpenAPI document, generated from the handlers' annotations and the wire types, served at
 //! `/api/public/v1/openapi.json` with a reference page at `/api/public/v1/docs`.
 
-use std::collections::BTreeMap;
-
 use actix_web::{HttpResponse, web};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{RefOr, Response, ResponseBuilder};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 
 use super::dto::{
     AddedView, AnalyticsView, BulkDeleteInput, BulkDeletedView, CampaignInput, CampaignView,
     ContactInput, ContactView, ContactsInput, DeletedView, RowError, ScheduleBody,
 };
+use super::error::ErrorEnvelope;
 use super::{BASE_PATH, calls, campaigns, ops, webhooks};
-
-/// `meta` of every answer.
-#[derive(ToSchema)]
-#[allow(
-    dead_code,
-    reason = "a schema only: the envelope is built in `envelope.rs`"
-)]
-pub struct Meta {
-    request_id: String,
-    /// RFC 3339 UTC.
-    ts: String,
-}
-
-#[derive(ToSchema)]
-#[allow(
-    dead_code,
-    reason = "a schema only: the envelope is built in `envelope.rs`"
-)]
-pub struct Pagination {
-    total: u64,
-    limit: u32,
-    offset: u64,
-    has_more: bool,
-}
-
-/// The success envelope.
-#[derive(ToSchema)]
-#[allow(
-    dead_code,
-    reason = "a schema only: the envelope is built in `envelope.rs`"
-)]
-pub struct Data<T> {
-    data: T,
-    meta: Meta,
-}
-
-/// The envelope of a list.
-#[derive(ToSchema)]
-#[allow(
-    dead_code,
-    reason = "a schema only: the envelope is built in `envelope.rs`"
-)]
-pub struct Paged<T> {
-    data: Vec<T>,
-    meta: Meta,
-    pagination: Pagination,
-}
-
-#[derive(ToSchema)]
-#[allow(dead_code, reason = "a schema only: errors are built in `error.rs`")]
-pub struct ErrorBody {
-    /// `validation_error`, `unauthorized`, `not_found`, `invalid_state`, `idempotency_conflict`,
-    /// `rate_limit_exceeded`, `payload_too_large`, `request_timeout`, `unavailable`,
-    /// `internal_error`.
-    code: String,
-    message: String,
-    /// E.g. `field` and `reason` for a validation error, `current_status` and `allowed_from`
-    /// for an invalid state, `limit` and `reset_at` for a rate limit.
-    #[schema(value_type = Object)]
-    details: BTreeMap<String, serde_json::Value>,
-}
-
-/// The error envelope.
-#[derive(ToSchema)]
-#[allow(dead_code, reason = "a schema only: errors are built in `error.rs`")]
-pub struct ErrorEnvelope {
-    error: ErrorBody,
-    meta: Meta,
-}
 
 #[derive(OpenApi)]
 #[openapi(

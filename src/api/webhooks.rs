@@ -10,10 +10,8 @@ use utoipa::IntoParams;
 
 use super::auth::Org;
 use super::campaigns::{page_of, query};
-use super::envelope::{ok, page};
+use super::envelope::{self, ok, page};
 use super::json::ValidJson;
-#[allow(unused_imports, reason = "types named only in the OpenAPI annotations")]
-use super::openapi::{Data, Paged};
 use super::{ApiError, AppState};
 use crate::domain::DomainError;
 use crate::store::DeadLetter;
@@ -74,7 +72,7 @@ pub struct PageQuery {
 /// The organisation's dead letters, oldest first.
 #[utoipa::path(get, path = "/api/public/v1/webhooks/dead-letters", tag = "webhooks",
     params(PageQuery),
-    responses((status = 200, body = Paged<DeadLetterView>)))]
+    responses((status = 200, body = envelope::Paged<DeadLetterView>)))]
 async fn dead_letters(
     state: web::Data<AppState>,
     Org(org): Org,
@@ -108,7 +106,7 @@ pub struct ReplayedView {
 /// recognise a repeat by its id).
 #[utoipa::path(post, path = "/api/public/v1/webhooks/dead-letters/replay", tag = "webhooks",
     request_body = ReplayInput,
-    responses((status = 200, body = Data<ReplayedView>)))]
+    responses((status = 200, body = envelope::Data<ReplayedView>)))]
 async fn replay(
     state: web::Data<AppState>,
     Org(org): Org,
