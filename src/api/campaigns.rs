@@ -217,6 +217,7 @@ async fn pause(
     state: web::Data<AppState>,
     org: Org,
     path: web::Path<String>,
+    _body: RawBody,
 ) -> Result<HttpResponse, ApiError> {
     control(state, org, path, Control::Pause).await
 }
@@ -228,6 +229,7 @@ async fn resume(
     state: web::Data<AppState>,
     org: Org,
     path: web::Path<String>,
+    _body: RawBody,
 ) -> Result<HttpResponse, ApiError> {
     control(state, org, path, Control::Resume).await
 }
@@ -239,11 +241,14 @@ async fn cancel(
     state: web::Data<AppState>,
     org: Org,
     path: web::Path<String>,
+    _body: RawBody,
 ) -> Result<HttpResponse, ApiError> {
     control(state, org, path, Control::Cancel).await
 }
 
-/// Pause, resume and cancel: the same shape, one command each.
+/// Pause, resume and cancel: the same shape, one command each. Their body says nothing, but it
+/// is read within the body limit like any other (`RawBody`): a larger one is 413 and commands
+/// nothing.
 async fn control(
     state: web::Data<AppState>,
     Org(org): Org,

@@ -7,6 +7,7 @@ mod api_lifecycle;
 mod api_operations;
 mod api_pacing;
 mod api_recovery;
+mod api_security;
 mod api_validation;
 mod cluster;
 mod fakes;
