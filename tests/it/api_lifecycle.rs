@@ -482,5 +482,122 @@ crate::helpers::on_both_backends!(
     listing_filters_by_status_and_agent_and_paginates,
     timers_pace_a_campaign_to_completion_on_the_system_clock,
     no_call_starts_after_the_pause_response_while_calls_flow,
+    a_pause_sent_while_a_dial_request_is_held_is_answered_after_it,
     more_campaigns_falling_due_at_once_than_steps_at_the_store_all_place_and_complete,
 );
+
+/// A dialer whose requests wait at a barrier: `place` is entered, then waits until the barrier
+/// opens, then the request counts as sent.
+#[derive(Debug)]
+struct BarrierDialer {
+    entered: tokio::sync::Notify,
+    n_entered: std::sync::atomic::AtomicUsize,
+    barrier: tokio::sync::Semaphore,
+    sent_at: parking_lot::Mutex<Vec<std::time::Instant>>,
+}
+
+#[async_trait::async_trait]
+impl pacer::dialer::Dialer for BarrierDialer {
+    async fn place(
+        &self,
+        _call: pacer::store::ClaimedCall,
+        _sink: pacer::dialer::OutcomeSink,
+    ) -> Result<(), pacer::dialer::DialError> {
+        self.n_entered
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.entered.notify_one();
+        // Closed: open for good.
+        let _ = self.barrier.acquire().await;
+        self.sent_at.lock().push(std::time::Instant::now());
+        Ok(())
+    }
+}
+
+/// The pause is answered only once the dispatch step under way is over: a pause sent while a
+/// dial request is held at the barrier waits for it, so every request it let through was sent
+/// before the answer, and none starts after. (Were the pause run beside the step, it would be
+/// answered while the request is held, and the request would be sent after the answer.)
+async fn a_pause_sent_while_a_dial_request_is_held_is_answered_after_it(backend: Backend) {
+    let dialer = std::sync::Arc::new(BarrierDialer {
+        entered: tokio::sync::Notify::new(),
+        n_entered: std::sync::atomic::AtomicUsize::new(0),
+        barrier: tokio::sync::Semaphore::new(0),
+        sent_at: parking_lot::Mutex::new(Vec::new()),
+    });
+    let components = pacer::startup::Components {
+        store: backend.store(),
+        clock: std::sync::Arc::new(pacer::clock::ManualClock::new(monday_8am())),
+        dialer: dialer.clone(),
+        gate: None,
+    };
+    let app = pacer::startup::Application::build(&crate::helpers::test_settings(), components)
+        .await
+        .expect("the app builds");
+    let (directory, base) = (
+        app.directory.clone(),
+        format!("http://127.0.0.1:{}/api/public/v1", app.port),
+    );
+    actix_web::rt::spawn(app.server);
+    let _stop_background = app.stop_background;
+    let client = reqwest::Client::new();
+    let send = crate::helpers::send_json;
+    let body = json!({
+        "name": "held", "agent_id": "a", "working_days": [1,2,3,4,5,6,7], "max_concurrent_calls": 3,
+        "contacts": (0..10).map(|i| json!({ "phone_number": phone(i) })).collect::<Vec<_>>(),
+    });
+    let id = send(client.post(format!("{base}/batch-calls")).json(&body)).await["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let schedule = actix_web::rt::spawn(send(
+        client.post(format!("{base}/batch-calls/{id}/schedule")),
+    ));
+    let step = actix_web::rt::spawn(async move { directory.dispatch_all().await });
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        dialer.entered.notified(),
+    )
+    .await
+    .expect("a dial request reaches the barrier");
+    let pause = {
+        let request = client.post(format!("{base}/batch-calls/{id}/pause"));
+        actix_web::rt::spawn(async move {
+            let answer = send(request).await;
+            (answer, std::time::Instant::now())
+        })
+    };
+    // A bounded wait that lets a pause answered beside the step show itself (the assertions
+    // below hold whatever this wait is).
+    for _ in 0..50 {
+        if pause.is_finished() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    dialer.barrier.close();
+    let (paused, answered) = pause.await.unwrap();
+    schedule.await.unwrap();
+    step.await.unwrap();
+    assert_eq!(paused["data"]["status"], "paused");
+    let sent = dialer.sent_at.lock().clone();
+    let n_entered = dialer.n_entered.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(!sent.is_empty());
+    assert_eq!(sent.len(), n_entered, "every request entered was sent");
+    assert!(
+        sent.iter().all(|&at| at <= answered),
+        "a dial request was sent after the pause response"
+    );
+    assert_eq!(
+        paused["data"]["called"].as_u64(),
+        Some(sent.len() as u64),
+        "the pause answers with every call placed before it"
+    );
+    // And nothing more, however often the campaign is looked at.
+    for _ in 0..3 {
+        send(client.get(format!("{base}/batch-calls/{id}"))).await;
+    }
+    assert_eq!(
+        dialer.n_entered.load(std::sync::atomic::Ordering::SeqCst),
+        n_entered
+    );
+}
