@@ -375,6 +375,50 @@ async fn a_draining_node_claims_nothing_more_and_lets_calls_in_flight_report(bac
     );
 }
 
+/// The call id of each dial request is indexed in the store before the request leaves, so a
+/// call event that overtakes the provider's answer finds its contact: here the provider looks
+/// the call id up in Redis (as the node's own call-event route would) while it holds the
+/// request.
+#[actix_web::test]
+async fn every_call_id_is_indexed_before_its_dial_request_is_sent() {
+    let prefix = fresh_prefix();
+    let key_prefix = format!("{prefix}call:");
+    let missing = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let seen = missing.clone();
+    let provider = Fake::start(move |request, _| {
+        let call_id = request.json()["call_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let client = ::redis::Client::open(crate::helpers::redis_url()).unwrap();
+        let mut con = client.get_connection().unwrap();
+        let indexed: bool = ::redis::cmd("EXISTS")
+            .arg(format!("{key_prefix}{call_id}"))
+            .query(&mut con)
+            .unwrap();
+        if !indexed {
+            seen.lock().push(call_id);
+        }
+        (
+            200,
+            r#"{"outcome":"completed","duration_seconds":3}"#.to_owned(),
+        )
+    })
+    .await;
+    let node = webhook_node_at(Backend::Redis, &provider, &prefix, None).await;
+    let id = start_campaign(&node, 5).await;
+    let campaign = node
+        .wait_for(&id, Duration::from_secs(20), |c| c["completed"] == 5)
+        .await;
+    assert_eq!(campaign["completed"], 5, "{campaign}");
+    assert_eq!(provider.received().len(), 5);
+    assert!(
+        missing.lock().is_empty(),
+        "dial requests sent before their call id was indexed: {:?}",
+        missing.lock()
+    );
+}
+
 on_both_backends!(
     a_draining_node_claims_nothing_more_and_lets_calls_in_flight_report,
     provider_places_each_attempt_once_even_when_it_answers_500_first,

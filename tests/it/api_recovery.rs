@@ -232,6 +232,41 @@ async fn a_redis_outage_is_503_and_every_contact_still_ends_exactly_once() {
     assert_eq!(ready.status(), 200);
 }
 
+/// What a client reads while Redis is down is the envelope's own words: no Redis error text
+/// (addresses, `os error`, the client library's kinds) on any route.
+#[actix_web::test]
+async fn no_redis_error_text_reaches_a_response_body() {
+    let mut redis = OwnRedis::new();
+    let store = redis.store("no-leak:", 2);
+    let app = spawn_app_on(Arc::new(store), monday_8am()).await;
+    let id = app.start_campaign(2, 1).await;
+    redis.kill();
+    let create = serde_json::json!({ "name": "x", "agent_id": "a", "contacts": [] });
+    let replies = [
+        app.get(&format!("/batch-calls/{id}")).await,
+        app.get("/batch-calls").await,
+        app.get(&format!("/batch-calls/{id}/contacts")).await,
+        app.command(&id, "pause").await,
+        app.post("/batch-calls", create).await,
+    ];
+    for reply in replies {
+        assert_eq!(reply.status, 503, "{:?}", reply.body);
+        let text = reply.body.to_string().to_ascii_lowercase();
+        for leak in [
+            "redis",
+            "os error",
+            "refused",
+            "127.0.0.1",
+            "ioerror",
+            "broken pipe",
+        ] {
+            assert!(!text.contains(leak), "{leak} in {text}");
+        }
+        assert_eq!(reply.body["error"]["message"], "the store is unavailable");
+    }
+    redis.start();
+}
+
 /// Every connection left idle through a Redis outage answers its first request once Redis is
 /// back (a request refused by a connection that could not be made was never sent, and is sent
 /// again over the new one).

@@ -736,3 +736,38 @@ async fn a_claim_that_fails_in_a_batch_fails_alone() {
         }
     }
 }
+
+/// Redis only: a node claims with what it last read of a campaign (its gate needs the tz
+/// database, so it is decided in Rust); the claim script refuses it when the campaign's version
+/// moved since, and the claim is decided again on a new read. Here node B lowers the
+/// concurrency to 2 after node A read it as 5: A's next claim takes nothing more.
+#[tokio::test]
+async fn a_claim_decided_on_a_stale_read_is_refused_and_decided_again() {
+    let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
+    let (a, b) = (
+        crate::helpers::redis_store_at(&prefix),
+        crate::helpers::redis_store_at(&prefix),
+    );
+    let id = scheduled(&a, 10, concurrency(5)).await;
+    let fence = lease(&a, id).await;
+    // The first claim activates the campaign (a new version); the second is decided on A's
+    // read of the active campaign, which A keeps.
+    for _ in 0..2 {
+        let claimed = a.claim_due(id, fence, now(), 1).await.unwrap();
+        assert_eq!(claimed.calls.len(), 1, "5 at once");
+    }
+    let edit = pacer::store::CampaignEdit {
+        schedule: concurrency(2),
+        ..pacer::store::CampaignEdit::default()
+    };
+    b.edit_campaign(&org("acme"), id, edit, now())
+        .await
+        .unwrap();
+    let second = a.claim_due(id, fence, now(), 10).await.unwrap();
+    assert!(
+        second.calls.is_empty(),
+        "claimed {} more under the old concurrency",
+        second.calls.len()
+    );
+    assert_eq!(second.in_flight, 2);
+}

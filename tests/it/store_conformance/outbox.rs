@@ -246,3 +246,52 @@ on_every_backend!(
     steps_write_their_events_in_the_same_step,
     given_up_webhooks_go_to_the_dead_letters_and_come_back_on_replay,
 );
+
+/// Redis only: while the organisation's outbox cannot take a campaign's events (here its key
+/// holds a value of another type), they stay in the campaign's outbox; the next relay moves
+/// them all, in order, once.
+#[tokio::test]
+async fn events_stay_in_the_campaign_outbox_while_the_organisation_s_cannot_take_them() {
+    let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
+    let store: Arc<dyn CampaignStore> = Arc::new(crate::helpers::redis_store_at(&prefix));
+    let target = pacer::webhooks::WebhookTarget {
+        url: "http://127.0.0.1:9/".to_owned(),
+        secret: "a-webhook-secret-0123456789".to_owned(),
+    };
+    let webhooks = pacer::webhooks::Webhooks::new(
+        store.clone(),
+        store.clone(),
+        std::collections::HashMap::from([(org("acme"), target)]),
+        OutboxLimits::default(),
+    );
+    let id = scheduled(&*store, 2, concurrency(1)).await;
+    let fence = lease(&*store, id).await;
+    store.claim_due(id, fence, now(), 10).await.unwrap();
+    let written = store.campaign_events(id, 100).await.unwrap();
+    assert!(written.len() >= 2, "{written:?}");
+    let client = ::redis::Client::open(crate::helpers::redis_url()).unwrap();
+    let mut con = client.get_multiplexed_async_connection().await.unwrap();
+    let outbox = format!("{prefix}{{o:acme}}:outbox");
+    let () = ::redis::cmd("SET")
+        .arg(&outbox)
+        .arg("not a sorted set")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert!(webhooks.relay(&org("acme"), id, now()).await.is_err());
+    assert_eq!(store.campaign_events(id, 100).await.unwrap(), written);
+    let () = ::redis::cmd("DEL")
+        .arg(&outbox)
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!(webhooks.relay(&org("acme"), id, now()).await.unwrap(), 0);
+    assert!(store.campaign_events(id, 100).await.unwrap().is_empty());
+    let (entries, depth) = store.outbox(&org("acme"), 100).await.unwrap();
+    assert_eq!(depth, written.len() as u64);
+    let seqs: Vec<u64> = entries.iter().map(|entry| entry.seq).collect();
+    assert!(seqs.windows(2).all(|pair| pair[0] < pair[1]), "{seqs:?}");
+    // A second relay moves nothing twice.
+    webhooks.relay(&org("acme"), id, now()).await.unwrap();
+    assert_eq!(store.outbox(&org("acme"), 100).await.unwrap().1, depth);
+}
