@@ -489,6 +489,28 @@ mod tests {
         }
     }
 
+    /// Against instants worked out by hand, not by another function of this module: 09:00–17:00
+    /// New York with 8 a day is a slot on every local hour from 09:00 to 16:00, weekdays; the
+    /// clocks go forward on Sunday 2026-03-08 (EST, UTC−5, to EDT, UTC−4).
+    #[test]
+    fn due_times_across_a_dst_change_are_the_hand_worked_instants() {
+        let schedule = nine_to_five("America/New_York", Some(8));
+        let start = at("2026-03-06T15:00:00Z"); // Friday 10:00 EST
+        let ranks = [0, 1, 6, 7, 8, 14, 15];
+        let expected = [
+            "2026-03-06T15:00:00Z", // Friday 10:00 EST
+            "2026-03-06T16:00:00Z", // 11:00 EST
+            "2026-03-06T21:00:00Z", // 16:00 EST, the day's last slot
+            "2026-03-09T13:00:00Z", // Monday 09:00 EDT
+            "2026-03-09T14:00:00Z", // 10:00 EDT
+            "2026-03-09T20:00:00Z", // 16:00 EDT
+            "2026-03-10T13:00:00Z", // Tuesday 09:00 EDT
+        ];
+        let dues = schedule.projected_dues(start, &PacingState::default(), start, &ranks);
+        let expected: Vec<_> = expected.iter().map(|text| at(text)).collect();
+        assert_eq!(dues, expected);
+    }
+
     #[test]
     fn a_page_of_positions_is_projected_in_one_walk_as_each_alone() {
         let start = at("2026-03-01T15:00:00Z");
@@ -686,7 +708,9 @@ mod tests {
                 }
                 let count = per_day.entry(day).or_insert(if day == local_date(zone, anchor) { used } else { 0 });
                 *count += 1;
-                prop_assert!(*count <= cap.max(used), "{day} holds more than {cap}");
+                // The calls `used` on the anchor's day count against its cap: a day whose cap is
+                // used up has no slot, and no day holds more than the cap.
+                prop_assert!(*count <= cap, "{day} holds {count} slots and calls, over {cap}");
             }
         }
     }

@@ -601,3 +601,33 @@ async fn a_pause_sent_while_a_dial_request_is_held_is_answered_after_it(backend:
         n_entered
     );
 }
+
+/// The lifecycle through the API on a Redis Cluster (the store's own checks run there too, in
+/// `store_conformance`): commands, dispatch and completion across slots.
+mod redis_cluster {
+    use crate::helpers::Backend::RedisCluster;
+
+    #[actix_web::test]
+    async fn pausing_an_active_campaign_stops_new_calls_and_lets_placed_calls_finish() {
+        super::pausing_an_active_campaign_stops_new_calls_and_lets_placed_calls_finish(
+            RedisCluster,
+        )
+        .await;
+    }
+
+    #[actix_web::test]
+    async fn resuming_after_the_start_goes_active_and_continues_without_a_burst() {
+        super::resuming_after_the_start_goes_active_and_continues_without_a_burst(RedisCluster)
+            .await;
+    }
+
+    #[actix_web::test]
+    async fn cancelling_ends_pending_contacts_and_lets_running_calls_finish() {
+        super::cancelling_ends_pending_contacts_and_lets_running_calls_finish(RedisCluster).await;
+    }
+
+    #[actix_web::test]
+    async fn a_pause_sent_while_a_dial_request_is_held_is_answered_after_it() {
+        super::a_pause_sent_while_a_dial_request_is_held_is_answered_after_it(RedisCluster).await;
+    }
+}

@@ -281,10 +281,9 @@ async fn a_killed_owner_s_campaign_continues_on_another_node_within_the_lease_tt
         .map(|dial| dial.at - killed)
         .min()
         .expect("another node dialed");
-    assert!(
-        takeover <= LEASE_TTL + Duration::from_secs(1),
-        "{takeover:?}"
-    );
+    // Bounded by the lease (TTL, then a keeper tick of a third of it, then a claim), not by the
+    // hour of call deadline; the margin is for a loaded machine (`benches/cluster` measures it).
+    assert!(takeover <= LEASE_TTL * 4, "{takeover:?}");
     assert_all_ended(&campaign, 200);
     assert_one_attempt_per_contact(&dials);
 }
@@ -554,7 +553,9 @@ async fn a_lease_book_stops_claiming_before_an_unrenewed_lease_could_lapse(
 ) {
     use pacer::cluster::LeaseBook;
     let id = crate::store_conformance::scheduled(&*store, 1, Default::default()).await;
-    let ttl = Duration::from_millis(500);
+    // Unsafe a fifth of the TTL before it lapses: from 2.4 s to 3 s, with 300 ms either side of
+    // the check for a loaded machine.
+    let ttl = Duration::from_secs(3);
     let (a, b) = (
         LeaseBook::new(store.clone(), "a", ttl),
         LeaseBook::new(store.clone(), "b", ttl),
@@ -562,14 +563,14 @@ async fn a_lease_book_stops_claiming_before_an_unrenewed_lease_could_lapse(
     let fence = a.fence(id).await.unwrap().expect("a free lease is taken");
     assert!(a.safe(id));
     assert_eq!(b.fence(id).await.unwrap(), None, "one owner at a time");
-    // Not renewed: unsafe from 400 ms on, while the store still says the lease is a's.
-    tokio::time::sleep(Duration::from_millis(430)).await;
+    // Not renewed: unsafe from 2.4 s on, while the store still says the lease is a's.
+    tokio::time::sleep(Duration::from_millis(2_700)).await;
     assert!(!a.safe(id));
     assert_eq!(
         store.lease_holder(id).await.unwrap().as_deref(),
         Some(a.owner())
     );
-    tokio::time::sleep(Duration::from_millis(120)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let newer = b.fence(id).await.unwrap().expect("a lapsed lease is taken");
     assert!(newer > fence);
     assert_eq!(a.fence(id).await.unwrap(), None);

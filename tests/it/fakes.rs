@@ -152,10 +152,15 @@ pub struct Node {
 /// Test settings for a node on `backend`; on Redis, under `prefix`.
 pub fn node_settings(backend: Backend, prefix: &str) -> Settings {
     let mut settings = crate::helpers::test_settings();
-    if backend == Backend::Redis {
-        settings.redis_url = Some(redis_url());
-        settings.redis_prefix = prefix.to_owned();
+    match backend {
+        Backend::Memory => {}
+        Backend::Redis => settings.redis_url = Some(redis_url()),
+        Backend::RedisCluster => {
+            settings.redis_url = Some(crate::helpers::redis_cluster_url());
+            settings.redis_cluster = true;
+        }
     }
+    settings.redis_prefix = prefix.to_owned();
     settings.simulated_call_ms = "0..0".to_owned();
     settings.simulated_outcomes = "completed=1".to_owned();
     settings
@@ -226,7 +231,7 @@ impl Node {
         id
     }
 
-    /// Polls the campaign until `done` holds, for at most `limit`.
+    /// Polls the campaign until `done` holds; the test fails if it does not within `limit`.
     pub async fn wait_for(
         &self,
         id: &str,
@@ -244,10 +249,23 @@ impl Node {
                 )
                 .await;
             let campaign = reply.data().clone();
-            if done(&campaign) || Instant::now() > give_up {
+            if done(&campaign) {
                 return campaign;
             }
+            assert!(
+                Instant::now() < give_up,
+                "campaign {id} not as awaited within {limit:?}: {campaign}"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// The campaign as the node shows it now.
+    pub async fn campaign_now(&self, id: &str) -> Value {
+        let path = format!("/batch-calls/{id}");
+        let reply = self
+            .send(Method::GET, &path, crate::helpers::ACME_KEY, None)
+            .await;
+        reply.data().clone()
     }
 }

@@ -144,6 +144,8 @@ pub fn test_settings() -> Settings {
 pub enum Backend {
     Memory,
     Redis,
+    /// A Redis Cluster of three masters (for the tests that name it: the API's lifecycle).
+    RedisCluster,
 }
 
 impl Backend {
@@ -151,6 +153,7 @@ impl Backend {
         match self {
             Self::Memory => Arc::new(MemoryStore::new()),
             Self::Redis => Arc::new(redis_store()),
+            Self::RedisCluster => Arc::new(redis_cluster_store()),
         }
     }
 }

@@ -334,17 +334,16 @@ on_every_backend!(
 /// campaign's), written beside the commit script. A scheduling that could not be listed is not
 /// committed: a node that stops between the two steps never leaves a dispatching campaign that
 /// no node looks for.
-#[tokio::test]
-async fn a_scheduling_that_could_not_be_listed_is_not_committed() {
-    let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
-    let store = crate::helpers::redis_store_at(&prefix);
+async fn a_scheduling_that_could_not_be_listed_is_not_committed(
+    store: pacer::store::RedisStore,
+    prefix: &str,
+    mut con: impl ::redis::aio::ConnectionLike,
+) {
     let (campaign, _) = store
         .create_campaign(&org("acme"), spec(concurrency(1)), contacts(2), now())
         .await
         .unwrap();
     // The live set's key holds a string: adding to it fails, as it would with the node gone.
-    let client = ::redis::Client::open(crate::helpers::redis_url()).unwrap();
-    let mut con = client.get_multiplexed_async_connection().await.unwrap();
     let live = format!("{prefix}live");
     let () = ::redis::cmd("SET")
         .arg(&live)
@@ -364,4 +363,28 @@ async fn a_scheduling_that_could_not_be_listed_is_not_committed() {
         .unwrap();
     assert_eq!(schedule().await.unwrap().status, CampaignStatus::Scheduled);
     assert_eq!(store.live_campaigns().await.unwrap(), vec![campaign.id]);
+}
+
+#[tokio::test]
+async fn a_scheduling_that_could_not_be_listed_is_not_committed_on_redis() {
+    let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
+    let store = crate::helpers::redis_store_at(&prefix);
+    let client = ::redis::Client::open(crate::helpers::redis_url()).unwrap();
+    let con = client.get_multiplexed_async_connection().await.unwrap();
+    a_scheduling_that_could_not_be_listed_is_not_committed(store, &prefix, con).await;
+}
+
+#[tokio::test]
+async fn a_scheduling_that_could_not_be_listed_is_not_committed_on_a_redis_cluster() {
+    let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
+    let store = crate::helpers::redis_cluster_store_with(|settings| {
+        settings.prefix = prefix.clone();
+    });
+    let seeds: Vec<String> = crate::helpers::redis_cluster_url()
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    let client = ::redis::cluster::ClusterClient::new(seeds).unwrap();
+    let con = client.get_async_connection().await.unwrap();
+    a_scheduling_that_could_not_be_listed_is_not_committed(store, &prefix, con).await;
 }

@@ -708,8 +708,22 @@ async fn a_claim_that_fails_in_a_batch_fails_alone() {
     let store = Arc::new(crate::helpers::redis_store_at(&prefix));
     let mut campaigns = Vec::new();
     for _ in 0..40 {
-        let id = scheduled(&*store, 2, concurrency(1)).await;
-        campaigns.push((id, lease(&*store, id).await));
+        let id = scheduled(&*store, 10, concurrency(10)).await;
+        let fence = lease(&*store, id).await;
+        // Two claims first (the first activates the campaign): the store then has the campaign
+        // read, and every claim below goes straight to its script, all at once.
+        for _ in 0..2 {
+            assert_eq!(
+                store
+                    .claim_due(id, fence, now(), 1)
+                    .await
+                    .unwrap()
+                    .calls
+                    .len(),
+                1
+            );
+        }
+        campaigns.push((id, fence));
     }
     let broken = campaigns[20].0;
     let client = ::redis::Client::open(crate::helpers::redis_url()).unwrap();
@@ -720,21 +734,52 @@ async fn a_claim_that_fails_in_a_batch_fails_alone() {
         .query_async(&mut con)
         .await
         .unwrap();
-    let claims = campaigns.iter().map(|&(id, fence)| {
-        let store = store.clone();
-        tokio::spawn(async move { (id, store.claim_due(id, fence, now(), 1).await) })
-    });
-    for claimed in futures_util::future::join_all(claims).await {
-        let (id, claimed) = claimed.unwrap();
-        if id == broken {
-            let error = claimed.unwrap_err().to_string();
-            assert!(error.contains("WRONGTYPE"), "{error}");
-        } else {
-            let batch = claimed.unwrap();
-            assert_eq!(batch.calls.len(), 1);
-            assert_eq!(batch.calls[0].campaign_id, id);
+    // Rounds of claims at once, until one shows (in every command Redis ran) a request that
+    // carried the broken claim with others: each round, it fails and they do not.
+    let mut batched_with_others = false;
+    for _ in 0..5 {
+        let monitor = client.get_async_monitor().await.unwrap();
+        let watched = tokio::spawn(async move {
+            use futures_util::StreamExt as _;
+            let mut lines = Vec::new();
+            let mut stream = std::pin::pin!(monitor.into_on_message::<String>());
+            while let Ok(Some(line)) =
+                tokio::time::timeout(std::time::Duration::from_millis(300), stream.next()).await
+            {
+                lines.push(line);
+            }
+            lines
+        });
+        let claims = campaigns.iter().map(|&(id, fence)| {
+            let store = store.clone();
+            tokio::spawn(async move { (id, store.claim_due(id, fence, now(), 1).await) })
+        });
+        for claimed in futures_util::future::join_all(claims).await {
+            let (id, claimed) = claimed.unwrap();
+            if id == broken {
+                let error = claimed.unwrap_err().to_string();
+                assert!(error.contains("WRONGTYPE"), "{error}");
+            } else {
+                let batch = claimed.unwrap();
+                assert_eq!(batch.calls.len(), 1);
+                assert_eq!(batch.calls[0].campaign_id, id);
+            }
+        }
+        let lines = watched.await.unwrap();
+        batched_with_others = lines.iter().any(|line| {
+            let ours = campaigns
+                .iter()
+                .filter(|(id, _)| line.contains(&id.to_string()));
+            line.contains(&broken.to_string()) && ours.count() > 1
+        });
+        if batched_with_others {
+            break;
         }
     }
+    assert!(
+        batched_with_others,
+        "no request carried the broken claim with others"
+    );
 }
 
 /// Redis only: a node claims with what it last read of a campaign (its gate needs the tz

@@ -9,7 +9,8 @@ use super::*;
 
 pub async fn a_lease_has_one_owner_until_it_lapses_or_is_released(store: Arc<dyn CampaignStore>) {
     let id = scheduled(&*store, 1, concurrency(1)).await;
-    let ttl = std::time::Duration::from_millis(300);
+    // Long enough for the eight round trips below to land within it on a loaded machine.
+    let ttl = std::time::Duration::from_secs(2);
     let a = store
         .acquire_lease(id, "node-a", ttl)
         .await
@@ -45,7 +46,7 @@ pub async fn a_lease_has_one_owner_until_it_lapses_or_is_released(store: Arc<dyn
     store.release_lease(id, "node-a", a).await.unwrap();
     assert_eq!(store.acquire_lease(id, "node-c", ttl).await.unwrap(), None);
     // Lapsed: free again.
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    tokio::time::sleep(ttl + std::time::Duration::from_millis(200)).await;
     assert_eq!(
         store.renew_leases("node-b", &[(id, b)], ttl).await.unwrap(),
         [false]

@@ -186,12 +186,13 @@ async fn a_rate_limiter_grants_its_burst_then_makes_callers_wait(store: Arc<dyn 
 
 async fn a_named_lock_has_one_owner_until_it_expires(store: Arc<dyn CampaignStore>) {
     let name = format!("test-{}", CallId::random());
-    let ttl = std::time::Duration::from_millis(200);
+    // Long enough for the three round trips below to land within it on a loaded machine.
+    let ttl = std::time::Duration::from_secs(1);
     assert!(store.hold_lock(&name, "node-a", ttl).await.unwrap());
     assert!(!store.hold_lock(&name, "node-b", ttl).await.unwrap());
     // The owner keeps it.
     assert!(store.hold_lock(&name, "node-a", ttl).await.unwrap());
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    tokio::time::sleep(ttl + std::time::Duration::from_millis(200)).await;
     assert!(store.hold_lock(&name, "node-b", ttl).await.unwrap());
     assert!(!store.hold_lock(&name, "node-a", ttl).await.unwrap());
 }
