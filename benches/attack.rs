@@ -8,7 +8,7 @@
 //! 3. `methods`: 5 000 requests with invented method names, then the size of `/metrics` and the
 //!    time to scrape it;
 //! 4. `listing`: `GET …/contacts?offset=99900&limit=100` of a paced campaign of 100 000
-//!    contacts (10 calls a day), alone (median of five) and 16 at once beside `/readyz`.
+//!    contacts (10 calls per day), alone (median of five) and 16 at once beside `/readyz`.
 //!
 //! `cargo bench --bench attack` runs all four; `-- events` (or `idle`, `methods`, `listing`) one.
 //! `BENCH_NODE_BINARY=path` measures another build of the node (e.g. the previous commit's). Every

@@ -5,7 +5,7 @@
 //! 2. throughput: calls (jobs) finished per second, everything due at once, instant work, the
 //!    same total concurrency (Pacer: 10 campaigns × 100; BullMQ: one queue × 1 000, and ten
 //!    queues × 100);
-//! 3. lateness: work falling due at a steady rate (Pacer: one campaign per call a second, each
+//! 3. lateness: work falling due at a steady rate (Pacer: one campaign per call per second, each
 //!    with a daily cap that puts a slot every ≈ second, on windows opened a minute apart so the
 //!    slots spread evenly, `WINDOW_MINUTES`; BullMQ: delayed jobs at the same rate), start time
 //!    minus due time;
@@ -145,7 +145,7 @@ async fn wall_clock_until(instant: chrono::DateTime<chrono::Utc>) {
 }
 
 /// Length of the lateness workload's calling windows. A campaign with `60 × WINDOW_MINUTES + 1`
-/// slots a day calls every ≈ 999.97 ms on the grid `open + k·len/cap`, and a window opened one
+/// slots per day calls every ≈ 999.97 ms on the grid `open + k·len/cap`, and a window opened one
 /// minute later puts that grid ≈ 1.67 ms later in the second: campaigns spread over
 /// `WINDOW_MINUTES` opens a minute apart fall due evenly through every second, at one rate.
 /// Campaigns on one open bunch their slots; so do caps that differ: with caps 86 400 + i (this
@@ -180,7 +180,7 @@ async fn steady_campaigns(
     seconds: usize,
 ) -> (chrono::DateTime<chrono::Utc>, HashMap<String, Grid>) {
     const MINUTE_MS: i64 = 60_000;
-    // Time to create and schedule them all first (≈ 1 ms a campaign here, 32 at a time), plus
+    // Time to create and schedule them all first (≈ 1 ms per campaign here, 32 at a time), plus
     // a margin.
     let start = SystemClock.now() + chrono::Duration::milliseconds(5_000 + 3 * n as i64);
     let start = chrono::DateTime::from_timestamp(start.timestamp(), 0).expect("a valid instant");
@@ -454,7 +454,7 @@ async fn pacer_lateness(redis: &str, n: usize, seconds: usize) -> Lateness {
     while SystemClock.now() < until && dials.lock().len() < n * (seconds + 2) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // Each campaign dials its contacts in order, one a slot: the k-th dial is due at the k-th
+    // Each campaign dials its contacts in order, one per slot: the k-th dial is due at the k-th
     // slot from the first one at or after the start.
     let start_ms = start.timestamp_millis();
     let mut by_campaign: HashMap<&str, Vec<f64>> = HashMap::new();

@@ -7,8 +7,9 @@ use clap::{Parser, Subcommand};
 use pacer::config::Settings;
 use pacer::startup::{Application, Components};
 
-/// glibc's allocator took a third of the node's CPU under load (arena locks, consolidation;
-/// measured with `perf`, BENCHMARKS.md); mimalloc's thread-local heaps do not.
+/// glibc's allocator was the largest share of the node's CPU under load (arena locks,
+/// consolidation; BENCHMARKS.md, *What changed the figures*); mimalloc's thread-local heaps
+/// are not.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

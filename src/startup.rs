@@ -170,11 +170,11 @@ impl Application {
             .start_control(stopped.clone())
             .await
             .context("subscribing to the other nodes' notes")?;
-        let n_live = directory
+        let n_adopted = directory
             .balance()
             .await
             .context("loading live campaigns")?;
-        tracing::info!(n_live, "dispatchers started");
+        tracing::info!(n_adopted, "dispatchers started");
         let state = AppState {
             store,
             directory: directory.clone(),
@@ -233,8 +233,8 @@ impl Application {
 
 /// Arbiters for campaign and dialer actors: `actor_threads`, or when it is 0 one per core, less
 /// one with the Redis store. On two cores shared with Redis, one arbiter (which drives its own
-/// Redis connections) cost the node 72–76 µs of CPU a call at 5 000 calls/s against 98–103 µs
-/// with two, for the same lateness (BENCHMARKS.md).
+/// Redis connections) costs the node less CPU per call than two, for the same lateness
+/// (BENCHMARKS.md, *The Redis connections*).
 fn actor_threads(settings: &Settings) -> usize {
     match settings.actor_threads {
         0 if settings.redis_url.is_some() => Settings::cores().saturating_sub(1).max(1),

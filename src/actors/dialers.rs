@@ -13,7 +13,7 @@ use crate::store::ClaimedCall;
 use crate::telemetry::ACTOR_RESTARTS;
 
 /// Requests calls from the provider; replies once each is placed (or was not), in order. One
-/// message carries a whole claim so that a batch costs one hop between threads, not one a call.
+/// message carries a whole claim so that a batch costs one hop between threads, not one per call.
 #[derive(Debug, Message)]
 #[rtype(result = "Vec<Result<(), DialError>>")]
 pub struct PlaceCalls {

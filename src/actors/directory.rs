@@ -1,6 +1,6 @@
-//! The directory of live campaign actors on this node: finds the actor of a campaign, or starts
-//! it on one of the node's arbiters, so that every command for a campaign passes through the one
-//! actor that dispatches it.
+//! The directory of the campaign actors running on this node: finds the actor of a campaign, or
+//! starts it on one of the node's arbiters, so that every command for a campaign passes through
+//! the one actor that dispatches it; and routes outcomes and notes to them.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -41,7 +41,8 @@ struct Inner {
     node_id: String,
     /// Notes to and from the other nodes.
     bus: Arc<ControlBus>,
-    live: Mutex<HashMap<CampaignId, Addr<CampaignActor>>>,
+    /// The campaign actors running on this node.
+    running: Mutex<HashMap<CampaignId, Addr<CampaignActor>>>,
     /// Stopped: the keeper renews nothing more.
     stopped: AtomicBool,
     /// Campaigns whose actor panicked lately: how many times, and when last.
@@ -88,8 +89,8 @@ impl Drop for Inner {
 /// Dispatch steps of this node's campaigns that may be at their store work (record, lease,
 /// claim) at once; the others wait for a turn before they start it. When many campaigns fall due
 /// together (10 000 at a schedule's start), the store takes them a batch at a time anyway, and
-/// a step waiting here holds only itself (≈ 0.6 KB), not its requests, their tasks and buffers
-/// (the footprint workload's heap peaked at 66 MB without turns, 47 MB with; BENCHMARKS.md).
+/// a step waiting here holds only itself, not its requests, their tasks and buffers
+/// (BENCHMARKS.md, *Footprint*).
 pub const STEPS_AT_ONCE: usize = 512;
 
 /// A node name for a node that was not given one.
@@ -181,7 +182,7 @@ impl Directory {
                 next_arbiter: AtomicUsize::new(0),
                 bus,
                 node_id,
-                live: Mutex::new(HashMap::new()),
+                running: Mutex::new(HashMap::new()),
                 stopped: AtomicBool::new(false),
                 crashes: Mutex::new(HashMap::new()),
             }),
@@ -194,8 +195,8 @@ impl Directory {
 
     /// The actor of `id`, started if it is not running.
     fn actor(&self, id: CampaignId) -> Addr<CampaignActor> {
-        let mut live = self.inner.live.lock();
-        if let Some(address) = live.get(&id).filter(|address| address.connected()) {
+        let mut running = self.inner.running.lock();
+        if let Some(address) = running.get(&id).filter(|address| address.connected()) {
             return address.clone();
         }
         let index = self.inner.next_arbiter.fetch_add(1, Ordering::Relaxed);
@@ -205,16 +206,16 @@ impl Directory {
         let address = CampaignActor::start_in_arbiter(&arbiter, move |_| {
             CampaignActor::new(id, services, routes)
         });
-        live.insert(id, address.clone());
+        running.insert(id, address.clone());
         address
     }
 
     /// Called by an actor that stopped: forgets it unless a newer one took its place, and gives
     /// its lease up so that another node can take the campaign at once.
     fn forget(&self, id: CampaignId, address: &Addr<CampaignActor>) {
-        let mut live = self.inner.live.lock();
-        if live.get(&id) == Some(address) {
-            live.remove(&id);
+        let mut running = self.inner.running.lock();
+        if running.get(&id) == Some(address) {
+            running.remove(&id);
             let leases = self.inner.services.leases.clone();
             actix_rt::spawn(async move { leases.release(id).await });
         }
@@ -280,7 +281,7 @@ impl Directory {
                     return;
                 }
                 for id in directory.inner.services.leases.renew_all().await {
-                    let actor = directory.inner.live.lock().get(&id).cloned();
+                    let actor = directory.inner.running.lock().get(&id).cloned();
                     if let Some(actor) = actor {
                         actor.do_send(LeaseLost);
                     }
@@ -297,9 +298,9 @@ impl Directory {
 
     /// Runs an operator's command through the campaign's actor.
     pub async fn run(&self, org: &OrgId, id: CampaignId, op: CampaignOp) -> OpResult {
-        // Do not start actors for campaigns that do not exist or belong to someone else; a live
+        // Do not start actors for campaigns that do not exist or belong to someone else; a running
         // actor's store step checks the organisation itself, so the read is skipped then.
-        if !self.is_live(id) {
+        if !self.is_running(id) {
             self.inner.services.store.campaign(org, id).await?;
         }
         for _ in 0..SEND_ATTEMPTS {
@@ -320,7 +321,7 @@ impl Directory {
                 Err(_stopped) => {
                     self.forget_disconnected(id);
                     // An actor stops at once when its campaign is gone (deleted since it was
-                    // found live): that is a 404, not a dispatcher that does not answer.
+                    // found running): that is a 404, not a dispatcher that does not answer.
                     self.inner.services.store.campaign(org, id).await?;
                 }
             }
@@ -330,14 +331,18 @@ impl Directory {
         ))
     }
 
-    fn is_live(&self, id: CampaignId) -> bool {
-        self.inner.live.lock().get(&id).is_some_and(Addr::connected)
+    fn is_running(&self, id: CampaignId) -> bool {
+        self.inner
+            .running
+            .lock()
+            .get(&id)
+            .is_some_and(Addr::connected)
     }
 
     fn forget_disconnected(&self, id: CampaignId) {
-        let mut live = self.inner.live.lock();
-        if live.get(&id).is_some_and(|address| !address.connected()) {
-            live.remove(&id);
+        let mut running = self.inner.running.lock();
+        if running.get(&id).is_some_and(|address| !address.connected()) {
+            running.remove(&id);
         }
     }
 
@@ -363,10 +368,7 @@ impl Directory {
                     _ = stop.wait_for(|stopped| *stopped) => return,
                 };
                 let Some(note) = note else { return };
-                match serde_json::from_str::<Note>(&note) {
-                    Ok(note) => directory.on_note(note),
-                    Err(error) => tracing::warn!(%error, "unreadable note ignored"),
-                }
+                directory.on_note(note);
             }
         });
         Ok(())
@@ -379,7 +381,7 @@ impl Directory {
                 request,
                 reply_to,
             } => {
-                let actor = self.live_actor(campaign);
+                let actor = self.running_actor(campaign);
                 let bus = self.inner.bus.clone();
                 actix_rt::spawn(async move {
                     if let Some(actor) = actor {
@@ -394,16 +396,16 @@ impl Directory {
             }
             Note::Settled { request } => self.inner.bus.settled(request),
             Note::Wake { campaign } => {
-                if let Some(actor) = self.live_actor(campaign) {
+                if let Some(actor) = self.running_actor(campaign) {
                     actor.do_send(Dispatch);
                 }
             }
         }
     }
 
-    fn live_actor(&self, id: CampaignId) -> Option<Addr<CampaignActor>> {
+    fn running_actor(&self, id: CampaignId) -> Option<Addr<CampaignActor>> {
         self.inner
-            .live
+            .running
             .lock()
             .get(&id)
             .filter(|actor| actor.connected())
@@ -438,7 +440,7 @@ impl Directory {
             .any(|node| node.node != leases.owner() && node.n_held < target);
         let candidates: Vec<CampaignId> = live
             .into_iter()
-            .filter(|&id| !self.is_live(id) && !leases.holds(id) && !leases.cooling(id))
+            .filter(|&id| !self.is_running(id) && !leases.holds(id) && !leases.cooling(id))
             .collect();
         let mut free = self.inner.services.store.unleased(&candidates).await?;
         let room = if others_below {
@@ -460,7 +462,7 @@ impl Directory {
             let excess = (mine - target).min((mine / 10).max(1));
             let actors: Vec<(CampaignId, Addr<CampaignActor>)> = self
                 .inner
-                .live
+                .running
                 .lock()
                 .iter()
                 .take(excess)
@@ -474,9 +476,9 @@ impl Directory {
         Ok(free.len())
     }
 
-    /// Runs one dispatch step in every live actor and waits for all of them.
+    /// Runs one dispatch step in every actor running here and waits for all of them.
     pub async fn dispatch_all(&self) {
-        let actors: Vec<_> = self.inner.live.lock().values().cloned().collect();
+        let actors: Vec<_> = self.inner.running.lock().values().cloned().collect();
         join_all(actors.iter().map(|actor| actor.send(Dispatch))).await;
     }
 
@@ -492,26 +494,27 @@ impl Directory {
         self.inner.services.start_draining();
         self.dispatch_all().await;
         let give_up = tokio::time::Instant::now() + patience;
-        while self.n_live() > 0 && tokio::time::Instant::now() < give_up {
+        while self.n_running() > 0 && tokio::time::Instant::now() < give_up {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         // Every lease goes, so that the other nodes take the campaigns at their next tick
         // rather than after the TTL (calls still in flight report to whichever node they reach).
         self.inner.stopped.store(true, Ordering::Relaxed);
         self.inner.services.leases.release_all().await;
-        self.n_live()
+        self.n_running()
     }
 
     /// Stops every actor of this node at once (their arbiters stop): what stays is in the store.
     pub fn shutdown(&self) {
         self.inner.stopped.store(true, Ordering::Relaxed);
-        self.inner.live.lock().clear();
+        self.inner.running.lock().clear();
         for arbiter in &self.inner.arbiters {
             arbiter.stop();
         }
     }
 
-    pub fn n_live(&self) -> usize {
-        self.inner.live.lock().len()
+    /// How many campaign actors run on this node.
+    pub fn n_running(&self) -> usize {
+        self.inner.running.lock().len()
     }
 }

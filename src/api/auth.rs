@@ -169,7 +169,7 @@ impl FromRequest for Org {
     }
 }
 
-/// A 429 for a limit of `limit` requests a second that lets the next one through after `wait`.
+/// A 429 for a limit of `limit` requests per second that lets the next one through after `wait`.
 fn rate_limited(state: &AppState, limit: u32, wait: Duration) -> ApiError {
     metrics::counter!(RATE_LIMITED).increment(1);
     ApiError::RateLimited {

@@ -43,6 +43,24 @@ pub struct ControlBus {
     waiting: Mutex<HashMap<u64, oneshot::Sender<()>>>,
 }
 
+/// The notes sent to this node, decoded as they come.
+#[derive(Debug)]
+pub struct Notes(Subscription);
+
+impl Notes {
+    /// The next note (one that cannot be decoded is logged and skipped); `None` once the
+    /// subscription ended.
+    pub async fn recv(&mut self) -> Option<Note> {
+        loop {
+            let text = self.0.recv().await?;
+            match serde_json::from_str::<Note>(&text) {
+                Ok(note) => return Some(note),
+                Err(error) => tracing::warn!(%error, "unreadable note ignored"),
+            }
+        }
+    }
+}
+
 /// How long a node waits for an owner that keeps its lease but does not answer.
 const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -62,8 +80,8 @@ impl ControlBus {
     }
 
     /// The notes sent to this node, from now on.
-    pub async fn listen(&self) -> Result<Subscription, StoreError> {
-        self.bus.subscribe(&channel(&self.node)).await
+    pub async fn listen(&self) -> Result<Notes, StoreError> {
+        Ok(Notes(self.bus.subscribe(&channel(&self.node)).await?))
     }
 
     /// Sends `note` to `node`; how many processes heard it (0: none listens any more).

@@ -4,5 +4,5 @@
 mod control;
 mod leases;
 
-pub use control::{ControlBus, Note};
+pub use control::{ControlBus, Note, Notes};
 pub use leases::LeaseBook;

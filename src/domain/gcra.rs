@@ -4,7 +4,7 @@
 //!
 //! Times are integer microseconds on any monotonic scale the caller chooses.
 
-/// A rate: `per_second` requests a second on average, up to `burst` at once.
+/// A rate: `per_second` requests per second on average, up to `burst` at once.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rate {
     pub per_second: f64,

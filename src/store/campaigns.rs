@@ -7,8 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use super::CallResult;
-use super::StoreError;
+use super::{CallResult, StoreError};
 use crate::domain::{
     CallId, CampaignId, CampaignSpec, CampaignStatus, ContactId, ContactStatus, DialOutcome, OrgId,
     PhoneNumber, PhoneRotation, SchedulePatch,

@@ -245,7 +245,7 @@ fn busiest(received: &[crate::fakes::Received], window: Duration) -> usize {
 async fn the_carrier_limit_holds_across_two_nodes_sharing_the_store() {
     let provider = Fake::start(|_, _| (200, ANSWERED.to_owned())).await;
     let prefix = fresh_prefix();
-    // 20 calls a second across both nodes (a burst of 2).
+    // 20 calls per second across both nodes (a burst of 2).
     let first = webhook_node_at(Backend::Redis, &provider, &prefix, Some(20.0)).await;
     let second = webhook_node_at(Backend::Redis, &provider, &prefix, Some(20.0)).await;
     let one = first.start_campaign(&campaign_body(0, 30)).await;

@@ -85,7 +85,7 @@ async fn a_scheduled_at_outside_1970_to_9999_is_422_and_the_organisation_stays_r
 
 async fn due_times_past_year_9999_are_shown_as_null(backend: Backend) {
     let app = spawn_app(backend).await;
-    // One call a day from 9999-12-20: the twelfth contact and the ones after it fall in 10000.
+    // One call per day from 9999-12-20: the twelfth contact and the ones after it fall in 10000.
     let mut fields = every_day();
     fields["max_calls_per_day"] = json!(1);
     fields["scheduled_at"] = json!("9999-12-20T00:00:00Z");

@@ -95,7 +95,7 @@ async fn resuming_before_the_start_goes_back_to_scheduled(backend: Backend) {
 
 async fn resuming_after_the_start_goes_active_and_continues_without_a_burst(backend: Backend) {
     let app = spawn_app(backend).await;
-    // 09:00–17:00 with 8 calls a day: one slot an hour.
+    // 09:00–17:00 with 8 calls per day: one slot an hour.
     let id = app
         .create_campaign(
             20,
@@ -345,7 +345,7 @@ async fn listing_filters_by_status_and_agent_and_paginates(backend: Backend) {
 async fn timers_pace_a_campaign_to_completion_on_the_system_clock(backend: Backend) {
     let dialer = std::sync::Arc::new(crate::helpers::InstantDialer::default());
     let (base, client) = crate::helpers::spawn_real_time_app(backend, dialer).await;
-    // 864,000 calls a day over the whole day: one slot every 100 ms.
+    // 864,000 calls per day over the whole day: one slot every 100 ms.
     let body = json!({
         "name": "real time", "agent_id": "a", "working_days": [1,2,3,4,5,6,7], "max_calls_per_day": 864_000,
         "contacts": (0..8).map(|i| json!({ "phone_number": phone(i) })).collect::<Vec<_>>(),

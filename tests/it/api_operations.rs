@@ -366,7 +366,7 @@ on_both_backends!(
 #[actix_web::test]
 async fn metrics_are_served_in_prometheus_text_with_bounded_labels() {
     let node = Node::start(&node_settings(Backend::Memory, &fresh_prefix())).await;
-    // Paced to four calls a second: the second call is claimed when the timer fires.
+    // Paced to four calls per second: the second call is claimed when the timer fires.
     let mut body = campaign_body(0, 2);
     body["max_calls_per_day"] = json!(4 * 86_400);
     let id = node.start_campaign(&body).await;

@@ -38,7 +38,7 @@ async fn a_new_node_continues_a_campaign_and_never_redials_a_lost_call() {
     .await;
     // The dead node's lease lapses (real time), then the new node adopts the campaign.
     let give_up = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while second.directory.n_live() == 0 && std::time::Instant::now() < give_up {
+    while second.directory.n_running() == 0 && std::time::Instant::now() < give_up {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     second.tick().await;
@@ -195,7 +195,7 @@ async fn a_redis_outage_is_503_and_every_contact_still_ends_exactly_once() {
     app.command(&id, "pause").await.expect(503);
 
     redis.start();
-    // Bounded wait for the dispatcher's own retries (one a second) to land: at most 20 s.
+    // Bounded wait for the dispatcher's own retries (one per second) to land: at most 20 s.
     let mut campaign = serde_json::Value::Null;
     for _ in 0..200 {
         app.tick().await;

@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
 
 use super::MemoryStore;
-use super::leases::*;
-use super::state::*;
+use super::leases::Lease;
+use super::state::{CampaignEvents, CampaignState, FreshQueue};
 use crate::domain::{
     CampaignId, CampaignSpec, CampaignStatus, Command, ContactStatus, OrgId, PacingState,
     SchedulePatch, transition,

@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::leases::*;
+use super::leases::Lease;
 use crate::domain::{
     CallId, CampaignStatus, Command, ContactId, ContactStatus, Gate, PacingState, RetryDecision,
 };

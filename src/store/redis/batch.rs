@@ -1,13 +1,13 @@
 //! Runs of one script for many campaigns, sent together when Redis is busy.
 //!
-//! Each campaign's claim and record is a script run of its own: at 10 000 calls/s, 20 000
-//! requests a second, each a wake-up, a read and a reply write for Redis and a round of the
-//! node's connection task. Past a certain load the node fell behind, requests queued, every
-//! step cost more (Redis 91 → 111 µs a call, the node 52 → 78) and claims came seconds late.
+//! Each campaign's claim and record is a script run of its own: two requests per paced call,
+//! each a wake-up, a read and a reply write for Redis and a round of the node's connection
+//! task. Past a certain load the node fell behind, requests queued, every step cost more and
+//! claims came seconds late (BENCHMARKS.md, *Lateness*).
 //! Here a run is sent at once while fewer than [`IN_FLIGHT`] requests of its script are out;
 //! otherwise it waits for the next one, which takes everything waiting (up to [`MAX_WEIGHT`]) in
 //! one request of `batch.lua`. A quiet Redis sees single runs, as before; a busy one sees fewer,
-//! larger requests (≈ 4 runs each at 10 000 calls/s) and stays ahead (BENCHMARKS.md). Each run
+//! larger requests and stays ahead. Each run
 //! is still atomic (a batch is one script) and answered as it would be alone; the runs of a
 //! batch share nothing but the request.
 //!
@@ -29,12 +29,11 @@ use super::unavailable;
 use crate::store::StoreError;
 
 /// Requests of one script out at once from one thread (the store's default number of
-/// connections a thread; 2 and 8 did no better at 10 000 calls/s).
+/// connections per thread; 2 and 8 did no better: BENCHMARKS.md).
 const IN_FLIGHT: usize = 4;
-/// The most work in one batch, in [`Run::weight`] units (contacts claimed or outcomes recorded;
-/// a claim or record of one call holds Redis ≈ 30–40 µs under that load): a batch holds Redis
-/// ≈ 0.5–0.6 ms at most, and a run waits at most one batch behind the requests out. 8 and 24–48
-/// let more claims come late (BENCHMARKS.md).
+/// The most work in one batch, in [`Run::weight`] units (contacts claimed or outcomes recorded):
+/// a batch holds Redis well under a millisecond, and a run waits at most one batch behind the
+/// requests out. 8 and 24–48 let more claims come late (BENCHMARKS.md).
 const MAX_WEIGHT: u32 = 16;
 
 /// One campaign's run of a script: its keys and arguments.

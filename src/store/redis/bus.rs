@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use redis::AsyncCommands;
 
-use super::connections::*;
+use super::connections::{Connection, forward, subscribe_to};
 use super::{RedisStore, unavailable};
 use crate::store::{Bus, StoreError, Subscription};
 
@@ -24,7 +24,7 @@ impl Bus for RedisStore {
         let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
         let subscribed = {
             let (client, channel) = (client.clone(), channel.clone());
-            self.io(move |_| async move { subscribed(&client, &channel).await })
+            self.io(move |_| async move { subscribe_to(&client, &channel).await })
                 .await?
         };
         self.runtime

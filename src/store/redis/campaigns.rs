@@ -9,11 +9,11 @@ use chrono::{DateTime, Utc};
 use futures_util::StreamExt as _;
 use redis::{AsyncCommands, Value};
 
-use super::connections::*;
-use super::dispatch::*;
+use super::connections::{Connection, query_each};
+use super::dispatch::{ATTEMPTS, pacing_at};
 use super::keys::CONTACTS_PER_BUCKET;
 use super::records::{ContactRecord, Meta, ms};
-use super::replies::AddContactsReply;
+use super::replies::{AddContactsReply, CommitReply, DeleteReply};
 use super::{Inner, RedisStore, unavailable};
 use crate::domain::{
     CampaignId, CampaignSpec, CampaignStatus, ContactStatus, DialOutcome, OrgId, PacingState,
@@ -314,12 +314,12 @@ impl Inner {
                 .invoke_async(&mut con)
                 .await
                 .map_err(unavailable)?;
-            match reply.as_str() {
-                "OK" => {
+            match CommitReply::read(&reply)? {
+                CommitReply::Committed => {
                     self.forget(id);
                     return Ok(self.meta(&mut con, Some(org), id).await?.campaign);
                 }
-                "NOT_FOUND" => {
+                CommitReply::NotFound => {
                     // Deleted meanwhile: not left listed.
                     let _: () = con
                         .srem(self.keys.live(), id.to_string())
@@ -327,7 +327,7 @@ impl Inner {
                         .map_err(unavailable)?;
                     return Err(StoreError::NotFound);
                 }
-                _ => continue,
+                CommitReply::Retry => continue,
             }
         }
         Err(unavailable("the campaign kept changing; try again"))
@@ -561,8 +561,8 @@ impl Campaigns for RedisStore {
                 .invoke_async(&mut con)
                 .await
                 .map_err(unavailable)?;
-            match reply.as_str() {
-                "OK" => {
+            match DeleteReply::read(&reply)? {
+                DeleteReply::Deleted => {
                     inner.forget(id);
                     let _: () = con
                         .zrem(inner.keys.org(&org), id.to_string())
@@ -574,16 +574,12 @@ impl Campaigns for RedisStore {
                         .map_err(unavailable)?;
                     Ok(())
                 }
-                "NOT_FOUND" => Err(StoreError::NotFound),
-                status => {
-                    let current =
-                        CampaignStatus::parse(status).ok_or_else(|| unavailable("bad reply"))?;
-                    Err(crate::domain::InvalidTransition {
-                        current,
-                        command: crate::domain::Command::Delete,
-                    }
-                    .into())
+                DeleteReply::NotFound => Err(StoreError::NotFound),
+                DeleteReply::NotDeletable(current) => Err(crate::domain::InvalidTransition {
+                    current,
+                    command: crate::domain::Command::Delete,
                 }
+                .into()),
             }
         })
         .await

@@ -25,7 +25,7 @@ impl Drop for IoRuntime {
 
 /// Multiplexed connections, each carrying many requests at once and reconnecting by itself
 /// after a failure. (No pool: a pooled connection is checked with a PING round trip at every
-/// checkout, which cost a third of the dispatch throughput here.)
+/// checkout: BENCHMARKS.md, *The Redis connections*.)
 pub(super) enum Connections {
     /// To one Redis: a few for each thread, used in turn.
     Single(Box<ThreadConnections>),
@@ -159,7 +159,7 @@ pub(super) async fn query_each<T: redis::FromRedisValue>(
 }
 
 /// A connection subscribed to `channel`.
-pub(super) async fn subscribed(
+pub(super) async fn subscribe_to(
     client: &redis::Client,
     channel: &str,
 ) -> Result<redis::aio::PubSub, StoreError> {
@@ -200,7 +200,7 @@ pub(super) async fn forward(
             if sender.is_closed() {
                 return;
             }
-            if let Ok(pubsub) = subscribed(&client, &channel).await {
+            if let Ok(pubsub) = subscribe_to(&client, &channel).await {
                 break pubsub;
             }
         };

@@ -6,12 +6,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-
 use redis::AsyncCommands;
 
 use super::batch::Run;
-use super::connections::*;
-use super::leases::*;
+use super::connections::Connection;
+use super::leases::LIVE_PAGE;
 use super::records::{ContactRecord, Meta, ms};
 use super::replies::{ClaimReply, Claimed, RecordReply};
 use super::{Inner, RedisStore, unavailable};
@@ -62,7 +61,7 @@ impl AfterRecord {
 /// How many contacts a claim of up to `limit` asks for now, and the next slot after it (with a
 /// cap). The gate needs the tz database, so it is decided here; the claim script re-checks the
 /// version it was decided on, the cap, the spacing and the concurrency.
-pub(super) fn wanted(
+pub(super) fn plan_claim(
     meta: &Meta,
     pacing: &PacingState,
     now: DateTime<Utc>,
@@ -128,13 +127,13 @@ pub(super) fn pacing_at(meta: &Meta, now: DateTime<Utc>) -> PacingState {
 
 impl Inner {
     /// The campaign and its pacing as last seen by the dispatch path, or read now.
-    pub(super) async fn cached(
+    pub(super) async fn read_for_dispatch(
         &self,
         con: &mut Connection,
         id: CampaignId,
         now: DateTime<Utc>,
     ) -> Result<(Arc<Meta>, PacingState), StoreError> {
-        if let Some(cached) = self.cached_today(id, now) {
+        if let Some(cached) = self.read_cache(id, now) {
             return Ok(cached);
         }
         let meta = Arc::new(self.meta(con, None, id).await?);
@@ -145,7 +144,7 @@ impl Inner {
 
     /// The campaign and its pacing as the dispatch path last saw them, if that was on the local
     /// date of `now`.
-    pub(super) fn cached_today(
+    pub(super) fn read_cache(
         &self,
         id: CampaignId,
         now: DateTime<Utc>,
@@ -158,14 +157,14 @@ impl Inner {
     /// A claim answered at once, with no request and no task: the campaign is cached for today,
     /// its gate lets nothing through now, and the record script of the same instant reported all
     /// its claim script would (`claim`).
-    pub(super) fn answered(
+    pub(super) fn answer_from_record(
         &self,
         id: CampaignId,
         now: DateTime<Utc>,
         limit: u32,
     ) -> Option<ClaimBatch> {
-        let (meta, pacing) = self.cached_today(id, now)?;
-        if wanted(&meta, &pacing, now, limit).0 > 0 {
+        let (meta, pacing) = self.read_cache(id, now)?;
+        if plan_claim(&meta, &pacing, now, limit).0 > 0 {
             return None;
         }
         let mut recorded = self.recorded.lock();
@@ -193,7 +192,7 @@ impl Inner {
         now: DateTime<Utc>,
     ) -> Result<Vec<Recorded>, StoreError> {
         let mut con = self.connection().await?;
-        let (meta, pacing) = self.cached(&mut con, id, now).await?;
+        let (meta, pacing) = self.read_for_dispatch(&mut con, id, now).await?;
         let schedule = &meta.campaign.spec.schedule;
         let not_before = now + chrono::Duration::minutes(i64::from(schedule.retry.delay_minutes));
         let retry_due = schedule.slot_at_or_after(&pacing, not_before);
@@ -268,10 +267,10 @@ impl Inner {
         let keys = self.keys.campaign(id);
         let recorded = self.recorded.lock().remove(&id);
         for _ in 0..ATTEMPTS {
-            let (meta, mut pacing) = self.cached(&mut con, id, now).await?;
+            let (meta, mut pacing) = self.read_for_dispatch(&mut con, id, now).await?;
             let campaign = &meta.campaign;
             let schedule = &campaign.spec.schedule;
-            let (n_wanted, next_slot) = wanted(&meta, &pacing, now, limit);
+            let (n_wanted, next_slot) = plan_claim(&meta, &pacing, now, limit);
             if let Some(batch) = recorded
                 .as_ref()
                 .filter(|_| n_wanted == 0)
@@ -388,7 +387,7 @@ impl Dispatch for RedisStore {
         now: DateTime<Utc>,
         limit: u32,
     ) -> Result<ClaimBatch, StoreError> {
-        if let Some(batch) = self.inner.answered(id, now, limit) {
+        if let Some(batch) = self.inner.answer_from_record(id, now, limit) {
             return Ok(batch);
         }
         self.io(move |inner| async move { inner.claim(id, fence, now, limit).await })

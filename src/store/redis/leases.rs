@@ -4,23 +4,22 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-
 use redis::AsyncCommands;
 
-use super::connections::*;
+use super::connections::{Connection, Connections, query_each};
 use super::{RedisStore, unavailable};
 use crate::domain::CampaignId;
 use crate::store::{Fence, Leases, NodeBeat, StoreError};
 
-/// Leases renewed by one script on one Redis: a GET and a PEXPIRE each, ≈ 4 µs a lease under
-/// load, so a script holds Redis ≈ 0.5 ms.
+/// Leases renewed by one script on one Redis (a GET and a PEXPIRE each): a script holds Redis
+/// well under a millisecond.
 pub(super) const RENEWALS_PER_SCRIPT: usize = 100;
-/// Live campaigns read a page at a time (≈ 0.5 ms of Redis a page).
+/// Live campaigns read a page at a time (a page holds Redis well under a millisecond).
 pub(super) const LIVE_PAGE: usize = 1_000;
 /// Renewal scripts on one Redis start spread evenly over the lease's TTL divided by this, each
 /// without waiting for the one before. Scripts sent together run back to back and every claim
-/// waits behind them all (10 000 leases in scripts of 500 held Redis ≈ 44 ms each renewal: the
-/// p99 of dispatch lateness at 5–10 k calls/s); one after another, a loaded Redis' queue delay
+/// waits behind them all (BENCHMARKS.md, *Scripts stay short*); one after another, a loaded
+/// Redis' queue delay
 /// would add up to past the lease, and so would a fixed spacing with enough leases (1 ms
 /// apart, 400 000 leases would take 4 s). A sixth of the TTL is half the renewal period: a
 /// lease renewed by the first script one time and by the last the next is renewed within half
@@ -88,7 +87,7 @@ impl Leases for RedisStore {
             .collect();
         self.io(move |inner| async move {
             // One script for many leases on one Redis (on the control connection), spaced so
-            // that claims run between them; one a lease on a cluster, where keys live on many
+            // that claims run between them; one per lease on a cluster, where keys live on many
             // slots.
             let (con, chunk, spacing) = match &inner.connections {
                 Connections::Single(_) => {

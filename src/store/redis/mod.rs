@@ -6,8 +6,8 @@
 //!
 //! On one Redis, each thread that sends requests has connections of its own, driven by its own
 //! runtime: an actor's request and the connection task that writes it meet on the actor's
-//! arbiter, with no wake-up across threads (one I/O thread for every arbiter cost the node
-//! 110–114 µs of CPU a call at 5 000 calls/s against 68–81 µs; BENCHMARKS.md). A thread that
+//! arbiter, with no wake-up across threads (one I/O thread for every arbiter cost the node more
+//! CPU per call: BENCHMARKS.md, *The Redis connections*). A thread that
 //! stops takes its connections with it, and nothing of another thread's. The store's own runtime
 //! carries the control connection, the subscriptions and a Redis Cluster's connection.
 
@@ -124,8 +124,7 @@ impl RedisStore {
         }
         .map_err(|error| StoreError::Unavailable(format!("redis_url: {error}")))?;
         // For a cluster's connection, the subscribers and the control connection: one thread
-        // (two workers cost the node 15 % more CPU at 1 000 calls/s, and added no throughput;
-        // BENCHMARKS.md). Held by `IoRuntime` at once: a runtime dropped on a caller's runtime
+        // (two workers cost the node more CPU and added no throughput; BENCHMARKS.md). Held by `IoRuntime` at once: a runtime dropped on a caller's runtime
         // (an error below, inside `serve`) must shut down in the background, never block.
         let runtime = IoRuntime(Some(
             tokio::runtime::Builder::new_multi_thread()

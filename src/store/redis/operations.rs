@@ -4,10 +4,9 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-
 use redis::{AsyncCommands, Value};
 
-use super::connections::*;
+use super::connections::query_each;
 use super::keys::Keys;
 use super::{RedisStore, unavailable};
 use crate::domain::{CallId, CampaignId, ContactId, OrgId, Rate};

@@ -5,7 +5,6 @@ use std::collections::HashSet;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-
 use redis::AsyncCommands;
 
 use super::records::{self, ContactRecord, ms};

@@ -263,6 +263,49 @@ impl AddContactsReply {
     }
 }
 
+/// What `commit.lua` answered.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum CommitReply {
+    Committed,
+    /// The campaign's version moved since the change was decided: read again.
+    Retry,
+    NotFound,
+}
+
+impl CommitReply {
+    pub(super) fn read(reply: &str) -> Result<Self, StoreError> {
+        match reply {
+            "OK" => Ok(Self::Committed),
+            "RETRY" => Ok(Self::Retry),
+            "NOT_FOUND" => Ok(Self::NotFound),
+            other => Err(StoreError::Corrupt(format!(
+                "reply of commit.lua: {other:?}"
+            ))),
+        }
+    }
+}
+
+/// What `delete.lua` answered.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum DeleteReply {
+    Deleted,
+    NotFound,
+    /// The campaign is in a status that may not be deleted.
+    NotDeletable(CampaignStatus),
+}
+
+impl DeleteReply {
+    pub(super) fn read(reply: &str) -> Result<Self, StoreError> {
+        match reply {
+            "OK" => Ok(Self::Deleted),
+            "NOT_FOUND" => Ok(Self::NotFound),
+            status => CampaignStatus::parse(status)
+                .map(Self::NotDeletable)
+                .ok_or_else(|| StoreError::Corrupt(format!("reply of delete.lua: {status:?}"))),
+        }
+    }
+}
+
 /// The message of a script's error reply (`{nil, message}` in a batch), for the log.
 pub(super) fn error_message(value: Option<&Value>) -> String {
     match value {
@@ -340,5 +383,12 @@ mod tests {
         assert!(ClaimReply::read(&cut).is_err());
         assert!(AddContactsReply::read(&[bulk("MAYBE")]).is_err());
         assert!(AddContactsReply::read(&[]).is_err());
+        assert_eq!(CommitReply::read("RETRY").unwrap(), CommitReply::Retry);
+        assert!(CommitReply::read("").is_err());
+        assert_eq!(
+            DeleteReply::read("active").unwrap(),
+            DeleteReply::NotDeletable(CampaignStatus::Active)
+        );
+        assert!(DeleteReply::read("gone").is_err());
     }
 }

@@ -96,7 +96,7 @@ pub async fn racing_claimers_never_claim_a_contact_twice(store: Arc<dyn Campaign
 pub async fn a_claim_right_after_recording_answers_as_its_script_would(
     store: Arc<dyn CampaignStore>,
 ) {
-    // A cap of 24 a day: one call a slot, the next slot later than any instant used here.
+    // A cap of 24 a day: one call per slot, the next slot later than any instant used here.
     let patch = SchedulePatch {
         max_calls_per_day: Some(Some(24)),
         ..concurrency(5)

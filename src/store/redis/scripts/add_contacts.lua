@@ -13,7 +13,7 @@ local counter = (status == 'draft') and 'st:pending' or 'st:scheduled'
 local seq = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
 local reply = {'OK', 0}
 local added = 0
--- One SMISMEMBER, one SADD and one HSET a bucket for the whole chunk.
+-- One SMISMEMBER, one SADD and one HSET per bucket for the whole chunk.
 local phones = {}
 for i = 1, #ARGV, 2 do phones[#phones + 1] = ARGV[i] end
 local known = redis.call('SMISMEMBER', KEYS[3], unpack(phones))

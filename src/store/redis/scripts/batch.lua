@@ -1,5 +1,5 @@
 -- Runs the script above (`run`) once for each of several campaigns in one request (batch.rs):
--- one request to read, parse and answer instead of one a campaign, and one pass of the helpers.
+-- one request to read, parse and answer instead of one per campaign, and one pass of the helpers.
 -- ARGV: n, then (number of keys, number of args) for each run, then each run's args in order;
 -- KEYS: each run's keys in order.
 -- Returns each run's reply in order; a run that fails is {false (nil), its error} in its place

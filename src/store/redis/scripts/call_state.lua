@@ -43,7 +43,7 @@ local function by_bucket(seqs)
   return groups
 end
 -- The fields of `groups` (from by_bucket) in the bucket hashes under `base`:
--- {seq = value or false}, one HMGET a bucket.
+-- {seq = value or false}, one HMGET per bucket.
 local function read_fields(base, groups)
   local values = {}
   for n, list in pairs(groups) do
@@ -53,7 +53,7 @@ local function read_fields(base, groups)
   return values
 end
 -- Writes {seq = value} for the seqs of `groups` that have one into the bucket hashes under
--- `base`, one HSET a bucket.
+-- `base`, one HSET per bucket.
 local function write_fields(base, groups, values)
   for n, list in pairs(groups) do
     local args = {}

@@ -40,7 +40,7 @@ local d_in_progress = 0
 local n_in_flight = redis.call('ZCARD', KEYS[4])
 local earliest = first_deadline(KEYS[4], n_in_flight)
 if earliest ~= '' and earliest + 0 <= now then
-  -- One read and one write a bucket, one ZREM, as for claimed calls.
+  -- One read and one write per bucket, one ZREM, as for claimed calls.
   local expired = past_deadline(KEYS[4], ARGV[3], '500')
   local groups = by_bucket(expired)
   local texts = read_fields(KEYS[6], groups)
@@ -75,8 +75,8 @@ if dispatching then
   end
   if n > 0 then
     -- Contacts claimed before (retries, then released ones: the first `n_before` claimed) have
-    -- a state, read first (one HMGET a bucket); cursor ones never do. Then every claimed
-    -- contact's details, one HMGET a bucket.
+    -- a state, read first (one HMGET per bucket); cursor ones never do. Then every claimed
+    -- contact's details, one HMGET per bucket.
     local claimed, groups, texts = {}, {}, nil
     if first_retry[2] and first_retry[2] + 0 <= now then
       claimed = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[3], 'LIMIT', '0',

@@ -1,6 +1,6 @@
 -- Deletes a campaign that is a draft or finished; keys are freed in the background (UNLINK).
--- KEYS: meta, contacts (bucket base), phones, released, retry, inflight, lease, calls (bucket base),
---       stats, events (webhook events not relayed yet: they go with the campaign)
+-- KEYS: meta, contacts (bucket base), phones, released, retry, inflight, lease,
+--       calls (bucket base), stats, events (webhook events not relayed yet: they go with the campaign)
 -- ARGV: organisation
 -- Returns 'OK' | 'NOT_FOUND' | status (not deletable)
 local meta = redis.call('HMGET', KEYS[1], 'org', 'status', 'seq')

@@ -21,7 +21,7 @@ local n_completed, n_failed, n_scheduled, n_cancelled = 0, 0, 0, 0
 local stat_fields, stat_adds = {'dur', 'h:' .. ARGV[5]}, {0, 0}
 local by_outcome = {}
 local seconds_text
--- Every state is read once up front (one command a bucket); a contact reported twice in one
+-- Every state is read once up front (one command per bucket); a contact reported twice in one
 -- batch sees its first report's result. A state 'in_progress' at this attempt is in flight:
 -- every script moves the two together.
 local events = new_events(KEYS[7], ARGV[6] == '1', meta[10])
@@ -102,7 +102,7 @@ if n_applied > 0 then
   count(writes, 'st:scheduled', meta[8], n_scheduled)
   count(writes, 'st:cancelled', meta[9], n_cancelled)
   put(writes, 'updated_at', ARGV[1])
-  -- The statistics for the batch, one HINCRBY a field: Redis adds in C, where a read, the sums
+  -- The statistics for the batch, one HINCRBY per field: Redis adds in C, where a read, the sums
   -- in Lua and a write cost more for the one to three fields of a batch (`callgrind`). The
   -- common deltas go as text without formatting: a lone outcome's seconds, a count of 1.
   stat_adds[2] = n_applied
