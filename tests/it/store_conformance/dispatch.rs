@@ -625,6 +625,33 @@ on_every_backend!(
     many_campaigns_claiming_at_once_each_get_their_own,
 );
 
+/// Every command Redis runs from now on, as `MONITOR` shows them, until it has been quiet for
+/// 300 ms.
+async fn watch_commands(client: &::redis::Client) -> tokio::task::JoinHandle<Vec<String>> {
+    let monitor = client.get_async_monitor().await.unwrap();
+    tokio::spawn(async move {
+        use futures_util::StreamExt as _;
+        let mut lines = Vec::new();
+        let mut stream = std::pin::pin!(monitor.into_on_message::<String>());
+        while let Ok(Some(line)) =
+            tokio::time::timeout(std::time::Duration::from_millis(300), stream.next()).await
+        {
+            lines.push(line);
+        }
+        lines
+    })
+}
+
+/// Whether one request carried the runs of two or more of `campaigns`: a batch.
+fn batched(lines: &[String], campaigns: &[(CampaignId, Fence)]) -> bool {
+    lines.iter().any(|line| {
+        let runs = campaigns
+            .iter()
+            .filter(|(id, _)| line.contains(&id.to_string()));
+        runs.count() > 1
+    })
+}
+
 /// Redis only: each thread batches its own runs over its own connections, so a thread whose
 /// runtime stops with batches out (an arbiter of a node that is killed) strands nothing of
 /// another thread's: this thread's claims all come back.
@@ -655,6 +682,8 @@ async fn a_thread_that_stops_mid_batch_strands_no_other_threads_runs() {
     })
     .join()
     .unwrap();
+    let client = ::redis::Client::open(crate::helpers::redis_url()).unwrap();
+    let watched = watch_commands(&client).await;
     let claims = ours
         .iter()
         .map(|&(id, fence)| store.claim_due(id, fence, now(), 1));
@@ -667,6 +696,11 @@ async fn a_thread_that_stops_mid_batch_strands_no_other_threads_runs() {
     for batch in claimed {
         assert_eq!(batch.unwrap().calls.len(), 1);
     }
+    // This thread's claims went out batched too (more at once than its requests in flight).
+    assert!(
+        batched(&watched.await.unwrap(), &ours),
+        "no batch of this thread's claims"
+    );
 }
 
 /// Redis only: a caller on no runtime (a plain thread that polls the future itself) is served on
@@ -738,18 +772,7 @@ async fn a_claim_that_fails_in_a_batch_fails_alone() {
     // carried the broken claim with others: each round, it fails and they do not.
     let mut batched_with_others = false;
     for _ in 0..5 {
-        let monitor = client.get_async_monitor().await.unwrap();
-        let watched = tokio::spawn(async move {
-            use futures_util::StreamExt as _;
-            let mut lines = Vec::new();
-            let mut stream = std::pin::pin!(monitor.into_on_message::<String>());
-            while let Ok(Some(line)) =
-                tokio::time::timeout(std::time::Duration::from_millis(300), stream.next()).await
-            {
-                lines.push(line);
-            }
-            lines
-        });
+        let watched = watch_commands(&client).await;
         let claims = campaigns.iter().map(|&(id, fence)| {
             let store = store.clone();
             tokio::spawn(async move { (id, store.claim_due(id, fence, now(), 1).await) })
