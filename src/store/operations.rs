@@ -96,7 +96,7 @@ pub trait IdempotencyKeys: Send + Sync + std::fmt::Debug + 'static {
         fingerprint: [u8; 32],
     ) -> Result<Idempotency, StoreError>;
 
-    /// Stores the response of a request started with [`CampaignStore::begin_idempotent`], within
+    /// Stores the response of a request started with [`IdempotencyKeys::begin_idempotent`], within
     /// the store's [`IdempotencyLimits`]: a response too large is not kept (a retry learns so);
     /// past the organisation's budget, its oldest responses are forgotten.
     async fn finish_idempotent(
