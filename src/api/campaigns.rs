@@ -320,17 +320,18 @@ async fn list_contacts(
     let params = query(params)?;
     let page_of = params.page()?;
     let status = params.status(ContactStatus::parse, "contact")?;
+    let id = campaign_id(&path)?;
+    // The campaign's timezone: the zone of contacts whose own and number's are unknown.
+    let fallback = state.store.campaign(&org, id).await?.spec.schedule.timezone;
     let listing = state
         .store
-        .contacts(
-            &org,
-            campaign_id(&path)?,
-            status,
-            page_of,
-            state.clock.now(),
-        )
+        .contacts(&org, id, status, page_of, state.clock.now())
         .await?;
-    let views: Vec<ContactView> = listing.items.iter().map(ContactView::from).collect();
+    let views: Vec<ContactView> = listing
+        .items
+        .iter()
+        .map(|contact| ContactView::new(contact, fallback))
+        .collect();
     Ok(page(views, listing.total, page_of.limit, page_of.offset))
 }
 

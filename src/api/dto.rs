@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use chrono_tz::Tz;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -11,7 +12,7 @@ use utoipa::ToSchema;
 use super::json::from_value;
 use crate::domain::{
     CampaignSpec, DialOutcome, DomainError, PhoneNumber, PhoneRotation, Schedule, SchedulePatch,
-    StartRule, caller_ids, checked_text, is_printable, required_text,
+    StartRule, caller_ids, checked_text, contact_zones, is_printable, required_text,
 };
 use crate::store::{
     AddedContacts, CallStats, Campaign, CampaignEdit, Contact, Counters, NewContact,
@@ -458,7 +459,11 @@ pub struct ContactView {
     first_name: Option<String>,
     last_name: Option<String>,
     email: Option<String>,
-    timezone: Option<String>,
+    /// The contact's zone: its own `timezone`, else its number's (several candidates joined by
+    /// `|`), else its campaign's timezone.
+    timezone: String,
+    /// `contact`, `number` or `fallback`.
+    timezone_source: &'static str,
     status: &'static str,
     scheduled_at: Option<String>,
     attempts: u32,
@@ -468,16 +473,20 @@ pub struct ContactView {
     custom_fields: BTreeMap<String, String>,
 }
 
-impl From<&Contact> for ContactView {
-    fn from(contact: &Contact) -> Self {
+impl ContactView {
+    /// The contact on the wire; `fallback` is its campaign's timezone.
+    pub fn new(contact: &Contact, fallback: Tz) -> Self {
         let details = &contact.details;
+        let zones = contact_zones(details.timezone, &details.phone, fallback);
+        let timezone: Vec<&str> = zones.zones.iter().map(|zone| zone.name()).collect();
         Self {
             contact_id: contact.id.to_string(),
             phone_number: details.phone.as_str().to_owned(),
             first_name: details.first_name.clone(),
             last_name: details.last_name.clone(),
             email: details.email.clone(),
-            timezone: details.timezone.map(|zone| zone.name().to_owned()),
+            timezone: timezone.join("|"),
+            timezone_source: zones.source.as_str(),
             status: contact.status.as_str(),
             scheduled_at: opt_rfc3339(contact.scheduled_at),
             attempts: contact.attempts,

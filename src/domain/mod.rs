@@ -9,6 +9,7 @@ mod error;
 pub mod gcra;
 mod ids;
 mod pacing;
+mod phone_zones;
 mod schedule;
 mod status;
 mod text;
@@ -19,6 +20,7 @@ pub use error::DomainError;
 pub use gcra::Rate;
 pub use ids::{CallId, CampaignId, ContactId, OrgId, PhoneNumber};
 pub use pacing::{Gate, PacingState, Plan};
+pub use phone_zones::{ContactZones, ZoneSource, contact_zones, zones_of};
 pub use schedule::{
     DayWindow, LocalWindow, RetryPolicy, Schedule, SchedulePatch, StartRule, TimeOfDay,
     WorkingDays, earliest_instant, is_printable, latest_instant, local_date, resolve_local,

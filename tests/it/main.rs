@@ -1,6 +1,7 @@
 //! The integration tests: one binary, one module per area.
 
 mod api_auth;
+mod api_call_safety;
 mod api_dialer;
 mod api_hardening;
 mod api_lifecycle;
