@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 
 use crate::fakes::Node;
 use crate::helpers::{
-    ACME_KEY, Backend, TestApp, every_day, redis_store_at, scrape_metrics, spawn_app, spawn_app_on,
+    ACME_KEY, Backend, TestApp, answer, connect_from, every_day, redis_store_at, scrape_metrics,
+    spawn_app, spawn_app_on,
 };
 
 const SECRET: &str = "dialer-secret-0123456789";
@@ -320,31 +321,6 @@ crate::helpers::on_both_backends!(
     hidden_characters_and_unbounded_lists_are_refused,
     an_offset_past_every_list_is_an_empty_page_or_422_never_a_wrapped_one,
 );
-
-/// A raw connection to `node` from the loopback address `from` (127.0.0.x), carrying `sent`.
-async fn connect_from(from: &str, root: &str, sent: &[u8]) -> Option<tokio::net::TcpStream> {
-    use tokio::io::AsyncWriteExt as _;
-    let address: std::net::SocketAddr = root.trim_start_matches("http://").parse().ok()?;
-    let socket = tokio::net::TcpSocket::new_v4().ok()?;
-    socket.bind(format!("{from}:0").parse().ok()?).ok()?;
-    let mut stream = socket.connect(address).await.ok()?;
-    stream.write_all(sent).await.ok()?;
-    Some(stream)
-}
-
-/// What the node answers on `stream` within `wait`: status and JSON body (`None`: nothing).
-async fn answer(stream: &mut tokio::net::TcpStream, wait: Duration) -> Option<(u16, Value)> {
-    use tokio::io::AsyncReadExt as _;
-    let mut bytes = Vec::new();
-    let read = tokio::time::timeout(wait, stream.read_to_end(&mut bytes)).await;
-    if read.is_err() && bytes.is_empty() {
-        return None;
-    }
-    let text = String::from_utf8_lossy(&bytes);
-    let status = text.get(9..12)?.parse().ok()?;
-    let body = text.split_once("\r\n\r\n").map_or("", |(_, body)| body);
-    Some((status, serde_json::from_str(body).unwrap_or(Value::Null)))
-}
 
 fn hardened_settings(backend: Backend) -> pacer::config::Settings {
     let mut settings = crate::fakes::node_settings(backend, &crate::fakes::fresh_prefix());

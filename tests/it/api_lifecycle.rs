@@ -530,15 +530,8 @@ async fn a_pause_sent_while_a_dial_request_is_held_is_answered_after_it(backend:
         dialer: dialer.clone(),
         gate: None,
     };
-    let app = pacer::startup::Application::build(&crate::helpers::test_settings(), components)
-        .await
-        .expect("the app builds");
-    let (directory, base) = (
-        app.directory.clone(),
-        format!("http://127.0.0.1:{}/api/public/v1", app.port),
-    );
-    actix_web::rt::spawn(app.server);
-    let _stop_background = app.stop_background;
+    let app = crate::helpers::start_app(&crate::helpers::test_settings(), components).await;
+    let (directory, base) = (app.directory.clone(), app.base.clone());
     let client = reqwest::Client::new();
     let send = crate::helpers::send_json;
     let body = json!({

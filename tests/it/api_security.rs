@@ -7,7 +7,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    ACME_KEY, BODY_LIMIT, Backend, GLOBEX_KEY, TestApp, monday_8am, spawn_app_with, test_settings,
+    ACME_KEY, BODY_LIMIT, Backend, GLOBEX_KEY, TestApp, answer, connect_from, monday_8am,
+    spawn_app_with, test_settings,
 };
 
 /// A route of the API, with `{id}` for a campaign id.
@@ -200,13 +201,14 @@ async fn another_organisations_running_campaign_is_not_found_on_every_route(back
 
 /// Sends `method path` with a chunked body of `size` bytes (no length ahead): its status.
 async fn send_chunked(app: &TestApp, method: &Method, path: &str, key: &str, size: usize) -> u16 {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::io::AsyncWriteExt as _;
     let address = app.root.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
     let head = format!(
         "{method} /api/public/v1{path} HTTP/1.1\r\nhost: {address}\r\nauthorization: Bearer {key}\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n"
     );
-    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut stream = connect_from("127.0.0.1", &app.root, head.as_bytes())
+        .await
+        .expect("a loopback connection");
     let chunk = format!("{:x}\r\n{}\r\n", 16 * 1024, " ".repeat(16 * 1024));
     // The node may answer and close before the last chunk: a failed write ends the body.
     for _ in 0..size.div_ceil(16 * 1024) {
@@ -215,13 +217,9 @@ async fn send_chunked(app: &TestApp, method: &Method, path: &str, key: &str, siz
         }
     }
     let _ = stream.write_all(b"0\r\n\r\n").await;
-    let mut answer = Vec::new();
-    let read = stream.read_to_end(&mut answer);
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), read).await;
-    let text = String::from_utf8_lossy(&answer);
-    text.get(9..12)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0)
+    answer(&mut stream, std::time::Duration::from_secs(10))
+        .await
+        .map_or(0, |(status, _)| status)
 }
 
 async fn every_route_with_a_body_refuses_one_past_the_limit(backend: Backend) {

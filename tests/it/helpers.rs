@@ -211,18 +211,41 @@ pub async fn spawn_app_with(
         dialer: dialer.clone(),
         gate: None,
     };
+    let started = start_app(settings, components).await;
+    TestApp {
+        base: started.base,
+        root: started.root,
+        client: reqwest::Client::new(),
+        clock,
+        dialer,
+        directory: started.directory,
+        server: started.server,
+        stop_background: started.stop_background,
+    }
+}
+
+/// A node built from `components` and serving on its port.
+pub struct Started {
+    /// `http://127.0.0.1:<port>` and the API's base under it.
+    pub root: String,
+    pub base: String,
+    pub directory: Directory,
+    pub server: actix_web::dev::ServerHandle,
+    /// Stops the node's background tasks when sent or dropped.
+    pub stop_background: tokio::sync::watch::Sender<bool>,
+}
+
+/// Builds the application from `settings` and `components` and serves it.
+pub async fn start_app(settings: &Settings, components: Components) -> Started {
     let app = Application::build(settings, components)
         .await
         .expect("the app builds");
     let server = app.server.handle();
     actix_web::rt::spawn(app.server);
     let root = format!("http://127.0.0.1:{}", app.port);
-    TestApp {
+    Started {
         base: format!("{root}/api/public/v1"),
         root,
-        client: reqwest::Client::new(),
-        clock,
-        dialer,
         directory: app.directory,
         server,
         stop_background: app.stop_background,
@@ -405,16 +428,10 @@ pub async fn spawn_real_time_app(
         dialer,
         gate: None,
     };
-    let app = Application::build(&settings, components)
-        .await
-        .expect("the app builds");
-    actix_web::rt::spawn(app.server);
+    let started = start_app(&settings, components).await;
     // The background tasks (lease keeper, notes, webhooks) run as long as the test process.
-    std::mem::forget(app.stop_background);
-    (
-        format!("http://127.0.0.1:{}/api/public/v1", app.port),
-        reqwest::Client::new(),
-    )
+    std::mem::forget(started.stop_background);
+    (started.base, reqwest::Client::new())
 }
 
 /// A dialer whose calls end `completed` at once, recording when each was placed.
@@ -610,4 +627,32 @@ pub fn port_opens(port: u16) -> bool {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     false
+}
+
+/// A raw connection to `node` from the loopback address `from` (127.0.0.x), carrying `sent`.
+pub async fn connect_from(from: &str, root: &str, sent: &[u8]) -> Option<tokio::net::TcpStream> {
+    use tokio::io::AsyncWriteExt as _;
+    let address: std::net::SocketAddr = root.trim_start_matches("http://").parse().ok()?;
+    let socket = tokio::net::TcpSocket::new_v4().ok()?;
+    socket.bind(format!("{from}:0").parse().ok()?).ok()?;
+    let mut stream = socket.connect(address).await.ok()?;
+    stream.write_all(sent).await.ok()?;
+    Some(stream)
+}
+
+/// What the node answers on `stream` within `wait`: status and JSON body (`None`: nothing).
+pub async fn answer(
+    stream: &mut tokio::net::TcpStream,
+    wait: std::time::Duration,
+) -> Option<(u16, Value)> {
+    use tokio::io::AsyncReadExt as _;
+    let mut bytes = Vec::new();
+    let read = tokio::time::timeout(wait, stream.read_to_end(&mut bytes)).await;
+    if read.is_err() && bytes.is_empty() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let status = text.get(9..12)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    Some((status, serde_json::from_str(body).unwrap_or(Value::Null)))
 }

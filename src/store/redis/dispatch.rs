@@ -249,9 +249,13 @@ impl Inner {
         let mut applied = reply.applied.into_iter();
         Ok(known
             .into_iter()
-            .map(|known| match known && applied.next() == Some(true) {
-                true => Recorded::Applied { status, in_flight },
-                false => Recorded::Duplicate,
+            .map(|known| {
+                // Only outcomes sent to the script have a flag in its reply.
+                if known && applied.next() == Some(true) {
+                    Recorded::Applied { status, in_flight }
+                } else {
+                    Recorded::Duplicate
+                }
             })
             .collect())
     }
