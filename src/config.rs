@@ -11,7 +11,11 @@ use std::path::Path;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 
+use anyhow::Context as _;
+use chrono::NaiveDate;
 use serde::Deserialize;
+
+use crate::domain::{CallSafety, DailyHours, DomainError, FloorProfile, LegalFloor, WeekHours};
 
 use crate::telemetry::LogFormat;
 use crate::webhooks::WebhookTarget;
@@ -91,13 +95,15 @@ pub struct Settings {
     /// letters kept per organisation (past it, the oldest are forgotten).
     pub webhook_outbox_max: u64,
     pub webhook_dead_letters_max: u64,
+    /// The call-safety rules: the legal floor and the organisations' quiet hours.
+    pub compliance: ComplianceSettings,
     /// `PACER_*` variables that name no setting: warned about at start-up, otherwise ignored.
     #[serde(skip)]
     pub unknown_env: Vec<String>,
 }
 
 /// Every setting's key: the fields of [`Settings`] (a unit test holds the two together).
-pub const KEYS: [&str; 41] = [
+pub const KEYS: [&str; 42] = [
     "listen",
     "api_keys",
     "max_body_bytes",
@@ -139,6 +145,7 @@ pub const KEYS: [&str; 41] = [
     "webhook_max_age_secs",
     "webhook_outbox_max",
     "webhook_dead_letters_max",
+    "compliance",
 ];
 
 /// Settings whose value may come from a file named by `PACER_<KEY>_FILE` (texts: secrets and
@@ -239,7 +246,159 @@ impl std::fmt::Debug for Settings {
             .field("webhook_max_age_secs", &self.webhook_max_age_secs)
             .field("webhook_outbox_max", &self.webhook_outbox_max)
             .field("webhook_dead_letters_max", &self.webhook_dead_letters_max)
+            .field("compliance", &self.compliance)
             .finish()
+    }
+}
+
+/// `[compliance]`: the legal floor's profiles and holidays (shipped in `config/`, replaced or
+/// extended by files), which of them are on, the organisations' quiet hours, and the margin
+/// before a window's end after which no dial request goes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComplianceSettings {
+    /// `false` switches every profile of the legal floor off.
+    pub enabled: bool,
+    /// Profiles replacing the shipped `config/compliance.toml`.
+    #[serde(default)]
+    pub profiles_file: Option<std::path::PathBuf>,
+    /// Holidays added to the shipped `config/holidays.tsv` (`region<TAB>YYYY-MM-DD<TAB>name`).
+    #[serde(default)]
+    pub holidays_file: Option<std::path::PathBuf>,
+    /// Regions whose profile ships switched off, switched on (`["FR"]`).
+    #[serde(default)]
+    pub enable: Vec<String>,
+    /// Regions whose profile is switched off (`["US-MI"]`).
+    #[serde(default)]
+    pub disable: Vec<String>,
+    pub window_end_buffer_secs: u64,
+    /// Per organisation, hours in the callee's time when none of its calls starts.
+    #[serde(default)]
+    pub quiet_hours: BTreeMap<String, Vec<HoursEntry>>,
+}
+
+/// One window of a profile's hours or of quiet hours.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HoursEntry {
+    pub days: Vec<i64>,
+    pub start_time: String,
+    pub end_time: String,
+}
+
+/// A profiles file (`config/compliance.toml`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfilesFile {
+    profile: Vec<ProfileEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileEntry {
+    region: String,
+    source: String,
+    hours: Vec<HoursEntry>,
+    #[serde(default)]
+    no_holidays: bool,
+    #[serde(default = "enabled_by_default")]
+    enabled: bool,
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+
+const PROFILES: &str = include_str!("../config/compliance.toml");
+const HOLIDAYS: &str = include_str!("../config/holidays.tsv");
+
+fn week_hours(field: &str, entries: &[HoursEntry]) -> Result<WeekHours, DomainError> {
+    let entries = entries
+        .iter()
+        .enumerate()
+        .map(|(index, entry)| {
+            DailyHours::parse(
+                &format!("{field}[{index}]"),
+                &entry.days,
+                &entry.start_time,
+                &entry.end_time,
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    WeekHours::new(field, &entries)
+}
+
+/// `region<TAB>date<TAB>name` lines (`#` comments); `origin` names the file in errors.
+fn holiday_lines(origin: &str, text: &str) -> anyhow::Result<Vec<(String, NaiveDate)>> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.starts_with('#') && !line.trim().is_empty())
+        .map(|(index, line)| {
+            let mut fields = line.split('\t');
+            let (Some(region), Some(date)) = (fields.next(), fields.next()) else {
+                anyhow::bail!("{origin}:{}: expected region<TAB>date<TAB>name", index + 1);
+            };
+            let date = date.parse().with_context(|| {
+                format!("{origin}:{}: `{date}` is not a YYYY-MM-DD date", index + 1)
+            })?;
+            Ok((region.to_owned(), date))
+        })
+        .collect()
+}
+
+impl ComplianceSettings {
+    /// The rules these settings describe, files read; an error names the file and entry.
+    pub fn call_safety(&self) -> anyhow::Result<CallSafety> {
+        let (origin, text) = match &self.profiles_file {
+            Some(path) => (
+                path.display().to_string(),
+                std::fs::read_to_string(path).with_context(|| {
+                    format!("compliance.profiles_file: cannot read `{}`", path.display())
+                })?,
+            ),
+            None => ("config/compliance.toml".to_owned(), PROFILES.to_owned()),
+        };
+        let file: ProfilesFile = Figment::from(Toml::string(&text))
+            .extract()
+            .with_context(|| format!("{origin}: not a profiles file"))?;
+        let mut profiles = Vec::new();
+        for (index, entry) in file.profile.into_iter().enumerate() {
+            let on = self.enabled
+                && !self.disable.contains(&entry.region)
+                && (entry.enabled || self.enable.contains(&entry.region));
+            let hours = week_hours(&format!("profile[{index}].hours"), &entry.hours)
+                .map_err(|error| anyhow::anyhow!("{origin}: {error}"))?;
+            if on {
+                profiles.push(FloorProfile {
+                    region: entry.region,
+                    hours,
+                    no_holidays: entry.no_holidays,
+                    source: entry.source,
+                });
+            }
+        }
+        let mut holidays = holiday_lines("config/holidays.tsv", HOLIDAYS)?;
+        if let Some(path) = &self.holidays_file {
+            let text = std::fs::read_to_string(path).with_context(|| {
+                format!("compliance.holidays_file: cannot read `{}`", path.display())
+            })?;
+            holidays.extend(holiday_lines(&path.display().to_string(), &text)?);
+        }
+        let quiet_open = self
+            .quiet_hours
+            .iter()
+            .map(|(org, entries)| {
+                let field = format!("compliance.quiet_hours.{org}");
+                week_hours(&field, entries)
+                    .map(|quiet| (org.clone(), quiet.complement()))
+                    .map_err(|error| anyhow::anyhow!("{error}"))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(CallSafety {
+            floor: LegalFloor::new(profiles, holidays),
+            quiet_open,
+            end_buffer: chrono::Duration::seconds(self.window_end_buffer_secs as i64),
+        })
     }
 }
 

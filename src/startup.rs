@@ -125,6 +125,8 @@ impl Application {
         // The recorder first: actors register their metrics when they start.
         let metrics = crate::telemetry::metrics();
         let store = components.store;
+        let safety = Arc::new(settings.compliance.call_safety()?);
+        store.set_call_safety(safety.clone());
         let gate = components
             .gate
             .unwrap_or_else(|| Arc::new(CarrierGate::new(store.clone(), settings.dialer_max_cps)));
@@ -190,6 +192,7 @@ impl Application {
             )),
             webhooks: webhooks.clone(),
             metrics,
+            safety,
         };
         let body_limit = BodyLimit {
             bytes: settings.max_body_bytes,

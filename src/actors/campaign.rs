@@ -308,9 +308,20 @@ impl Actor for CampaignActor {
         // its actor (a handover, a retired actor), and its outcome must still be recorded.
         let routes = self.routes.clone();
         let leases = self.services.leases.clone();
+        let clock = self.services.clock.clone();
         self.sink = Some(
-            OutcomeSink::new(move |report| routes.report(report))
-                .with_permit(move |id| leases.safe(id)),
+            OutcomeSink::new(move |report| routes.report(report)).with_permit(move |call| {
+                if !leases.safe(call.campaign_id) {
+                    Err("the campaign's lease lapsed")
+                } else if call
+                    .not_after
+                    .is_some_and(|not_after| clock.now() >= not_after)
+                {
+                    Err("the callee's window closed")
+                } else {
+                    Ok(())
+                }
+            }),
         );
         // Never retire here: the message that made the directory start this actor is queued.
         let step = self.dispatch(Retire::Never);

@@ -7,17 +7,18 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::auth::Org;
+use super::diagnostics;
 use super::dto::{
     self, AddedView, AnalyticsView, BulkDeleteInput, BulkDeletedView, CampaignInput, CampaignView,
     ContactView, ContactsInput, DeletedView, RowError, ScheduleBody,
 };
-use super::envelope::{self, ok, page, respond};
+use super::envelope::{self, ok, page, respond_warned};
 use super::idempotency;
 use super::json::{RawBody, ValidJson, parse_or_empty};
 use super::{ApiError, AppState};
 use crate::actors::CampaignOp;
-use crate::domain::{CampaignId, CampaignStatus, ContactStatus, DomainError, OrgId};
-use crate::store::{CampaignFilter, Control, Page};
+use crate::domain::{CampaignId, CampaignStatus, ContactStatus, DomainError, HeldReason, OrgId};
+use crate::store::{Campaign, CampaignFilter, Contact, Control, Page};
 
 pub fn routes(config: &mut web::ServiceConfig) {
     config
@@ -33,11 +34,15 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/batch-calls/{id}/cancel", web::post().to(cancel))
         .route("/batch-calls/{id}/contacts", web::post().to(add_contacts))
         .route("/batch-calls/{id}/contacts", web::get().to(list_contacts))
-        .route("/batch-calls/{id}/analytics", web::get().to(analytics));
+        .route("/batch-calls/{id}/analytics", web::get().to(analytics))
+        .route(
+            "/batch-calls/{id}/diagnostics",
+            web::get().to(diagnostics::diagnostics),
+        );
 }
 
 /// A malformed id names no campaign: 404, like any campaign that is not yours.
-fn campaign_id(path: &web::Path<String>) -> Result<CampaignId, ApiError> {
+pub(super) fn campaign_id(path: &web::Path<String>) -> Result<CampaignId, ApiError> {
     CampaignId::parse(path).map_err(|_| ApiError::NotFound)
 }
 
@@ -55,6 +60,9 @@ pub struct ListQuery {
     status: Option<String>,
     /// Campaigns only: only those of this agent.
     agent_id: Option<String>,
+    /// Contacts only: only waiting contacts held for this reason (`legal_hours`, `window`, …;
+    /// the first 10 000 waiting contacts are read).
+    held_reason: Option<String>,
 }
 
 impl ListQuery {
@@ -133,7 +141,11 @@ async fn create(
             .store
             .create_campaign(&org, spec, contacts, state.clock.now())
             .await?;
-        Ok(respond(StatusCode::CREATED, CampaignView::from(&campaign)))
+        Ok(respond_warned(
+            StatusCode::CREATED,
+            CampaignView::from(&campaign),
+            warnings(&state, &campaign),
+        ))
     })
     .await
 }
@@ -194,7 +206,33 @@ async fn edit(
     ValidJson(input): ValidJson<CampaignInput>,
 ) -> Result<HttpResponse, ApiError> {
     let edit = input.into_edit()?;
-    run(&state, &org, &path, CampaignOp::Edit(edit)).await
+    let campaign = state
+        .directory
+        .run(&org, campaign_id(&path)?, CampaignOp::Edit(edit))
+        .await?;
+    Ok(respond_warned(
+        StatusCode::OK,
+        CampaignView::from(&campaign),
+        warnings(&state, &campaign),
+    ))
+}
+
+/// The warnings a campaign's definition deserves: a window that reaches outside the legal
+/// calling hours of a country of the floor.
+fn warnings(state: &AppState, campaign: &Campaign) -> Vec<envelope::Warning> {
+    state
+        .safety
+        .regions_outside(&campaign.spec.schedule)
+        .into_iter()
+        .map(|profile| envelope::Warning {
+            code: "outside_legal_hours",
+            message: format!(
+                "the calling window reaches outside the legal calling hours of {} ({}); \
+                 contacts there wait for them",
+                profile.region, profile.source
+            ),
+        })
+        .collect()
 }
 
 /// `draft → scheduled` (or `active` when the start has come).
@@ -320,19 +358,45 @@ async fn list_contacts(
     let params = query(params)?;
     let page_of = params.page()?;
     let status = params.status(ContactStatus::parse, "contact")?;
+    let held_filter = params
+        .held_reason
+        .as_deref()
+        .map(|text| {
+            HeldReason::parse(text).ok_or_else(|| {
+                DomainError::new("held_reason", format!("`{text}` is not a held reason"))
+            })
+        })
+        .transpose()?;
     let id = campaign_id(&path)?;
-    // The campaign's timezone: the zone of contacts whose own and number's are unknown.
-    let fallback = state.store.campaign(&org, id).await?.spec.schedule.timezone;
-    let listing = state
-        .store
-        .contacts(&org, id, status, page_of, state.clock.now())
-        .await?;
-    let views: Vec<ContactView> = listing
-        .items
+    // The campaign: its timezone is the zone of contacts whose own and number's are unknown,
+    // and its rules say why a contact waits.
+    let campaign = state.store.campaign(&org, id).await?;
+    let fallback = campaign.spec.schedule.timezone;
+    let now = state.clock.now();
+    let view = |contact: &Contact| {
+        let held = diagnostics::why_waiting(contact, &campaign, &state.safety, now);
+        (held, ContactView::new(contact, fallback, held))
+    };
+    let Some(wanted) = held_filter else {
+        let listing = state.store.contacts(&org, id, status, page_of, now).await?;
+        let views: Vec<ContactView> = listing.items.iter().map(|c| view(c).1).collect();
+        return Ok(page(views, listing.total, page_of.limit, page_of.offset));
+    };
+    let held: Vec<ContactView> = diagnostics::waiting_contacts(&state, &campaign)
+        .await?
         .iter()
-        .map(|contact| ContactView::new(contact, fallback))
+        .filter(|contact| status.is_none_or(|status| contact.status == status))
+        .map(view)
+        .filter(|(held, _)| held.is_some_and(|(reason, _)| reason == wanted))
+        .map(|(_, view)| view)
         .collect();
-    Ok(page(views, listing.total, page_of.limit, page_of.offset))
+    let total = held.len() as u64;
+    let views = held
+        .into_iter()
+        .skip(page_of.offset.min(total) as usize)
+        .take(page_of.limit as usize)
+        .collect();
+    Ok(page(views, total, page_of.limit, page_of.offset))
 }
 
 /// Counters, outcome breakdown, answer rate, mean duration, calls per day and hour.

@@ -11,8 +11,8 @@ use utoipa::ToSchema;
 
 use super::json::from_value;
 use crate::domain::{
-    CampaignSpec, DialOutcome, DomainError, PhoneNumber, PhoneRotation, Schedule, SchedulePatch,
-    StartRule, caller_ids, checked_text, contact_zones, is_printable, required_text,
+    CampaignSpec, DialOutcome, DomainError, HeldReason, PhoneNumber, PhoneRotation, Schedule,
+    SchedulePatch, StartRule, caller_ids, checked_text, contact_zones, is_printable, required_text,
 };
 use crate::store::{
     AddedContacts, CallStats, Campaign, CampaignEdit, Contact, Counters, NewContact,
@@ -118,6 +118,42 @@ pub struct CampaignInput {
     #[serde(default, deserialize_with = "not_null")]
     #[schema(nullable = false, minimum = 1, maximum = 10_080)]
     pub retry_delay_minutes: Option<i64>,
+    /// `campaign` (default): the window is read in `timezone`; `contact`: in each contact's
+    /// own zone. The legal floor reads the callee's time either way.
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false, value_type = Option<TimezoneModeName>)]
+    pub timezone_mode: Option<String>,
+    /// `campaign` (default): a contact whose zone its number does not give is called in the
+    /// campaign's timezone; `skip`: it ends `skipped` (`timezone_unresolvable`).
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false, value_type = Option<TimezoneFallbackName>)]
+    pub timezone_fallback: Option<String>,
+}
+
+/// `timezone_mode` values.
+#[derive(ToSchema)]
+#[allow(
+    dead_code,
+    reason = "a schema only: the handler parses the text itself"
+)]
+pub enum TimezoneModeName {
+    #[schema(rename = "campaign")]
+    Campaign,
+    #[schema(rename = "contact")]
+    Contact,
+}
+
+/// `timezone_fallback` values.
+#[derive(ToSchema)]
+#[allow(
+    dead_code,
+    reason = "a schema only: the handler parses the text itself"
+)]
+pub enum TimezoneFallbackName {
+    #[schema(rename = "campaign")]
+    Campaign,
+    #[schema(rename = "skip")]
+    Skip,
 }
 
 impl CampaignInput {
@@ -135,6 +171,8 @@ impl CampaignInput {
             retry_failed: self.retry_failed.take(),
             max_retry_attempts: self.max_retry_attempts.take(),
             retry_delay_minutes: self.retry_delay_minutes.take(),
+            timezone_mode: self.timezone_mode.take(),
+            timezone_fallback: self.timezone_fallback.take(),
         }
     }
 }
@@ -402,6 +440,8 @@ pub struct CampaignView {
     max_retry_attempts: u32,
     retry_attempts: u32,
     retry_delay_minutes: u32,
+    timezone_mode: &'static str,
+    timezone_fallback: &'static str,
     total_contacts: u64,
     #[serde(flatten)]
     counts: StatusCounts,
@@ -440,6 +480,12 @@ impl From<&Campaign> for CampaignView {
             max_retry_attempts: schedule.retry.max_retries,
             retry_attempts: schedule.retry.max_retries,
             retry_delay_minutes: schedule.retry.delay_minutes,
+            timezone_mode: schedule.timezone_mode.as_str(),
+            timezone_fallback: if schedule.skip_unresolvable {
+                "skip"
+            } else {
+                "campaign"
+            },
             total_contacts: counters.total,
             counts: StatusCounts::from(counters),
             created_at: rfc3339(campaign.created_at),
@@ -465,6 +511,11 @@ pub struct ContactView {
     /// `contact`, `number` or `fallback`.
     timezone_source: &'static str,
     status: &'static str,
+    /// Why it waits (`scheduled` or `pending`): `window`, `working_day`, `legal_hours`,
+    /// `holiday`, `quiet_hours`, `paused`, `not_started`, …; null when it may be called now.
+    held_reason: Option<&'static str>,
+    /// When every rule that holds it is next open (null: a command must come first).
+    next_eligible_at: Option<String>,
     scheduled_at: Option<String>,
     attempts: u32,
     call_status: Option<&'static str>,
@@ -474,8 +525,12 @@ pub struct ContactView {
 }
 
 impl ContactView {
-    /// The contact on the wire; `fallback` is its campaign's timezone.
-    pub fn new(contact: &Contact, fallback: Tz) -> Self {
+    /// The contact on the wire; `fallback` is its campaign's timezone, `held` why it waits.
+    pub fn new(
+        contact: &Contact,
+        fallback: Tz,
+        held: Option<(HeldReason, Option<DateTime<Utc>>)>,
+    ) -> Self {
         let details = &contact.details;
         let zones = contact_zones(details.timezone, &details.phone, fallback);
         let timezone: Vec<&str> = zones.zones.iter().map(|zone| zone.name()).collect();
@@ -488,6 +543,8 @@ impl ContactView {
             timezone: timezone.join("|"),
             timezone_source: zones.source.as_str(),
             status: contact.status.as_str(),
+            held_reason: held.map(|(reason, _)| reason.as_str()),
+            next_eligible_at: opt_rfc3339(held.and_then(|(_, until)| until)),
             scheduled_at: opt_rfc3339(contact.scheduled_at),
             attempts: contact.attempts,
             call_status: contact.last_outcome.map(DialOutcome::as_str),

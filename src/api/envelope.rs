@@ -73,6 +73,39 @@ pub struct Paged<T> {
     pagination: Pagination,
 }
 
+/// Something a request did that the client should know although it succeeded.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Warning {
+    /// `outside_legal_hours`: the window reaches outside a region's legal calling hours; its
+    /// contacts there wait for them.
+    pub code: &'static str,
+    pub message: String,
+}
+
+/// The success envelope with warnings beside the data.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Warned<T> {
+    data: T,
+    warnings: Vec<Warning>,
+    meta: Meta,
+}
+
+/// `{data, warnings, meta}` with `status`; `{data, meta}` when there is no warning.
+pub fn respond_warned(
+    status: StatusCode,
+    data: impl Serialize,
+    warnings: Vec<Warning>,
+) -> HttpResponse {
+    if warnings.is_empty() {
+        return respond(status, data);
+    }
+    HttpResponse::build(status).json(Warned {
+        data,
+        warnings,
+        meta: Meta::current(),
+    })
+}
+
 /// `{data, meta}` with `status`.
 pub fn respond(status: StatusCode, data: impl Serialize) -> HttpResponse {
     HttpResponse::build(status).json(Data {

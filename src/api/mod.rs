@@ -7,6 +7,7 @@ mod calls;
 // lint flags.
 #[allow(unused_qualifications, reason = "in utoipa's generated code")]
 mod campaigns;
+mod diagnostics;
 mod dto;
 mod envelope;
 mod error;
@@ -49,6 +50,8 @@ pub struct AppState {
     pub auth_failures: Arc<RateLimiter<std::net::IpAddr>>,
     pub webhooks: Arc<crate::webhooks::Webhooks>,
     pub metrics: PrometheusHandle,
+    /// The operator's call-safety rules: campaign warnings and diagnostics read them.
+    pub safety: Arc<crate::domain::CallSafety>,
 }
 
 pub const BASE_PATH: &str = "/api/public/v1";

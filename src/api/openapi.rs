@@ -11,7 +11,7 @@ use super::dto::{
     ContactInput, ContactView, ContactsInput, DeletedView, RowError, ScheduleBody,
 };
 use super::error::ErrorEnvelope;
-use super::{BASE_PATH, calls, campaigns, ops, webhooks};
+use super::{BASE_PATH, calls, campaigns, diagnostics, envelope, ops, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -35,6 +35,7 @@ use super::{BASE_PATH, calls, campaigns, ops, webhooks};
         campaigns::add_contacts,
         campaigns::list_contacts,
         campaigns::analytics,
+        diagnostics::diagnostics,
         calls::call_event,
         webhooks::dead_letters,
         webhooks::replay,
@@ -46,7 +47,8 @@ use super::{BASE_PATH, calls, campaigns, ops, webhooks};
         CampaignInput, ContactInput, ContactsInput, ScheduleBody, BulkDeleteInput, CampaignView,
         ContactView, AddedView, RowError, AnalyticsView, DeletedView, BulkDeletedView,
         ErrorEnvelope, calls::CallEventInput, webhooks::DeadLetterView, webhooks::ReplayInput,
-        webhooks::ReplayedView,
+        webhooks::ReplayedView, diagnostics::DiagnosticsView, diagnostics::BlockedBy,
+        envelope::Warning,
     )),
     modifiers(&Conventions),
     tags(

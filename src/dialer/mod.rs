@@ -28,13 +28,17 @@ pub struct CallReport {
 }
 
 /// The dispatcher's side of a placement: where the outcome of a call goes, and whether the call
-/// may still be requested at all (its campaign's lease is still safe: a process stalled past
-/// its lease must not send what it claimed before). A dialer asks right before each request.
+/// may still be requested at all: its campaign's lease is still safe (a process stalled past its
+/// lease must not send what it claimed before), and the callee's window has not closed (its
+/// `not_after`). A dialer asks right before each request, retries included.
 #[derive(Clone)]
 pub struct OutcomeSink {
     deliver: Arc<dyn Fn(CallReport) + Send + Sync>,
-    permit: Option<Arc<dyn Fn(CampaignId) -> bool + Send + Sync>>,
+    permit: Option<Arc<Permit>>,
 }
+
+/// Says why a call may not be requested now, if it may not.
+type Permit = dyn Fn(&ClaimedCall) -> Result<(), &'static str> + Send + Sync;
 
 impl OutcomeSink {
     pub fn new(deliver: impl Fn(CallReport) + Send + Sync + 'static) -> Self {
@@ -44,10 +48,10 @@ impl OutcomeSink {
         }
     }
 
-    /// Calls of a campaign may be requested only while `permit` says so.
+    /// Calls may be requested only while `permit` says so.
     pub fn with_permit(
         mut self,
-        permit: impl Fn(CampaignId) -> bool + Send + Sync + 'static,
+        permit: impl Fn(&ClaimedCall) -> Result<(), &'static str> + Send + Sync + 'static,
     ) -> Self {
         self.permit = Some(Arc::new(permit));
         self
@@ -57,9 +61,12 @@ impl OutcomeSink {
         (self.deliver)(report);
     }
 
-    /// Whether a call of `campaign` may be requested now.
-    pub fn may_place(&self, campaign: CampaignId) -> bool {
-        self.permit.as_ref().is_none_or(|permit| permit(campaign))
+    /// Whether `call` may be requested now; if not, the call goes back to its queue.
+    pub fn may_place(&self, call: &ClaimedCall) -> Result<(), DialError> {
+        match &self.permit {
+            Some(permit) => permit(call).map_err(|why| DialError::Unavailable(why.to_owned())),
+            None => Ok(()),
+        }
     }
 }
 

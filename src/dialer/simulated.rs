@@ -101,11 +101,7 @@ impl SimulatedDialer {
 #[async_trait]
 impl Dialer for SimulatedDialer {
     async fn place(&self, call: ClaimedCall, sink: OutcomeSink) -> Result<(), DialError> {
-        if !sink.may_place(call.campaign_id) {
-            return Err(DialError::Unavailable(
-                "the campaign's lease lapsed".to_owned(),
-            ));
-        }
+        sink.may_place(&call)?;
         self.simulate(call, sink);
         Ok(())
     }

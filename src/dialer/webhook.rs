@@ -110,6 +110,9 @@ impl WebhookDialer {
             "phone_number_id": call.caller_id,
             "to": call.phone.as_str(),
             "variables": call.variables,
+            "not_after": call
+                .not_after
+                .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
         });
         serde_json::to_vec(&body).expect("a JSON value serializes")
     }
@@ -232,12 +235,9 @@ impl WebhookDialer {
         let mut backoff = self.settings.backoff;
         let mut last_error = String::new();
         for _ in 0..self.settings.tries.max(1) {
-            if !sink.may_place(call.campaign_id) {
-                // Released: the node that owns the campaign now places it, under the same key.
-                return Err(DialError::Unavailable(
-                    "the campaign's lease lapsed".to_owned(),
-                ));
-            }
+            // Refused: the call goes back to its queue (the node that owns the campaign now
+            // places it under the same key, or the next claim holds it for the callee's window).
+            sink.may_place(&call)?;
             match self.request(&key, &body).await {
                 Answer::Placed(outcome) => {
                     if let Some(result) = outcome {

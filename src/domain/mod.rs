@@ -3,10 +3,12 @@
 //! Nothing here does I/O, reads a clock, spawns a task or knows a wire format: time comes in as
 //! an argument, and every decision is a function that tests can call with plain values.
 
+mod callee;
 mod campaign;
 mod contact;
 mod error;
 pub mod gcra;
+mod hours;
 mod ids;
 mod pacing;
 mod phone_zones;
@@ -14,16 +16,22 @@ mod schedule;
 mod status;
 mod text;
 
+pub use callee::{
+    CallSafety, CalleeRules, FloorProfile, HeldReason, LegalFloor, TimezoneMode, Verdict,
+    parse_partition_key, partition_key, region_of,
+};
 pub use campaign::{CampaignSpec, MAX_CALLER_IDS, PhoneRotation, caller_ids};
 pub use contact::{ContactStatus, DialOutcome, RetryDecision};
 pub use error::DomainError;
 pub use gcra::Rate;
+pub use hours::{DailyHours, WeekHours};
 pub use ids::{CallId, CampaignId, ContactId, OrgId, PhoneNumber};
 pub use pacing::{Gate, PacingState, Plan};
-pub use phone_zones::{ContactZones, ZoneSource, contact_zones, zones_of};
+pub use phone_zones::{ContactZones, MAX_CANDIDATES, ZoneSource, contact_zones, zones_of};
 pub use schedule::{
-    DayWindow, LocalWindow, RetryPolicy, Schedule, SchedulePatch, StartRule, TimeOfDay,
-    WorkingDays, earliest_instant, is_printable, latest_instant, local_date, resolve_local,
+    DayWindow, LocalWindow, MINUTES_PER_DAY, RetryPolicy, Schedule, SchedulePatch, StartRule,
+    TimeOfDay, WorkingDays, earliest_instant, is_printable, latest_instant, local_date,
+    resolve_local,
 };
 pub use status::{CampaignStatus, Command, InvalidTransition, StartIs, transition};
 pub use text::{checked_text, required_text};

@@ -261,7 +261,7 @@ impl Slots<'_> {
     }
 
     fn slot_at(&self, window: &DayWindow, cap: u32, index: u32) -> DateTime<Utc> {
-        let offset_ms = i64::from(index) * self.schedule.window.len_ms() / i64::from(cap);
+        let offset_ms = i64::from(index) * self.schedule.claim_window().0.len_ms() / i64::from(cap);
         if window.uniform {
             window.open + Duration::milliseconds(offset_ms)
         } else {
@@ -337,7 +337,7 @@ impl Slots<'_> {
         if window.uniform {
             // index ≥ (instant − open)·cap / len, rounded up.
             let elapsed = (instant - window.open).num_milliseconds();
-            let len = self.schedule.window.len_ms();
+            let len = self.schedule.claim_window().0.len_ms();
             let scaled = i128::from(elapsed) * i128::from(cap);
             let len = i128::from(len);
             let mut index = ((scaled + len - 1) / len).min(i128::from(cap)) as u32;

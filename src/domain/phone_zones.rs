@@ -51,6 +51,10 @@ pub fn zones_of(phone: &PhoneNumber) -> &'static [Tz] {
         .map_or(&[], |zones| zones)
 }
 
+/// A number with more candidate zones than this is not placed by its number (a toll-free or
+/// otherwise non-geographic prefix): its campaign's fallback decides.
+pub const MAX_CANDIDATES: usize = 4;
+
 /// Where a contact's zones came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ZoneSource {
@@ -89,7 +93,8 @@ pub fn contact_zones(own: Option<Tz>, phone: &PhoneNumber, fallback: Tz) -> Cont
         };
     }
     match zones_of(phone) {
-        [] => ContactZones {
+        // No listed prefix, or a non-geographic one (toll-free `+1 800` lists 42 zones).
+        zones if zones.is_empty() || zones.len() > MAX_CANDIDATES => ContactZones {
             zones: vec![fallback],
             source: ZoneSource::Campaign,
         },

@@ -8,8 +8,10 @@ use chrono::{
 use chrono_tz::Tz;
 
 use super::DomainError;
+use super::callee::TimezoneMode;
 
-const MINUTES_PER_DAY: u16 = 24 * 60;
+/// Minutes in a day: the end of a window that runs to midnight (`24:00`).
+pub const MINUTES_PER_DAY: u16 = 24 * 60;
 
 /// A wall-clock time of day, `HH:MM` from `00:00` to `23:59`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -75,11 +77,11 @@ impl LocalWindow {
         self.end
     }
 
-    fn start_minute(&self) -> u16 {
+    pub fn start_minute(&self) -> u16 {
         self.start.map_or(0, TimeOfDay::minutes)
     }
 
-    fn end_minute(&self) -> u16 {
+    pub fn end_minute(&self) -> u16 {
         self.end.map_or(MINUTES_PER_DAY, TimeOfDay::minutes)
     }
 
@@ -222,6 +224,11 @@ pub struct Schedule {
     pub max_concurrent_calls: u32,
     pub max_calls_per_day: Option<u32>,
     pub retry: RetryPolicy,
+    /// Which zone the window is read in.
+    pub timezone_mode: TimezoneMode,
+    /// A contact whose zone its number does not give is skipped rather than called in the
+    /// campaign's timezone.
+    pub skip_unresolvable: bool,
 }
 
 impl Default for Schedule {
@@ -234,6 +241,8 @@ impl Default for Schedule {
             max_concurrent_calls: 10,
             max_calls_per_day: None,
             retry: RetryPolicy::default(),
+            timezone_mode: TimezoneMode::Campaign,
+            skip_unresolvable: false,
         }
     }
 }
@@ -253,6 +262,8 @@ pub struct SchedulePatch {
     pub retry_failed: Option<bool>,
     pub max_retry_attempts: Option<i64>,
     pub retry_delay_minutes: Option<i64>,
+    pub timezone_mode: Option<String>,
+    pub timezone_fallback: Option<String>,
 }
 
 impl SchedulePatch {
@@ -310,6 +321,26 @@ impl Schedule {
         if let Some(delay) = patch.retry_delay_minutes {
             next.retry.delay_minutes = in_range("retry_delay_minutes", delay, 1, 7 * 24 * 60)?;
         }
+        if let Some(mode) = &patch.timezone_mode {
+            next.timezone_mode = TimezoneMode::parse(mode).ok_or_else(|| {
+                DomainError::new(
+                    "timezone_mode",
+                    format!("`{mode}` is not one of campaign, contact"),
+                )
+            })?;
+        }
+        if let Some(fallback) = &patch.timezone_fallback {
+            next.skip_unresolvable = match fallback.as_str() {
+                "campaign" => false,
+                "skip" => true,
+                other => {
+                    return Err(DomainError::new(
+                        "timezone_fallback",
+                        format!("`{other}` is not one of campaign, skip"),
+                    ));
+                }
+            };
+        }
         let start_at = patch
             .scheduled_at
             .as_deref()
@@ -349,22 +380,36 @@ impl Schedule {
         Ok(next)
     }
 
+    /// The window and days the claim gate reads in the campaign's timezone: its own, or with
+    /// `timezone_mode: contact` the whole day every day (see [`Schedule::window_on`]).
+    pub fn claim_window(&self) -> (LocalWindow, WorkingDays) {
+        match self.timezone_mode {
+            TimezoneMode::Campaign => (self.window, self.working_days),
+            TimezoneMode::Contact => (LocalWindow::default(), WorkingDays::all()),
+        }
+    }
+
     /// The window of local date `date` as instants, or `None` on a day without calls (not a
     /// working day, or a window that a DST gap swallowed whole).
+    ///
+    /// With `timezone_mode: contact` the window and days are each contact's (the callee gate reads
+    /// them in its zone): the campaign's own day is then whole, every day, and its daily cap is
+    /// spread over it.
     pub fn window_on(&self, date: NaiveDate) -> Option<DayWindow> {
-        if !self.working_days.contains(date.weekday()) {
+        let (window, days) = self.claim_window();
+        if !days.contains(date.weekday()) {
             return None;
         }
         let midnight = date.and_time(NaiveTime::MIN);
-        let wall_open = midnight + Duration::minutes(i64::from(self.window.start_minute()));
-        let wall_close = midnight + Duration::minutes(i64::from(self.window.end_minute()));
+        let wall_open = midnight + Duration::minutes(i64::from(window.start_minute()));
+        let wall_close = midnight + Duration::minutes(i64::from(window.end_minute()));
         let open = resolve_local(self.timezone, wall_open);
         let close = resolve_local(self.timezone, wall_close);
         (open < close).then(|| DayWindow {
             open,
             close,
             wall_open,
-            uniform: (close - open).num_milliseconds() == self.window.len_ms(),
+            uniform: (close - open).num_milliseconds() == window.len_ms(),
         })
     }
 

@@ -9,8 +9,8 @@ use chrono_tz::Tz;
 
 use super::{CallResult, StoreError};
 use crate::domain::{
-    CallId, CampaignId, CampaignSpec, CampaignStatus, ContactId, ContactStatus, DialOutcome, OrgId,
-    PhoneNumber, PhoneRotation, SchedulePatch,
+    CallId, CampaignId, CampaignSpec, CampaignStatus, ContactId, ContactStatus, DialOutcome,
+    HeldReason, OrgId, PhoneNumber, PhoneRotation, SchedulePatch,
 };
 
 /// A campaign as the store holds it: definition, status, counters and timestamps.
@@ -149,6 +149,9 @@ pub struct Contact {
     pub last_outcome: Option<DialOutcome>,
     pub call_id: Option<CallId>,
     pub called_at: Option<DateTime<Utc>>,
+    /// Why it waits, when a rule put it back (its `scheduled_at` is then when every rule is
+    /// next open).
+    pub held_reason: Option<HeldReason>,
 }
 
 /// Changes to a campaign's definition; absent fields stay as they are.

@@ -33,6 +33,9 @@ pub struct ClaimedCall {
     pub agent_id: String,
     pub caller_id: Option<String>,
     pub variables: BTreeMap<String, String>,
+    /// No dial request after this instant: the callee's window closes then (less the
+    /// operator's buffer). `None` for calls asked about again after a takeover.
+    pub not_after: Option<DateTime<Utc>>,
 }
 
 /// What one claim step did, and when the campaign wants its next one.

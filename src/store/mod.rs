@@ -81,4 +81,7 @@ pub trait CampaignStore:
 {
     /// Succeeds when the store can serve requests.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Sets the operator's call-safety rules (the callee gate of every claim from then on).
+    fn set_call_safety(&self, safety: std::sync::Arc<crate::domain::CallSafety>);
 }

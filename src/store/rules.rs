@@ -2,13 +2,83 @@
 //! moves to, which timestamps change, where the pacing restarts. Backends apply the result to
 //! their own queues in the same atomic step.
 
-use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
 
 use super::{Campaign, CampaignEdit, Control, StoreError};
 use crate::domain::{
-    CampaignId, CampaignStatus, Command, ContactId, DomainError, PacingState, SchedulePatch,
-    StartIs, StartRule, transition,
+    CallSafety, CampaignId, CampaignStatus, Command, ContactId, DomainError, HeldReason,
+    PacingState, SchedulePatch, StartIs, StartRule, Verdict, transition,
 };
+
+/// Contacts a claim puts back to wait at most (their callee's window is closed), so that one
+/// claim never walks a long queue of closed ones in one step: the next claim goes on.
+pub(crate) const MAX_PARKED_PER_CLAIM: usize = 1000;
+
+/// How long a contact waits whose rules never meet in the fortnight the gate looks ahead (a
+/// window wholly outside the legal floor) before it is looked at again: an edit may open it.
+const RECHECK_AFTER: Duration = Duration::days(1);
+
+/// What the callee gate says about one partition's contacts now: `Ok(not_after)` (they may be
+/// called; no dial request after that instant) or why and until when they wait.
+pub(crate) type PartitionVerdict = Result<Option<DateTime<Utc>>, (HeldReason, DateTime<Utc>)>;
+
+/// Decides the callee gate of a claim once per partition (`domain::CallSafety::verdict`).
+/// A window that closes within the safety buffer counts as closed: a call placed then could not
+/// start before its `not_after`.
+pub(crate) fn partition_verdict(
+    safety: &CallSafety,
+    campaign: &Campaign,
+    key: &str,
+    now: DateTime<Utc>,
+) -> PartitionVerdict {
+    let schedule = &campaign.spec.schedule;
+    let held = |verdict| match verdict {
+        Verdict::Held { reason, until } => Err((reason, until.unwrap_or(now + RECHECK_AFTER))),
+        Verdict::Open { .. } => Err((HeldReason::Window, now + RECHECK_AFTER)),
+    };
+    match safety.verdict(schedule, campaign.org.as_str(), key, now) {
+        Verdict::Open { closes_at } => {
+            let not_after = safety.not_after(closes_at);
+            if not_after > now {
+                Ok(Some(not_after))
+            } else {
+                held(safety.verdict(schedule, campaign.org.as_str(), key, closes_at))
+            }
+        }
+        verdict => held(verdict),
+    }
+}
+
+/// The callee gate of one claim, decided once per partition.
+pub(crate) struct PartitionGate<'a> {
+    safety: &'a CallSafety,
+    now: DateTime<Utc>,
+    decided: HashMap<u32, PartitionVerdict>,
+}
+
+impl<'a> PartitionGate<'a> {
+    pub(crate) fn new(safety: &'a CallSafety, now: DateTime<Utc>) -> Self {
+        Self {
+            safety,
+            now,
+            decided: HashMap::new(),
+        }
+    }
+
+    pub(crate) fn decide(
+        &mut self,
+        campaign: &Campaign,
+        partition: u32,
+        key: &str,
+    ) -> PartitionVerdict {
+        *self
+            .decided
+            .entry(partition)
+            .or_insert_with(|| partition_verdict(self.safety, campaign, key, self.now))
+    }
+}
 
 /// What a change does to the campaign's waiting contacts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -39,6 +39,8 @@ impl Campaigns for MemoryStore {
             fresh: FreshQueue::default(),
             retries: BTreeSet::new(),
             in_flight: HashMap::new(),
+            partition_of: Vec::with_capacity(contacts.len()),
+            partitions: vec![String::new()],
             n_claims: 0,
             lease: Lease {
                 fence: Fence(0),

@@ -24,7 +24,8 @@ impl Dispatch for MemoryStore {
         }
         self.events_on(&mut state);
         state.reconcile_expired(now);
-        let calls = state.claim(now, now + self.call_deadline.0, limit);
+        let safety = self.inner.safety.read().clone();
+        let calls = state.claim(now, now + self.call_deadline.0, limit, &safety);
         state.complete_if_done(now);
         Ok(ClaimBatch {
             org: state.campaign.org.clone(),
@@ -120,6 +121,8 @@ impl Dispatch for MemoryStore {
                         .caller_id(u64::from(sequence), rand::random())
                         .map(str::to_owned),
                     variables: contact.details.variables(),
+                    // Already placed: asked about again, never placed anew.
+                    not_after: None,
                 })
             })
             .collect();

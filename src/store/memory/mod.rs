@@ -19,7 +19,7 @@ use parking_lot::{Mutex, RwLock};
 use self::operations::IdempotencyBook;
 use self::outbox::Outbox;
 use self::state::CampaignState;
-use crate::domain::{CallId, CampaignId, OrgId};
+use crate::domain::{CallId, CallSafety, CampaignId, OrgId};
 use crate::store::{CallDeadline, CallRef, CampaignStore, IdempotencyLimits, StoreError};
 
 /// The in-memory store. Cheap to clone; clones share the data.
@@ -40,6 +40,8 @@ pub(super) struct Inner {
     event_orgs: RwLock<HashSet<OrgId>>,
     /// Subscribers of each channel.
     channels: Mutex<HashMap<String, Vec<tokio::sync::mpsc::UnboundedSender<String>>>>,
+    /// The callee gate's rules (the legal floor, quiet hours), read at every claim.
+    safety: RwLock<Arc<CallSafety>>,
 }
 
 /// Operations state: call ids, outboxes, idempotency keys, rate limiters. Its expiries run on
@@ -130,5 +132,9 @@ impl MemoryStore {
 impl CampaignStore for MemoryStore {
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    fn set_call_safety(&self, safety: Arc<CallSafety>) {
+        *self.inner.safety.write() = safety;
     }
 }

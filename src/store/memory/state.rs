@@ -7,8 +7,10 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::leases::Lease;
 use crate::domain::{
-    CallId, CampaignStatus, Command, ContactId, ContactStatus, Gate, PacingState, RetryDecision,
+    CallId, CallSafety, CampaignStatus, Command, ContactId, ContactStatus, Gate, HeldReason,
+    PacingState, RetryDecision, partition_key,
 };
+use crate::store::rules::PartitionGate;
 use crate::store::rules::{self, QueueChange};
 use crate::store::{
     AddedContacts, CallResult, CallStats, Campaign, CampaignEvent, ClaimedCall, Contact,
@@ -88,6 +90,10 @@ pub(super) struct CampaignState {
     /// Contacts to call again, by `(due time in ms, sequence)`.
     pub(super) retries: BTreeSet<(i64, u32)>,
     pub(super) in_flight: HashMap<u32, InFlight>,
+    /// Each contact's queue partition (an index into `partitions`).
+    pub(super) partition_of: Vec<u32>,
+    /// The partition keys (`domain::partition_key`); partition 0 is the empty key.
+    pub(super) partitions: Vec<String>,
     /// Calls claimed so far, for caller-id rotation.
     pub(super) n_claims: u64,
     /// The newest lease.
@@ -179,6 +185,15 @@ impl CampaignState {
                 continue;
             }
             let id = rules::contact_id(self.campaign.id, self.contacts.len() as u32);
+            let key = partition_key(details.timezone, &details.phone);
+            let partition = match self.partitions.iter().position(|known| *known == key) {
+                Some(index) => index as u32,
+                None => {
+                    self.partitions.push(key);
+                    self.partitions.len() as u32 - 1
+                }
+            };
+            self.partition_of.push(partition);
             self.contacts.push(Contact {
                 id,
                 details,
@@ -188,6 +203,7 @@ impl CampaignState {
                 last_outcome: None,
                 call_id: None,
                 called_at: None,
+                held_reason: None,
             });
             self.fresh.push(self.contacts.len() as u32 - 1);
             self.campaign.counters.total += 1;
@@ -227,11 +243,36 @@ impl CampaignState {
         }
     }
 
+    /// The callee gate for contact `sequence`: `Ok(not_after)` when it may be called now, else
+    /// why and until when it waits.
+    fn callee_gate(
+        &self,
+        gate: &mut PartitionGate<'_>,
+        sequence: u32,
+    ) -> Result<Option<DateTime<Utc>>, (HeldReason, DateTime<Utc>)> {
+        let partition = self.partition_of[sequence as usize];
+        gate.decide(
+            &self.campaign,
+            partition,
+            &self.partitions[partition as usize],
+        )
+    }
+
+    /// Puts a contact whose callee gate is closed back to wait until `until`, with its reason;
+    /// nothing about its calls changes.
+    fn park(&mut self, sequence: u32, reason: HeldReason, until: DateTime<Utc>) {
+        let contact = &mut self.contacts[sequence as usize];
+        contact.held_reason = Some(reason);
+        contact.scheduled_at = Some(until);
+        self.retries.insert((until.timestamp_millis(), sequence));
+    }
+
     pub(super) fn claim(
         &mut self,
         now: DateTime<Utc>,
         deadline: DateTime<Utc>,
         limit: u32,
+        safety: &CallSafety,
     ) -> Vec<ClaimedCall> {
         let (status, Some(start)) = (self.campaign.status, self.campaign.starts_at) else {
             return Vec::new();
@@ -249,8 +290,10 @@ impl CampaignState {
         let n_wanted = limit.min(free).min(max_calls.unwrap_or(u32::MAX));
         let now_ms = now.timestamp_millis();
         let mut calls = Vec::new();
+        let mut gate = PartitionGate::new(safety, now);
+        let mut n_parked = 0;
         // Retries that are due go first: they have waited their delay already.
-        while calls.len() < n_wanted as usize {
+        while calls.len() < n_wanted as usize && n_parked < rules::MAX_PARKED_PER_CLAIM {
             let Some(&(due_ms, sequence)) = self.retries.first() else {
                 break;
             };
@@ -258,13 +301,25 @@ impl CampaignState {
                 break;
             }
             self.retries.pop_first();
-            calls.push(self.start_call(sequence, now, deadline));
+            match self.callee_gate(&mut gate, sequence) {
+                Err((reason, until)) => {
+                    self.park(sequence, reason, until);
+                    n_parked += 1;
+                }
+                Ok(not_after) => calls.push(self.start_call(sequence, now, deadline, not_after)),
+            }
         }
-        while calls.len() < n_wanted as usize {
+        while calls.len() < n_wanted as usize && n_parked < rules::MAX_PARKED_PER_CLAIM {
             let Some(sequence) = self.fresh.pop_first() else {
                 break;
             };
-            calls.push(self.start_call(sequence, now, deadline));
+            match self.callee_gate(&mut gate, sequence) {
+                Err((reason, until)) => {
+                    self.park(sequence, reason, until);
+                    n_parked += 1;
+                }
+                Ok(not_after) => calls.push(self.start_call(sequence, now, deadline, not_after)),
+            }
         }
         if !calls.is_empty() {
             let schedule = self.campaign.spec.schedule.clone();
@@ -296,6 +351,7 @@ impl CampaignState {
         sequence: u32,
         now: DateTime<Utc>,
         deadline: DateTime<Utc>,
+        not_after: Option<DateTime<Utc>>,
     ) -> ClaimedCall {
         let call_id = CallId::random();
         let contact = &mut self.contacts[sequence as usize];
@@ -306,6 +362,7 @@ impl CampaignState {
         contact.call_id = Some(call_id);
         contact.called_at = Some(now);
         contact.scheduled_at = None;
+        contact.held_reason = None;
         let attempt = contact.attempts;
         let variables = contact.details.variables();
         let call = ClaimedCall {
@@ -321,6 +378,7 @@ impl CampaignState {
                 .caller_id(self.n_claims, rand::random())
                 .map(str::to_owned),
             variables,
+            not_after,
         };
         self.n_claims += 1;
         self.in_flight

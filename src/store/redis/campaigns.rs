@@ -17,7 +17,7 @@ use super::replies::{AddContactsReply, CommitReply, DeleteReply};
 use super::{Inner, RedisStore, unavailable};
 use crate::domain::{
     CampaignId, CampaignSpec, CampaignStatus, ContactStatus, DialOutcome, OrgId, PacingState,
-    SchedulePatch,
+    SchedulePatch, partition_key,
 };
 use crate::store::rules::{self, QueueChange};
 use crate::store::{
@@ -229,7 +229,10 @@ impl Inner {
             for contact in chunk {
                 let record =
                     serde_json::to_string(&ContactRecord::new(contact)).expect("records serialize");
-                invocation.arg(contact.phone.as_str()).arg(record);
+                invocation
+                    .arg(contact.phone.as_str())
+                    .arg(partition_key(contact.timezone, &contact.phone))
+                    .arg(record);
             }
             let mut con = con.clone();
             async move { invocation.invoke_async::<Vec<Value>>(&mut con).await }

@@ -15,9 +15,9 @@ use super::records::{ContactRecord, Meta, ms};
 use super::replies::{ClaimReply, Claimed, RecordReply};
 use super::{Inner, RedisStore, unavailable};
 use crate::domain::{
-    CallId, CampaignId, CampaignStatus, ContactId, Gate, OrgId, PacingState, local_date,
+    CallId, CampaignId, CampaignStatus, ContactId, Gate, HeldReason, OrgId, PacingState, local_date,
 };
-use crate::store::rules::{self};
+use crate::store::rules::{self, PartitionVerdict};
 use crate::store::{
     Campaign, ClaimBatch, ClaimedCall, Dispatch, Fence, Outcome, Recorded, StoreError, unix_hour,
 };
@@ -283,6 +283,16 @@ impl Inner {
                 return Ok(batch);
             }
             let today = local_date(schedule.timezone, now);
+            // The callee gate of each partition (none when nothing is wanted).
+            let safety = self.safety.read().clone();
+            let verdicts: Vec<PartitionVerdict> = if n_wanted > 0 {
+                meta.partitions
+                    .iter()
+                    .map(|key| rules::partition_verdict(&safety, campaign, key, now))
+                    .collect()
+            } else {
+                Vec::new()
+            };
             let call_ids: Vec<CallId> = (0..n_wanted).map(|_| CallId::random()).collect();
             let mut invocation = Run::new(n_wanted);
             for key in [
@@ -306,7 +316,24 @@ impl Inner {
                 .arg(next_slot.map(ms).unwrap_or(0))
                 .arg(ms(now + self.call_deadline.0))
                 .arg(today.to_string())
-                .arg(u8::from(self.records_events(&campaign.org)));
+                .arg(u8::from(self.records_events(&campaign.org)))
+                .arg(meta.partitions.len() - 1);
+            let closed: Vec<(usize, DateTime<Utc>, HeldReason)> = verdicts
+                .iter()
+                .enumerate()
+                .filter_map(|(partition, verdict)| {
+                    verdict
+                        .err()
+                        .map(|(reason, until)| (partition, until, reason))
+                })
+                .collect();
+            invocation.arg(closed.len());
+            for (partition, until, reason) in &closed {
+                invocation
+                    .arg(partition)
+                    .arg(ms(*until))
+                    .arg(reason.as_str());
+            }
             for call_id in &call_ids {
                 invocation.arg(call_id.to_string());
             }
@@ -344,6 +371,9 @@ impl Inner {
             let mut calls = Vec::with_capacity(claimed.contacts.len());
             for stored in &claimed.contacts {
                 let record = ContactRecord::decode(&stored.details, Some(&stored.state))?;
+                let not_after = verdicts
+                    .get(record.partition as usize)
+                    .and_then(|verdict| verdict.ok().flatten());
                 let contact =
                     record.into_contact(rules::contact_id(id, stored.sequence), status)?;
                 let index = n_claims_before + calls.len() as u64;
@@ -361,6 +391,7 @@ impl Inner {
                         .spec
                         .caller_id(index, rand::random())
                         .map(str::to_owned),
+                    not_after,
                 });
             }
             if status.is_terminal() && in_flight == 0 && events == 0 {
@@ -482,6 +513,8 @@ impl Dispatch for RedisStore {
                     caller_id: spec
                         .caller_id(u64::from(sequence), rand::random())
                         .map(str::to_owned),
+                    // Already placed: asked about again, never placed anew.
+                    not_after: None,
                 });
             }
             calls.sort_by_key(|call| call.contact_id);

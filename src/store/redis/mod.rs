@@ -38,7 +38,7 @@ use self::keys::Keys;
 use self::records::Meta;
 use self::scripts::Scripts;
 use super::{CallDeadline, CampaignStore, IdempotencyLimits, StoreError};
-use crate::domain::{CampaignId, OrgId, PacingState};
+use crate::domain::{CallSafety, CampaignId, OrgId, PacingState};
 
 /// Settings of the Redis store.
 #[derive(Debug, Clone)]
@@ -101,6 +101,8 @@ struct Inner {
     /// step (the same instant), when the gate lets it claim nothing, answers from it instead of
     /// running its script. Taken by the next claim, whatever it is.
     recorded: parking_lot::Mutex<HashMap<CampaignId, AfterRecord>>,
+    /// The callee gate's rules (the legal floor, quiet hours), read at every claim.
+    safety: parking_lot::RwLock<Arc<CallSafety>>,
 }
 
 fn unavailable(error: impl std::fmt::Display) -> StoreError {
@@ -179,6 +181,7 @@ impl RedisStore {
                 event_orgs: parking_lot::RwLock::new(HashSet::new()),
                 cache: parking_lot::Mutex::new(HashMap::new()),
                 recorded: parking_lot::Mutex::new(HashMap::new()),
+                safety: parking_lot::RwLock::new(Arc::default()),
             }),
             runtime: Arc::new(runtime),
         })
@@ -224,5 +227,9 @@ impl CampaignStore for RedisStore {
             Ok(())
         })
         .await
+    }
+
+    fn set_call_safety(&self, safety: Arc<CallSafety>) {
+        *self.inner.safety.write() = safety;
     }
 }

@@ -7,8 +7,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    CallId, CampaignId, CampaignSpec, CampaignStatus, ContactStatus, DialOutcome, OrgId,
-    PacingState, PhoneNumber, PhoneRotation, Schedule, SchedulePatch, StartRule,
+    CallId, CampaignId, CampaignSpec, CampaignStatus, ContactStatus, DialOutcome, HeldReason,
+    OrgId, PacingState, PhoneNumber, PhoneRotation, Schedule, SchedulePatch, StartRule,
+    TimezoneMode,
 };
 use crate::store::{
     CallResult, Campaign, CampaignEvent, Contact, Counters, DeadLetter, NewContact, OutboxEntry,
@@ -44,6 +45,10 @@ pub(super) struct SpecRecord {
     retry_failed: bool,
     max_retry_attempts: u32,
     retry_delay_minutes: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    timezone_mode: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    skip_unresolvable: bool,
 }
 
 impl SpecRecord {
@@ -67,6 +72,9 @@ impl SpecRecord {
             retry_failed: schedule.retry.enabled,
             max_retry_attempts: schedule.retry.max_retries,
             retry_delay_minutes: schedule.retry.delay_minutes,
+            timezone_mode: (schedule.timezone_mode != TimezoneMode::Campaign)
+                .then(|| schedule.timezone_mode.as_str().to_owned()),
+            skip_unresolvable: schedule.skip_unresolvable,
         }
     }
 
@@ -86,6 +94,15 @@ impl SpecRecord {
             retry_failed: Some(self.retry_failed),
             max_retry_attempts: Some(i64::from(self.max_retry_attempts)),
             retry_delay_minutes: Some(i64::from(self.retry_delay_minutes)),
+            timezone_mode: self.timezone_mode,
+            timezone_fallback: Some(
+                if self.skip_unresolvable {
+                    "skip"
+                } else {
+                    "campaign"
+                }
+                .to_owned(),
+            ),
         };
         let mut schedule = Schedule::default()
             .apply(&patch)
@@ -115,6 +132,8 @@ pub(super) struct Meta {
     /// The pacing as the last claim left it: the next slot, its local date and the calls placed
     /// on it (`day` is `None` when no claim counted in the meta hash yet).
     pub(super) pacing: PacingState,
+    /// The queue partitions' keys by number (`add_contacts.lua`); partition 0 is the empty key.
+    pub(super) partitions: Vec<String>,
 }
 
 fn status_name(status: ContactStatus) -> &'static str {
@@ -167,6 +186,12 @@ impl Meta {
                 used: number("n_day").unwrap_or(0).max(0) as u32,
                 next_slot_at: time("p_next"),
             },
+            partitions: std::iter::once(String::new())
+                .chain(
+                    (1..=count("n_parts"))
+                        .map(|n| text(&format!("p:{n}")).unwrap_or_default().to_owned()),
+                )
+                .collect(),
         })
     }
 
@@ -209,8 +234,9 @@ impl Meta {
     }
 }
 
-/// One contact: its details as JSON in a `contacts:<n>` bucket (written once), and its call state
-/// as `attempts|status|call id|called at|due|outcome|duration` in a `calls:<n>` bucket (the Lua
+/// One contact: its details as JSON in a `contacts:<n>` bucket (written once, after `<partition>|`
+/// outside partition 0), and its call state as `attempts|status|call id|called at|due|outcome|
+/// duration[|held reason]` in a `calls:<n>` bucket (the Lua
 /// scripts change it without a JSON codec). A contact never claimed has no call state: it is
 /// pending, scheduled or cancelled with its campaign.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -238,6 +264,11 @@ pub(super) struct ContactRecord {
     ca: Option<i64>,
     #[serde(skip)]
     due: Option<i64>,
+    #[serde(skip)]
+    held: Option<String>,
+    /// The contact's queue partition, from the `<n>|` before its details.
+    #[serde(skip)]
+    pub(super) partition: u32,
 }
 
 impl ContactRecord {
@@ -255,12 +286,22 @@ impl ContactRecord {
 
     /// The record from its details and, once claimed, its call state.
     pub(super) fn decode(details: &str, state: Option<&str>) -> Result<Self, StoreError> {
-        let mut record: Self = serde_json::from_str(details).map_err(|_| corrupt("contact"))?;
+        let (partition, json) = match details.split_once('|') {
+            Some((number, json)) if !details.starts_with('{') => {
+                (number.parse().map_err(|_| corrupt("contact"))?, json)
+            }
+            _ => (0, details),
+        };
+        let mut record: Self = serde_json::from_str(json).map_err(|_| corrupt("contact"))?;
+        record.partition = partition;
         if let Some(state) = state {
             let fields: Vec<&str> = state.split('|').collect();
-            let [at, st, call, ca, due, o, _duration] = fields[..] else {
-                return Err(corrupt("call state"));
+            let (at, st, call, ca, due, o, held) = match fields[..] {
+                [at, st, call, ca, due, o, _duration] => (at, st, call, ca, due, o, ""),
+                [at, st, call, ca, due, o, _duration, held] => (at, st, call, ca, due, o, held),
+                _ => return Err(corrupt("call state")),
             };
+            record.held = (!held.is_empty()).then(|| held.to_owned());
             let text = |value: &str| (!value.is_empty()).then(|| value.to_owned());
             record.at = at.parse().ok();
             record.st = text(st);
@@ -314,6 +355,9 @@ impl ContactRecord {
             last_outcome: self.o.as_deref().and_then(DialOutcome::parse),
             call_id: self.call_id(),
             called_at: self.ca.map(instant),
+            held_reason: (status == ContactStatus::Scheduled)
+                .then(|| self.held.as_deref().and_then(HeldReason::parse))
+                .flatten(),
             details: NewContact {
                 phone: PhoneNumber::parse(&self.ph).map_err(|_| corrupt("phone number"))?,
                 first_name: self.first_name,

@@ -4,9 +4,14 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use pacer::domain::{CampaignStatus, ContactStatus, DialOutcome, SchedulePatch};
+use pacer::domain::{
+    CallSafety, CampaignStatus, ContactStatus, DailyHours, DialOutcome, FloorProfile, HeldReason,
+    LegalFloor, PhoneNumber, SchedulePatch, WeekHours,
+};
 use pacer::store::capabilities::*;
-use pacer::store::{CallResult, CampaignStore, Control, Outcome, Recorded, StoreError, unix_hour};
+use pacer::store::{
+    CallResult, CampaignStore, Control, NewContact, Outcome, Recorded, StoreError, unix_hour,
+};
 
 use super::*;
 
@@ -553,6 +558,117 @@ pub async fn a_released_claim_goes_back_to_the_queue(store: Arc<dyn CampaignStor
     assert_ne!(again.call_id, call.call_id);
 }
 
+/// The US federal floor only (08:00–21:00 callee-local, every day), with a 60 s buffer.
+fn us_floor() -> Arc<CallSafety> {
+    let entries = [DailyHours::parse("hours", &[1, 2, 3, 4, 5, 6, 7], "08:00", "21:00").unwrap()];
+    let profile = FloorProfile {
+        region: "US".to_owned(),
+        hours: WeekHours::new("hours", &entries).unwrap(),
+        no_holidays: false,
+        source: "47 CFR 64.1200(c)(1)".to_owned(),
+    };
+    Arc::new(CallSafety {
+        floor: LegalFloor::new([profile], []),
+        quiet_open: Default::default(),
+        end_buffer: Duration::seconds(60),
+    })
+}
+
+/// A claim serves only contacts whose callee's window is open; the others go back to wait,
+/// with their reason and the instant it opens, without an attempt, and are claimed then.
+pub async fn a_contact_whose_callee_window_is_closed_waits_with_its_reason(
+    store: Arc<dyn CampaignStore>,
+) {
+    store.set_call_safety(us_floor());
+    let numbers = [
+        "+13105550100",
+        "+12125550100",
+        "+15551000000",
+        "+13105550101",
+    ];
+    let contacts = numbers
+        .iter()
+        .map(|number| NewContact::new(PhoneNumber::parse(number).unwrap()))
+        .collect();
+    let (campaign, _) = store
+        .create_campaign(&org("acme"), spec(concurrency(10)), contacts, now())
+        .await
+        .unwrap();
+    let id = campaign.id;
+    store
+        .schedule_campaign(&org("acme"), id, SchedulePatch::default(), now())
+        .await
+        .unwrap();
+    let fence = lease(&*store, id).await;
+    // Monday 14:00Z: 09:00 in New York, 06:00 in Los Angeles (08:00 there is 16:00Z).
+    let nine_in_new_york: DateTime<Utc> = "2026-11-30T14:00:00Z".parse().unwrap();
+    let eight_in_la: DateTime<Utc> = "2026-11-30T16:00:00Z".parse().unwrap();
+    let batch = store
+        .claim_due(id, fence, nine_in_new_york, 10)
+        .await
+        .unwrap();
+    let phones: Vec<&str> = batch.calls.iter().map(|call| call.phone.as_str()).collect();
+    assert_eq!(phones, ["+12125550100", "+15551000000"]);
+    // New York's floor closes at 21:00 EST (02:00Z), less the buffer.
+    let new_york = &batch.calls[0];
+    assert_eq!(
+        new_york.not_after,
+        Some("2026-12-01T01:59:00Z".parse().unwrap())
+    );
+    assert!(
+        batch.wake_at.is_some_and(|wake| wake <= eight_in_la),
+        "woken by the time the held ones open"
+    );
+    let listed = store
+        .contacts(&org("acme"), id, None, ALL, nine_in_new_york)
+        .await
+        .unwrap();
+    for index in [0, 3] {
+        let held = &listed.items[index];
+        assert_eq!(held.status, ContactStatus::Scheduled);
+        assert_eq!(held.held_reason, Some(HeldReason::LegalHours));
+        assert_eq!(held.scheduled_at, Some(eight_in_la));
+        assert_eq!(held.attempts, 0);
+        assert_eq!(held.called_at, None);
+    }
+    let counters = store.campaign(&org("acme"), id).await.unwrap().counters;
+    assert_eq!(counters.called, 2, "a held contact was never called");
+    assert_eq!(counters.of(ContactStatus::Scheduled), 2);
+    let before = eight_in_la - Duration::seconds(1);
+    let batch = store.claim_due(id, fence, before, 10).await.unwrap();
+    assert!(
+        batch.calls.is_empty(),
+        "nothing opens before 08:00 in Los Angeles"
+    );
+    let batch = store.claim_due(id, fence, eight_in_la, 10).await.unwrap();
+    let claimed: Vec<(&str, u32)> = batch
+        .calls
+        .iter()
+        .map(|call| (call.phone.as_str(), call.attempt))
+        .collect();
+    assert_eq!(claimed, [("+13105550100", 1), ("+13105550101", 1)]);
+    // 21:00 PST is 05:00Z.
+    assert_eq!(
+        batch.calls[0].not_after,
+        Some("2026-12-01T04:59:00Z".parse().unwrap())
+    );
+    let listed = store
+        .contacts(&org("acme"), id, None, ALL, eight_in_la)
+        .await
+        .unwrap();
+    assert!(
+        listed
+            .items
+            .iter()
+            .all(|contact| contact.held_reason.is_none())
+    );
+    // (The first two calls passed their one-hour deadline without an outcome: `unknown`.)
+    let counters = store.campaign(&org("acme"), id).await.unwrap().counters;
+    let in_progress = counters.of(ContactStatus::InProgress);
+    let unknown = counters.of(ContactStatus::Unknown);
+    assert_eq!((counters.called, in_progress, unknown), (4, 2, 2));
+}
+
 /// Claims and outcomes of many campaigns at once (on one Redis, sent together in batches):
 /// each campaign gets its own contacts and counts, in order, as it would alone.
 async fn many_campaigns_claiming_at_once_each_get_their_own(store: Arc<dyn CampaignStore>) {
@@ -622,6 +738,7 @@ on_every_backend!(
     a_campaign_completes_in_the_claim_that_finds_nothing_left,
     calls_in_flight_end_by_their_own_deadlines_earliest_first,
     a_released_claim_goes_back_to_the_queue,
+    a_contact_whose_callee_window_is_closed_waits_with_its_reason,
     many_campaigns_claiming_at_once_each_get_their_own,
 );
 

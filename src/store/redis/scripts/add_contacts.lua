@@ -1,6 +1,9 @@
 -- Adds a chunk of contacts to a campaign that is not finished.
 -- KEYS: meta, contacts (the base of its buckets), phones
--- ARGV: pairs of (phone, record JSON); waiting contacts carry no status, it follows the campaign's.
+-- ARGV: triples of (phone, partition key, record JSON); waiting contacts carry no status, it
+-- follows the campaign's. A contact's details are its record, after `<partition>|` unless its
+-- partition is 0 (the empty key): the partitions' keys are numbered in the meta hash (`n_parts`,
+-- `p:<n>` → key, `pk:<key>` → n), so a claim reads a contact's partition with its details.
 -- Contacts live in hashes of 128 (small hashes are stored compactly by Redis); the queue of
 -- contacts never called is the range of sequences from the meta field `cursor` on.
 -- Returns {'OK', n_added, skipped row indexes...} | {'STATE', status} | {'NOT_FOUND'}
@@ -15,7 +18,21 @@ local reply = {'OK', 0}
 local added = 0
 -- One SMISMEMBER, one SADD and one HSET per bucket for the whole chunk.
 local phones = {}
-for i = 1, #ARGV, 2 do phones[#phones + 1] = ARGV[i] end
+for i = 1, #ARGV, 3 do phones[#phones + 1] = ARGV[i] end
+-- The number of each partition key met in this chunk.
+local partitions = {[''] = 0}
+local function partition_of(key)
+  local n = partitions[key]
+  if n then return n end
+  n = redis.call('HGET', KEYS[1], 'pk:' .. key)
+  if not n then
+    n = redis.call('HINCRBY', KEYS[1], 'n_parts', 1)
+    redis.call('HSET', KEYS[1], 'p:' .. n, key, 'pk:' .. key, n)
+  end
+  n = tonumber(n)
+  partitions[key] = n
+  return n
+end
 local known = redis.call('SMISMEMBER', KEYS[3], unpack(phones))
 local seen, fresh, buckets = {}, {}, {}
 local bucket, fields = -1, nil
@@ -31,7 +48,12 @@ for j, phone in ipairs(phones) do
       buckets[KEYS[2] .. ':' .. bucket] = fields
     end
     fields[#fields + 1] = seq
-    fields[#fields + 1] = ARGV[2 * j]
+    local partition = partition_of(ARGV[3 * j - 1])
+    if partition == 0 then
+      fields[#fields + 1] = ARGV[3 * j]
+    else
+      fields[#fields + 1] = string.format('%d|', partition) .. ARGV[3 * j]
+    end
     seq = seq + 1
     added = added + 1
   end

@@ -2,15 +2,17 @@
 -- by Redis with "%.17g" (≈ 2 k instructions), so arguments go as text; `tonumber(text)` parses
 -- twice where arithmetic on the text (`text + 0`) parses once.
 -- A contact's call state is the string "attempts|status|call id|called at|due|outcome|duration"
--- in the bucket hash `calls:<n>` (contact `seq` lives in bucket floor(seq / 128)); a contact
+-- and, while a rule holds it back, "|held reason" (`HeldReason`), in the bucket hash `calls:<n>` (contact `seq` lives in bucket floor(seq / 128)); a contact
 -- never claimed has none. Many states are read and written with one command per bucket.
 local function parse_state(text)
-  if not text then return {at = 0, st = '', call = '', ca = '', due = '', o = '', dur = ''} end
-  local at, st, call, ca, due, o, dur = string.match(text, '^(%d*)|([%a_]*)|([^|]*)|(%d*)|(%d*)|([%a_]*)|(%d*)$')
-  return {at = tonumber(at) or 0, st = st, call = call, ca = ca, due = due, o = o, dur = dur}
+  if not text then return {at = 0, st = '', call = '', ca = '', due = '', o = '', dur = '', held = ''} end
+  local at, st, call, ca, due, o, dur, held = string.match(text, '^(%d*)|([%a_]*)|([^|]*)|(%d*)|(%d*)|([%a_]*)|(%d*)|?([%a_]*)$')
+  return {at = tonumber(at) or 0, st = st, call = call, ca = ca, due = due, o = o, dur = dur, held = held}
 end
 local function state_text(s)
-  return s.at .. '|' .. s.st .. '|' .. s.call .. '|' .. s.ca .. '|' .. s.due .. '|' .. s.o .. '|' .. s.dur
+  local text = s.at .. '|' .. s.st .. '|' .. s.call .. '|' .. s.ca .. '|' .. s.due .. '|' .. s.o .. '|' .. s.dur
+  if s.held ~= '' then text = text .. '|' .. s.held end
+  return text
 end
 -- The hash of bucket `n` under `base` (integer formatting: `..` would format the number as a
 -- float, which costs more).

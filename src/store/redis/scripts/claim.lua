@@ -5,7 +5,12 @@
 --       events (the webhook outbox, see call_state.lua)
 -- ARGV: fence, schedule version, now ms, limit, max concurrent, cap (0: none),
 --       next slot ms after a claim (with a cap), claim deadline ms, local date of now,
---       events ('1': the organisation has webhooks), call ids...
+--       events ('1': the organisation has webhooks), partitions known (the meta field
+--       `n_parts` the gate was decided on), k, then k triples (partition, until ms, held reason)
+--       of the partitions whose callee gate is closed, then call ids...
+-- A contact of a closed partition (its details start `<partition>|`) is not claimed: it goes
+-- back to wait in the retry set until its partition opens, with its reason in its state (at most
+-- 1000 a claim, `store::rules::MAX_PARKED_PER_CLAIM`); no attempt, event or cap use.
 -- Calls in flight past their deadline end 'unknown' first: never dialled again blindly.
 -- Returns {'STALE'} | {'RETRY'} | {status, n_in_flight, n_claims_before, first retry ms or nil,
 --          n_fresh, first in-flight deadline ms or nil, calls today, next slot ms or nil,
@@ -16,7 +21,8 @@
 -- something to take, and the campaign's fields (its fencing token and the day's count among
 -- them) are read with one HMGET and written back with one HSET (3 writes a claimed call).
 local meta = redis.call('HMGET', KEYS[1], 'status', 'ver', 'p_next', 'n_claims', 'cursor', 'seq',
-  'n_called', 'st:scheduled', 'st:in_progress', 'st:unknown', 'fence', 'day', 'n_day', 'ev_seq')
+  'n_called', 'st:scheduled', 'st:in_progress', 'st:unknown', 'fence', 'day', 'n_day', 'ev_seq',
+  'n_parts')
 if meta[11] ~= ARGV[1] then return {'STALE'} end
 local status, version, p_next, n_claims = meta[1], meta[2], meta[3], meta[4]
 -- Counters as read (text, or false when absent): changed with `count` below.
@@ -27,7 +33,15 @@ if not status then return {'STALE'} end
 -- `nothing_is_claimed_from_a_paused_or_draft_campaign`.
 local dispatching = status == 'scheduled' or status == 'active'
 -- A gate decided on another version of the schedule: nothing is written, the caller retries.
-if dispatching and version ~= ARGV[2] then return {'RETRY'} end
+-- So is one decided without a partition added since.
+if dispatching and (version ~= ARGV[2] or (meta[15] or '0') ~= ARGV[11]) then return {'RETRY'} end
+local closed = {}
+local n_closed = ARGV[12] + 0
+for j = 0, n_closed - 1 do
+  closed[ARGV[13 + 3 * j]] = {ARGV[14 + 3 * j], ARGV[15 + 3 * j]}
+end
+-- Call id number i is ARGV[ids + i].
+local ids = 12 + 3 * n_closed
 local now = ARGV[3] + 0
 local cursor = (meta[5] or 0) + 0
 local last = (meta[6] or 0) + 0
@@ -74,36 +88,62 @@ if dispatching then
     n = math.min(n, cap - used)
   end
   if n > 0 then
-    -- Contacts claimed before (retries, then released ones: the first `n_before` claimed) have
-    -- a state, read first (one HMGET per bucket); cursor ones never do. Then every claimed
-    -- contact's details, one HMGET per bucket.
-    local claimed, groups, texts = {}, {}, nil
-    if first_retry[2] and first_retry[2] + 0 <= now then
-      claimed = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[3], 'LIMIT', '0',
-        string.format('%d', n))
-      in_chunks('ZREM', KEYS[3], claimed)
+    -- Rounds of candidates (due retries, then released contacts, then contacts never called
+    -- from the cursor on) until `n` are claimed: each round reads the candidates' details (one
+    -- HMGET per bucket) and, for retries only, their states; a candidate of a closed partition
+    -- is parked instead.
+    local claimed, texts, details = {}, {}, {}
+    local parked, parked_texts, parked_scores, n_parked = {}, {}, {}, 0
+    while #claimed < n and n_parked < 1000 do
+      local want = n - #claimed
+      local candidates, retried = {}, {}
+      if first_retry[2] and first_retry[2] + 0 <= now then
+        candidates = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[3], 'LIMIT', '0',
+          string.format('%d', want))
+        in_chunks('ZREM', KEYS[3], candidates)
+        for _, seq in ipairs(candidates) do retried[#retried + 1] = seq end
+        first_retry = redis.call('ZRANGE', KEYS[3], '0', '0', 'WITHSCORES')
+      end
+      if #candidates < want and n_released > 0 then
+        local released = redis.call('ZPOPMIN', KEYS[2], string.format('%d', want - #candidates))
+        for i = 1, #released, 2 do candidates[#candidates + 1] = released[i] end
+        n_released = n_released - #released / 2
+      end
+      while #candidates < want and cursor < last do
+        candidates[#candidates + 1] = string.format('%d', cursor)
+        cursor = cursor + 1
+      end
+      if #candidates == 0 then break end
+      local states = {}
+      if #retried > 0 then states = read_fields(KEYS[6], by_bucket(retried)) end
+      local read = read_fields(KEYS[5], by_bucket(candidates))
+      for _, seq in ipairs(candidates) do
+        local text = read[seq]
+        local rule = text and closed[string.match(text, '^(%d+)|') or '0']
+        if rule then
+          local state = parse_state(states[seq])
+          state.st = 'scheduled'
+          state.due = rule[1]
+          state.held = rule[2]
+          n_parked = n_parked + 1
+          parked[n_parked] = seq
+          parked_texts[seq] = state_text(state)
+          parked_scores[#parked_scores + 1] = rule[1]
+          parked_scores[#parked_scores + 1] = seq
+        else
+          claimed[#claimed + 1] = seq
+          details[seq] = text
+          texts[seq] = states[seq]
+        end
+      end
+    end
+    if n_parked > 0 then
+      write_fields(KEYS[6], by_bucket(parked), parked_texts)
+      in_chunks('ZADD', KEYS[3], parked_scores)
       first_retry = redis.call('ZRANGE', KEYS[3], '0', '0', 'WITHSCORES')
     end
-    if #claimed < n and n_released > 0 then
-      local released = redis.call('ZPOPMIN', KEYS[2], string.format('%d', n - #claimed))
-      for i = 1, #released, 2 do claimed[#claimed + 1] = released[i] end
-      n_released = n_released - #released / 2
-    end
-    local n_before = #claimed
-    if n_before > 0 then
-      groups = by_bucket(claimed)
-      texts = read_fields(KEYS[6], groups)
-    end
-    local k = n_before
-    while k < n and cursor < last do
-      local seq = string.format('%d', cursor)
-      k = k + 1
-      claimed[k] = seq
-      group_add(groups, math.floor(cursor / 128), seq)
-      cursor = cursor + 1
-    end
+    local groups = by_bucket(claimed)
     put(writes, 'cursor', string.format('%d', cursor))
-    local details = read_fields(KEYS[5], groups)
     -- The campaign starts with the first calls it claims: that event comes before theirs.
     if status == 'scheduled' and #claimed > 0 then
       event(events, ARGV[3], 's|scheduled|active')
@@ -113,24 +153,26 @@ if dispatching then
     for i, seq in ipairs(claimed) do
       local text
       local attempt
-      if i > n_before then
+      local call = ARGV[ids + i]
+      if not texts[seq] then
         -- The first attempt: the state is written whole, with no parse.
         n_first = n_first + 1
         attempt = '1'
-        text = '1|in_progress|' .. ARGV[10 + i] .. '|' .. ARGV[3] .. '|||'
+        text = '1|in_progress|' .. call .. '|' .. ARGV[3] .. '|||'
       else
         local state = parse_state(texts[seq])
         if state.at == 0 then n_first = n_first + 1 end
         state.at = state.at + 1
         state.st = 'in_progress'
-        state.call = ARGV[10 + i]
+        state.call = call
         state.ca = ARGV[3]
         state.due = ''
+        state.held = ''
         attempt = string.format('%d', state.at)
         text = state_text(state)
       end
       written[seq] = text
-      if events then event(events, ARGV[3], 'c|' .. seq .. '|' .. attempt .. '|' .. ARGV[10 + i]) end
+      if events then event(events, ARGV[3], 'c|' .. seq .. '|' .. attempt .. '|' .. call) end
       reply[7 + 3 * i] = seq
       reply[8 + 3 * i] = details[seq]
       reply[9 + 3 * i] = text
