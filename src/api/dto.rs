@@ -12,7 +12,8 @@ use utoipa::ToSchema;
 use super::json::from_value;
 use crate::domain::{
     CampaignSpec, DialOutcome, DomainError, HeldReason, PhoneNumber, PhoneRotation, Schedule,
-    SchedulePatch, StartRule, caller_ids, checked_text, contact_zones, is_printable, required_text,
+    SchedulePatch, SkipReason, StartRule, caller_ids, checked_text, contact_zones, is_printable,
+    required_text,
 };
 use crate::store::{
     AddedContacts, CallStats, Campaign, CampaignEdit, Contact, Counters, NewContact,
@@ -516,6 +517,8 @@ pub struct ContactView {
     held_reason: Option<&'static str>,
     /// When every rule that holds it is next open (null: a command must come first).
     next_eligible_at: Option<String>,
+    /// Why it ended `skipped`: `timezone_unresolvable`.
+    skip_reason: Option<&'static str>,
     scheduled_at: Option<String>,
     attempts: u32,
     call_status: Option<&'static str>,
@@ -545,6 +548,7 @@ impl ContactView {
             status: contact.status.as_str(),
             held_reason: held.map(|(reason, _)| reason.as_str()),
             next_eligible_at: opt_rfc3339(held.and_then(|(_, until)| until)),
+            skip_reason: contact.skip_reason.map(SkipReason::as_str),
             scheduled_at: opt_rfc3339(contact.scheduled_at),
             attempts: contact.attempts,
             call_status: contact.last_outcome.map(DialOutcome::as_str),

@@ -74,6 +74,34 @@ impl HeldReason {
     }
 }
 
+/// Why a contact ended `skipped` (`skip_reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SkipReason {
+    /// Its campaign's `timezone_fallback` is `skip` and neither the contact nor its number
+    /// gives its zone.
+    TimezoneUnresolvable,
+}
+
+impl SkipReason {
+    pub const ALL: [SkipReason; 1] = [Self::TimezoneUnresolvable];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TimezoneUnresolvable => "timezone_unresolvable",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|reason| reason.as_str() == text)
+    }
+}
+
+/// Whether a partition's contacts have no zone of their own (neither the contact nor its number
+/// gave one): the campaign's `timezone_fallback` decides.
+pub fn is_unresolvable(key: &str) -> bool {
+    key.is_empty() || key.starts_with(';')
+}
+
 /// The region of a number (ISO 3166: `US-FL`, `CA-ON`, `GB`), by the longest listed prefix of
 /// its digits; `None` for a prefix the table does not list (an unassigned area code).
 pub fn region_of(phone: &PhoneNumber) -> Option<&'static str> {

@@ -17,8 +17,8 @@ mod status;
 mod text;
 
 pub use callee::{
-    CallSafety, CalleeRules, FloorProfile, HeldReason, LegalFloor, TimezoneMode, Verdict,
-    parse_partition_key, partition_key, region_of,
+    CallSafety, CalleeRules, FloorProfile, HeldReason, LegalFloor, SkipReason, TimezoneMode,
+    Verdict, is_unresolvable, parse_partition_key, partition_key, region_of,
 };
 pub use campaign::{CampaignSpec, MAX_CALLER_IDS, PhoneRotation, caller_ids};
 pub use contact::{ContactStatus, DialOutcome, RetryDecision};

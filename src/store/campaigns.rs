@@ -10,7 +10,7 @@ use chrono_tz::Tz;
 use super::{CallResult, StoreError};
 use crate::domain::{
     CallId, CampaignId, CampaignSpec, CampaignStatus, ContactId, ContactStatus, DialOutcome,
-    HeldReason, OrgId, PhoneNumber, PhoneRotation, SchedulePatch,
+    HeldReason, OrgId, PhoneNumber, PhoneRotation, SchedulePatch, SkipReason,
 };
 
 /// A campaign as the store holds it: definition, status, counters and timestamps.
@@ -152,6 +152,8 @@ pub struct Contact {
     /// Why it waits, when a rule put it back (its `scheduled_at` is then when every rule is
     /// next open).
     pub held_reason: Option<HeldReason>,
+    /// Why it ended `skipped`.
+    pub skip_reason: Option<SkipReason>,
 }
 
 /// Changes to a campaign's definition; absent fields stay as they are.

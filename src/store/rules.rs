@@ -9,7 +9,8 @@ use chrono::{DateTime, Duration, Utc};
 use super::{Campaign, CampaignEdit, Control, StoreError};
 use crate::domain::{
     CallSafety, CampaignId, CampaignStatus, Command, ContactId, DomainError, HeldReason,
-    PacingState, SchedulePatch, StartIs, StartRule, Verdict, transition,
+    PacingState, SchedulePatch, SkipReason, StartIs, StartRule, Verdict, is_unresolvable,
+    transition,
 };
 
 /// Contacts a claim puts back to wait at most (their callee's window is closed), so that one
@@ -20,13 +21,30 @@ pub(crate) const MAX_PARKED_PER_CLAIM: usize = 1000;
 /// window wholly outside the legal floor) before it is looked at again: an edit may open it.
 const RECHECK_AFTER: Duration = Duration::days(1);
 
-/// What the callee gate says about one partition's contacts now: `Ok(not_after)` (they may be
-/// called; no dial request after that instant) or why and until when they wait.
-pub(crate) type PartitionVerdict = Result<Option<DateTime<Utc>>, (HeldReason, DateTime<Utc>)>;
+/// What the callee gate says about one partition's contacts now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PartitionVerdict {
+    /// They may be called; no dial request after that instant.
+    Open(Option<DateTime<Utc>>),
+    /// They wait, for this reason, until that instant.
+    Held(HeldReason, DateTime<Utc>),
+    /// They end `skipped` (their zone is unknown and the campaign skips those).
+    Skip(SkipReason),
+}
 
-/// Decides the callee gate of a claim once per partition (`domain::CallSafety::verdict`).
-/// A window that closes within the safety buffer counts as closed: a call placed then could not
-/// start before its `not_after`.
+impl PartitionVerdict {
+    /// The `not_after` of its calls, when they may be called.
+    pub(crate) fn not_after(self) -> Option<DateTime<Utc>> {
+        match self {
+            Self::Open(not_after) => not_after,
+            _ => None,
+        }
+    }
+}
+
+/// Decides the callee gate of a partition (`domain::CallSafety::verdict`). A window that closes
+/// within the safety buffer counts as closed: a call placed then could not start before its
+/// `not_after`.
 pub(crate) fn partition_verdict(
     safety: &CallSafety,
     campaign: &Campaign,
@@ -34,15 +52,20 @@ pub(crate) fn partition_verdict(
     now: DateTime<Utc>,
 ) -> PartitionVerdict {
     let schedule = &campaign.spec.schedule;
+    if schedule.skip_unresolvable && is_unresolvable(key) {
+        return PartitionVerdict::Skip(SkipReason::TimezoneUnresolvable);
+    }
     let held = |verdict| match verdict {
-        Verdict::Held { reason, until } => Err((reason, until.unwrap_or(now + RECHECK_AFTER))),
-        Verdict::Open { .. } => Err((HeldReason::Window, now + RECHECK_AFTER)),
+        Verdict::Held { reason, until } => {
+            PartitionVerdict::Held(reason, until.unwrap_or(now + RECHECK_AFTER))
+        }
+        Verdict::Open { .. } => PartitionVerdict::Held(HeldReason::Window, now + RECHECK_AFTER),
     };
     match safety.verdict(schedule, campaign.org.as_str(), key, now) {
         Verdict::Open { closes_at } => {
             let not_after = safety.not_after(closes_at);
             if not_after > now {
-                Ok(Some(not_after))
+                PartitionVerdict::Open(Some(not_after))
             } else {
                 held(safety.verdict(schedule, campaign.org.as_str(), key, closes_at))
             }

@@ -435,4 +435,89 @@ on_both_backends!(
     a_draining_node_claims_nothing_more_and_lets_calls_in_flight_report,
     provider_places_each_attempt_once_even_when_it_answers_500_first,
     call_events_apply_once_and_forged_or_stale_ones_change_nothing,
+    no_dial_request_goes_after_its_not_after,
 );
+
+/// A dial request carries `not_after` (the callee's window end, less the buffer), and none is
+/// sent after it: a call whose provider pushed back until its window had closed is not tried
+/// again, and waits for the window's next opening with its reason.
+async fn no_dial_request_goes_after_its_not_after(backend: Backend) {
+    use pacer::clock::ManualClock;
+    use pacer::dialer::{CarrierGate, WebhookDialer, WebhookDialerSettings};
+    use pacer::startup::Components;
+
+    // The first request is told to come back in a second; the test moves the clock past the
+    // request's `not_after` meanwhile.
+    let provider = Fake::start(|_, seen| {
+        if seen == 0 {
+            (503, "{}".to_owned())
+        } else {
+            (200, "{}".to_owned())
+        }
+    })
+    .await;
+    // 19:58 in New York; the campaign's window closes at 20:00 (01:00Z).
+    let clock = ManualClock::new(crate::helpers::at("2026-12-01T00:58:00Z"));
+    let store = backend.store();
+    let gate = std::sync::Arc::new(CarrierGate::new(store.clone(), None));
+    let settings = WebhookDialerSettings {
+        url: provider.url.clone(),
+        secret: SECRET.to_owned(),
+        timeout: Duration::from_secs(5),
+        tries: 5,
+        backoff: Duration::from_millis(10),
+    };
+    let dialer = WebhookDialer::new(
+        settings,
+        store.clone(),
+        gate.clone(),
+        std::sync::Arc::new(clock.clone()),
+    )
+    .unwrap();
+    let components = Components {
+        store,
+        clock: std::sync::Arc::new(clock.clone()),
+        dialer: std::sync::Arc::new(dialer),
+        gate: Some(gate),
+    };
+    let started = crate::helpers::start_app(&crate::helpers::test_settings(), components).await;
+    let client = reqwest::Client::new();
+    let body = json!({
+        "name": "evening", "agent_id": "a", "timezone": "America/New_York",
+        "start_time": "09:00", "end_time": "20:00", "working_days": [1, 2, 3, 4, 5, 6, 7],
+        "contacts": [{ "phone_number": "+12125550103" }],
+    });
+    let created = crate::helpers::send_json(
+        client
+            .post(format!("{}/batch-calls", started.base))
+            .json(&body),
+    )
+    .await;
+    let id = created["data"]["id"].as_str().unwrap().to_owned();
+    // The node dispatches as soon as the campaign is scheduled: the schedule request answers
+    // once that first step is over.
+    let schedule = client.post(format!("{}/batch-calls/{id}/schedule", started.base));
+    let scheduled = actix_web::rt::spawn(crate::helpers::send_json(schedule));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while provider.received().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no dial request came");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Past `not_after` (00:59:00Z) before the provider's second has passed.
+    clock.set(crate::helpers::at("2026-12-01T00:59:30Z"));
+    scheduled.await.unwrap();
+    started.directory.dispatch_all().await;
+    let received = provider.received();
+    assert_eq!(received.len(), 1, "no request after not_after");
+    assert_eq!(received[0].json()["not_after"], "2026-12-01T00:59:00.000Z");
+    let contacts = crate::helpers::send_json(
+        client.get(format!("{}/batch-calls/{id}/contacts", started.base)),
+    )
+    .await;
+    let contact = &contacts["data"][0];
+    assert_eq!(contact["status"], "scheduled");
+    assert_eq!(contact["attempts"], 0);
+    assert_eq!(contact["held_reason"], "window");
+    // 09:00 in New York the next day.
+    assert_eq!(contact["next_eligible_at"], "2026-12-01T14:00:00.000Z");
+}

@@ -8,10 +8,10 @@ use chrono::{DateTime, Duration, Utc};
 use super::leases::Lease;
 use crate::domain::{
     CallId, CallSafety, CampaignStatus, Command, ContactId, ContactStatus, Gate, HeldReason,
-    PacingState, RetryDecision, partition_key,
+    PacingState, RetryDecision, SkipReason, partition_key,
 };
-use crate::store::rules::PartitionGate;
 use crate::store::rules::{self, QueueChange};
+use crate::store::rules::{PartitionGate, PartitionVerdict};
 use crate::store::{
     AddedContacts, CallResult, CallStats, Campaign, CampaignEvent, ClaimedCall, Contact,
     ContactsPage, NewContact, Page, QueueView, Recorded, StoreError, StoredEvent,
@@ -204,6 +204,7 @@ impl CampaignState {
                 call_id: None,
                 called_at: None,
                 held_reason: None,
+                skip_reason: None,
             });
             self.fresh.push(self.contacts.len() as u32 - 1);
             self.campaign.counters.total += 1;
@@ -243,13 +244,8 @@ impl CampaignState {
         }
     }
 
-    /// The callee gate for contact `sequence`: `Ok(not_after)` when it may be called now, else
-    /// why and until when it waits.
-    fn callee_gate(
-        &self,
-        gate: &mut PartitionGate<'_>,
-        sequence: u32,
-    ) -> Result<Option<DateTime<Utc>>, (HeldReason, DateTime<Utc>)> {
+    /// The callee gate for contact `sequence`.
+    fn callee_gate(&self, gate: &mut PartitionGate<'_>, sequence: u32) -> PartitionVerdict {
         let partition = self.partition_of[sequence as usize];
         gate.decide(
             &self.campaign,
@@ -265,6 +261,13 @@ impl CampaignState {
         contact.held_reason = Some(reason);
         contact.scheduled_at = Some(until);
         self.retries.insert((until.timestamp_millis(), sequence));
+    }
+
+    /// Ends a waiting contact `skipped`, for `reason`.
+    fn skip(&mut self, sequence: u32, reason: SkipReason) {
+        self.contacts[sequence as usize].skip_reason = Some(reason);
+        self.contacts[sequence as usize].scheduled_at = None;
+        self.set_status(sequence, ContactStatus::Skipped);
     }
 
     pub(super) fn claim(
@@ -302,11 +305,17 @@ impl CampaignState {
             }
             self.retries.pop_first();
             match self.callee_gate(&mut gate, sequence) {
-                Err((reason, until)) => {
+                PartitionVerdict::Open(not_after) => {
+                    calls.push(self.start_call(sequence, now, deadline, not_after));
+                }
+                PartitionVerdict::Held(reason, until) => {
                     self.park(sequence, reason, until);
                     n_parked += 1;
                 }
-                Ok(not_after) => calls.push(self.start_call(sequence, now, deadline, not_after)),
+                PartitionVerdict::Skip(reason) => {
+                    self.skip(sequence, reason);
+                    n_parked += 1;
+                }
             }
         }
         while calls.len() < n_wanted as usize && n_parked < rules::MAX_PARKED_PER_CLAIM {
@@ -314,11 +323,17 @@ impl CampaignState {
                 break;
             };
             match self.callee_gate(&mut gate, sequence) {
-                Err((reason, until)) => {
+                PartitionVerdict::Open(not_after) => {
+                    calls.push(self.start_call(sequence, now, deadline, not_after));
+                }
+                PartitionVerdict::Held(reason, until) => {
                     self.park(sequence, reason, until);
                     n_parked += 1;
                 }
-                Ok(not_after) => calls.push(self.start_call(sequence, now, deadline, not_after)),
+                PartitionVerdict::Skip(reason) => {
+                    self.skip(sequence, reason);
+                    n_parked += 1;
+                }
             }
         }
         if !calls.is_empty() {

@@ -15,7 +15,7 @@ use super::records::{ContactRecord, Meta, ms};
 use super::replies::{ClaimReply, Claimed, RecordReply};
 use super::{Inner, RedisStore, unavailable};
 use crate::domain::{
-    CallId, CampaignId, CampaignStatus, ContactId, Gate, HeldReason, OrgId, PacingState, local_date,
+    CallId, CampaignId, CampaignStatus, ContactId, Gate, OrgId, PacingState, local_date,
 };
 use crate::store::rules::{self, PartitionVerdict};
 use crate::store::{
@@ -318,21 +318,21 @@ impl Inner {
                 .arg(today.to_string())
                 .arg(u8::from(self.records_events(&campaign.org)))
                 .arg(meta.partitions.len() - 1);
-            let closed: Vec<(usize, DateTime<Utc>, HeldReason)> = verdicts
+            // (partition, until ms or 0 for a skip, reason)
+            let closed: Vec<(usize, i64, &str)> = verdicts
                 .iter()
                 .enumerate()
-                .filter_map(|(partition, verdict)| {
-                    verdict
-                        .err()
-                        .map(|(reason, until)| (partition, until, reason))
+                .filter_map(|(partition, verdict)| match *verdict {
+                    PartitionVerdict::Open(_) => None,
+                    PartitionVerdict::Held(reason, until) => {
+                        Some((partition, ms(until), reason.as_str()))
+                    }
+                    PartitionVerdict::Skip(reason) => Some((partition, 0, reason.as_str())),
                 })
                 .collect();
             invocation.arg(closed.len());
             for (partition, until, reason) in &closed {
-                invocation
-                    .arg(partition)
-                    .arg(ms(*until))
-                    .arg(reason.as_str());
+                invocation.arg(partition).arg(until).arg(reason);
             }
             for call_id in &call_ids {
                 invocation.arg(call_id.to_string());
@@ -373,7 +373,7 @@ impl Inner {
                 let record = ContactRecord::decode(&stored.details, Some(&stored.state))?;
                 let not_after = verdicts
                     .get(record.partition as usize)
-                    .and_then(|verdict| verdict.ok().flatten());
+                    .and_then(|verdict| verdict.not_after());
                 let contact =
                     record.into_contact(rules::contact_id(id, stored.sequence), status)?;
                 let index = n_claims_before + calls.len() as u64;

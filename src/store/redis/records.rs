@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     CallId, CampaignId, CampaignSpec, CampaignStatus, ContactStatus, DialOutcome, HeldReason,
-    OrgId, PacingState, PhoneNumber, PhoneRotation, Schedule, SchedulePatch, StartRule,
+    OrgId, PacingState, PhoneNumber, PhoneRotation, Schedule, SchedulePatch, SkipReason, StartRule,
     TimezoneMode,
 };
 use crate::store::{
@@ -357,6 +357,9 @@ impl ContactRecord {
             called_at: self.ca.map(instant),
             held_reason: (status == ContactStatus::Scheduled)
                 .then(|| self.held.as_deref().and_then(HeldReason::parse))
+                .flatten(),
+            skip_reason: (status == ContactStatus::Skipped)
+                .then(|| self.held.as_deref().and_then(SkipReason::parse))
                 .flatten(),
             details: NewContact {
                 phone: PhoneNumber::parse(&self.ph).map_err(|_| corrupt("phone number"))?,

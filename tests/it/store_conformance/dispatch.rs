@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use pacer::domain::{
     CallSafety, CampaignStatus, ContactStatus, DailyHours, DialOutcome, FloorProfile, HeldReason,
-    LegalFloor, PhoneNumber, SchedulePatch, WeekHours,
+    LegalFloor, PhoneNumber, SchedulePatch, SkipReason, WeekHours,
 };
 use pacer::store::capabilities::*;
 use pacer::store::{
@@ -669,6 +669,63 @@ pub async fn a_contact_whose_callee_window_is_closed_waits_with_its_reason(
     assert_eq!((counters.called, in_progress, unknown), (4, 2, 2));
 }
 
+/// With `timezone_fallback: skip`, a contact whose zone neither it nor its number gives ends
+/// `skipped` at its claim, with its reason, and the campaign completes without it.
+pub async fn an_unresolvable_contact_is_skipped_when_its_campaign_says_so(
+    store: Arc<dyn CampaignStore>,
+) {
+    let patch = SchedulePatch {
+        timezone_fallback: Some("skip".to_owned()),
+        ..concurrency(10)
+    };
+    let numbers = ["+15551000000", "+12125550100"];
+    let contacts = numbers
+        .iter()
+        .map(|number| NewContact::new(PhoneNumber::parse(number).unwrap()))
+        .collect();
+    let (campaign, _) = store
+        .create_campaign(&org("acme"), spec(patch), contacts, now())
+        .await
+        .unwrap();
+    let id = campaign.id;
+    store
+        .schedule_campaign(&org("acme"), id, SchedulePatch::default(), now())
+        .await
+        .unwrap();
+    let fence = lease(&*store, id).await;
+    let batch = store.claim_due(id, fence, now(), 10).await.unwrap();
+    let phones: Vec<&str> = batch.calls.iter().map(|call| call.phone.as_str()).collect();
+    assert_eq!(phones, ["+12125550100"]);
+    let listed = store
+        .contacts(&org("acme"), id, None, ALL, now())
+        .await
+        .unwrap();
+    assert_eq!(listed.items[0].status, ContactStatus::Skipped);
+    assert_eq!(
+        listed.items[0].skip_reason,
+        Some(SkipReason::TimezoneUnresolvable)
+    );
+    let counters = store.campaign(&org("acme"), id).await.unwrap().counters;
+    assert_eq!(
+        (
+            counters.of(ContactStatus::Skipped),
+            counters.of(ContactStatus::Scheduled)
+        ),
+        (1, 0)
+    );
+    let done = CallResult {
+        outcome: DialOutcome::Completed,
+        duration_secs: 5,
+    };
+    let call = &batch.calls[0];
+    store
+        .record_outcome(id, call.contact_id, call.attempt, done, now())
+        .await
+        .unwrap();
+    let batch = store.claim_due(id, fence, now(), 10).await.unwrap();
+    assert_eq!(batch.status, CampaignStatus::Completed);
+}
+
 /// Claims and outcomes of many campaigns at once (on one Redis, sent together in batches):
 /// each campaign gets its own contacts and counts, in order, as it would alone.
 async fn many_campaigns_claiming_at_once_each_get_their_own(store: Arc<dyn CampaignStore>) {
@@ -739,6 +796,7 @@ on_every_backend!(
     calls_in_flight_end_by_their_own_deadlines_earliest_first,
     a_released_claim_goes_back_to_the_queue,
     a_contact_whose_callee_window_is_closed_waits_with_its_reason,
+    an_unresolvable_contact_is_skipped_when_its_campaign_says_so,
     many_campaigns_claiming_at_once_each_get_their_own,
 );
 

@@ -6,8 +6,9 @@
 -- ARGV: fence, schedule version, now ms, limit, max concurrent, cap (0: none),
 --       next slot ms after a claim (with a cap), claim deadline ms, local date of now,
 --       events ('1': the organisation has webhooks), partitions known (the meta field
---       `n_parts` the gate was decided on), k, then k triples (partition, until ms, held reason)
---       of the partitions whose callee gate is closed, then call ids...
+--       `n_parts` the gate was decided on), k, then k triples (partition, until ms, reason) of
+--       the partitions whose callee gate is closed (until '0': its contacts end `skipped` for
+--       that reason, `rules::PartitionVerdict::Skip`), then call ids...
 -- A contact of a closed partition (its details start `<partition>|`) is not claimed: it goes
 -- back to wait in the retry set until its partition opens, with its reason in its state (at most
 -- 1000 a claim, `store::rules::MAX_PARKED_PER_CLAIM`); no attempt, event or cap use.
@@ -22,7 +23,7 @@
 -- them) are read with one HMGET and written back with one HSET (3 writes a claimed call).
 local meta = redis.call('HMGET', KEYS[1], 'status', 'ver', 'p_next', 'n_claims', 'cursor', 'seq',
   'n_called', 'st:scheduled', 'st:in_progress', 'st:unknown', 'fence', 'day', 'n_day', 'ev_seq',
-  'n_parts')
+  'n_parts', 'st:skipped')
 if meta[11] ~= ARGV[1] then return {'STALE'} end
 local status, version, p_next, n_claims = meta[1], meta[2], meta[3], meta[4]
 -- Counters as read (text, or false when absent): changed with `count` below.
@@ -49,7 +50,7 @@ local last = (meta[6] or 0) + 0
 -- progress change twice (deadlines passed, claims), counted once.
 local writes = new_writes()
 local events = new_events(KEYS[7], ARGV[10] == '1', meta[14])
-local d_in_progress = 0
+local d_in_progress, d_scheduled = 0, 0
 -- Calls in flight and their earliest deadline (the set's tail).
 local n_in_flight = redis.call('ZCARD', KEYS[4])
 local earliest = first_deadline(KEYS[4], n_in_flight)
@@ -93,7 +94,7 @@ if dispatching then
     -- HMGET per bucket) and, for retries only, their states; a candidate of a closed partition
     -- is parked instead.
     local claimed, texts, details = {}, {}, {}
-    local parked, parked_texts, parked_scores, n_parked = {}, {}, {}, 0
+    local parked, parked_texts, parked_scores, n_parked, n_skipped = {}, {}, {}, 0, 0
     while #claimed < n and n_parked < 1000 do
       local want = n - #claimed
       local candidates, retried = {}, {}
@@ -122,14 +123,20 @@ if dispatching then
         local rule = text and closed[string.match(text, '^(%d+)|') or '0']
         if rule then
           local state = parse_state(states[seq])
-          state.st = 'scheduled'
-          state.due = rule[1]
           state.held = rule[2]
+          if rule[1] == '0' then
+            state.st = 'skipped'
+            state.due = ''
+            n_skipped = n_skipped + 1
+          else
+            state.st = 'scheduled'
+            state.due = rule[1]
+            parked_scores[#parked_scores + 1] = rule[1]
+            parked_scores[#parked_scores + 1] = seq
+          end
           n_parked = n_parked + 1
           parked[n_parked] = seq
           parked_texts[seq] = state_text(state)
-          parked_scores[#parked_scores + 1] = rule[1]
-          parked_scores[#parked_scores + 1] = seq
         else
           claimed[#claimed + 1] = seq
           details[seq] = text
@@ -139,8 +146,10 @@ if dispatching then
     end
     if n_parked > 0 then
       write_fields(KEYS[6], by_bucket(parked), parked_texts)
-      in_chunks('ZADD', KEYS[3], parked_scores)
+      if #parked_scores > 0 then in_chunks('ZADD', KEYS[3], parked_scores) end
       first_retry = redis.call('ZRANGE', KEYS[3], '0', '0', 'WITHSCORES')
+      count(writes, 'st:skipped', meta[16], n_skipped)
+      d_scheduled = d_scheduled - n_skipped
     end
     local groups = by_bucket(claimed)
     put(writes, 'cursor', string.format('%d', cursor))
@@ -190,7 +199,7 @@ if dispatching then
       in_chunks('ZADD', KEYS[4], deadlines)
       if earliest == '' or ARGV[8] + 0 < earliest + 0 then earliest = ARGV[8] end
       count(writes, 'n_called', read_called, n_first)
-      count(writes, 'st:scheduled', read_scheduled, -n_claimed)
+      d_scheduled = d_scheduled - n_claimed
       count(writes, 'n_claims', n_claims, n_claimed)
       d_in_progress = d_in_progress + n_claimed
       n_in_flight = n_in_flight + n_claimed
@@ -224,6 +233,7 @@ if status == 'active' and n_in_flight == 0 and n_fresh == 0 and not first_retry[
   event(events, ARGV[3], 'd')
 end
 count(writes, 'st:in_progress', read_in_progress, d_in_progress)
+count(writes, 'st:scheduled', read_scheduled, d_scheduled)
 reply[9] = write_events(events, writes)
 write_hash(KEYS[1], writes)
 -- None is false (a nil reply), cheaper for Redis to send than an empty text.
