@@ -15,6 +15,11 @@ pub const CALLS_FINISHED: &str = "pacer_calls_finished_total";
 /// Calls in flight under an earlier lease that a node asked the provider about again when it
 /// took their campaign.
 pub const CALLS_RECONCILED: &str = "pacer_calls_reconciled_total";
+/// Contacts a claim put back to wait because a rule of the callee's time was closed, by reason
+/// (`legal_hours`, `window`, `holiday`, …).
+pub const CONTACTS_HELD: &str = "pacer_contacts_held_total";
+/// Contacts a claim ended `skipped`, by reason.
+pub const CONTACTS_SKIPPED: &str = "pacer_contacts_skipped_total";
 /// Calls placed and not yet finished, on campaigns this node dispatches.
 pub const CALLS_IN_FLIGHT: &str = "pacer_calls_in_flight";
 /// How late a timed dispatch step ran after the instant it was due, in seconds.
@@ -173,6 +178,14 @@ fn describe() {
     describe_counter!(
         CALLS_RECONCILED,
         "Calls in flight under an earlier lease asked about again by the node that took their campaign."
+    );
+    describe_counter!(
+        CONTACTS_HELD,
+        "Contacts put back to wait by a closed rule of the callee's time, by reason."
+    );
+    describe_counter!(
+        CONTACTS_SKIPPED,
+        "Contacts ended skipped by a claim, by reason."
     );
     describe_gauge!(
         CALLS_IN_FLIGHT,

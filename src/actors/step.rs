@@ -12,8 +12,8 @@ use crate::domain::{CampaignId, CampaignStatus, DialOutcome};
 use crate::faults::{self, FaultPoint};
 use crate::store::{CallResult, ClaimBatch, ClaimedCall, Outcome, Recorded, StoreError};
 use crate::telemetry::{
-    CALLS_IN_FLIGHT, CALLS_PLACED, CALLS_RECONCILED, CLAIM_BATCH, CLAIM_LATENESS,
-    DISPATCH_LATENESS, STORE_LATENCY,
+    CALLS_IN_FLIGHT, CALLS_PLACED, CALLS_RECONCILED, CLAIM_BATCH, CLAIM_LATENESS, CONTACTS_HELD,
+    CONTACTS_SKIPPED, DISPATCH_LATENESS, STORE_LATENCY,
 };
 
 /// How long to wait before trying again after the store failed. Real time, not the campaign
@@ -140,6 +140,12 @@ impl Step {
         services
             .gate
             .refund(admission.granted - batch.calls.len() as u32);
+        for &(reason, n) in &batch.held {
+            metrics::counter!(CONTACTS_HELD, "reason" => reason.as_str()).increment(n);
+        }
+        for &(reason, n) in &batch.skipped {
+            metrics::counter!(CONTACTS_SKIPPED, "reason" => reason.as_str()).increment(n);
+        }
         if batch.calls.is_empty() {
             return Ok(Stepped::Claimed(batch));
         }

@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 
 use super::{Fence, StoreError};
 use crate::domain::{
-    CallId, CampaignId, CampaignStatus, ContactId, DialOutcome, OrgId, PhoneNumber,
+    CallId, CampaignId, CampaignStatus, ContactId, DialOutcome, HeldReason, OrgId, PhoneNumber,
+    SkipReason,
 };
 
 /// How long a placed call may go without an outcome before its contact ends `unknown`.
@@ -51,6 +52,10 @@ pub struct ClaimBatch {
     pub in_flight: u32,
     /// Webhook events waiting in the campaign's outbox (its organisation has webhooks).
     pub events: u64,
+    /// Contacts the callee gate put back to wait in this step, by reason.
+    pub held: Vec<(HeldReason, u64)>,
+    /// Contacts the callee gate ended `skipped` in this step, by reason.
+    pub skipped: Vec<(SkipReason, u64)>,
 }
 
 /// How a placed call ended.

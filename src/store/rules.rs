@@ -81,6 +81,39 @@ pub(crate) struct PartitionGate<'a> {
     decided: HashMap<u32, PartitionVerdict>,
 }
 
+/// The contacts a claim put back, by reason.
+#[derive(Debug, Default)]
+pub(crate) struct PutBack {
+    pub(crate) held: Vec<(HeldReason, u64)>,
+    pub(crate) skipped: Vec<(SkipReason, u64)>,
+}
+
+/// The contacts a claim put back, counted by reason from their partitions' verdicts.
+pub(crate) fn put_back_by_reason(
+    counts: impl IntoIterator<Item = (PartitionVerdict, u64)>,
+) -> PutBack {
+    let mut held: Vec<(HeldReason, u64)> = Vec::new();
+    let mut skipped: Vec<(SkipReason, u64)> = Vec::new();
+    for (verdict, n) in counts {
+        match verdict {
+            PartitionVerdict::Open(_) => {}
+            PartitionVerdict::Held(reason, _) => {
+                match held.iter_mut().find(|(r, _)| *r == reason) {
+                    Some((_, total)) => *total += n,
+                    None => held.push((reason, n)),
+                }
+            }
+            PartitionVerdict::Skip(reason) => {
+                match skipped.iter_mut().find(|(r, _)| *r == reason) {
+                    Some((_, total)) => *total += n,
+                    None => skipped.push((reason, n)),
+                }
+            }
+        }
+    }
+    PutBack { held, skipped }
+}
+
 impl<'a> PartitionGate<'a> {
     pub(crate) fn new(safety: &'a CallSafety, now: DateTime<Utc>) -> Self {
         Self {

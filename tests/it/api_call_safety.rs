@@ -9,7 +9,7 @@ use pacer::clock::Clock as _;
 use pacer::domain::DialOutcome;
 use serde_json::json;
 
-use crate::helpers::{Backend, at, spawn_app, spawn_app_on};
+use crate::helpers::{Backend, at, scrape_metrics, spawn_app, spawn_app_on};
 
 async fn each_contact_shows_its_zone_and_where_it_came_from(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -233,6 +233,11 @@ async fn a_national_list_is_called_in_each_callee_s_legal_hours(backend: Backend
         }
     }
     assert_eq!(app.campaign(&id).await["completed"], NATIONAL.len());
+    let metrics = scrape_metrics(&app.client, &app.root).await;
+    assert!(
+        metrics.contains("pacer_contacts_held_total{reason=\"legal_hours\"}"),
+        "the held contacts are counted by reason"
+    );
 }
 
 /// A campaign open 06:00–23:00 never calls a US number before 08:00 or after 21:00 in its

@@ -25,7 +25,8 @@ impl Dispatch for MemoryStore {
         self.events_on(&mut state);
         state.reconcile_expired(now);
         let safety = self.inner.safety.read().clone();
-        let calls = state.claim(now, now + self.call_deadline.0, limit, &safety);
+        let (calls, put_back) = state.claim(now, now + self.call_deadline.0, limit, &safety);
+        let rules::PutBack { held, skipped } = rules::put_back_by_reason(put_back);
         state.complete_if_done(now);
         Ok(ClaimBatch {
             org: state.campaign.org.clone(),
@@ -34,6 +35,8 @@ impl Dispatch for MemoryStore {
             wake_at: state.next_wake(now),
             in_flight: state.in_flight.len() as u32,
             events: state.events.waiting.len() as u64,
+            held,
+            skipped,
         })
     }
 

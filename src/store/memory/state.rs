@@ -270,22 +270,24 @@ impl CampaignState {
         self.set_status(sequence, ContactStatus::Skipped);
     }
 
+    /// Claims up to `limit` contacts; returns the calls, and the contacts the callee gate put
+    /// back (one entry each, with its partition's verdict).
     pub(super) fn claim(
         &mut self,
         now: DateTime<Utc>,
         deadline: DateTime<Utc>,
         limit: u32,
         safety: &CallSafety,
-    ) -> Vec<ClaimedCall> {
+    ) -> (Vec<ClaimedCall>, Vec<(PartitionVerdict, u64)>) {
         let (status, Some(start)) = (self.campaign.status, self.campaign.starts_at) else {
-            return Vec::new();
+            return (Vec::new(), Vec::new());
         };
         if !status.is_dispatching() {
-            return Vec::new();
+            return (Vec::new(), Vec::new());
         }
         let schedule = &self.campaign.spec.schedule;
         let Gate::Open { max_calls } = schedule.gate(start, &self.pacing, now) else {
-            return Vec::new();
+            return (Vec::new(), Vec::new());
         };
         let free = schedule
             .max_concurrent_calls
@@ -294,9 +296,9 @@ impl CampaignState {
         let now_ms = now.timestamp_millis();
         let mut calls = Vec::new();
         let mut gate = PartitionGate::new(safety, now);
-        let mut n_parked = 0;
+        let mut put_back = Vec::new();
         // Retries that are due go first: they have waited their delay already.
-        while calls.len() < n_wanted as usize && n_parked < rules::MAX_PARKED_PER_CLAIM {
+        while calls.len() < n_wanted as usize && put_back.len() < rules::MAX_PARKED_PER_CLAIM {
             let Some(&(due_ms, sequence)) = self.retries.first() else {
                 break;
             };
@@ -308,17 +310,17 @@ impl CampaignState {
                 PartitionVerdict::Open(not_after) => {
                     calls.push(self.start_call(sequence, now, deadline, not_after));
                 }
-                PartitionVerdict::Held(reason, until) => {
+                verdict @ PartitionVerdict::Held(reason, until) => {
                     self.park(sequence, reason, until);
-                    n_parked += 1;
+                    put_back.push((verdict, 1));
                 }
-                PartitionVerdict::Skip(reason) => {
+                verdict @ PartitionVerdict::Skip(reason) => {
                     self.skip(sequence, reason);
-                    n_parked += 1;
+                    put_back.push((verdict, 1));
                 }
             }
         }
-        while calls.len() < n_wanted as usize && n_parked < rules::MAX_PARKED_PER_CLAIM {
+        while calls.len() < n_wanted as usize && put_back.len() < rules::MAX_PARKED_PER_CLAIM {
             let Some(sequence) = self.fresh.pop_first() else {
                 break;
             };
@@ -326,13 +328,13 @@ impl CampaignState {
                 PartitionVerdict::Open(not_after) => {
                     calls.push(self.start_call(sequence, now, deadline, not_after));
                 }
-                PartitionVerdict::Held(reason, until) => {
+                verdict @ PartitionVerdict::Held(reason, until) => {
                     self.park(sequence, reason, until);
-                    n_parked += 1;
+                    put_back.push((verdict, 1));
                 }
-                PartitionVerdict::Skip(reason) => {
+                verdict @ PartitionVerdict::Skip(reason) => {
                     self.skip(sequence, reason);
-                    n_parked += 1;
+                    put_back.push((verdict, 1));
                 }
             }
         }
@@ -358,7 +360,7 @@ impl CampaignState {
                 );
             }
         }
-        calls
+        (calls, put_back)
     }
 
     pub(super) fn start_call(

@@ -54,6 +54,8 @@ impl AfterRecord {
             wake_at: self.queue.wake_at(campaign, self.status, pacing, now),
             in_flight: self.queue.in_flight,
             events: self.events,
+            held: Vec::new(),
+            skipped: Vec::new(),
         })
     }
 }
@@ -400,6 +402,12 @@ impl Inner {
                     .await
                     .map_err(unavailable)?;
             }
+            let rules::PutBack { held, skipped } = rules::put_back_by_reason(
+                claimed
+                    .put_back
+                    .iter()
+                    .filter_map(|&(partition, n)| Some((*verdicts.get(partition as usize)?, n))),
+            );
             return Ok(ClaimBatch {
                 org: campaign.org.clone(),
                 calls,
@@ -407,6 +415,8 @@ impl Inner {
                 wake_at: queue.wake_at(campaign, status, &pacing, now),
                 in_flight,
                 events,
+                held,
+                skipped,
             });
         }
         Err(unavailable("the campaign kept changing during the claim"))

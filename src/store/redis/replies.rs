@@ -139,6 +139,8 @@ pub(super) struct Claimed {
     pub(super) next_slot_at: Option<DateTime<Utc>>,
     /// Webhook events waiting in the campaign's outbox.
     pub(super) events: u64,
+    /// Contacts the callee gate put back (held or skipped), by partition.
+    pub(super) put_back: Vec<(u32, u64)>,
     pub(super) contacts: Vec<ClaimedContact>,
 }
 
@@ -165,6 +167,15 @@ impl ClaimReply {
         let calls_today = u32::try_from(calls_today).map_err(|_| fields.malformed("calls"))?;
         let next_slot_at = fields.instant("next slot ms")?;
         let events = fields.count("events waiting")?;
+        let put_back = fields.text("put back")?;
+        let put_back = put_back
+            .split_whitespace()
+            .map(|pair| {
+                let (partition, n) = pair.split_once('=')?;
+                Some((partition.parse().ok()?, n.parse().ok()?))
+            })
+            .collect::<Option<Vec<(u32, u64)>>>()
+            .ok_or_else(|| fields.malformed("put back"))?;
         let rest = fields.rest();
         if !rest.len().is_multiple_of(3) {
             return Err(fields.malformed("(seq, details, state) triples"));
@@ -186,6 +197,7 @@ impl ClaimReply {
             calls_today,
             next_slot_at,
             events,
+            put_back,
             contacts,
         }))
     }
@@ -335,6 +347,7 @@ mod tests {
             Value::Int(1),
             Value::Nil,
             Value::Int(4),
+            bulk("2=3 5=1"),
             Value::Int(12),
             bulk("{}"),
             bulk("1|in_progress"),
@@ -350,6 +363,7 @@ mod tests {
         assert_eq!(claimed.queue.first_deadline, None);
         assert_eq!((claimed.calls_today, claimed.next_slot_at), (1, None));
         assert_eq!(claimed.events, 4);
+        assert_eq!(claimed.put_back, [(2, 3), (5, 1)]);
         assert_eq!(claimed.contacts.len(), 1);
         assert_eq!(claimed.contacts[0].sequence, 12);
         assert!(matches!(

@@ -15,7 +15,8 @@
 -- Calls in flight past their deadline end 'unknown' first: never dialled again blindly.
 -- Returns {'STALE'} | {'RETRY'} | {status, n_in_flight, n_claims_before, first retry ms or nil,
 --          n_fresh, first in-flight deadline ms or nil, calls today, next slot ms or nil,
---          events waiting, seq, details, state, seq, details, state, ...}
+--          events waiting, contacts put back as "<partition>=<n> …" (held or skipped),
+--          seq, details, state, seq, details, state, ...}
 -- Uses the helpers of call_state.lua, sent ahead of this script.
 -- Each write a script makes goes to the AOF and to replicas as a command of its own, and each
 -- read is a lookup: every queue is looked at once and searched only when its head says there is
@@ -80,7 +81,7 @@ local next_slot = p_next or ''
 local first_retry = redis.call('ZRANGE', KEYS[3], '0', '0', 'WITHSCORES')
 local n_released = redis.call('ZCARD', KEYS[2])
 -- The reply's head is filled in at the end; each claimed contact adds (seq, details, state).
-local reply = {status, 0, n_claims or '0', false, 0, false, 0, false, 0}
+local reply = {status, 0, n_claims or '0', false, 0, false, 0, false, 0, ''}
 if dispatching then
   local n = math.min(ARGV[4] + 0, ARGV[5] - n_in_flight)
   local cap = ARGV[6] + 0
@@ -95,6 +96,7 @@ if dispatching then
     -- is parked instead.
     local claimed, texts, details = {}, {}, {}
     local parked, parked_texts, parked_scores, n_parked, n_skipped = {}, {}, {}, 0, 0
+    local put_back = {}
     while #claimed < n and n_parked < 1000 do
       local want = n - #claimed
       local candidates, retried = {}, {}
@@ -120,8 +122,10 @@ if dispatching then
       local read = read_fields(KEYS[5], by_bucket(candidates))
       for _, seq in ipairs(candidates) do
         local text = read[seq]
-        local rule = text and closed[string.match(text, '^(%d+)|') or '0']
+        local partition = text and (string.match(text, '^(%d+)|') or '0')
+        local rule = partition and closed[partition]
         if rule then
+          put_back[partition] = (put_back[partition] or 0) + 1
           local state = parse_state(states[seq])
           state.held = rule[2]
           if rule[1] == '0' then
@@ -145,6 +149,9 @@ if dispatching then
       end
     end
     if n_parked > 0 then
+      local counts = {}
+      for partition, n in pairs(put_back) do counts[#counts + 1] = partition .. '=' .. n end
+      reply[10] = table.concat(counts, ' ')
       write_fields(KEYS[6], by_bucket(parked), parked_texts)
       if #parked_scores > 0 then in_chunks('ZADD', KEYS[3], parked_scores) end
       first_retry = redis.call('ZRANGE', KEYS[3], '0', '0', 'WITHSCORES')
@@ -182,9 +189,9 @@ if dispatching then
       end
       written[seq] = text
       if events then event(events, ARGV[3], 'c|' .. seq .. '|' .. attempt .. '|' .. call) end
-      reply[7 + 3 * i] = seq
-      reply[8 + 3 * i] = details[seq]
-      reply[9 + 3 * i] = text
+      reply[8 + 3 * i] = seq
+      reply[9 + 3 * i] = details[seq]
+      reply[10 + 3 * i] = text
     end
     local n_claimed = #claimed
     if n_claimed > 0 then
