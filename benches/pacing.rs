@@ -1,5 +1,7 @@
 //! The pacing function distributing 1 M contacts (target: under 50 ms), beside a baseline of
-//! the same number of plain millisecond additions measured in the same run.
+//! the same number of plain millisecond additions measured in the same run; and the callee
+//! gate's verdict for one partition (what a claim pays per partition), beside the claim-time
+//! gate of the campaign itself.
 
 use std::hint::black_box;
 
@@ -64,5 +66,40 @@ fn pacing(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, pacing);
+/// One partition's verdict, as a claim decides it: a campaign in New York, 09:00–20:00, and a
+/// national list's partitions (one zone, two zones, the campaign's own).
+fn callee_gate(c: &mut Criterion) {
+    let safety = pacer::config::Settings::defaults()
+        .compliance
+        .call_safety()
+        .expect("the shipped profiles");
+    let campaign = Schedule::default()
+        .apply(&SchedulePatch {
+            timezone: Some("America/New_York".to_owned()),
+            start_time: Some(Some("09:00".to_owned())),
+            end_time: Some(Some("20:00".to_owned())),
+            ..SchedulePatch::default()
+        })
+        .expect("a valid schedule");
+    // Monday 17:00Z: open in New York and Los Angeles, closed in Honolulu.
+    let now: DateTime<Utc> = "2026-11-30T17:00:00Z".parse().expect("an instant");
+    let mut group = c.benchmark_group("callee_gate");
+    group.bench_function("baseline_campaign_gate", |b| {
+        let pacing = pacer::domain::PacingState::default();
+        b.iter(|| black_box(&campaign).gate(now, &pacing, black_box(now)));
+    });
+    for (name, key) in [
+        ("partition_0_campaign_zone", ""),
+        ("los_angeles_open", "America/Los_Angeles;US-CA"),
+        ("honolulu_held", "Pacific/Honolulu;US-HI"),
+        ("alaska_two_zones", "America/Adak America/Anchorage;US-AK"),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| safety.verdict(black_box(&campaign), "acme", black_box(key), now));
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, pacing, callee_gate);
 criterion_main!(benches);

@@ -2,6 +2,8 @@
 //! in `REDIS_URL`), each beside a baseline measured in the same run:
 //!
 //! 1. memory per pending contact (phone and two custom fields): `INFO memory` before and after;
+//!    also for a national list (numbers over the US zones) with `timezone_mode: contact`, fresh
+//!    and once every contact was held back by the legal floor;
 //! 2. creating a campaign of contacts through the import path (the store's `create_campaign`);
 //! 3. PATCH of the schedule while the campaign dispatches: latency percentiles, the next claim
 //!    obeying the new pacing, and the slowest command Redis saw (`SLOWLOG`);
@@ -33,6 +35,7 @@ use pacer::domain::{
     CampaignId, CampaignSpec, CampaignStatus, DialOutcome, OrgId, PhoneNumber, PhoneRotation,
     Schedule, SchedulePatch,
 };
+use pacer::store::capabilities::*;
 use pacer::store::{
     CallDeadline, CallResult, CampaignEdit, CampaignStore, Fence, NewContact, RedisSettings,
     RedisStore, StoreError,
@@ -207,6 +210,80 @@ async fn memory_and_ingest(server: &Server, n: usize, runs: usize) {
     println!(
         "| create {n} contacts (median of {runs}) | {:.2} s | target ≤ 5 s |",
         median(times).as_secs_f64()
+    );
+}
+
+/// Area codes of every US zone, Alaska's and Hawaii's among them.
+const AREA_CODES: [&str; 16] = [
+    "212", "305", "312", "214", "303", "602", "213", "206", "907", "808", "205", "617", "404",
+    "702", "503", "615",
+];
+
+/// `n` contacts spread over [`AREA_CODES`], with the same custom fields as `contacts`.
+fn national_contacts(n: usize) -> Vec<NewContact> {
+    (0..n)
+        .map(|i| {
+            let npa = AREA_CODES[i % AREA_CODES.len()];
+            let number = format!("+1{npa}{:07}", 2_000_000 + i);
+            let mut contact = NewContact::new(PhoneNumber::parse(&number).expect("valid"));
+            contact.custom_fields = BTreeMap::from([
+                ("plan".to_owned(), "gold".to_owned()),
+                ("account".to_owned(), format!("A{i:07}")),
+            ]);
+            contact
+        })
+        .collect()
+}
+
+/// Bytes per pending contact of a national list in `timezone_mode: contact`: as added, and
+/// once claims at an hour when every US zone is outside its floor have held each one back
+/// (each then has a call state and a member in the retry set).
+async fn national_memory(server: &Server, n: usize) {
+    server.cli(&["FLUSHALL"]);
+    let before = server.used_memory();
+    let store = store(server, "national:");
+    let safety = pacer::config::Settings::defaults()
+        .compliance
+        .call_safety()
+        .expect("the shipped profiles");
+    store.set_call_safety(Arc::new(safety));
+    let contact_mode = SchedulePatch {
+        timezone_mode: Some("contact".to_owned()),
+        ..SchedulePatch::default()
+    };
+    // 10:00Z: 05:00 in New York, midnight in Honolulu.
+    let night: DateTime<Utc> = "2026-11-30T10:00:00Z".parse().expect("an instant");
+    let (campaign, _) = store
+        .create_campaign(&org(), spec(contact_mode), national_contacts(n), night)
+        .await
+        .expect("created");
+    let fresh = (server.used_memory() - before) as f64 / n as f64;
+    store
+        .schedule_campaign(&org(), campaign.id, SchedulePatch::default(), night)
+        .await
+        .expect("scheduled");
+    let fence = store
+        .acquire_lease(campaign.id, "bench", Duration::from_secs(600))
+        .await
+        .expect("a lease")
+        .expect("a free lease");
+    let mut n_held = 0;
+    for _ in 0..(n / 1_000 + 10) {
+        let batch = store
+            .claim_due(campaign.id, fence, night, 100)
+            .await
+            .expect("a claim");
+        assert!(batch.calls.is_empty(), "every zone is closed");
+        let held: u64 = batch.held.iter().map(|(_, n)| n).sum();
+        if held == 0 {
+            break;
+        }
+        n_held += held;
+    }
+    assert_eq!(n_held, n as u64, "every contact held back");
+    let held = (server.used_memory() - before) as f64 / n as f64;
+    println!(
+        "| redis bytes per pending contact, national list, `timezone_mode: contact` | {fresh:.0} B as added; {held:.0} B once each was held back by the floor | target ≤ 200 B |"
     );
 }
 
@@ -604,6 +681,7 @@ fn main() {
         // `--throughput` alone: for profiling the dispatch path.
         if !std::env::args().any(|arg| arg == "--throughput") {
             memory_and_ingest(&server, n, runs).await;
+            national_memory(&server, n).await;
             patch_while_dispatching(&server, n, edits).await;
         }
         let rate = throughput(&server, campaigns, per_campaign).await;

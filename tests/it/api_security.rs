@@ -60,6 +60,7 @@ fn routes() -> Vec<Route> {
         route(Method::POST, "/batch-calls/{id}/contacts", Some(contacts)),
         route(Method::GET, "/batch-calls/{id}/contacts", None),
         route(Method::GET, "/batch-calls/{id}/analytics", None),
+        route(Method::GET, "/batch-calls/{id}/diagnostics", None),
         route(Method::GET, "/webhooks/dead-letters", None),
         route(
             Method::POST,

@@ -244,14 +244,30 @@ impl CampaignState {
         }
     }
 
-    /// The callee gate for contact `sequence`.
-    fn callee_gate(&self, gate: &mut PartitionGate<'_>, sequence: u32) -> PartitionVerdict {
+    /// Claims contact `sequence` when its callee gate is open; else puts it back (held until
+    /// its partition opens, or skipped) and returns the verdict that did.
+    fn take(
+        &mut self,
+        gate: &mut PartitionGate<'_>,
+        sequence: u32,
+        now: DateTime<Utc>,
+        deadline: DateTime<Utc>,
+    ) -> Result<ClaimedCall, PartitionVerdict> {
         let partition = self.partition_of[sequence as usize];
-        gate.decide(
-            &self.campaign,
-            partition,
-            &self.partitions[partition as usize],
-        )
+        let key = &self.partitions[partition as usize];
+        match gate.decide(&self.campaign, partition, key) {
+            PartitionVerdict::Open(not_after) => {
+                Ok(self.start_call(sequence, now, deadline, not_after))
+            }
+            verdict @ PartitionVerdict::Held(reason, until) => {
+                self.park(sequence, reason, until);
+                Err(verdict)
+            }
+            verdict @ PartitionVerdict::Skip(reason) => {
+                self.skip(sequence, reason);
+                Err(verdict)
+            }
+        }
     }
 
     /// Puts a contact whose callee gate is closed back to wait until `until`, with its reason;
@@ -265,8 +281,10 @@ impl CampaignState {
 
     /// Ends a waiting contact `skipped`, for `reason`.
     fn skip(&mut self, sequence: u32, reason: SkipReason) {
-        self.contacts[sequence as usize].skip_reason = Some(reason);
-        self.contacts[sequence as usize].scheduled_at = None;
+        let contact = &mut self.contacts[sequence as usize];
+        contact.skip_reason = Some(reason);
+        contact.held_reason = None;
+        contact.scheduled_at = None;
         self.set_status(sequence, ContactStatus::Skipped);
     }
 
@@ -306,36 +324,18 @@ impl CampaignState {
                 break;
             }
             self.retries.pop_first();
-            match self.callee_gate(&mut gate, sequence) {
-                PartitionVerdict::Open(not_after) => {
-                    calls.push(self.start_call(sequence, now, deadline, not_after));
-                }
-                verdict @ PartitionVerdict::Held(reason, until) => {
-                    self.park(sequence, reason, until);
-                    put_back.push((verdict, 1));
-                }
-                verdict @ PartitionVerdict::Skip(reason) => {
-                    self.skip(sequence, reason);
-                    put_back.push((verdict, 1));
-                }
+            match self.take(&mut gate, sequence, now, deadline) {
+                Ok(call) => calls.push(call),
+                Err(verdict) => put_back.push((verdict, 1)),
             }
         }
         while calls.len() < n_wanted as usize && put_back.len() < rules::MAX_PARKED_PER_CLAIM {
             let Some(sequence) = self.fresh.pop_first() else {
                 break;
             };
-            match self.callee_gate(&mut gate, sequence) {
-                PartitionVerdict::Open(not_after) => {
-                    calls.push(self.start_call(sequence, now, deadline, not_after));
-                }
-                verdict @ PartitionVerdict::Held(reason, until) => {
-                    self.park(sequence, reason, until);
-                    put_back.push((verdict, 1));
-                }
-                verdict @ PartitionVerdict::Skip(reason) => {
-                    self.skip(sequence, reason);
-                    put_back.push((verdict, 1));
-                }
+            match self.take(&mut gate, sequence, now, deadline) {
+                Ok(call) => calls.push(call),
+                Err(verdict) => put_back.push((verdict, 1)),
             }
         }
         if !calls.is_empty() {
