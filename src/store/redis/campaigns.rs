@@ -183,14 +183,23 @@ impl Inner {
                     break;
                 }
                 let fresh = record.is_fresh();
-                let contact = match record.into_contact(contact_id, campaign.status) {
+                let partition = record.partition;
+                let mut contact = match record.into_contact(contact_id, campaign.status) {
                     Ok(contact) => contact,
                     Err(error) => {
                         skip_unreadable("contact", contact_id, &error);
                         continue;
                     }
                 };
-                if fresh && contact.status == ContactStatus::Scheduled {
+                let held = (fresh && sequence < meta.cursor && !released_in.contains(&sequence))
+                    .then(|| meta.held.get(&partition))
+                    .flatten();
+                if let (Some(&(until, reason)), ContactStatus::Scheduled) = (held, contact.status) {
+                    // Passed by the cursor, never called, not released: held back by its
+                    // partition's callee gate.
+                    contact.held_reason = Some(reason);
+                    contact.scheduled_at = Some(until);
+                } else if fresh && contact.status == ContactStatus::Scheduled {
                     // Fresh contacts ahead of this one: the unclaimed ones from the cursor, and
                     // the released ones before it.
                     let released_ahead = released_before
@@ -303,6 +312,7 @@ impl Inner {
                 .key(keys.released())
                 .key(keys.retry())
                 .key(keys.events())
+                .key(keys.held())
                 .arg(&meta.version)
                 .arg(action)
                 .arg(ms(now))
@@ -556,6 +566,7 @@ impl Campaigns for RedisStore {
                 keys.calls(),
                 keys.stats(),
                 keys.events(),
+                keys.held(),
             ] {
                 invocation.key(key);
             }

@@ -305,6 +305,7 @@ impl Inner {
                 keys.contacts(),
                 keys.calls(),
                 keys.events(),
+                keys.held(),
             ] {
                 invocation.key(key);
             }

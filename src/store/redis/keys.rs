@@ -161,9 +161,17 @@ impl CampaignKeys {
         self.key("released")
     }
 
-    /// Sorted set: contacts to call again, by due time in ms.
+    /// Sorted set: contacts to call again, by due time in ms; and `p<partition>`, the held
+    /// contacts of a partition (see [`CampaignKeys::held`]), by when the partition opens.
     pub(super) fn retry(&self) -> String {
         self.key("retry")
+    }
+
+    /// The base of the held lists, `held:<partition>`: contacts never called that a claim put
+    /// back because their partition's callee gate was closed, in their order. One member of
+    /// `retry` per partition says when it opens; a held contact has no call state.
+    pub(super) fn held(&self) -> String {
+        self.key("held")
     }
 
     /// Sorted set: contacts in flight, by claim deadline in ms, negated (see `call_state.lua`).

@@ -134,6 +134,9 @@ pub(super) struct Meta {
     pub(super) pacing: PacingState,
     /// The queue partitions' keys by number (`add_contacts.lua`); partition 0 is the empty key.
     pub(super) partitions: Vec<String>,
+    /// The partitions whose never-called contacts a claim held back: until when, and why
+    /// (`hr:<partition>`, see `claim.lua`).
+    pub(super) held: HashMap<u32, (DateTime<Utc>, HeldReason)>,
 }
 
 fn status_name(status: ContactStatus) -> &'static str {
@@ -186,6 +189,15 @@ impl Meta {
                 used: number("n_day").unwrap_or(0).max(0) as u32,
                 next_slot_at: time("p_next"),
             },
+            held: fields
+                .iter()
+                .filter_map(|(name, value)| {
+                    let partition = name.strip_prefix("hr:")?.parse().ok()?;
+                    let (until, reason) = value.split_once('|')?;
+                    let until = instant(until.parse().ok()?);
+                    Some((partition, (until, HeldReason::parse(reason)?)))
+                })
+                .collect(),
             partitions: std::iter::once(String::new())
                 .chain(
                     (1..=count("n_parts"))

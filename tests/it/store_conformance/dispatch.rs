@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use pacer::domain::{
-    CallSafety, CampaignStatus, ContactStatus, DailyHours, DialOutcome, FloorProfile, HeldReason,
-    LegalFloor, PhoneNumber, SchedulePatch, SkipReason, WeekHours,
+    CallSafety, CampaignId, CampaignStatus, ContactStatus, DailyHours, DialOutcome, FloorProfile,
+    HeldReason, LegalFloor, PhoneNumber, SchedulePatch, SkipReason, WeekHours,
 };
 use pacer::store::capabilities::*;
 use pacer::store::{
@@ -669,6 +669,57 @@ pub async fn a_contact_whose_callee_window_is_closed_waits_with_its_reason(
     assert_eq!((counters.called, in_progress, unknown), (4, 2, 2));
 }
 
+/// Contacts held back by the callee gate end `cancelled` with their campaign, and a deleted
+/// campaign takes them along.
+pub async fn held_contacts_are_cancelled_with_their_campaign(store: Arc<dyn CampaignStore>) {
+    let id = hold_los_angeles(&*store).await;
+    store
+        .control(&org("acme"), id, Control::Cancel, now())
+        .await
+        .unwrap();
+    let listed = store
+        .contacts(&org("acme"), id, None, ALL, now())
+        .await
+        .unwrap();
+    assert!(
+        listed
+            .items
+            .iter()
+            .all(|contact| contact.status == ContactStatus::Cancelled)
+    );
+    let counters = store.campaign(&org("acme"), id).await.unwrap().counters;
+    assert_eq!(counters.of(ContactStatus::Cancelled), 3);
+    assert_eq!(counters.of(ContactStatus::Scheduled), 0);
+    store.delete_campaign(&org("acme"), id).await.unwrap();
+}
+
+/// A campaign of three Los Angeles contacts, scheduled, whose one claim at 09:00 in New York
+/// (06:00 in Los Angeles) held every one back under the US floor.
+async fn hold_los_angeles(store: &dyn CampaignStore) -> CampaignId {
+    store.set_call_safety(us_floor());
+    let contacts = ["+13105550100", "+13105550101", "+13105550102"]
+        .iter()
+        .map(|number| NewContact::new(PhoneNumber::parse(number).unwrap()))
+        .collect();
+    let (campaign, _) = store
+        .create_campaign(&org("acme"), spec(concurrency(10)), contacts, now())
+        .await
+        .unwrap();
+    store
+        .schedule_campaign(&org("acme"), campaign.id, SchedulePatch::default(), now())
+        .await
+        .unwrap();
+    let fence = lease(store, campaign.id).await;
+    let nine_in_new_york: DateTime<Utc> = "2026-11-30T14:00:00Z".parse().unwrap();
+    let batch = store
+        .claim_due(campaign.id, fence, nine_in_new_york, 10)
+        .await
+        .unwrap();
+    assert!(batch.calls.is_empty());
+    assert_eq!(batch.held, [(HeldReason::LegalHours, 3)]);
+    campaign.id
+}
+
 /// With `timezone_fallback: skip`, a contact whose zone neither it nor its number gives ends
 /// `skipped` at its claim, with its reason, and the campaign completes without it.
 pub async fn an_unresolvable_contact_is_skipped_when_its_campaign_says_so(
@@ -797,6 +848,7 @@ on_every_backend!(
     a_released_claim_goes_back_to_the_queue,
     a_contact_whose_callee_window_is_closed_waits_with_its_reason,
     an_unresolvable_contact_is_skipped_when_its_campaign_says_so,
+    held_contacts_are_cancelled_with_their_campaign,
     many_campaigns_claiming_at_once_each_get_their_own,
 );
 
@@ -1013,4 +1065,60 @@ async fn a_claim_decided_on_a_stale_read_is_refused_and_decided_again() {
         second.calls.len()
     );
     assert_eq!(second.in_flight, 2);
+}
+
+/// A held contact costs one entry in its partition's list, no call state and no member of the
+/// retry set of its own; cancelling and deleting its campaign leaves no key behind.
+#[actix_web::test]
+async fn held_contacts_are_listed_per_partition_and_leave_no_key() {
+    let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
+    let store = crate::helpers::redis_store_at(&prefix);
+    let id = hold_los_angeles(&store).await;
+    let client = ::redis::Client::open(crate::helpers::redis_url()).unwrap();
+    let mut con = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = ::redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    let named = |suffix: &str| {
+        keys.iter()
+            .find(|key| key.ends_with(suffix))
+            .unwrap_or_else(|| panic!("no key `…{suffix}` among {keys:?}"))
+            .clone()
+    };
+    let held: Vec<String> = ::redis::cmd("LRANGE")
+        .arg(named(":held:1"))
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!(held, ["0", "1", "2"]);
+    let retry: Vec<String> = ::redis::cmd("ZRANGE")
+        .arg(named(":retry"))
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!(retry, ["p1"]);
+    assert!(
+        !keys.iter().any(|key| key.contains(":calls:")),
+        "no call state: {keys:?}"
+    );
+    store
+        .control(&org("acme"), id, Control::Cancel, now())
+        .await
+        .unwrap();
+    store.delete_campaign(&org("acme"), id).await.unwrap();
+    let left: Vec<String> = ::redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async::<Vec<String>>(&mut con)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|key| key.contains(&format!("{{c:{id}}}")))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
 }

@@ -2,7 +2,7 @@
 -- once, then moves due contacts to in-flight: retries that are due, then released contacts,
 -- then contacts never called from the cursor on.
 -- KEYS: meta, released, retry, inflight, contacts (bucket base), calls (bucket base),
---       events (the webhook outbox, see call_state.lua)
+--       events (the webhook outbox, see call_state.lua), held (list base)
 -- ARGV: fence, schedule version, now ms, limit, max concurrent, cap (0: none),
 --       next slot ms after a claim (with a cap), claim deadline ms, local date of now,
 --       events ('1': the organisation has webhooks), partitions known (the meta field
@@ -10,8 +10,11 @@
 --       the partitions whose callee gate is closed (until '0': its contacts end `skipped` for
 --       that reason, `rules::PartitionVerdict::Skip`), then call ids...
 -- A contact of a closed partition (its details start `<partition>|`) is not claimed: it goes
--- back to wait in the retry set until its partition opens, with its reason in its state (at most
--- 1000 a claim, `store::rules::MAX_PARKED_PER_CLAIM`); no attempt, event or cap use.
+-- back to wait until its partition opens (at most 1000 a claim,
+-- `store::rules::MAX_PARKED_PER_CLAIM`); no attempt, event or cap use. One never called goes to
+-- the end of the list `held:<partition>`, whose member `p<partition>` in the retry set is due
+-- when the partition opens (the meta field `hr:<partition>` says `<until ms>|<reason>`); a retry
+-- stays in the retry set, due then, with its reason in its state.
 -- Calls in flight past their deadline end 'unknown' first: never dialled again blindly.
 -- Returns {'STALE'} | {'RETRY'} | {status, n_in_flight, n_claims_before, first retry ms or nil,
 --          n_fresh, first in-flight deadline ms or nil, calls today, next slot ms or nil,
@@ -96,15 +99,35 @@ if dispatching then
     -- is parked instead.
     local claimed, texts, details = {}, {}, {}
     local parked, parked_texts, parked_scores, n_parked, n_skipped = {}, {}, {}, 0, 0
-    local put_back = {}
+    local put_back, held = {}, {}
     while #claimed < n and n_parked < 1000 do
       local want = n - #claimed
       local candidates, retried = {}, {}
       if first_retry[2] and first_retry[2] + 0 <= now then
-        candidates = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[3], 'LIMIT', '0',
+        -- Due retries, and the held contacts of partitions due to open, in due order.
+        local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[3], 'LIMIT', '0',
           string.format('%d', want))
-        in_chunks('ZREM', KEYS[3], candidates)
-        for _, seq in ipairs(candidates) do retried[#retried + 1] = seq end
+        local taken = {}
+        for _, member in ipairs(due) do
+          if #candidates >= want then break end
+          local partition = string.match(member, '^p(%d+)$')
+          if partition then
+            local list = KEYS[8] .. ':' .. partition
+            local got = redis.call('LPOP', list, string.format('%d', want - #candidates))
+            if got then
+              for _, seq in ipairs(got) do candidates[#candidates + 1] = seq end
+            end
+            if redis.call('LLEN', list) == 0 then
+              taken[#taken + 1] = member
+              redis.call('HDEL', KEYS[1], 'hr:' .. partition)
+            end
+          else
+            taken[#taken + 1] = member
+            candidates[#candidates + 1] = member
+            retried[#retried + 1] = member
+          end
+        end
+        in_chunks('ZREM', KEYS[3], taken)
         first_retry = redis.call('ZRANGE', KEYS[3], '0', '0', 'WITHSCORES')
       end
       if #candidates < want and n_released > 0 then
@@ -126,21 +149,35 @@ if dispatching then
         local rule = partition and closed[partition]
         if rule then
           put_back[partition] = (put_back[partition] or 0) + 1
-          local state = parse_state(states[seq])
-          state.held = rule[2]
-          if rule[1] == '0' then
-            state.st = 'skipped'
-            state.due = ''
-            n_skipped = n_skipped + 1
-          else
-            state.st = 'scheduled'
-            state.due = rule[1]
-            parked_scores[#parked_scores + 1] = rule[1]
-            parked_scores[#parked_scores + 1] = seq
-          end
           n_parked = n_parked + 1
-          parked[n_parked] = seq
-          parked_texts[seq] = state_text(state)
+          if rule[1] == '0' or states[seq] then
+            -- Skipped, or a retry held: its state says so.
+            local state = parse_state(states[seq])
+            state.held = rule[2]
+            if rule[1] == '0' then
+              state.st = 'skipped'
+              state.due = ''
+              n_skipped = n_skipped + 1
+            else
+              state.st = 'scheduled'
+              state.due = rule[1]
+              parked_scores[#parked_scores + 1] = rule[1]
+              parked_scores[#parked_scores + 1] = seq
+            end
+            parked[#parked + 1] = seq
+            parked_texts[seq] = state_text(state)
+          else
+            -- Never called: to its partition's held list, with no state.
+            local list = held[partition]
+            if not list then
+              list = {}
+              held[partition] = list
+              parked_scores[#parked_scores + 1] = rule[1]
+              parked_scores[#parked_scores + 1] = 'p' .. partition
+              put(writes, 'hr:' .. partition, rule[1] .. '|' .. rule[2])
+            end
+            list[#list + 1] = seq
+          end
         else
           claimed[#claimed + 1] = seq
           details[seq] = text
@@ -152,7 +189,8 @@ if dispatching then
       local counts = {}
       for partition, n in pairs(put_back) do counts[#counts + 1] = partition .. '=' .. n end
       reply[10] = table.concat(counts, ' ')
-      write_fields(KEYS[6], by_bucket(parked), parked_texts)
+      if #parked > 0 then write_fields(KEYS[6], by_bucket(parked), parked_texts) end
+      for partition, list in pairs(held) do in_chunks('RPUSH', KEYS[8] .. ':' .. partition, list) end
       if #parked_scores > 0 then in_chunks('ZADD', KEYS[3], parked_scores) end
       first_retry = redis.call('ZRANGE', KEYS[3], '0', '0', 'WITHSCORES')
       count(writes, 'st:skipped', meta[16], n_skipped)

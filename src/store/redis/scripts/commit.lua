@@ -1,6 +1,6 @@
 -- Commits a change of a campaign's definition or status computed by the caller from version
 -- `ver`: refused when anything changed since (the caller reads again and retries).
--- KEYS: meta, released, retry, events (the webhook outbox)
+-- KEYS: meta, released, retry, events (the webhook outbox), held (list base)
 -- ARGV: expected version, action ('none' | 'schedule' | 'cancel'), now ms, number of events n,
 --       n events ("<kind>|<fields…>", numbered and written here), field, value, field, value, ...
 -- Returns 'OK' | 'RETRY' | 'NOT_FOUND'
@@ -30,8 +30,14 @@ elseif action == 'cancel' then
   -- Nothing is left to call: the cursor moves past the last contact.
   redis.call('HSET', KEYS[1], 'cursor', redis.call('HGET', KEYS[1], 'seq') or 0)
   redis.call('HINCRBY', KEYS[1], 'st:cancelled', waiting)
-  -- UNLINK frees the queues in the background: no stall however long they are.
+  -- UNLINK frees the queues in the background: no stall however long they are. The held
+  -- lists are those of partitions 0 to `n_parts` (see claim.lua), with their `hr:` fields.
   redis.call('UNLINK', KEYS[2], KEYS[3])
+  local n_parts = tonumber(redis.call('HGET', KEYS[1], 'n_parts') or '0')
+  for partition = 0, n_parts do
+    redis.call('UNLINK', KEYS[5] .. ':' .. partition)
+    redis.call('HDEL', KEYS[1], 'hr:' .. partition)
+  end
 end
 for i = 5 + n_events, #ARGV, 2 do
   if ARGV[i + 1] == '' then
