@@ -68,9 +68,8 @@ fn campaign_gate(
     if schedule.is_open_at(now) {
         return None;
     }
-    let (_, days) = schedule.claim_window();
     let today = local_date(schedule.timezone, now);
-    let reason = if days.contains(today.weekday()) {
+    let reason = if !schedule.windows_on(today.weekday()).is_empty() {
         HeldReason::Window
     } else {
         HeldReason::WorkingDay

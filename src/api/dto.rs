@@ -11,9 +11,9 @@ use utoipa::ToSchema;
 
 use super::json::from_value;
 use crate::domain::{
-    CampaignSpec, DialOutcome, DomainError, HeldReason, PhoneNumber, PhoneRotation, Schedule,
-    SchedulePatch, SkipReason, StartRule, caller_ids, checked_text, contact_zones, is_printable,
-    required_text,
+    CampaignSpec, DailyHours, DialOutcome, DomainError, HeldReason, PhoneNumber, PhoneRotation,
+    Schedule, SchedulePatch, SkipReason, StartRule, caller_ids, checked_text, contact_zones,
+    is_printable, required_text,
 };
 use crate::store::{
     AddedContacts, CallStats, Campaign, CampaignEdit, Contact, Counters, NewContact,
@@ -119,6 +119,12 @@ pub struct CampaignInput {
     #[serde(default, deserialize_with = "not_null")]
     #[schema(nullable = false, minimum = 1, maximum = 10_080)]
     pub retry_delay_minutes: Option<i64>,
+    /// Several windows a day, replacing `start_time`, `end_time` and `working_days` (not sent
+    /// with them): 1–14 entries, windows of one day may not overlap; a daily cap is spread
+    /// evenly over the union of the day's windows.
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false, min_items = 1, max_items = 14)]
+    pub calling_windows: Option<Vec<WindowInput>>,
     /// `campaign` (default): the window is read in `timezone`; `contact`: in each contact's
     /// own zone. The legal floor reads the callee's time either way.
     #[serde(default, deserialize_with = "not_null")]
@@ -129,6 +135,21 @@ pub struct CampaignInput {
     #[serde(default, deserialize_with = "not_null")]
     #[schema(nullable = false, value_type = Option<TimezoneFallbackName>)]
     pub timezone_fallback: Option<String>,
+}
+
+/// One entry of `calling_windows`.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WindowInput {
+    /// ISO days, 1 = Monday.
+    #[schema(min_items = 1, max_items = 7, example = json!([1, 2, 3, 4, 5]))]
+    pub days: Vec<i64>,
+    /// `HH:MM`.
+    #[schema(example = "10:00")]
+    pub start_time: String,
+    /// `HH:MM` after `start_time`; `24:00` for midnight.
+    #[schema(example = "13:00")]
+    pub end_time: String,
 }
 
 /// `timezone_mode` values.
@@ -174,6 +195,12 @@ impl CampaignInput {
             retry_delay_minutes: self.retry_delay_minutes.take(),
             timezone_mode: self.timezone_mode.take(),
             timezone_fallback: self.timezone_fallback.take(),
+            calling_windows: self.calling_windows.take().map(|windows| {
+                windows
+                    .into_iter()
+                    .map(|window| (window.days, window.start_time, window.end_time))
+                    .collect()
+            }),
         }
     }
 }
@@ -434,6 +461,8 @@ pub struct CampaignView {
     start_time: Option<String>,
     end_time: Option<String>,
     working_days: Vec<u8>,
+    /// The windows of each day: the `calling_windows` given, or the window on the working days.
+    calling_windows: Vec<WindowInput>,
     max_concurrent_calls: u32,
     concurrency: u32,
     max_calls_per_day: Option<u32>,
@@ -474,6 +503,7 @@ impl From<&Campaign> for CampaignView {
             start_time: schedule.window.start().map(|time| time.to_string()),
             end_time: schedule.window.end().map(|time| time.to_string()),
             working_days: schedule.working_days.iso_days(),
+            calling_windows: calling_windows(schedule),
             max_concurrent_calls: schedule.max_concurrent_calls,
             concurrency: schedule.max_concurrent_calls,
             max_calls_per_day: schedule.max_calls_per_day,
@@ -496,6 +526,29 @@ impl From<&Campaign> for CampaignView {
             completed_at: opt_rfc3339(campaign.completed_at),
         }
     }
+}
+
+/// A campaign's windows as `calling_windows` shows them.
+fn calling_windows(schedule: &Schedule) -> Vec<WindowInput> {
+    let entries = match &schedule.windows {
+        Some(windows) => windows.entries.iter().map(DailyHours::texts).collect(),
+        None => {
+            let text = |minute: u16| format!("{:02}:{:02}", minute / 60, minute % 60);
+            vec![(
+                schedule.working_days.iso_days(),
+                text(schedule.window.start_minute()),
+                text(schedule.window.end_minute()),
+            )]
+        }
+    };
+    entries
+        .into_iter()
+        .map(|(days, start_time, end_time)| WindowInput {
+            days: days.into_iter().map(i64::from).collect(),
+            start_time,
+            end_time,
+        })
+        .collect()
 }
 
 /// A contact on the wire.

@@ -472,7 +472,7 @@ impl CallSafety {
         } else {
             zones
         };
-        let campaign_hours = WeekHours::of_window(&schedule.window, schedule.working_days);
+        let campaign_hours = schedule.hours();
         CalleeRules {
             campaign_hours: &campaign_hours,
             campaign_zone: schedule.timezone,
@@ -490,7 +490,7 @@ impl CallSafety {
     /// their contacts wait for the floor. A window in the campaign's zone reaches other zones'
     /// hours shifted; this compares the hours as written.
     pub fn regions_outside(&self, schedule: &super::Schedule) -> Vec<&FloorProfile> {
-        let hours = WeekHours::of_window(&schedule.window, schedule.working_days);
+        let hours = schedule.hours();
         let mut outside: Vec<&FloorProfile> = self
             .floor
             .profiles
@@ -810,7 +810,7 @@ mod tests {
         } else {
             zones
         };
-        let campaign_hours = WeekHours::of_window(&schedule.window, schedule.working_days);
+        let campaign_hours = schedule.hours();
         let open_in = |hours: &WeekHours, zone: Tz| {
             let local = now.with_timezone(&zone);
             let minute = (local.hour() * 60 + local.minute()) as u16;

@@ -31,6 +31,14 @@ impl DailyHours {
     }
 }
 
+impl DailyHours {
+    /// The entry as a client sends it: ISO days, `HH:MM` start and end (`24:00` for midnight).
+    pub fn texts(&self) -> (Vec<u8>, String, String) {
+        let text = |minute: u16| format!("{:02}:{:02}", minute / 60, minute % 60);
+        (self.days.iso_days(), text(self.start), text(self.end))
+    }
+}
+
 /// `HH:MM` as minutes of the day; `24:00` only where `may_be_midnight` (an end).
 fn minute_of_day(field: &str, text: &str, may_be_midnight: bool) -> Result<u16, DomainError> {
     if may_be_midnight && text == "24:00" {

@@ -29,9 +29,9 @@ pub use ids::{CallId, CampaignId, ContactId, OrgId, PhoneNumber};
 pub use pacing::{Gate, PacingState, Plan};
 pub use phone_zones::{ContactZones, MAX_CANDIDATES, ZoneSource, contact_zones, zones_of};
 pub use schedule::{
-    DayWindow, LocalWindow, MINUTES_PER_DAY, RetryPolicy, Schedule, SchedulePatch, StartRule,
-    TimeOfDay, WorkingDays, earliest_instant, is_printable, latest_instant, local_date,
-    resolve_local,
+    CallingWindows, DayWindow, LocalWindow, MAX_WINDOWS, MINUTES_PER_DAY, RetryPolicy, Schedule,
+    SchedulePatch, StartRule, TimeOfDay, WorkingDays, earliest_instant, is_printable,
+    latest_instant, local_date, resolve_local,
 };
 pub use status::{CampaignStatus, Command, InvalidTransition, StartIs, transition};
 pub use text::{checked_text, required_text};

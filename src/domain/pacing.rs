@@ -260,15 +260,13 @@ impl Slots<'_> {
         }
     }
 
+    /// Slot `index` of a day's grid of `cap`: spread evenly over the union of its windows.
     fn slot_at(&self, window: &DayWindow, cap: u32, index: u32) -> DateTime<Utc> {
-        let offset_ms = i64::from(index) * self.schedule.claim_window().0.len_ms() / i64::from(cap);
+        let offset_ms = i64::from(index) * window.len_ms / i64::from(cap);
         if window.uniform {
             window.open + Duration::milliseconds(offset_ms)
         } else {
-            resolve_local(
-                self.schedule.timezone,
-                window.wall_open + Duration::milliseconds(offset_ms),
-            )
+            resolve_local(self.schedule.timezone, window.wall_at(offset_ms))
         }
     }
 
@@ -299,12 +297,18 @@ impl Slots<'_> {
                 continue;
             }
             let Some(cap) = self.schedule.max_calls_per_day else {
+                // Due at the first open instant: at the anchor, or the next window's opening.
+                let Some(first_open) =
+                    window.first_open_at_or_after(self.schedule.timezone, not_before)
+                else {
+                    continue;
+                };
                 return Some(DaySlots {
                     window,
                     cap: None,
                     next_index: 0,
                     end_index: 0,
-                    first_open: not_before.max(window.open),
+                    first_open,
                 });
             };
             let budget = if first_day {
@@ -337,7 +341,7 @@ impl Slots<'_> {
         if window.uniform {
             // index ≥ (instant − open)·cap / len, rounded up.
             let elapsed = (instant - window.open).num_milliseconds();
-            let len = self.schedule.claim_window().0.len_ms();
+            let len = window.len_ms;
             let scaled = i128::from(elapsed) * i128::from(cap);
             let len = i128::from(len);
             let mut index = ((scaled + len - 1) / len).min(i128::from(cap)) as u32;
@@ -413,6 +417,78 @@ mod tests {
             .collect();
         let expected: Vec<_> = expected.iter().map(|text| at(text)).collect();
         assert_eq!(got, expected);
+    }
+
+    /// 10:00–13:00 and 14:00–20:00 on weekdays, 10:00–18:00 on Saturday (API.md's example).
+    fn split_windows(cap: Option<i64>) -> Schedule {
+        let window = |days: &[i64], start: &str, end: &str| {
+            (days.to_vec(), start.to_owned(), end.to_owned())
+        };
+        schedule(SchedulePatch {
+            calling_windows: Some(vec![
+                window(&[1, 2, 3, 4, 5], "10:00", "13:00"),
+                window(&[1, 2, 3, 4, 5], "14:00", "20:00"),
+                window(&[6], "10:00", "18:00"),
+            ]),
+            max_calls_per_day: Some(cap),
+            ..SchedulePatch::default()
+        })
+    }
+
+    #[test]
+    fn a_cap_is_spread_over_the_union_of_the_day_s_windows() {
+        // Nine hours of windows on a weekday: one slot an hour, none in the gap.
+        check_slots(
+            &split_windows(Some(9)),
+            "2026-11-27T08:00:00Z",
+            0,
+            &[
+                "2026-11-27T10:00:00Z",
+                "2026-11-27T11:00:00Z",
+                "2026-11-27T12:00:00Z",
+                "2026-11-27T14:00:00Z",
+                "2026-11-27T15:00:00Z",
+                "2026-11-27T16:00:00Z",
+                "2026-11-27T17:00:00Z",
+                "2026-11-27T18:00:00Z",
+                "2026-11-27T19:00:00Z",
+                // Saturday: eight hours, nine slots.
+                "2026-11-28T10:00:00Z",
+                "2026-11-28T10:53:20Z",
+            ],
+        );
+        // From inside the gap, the next slot is the second window's first.
+        check_slots(
+            &split_windows(Some(9)),
+            "2026-11-27T13:30:00Z",
+            0,
+            &["2026-11-27T14:00:00Z"],
+        );
+        // Without a cap: due when a window opens.
+        check_slots(
+            &split_windows(None),
+            "2026-11-27T13:30:00Z",
+            0,
+            &["2026-11-27T14:00:00Z"],
+        );
+        let split = split_windows(None);
+        assert!(split.is_open_at(at("2026-11-27T12:59:00Z")));
+        assert!(!split.is_open_at(at("2026-11-27T13:00:00Z")));
+        assert!(split.is_open_at(at("2026-11-28T17:59:00Z")));
+        assert!(
+            !split.is_open_at(at("2026-11-29T12:00:00Z")),
+            "no window on Sunday"
+        );
+        // For clients of the seed vendor: the first window and the union of the days.
+        assert_eq!(
+            split.window.start().map(|t| t.to_string()).as_deref(),
+            Some("10:00")
+        );
+        assert_eq!(
+            split.window.end().map(|t| t.to_string()).as_deref(),
+            Some("13:00")
+        );
+        assert_eq!(split.working_days.iso_days(), [1, 2, 3, 4, 5, 6]);
     }
 
     #[test]

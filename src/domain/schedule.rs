@@ -9,6 +9,7 @@ use chrono_tz::Tz;
 
 use super::DomainError;
 use super::callee::TimezoneMode;
+use super::hours::{DailyHours, WeekHours};
 
 /// Minutes in a day: the end of a window that runs to midnight (`24:00`).
 pub const MINUTES_PER_DAY: u16 = 24 * 60;
@@ -229,6 +230,38 @@ pub struct Schedule {
     /// A contact whose zone its number does not give is skipped rather than called in the
     /// campaign's timezone.
     pub skip_unresolvable: bool,
+    /// `calling_windows`, when given: they replace `window` and `working_days` (which then show
+    /// the first window and the union of the days, for clients of the seed vendor).
+    pub windows: Option<CallingWindows>,
+}
+
+/// Several windows a day (`calling_windows`), as given and as hours of the week.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallingWindows {
+    pub entries: Vec<DailyHours>,
+    pub hours: WeekHours,
+}
+
+impl CallingWindows {
+    /// 1–14 entries, none overlapping another of the same day (the error names
+    /// `calling_windows[i]`).
+    pub fn parse(entries: &[(Vec<i64>, String, String)]) -> Result<Self, DomainError> {
+        if !(1..=MAX_WINDOWS).contains(&entries.len()) {
+            return Err(DomainError::new(
+                "calling_windows",
+                format!("must list 1 to {MAX_WINDOWS} windows"),
+            ));
+        }
+        let entries = entries
+            .iter()
+            .enumerate()
+            .map(|(index, (days, start, end))| {
+                DailyHours::parse(&format!("calling_windows[{index}]"), days, start, end)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let hours = WeekHours::new("calling_windows", &entries)?;
+        Ok(Self { entries, hours })
+    }
 }
 
 impl Default for Schedule {
@@ -243,6 +276,7 @@ impl Default for Schedule {
             retry: RetryPolicy::default(),
             timezone_mode: TimezoneMode::Campaign,
             skip_unresolvable: false,
+            windows: None,
         }
     }
 }
@@ -264,6 +298,8 @@ pub struct SchedulePatch {
     pub retry_delay_minutes: Option<i64>,
     pub timezone_mode: Option<String>,
     pub timezone_fallback: Option<String>,
+    /// `calling_windows`: (days, start, end) each.
+    pub calling_windows: Option<Vec<(Vec<i64>, String, String)>>,
 }
 
 impl SchedulePatch {
@@ -298,11 +334,44 @@ impl Schedule {
                 Some(None) => Ok(None),
                 Some(Some(text)) => TimeOfDay::parse(field, text).map(Some),
             };
-        let start_time = time("start_time", &patch.start_time, next.window.start)?;
-        let end_time = time("end_time", &patch.end_time, next.window.end)?;
-        next.window = LocalWindow::new(start_time, end_time)?;
-        if let Some(days) = &patch.working_days {
-            next.working_days = WorkingDays::parse(days)?;
+        let seed_fields =
+            patch.start_time.is_some() || patch.end_time.is_some() || patch.working_days.is_some();
+        if let Some(entries) = &patch.calling_windows {
+            if seed_fields {
+                return Err(DomainError::new(
+                    "calling_windows",
+                    "cannot be sent with start_time, end_time or working_days",
+                ));
+            }
+            let windows = CallingWindows::parse(entries)?;
+            // For clients of the seed vendor: the first window, and every day with one.
+            let first = windows.entries[0];
+            let minute = |minute: u16| (minute < MINUTES_PER_DAY).then_some(TimeOfDay(minute));
+            next.window = LocalWindow {
+                start: minute(first.start).filter(|time| time.0 > 0),
+                end: minute(first.end),
+            };
+            let days: Vec<i64> = (1..=7)
+                .filter(|&day| {
+                    windows
+                        .entries
+                        .iter()
+                        .any(|entry| entry.days.iso_days().contains(&(day as u8)))
+                })
+                .collect();
+            next.working_days = WorkingDays::parse(&days)?;
+            next.windows = Some(windows);
+        } else {
+            let start_time = time("start_time", &patch.start_time, next.window.start)?;
+            let end_time = time("end_time", &patch.end_time, next.window.end)?;
+            next.window = LocalWindow::new(start_time, end_time)?;
+            if let Some(days) = &patch.working_days {
+                next.working_days = WorkingDays::parse(days)?;
+            }
+            if seed_fields {
+                // The seed's fields replace the windows.
+                next.windows = None;
+            }
         }
         if let Some(limit) = patch.max_concurrent_calls {
             next.max_concurrent_calls = in_range("max_concurrent_calls", limit, 1, 100)?;
@@ -380,54 +449,137 @@ impl Schedule {
         Ok(next)
     }
 
-    /// The window and days the claim gate reads in the campaign's timezone: its own, or with
-    /// `timezone_mode: contact` the whole day every day (see [`Schedule::window_on`]).
-    pub fn claim_window(&self) -> (LocalWindow, WorkingDays) {
-        match self.timezone_mode {
-            TimezoneMode::Campaign => (self.window, self.working_days),
-            TimezoneMode::Contact => (LocalWindow::default(), WorkingDays::all()),
+    /// The campaign's windows as hours of the week (`calling_windows`, or the window on the
+    /// working days), read in its `timezone` or, with `timezone_mode: contact`, each callee's.
+    pub fn hours(&self) -> WeekHours {
+        match &self.windows {
+            Some(windows) => windows.hours.clone(),
+            None => WeekHours::of_window(&self.window, self.working_days),
         }
     }
 
-    /// The window of local date `date` as instants, or `None` on a day without calls (not a
-    /// working day, or a window that a DST gap swallowed whole).
-    ///
-    /// With `timezone_mode: contact` the window and days are each contact's (the callee gate reads
-    /// them in its zone): the campaign's own day is then whole, every day, and its daily cap is
-    /// spread over it.
-    pub fn window_on(&self, date: NaiveDate) -> Option<DayWindow> {
-        let (window, days) = self.claim_window();
-        if !days.contains(date.weekday()) {
-            return None;
+    /// The windows the claim gate reads on `day` in the campaign's timezone, in wall minutes: the
+    /// campaign's, or with `timezone_mode: contact` the whole day (each contact's own windows
+    /// are the callee gate's to read).
+    pub fn windows_on(&self, day: Weekday) -> Vec<(u16, u16)> {
+        match (self.timezone_mode, &self.windows) {
+            (TimezoneMode::Contact, _) => vec![(0, MINUTES_PER_DAY)],
+            (TimezoneMode::Campaign, Some(windows)) => windows.hours.on(day).to_vec(),
+            (TimezoneMode::Campaign, None) if self.working_days.contains(day) => {
+                vec![(self.window.start_minute(), self.window.end_minute())]
+            }
+            (TimezoneMode::Campaign, None) => Vec::new(),
         }
+    }
+
+    /// The windows of local date `date` as instants, or `None` on a day without calls (no
+    /// window that day, or windows that a DST gap swallowed whole).
+    ///
+    /// With `timezone_mode: contact` the windows and days are each contact's (the callee gate
+    /// reads them in its zone): the campaign's own day is then whole, every day, and its daily
+    /// cap is spread over it.
+    pub fn window_on(&self, date: NaiveDate) -> Option<DayWindow> {
+        let windows = self.windows_on(date.weekday());
+        let (first, last) = (windows.first()?, windows.last()?);
         let midnight = date.and_time(NaiveTime::MIN);
-        let wall_open = midnight + Duration::minutes(i64::from(window.start_minute()));
-        let wall_close = midnight + Duration::minutes(i64::from(window.end_minute()));
-        let open = resolve_local(self.timezone, wall_open);
-        let close = resolve_local(self.timezone, wall_close);
+        let wall = |minute: u16| midnight + Duration::minutes(i64::from(minute));
+        let open = resolve_local(self.timezone, wall(first.0));
+        let close = resolve_local(self.timezone, wall(last.1));
+        let len_ms = windows
+            .iter()
+            .map(|(start, end)| i64::from(end - start) * 60_000)
+            .sum();
+        let mut parts = [(0, 0); MAX_WINDOWS];
+        parts[..windows.len()].copy_from_slice(&windows);
         (open < close).then(|| DayWindow {
             open,
             close,
-            wall_open,
-            uniform: (close - open).num_milliseconds() == window.len_ms(),
+            wall_open: wall(first.0),
+            uniform: windows.len() == 1 && (close - open).num_milliseconds() == len_ms,
+            len_ms,
+            midnight,
+            parts,
+            n_parts: windows.len() as u8,
         })
     }
 
     pub fn is_open_at(&self, instant: DateTime<Utc>) -> bool {
         self.window_on(local_date(self.timezone, instant))
-            .is_some_and(|window| window.open <= instant && instant < window.close)
+            .is_some_and(|window| window.contains(self.timezone, instant))
     }
 }
 
-/// One local day's calling window as instants `[open, close)`.
+/// Most windows a day may have (`calling_windows` takes 1–14 entries).
+pub const MAX_WINDOWS: usize = 14;
+
+/// One local day's calling windows as instants: from the first's `open` to the last's `close`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DayWindow {
     pub open: DateTime<Utc>,
     pub close: DateTime<Utc>,
-    /// The window's start in local wall time, from which slots are counted.
+    /// The first window's start in local wall time, from which slots are counted.
     pub wall_open: NaiveDateTime,
-    /// No UTC offset change inside the window: slots are plain offsets from `open`.
+    /// One window and no UTC offset change inside it: slots are plain offsets from `open`.
     pub uniform: bool,
+    /// The windows' length in wall-clock milliseconds: what the day's cap is spread over.
+    pub len_ms: i64,
+    midnight: NaiveDateTime,
+    /// The windows, `[start, end)` in wall minutes, in order (`n_parts` of them).
+    parts: [(u16, u16); MAX_WINDOWS],
+    n_parts: u8,
+}
+
+impl DayWindow {
+    fn parts(&self) -> &[(u16, u16)] {
+        &self.parts[..usize::from(self.n_parts)]
+    }
+
+    /// The wall time `offset_ms` into the day's windows, counted over their union.
+    pub fn wall_at(&self, offset_ms: i64) -> NaiveDateTime {
+        let mut left = offset_ms;
+        for &(start, end) in self.parts() {
+            let len = i64::from(end - start) * 60_000;
+            if left < len {
+                return self.midnight
+                    + Duration::minutes(i64::from(start))
+                    + Duration::milliseconds(left);
+            }
+            left -= len;
+        }
+        let (_, end) = self.parts()[self.parts().len() - 1];
+        self.midnight + Duration::minutes(i64::from(end)) + Duration::milliseconds(left)
+    }
+
+    /// The windows as instants in `timezone`.
+    fn instants(&self, timezone: Tz) -> impl Iterator<Item = (DateTime<Utc>, DateTime<Utc>)> {
+        let wall = move |minute: u16| self.midnight + Duration::minutes(i64::from(minute));
+        self.parts().iter().map(move |&(start, end)| {
+            (
+                resolve_local(timezone, wall(start)),
+                resolve_local(timezone, wall(end)),
+            )
+        })
+    }
+
+    /// Whether `instant` lies in one of the windows.
+    pub fn contains(&self, timezone: Tz, instant: DateTime<Utc>) -> bool {
+        if self.n_parts == 1 {
+            return self.open <= instant && instant < self.close;
+        }
+        self.instants(timezone)
+            .any(|(open, close)| open <= instant && instant < close)
+    }
+
+    /// The first instant at or after `instant` inside one of the windows.
+    pub fn first_open_at_or_after(
+        &self,
+        timezone: Tz,
+        instant: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        self.instants(timezone)
+            .find(|(_, close)| instant < *close)
+            .map(|(open, _)| open.max(instant))
+    }
 }
 
 /// The calendar date of `instant` in `timezone`: the day of the daily cap.
@@ -614,6 +766,58 @@ mod tests {
                 "scheduled_at",
             );
         }
+    }
+
+    #[test]
+    fn calling_windows_are_checked_and_replace_the_seed_fields() {
+        let window = |days: &[i64], start: &str, end: &str| {
+            (days.to_vec(), start.to_owned(), end.to_owned())
+        };
+        let with = |windows: Vec<(Vec<i64>, String, String)>| SchedulePatch {
+            calling_windows: Some(windows),
+            ..patch()
+        };
+        check_error(with(Vec::new()), "calling_windows");
+        check_error(
+            with(vec![window(&[1], "09:00", "10:00"); 15]),
+            "calling_windows",
+        );
+        check_error(
+            with(vec![
+                window(&[1, 2], "09:00", "12:00"),
+                window(&[2], "11:00", "13:00"),
+            ]),
+            "calling_windows[1]",
+        );
+        check_error(
+            with(vec![window(&[1], "12:00", "11:00")]),
+            "calling_windows[0].end_time",
+        );
+        check_error(
+            with(vec![window(&[9], "10:00", "11:00")]),
+            "calling_windows[0].working_days[0]",
+        );
+        check_error(
+            SchedulePatch {
+                start_time: Some(Some("09:00".into())),
+                ..with(vec![window(&[1], "10:00", "24:00")])
+            },
+            "calling_windows",
+        );
+        let split = Schedule::default()
+            .apply(&with(vec![window(&[6, 7], "00:00", "24:00")]))
+            .unwrap();
+        assert_eq!(split.window, LocalWindow::default());
+        assert!(split.windows.is_some());
+        // The seed's fields replace the windows.
+        let seed = split
+            .apply(&SchedulePatch {
+                working_days: Some(vec![1]),
+                ..patch()
+            })
+            .unwrap();
+        assert_eq!(seed.windows, None);
+        assert_eq!(seed.working_days.iso_days(), [1]);
     }
 
     #[test]

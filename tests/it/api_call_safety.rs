@@ -274,6 +274,7 @@ crate::helpers::on_both_backends!(
     a_national_list_is_called_in_each_callee_s_legal_hours,
     a_wide_window_waits_for_the_floor,
     the_timezone_mode_is_validated_and_shown,
+    calling_windows_are_kept_shown_and_obeyed,
 );
 
 /// `timezone_mode` and `timezone_fallback` are validated, kept and shown.
@@ -297,4 +298,65 @@ async fn the_timezone_mode_is_validated_and_shown(backend: Backend) {
     let campaign = app.campaign(&id).await;
     assert_eq!(campaign["timezone_mode"], "contact");
     assert_eq!(campaign["timezone_fallback"], "skip");
+}
+
+/// `calling_windows`: several windows a day, checked, kept, shown beside the seed vendor's
+/// fields, and obeyed: nothing is called in the gap between two windows.
+async fn calling_windows_are_kept_shown_and_obeyed(backend: Backend) {
+    // Monday 2026-11-30, 13:30 UTC: in the gap between 10:00–13:00 and 14:00–20:00.
+    let app = spawn_app_on(backend.store(), at("2026-11-30T13:30:00Z")).await;
+    let windows = json!([
+        { "days": [1, 2, 3, 4, 5], "start_time": "10:00", "end_time": "13:00" },
+        { "days": [1, 2, 3, 4, 5], "start_time": "14:00", "end_time": "20:00" },
+        { "days": [6], "start_time": "10:00", "end_time": "18:00" },
+    ]);
+    let mixed =
+        json!({ "name": "w", "agent_id": "a", "calling_windows": windows, "start_time": "09:00" });
+    let reply = app.post("/batch-calls", mixed).await.expect(422);
+    assert_eq!(reply.error_field(), "calling_windows");
+    let overlapping = json!({ "name": "w", "agent_id": "a", "calling_windows": [
+        { "days": [1], "start_time": "10:00", "end_time": "13:00" },
+        { "days": [1, 2], "start_time": "12:00", "end_time": "14:00" },
+    ]});
+    let reply = app.post("/batch-calls", overlapping).await.expect(422);
+    assert_eq!(reply.error_field(), "calling_windows[1]");
+    let body = json!({
+        "name": "w", "agent_id": "a", "calling_windows": windows,
+        "contacts": [{ "phone_number": "+447700900201" }],
+    });
+    let created = app.post("/batch-calls", body).await.expect(201);
+    let data = created.data();
+    assert_eq!(data["calling_windows"], windows);
+    assert_eq!(
+        (data["start_time"].as_str(), data["end_time"].as_str()),
+        (Some("10:00"), Some("13:00"))
+    );
+    assert_eq!(data["working_days"], json!([1, 2, 3, 4, 5, 6]));
+    let id = data["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.campaign(&id).await["calling_windows"],
+        windows,
+        "kept by the store"
+    );
+    app.command(&id, "schedule").await.expect(200);
+    app.tick().await;
+    assert_eq!(app.dialer.n_placed(), 0, "nothing in the gap");
+    app.advance_to(at("2026-11-30T14:00:00Z")).await;
+    assert_eq!(
+        app.dialer.n_placed(),
+        1,
+        "called when the second window opens"
+    );
+    // The seed's fields replace the windows.
+    let edited = app
+        .patch(
+            &format!("/batch-calls/{id}"),
+            json!({ "start_time": "09:00", "end_time": "17:00" }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        edited.data()["calling_windows"],
+        json!([{ "days": [1, 2, 3, 4, 5, 6], "start_time": "09:00", "end_time": "17:00" }])
+    );
 }

@@ -7,9 +7,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    CallId, CampaignId, CampaignSpec, CampaignStatus, ContactStatus, DialOutcome, HeldReason,
-    OrgId, PacingState, PhoneNumber, PhoneRotation, Schedule, SchedulePatch, SkipReason, StartRule,
-    TimezoneMode,
+    CallId, CampaignId, CampaignSpec, CampaignStatus, ContactStatus, DailyHours, DialOutcome,
+    HeldReason, OrgId, PacingState, PhoneNumber, PhoneRotation, Schedule, SchedulePatch,
+    SkipReason, StartRule, TimezoneMode,
 };
 use crate::store::{
     CallResult, Campaign, CampaignEvent, Contact, Counters, DeadLetter, NewContact, OutboxEntry,
@@ -49,6 +49,9 @@ pub(super) struct SpecRecord {
     timezone_mode: Option<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     skip_unresolvable: bool,
+    /// `calling_windows` as (days, start, end), when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    windows: Option<Vec<(Vec<u8>, String, String)>>,
 }
 
 impl SpecRecord {
@@ -75,6 +78,10 @@ impl SpecRecord {
             timezone_mode: (schedule.timezone_mode != TimezoneMode::Campaign)
                 .then(|| schedule.timezone_mode.as_str().to_owned()),
             skip_unresolvable: schedule.skip_unresolvable,
+            windows: schedule
+                .windows
+                .as_ref()
+                .map(|windows| windows.entries.iter().map(DailyHours::texts).collect()),
         }
     }
 
@@ -82,13 +89,22 @@ impl SpecRecord {
     /// is a number of milliseconds and stays one (a text would have to round-trip through
     /// RFC 3339, which cannot show every instant).
     pub(super) fn into_spec(self) -> Result<CampaignSpec, StoreError> {
+        let windows = self.windows.map(|windows| {
+            windows
+                .into_iter()
+                .map(|(days, start, end)| (days.into_iter().map(i64::from).collect(), start, end))
+                .collect::<Vec<_>>()
+        });
+        // The seed's fields, or the windows that replace them.
+        let seed = windows.is_none();
         let patch = SchedulePatch {
             schedule_type: Some("immediate".to_owned()),
             scheduled_at: None,
             timezone: Some(self.timezone),
-            start_time: Some(self.start_time),
-            end_time: Some(self.end_time),
-            working_days: Some(self.working_days.into_iter().map(i64::from).collect()),
+            start_time: seed.then_some(self.start_time),
+            end_time: seed.then_some(self.end_time),
+            working_days: seed.then(|| self.working_days.into_iter().map(i64::from).collect()),
+            calling_windows: windows,
             max_concurrent_calls: Some(i64::from(self.max_concurrent_calls)),
             max_calls_per_day: Some(self.max_calls_per_day.map(i64::from)),
             retry_failed: Some(self.retry_failed),
