@@ -790,4 +790,48 @@ mod tests {
             }
         }
     }
+
+    proptest! {
+        /// With two windows a day (a gap between them) and a cap, every slot falls inside one
+        /// of its day's windows, in order, and no day holds more than the cap.
+        #[test]
+        fn slots_fall_inside_the_day_s_calling_windows(
+            zone in prop::sample::select(vec!["UTC", "America/New_York", "Europe/London", "Australia/Lord_Howe"]),
+            first_start in 0u16..600,
+            first_len in 30u16..300,
+            gap in 1u16..240,
+            second_len in 30u16..300,
+            days in prop::collection::btree_set(1i64..=7, 1..=7),
+            cap in 1i64..50,
+            anchor_secs in 1_700_000_000i64..1_900_000_000,
+        ) {
+            let hhmm = |m: u16| format!("{:02}:{:02}", m / 60, m % 60);
+            let first_end = first_start + first_len;
+            let second_start = first_end + gap;
+            let second_end = (second_start + second_len).min(1439);
+            prop_assume!(second_start < second_end);
+            let days: Vec<i64> = days.into_iter().collect();
+            let schedule = schedule(SchedulePatch {
+                timezone: Some(zone.into()),
+                calling_windows: Some(vec![
+                    (days.clone(), hhmm(first_start), hhmm(first_end)),
+                    (days, hhmm(second_start), hhmm(second_end)),
+                ]),
+                max_calls_per_day: Some(Some(cap)),
+                ..SchedulePatch::default()
+            });
+            let anchor = DateTime::from_timestamp(anchor_secs, 0).unwrap();
+            let mut per_day = std::collections::HashMap::<NaiveDate, i64>::new();
+            let mut previous = anchor;
+            for slot in Plan::new(&schedule, anchor, 0).slots().take(200) {
+                prop_assert!(slot >= previous, "order: {slot} after {previous}");
+                previous = slot;
+                prop_assert!(schedule.is_open_at(slot), "{slot} outside every window of its day");
+                let day = local_date(schedule.timezone, slot);
+                let count = per_day.entry(day).or_insert(0);
+                *count += 1;
+                prop_assert!(*count <= cap, "{day} holds {count} slots, over {cap}");
+            }
+        }
+    }
 }
