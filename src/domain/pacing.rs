@@ -264,9 +264,16 @@ impl Slots<'_> {
     fn slot_at(&self, window: &DayWindow, cap: u32, index: u32) -> DateTime<Utc> {
         let offset_ms = i64::from(index) * window.len_ms / i64::from(cap);
         if window.uniform {
-            window.open + Duration::milliseconds(offset_ms)
+            return window.open + Duration::milliseconds(offset_ms);
+        }
+        let zone = self.schedule.timezone;
+        let slot = resolve_local(zone, window.wall_at(offset_ms));
+        // A wall time in a DST gap moves to the jump, which may lie past its window's end (a
+        // window that ends inside the gap): the slot then waits for the next window.
+        if window.contains(zone, slot) {
+            slot
         } else {
-            resolve_local(self.schedule.timezone, window.wall_at(offset_ms))
+            window.first_open_at_or_after(zone, slot).unwrap_or(slot)
         }
     }
 
