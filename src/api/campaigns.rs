@@ -17,7 +17,9 @@ use super::idempotency;
 use super::json::{RawBody, ValidJson, parse_or_empty};
 use super::{ApiError, AppState};
 use crate::actors::CampaignOp;
-use crate::domain::{CampaignId, CampaignStatus, ContactStatus, DomainError, HeldReason, OrgId};
+use crate::domain::{
+    CampaignId, CampaignStatus, ContactStatus, DomainError, HeldReason, OrgId, SkipReason,
+};
 use crate::store::{Campaign, CampaignFilter, Contact, Control, Page};
 
 pub fn routes(config: &mut web::ServiceConfig) {
@@ -63,6 +65,9 @@ pub struct ListQuery {
     /// Contacts only: only waiting contacts held for this reason (`legal_hours`, `window`, …;
     /// the first 10 000 waiting contacts are read).
     held_reason: Option<String>,
+    /// Contacts only: only contacts skipped for this reason (`timezone_unresolvable`; the first
+    /// 10 000 skipped contacts are read).
+    skip_reason: Option<String>,
 }
 
 impl ListQuery {
@@ -367,6 +372,15 @@ async fn list_contacts(
             })
         })
         .transpose()?;
+    let skip_filter = params
+        .skip_reason
+        .as_deref()
+        .map(|text| {
+            SkipReason::parse(text).ok_or_else(|| {
+                DomainError::new("skip_reason", format!("`{text}` is not a skip reason"))
+            })
+        })
+        .transpose()?;
     let id = campaign_id(&path)?;
     // The campaign: its timezone is the zone of contacts whose own and number's are unknown,
     // and its rules say why a contact waits.
@@ -377,21 +391,29 @@ async fn list_contacts(
         let held = diagnostics::why_waiting(contact, &campaign, &state.safety, now);
         (held, ContactView::new(contact, fallback, held))
     };
-    let Some(wanted) = held_filter else {
+    let matching: Vec<ContactView> = if let Some(wanted) = held_filter {
+        diagnostics::waiting_contacts(&state, &campaign)
+            .await?
+            .iter()
+            .filter(|contact| status.is_none_or(|status| contact.status == status))
+            .map(view)
+            .filter(|(held, _)| held.is_some_and(|(reason, _)| reason == wanted))
+            .map(|(_, view)| view)
+            .collect()
+    } else if let Some(wanted) = skip_filter {
+        diagnostics::contacts_of(&state, &campaign, ContactStatus::Skipped)
+            .await?
+            .iter()
+            .filter(|contact| contact.skip_reason == Some(wanted))
+            .map(|contact| view(contact).1)
+            .collect()
+    } else {
         let listing = state.store.contacts(&org, id, status, page_of, now).await?;
         let views: Vec<ContactView> = listing.items.iter().map(|c| view(c).1).collect();
         return Ok(page(views, listing.total, page_of.limit, page_of.offset));
     };
-    let held: Vec<ContactView> = diagnostics::waiting_contacts(&state, &campaign)
-        .await?
-        .iter()
-        .filter(|contact| status.is_none_or(|status| contact.status == status))
-        .map(view)
-        .filter(|(held, _)| held.is_some_and(|(reason, _)| reason == wanted))
-        .map(|(_, view)| view)
-        .collect();
-    let total = held.len() as u64;
-    let views = held
+    let total = matching.len() as u64;
+    let views = matching
         .into_iter()
         .skip(page_of.offset.min(total) as usize)
         .take(page_of.limit as usize)

@@ -122,6 +122,15 @@ pub(super) async fn waiting_contacts(
     } else {
         ContactStatus::Scheduled
     };
+    contacts_of(state, campaign, status).await
+}
+
+/// The contacts of a campaign in `status`, the first [`MAX_SCANNED`] of them.
+pub(super) async fn contacts_of(
+    state: &AppState,
+    campaign: &Campaign,
+    status: ContactStatus,
+) -> Result<Vec<Contact>, ApiError> {
     let mut contacts = Vec::new();
     let mut offset = 0;
     while offset < MAX_SCANNED {

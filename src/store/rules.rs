@@ -24,8 +24,8 @@ const RECHECK_AFTER: Duration = Duration::days(1);
 /// What the callee gate says about one partition's contacts now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum PartitionVerdict {
-    /// They may be called; no dial request after that instant.
-    Open(Option<DateTime<Utc>>),
+    /// They may be called; no dial request after that instant (`not_after`).
+    Open(DateTime<Utc>),
     /// They wait, for this reason, until that instant.
     Held(HeldReason, DateTime<Utc>),
     /// They end `skipped` (their zone is unknown and the campaign skips those).
@@ -36,7 +36,7 @@ impl PartitionVerdict {
     /// The `not_after` of its calls, when they may be called.
     pub(crate) fn not_after(self) -> Option<DateTime<Utc>> {
         match self {
-            Self::Open(not_after) => not_after,
+            Self::Open(not_after) => Some(not_after),
             _ => None,
         }
     }
@@ -65,7 +65,7 @@ pub(crate) fn partition_verdict(
         Verdict::Open { closes_at } => {
             let not_after = safety.not_after(closes_at);
             if not_after > now {
-                PartitionVerdict::Open(Some(not_after))
+                PartitionVerdict::Open(not_after)
             } else {
                 held(safety.verdict(schedule, campaign.org.as_str(), key, closes_at))
             }
@@ -79,6 +79,28 @@ pub(crate) struct PartitionGate<'a> {
     safety: &'a CallSafety,
     now: DateTime<Utc>,
     decided: HashMap<u32, PartitionVerdict>,
+}
+
+impl<'a> PartitionGate<'a> {
+    pub(crate) fn new(safety: &'a CallSafety, now: DateTime<Utc>) -> Self {
+        Self {
+            safety,
+            now,
+            decided: HashMap::new(),
+        }
+    }
+
+    pub(crate) fn decide(
+        &mut self,
+        campaign: &Campaign,
+        partition: u32,
+        key: &str,
+    ) -> PartitionVerdict {
+        *self
+            .decided
+            .entry(partition)
+            .or_insert_with(|| partition_verdict(self.safety, campaign, key, self.now))
+    }
 }
 
 /// The contacts a claim put back, by reason.
@@ -112,28 +134,6 @@ pub(crate) fn put_back_by_reason(
         }
     }
     PutBack { held, skipped }
-}
-
-impl<'a> PartitionGate<'a> {
-    pub(crate) fn new(safety: &'a CallSafety, now: DateTime<Utc>) -> Self {
-        Self {
-            safety,
-            now,
-            decided: HashMap::new(),
-        }
-    }
-
-    pub(crate) fn decide(
-        &mut self,
-        campaign: &Campaign,
-        partition: u32,
-        key: &str,
-    ) -> PartitionVerdict {
-        *self
-            .decided
-            .entry(partition)
-            .or_insert_with(|| partition_verdict(self.safety, campaign, key, self.now))
-    }
 }
 
 /// What a change does to the campaign's waiting contacts.

@@ -275,6 +275,8 @@ crate::helpers::on_both_backends!(
     a_wide_window_waits_for_the_floor,
     the_timezone_mode_is_validated_and_shown,
     calling_windows_are_kept_shown_and_obeyed,
+    day_rules_hold_a_contact_until_the_next_allowed_day,
+    unresolvable_contacts_are_skipped_and_found_by_their_reason,
 );
 
 /// `timezone_mode` and `timezone_fallback` are validated, kept and shown.
@@ -359,4 +361,213 @@ async fn calling_windows_are_kept_shown_and_obeyed(backend: Backend) {
         edited.data()["calling_windows"],
         json!([{ "days": [1, 2, 3, 4, 5, 6], "start_time": "09:00", "end_time": "17:00" }])
     );
+}
+
+/// An Alabama number is held on a Sunday and on a state holiday (its floor's day rules) and
+/// called on the next allowed day; held contacts say why.
+async fn day_rules_hold_a_contact_until_the_next_allowed_day(backend: Backend) {
+    // Sunday 2026-12-06, 15:00 UTC: 09:00 in Birmingham.
+    let app = spawn_app_on(backend.store(), at("2026-12-06T15:00:00Z")).await;
+    let body = json!({
+        "name": "alabama", "agent_id": "a", "timezone": "America/Chicago",
+        "start_time": "09:00", "end_time": "17:00", "working_days": [1, 2, 3, 4, 5, 6, 7],
+        "retry_failed": true, "max_retry_attempts": 3, "retry_delay_minutes": 60,
+        "contacts": [{ "phone_number": "+12055550104" }],
+    });
+    let id = app.post("/batch-calls", body).await.expect(201).data()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.command(&id, "schedule").await.expect(200);
+    app.tick().await;
+    assert_eq!(app.dialer.n_placed(), 0, "no call on a Sunday in Alabama");
+    let contact = app.contacts(&id).await[0].clone();
+    assert_eq!(contact["held_reason"], "legal_hours");
+    assert_eq!(contact["next_eligible_at"], "2026-12-07T15:00:00.000Z");
+    app.advance_to(at("2026-12-07T15:00:00Z")).await;
+    assert_eq!(app.dialer.n_placed(), 1, "called on Monday at 09:00");
+    // Christmas Day 2026 is a Friday and an Alabama holiday: a retry due then waits for Saturday.
+    app.finish_all(DialOutcome::NoAnswer).await;
+    app.advance_to(at("2026-12-25T15:00:00Z")).await;
+    let placed_before = app.dialer.n_placed();
+    let contact = app.contacts(&id).await[0].clone();
+    assert_eq!(contact["held_reason"], "holiday", "{contact}");
+    assert_eq!(contact["next_eligible_at"], "2026-12-26T15:00:00.000Z");
+    app.advance_to(at("2026-12-26T15:00:00Z")).await;
+    assert_eq!(
+        app.dialer.n_placed(),
+        placed_before + 1,
+        "called on Saturday"
+    );
+}
+
+/// With `timezone_fallback: skip`, a contact whose zone is unknown ends `skipped` with its
+/// reason, found by `skip_reason`.
+async fn unresolvable_contacts_are_skipped_and_found_by_their_reason(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let body = json!({
+        "name": "skip", "agent_id": "a", "working_days": [1, 2, 3, 4, 5, 6, 7],
+        "timezone_fallback": "skip",
+        "contacts": [{ "phone_number": "+15550001234" }, { "phone_number": "+447700900301" }],
+    });
+    let id = app.post("/batch-calls", body).await.expect(201).data()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.command(&id, "schedule").await.expect(200);
+    app.tick().await;
+    assert_eq!(app.dialer.n_placed(), 1);
+    let skipped = app
+        .get(&format!(
+            "/batch-calls/{id}/contacts?skip_reason=timezone_unresolvable"
+        ))
+        .await
+        .expect(200);
+    let skipped = skipped.data().as_array().unwrap().clone();
+    assert_eq!(skipped.len(), 1);
+    assert_eq!(skipped[0]["phone_number"], "+15550001234");
+    assert_eq!(skipped[0]["status"], "skipped");
+    assert_eq!(skipped[0]["skip_reason"], "timezone_unresolvable");
+    assert_eq!(app.campaign(&id).await["skipped"], 1);
+    let reply = app
+        .get(&format!("/batch-calls/{id}/contacts?skip_reason=bored"))
+        .await
+        .expect(422);
+    assert_eq!(reply.error_field(), "skip_reason");
+}
+
+mod claims {
+    //! The store's claims under the callee gate, over many random campaigns and timelines.
+
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use chrono::{DateTime, Duration, Utc};
+    use pacer::domain::{
+        CampaignSpec, DialOutcome, OrgId, PhoneNumber, PhoneRotation, Schedule, SchedulePatch,
+        Verdict, local_date, partition_key,
+    };
+    use pacer::store::capabilities::*;
+    use pacer::store::{CallResult, CampaignStore, MemoryStore, NewContact};
+    use proptest::prelude::*;
+
+    /// Numbers of the golden list (their zones known by where they are), one suffix each.
+    const AREAS: &[&str] = &[
+        "+1212", "+1312", "+1303", "+1602", "+1310", "+1808", "+1907", "+1605", "+1305", "+1205",
+        "+1416", "+4420", "+1555",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Across DST days of several zones: no call is claimed outside its callee's effective
+        /// window (the gate's verdict is open then), the daily cap and the concurrency limit
+        /// hold, and each zone's contacts are called in the order they were added.
+        #[test]
+        fn claims_obey_the_callee_gate_the_cap_concurrency_and_zone_order(
+            zone in prop::sample::select(vec!["America/New_York", "America/Los_Angeles", "Europe/London"]),
+            contact_mode in any::<bool>(),
+            start_hour in 6u32..12,
+            end_hour in 14u32..23,
+            cap in prop::option::of(5i64..40),
+            concurrency in 1i64..8,
+            areas in prop::collection::vec(0usize..AREAS.len(), 5..40),
+            // Around the US and European DST changes of 2026.
+            start_day in prop::sample::select(vec!["2026-03-06", "2026-03-27", "2026-10-23", "2026-10-30"]),
+            steps in prop::collection::vec(1i64..45, 150..300),
+        ) {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async move {
+                let safety = Arc::new(
+                    pacer::config::Settings::defaults().compliance.call_safety().unwrap(),
+                );
+                let store = MemoryStore::new();
+                store.set_call_safety(safety.clone());
+                let schedule = Schedule::default()
+                    .apply(&SchedulePatch {
+                        timezone: Some(zone.into()),
+                        start_time: Some(Some(format!("{start_hour:02}:00"))),
+                        end_time: Some(Some(format!("{end_hour:02}:00"))),
+                        working_days: Some(vec![1, 2, 3, 4, 5, 6, 7]),
+                        max_calls_per_day: Some(cap),
+                        max_concurrent_calls: Some(concurrency),
+                        timezone_mode: Some(if contact_mode { "contact" } else { "campaign" }.into()),
+                        ..SchedulePatch::default()
+                    })
+                    .unwrap();
+                let spec = CampaignSpec {
+                    name: "property".into(),
+                    agent_id: "a".into(),
+                    phone_number_ids: Vec::new(),
+                    rotation: PhoneRotation::Random,
+                    schedule: schedule.clone(),
+                };
+                let phones: Vec<String> = areas
+                    .iter()
+                    .enumerate()
+                    .map(|(index, &area)| format!("{}{:07}", AREAS[area], 5_550_000 + index))
+                    .collect();
+                let contacts = phones
+                    .iter()
+                    .map(|phone| NewContact::new(PhoneNumber::parse(phone).unwrap()))
+                    .collect();
+                let org = OrgId::parse("acme").unwrap();
+                let mut now: DateTime<Utc> = format!("{start_day}T00:00:00Z").parse().unwrap();
+                let (campaign, _) = store.create_campaign(&org, spec, contacts, now).await.unwrap();
+                let id = campaign.id;
+                store
+                    .schedule_campaign(&org, id, SchedulePatch::default(), now)
+                    .await
+                    .unwrap();
+                let fence = store
+                    .acquire_lease(id, "property", std::time::Duration::from_secs(3600))
+                    .await
+                    .unwrap()
+                    .unwrap();
+                let index_of: HashMap<&str, usize> =
+                    phones.iter().enumerate().map(|(i, p)| (p.as_str(), i)).collect();
+                let mut per_day: HashMap<chrono::NaiveDate, i64> = HashMap::new();
+                let mut last_by_partition: HashMap<String, usize> = HashMap::new();
+                let mut running = Vec::new();
+                for (step, minutes) in steps.iter().enumerate() {
+                    // A call without an outcome by its deadline (an hour) ends `unknown`.
+                    running.retain(|(_, claimed_at)| *claimed_at + Duration::hours(1) > now);
+                    let batch = store.claim_due(id, fence, now, 100).await.unwrap();
+                    for call in &batch.calls {
+                        let key = partition_key(None, &call.phone);
+                        let verdict = safety.verdict(&schedule, "acme", &key, now);
+                        prop_assert!(
+                            matches!(verdict, Verdict::Open { .. }),
+                            "{} called at {now} while its gate says {verdict:?}", call.phone.as_str()
+                        );
+                        prop_assert!(call.not_after.is_some_and(|not_after| not_after > now));
+                        let day = local_date(schedule.timezone, now);
+                        let count = per_day.entry(day).or_default();
+                        *count += 1;
+                        if let Some(cap) = cap {
+                            prop_assert!(*count <= cap, "{count} calls on {day}, cap {cap}");
+                        }
+                        let index = index_of[call.phone.as_str()];
+                        if let Some(previous) = last_by_partition.insert(key.clone(), index) {
+                            prop_assert!(previous < index, "{key}: {index} called after {previous}");
+                        }
+                        running.push((call.clone(), now));
+                    }
+                    prop_assert!(running.len() as i64 <= concurrency);
+                    // Calls end at the next step, some of them.
+                    let (ending, staying): (Vec<_>, Vec<_>) =
+                        running.drain(..).enumerate().partition(|(i, _)| (i + step) % 3 != 0);
+                    running = staying.into_iter().map(|(_, running)| running).collect();
+                    now += Duration::minutes(*minutes);
+                    for (_, (call, _)) in ending {
+                        let done = CallResult { outcome: DialOutcome::Completed, duration_secs: 30 };
+                        store
+                            .record_outcome(id, call.contact_id, call.attempt, done, now)
+                            .await
+                            .unwrap();
+                    }
+                }
+                Ok(())
+            })?;
+        }
+    }
 }

@@ -257,7 +257,7 @@ impl CampaignState {
         let key = &self.partitions[partition as usize];
         match gate.decide(&self.campaign, partition, key) {
             PartitionVerdict::Open(not_after) => {
-                Ok(self.start_call(sequence, now, deadline, not_after))
+                Ok(self.start_call(sequence, now, deadline, Some(not_after)))
             }
             verdict @ PartitionVerdict::Held(reason, until) => {
                 self.park(sequence, reason, until);

@@ -556,6 +556,20 @@ pub async fn a_released_claim_goes_back_to_the_queue(store: Arc<dyn CampaignStor
         .remove(0);
     assert_eq!((again.contact_id, again.attempt), (call.contact_id, 1));
     assert_ne!(again.call_id, call.call_id);
+    // Released after its campaign was cancelled: cancelled, and never called after all.
+    store
+        .control(&org("acme"), id, Control::Cancel, now())
+        .await
+        .unwrap();
+    store
+        .release_claim(id, again.contact_id, again.attempt)
+        .await
+        .unwrap();
+    let counters = store.campaign(&org("acme"), id).await.unwrap().counters;
+    assert_eq!(
+        (counters.called, counters.of(ContactStatus::Cancelled)),
+        (0, 1)
+    );
 }
 
 /// The US federal floor only (08:00–21:00 callee-local, every day), with a 60 s buffer.

@@ -14,6 +14,8 @@ redis.call('HINCRBY', KEYS[1], 'st:in_progress', -1)
 if status == 'cancelled' then
   state.st = 'cancelled'
   redis.call('HINCRBY', KEYS[1], 'st:cancelled', 1)
+  -- Never called after all (as the memory store counts it).
+  if state.at == 0 then redis.call('HINCRBY', KEYS[1], 'n_called', -1) end
 elseif state.at == 0 then
   -- Never called after all: back among the fresh contacts, with no state.
   redis.call('HDEL', KEYS[2] .. ':' .. math.floor(tonumber(seq) / 128), seq)
