@@ -6,12 +6,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use pacer::domain::{
     CallSafety, CampaignId, CampaignStatus, ContactStatus, DailyHours, DialOutcome, FloorProfile,
-    HeldReason, LegalFloor, PhoneNumber, SchedulePatch, SkipReason, WeekHours,
+    HeldReason, LegalFloor, SchedulePatch, SkipReason, WeekHours,
 };
 use pacer::store::capabilities::*;
-use pacer::store::{
-    CallResult, CampaignStore, Control, NewContact, Outcome, Recorded, StoreError, unix_hour,
-};
+use pacer::store::{CallResult, CampaignStore, Control, Outcome, Recorded, StoreError, unix_hour};
 
 use super::*;
 
@@ -600,19 +598,7 @@ pub async fn a_contact_whose_callee_window_is_closed_waits_with_its_reason(
         "+15551000000",
         "+13105550101",
     ];
-    let contacts = numbers
-        .iter()
-        .map(|number| NewContact::new(PhoneNumber::parse(number).unwrap()))
-        .collect();
-    let (campaign, _) = store
-        .create_campaign(&org("acme"), spec(concurrency(10)), contacts, now())
-        .await
-        .unwrap();
-    let id = campaign.id;
-    store
-        .schedule_campaign(&org("acme"), id, SchedulePatch::default(), now())
-        .await
-        .unwrap();
+    let id = scheduled_calling(&*store, &numbers, concurrency(10)).await;
     let fence = lease(&*store, id).await;
     // Monday 14:00Z: 09:00 in New York, 06:00 in Los Angeles (08:00 there is 16:00Z).
     let nine_in_new_york: DateTime<Utc> = "2026-11-30T14:00:00Z".parse().unwrap();
@@ -711,27 +697,17 @@ pub async fn held_contacts_are_cancelled_with_their_campaign(store: Arc<dyn Camp
 /// (06:00 in Los Angeles) held every one back under the US floor.
 async fn hold_los_angeles(store: &dyn CampaignStore) -> CampaignId {
     store.set_call_safety(us_floor());
-    let contacts = ["+13105550100", "+13105550101", "+13105550102"]
-        .iter()
-        .map(|number| NewContact::new(PhoneNumber::parse(number).unwrap()))
-        .collect();
-    let (campaign, _) = store
-        .create_campaign(&org("acme"), spec(concurrency(10)), contacts, now())
-        .await
-        .unwrap();
-    store
-        .schedule_campaign(&org("acme"), campaign.id, SchedulePatch::default(), now())
-        .await
-        .unwrap();
-    let fence = lease(store, campaign.id).await;
+    let numbers = ["+13105550100", "+13105550101", "+13105550102"];
+    let id = scheduled_calling(store, &numbers, concurrency(10)).await;
+    let fence = lease(store, id).await;
     let nine_in_new_york: DateTime<Utc> = "2026-11-30T14:00:00Z".parse().unwrap();
     let batch = store
-        .claim_due(campaign.id, fence, nine_in_new_york, 10)
+        .claim_due(id, fence, nine_in_new_york, 10)
         .await
         .unwrap();
     assert!(batch.calls.is_empty());
     assert_eq!(batch.held, [(HeldReason::LegalHours, 3)]);
-    campaign.id
+    id
 }
 
 /// With `timezone_fallback: skip`, a contact whose zone neither it nor its number gives ends
@@ -743,20 +719,7 @@ pub async fn an_unresolvable_contact_is_skipped_when_its_campaign_says_so(
         timezone_fallback: Some("skip".to_owned()),
         ..concurrency(10)
     };
-    let numbers = ["+15551000000", "+12125550100"];
-    let contacts = numbers
-        .iter()
-        .map(|number| NewContact::new(PhoneNumber::parse(number).unwrap()))
-        .collect();
-    let (campaign, _) = store
-        .create_campaign(&org("acme"), spec(patch), contacts, now())
-        .await
-        .unwrap();
-    let id = campaign.id;
-    store
-        .schedule_campaign(&org("acme"), id, SchedulePatch::default(), now())
-        .await
-        .unwrap();
+    let id = scheduled_calling(&*store, &["+15551000000", "+12125550100"], patch).await;
     let fence = lease(&*store, id).await;
     let batch = store.claim_due(id, fence, now(), 10).await.unwrap();
     let phones: Vec<&str> = batch.calls.iter().map(|call| call.phone.as_str()).collect();

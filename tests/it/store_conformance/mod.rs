@@ -61,8 +61,29 @@ pub const ALL: Page = Page {
 
 /// Creates and schedules a campaign of `n` contacts for `acme`.
 pub async fn scheduled(store: &dyn CampaignStore, n: usize, patch: SchedulePatch) -> CampaignId {
+    scheduled_with(store, contacts(n), patch).await
+}
+
+/// Creates and schedules a campaign of these numbers for `acme`.
+pub async fn scheduled_calling(
+    store: &dyn CampaignStore,
+    numbers: &[&str],
+    patch: SchedulePatch,
+) -> CampaignId {
+    let contacts = numbers
+        .iter()
+        .map(|number| NewContact::new(PhoneNumber::parse(number).unwrap()))
+        .collect();
+    scheduled_with(store, contacts, patch).await
+}
+
+async fn scheduled_with(
+    store: &dyn CampaignStore,
+    contacts: Vec<NewContact>,
+    patch: SchedulePatch,
+) -> CampaignId {
     let (campaign, _) = store
-        .create_campaign(&org("acme"), spec(patch), contacts(n), now())
+        .create_campaign(&org("acme"), spec(patch), contacts, now())
         .await
         .unwrap();
     store
