@@ -74,6 +74,21 @@ pub(crate) fn partition_verdict(
     }
 }
 
+/// When the contacts a claim held back for partition `key` are due again after an edit of
+/// their campaign: when the new rules next open for them (now, if they are open or the
+/// contacts are now to be skipped), and why they wait meanwhile.
+pub(crate) fn held_until_after_edit(
+    safety: &CallSafety,
+    campaign: &Campaign,
+    key: &str,
+    now: DateTime<Utc>,
+) -> (DateTime<Utc>, Option<HeldReason>) {
+    match partition_verdict(safety, campaign, key, now) {
+        PartitionVerdict::Held(reason, until) => (until, Some(reason)),
+        PartitionVerdict::Open(_) | PartitionVerdict::Skip(_) => (now, None),
+    }
+}
+
 /// The callee gate of one claim, decided once per partition.
 pub(crate) struct PartitionGate<'a> {
     safety: &'a CallSafety,

@@ -106,10 +106,15 @@ impl Campaigns for MemoryStore {
         edit: CampaignEdit,
         now: DateTime<Utc>,
     ) -> Result<Campaign, StoreError> {
+        let safety = self.inner.safety.read().clone();
         self.with_campaign(org, id, |state| {
             self.events_on(state);
             let before = state.campaign.status;
+            let schedule = state.campaign.spec.schedule.clone();
             rules::edit(&mut state.campaign, &mut state.pacing, edit, now)?;
+            if state.campaign.spec.schedule != schedule {
+                state.reschedule_held(&safety, now);
+            }
             state.events.status(now, before, state.campaign.status);
             Ok(state.campaign.clone())
         })

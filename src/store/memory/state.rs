@@ -279,6 +279,35 @@ impl CampaignState {
         self.retries.insert((until.timestamp_millis(), sequence));
     }
 
+    /// After an edit: the contacts never called that a claim held back are due when the new
+    /// rules next open for them (as the Redis store moves its held lists' due members).
+    pub(super) fn reschedule_held(&mut self, safety: &CallSafety, now: DateTime<Utc>) {
+        let held: Vec<(i64, u32)> = self
+            .retries
+            .iter()
+            .filter(|&&(_, sequence)| {
+                let contact = &self.contacts[sequence as usize];
+                contact.attempts == 0 && contact.held_reason.is_some()
+            })
+            .copied()
+            .collect();
+        let mut by_partition = HashMap::new();
+        for (due_ms, sequence) in held {
+            let partition = self.partition_of[sequence as usize];
+            let (due, why) = *by_partition.entry(partition).or_insert_with(|| {
+                let key = &self.partitions[partition as usize];
+                rules::held_until_after_edit(safety, &self.campaign, key, now)
+            });
+            self.retries.remove(&(due_ms, sequence));
+            self.retries.insert((due.timestamp_millis(), sequence));
+            let contact = &mut self.contacts[sequence as usize];
+            contact.scheduled_at = Some(due);
+            if let Some(why) = why {
+                contact.held_reason = Some(why);
+            }
+        }
+    }
+
     /// Ends a waiting contact `skipped`, for `reason`.
     fn skip(&mut self, sequence: u32, reason: SkipReason) {
         let contact = &mut self.contacts[sequence as usize];

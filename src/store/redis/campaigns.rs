@@ -320,7 +320,32 @@ impl Inner {
             for event in events {
                 invocation.arg(event);
             }
-            for (field, value) in Meta::changed_fields(&campaign, pacing.next_slot_at) {
+            // Contacts held back under the old rules are due when the new ones open for them.
+            let mut held_fields = Vec::new();
+            let mut rescored = Vec::new();
+            if campaign.spec.schedule != meta.campaign.spec.schedule {
+                let safety = self.safety.read().clone();
+                for (&partition, &(until, reason)) in &meta.held {
+                    let key = meta
+                        .partitions
+                        .get(partition as usize)
+                        .map_or("", String::as_str);
+                    let (due, why) = rules::held_until_after_edit(&safety, &campaign, key, now);
+                    if due != until {
+                        let why = why.unwrap_or(reason).as_str();
+                        held_fields.push((format!("hr:{partition}"), format!("{}|{why}", ms(due))));
+                        rescored.push((format!("p{partition}"), ms(due)));
+                    }
+                }
+            }
+            invocation.arg(rescored.len());
+            for (member, score) in &rescored {
+                invocation.arg(member).arg(score);
+            }
+            for (field, value) in Meta::changed_fields(&campaign, pacing.next_slot_at)
+                .into_iter()
+                .chain(held_fields)
+            {
                 invocation.arg(field).arg(value);
             }
             let reply: String = invocation

@@ -693,6 +693,44 @@ pub async fn held_contacts_are_cancelled_with_their_campaign(store: Arc<dyn Camp
     store.delete_campaign(&org("acme"), id).await.unwrap();
 }
 
+/// An edit that opens the window of contacts held back makes them due at once: they do not
+/// wait for the instant the old rules gave them.
+pub async fn an_edit_that_opens_held_contacts_window_releases_them(store: Arc<dyn CampaignStore>) {
+    store.set_call_safety(us_floor());
+    // Each contact's own window, 10:00–20:00 in its zone.
+    let patch = SchedulePatch {
+        timezone_mode: Some("contact".to_owned()),
+        start_time: Some(Some("10:00".to_owned())),
+        end_time: Some(Some("20:00".to_owned())),
+        ..concurrency(10)
+    };
+    let id = scheduled_calling(&*store, &["+13105550100", "+13105550101"], patch).await;
+    let fence = lease(&*store, id).await;
+    // 17:00Z is 09:00 in Los Angeles: held `window` until 10:00 there (18:00Z).
+    let nine_in_la: DateTime<Utc> = "2026-11-30T17:00:00Z".parse().unwrap();
+    let batch = store.claim_due(id, fence, nine_in_la, 10).await.unwrap();
+    assert_eq!(batch.held, [(HeldReason::Window, 2)]);
+    let listed = store
+        .contacts(&org("acme"), id, None, ALL, nine_in_la)
+        .await
+        .unwrap();
+    let ten_in_la: DateTime<Utc> = "2026-11-30T18:00:00Z".parse().unwrap();
+    assert_eq!(listed.items[0].scheduled_at, Some(ten_in_la));
+    let edit = pacer::store::CampaignEdit {
+        schedule: SchedulePatch {
+            start_time: Some(Some("09:00".to_owned())),
+            ..SchedulePatch::default()
+        },
+        ..pacer::store::CampaignEdit::default()
+    };
+    store
+        .edit_campaign(&org("acme"), id, edit, nine_in_la)
+        .await
+        .unwrap();
+    let batch = store.claim_due(id, fence, nine_in_la, 10).await.unwrap();
+    assert_eq!(batch.calls.len(), 2, "due at once under the new window");
+}
+
 /// A campaign of three Los Angeles contacts, scheduled, whose one claim at 09:00 in New York
 /// (06:00 in Los Angeles) held every one back under the US floor.
 async fn hold_los_angeles(store: &dyn CampaignStore) -> CampaignId {
@@ -826,6 +864,7 @@ on_every_backend!(
     a_contact_whose_callee_window_is_closed_waits_with_its_reason,
     an_unresolvable_contact_is_skipped_when_its_campaign_says_so,
     held_contacts_are_cancelled_with_their_campaign,
+    an_edit_that_opens_held_contacts_window_releases_them,
     many_campaigns_claiming_at_once_each_get_their_own,
 );
 

@@ -2,7 +2,9 @@
 -- `ver`: refused when anything changed since (the caller reads again and retries).
 -- KEYS: meta, released, retry, events (the webhook outbox), held (list base)
 -- ARGV: expected version, action ('none' | 'schedule' | 'cancel'), now ms, number of events n,
---       n events ("<kind>|<fields…>", numbered and written here), field, value, field, value, ...
+--       n events ("<kind>|<fields…>", numbered and written here), number of partitions m whose
+--       held contacts are due at another instant, m pairs (member `p<n>` of the retry set, due
+--       ms), field, value, field, value, ...
 -- Returns 'OK' | 'RETRY' | 'NOT_FOUND'
 local ver = redis.call('HGET', KEYS[1], 'ver')
 if not ver then return 'NOT_FOUND' end
@@ -39,7 +41,11 @@ elseif action == 'cancel' then
     redis.call('HDEL', KEYS[1], 'hr:' .. partition)
   end
 end
-for i = 5 + n_events, #ARGV, 2 do
+local n_rescored = ARGV[5 + n_events] + 0
+for i = 6 + n_events, 5 + n_events + 2 * n_rescored, 2 do
+  redis.call('ZADD', KEYS[3], 'XX', ARGV[i + 1], ARGV[i])
+end
+for i = 6 + n_events + 2 * n_rescored, #ARGV, 2 do
   if ARGV[i + 1] == '' then
     redis.call('HDEL', KEYS[1], ARGV[i])
   else
