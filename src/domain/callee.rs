@@ -10,12 +10,12 @@
 //! rate are the claim's to count, not this gate's.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::OnceLock;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 
 use super::PhoneNumber;
+use super::floor::{FloorProfile, LegalFloor, region_of};
 use super::hours::WeekHours;
 use super::schedule::{local_date, resolve_local};
 
@@ -100,84 +100,6 @@ impl SkipReason {
 /// gave one): the campaign's `timezone_fallback` decides.
 pub fn is_unresolvable(key: &str) -> bool {
     key.is_empty() || key.starts_with(';')
-}
-
-/// The region of a number (ISO 3166: `US-FL`, `CA-ON`, `GB`), by the longest listed prefix of
-/// its digits; `None` for a prefix the table does not list (an unassigned area code).
-pub fn region_of(phone: &PhoneNumber) -> Option<&'static str> {
-    static TABLE: OnceLock<HashMap<&'static str, &'static str>> = OnceLock::new();
-    let table = TABLE.get_or_init(|| {
-        include_str!("phone_regions.tsv")
-            .lines()
-            .filter(|line| !line.starts_with('#') && !line.is_empty())
-            .filter_map(|line| line.split_once('\t'))
-            .collect()
-    });
-    let digits = phone.as_str().trim_start_matches('+');
-    (1..=digits.len().min(4))
-        .rev()
-        .find_map(|len| table.get(&digits[..len]).copied())
-}
-
-/// One region's calling hours and day rules.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FloorProfile {
-    /// `US`, `US-FL`, `CA`, …: a country's profile applies to every number of it, a
-    /// subdivision's to its numbers on top of the country's.
-    pub region: String,
-    pub hours: WeekHours,
-    /// No call on the region's public holidays.
-    pub no_holidays: bool,
-    /// Where the rule comes from (shown in `diagnostics`).
-    pub source: String,
-}
-
-/// The legal floor: the profiles switched on, and the holidays of the regions that ban them.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct LegalFloor {
-    profiles: HashMap<String, FloorProfile>,
-    holidays: HashMap<String, BTreeSet<NaiveDate>>,
-}
-
-impl LegalFloor {
-    pub fn new(
-        profiles: impl IntoIterator<Item = FloorProfile>,
-        holidays: impl IntoIterator<Item = (String, NaiveDate)>,
-    ) -> Self {
-        let mut floor = Self {
-            profiles: profiles
-                .into_iter()
-                .map(|profile| (profile.region.clone(), profile))
-                .collect(),
-            holidays: HashMap::new(),
-        };
-        for (region, date) in holidays {
-            floor.holidays.entry(region).or_default().insert(date);
-        }
-        floor
-    }
-
-    /// The profiles that hold for `region`: its country's, then its own when it is a
-    /// subdivision.
-    pub fn profiles_for<'a>(&'a self, region: &'a str) -> impl Iterator<Item = &'a FloorProfile> {
-        let country = region.split('-').next().unwrap_or(region);
-        let own = (country != region).then_some(region);
-        std::iter::once(country)
-            .chain(own)
-            .filter_map(|key| self.profiles.get(key))
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.profiles.is_empty()
-    }
-
-    /// The hours every profile of the floor allows (their intersection): a campaign window
-    /// inside them never waits for the floor.
-    pub fn common_hours(&self) -> Option<WeekHours> {
-        let mut profiles = self.profiles.values();
-        let first = profiles.next()?.hours.clone();
-        Some(profiles.fold(first, |common, profile| common.intersect(&profile.hours)))
-    }
 }
 
 /// Which zone a campaign's windows are read in.
@@ -332,10 +254,7 @@ impl CalleeRules<'_> {
         }
         if let Some(region) = self.region {
             for profile in self.floor.profiles_for(region) {
-                let closed_days = profile
-                    .no_holidays
-                    .then(|| self.floor.holidays.get(&profile.region))
-                    .flatten();
+                let closed_days = self.floor.holidays_of(profile);
                 for &zone in self.zones {
                     rules.push(Rule {
                         zone,
@@ -493,8 +412,7 @@ impl CallSafety {
         let hours = schedule.hours();
         let mut outside: Vec<&FloorProfile> = self
             .floor
-            .profiles
-            .values()
+            .profiles()
             .filter(|profile| !profile.region.contains('-') && !hours.within(&profile.hours))
             .collect();
         outside.sort_by(|a, b| a.region.cmp(&b.region));
@@ -585,17 +503,6 @@ mod tests {
     fn verdict(schedule: &Schedule, number: &str, now: &str) -> Verdict {
         let key = partition_key(None, &phone(number));
         safety().verdict(schedule, "acme", &key, at(now))
-    }
-
-    #[test]
-    fn numbers_have_their_regions() {
-        assert_eq!(region_of(&phone("+18505550123")), Some("US-FL"));
-        assert_eq!(region_of(&phone("+12035550123")), Some("US-CT"));
-        assert_eq!(region_of(&phone("+14165550123")), Some("CA-ON"));
-        assert_eq!(region_of(&phone("+18005550123")), Some("US"));
-        assert_eq!(region_of(&phone("+18765550123")), Some("JM"));
-        assert_eq!(region_of(&phone("+442071234567")), Some("GB"));
-        assert_eq!(region_of(&phone("+15550001234")), None);
     }
 
     #[test]
@@ -827,12 +734,10 @@ mod tests {
             safety.floor.profiles_for(region).all(|profile| {
                 zones.iter().all(|zone| {
                     let date = now.with_timezone(zone).date_naive();
-                    let holiday = profile.no_holidays
-                        && safety
-                            .floor
-                            .holidays
-                            .get(&profile.region)
-                            .is_some_and(|days| days.contains(&date));
+                    let holiday = safety
+                        .floor
+                        .holidays_of(profile)
+                        .is_some_and(|days| days.contains(&date));
                     !holiday && open_in(&profile.hours, *zone)
                 })
             })

@@ -137,25 +137,6 @@ impl WeekHours {
             .any(|&(start, end)| start <= minute && minute < end)
     }
 
-    /// The minutes open in both `self` and `other`, day by day.
-    pub fn intersect(&self, other: &Self) -> Self {
-        Self {
-            days: std::array::from_fn(|index| {
-                let mut both = Vec::new();
-                for &(a_start, a_end) in &self.days[index] {
-                    for &(b_start, b_end) in &other.days[index] {
-                        let (start, end) = (a_start.max(b_start), a_end.min(b_end));
-                        if start < end {
-                            both.push((start, end));
-                        }
-                    }
-                }
-                both.sort_unstable();
-                both
-            }),
-        }
-    }
-
     /// Whether every open minute of `self` is open in `other`, on every day.
     pub fn within(&self, other: &Self) -> bool {
         self.days.iter().zip(&other.days).all(|(mine, theirs)| {

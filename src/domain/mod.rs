@@ -7,6 +7,7 @@ mod callee;
 mod campaign;
 mod contact;
 mod error;
+mod floor;
 pub mod gcra;
 mod hours;
 mod ids;
@@ -17,12 +18,13 @@ mod status;
 mod text;
 
 pub use callee::{
-    CallSafety, CalleeRules, FloorProfile, HeldReason, LegalFloor, SkipReason, TimezoneMode,
-    Verdict, is_unresolvable, parse_partition_key, partition_key, region_of,
+    CallSafety, CalleeRules, HeldReason, SkipReason, TimezoneMode, Verdict, is_unresolvable,
+    parse_partition_key, partition_key,
 };
 pub use campaign::{CampaignSpec, MAX_CALLER_IDS, PhoneRotation, caller_ids};
 pub use contact::{ContactStatus, DialOutcome, RetryDecision};
 pub use error::DomainError;
+pub use floor::{FloorProfile, LegalFloor, region_of};
 pub use gcra::Rate;
 pub use hours::{DailyHours, WeekHours};
 pub use ids::{CallId, CampaignId, ContactId, OrgId, PhoneNumber};
