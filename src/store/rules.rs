@@ -33,6 +33,16 @@ pub(crate) enum PartitionVerdict {
 }
 
 impl PartitionVerdict {
+    /// The instant until which the verdict stands (under the same rules): the `not_after` of
+    /// an open partition, the opening of a held one; a skip stands for good.
+    pub(crate) fn changes_at(self) -> DateTime<Utc> {
+        match self {
+            Self::Open(not_after) => not_after,
+            Self::Held(_, until) => until,
+            Self::Skip(_) => DateTime::<Utc>::MAX_UTC,
+        }
+    }
+
     /// The `not_after` of its calls, when they may be called.
     pub(crate) fn not_after(self) -> Option<DateTime<Utc>> {
         match self {

@@ -25,6 +25,21 @@ use crate::store::{
 /// A commit or claim that met a concurrent change is tried again this many times.
 pub(super) const ATTEMPTS: usize = 8;
 
+/// A campaign's partition verdicts under one version.
+#[derive(Debug, Default)]
+pub(super) struct Verdicts {
+    version: String,
+    decided: Vec<Option<Decided>>,
+}
+
+/// One partition's verdict, the instant it was decided and the instant it may change.
+#[derive(Debug, Clone, Copy)]
+struct Decided {
+    verdict: PartitionVerdict,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+}
+
 /// A campaign as a record script left it (see `Inner::recorded`).
 pub(super) struct AfterRecord {
     pub(super) now: DateTime<Utc>,
@@ -178,6 +193,48 @@ impl Inner {
     pub(super) fn forget(&self, id: CampaignId) {
         self.cache.lock().remove(&id);
         self.recorded.lock().remove(&id);
+        self.verdicts.lock().remove(&id);
+    }
+
+    /// The callee gate's verdict of each of the campaign's partitions at `now`. A verdict stays
+    /// what it is from the instant it was decided until its own instant (an open window's
+    /// `not_after`, a held partition's opening) under one version of the campaign, so each is
+    /// decided again only then: a national list's few dozen partitions cost a claim a lookup
+    /// each, not a walk of the tz database each.
+    pub(super) fn partition_verdicts(
+        &self,
+        meta: &Meta,
+        now: DateTime<Utc>,
+    ) -> Vec<PartitionVerdict> {
+        let campaign = &meta.campaign;
+        let safety = self.safety.read().clone();
+        let mut all = self.verdicts.lock();
+        let cached = all.entry(campaign.id).or_default();
+        if cached.version != meta.version {
+            cached.version.clone_from(&meta.version);
+            cached.decided.clear();
+        }
+        cached.decided.resize(meta.partitions.len(), None);
+        meta.partitions
+            .iter()
+            .zip(cached.decided.iter_mut())
+            .map(|(key, decided)| match *decided {
+                Some(Decided {
+                    verdict,
+                    from,
+                    until,
+                }) if from <= now && now < until => verdict,
+                _ => {
+                    let verdict = rules::partition_verdict(&safety, campaign, key, now);
+                    *decided = Some(Decided {
+                        verdict,
+                        from: now,
+                        until: verdict.changes_at(),
+                    });
+                    verdict
+                }
+            })
+            .collect()
     }
 
     /// Whether the steps of `org`'s campaigns write webhook events.
@@ -286,12 +343,8 @@ impl Inner {
             }
             let today = local_date(schedule.timezone, now);
             // The callee gate of each partition (none when nothing is wanted).
-            let safety = self.safety.read().clone();
-            let verdicts: Vec<PartitionVerdict> = if n_wanted > 0 {
-                meta.partitions
-                    .iter()
-                    .map(|key| rules::partition_verdict(&safety, campaign, key, now))
-                    .collect()
+            let verdicts = if n_wanted > 0 {
+                self.partition_verdicts(&meta, now)
             } else {
                 Vec::new()
             };

@@ -103,6 +103,9 @@ struct Inner {
     recorded: parking_lot::Mutex<HashMap<CampaignId, AfterRecord>>,
     /// The callee gate's rules (the legal floor, quiet hours), read at every claim.
     safety: parking_lot::RwLock<Arc<CallSafety>>,
+    /// The callee gate's verdicts of each campaign's partitions, as the dispatch path last
+    /// decided them (see `Inner::partition_verdicts`).
+    verdicts: parking_lot::Mutex<HashMap<CampaignId, dispatch::Verdicts>>,
 }
 
 fn unavailable(error: impl std::fmt::Display) -> StoreError {
@@ -182,6 +185,7 @@ impl RedisStore {
                 cache: parking_lot::Mutex::new(HashMap::new()),
                 recorded: parking_lot::Mutex::new(HashMap::new()),
                 safety: parking_lot::RwLock::new(Arc::default()),
+                verdicts: parking_lot::Mutex::new(HashMap::new()),
             }),
             runtime: Arc::new(runtime),
         })
@@ -231,5 +235,6 @@ impl CampaignStore for RedisStore {
 
     fn set_call_safety(&self, safety: Arc<CallSafety>) {
         *self.inner.safety.write() = safety;
+        self.inner.verdicts.lock().clear();
     }
 }
