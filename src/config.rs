@@ -15,7 +15,9 @@ use anyhow::Context as _;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use crate::domain::{CallSafety, DailyHours, DomainError, FloorProfile, LegalFloor, WeekHours};
+use crate::domain::{
+    CallSafety, DailyHours, DomainError, FloorProfile, FrequencyCap, LegalFloor, WeekHours,
+};
 
 use crate::telemetry::LogFormat;
 use crate::webhooks::WebhookTarget;
@@ -275,6 +277,31 @@ pub struct ComplianceSettings {
     /// Per organisation, hours in the callee's time when none of its calls starts.
     #[serde(default)]
     pub quiet_hours: BTreeMap<String, Vec<HoursEntry>>,
+    /// Per organisation, caps on attempts to one number across its campaigns.
+    #[serde(default)]
+    pub frequency_caps: BTreeMap<String, Vec<CapEntry>>,
+}
+
+/// One frequency cap: at most `max_calls` attempts to one number within `window_hours`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapEntry {
+    pub max_calls: i64,
+    pub window_hours: i64,
+}
+
+fn caps(field: &str, entries: &[CapEntry]) -> Result<Vec<FrequencyCap>, DomainError> {
+    entries
+        .iter()
+        .enumerate()
+        .map(|(index, entry)| {
+            FrequencyCap::parse(
+                &format!("{field}[{index}]"),
+                entry.max_calls,
+                entry.window_hours,
+            )
+        })
+        .collect()
 }
 
 /// One window of a profile's hours or of quiet hours.
@@ -303,6 +330,8 @@ struct ProfileEntry {
     no_holidays: bool,
     #[serde(default = "enabled_by_default")]
     enabled: bool,
+    #[serde(default)]
+    frequency_caps: Vec<CapEntry>,
 }
 
 fn enabled_by_default() -> bool {
@@ -368,12 +397,18 @@ impl ComplianceSettings {
                 && (entry.enabled || self.enable.contains(&entry.region));
             let hours = week_hours(&format!("profile[{index}].hours"), &entry.hours)
                 .map_err(|error| anyhow::anyhow!("{origin}: {error}"))?;
+            let frequency_caps = caps(
+                &format!("profile[{index}].frequency_caps"),
+                &entry.frequency_caps,
+            )
+            .map_err(|error| anyhow::anyhow!("{origin}: {error}"))?;
             if on {
                 profiles.push(FloorProfile {
                     region: entry.region,
                     hours,
                     no_holidays: entry.no_holidays,
                     source: entry.source,
+                    frequency_caps,
                 });
             }
         }
@@ -394,10 +429,20 @@ impl ComplianceSettings {
                     .map_err(|error| anyhow::anyhow!("{error}"))
             })
             .collect::<anyhow::Result<_>>()?;
+        let org_caps = self
+            .frequency_caps
+            .iter()
+            .map(|(org, entries)| {
+                caps(&format!("compliance.frequency_caps.{org}"), entries)
+                    .map(|caps| (org.clone(), caps))
+                    .map_err(|error| anyhow::anyhow!("{error}"))
+            })
+            .collect::<anyhow::Result<_>>()?;
         Ok(CallSafety {
             floor: LegalFloor::new(profiles, holidays),
             quiet_open,
             end_buffer: chrono::Duration::seconds(self.window_end_buffer_secs as i64),
+            org_caps,
         })
     }
 }

@@ -172,6 +172,7 @@ impl Directory {
             webhooks,
             leases,
             turns: tokio::sync::Semaphore::new(STEPS_AT_ONCE),
+            suppression: Arc::default(),
             claim_limit: options.claim_limit.max(1),
             draining: AtomicBool::new(false),
         });
@@ -331,6 +332,26 @@ impl Directory {
         ))
     }
 
+    /// After do-not-call entries of `org` were committed: waits until no step of `org` that may
+    /// have looked its numbers up before them is still requesting calls, on this node and on
+    /// every other node alive. From then on, no dial request to a listed number starts.
+    pub async fn settle_suppression(&self, org: &OrgId) -> Result<(), StoreError> {
+        let services = &self.inner.services;
+        services.suppression.settle(org).await;
+        let leases = &services.leases;
+        let nodes: Vec<String> = services
+            .store
+            .heartbeat(leases.owner(), leases.n_held(), leases.ttl())
+            .await?
+            .into_iter()
+            .map(|beat| beat.node)
+            .collect();
+        self.inner
+            .bus
+            .settle_org(org, &nodes, leases.renew_every())
+            .await
+    }
+
     fn is_running(&self, id: CampaignId) -> bool {
         self.inner
             .running
@@ -395,6 +416,26 @@ impl Directory {
                 });
             }
             Note::Settled { request } => self.inner.bus.settled(request),
+            Note::SettleOrg {
+                org,
+                request,
+                reply_to,
+            } => {
+                let (suppression, bus) = (
+                    self.inner.services.suppression.clone(),
+                    self.inner.bus.clone(),
+                );
+                actix_rt::spawn(async move {
+                    match OrgId::parse(&org) {
+                        Ok(org) => suppression.settle(&org).await,
+                        Err(_) => tracing::warn!("settle note for an invalid organisation"),
+                    }
+                    let answer = Note::Settled { request };
+                    if let Err(error) = bus.send(&reply_to, &answer).await {
+                        tracing::warn!(%error, "do-not-call settle not confirmed");
+                    }
+                });
+            }
             Note::Wake { campaign } => {
                 if let Some(actor) = self.running_actor(campaign) {
                     actor.do_send(Dispatch);

@@ -6,10 +6,12 @@
 mod campaign;
 mod dialers;
 mod directory;
+mod screen;
 mod services;
 mod step;
 
 pub use campaign::{CampaignActor, CampaignOp, OpResult};
 pub use dialers::{DialerActor, DialerPool};
 pub use directory::{Directory, DirectoryOptions, STEPS_AT_ONCE, generated_node_id};
+pub use screen::SuppressionGates;
 pub use services::NodeServices;

@@ -24,6 +24,8 @@ pub struct NodeServices {
     pub(super) turns: tokio::sync::Semaphore,
     /// Most contacts one campaign claims in one step.
     pub(super) claim_limit: u32,
+    /// The organisations' do-not-call gates (see `SuppressionGates`).
+    pub(super) suppression: Arc<super::SuppressionGates>,
     /// Shutting down: actors record outcomes but claim nothing.
     pub(super) draining: AtomicBool,
 }

@@ -31,7 +31,8 @@ pub fn routes(config: &mut web::ServiceConfig) {
     config.route("/calls/{call_id}/events", web::post().to(call_event));
 }
 
-/// A call event: `{"event": "call.ended"|"call.failed", "outcome": …, "duration_seconds": n}`.
+/// A call event: `{"event": "call.ended"|"call.failed", "outcome": …, "duration_seconds": n,
+/// "opt_out": bool}`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CallEventInput {
@@ -43,6 +44,10 @@ pub struct CallEventInput {
     pub outcome: String,
     #[serde(default)]
     pub duration_seconds: Option<u32>,
+    /// The callee asked not to be called again: the number goes on the organisation's
+    /// do-not-call list (reason `opt_out`) before this event is answered.
+    #[serde(default)]
+    pub opt_out: Option<bool>,
 }
 
 /// Reports how a placed call ended. Signed by the provider with the dialer secret:
@@ -115,6 +120,13 @@ async fn call_event(
             "must be one of completed, no_answer, busy, voicemail, failed",
         )
     })?;
+    if input.opt_out == Some(true) {
+        let (org, number) = state
+            .store
+            .call_party(call.campaign_id, call.contact_id)
+            .await?;
+        super::dnc::opt_out(&state, &org, number).await?;
+    }
     state.directory.report(CallReport {
         campaign_id: call.campaign_id,
         contact_id: call.contact_id,

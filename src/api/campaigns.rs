@@ -141,7 +141,8 @@ async fn create(
 ) -> Result<HttpResponse, ApiError> {
     idempotency::once(&state, &org, &request, &body, || async {
         let input: CampaignInput = parse_or_empty(&body)?;
-        let (spec, contacts) = input.into_new()?;
+        let (spec, mut contacts) = input.into_new()?;
+        super::dnc::mark_listed(&state, &org, &mut contacts).await?;
         let (campaign, _) = state
             .store
             .create_campaign(&org, spec, contacts, state.clock.now())
@@ -340,6 +341,7 @@ async fn add_valid_contacts(
             Err(error) => errors.push(RowError::invalid(index, error)),
         }
     }
+    super::dnc::mark_listed(state, org, &mut valid).await?;
     let added = state
         .store
         .add_contacts(org, id, valid, state.clock.now())

@@ -135,6 +135,24 @@ pub struct CampaignInput {
     #[serde(default, deserialize_with = "not_null")]
     #[schema(nullable = false, value_type = Option<TimezoneFallbackName>)]
     pub timezone_fallback: Option<String>,
+    /// At most 4 caps on attempts to one number across the organisation's campaigns, on top
+    /// of the operator's and the number's region's (a campaign can only add caps); replaces the
+    /// campaign's caps.
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false, max_items = 4)]
+    pub frequency_caps: Option<Vec<CapInput>>,
+}
+
+/// One frequency cap: at most `max_calls` placed attempts to one number in any `window_hours`.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CapInput {
+    /// 1–100.
+    #[schema(minimum = 1, maximum = 100, example = 3)]
+    pub max_calls: i64,
+    /// 1–8 784 (a leap year).
+    #[schema(minimum = 1, maximum = 8784, example = 24)]
+    pub window_hours: i64,
 }
 
 /// One entry of `calling_windows`.
@@ -199,6 +217,11 @@ impl CampaignInput {
                 windows
                     .into_iter()
                     .map(|window| (window.days, window.start_time, window.end_time))
+                    .collect()
+            }),
+            frequency_caps: self.frequency_caps.take().map(|caps| {
+                caps.into_iter()
+                    .map(|cap| (cap.max_calls, cap.window_hours))
                     .collect()
             }),
         }
@@ -339,6 +362,7 @@ pub fn contact(index: usize, row: Value) -> Result<NewContact, DomainError> {
         email,
         custom_fields: input.custom_fields,
         timezone,
+        listed: false,
     })
 }
 
@@ -472,6 +496,8 @@ pub struct CampaignView {
     retry_delay_minutes: u32,
     timezone_mode: &'static str,
     timezone_fallback: &'static str,
+    /// The campaign's own caps (the operator's and the regions' apply too).
+    frequency_caps: Vec<CapInput>,
     total_contacts: u64,
     #[serde(flatten)]
     counts: StatusCounts,
@@ -517,6 +543,14 @@ impl From<&Campaign> for CampaignView {
             } else {
                 "campaign"
             },
+            frequency_caps: schedule
+                .frequency_caps
+                .iter()
+                .map(|cap| CapInput {
+                    max_calls: i64::from(cap.max_calls),
+                    window_hours: cap.window_hours(),
+                })
+                .collect(),
             total_contacts: counters.total,
             counts: StatusCounts::from(counters),
             created_at: rfc3339(campaign.created_at),

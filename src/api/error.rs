@@ -39,6 +39,9 @@ pub enum ApiError {
     InvalidState(InvalidTransition),
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// A list in the body is longer than its route takes (e.g. do-not-call entries).
+    #[error("`{field}` holds more than {limit} items")]
+    TooManyItems { field: &'static str, limit: usize },
     #[error("the request's body did not arrive in time")]
     BodyTimeout,
     #[error("the store is unavailable")]
@@ -59,7 +62,7 @@ impl ApiError {
             }
             Self::NotFound => "not_found",
             Self::InvalidState(_) => "invalid_state",
-            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::PayloadTooLarge { .. } | Self::TooManyItems { .. } => "payload_too_large",
             Self::BodyTimeout => "request_timeout",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal_error",
@@ -82,6 +85,10 @@ impl ApiError {
             },
             Self::PayloadTooLarge { limit } => ErrorDetails::Limit {
                 limit_bytes: *limit,
+            },
+            Self::TooManyItems { field, limit } => ErrorDetails::Items {
+                field,
+                limit_items: *limit,
             },
             Self::RateLimited {
                 limit, reset_at, ..
@@ -129,6 +136,10 @@ enum ErrorDetails {
     },
     Limit {
         limit_bytes: usize,
+    },
+    Items {
+        field: &'static str,
+        limit_items: usize,
     },
     Rate {
         limit: u32,
@@ -192,7 +203,9 @@ impl ResponseError for ApiError {
             }
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::InvalidState(_) => StatusCode::CONFLICT,
-            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::PayloadTooLarge { .. } | Self::TooManyItems { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -8,6 +8,8 @@ mod calls;
 #[allow(unused_qualifications, reason = "in utoipa's generated code")]
 mod campaigns;
 mod diagnostics;
+#[allow(unused_qualifications, reason = "in utoipa's generated code")]
+mod dnc;
 mod dto;
 mod envelope;
 mod error;
@@ -77,6 +79,7 @@ pub fn configure(
                             .configure(campaigns::routes)
                             .configure(calls::routes)
                             .configure(webhooks::routes)
+                            .configure(dnc::routes)
                             .configure(openapi::routes)
                             .default_service(web::to(error::no_route)),
                     )

@@ -11,7 +11,7 @@ use super::dto::{
     ContactInput, ContactView, ContactsInput, DeletedView, RowError, ScheduleBody,
 };
 use super::error::ErrorEnvelope;
-use super::{BASE_PATH, calls, campaigns, diagnostics, envelope, ops, webhooks};
+use super::{BASE_PATH, calls, campaigns, diagnostics, dnc, envelope, ops, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -39,6 +39,12 @@ use super::{BASE_PATH, calls, campaigns, diagnostics, envelope, ops, webhooks};
         calls::call_event,
         webhooks::dead_letters,
         webhooks::replay,
+        dnc::add,
+        dnc::import,
+        dnc::list,
+        dnc::lookup,
+        dnc::remove,
+        dnc::remove_prefix,
         ops::healthz,
         ops::readyz,
         ops::metrics,
@@ -48,13 +54,15 @@ use super::{BASE_PATH, calls, campaigns, diagnostics, envelope, ops, webhooks};
         ContactView, AddedView, RowError, AnalyticsView, DeletedView, BulkDeletedView,
         ErrorEnvelope, calls::CallEventInput, webhooks::DeadLetterView, webhooks::ReplayInput,
         webhooks::ReplayedView, diagnostics::DiagnosticsView, diagnostics::BlockedBy,
-        envelope::Warning,
+        envelope::Warning, dnc::DncEntryInput, dnc::DncAddInput, dnc::DncEntryView,
+        dnc::DncAddedView, dnc::DncImportedView, dnc::DncRowError, dnc::DncRemovedView,
     )),
     modifiers(&Conventions),
     tags(
         (name = "batch-calls", description = "Campaigns and their contacts (Bearer key)"),
         (name = "calls", description = "Call events from the dialer provider (signed)"),
         (name = "webhooks", description = "Webhooks given up on: list and send again (Bearer key)"),
+        (name = "dnc", description = "The organisation's do-not-call list (Bearer key)"),
         (name = "operations", description = "Health, readiness and metrics (no key)"),
     ),
 )]

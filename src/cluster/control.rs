@@ -12,7 +12,7 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
-use crate::domain::CampaignId;
+use crate::domain::{CampaignId, OrgId};
 use crate::store::{Bus, Leases, StoreError, Subscription};
 
 /// A note from one node to another.
@@ -25,8 +25,16 @@ pub enum Note {
         request: u64,
         reply_to: String,
     },
-    /// The answer to a `Settle`.
+    /// The answer to a `Settle` or a `SettleOrg`.
     Settled { request: u64 },
+    /// Let every step of `org` that may have looked its numbers up in the do-not-call list
+    /// before an add finish, then answer `reply_to`.
+    SettleOrg {
+        /// The organisation's id (`OrgId`).
+        org: String,
+        request: u64,
+        reply_to: String,
+    },
     /// Look at `campaign` again (outcomes were recorded by another node); no answer.
     Wake { campaign: CampaignId },
 }
@@ -132,6 +140,57 @@ impl ControlBus {
                 return Err(StoreError::Unavailable(
                     "the change is saved, but the node dispatching the campaign has not \
                      confirmed it yet"
+                        .to_owned(),
+                ));
+            }
+        }
+    }
+
+    /// Asks each of `nodes` (the other nodes alive) to settle `org`'s do-not-call screen, and
+    /// waits until each did or no longer listens (the note is sent again at every `poll`; a
+    /// process that stopped listening places no more calls).
+    pub async fn settle_org(
+        &self,
+        org: &OrgId,
+        nodes: &[String],
+        poll: Duration,
+    ) -> Result<(), StoreError> {
+        let waits = nodes
+            .iter()
+            .filter(|node| **node != self.node)
+            .map(|node| self.settle_org_on(org, node, poll));
+        for result in futures_util::future::join_all(waits).await {
+            result?;
+        }
+        Ok(())
+    }
+
+    async fn settle_org_on(
+        &self,
+        org: &OrgId,
+        node: &str,
+        poll: Duration,
+    ) -> Result<(), StoreError> {
+        let request = self.next_request.fetch_add(1, Ordering::Relaxed);
+        let (answer, mut answered) = oneshot::channel();
+        self.waiting.lock().insert(request, answer);
+        let _forget = Forget(self, request);
+        let note = Note::SettleOrg {
+            org: org.as_str().to_owned(),
+            request,
+            reply_to: self.node.clone(),
+        };
+        let give_up = Instant::now() + PATIENCE;
+        loop {
+            if self.send(node, &note).await? == 0 {
+                return Ok(());
+            }
+            if tokio::time::timeout(poll, &mut answered).await.is_ok() {
+                return Ok(());
+            }
+            if Instant::now() >= give_up {
+                return Err(StoreError::Unavailable(
+                    "the do-not-call entries are saved, but a node has not confirmed them yet"
                         .to_owned(),
                 ));
             }

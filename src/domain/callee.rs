@@ -80,14 +80,17 @@ pub enum SkipReason {
     /// Its campaign's `timezone_fallback` is `skip` and neither the contact nor its number
     /// gives its zone.
     TimezoneUnresolvable,
+    /// Its number is on its organisation's do-not-call list.
+    Dnc,
 }
 
 impl SkipReason {
-    pub const ALL: [SkipReason; 1] = [Self::TimezoneUnresolvable];
+    pub const ALL: [SkipReason; 2] = [Self::TimezoneUnresolvable, Self::Dnc];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::TimezoneUnresolvable => "timezone_unresolvable",
+            Self::Dnc => "dnc",
         }
     }
 
@@ -374,9 +377,31 @@ pub struct CallSafety {
     pub floor: LegalFloor,
     pub quiet_open: HashMap<String, WeekHours>,
     pub end_buffer: Duration,
+    /// Per organisation, caps on attempts to one number across its campaigns.
+    pub org_caps: HashMap<String, Vec<super::FrequencyCap>>,
 }
 
 impl CallSafety {
+    /// Every frequency cap on a call of a campaign of `org` (whose own caps are `campaign`) to
+    /// `number`: the campaign's, the organisation's and its region's profiles'.
+    pub fn caps_for(
+        &self,
+        org: &str,
+        number: &PhoneNumber,
+        campaign: &[super::FrequencyCap],
+    ) -> Vec<super::FrequencyCap> {
+        let mut caps = campaign.to_vec();
+        caps.extend(self.org_caps.get(org).into_iter().flatten());
+        if let Some(region) = region_of(number) {
+            for profile in self.floor.profiles_for(region) {
+                caps.extend(&profile.frequency_caps);
+            }
+        }
+        caps.sort_unstable_by_key(|cap| (cap.window, cap.max_calls));
+        caps.dedup();
+        caps
+    }
+
     /// The gate's verdict for the contacts of partition `key` of a campaign of `org`.
     pub fn verdict(
         &self,
@@ -458,6 +483,7 @@ mod tests {
             hours,
             no_holidays,
             source: "test".to_owned(),
+            frequency_caps: Vec::new(),
         };
         let floor = LegalFloor::new(
             [
@@ -483,6 +509,7 @@ mod tests {
             floor,
             quiet_open: HashMap::new(),
             end_buffer: Duration::seconds(60),
+            org_caps: HashMap::new(),
         }
     }
 

@@ -37,6 +37,8 @@ pub struct FloorProfile {
     pub no_holidays: bool,
     /// Where the rule comes from (shown in `diagnostics`).
     pub source: String,
+    /// Caps on attempts to one number of the region, across an organisation's campaigns.
+    pub frequency_caps: Vec<super::FrequencyCap>,
 }
 
 /// The legal floor: the profiles switched on, and the holidays of the regions that ban them.

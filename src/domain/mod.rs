@@ -6,8 +6,10 @@
 mod callee;
 mod campaign;
 mod contact;
+mod dnc;
 mod error;
 mod floor;
+mod frequency;
 pub mod gcra;
 mod hours;
 mod ids;
@@ -23,8 +25,15 @@ pub use callee::{
 };
 pub use campaign::{CampaignSpec, MAX_CALLER_IDS, PhoneRotation, caller_ids};
 pub use contact::{ContactStatus, DialOutcome, RetryDecision};
+pub use dnc::{
+    DncEntry, DncTarget, MAX_DNC_ENTRIES, MAX_DNC_REASON_CHARS, check_dnc_reason, covering,
+    prefixes_of,
+};
 pub use error::DomainError;
 pub use floor::{FloorProfile, LegalFloor, region_of};
+pub use frequency::{
+    FrequencyCap, MAX_CAP_WINDOW_HOURS, MAX_FREQUENCY_CAPS, next_allowed, parse_caps, still_counted,
+};
 pub use gcra::Rate;
 pub use hours::{DailyHours, WeekHours};
 pub use ids::{CallId, CampaignId, ContactId, OrgId, PhoneNumber};

@@ -9,6 +9,7 @@ use chrono_tz::Tz;
 
 use super::DomainError;
 use super::callee::TimezoneMode;
+use super::frequency::{FrequencyCap, parse_caps};
 use super::hours::{DailyHours, WeekHours};
 
 /// Minutes in a day: the end of a window that runs to midnight (`24:00`).
@@ -233,6 +234,9 @@ pub struct Schedule {
     /// `calling_windows`, when given: they replace `window` and `working_days` (which then show
     /// the first window and the union of the days, for clients of the seed vendor).
     pub windows: Option<CallingWindows>,
+    /// The campaign's own caps on attempts to one number, across its organisation's campaigns
+    /// (on top of the operator's and the region's).
+    pub frequency_caps: Vec<FrequencyCap>,
 }
 
 /// Several windows a day (`calling_windows`), as given and as hours of the week.
@@ -277,6 +281,7 @@ impl Default for Schedule {
             timezone_mode: TimezoneMode::Campaign,
             skip_unresolvable: false,
             windows: None,
+            frequency_caps: Vec::new(),
         }
     }
 }
@@ -300,6 +305,8 @@ pub struct SchedulePatch {
     pub timezone_fallback: Option<String>,
     /// `calling_windows`: (days, start, end) each.
     pub calling_windows: Option<Vec<(Vec<i64>, String, String)>>,
+    /// `frequency_caps`: (max_calls, window_hours) each; replaces the campaign's caps.
+    pub frequency_caps: Option<Vec<(i64, i64)>>,
 }
 
 impl SchedulePatch {
@@ -397,6 +404,9 @@ impl Schedule {
                     format!("`{mode}` is not one of campaign, contact"),
                 )
             })?;
+        }
+        if let Some(caps) = &patch.frequency_caps {
+            next.frequency_caps = parse_caps(caps)?;
         }
         if let Some(fallback) = &patch.timezone_fallback {
             next.skip_unresolvable = match fallback.as_str() {

@@ -108,6 +108,9 @@ pub struct NewContact {
     pub email: Option<String>,
     pub custom_fields: BTreeMap<String, String>,
     pub timezone: Option<Tz>,
+    /// Its number was on the organisation's do-not-call list when it was added: it is added
+    /// `skipped` (`dnc`), never queued.
+    pub listed: bool,
 }
 
 impl NewContact {
@@ -133,6 +136,7 @@ impl NewContact {
             email: None,
             custom_fields: BTreeMap::new(),
             timezone: None,
+            listed: false,
         }
     }
 }

@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 
 use super::{Fence, StoreError};
 use crate::domain::{
-    CallId, CampaignId, CampaignStatus, ContactId, DialOutcome, HeldReason, OrgId, PhoneNumber,
-    SkipReason,
+    CallId, CampaignId, CampaignStatus, ContactId, DialOutcome, FrequencyCap, HeldReason, OrgId,
+    PhoneNumber, SkipReason,
 };
 
 /// How long a placed call may go without an outcome before its contact ends `unknown`.
@@ -56,6 +56,9 @@ pub struct ClaimBatch {
     pub held: Vec<(HeldReason, u64)>,
     /// Contacts the callee gate ended `skipped` in this step, by reason.
     pub skipped: Vec<(SkipReason, u64)>,
+    /// The campaign's own frequency caps (what its calls are counted against, with the
+    /// operator's and the regions').
+    pub frequency_caps: Vec<FrequencyCap>,
 }
 
 /// How a placed call ended.
@@ -135,6 +138,35 @@ pub trait Dispatch: Send + Sync + std::fmt::Debug + 'static {
         contact: ContactId,
         attempt: u32,
     ) -> Result<(), StoreError>;
+
+    /// Ends a claimed contact whose call was never requested `skipped` for `reason` (its number
+    /// was found on the do-not-call list after the claim); the attempt is undone.
+    async fn skip_claim(
+        &self,
+        id: CampaignId,
+        contact: ContactId,
+        attempt: u32,
+        reason: SkipReason,
+    ) -> Result<(), StoreError>;
+
+    /// Puts a claimed contact whose call was never requested back to wait until `until`, held
+    /// for `reason` (a frequency cap); the attempt is undone.
+    async fn hold_claim(
+        &self,
+        id: CampaignId,
+        contact: ContactId,
+        attempt: u32,
+        reason: HeldReason,
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Who a campaign's contact is: the campaign's organisation and the contact's number (what a
+    /// call event's opt-out lists).
+    async fn call_party(
+        &self,
+        id: CampaignId,
+        contact: ContactId,
+    ) -> Result<(OrgId, PhoneNumber), StoreError>;
 
     /// The campaign's calls in flight whose deadline is after `now`, as they were claimed (the
     /// same call id and attempt, hence the same idempotency key): what a node that takes a

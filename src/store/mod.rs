@@ -1,6 +1,6 @@
 //! The campaign store: the source of truth, by capability. Each capability is a trait of its
 //! own ([`Campaigns`], [`Dispatch`], [`Leases`], [`Bus`], [`Outboxes`], [`CallIndex`],
-//! [`IdempotencyKeys`], [`Locks`], [`Limiters`]) and each consumer asks for the narrowest it
+//! [`IdempotencyKeys`], [`Locks`], [`Limiters`], [`Suppression`]) and each consumer asks for the narrowest it
 //! needs; [`CampaignStore`] is every capability at once: what a backend provides. Two backends,
 //! `memory` (embedded) and `redis`, pass one conformance suite (`tests/it/store_conformance/`).
 //! Every state change is one atomic step of the backend.
@@ -16,6 +16,7 @@ mod operations;
 mod outbox;
 mod redis;
 mod rules;
+mod suppression;
 
 use async_trait::async_trait;
 
@@ -42,6 +43,7 @@ pub use outbox::{
     CampaignEvent, DeadLetter, OutboxEntry, OutboxLimits, Outboxes, Relayed, RelayedEvent,
     StoredEvent,
 };
+pub use suppression::{DncAdded, DncFilter, Suppression};
 
 /// Every capability trait, unnamed: `use crate::store::capabilities::*` brings their methods
 /// into scope without naming each.
@@ -49,6 +51,7 @@ pub mod capabilities {
     pub use super::{
         Bus as _, CallIndex as _, CampaignStore as _, Campaigns as _, Dispatch as _,
         IdempotencyKeys as _, Leases as _, Limiters as _, Locks as _, Outboxes as _,
+        Suppression as _,
     };
 }
 
@@ -77,11 +80,23 @@ pub enum StoreError {
 /// The campaign store: every capability, as a backend provides them.
 #[async_trait]
 pub trait CampaignStore:
-    Campaigns + Dispatch + Leases + Bus + Outboxes + CallIndex + IdempotencyKeys + Locks + Limiters
+    Campaigns
+    + Dispatch
+    + Leases
+    + Bus
+    + Outboxes
+    + CallIndex
+    + IdempotencyKeys
+    + Locks
+    + Limiters
+    + Suppression
 {
     /// Succeeds when the store can serve requests.
     async fn ping(&self) -> Result<(), StoreError>;
 
     /// Sets the operator's call-safety rules (the callee gate of every claim from then on).
     fn set_call_safety(&self, safety: std::sync::Arc<crate::domain::CallSafety>);
+
+    /// The operator's call-safety rules in force.
+    fn call_safety(&self) -> std::sync::Arc<crate::domain::CallSafety>;
 }

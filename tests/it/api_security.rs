@@ -67,6 +67,20 @@ fn routes() -> Vec<Route> {
             "/webhooks/dead-letters/replay",
             Some(json!({})),
         ),
+        route(
+            Method::POST,
+            "/dnc",
+            Some(json!({ "entries": [{ "phone_number": "+15559990000" }] })),
+        ),
+        route(Method::GET, "/dnc", None),
+        route(
+            Method::POST,
+            "/dnc/import",
+            Some(json!({ "csv": "phone_number\n+15559990000\n" })),
+        ),
+        route(Method::GET, "/dnc/+15559990000", None),
+        route(Method::DELETE, "/dnc/+15559990000", None),
+        route(Method::DELETE, "/dnc/prefix/+1555", None),
         Route {
             method: Method::POST,
             path: "/calls/{call}/events",
@@ -102,8 +116,9 @@ async fn spawn(backend: Backend) -> TestApp {
     spawn_app_with(backend.store(), monday_8am(), &settings).await
 }
 
-/// What acme's campaign looks like: what no refused request may change.
-async fn snapshot(app: &TestApp, id: &str) -> (Value, usize) {
+/// What acme's campaign looks like, and how many campaigns and do-not-call entries it has:
+/// what no refused request may change.
+async fn snapshot(app: &TestApp, id: &str) -> (Value, u64, u64) {
     let campaign = app.campaign(id).await;
     let kept = json!({
         "name": campaign["name"],
@@ -112,10 +127,9 @@ async fn snapshot(app: &TestApp, id: &str) -> (Value, usize) {
         "start_time": campaign["start_time"],
     });
     let listed = app.get("/batch-calls").await.expect(200);
-    (
-        kept,
-        listed.body["pagination"]["total"].as_u64().unwrap() as usize,
-    )
+    let dnc = app.get("/dnc").await.expect(200);
+    let total = |reply: &crate::helpers::Reply| reply.body["pagination"]["total"].as_u64().unwrap();
+    (kept, total(&listed), total(&dnc))
 }
 
 async fn every_route_refuses_a_missing_or_wrong_key(backend: Backend) {

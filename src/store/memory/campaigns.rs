@@ -167,7 +167,9 @@ impl Campaigns for MemoryStore {
             let (sequences, added) = state.add_contacts(contacts);
             if state.campaign.status != CampaignStatus::Draft {
                 for sequence in sequences {
-                    state.set_status(sequence, ContactStatus::Scheduled);
+                    if state.contacts[sequence as usize].status == ContactStatus::Pending {
+                        state.set_status(sequence, ContactStatus::Scheduled);
+                    }
                 }
             }
             state.campaign.updated_at = now;

@@ -4,7 +4,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::MemoryStore;
-use crate::domain::{CampaignId, CampaignStatus, ContactId, ContactStatus};
+use crate::domain::{
+    CampaignId, CampaignStatus, ContactId, ContactStatus, HeldReason, OrgId, PhoneNumber,
+    SkipReason,
+};
 use crate::store::rules::{self};
 use crate::store::{ClaimBatch, ClaimedCall, Dispatch, Fence, Outcome, Recorded, StoreError};
 
@@ -37,6 +40,7 @@ impl Dispatch for MemoryStore {
             events: state.events.waiting.len() as u64,
             held,
             skipped,
+            frequency_caps: state.campaign.spec.schedule.frequency_caps.clone(),
         })
     }
 
@@ -63,28 +67,10 @@ impl Dispatch for MemoryStore {
     ) -> Result<(), StoreError> {
         let state = self.state(id)?;
         let mut state = state.lock();
-        let Some(sequence) = rules::contact_sequence(state.campaign.id, contact) else {
+        let Some((sequence, first_attempt, due_ms)) = undo_claim(&mut state, contact, attempt)
+        else {
             return Ok(());
         };
-        if state
-            .in_flight
-            .get(&sequence)
-            .is_none_or(|in_flight| in_flight.attempt != attempt)
-        {
-            return Ok(());
-        }
-        state.in_flight.remove(&sequence);
-        let record = &mut state.contacts[sequence as usize];
-        record.attempts -= 1;
-        record.call_id = None;
-        let first_attempt = record.attempts == 0;
-        let due_ms = record
-            .called_at
-            .map_or(0, |called_at| called_at.timestamp_millis());
-        if first_attempt {
-            record.called_at = None;
-            state.campaign.counters.called -= 1;
-        }
         if state.campaign.status == CampaignStatus::Cancelled {
             state.set_status(sequence, ContactStatus::Cancelled);
         } else {
@@ -96,6 +82,61 @@ impl Dispatch for MemoryStore {
             }
         }
         Ok(())
+    }
+
+    async fn skip_claim(
+        &self,
+        id: CampaignId,
+        contact: ContactId,
+        attempt: u32,
+        reason: SkipReason,
+    ) -> Result<(), StoreError> {
+        let state = self.state(id)?;
+        let mut state = state.lock();
+        let Some((sequence, _, _)) = undo_claim(&mut state, contact, attempt) else {
+            return Ok(());
+        };
+        if state.campaign.status == CampaignStatus::Cancelled {
+            state.set_status(sequence, ContactStatus::Cancelled);
+        } else {
+            state.skip(sequence, reason);
+        }
+        Ok(())
+    }
+
+    async fn hold_claim(
+        &self,
+        id: CampaignId,
+        contact: ContactId,
+        attempt: u32,
+        reason: HeldReason,
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let state = self.state(id)?;
+        let mut state = state.lock();
+        let Some((sequence, _, _)) = undo_claim(&mut state, contact, attempt) else {
+            return Ok(());
+        };
+        if state.campaign.status == CampaignStatus::Cancelled {
+            state.set_status(sequence, ContactStatus::Cancelled);
+        } else {
+            state.set_status(sequence, ContactStatus::Scheduled);
+            state.park(sequence, reason, until);
+        }
+        Ok(())
+    }
+
+    async fn call_party(
+        &self,
+        id: CampaignId,
+        contact: ContactId,
+    ) -> Result<(OrgId, PhoneNumber), StoreError> {
+        let state = self.state(id)?;
+        let state = state.lock();
+        let record = rules::contact_sequence(id, contact)
+            .and_then(|sequence| state.contacts.get(sequence as usize))
+            .ok_or(StoreError::NotFound)?;
+        Ok((state.campaign.org.clone(), record.details.phone.clone()))
     }
 
     async fn calls_in_flight(
@@ -152,4 +193,35 @@ impl Dispatch for MemoryStore {
     async fn unlist(&self, _id: CampaignId) -> Result<(), StoreError> {
         Ok(())
     }
+}
+
+/// Takes attempt `attempt` of `contact` out of flight as if it had never been claimed: its
+/// sequence, whether it was the first attempt, and when its last call was (a retry's due time).
+/// `None` when that attempt is not in flight.
+fn undo_claim(
+    state: &mut super::state::CampaignState,
+    contact: ContactId,
+    attempt: u32,
+) -> Option<(u32, bool, i64)> {
+    let sequence = rules::contact_sequence(state.campaign.id, contact)?;
+    if state
+        .in_flight
+        .get(&sequence)
+        .is_none_or(|in_flight| in_flight.attempt != attempt)
+    {
+        return None;
+    }
+    state.in_flight.remove(&sequence);
+    let record = &mut state.contacts[sequence as usize];
+    record.attempts -= 1;
+    record.call_id = None;
+    let first_attempt = record.attempts == 0;
+    let due_ms = record
+        .called_at
+        .map_or(0, |called_at| called_at.timestamp_millis());
+    if first_attempt {
+        record.called_at = None;
+        state.campaign.counters.called -= 1;
+    }
+    Some((sequence, first_attempt, due_ms))
 }

@@ -8,6 +8,7 @@ mod leases;
 mod operations;
 mod outbox;
 mod state;
+mod suppression;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -42,6 +43,10 @@ pub(super) struct Inner {
     channels: Mutex<HashMap<String, Vec<tokio::sync::mpsc::UnboundedSender<String>>>>,
     /// The callee gate's rules (the legal floor, quiet hours), read at every claim.
     safety: RwLock<Arc<CallSafety>>,
+    /// Each organisation's do-not-call list.
+    dnc: RwLock<HashMap<OrgId, suppression::DncBook>>,
+    /// Per organisation, the Unix seconds of the attempts to each number that caps count.
+    attempts: Mutex<HashMap<OrgId, HashMap<crate::domain::PhoneNumber, Vec<i64>>>>,
 }
 
 /// Operations state: call ids, outboxes, idempotency keys, rate limiters. Its expiries run on
@@ -136,5 +141,9 @@ impl CampaignStore for MemoryStore {
 
     fn set_call_safety(&self, safety: Arc<CallSafety>) {
         *self.inner.safety.write() = safety;
+    }
+
+    fn call_safety(&self) -> Arc<CallSafety> {
+        self.inner.safety.read().clone()
     }
 }

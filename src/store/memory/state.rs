@@ -194,21 +194,28 @@ impl CampaignState {
                 }
             };
             self.partition_of.push(partition);
+            let listed = details.listed;
+            let status = if listed {
+                ContactStatus::Skipped
+            } else {
+                ContactStatus::Pending
+            };
             self.contacts.push(Contact {
                 id,
                 details,
-                status: ContactStatus::Pending,
+                status,
                 scheduled_at: None,
                 attempts: 0,
                 last_outcome: None,
                 call_id: None,
                 called_at: None,
                 held_reason: None,
-                skip_reason: None,
+                skip_reason: listed.then_some(SkipReason::Dnc),
             });
+            // In the queue like every new contact (a claim passes over it), as on Redis.
             self.fresh.push(self.contacts.len() as u32 - 1);
             self.campaign.counters.total += 1;
-            self.campaign.counters.add(ContactStatus::Pending);
+            self.campaign.counters.add(status);
             result.added += 1;
         }
         (first..self.contacts.len() as u32, result)
@@ -272,7 +279,7 @@ impl CampaignState {
 
     /// Puts a contact whose callee gate is closed back to wait until `until`, with its reason;
     /// nothing about its calls changes.
-    fn park(&mut self, sequence: u32, reason: HeldReason, until: DateTime<Utc>) {
+    pub(super) fn park(&mut self, sequence: u32, reason: HeldReason, until: DateTime<Utc>) {
         let contact = &mut self.contacts[sequence as usize];
         contact.held_reason = Some(reason);
         contact.scheduled_at = Some(until);
@@ -286,8 +293,12 @@ impl CampaignState {
             .retries
             .iter()
             .filter(|&&(_, sequence)| {
+                // Held by the callee gate (a frequency cap's hold is its number's, not the rules').
                 let contact = &self.contacts[sequence as usize];
-                contact.attempts == 0 && contact.held_reason.is_some()
+                contact.attempts == 0
+                    && contact
+                        .held_reason
+                        .is_some_and(|reason| reason != HeldReason::FrequencyCap)
             })
             .copied()
             .collect();
@@ -309,7 +320,7 @@ impl CampaignState {
     }
 
     /// Ends a waiting contact `skipped`, for `reason`.
-    fn skip(&mut self, sequence: u32, reason: SkipReason) {
+    pub(super) fn skip(&mut self, sequence: u32, reason: SkipReason) {
         let contact = &mut self.contacts[sequence as usize];
         contact.skip_reason = Some(reason);
         contact.held_reason = None;
@@ -358,10 +369,18 @@ impl CampaignState {
                 Err(verdict) => put_back.push((verdict, 1)),
             }
         }
-        while calls.len() < n_wanted as usize && put_back.len() < rules::MAX_PARKED_PER_CLAIM {
+        let mut passed = 0;
+        while calls.len() < n_wanted as usize
+            && put_back.len() + passed < rules::MAX_PARKED_PER_CLAIM
+        {
             let Some(sequence) = self.fresh.pop_first() else {
                 break;
             };
+            if self.contacts[sequence as usize].status == ContactStatus::Skipped {
+                // Added while its number was listed: final already, passed over.
+                passed += 1;
+                continue;
+            }
             match self.take(&mut gate, sequence, now, deadline) {
                 Ok(call) => calls.push(call),
                 Err(verdict) => put_back.push((verdict, 1)),

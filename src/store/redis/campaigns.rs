@@ -234,13 +234,15 @@ impl Inner {
             invocation
                 .key(keys.meta())
                 .key(keys.contacts())
-                .key(keys.phones());
+                .key(keys.phones())
+                .key(keys.calls());
             for contact in chunk {
                 let record =
                     serde_json::to_string(&ContactRecord::new(contact)).expect("records serialize");
                 invocation
                     .arg(contact.phone.as_str())
                     .arg(partition_key(contact.timezone, &contact.phone))
+                    .arg(if contact.listed { "dnc" } else { "" })
                     .arg(record);
             }
             let mut con = con.clone();

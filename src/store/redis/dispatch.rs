@@ -15,7 +15,8 @@ use super::records::{ContactRecord, Meta, ms};
 use super::replies::{ClaimReply, Claimed, RecordReply};
 use super::{Inner, RedisStore, unavailable};
 use crate::domain::{
-    CallId, CampaignId, CampaignStatus, ContactId, Gate, OrgId, PacingState, local_date,
+    CallId, CampaignId, CampaignStatus, ContactId, Gate, HeldReason, OrgId, PacingState,
+    PhoneNumber, SkipReason, local_date,
 };
 use crate::store::rules::{self, PartitionVerdict};
 use crate::store::{
@@ -71,6 +72,7 @@ impl AfterRecord {
             events: self.events,
             held: Vec::new(),
             skipped: Vec::new(),
+            frequency_caps: campaign.spec.schedule.frequency_caps.clone(),
         })
     }
 }
@@ -471,6 +473,7 @@ impl Inner {
                 events,
                 held,
                 skipped,
+                frequency_caps: campaign.spec.schedule.frequency_caps.clone(),
             });
         }
         Err(unavailable("the campaign kept changing during the claim"))
@@ -530,6 +533,92 @@ impl Dispatch for RedisStore {
                 .await
                 .map_err(unavailable)?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn skip_claim(
+        &self,
+        id: CampaignId,
+        contact: ContactId,
+        attempt: u32,
+        reason: SkipReason,
+    ) -> Result<(), StoreError> {
+        self.io(move |inner| async move {
+            let Some(sequence) = rules::contact_sequence(id, contact) else {
+                return Ok(());
+            };
+            let mut con = inner.connection().await?;
+            let keys = inner.keys.campaign(id);
+            let _: i64 = inner
+                .scripts
+                .release
+                .key(keys.meta())
+                .key(keys.calls())
+                .key(keys.inflight())
+                .key(keys.retry())
+                .key(keys.released())
+                .arg(sequence)
+                .arg(attempt)
+                .arg(reason.as_str())
+                .invoke_async(&mut con)
+                .await
+                .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn hold_claim(
+        &self,
+        id: CampaignId,
+        contact: ContactId,
+        attempt: u32,
+        reason: HeldReason,
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.io(move |inner| async move {
+            let Some(sequence) = rules::contact_sequence(id, contact) else {
+                return Ok(());
+            };
+            let mut con = inner.connection().await?;
+            let keys = inner.keys.campaign(id);
+            let _: i64 = inner
+                .scripts
+                .release
+                .key(keys.meta())
+                .key(keys.calls())
+                .key(keys.inflight())
+                .key(keys.retry())
+                .key(keys.released())
+                .arg(sequence)
+                .arg(attempt)
+                .arg("")
+                .arg(reason.as_str())
+                .arg(ms(until))
+                .invoke_async(&mut con)
+                .await
+                .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn call_party(
+        &self,
+        id: CampaignId,
+        contact: ContactId,
+    ) -> Result<(OrgId, PhoneNumber), StoreError> {
+        self.io(move |inner| async move {
+            let sequence = rules::contact_sequence(id, contact).ok_or(StoreError::NotFound)?;
+            let mut con = inner.connection().await?;
+            let meta = inner.meta(&mut con, None, id).await?;
+            let record: Option<String> = con
+                .hget(inner.keys.campaign(id).contact_bucket(sequence), sequence)
+                .await
+                .map_err(unavailable)?;
+            let record = ContactRecord::decode(&record.ok_or(StoreError::NotFound)?, None)?;
+            Ok((meta.campaign.org, record.phone()?))
         })
         .await
     }

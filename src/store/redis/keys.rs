@@ -25,6 +25,38 @@ pub(super) struct OutboxKeys {
     pub(super) dead_seq: String,
 }
 
+/// The keys of one organisation's do-not-call list (see [`Keys::dnc`]).
+#[derive(Debug, Clone)]
+pub(super) struct DncKeys {
+    base: String,
+    pub(super) prefixes: String,
+    pub(super) sizes: String,
+}
+
+/// Number buckets of a do-not-call list: 10 M numbers make about 76 a bucket, under Redis'
+/// 128 fields of a compact hash.
+pub(super) const DNC_BUCKETS: u32 = 1 << 17;
+
+impl DncKeys {
+    /// The bucket of `digits` (a number without its `+`): FNV-1a, spread evenly whatever the
+    /// numbers' shape.
+    pub(super) fn bucket_of(digits: &str) -> u32 {
+        let hash = digits.bytes().fold(0x811c_9dc5_u32, |hash, byte| {
+            (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+        });
+        hash % DNC_BUCKETS
+    }
+
+    pub(super) fn bucket(&self, n: u32) -> String {
+        format!("{}:dnc:{n}", self.base)
+    }
+
+    /// The bucket of attempts counted against frequency caps for numbers of bucket `n`.
+    pub(super) fn attempts(&self, n: u32) -> String {
+        format!("{}:fq:{n}", self.base)
+    }
+}
+
 /// The keys of one campaign.
 #[derive(Debug, Clone)]
 pub(super) struct CampaignKeys {
@@ -73,6 +105,21 @@ impl Keys {
             dead: format!("{base}:dead"),
             dead_letters: format!("{base}:dead_letters"),
             dead_seq: format!("{base}:dead_seq"),
+        }
+    }
+
+    /// The organisation's do-not-call list, on the hash tag of its outbox: hashes `dnc:<n>` of
+    /// numbers (digits without `+`, in bucket [`DncKeys::bucket_of`]) → `<created s>|<expires
+    /// ms or ''>|<reason>`, hash `dnc_prefixes` of prefixes (digits) → the same, and the string
+    /// `dnc_sizes`, each bucket's count as a big-endian u16 (what a page skips over); and hashes
+    /// `fq:<n>` of the attempts counted against frequency caps: number digits → the Unix
+    /// seconds of its attempts still inside the longest cap, comma-separated.
+    pub(super) fn dnc(&self, org: &OrgId) -> DncKeys {
+        let base = format!("{}{{o:{org}}}", self.prefix);
+        DncKeys {
+            prefixes: format!("{base}:dnc_prefixes"),
+            sizes: format!("{base}:dnc_sizes"),
+            base,
         }
     }
 

@@ -23,6 +23,7 @@ mod outbox;
 mod records;
 mod replies;
 mod scripts;
+mod suppression;
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -236,5 +237,9 @@ impl CampaignStore for RedisStore {
     fn set_call_safety(&self, safety: Arc<CallSafety>) {
         *self.inner.safety.write() = safety;
         self.inner.verdicts.lock().clear();
+    }
+
+    fn call_safety(&self) -> Arc<CallSafety> {
+        self.inner.safety.read().clone()
     }
 }

@@ -52,6 +52,9 @@ pub(super) struct SpecRecord {
     /// `calling_windows` as (days, start, end), when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     windows: Option<Vec<(Vec<u8>, String, String)>>,
+    /// `frequency_caps` as (max_calls, window_hours).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    caps: Vec<(i64, i64)>,
 }
 
 impl SpecRecord {
@@ -82,6 +85,11 @@ impl SpecRecord {
                 .windows
                 .as_ref()
                 .map(|windows| windows.entries.iter().map(DailyHours::texts).collect()),
+            caps: schedule
+                .frequency_caps
+                .iter()
+                .map(|cap| (i64::from(cap.max_calls), cap.window_hours()))
+                .collect(),
         }
     }
 
@@ -119,6 +127,7 @@ impl SpecRecord {
                 }
                 .to_owned(),
             ),
+            frequency_caps: Some(self.caps),
         };
         let mut schedule = Schedule::default()
             .apply(&patch)
@@ -314,6 +323,8 @@ impl ContactRecord {
 
     /// The record from its details and, once claimed, its call state.
     pub(super) fn decode(details: &str, state: Option<&str>) -> Result<Self, StoreError> {
+        // A contact added while its number was listed: `skipped` from the start (its state).
+        let details = details.strip_prefix('!').unwrap_or(details);
         let (partition, json) = match details.split_once('|') {
             Some((number, json)) if !details.starts_with('{') => {
                 (number.parse().map_err(|_| corrupt("contact"))?, json)
@@ -396,6 +407,7 @@ impl ContactRecord {
                 email: self.em,
                 custom_fields: self.cf,
                 timezone: self.tz.and_then(|zone| zone.parse().ok()),
+                listed: false,
             },
         })
     }

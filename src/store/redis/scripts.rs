@@ -23,6 +23,9 @@ pub(super) struct Scripts {
     pub(super) relay: Script,
     pub(super) dead_letter: Script,
     pub(super) events_trim: Script,
+    pub(super) dnc_add: Script,
+    pub(super) dnc_remove: Script,
+    pub(super) attempts: Script,
 }
 
 /// The helpers of scripts that read or write call states, sent ahead of each (Redis scripts
@@ -52,6 +55,9 @@ impl Scripts {
             relay: Script::new(include_str!("scripts/relay.lua")),
             dead_letter: Script::new(include_str!("scripts/dead_letter.lua")),
             events_trim: Script::new(include_str!("scripts/events_trim.lua")),
+            dnc_add: Script::new(include_str!("scripts/dnc_add.lua")),
+            dnc_remove: Script::new(include_str!("scripts/dnc_remove.lua")),
+            attempts: Script::new(include_str!("scripts/attempts.lua")),
         }
     }
 }

@@ -578,11 +578,13 @@ fn us_floor() -> Arc<CallSafety> {
         hours: WeekHours::new("hours", &entries).unwrap(),
         no_holidays: false,
         source: "47 CFR 64.1200(c)(1)".to_owned(),
+        frequency_caps: Vec::new(),
     };
     Arc::new(CallSafety {
         floor: LegalFloor::new([profile], []),
         quiet_open: Default::default(),
         end_buffer: Duration::seconds(60),
+        org_caps: Default::default(),
     })
 }
 

@@ -133,3 +133,4 @@ mod dispatch;
 mod leases;
 mod operations;
 mod outbox;
+mod suppression;

@@ -99,8 +99,9 @@ if dispatching then
     -- is parked instead.
     local claimed, texts, details = {}, {}, {}
     local parked, parked_texts, parked_scores, n_parked, n_skipped = {}, {}, {}, 0, 0
+    local n_listed = 0
     local put_back, held = {}, {}
-    while #claimed < n and n_parked < 1000 do
+    while #claimed < n and n_parked + n_listed < 1000 do
       local want = n - #claimed
       local candidates, retried = {}, {}
       if first_retry[2] and first_retry[2] + 0 <= now then
@@ -145,9 +146,14 @@ if dispatching then
       local read = read_fields(KEYS[5], by_bucket(candidates))
       for _, seq in ipairs(candidates) do
         local text = read[seq]
-        local partition = text and (string.match(text, '^(%d+)|') or '0')
+        -- Added `skipped` (its number was on the do-not-call list, see add_contacts.lua):
+        -- final already, passed over.
+        local listed = text and string.byte(text, 1) == 33
+        local partition = text and not listed and (string.match(text, '^(%d+)|') or '0')
         local rule = partition and closed[partition]
-        if rule then
+        if listed then
+          n_listed = n_listed + 1
+        elseif rule then
           put_back[partition] = (put_back[partition] or 0) + 1
           n_parked = n_parked + 1
           if rule[1] == '0' or states[seq] then

@@ -1,6 +1,8 @@
--- Returns a claimed contact whose call was never requested to its queue; undoes the attempt.
+-- Returns a claimed contact whose call was never requested to its queue; with a skip reason
+-- ends it `skipped` (`Dispatch::skip_claim`), with a held reason and an instant puts it in the
+-- retry set until then, held (`Dispatch::hold_claim`). Undoes the attempt either way.
 -- KEYS: meta, calls (bucket base), inflight, retry, released
--- ARGV: seq, attempt
+-- ARGV: seq, attempt[, skip reason or ''[, held reason, until ms]]
 -- Uses the helpers of call_state.lua, sent ahead of this script.
 local seq = ARGV[1]
 local state = read_state(KEYS[2], seq)
@@ -16,6 +18,23 @@ if status == 'cancelled' then
   redis.call('HINCRBY', KEYS[1], 'st:cancelled', 1)
   -- Never called after all (as the memory store counts it).
   if state.at == 0 then redis.call('HINCRBY', KEYS[1], 'n_called', -1) end
+elseif ARGV[4] then
+  state.st = 'scheduled'
+  state.held = ARGV[4]
+  state.due = ARGV[5]
+  if state.at == 0 then state.ca = '' end
+  redis.call('HINCRBY', KEYS[1], 'st:scheduled', 1)
+  if state.at == 0 then redis.call('HINCRBY', KEYS[1], 'n_called', -1) end
+  redis.call('ZADD', KEYS[4], ARGV[5], seq)
+elseif ARGV[3] and ARGV[3] ~= '' then
+  state.st = 'skipped'
+  state.held = ARGV[3]
+  state.due = ''
+  redis.call('HINCRBY', KEYS[1], 'st:skipped', 1)
+  if state.at == 0 then
+    state.ca = ''
+    redis.call('HINCRBY', KEYS[1], 'n_called', -1)
+  end
 elseif state.at == 0 then
   -- Never called after all: back among the fresh contacts, with no state.
   redis.call('HDEL', KEYS[2] .. ':' .. math.floor(tonumber(seq) / 128), seq)

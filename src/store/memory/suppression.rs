@@ -1,0 +1,165 @@
+//! [`Suppression`] in memory: each organisation's list in two ordered maps, and the attempts
+//! counted per number.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::MemoryStore;
+use crate::domain::{
+    DncEntry, DncTarget, FrequencyCap, OrgId, PhoneNumber, covering, next_allowed, prefixes_of,
+    still_counted,
+};
+use crate::store::{DncAdded, DncFilter, Listing, Page, StoreError, Suppression};
+
+/// One organisation's list.
+#[derive(Debug, Default)]
+pub(super) struct DncBook {
+    prefixes: BTreeMap<String, DncEntry>,
+    numbers: BTreeMap<PhoneNumber, DncEntry>,
+}
+
+impl DncBook {
+    fn add(&mut self, entry: &DncEntry) -> bool {
+        let slot = match &entry.target {
+            DncTarget::Prefix(prefix) => self.prefixes.entry(prefix.clone()),
+            DncTarget::Number(number) => {
+                return upsert(self.numbers.entry(number.clone()), entry);
+            }
+        };
+        upsert(slot, entry)
+    }
+}
+
+/// Inserts `entry`, or updates the expiry and reason of the one there; whether it is new.
+fn upsert<K: Ord>(
+    slot: std::collections::btree_map::Entry<'_, K, DncEntry>,
+    entry: &DncEntry,
+) -> bool {
+    match slot {
+        std::collections::btree_map::Entry::Vacant(vacant) => {
+            vacant.insert(entry.clone());
+            true
+        }
+        std::collections::btree_map::Entry::Occupied(mut occupied) => {
+            let listed = occupied.get_mut();
+            listed.expires_at = entry.expires_at;
+            listed.reason.clone_from(&entry.reason);
+            false
+        }
+    }
+}
+
+#[async_trait]
+impl Suppression for MemoryStore {
+    async fn add_dnc(&self, org: &OrgId, entries: &[DncEntry]) -> Result<DncAdded, StoreError> {
+        let mut lists = self.inner.dnc.write();
+        let book = lists.entry(org.clone()).or_default();
+        let mut added = DncAdded::default();
+        for entry in entries {
+            if book.add(entry) {
+                added.added += 1;
+            } else {
+                added.updated += 1;
+            }
+        }
+        Ok(added)
+    }
+
+    async fn remove_dnc(&self, org: &OrgId, target: &DncTarget) -> Result<bool, StoreError> {
+        let mut lists = self.inner.dnc.write();
+        let Some(book) = lists.get_mut(org) else {
+            return Ok(false);
+        };
+        Ok(match target {
+            DncTarget::Number(number) => book.numbers.remove(number).is_some(),
+            DncTarget::Prefix(prefix) => book.prefixes.remove(prefix).is_some(),
+        })
+    }
+
+    async fn dnc_entries(
+        &self,
+        org: &OrgId,
+        filter: &DncFilter,
+        page: Page,
+    ) -> Result<Listing<DncEntry>, StoreError> {
+        let lists = self.inner.dnc.read();
+        let Some(book) = lists.get(org) else {
+            return Ok(Listing {
+                items: Vec::new(),
+                total: 0,
+            });
+        };
+        let selected: Vec<&DncEntry> = match filter {
+            DncFilter::All => book
+                .prefixes
+                .values()
+                .chain(book.numbers.values())
+                .collect(),
+            DncFilter::Number(number) => book.numbers.get(number).into_iter().collect(),
+            DncFilter::PrefixesUnder(under) => book
+                .prefixes
+                .range(under.clone()..)
+                .take_while(|(prefix, _)| prefix.starts_with(under.as_str()))
+                .map(|(_, entry)| entry)
+                .collect(),
+        };
+        Ok(Listing {
+            total: selected.len() as u64,
+            items: selected
+                .into_iter()
+                .skip(usize::try_from(page.offset).unwrap_or(usize::MAX))
+                .take(page.limit as usize)
+                .cloned()
+                .collect(),
+        })
+    }
+
+    async fn count_attempts(
+        &self,
+        org: &OrgId,
+        calls: &[(PhoneNumber, Vec<FrequencyCap>)],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Option<DateTime<Utc>>>, StoreError> {
+        let mut books = self.inner.attempts.lock();
+        let book = books.entry(org.clone()).or_default();
+        let now_s = now.timestamp();
+        Ok(calls
+            .iter()
+            .map(|(number, caps)| {
+                if caps.is_empty() {
+                    return None;
+                }
+                let counted = book.entry(number.clone()).or_default();
+                *counted = still_counted(counted, caps, now_s);
+                match next_allowed(counted, caps, now_s) {
+                    None => {
+                        counted.push(now_s);
+                        None
+                    }
+                    Some(at) => DateTime::from_timestamp(at, 0),
+                }
+            })
+            .collect())
+    }
+
+    async fn dnc_covering(
+        &self,
+        org: &OrgId,
+        numbers: &[PhoneNumber],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Option<DncEntry>>, StoreError> {
+        let lists = self.inner.dnc.read();
+        let Some(book) = lists.get(org) else {
+            return Ok(vec![None; numbers.len()]);
+        };
+        Ok(numbers
+            .iter()
+            .map(|number| {
+                let prefixes = prefixes_of(number).filter_map(|prefix| book.prefixes.get(prefix));
+                covering(book.numbers.get(number).cloned(), prefixes.cloned(), now)
+            })
+            .collect())
+    }
+}

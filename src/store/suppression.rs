@@ -1,0 +1,69 @@
+//! Suppression: each organisation's do-not-call list and the attempts to each number counted
+//! against frequency caps, across all its campaigns. A dispatch step screens the numbers of
+//! every claim through both before placing them.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::{Listing, Page, StoreError};
+use crate::domain::{DncEntry, DncTarget, FrequencyCap, OrgId, PhoneNumber};
+
+/// What adding entries did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DncAdded {
+    /// Entries new to the list.
+    pub added: u64,
+    /// Entries that were listed already: their expiry and reason are the new ones.
+    pub updated: u64,
+}
+
+/// Which entries a list shows: the exact entry of one number, or the prefix entries that start
+/// with a prefix; neither is every entry.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum DncFilter {
+    #[default]
+    All,
+    Number(PhoneNumber),
+    PrefixesUnder(String),
+}
+
+/// An organisation's do-not-call list. Entries are kept after they expire (a list shows them);
+/// lookups ignore them from their expiry on.
+#[async_trait]
+pub trait Suppression: Send + Sync + std::fmt::Debug + 'static {
+    /// Adds `entries`; an entry whose number or prefix is listed already replaces its expiry and
+    /// reason and keeps its `created_at`.
+    async fn add_dnc(&self, org: &OrgId, entries: &[DncEntry]) -> Result<DncAdded, StoreError>;
+
+    /// Removes the entry of exactly `target`; whether there was one.
+    async fn remove_dnc(&self, org: &OrgId, target: &DncTarget) -> Result<bool, StoreError>;
+
+    /// A page of the entries `filter` selects: prefixes first, in order, then numbers in the
+    /// backend's storage order (stable while the list does not change).
+    async fn dnc_entries(
+        &self,
+        org: &OrgId,
+        filter: &DncFilter,
+        page: Page,
+    ) -> Result<Listing<DncEntry>, StoreError>;
+
+    /// Counts attempts to numbers against their frequency caps, in one atomic step for all: for
+    /// each `(number, caps)` in order, an attempt at `now` is recorded when every cap allows one
+    /// (`None`), else nothing is and the answer is the first instant they would
+    /// (`domain::next_allowed`). A number with no cap is neither checked nor recorded.
+    async fn count_attempts(
+        &self,
+        org: &OrgId,
+        calls: &[(PhoneNumber, Vec<FrequencyCap>)],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Option<DateTime<Utc>>>, StoreError>;
+
+    /// For each of `numbers`, the entry that covers it at `now` (`domain::covering`), in one
+    /// read of the list.
+    async fn dnc_covering(
+        &self,
+        org: &OrgId,
+        numbers: &[PhoneNumber],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Option<DncEntry>>, StoreError>;
+}
