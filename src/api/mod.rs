@@ -19,6 +19,8 @@ mod listener;
 mod openapi;
 mod ops;
 #[allow(unused_qualifications, reason = "in utoipa's generated code")]
+mod requeue;
+#[allow(unused_qualifications, reason = "in utoipa's generated code")]
 mod webhooks;
 
 use std::sync::Arc;
@@ -80,6 +82,7 @@ pub fn configure(
                             .configure(calls::routes)
                             .configure(webhooks::routes)
                             .configure(dnc::routes)
+                            .configure(requeue::routes)
                             .configure(openapi::routes)
                             .default_service(web::to(error::no_route)),
                     )

@@ -11,7 +11,7 @@ use super::dto::{
     ContactInput, ContactView, ContactsInput, DeletedView, RowError, ScheduleBody,
 };
 use super::error::ErrorEnvelope;
-use super::{BASE_PATH, calls, campaigns, diagnostics, dnc, envelope, ops, webhooks};
+use super::{BASE_PATH, calls, campaigns, diagnostics, dnc, envelope, ops, requeue, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -36,6 +36,7 @@ use super::{BASE_PATH, calls, campaigns, diagnostics, dnc, envelope, ops, webhoo
         campaigns::list_contacts,
         campaigns::analytics,
         diagnostics::diagnostics,
+        requeue::retry,
         calls::call_event,
         webhooks::dead_letters,
         webhooks::replay,
@@ -56,6 +57,7 @@ use super::{BASE_PATH, calls, campaigns, diagnostics, dnc, envelope, ops, webhoo
         webhooks::ReplayedView, diagnostics::DiagnosticsView, diagnostics::BlockedBy,
         envelope::Warning, dnc::DncEntryInput, dnc::DncAddInput, dnc::DncEntryView,
         dnc::DncAddedView, dnc::DncImportedView, dnc::DncRowError, dnc::DncRemovedView,
+        requeue::RetryInput, requeue::RequeuedView,
     )),
     modifiers(&Conventions),
     tags(

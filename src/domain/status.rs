@@ -45,7 +45,8 @@ impl CampaignStatus {
         }
     }
 
-    /// No transition leaves a terminal status.
+    /// Only a requeue (contacts put back by an operator) leaves a terminal status: `completed`
+    /// goes back to `active`.
     pub fn is_terminal(self) -> bool {
         matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
     }
@@ -102,6 +103,8 @@ pub enum Command {
     /// An operator added contacts.
     AddContacts,
     Delete,
+    /// An operator put final contacts back in the queue (a retry by outcome, a callback).
+    Requeue,
 }
 
 impl Command {
@@ -117,6 +120,7 @@ impl Command {
             Self::Complete => &[Active],
             Self::Postpone => &[Active, Scheduled],
             Self::Delete => &[Draft, Failed, Cancelled, Completed],
+            Self::Requeue => &[Active, Paused, Completed],
         }
     }
 
@@ -132,6 +136,7 @@ impl Command {
             Self::Edit => "edit",
             Self::AddContacts => "add contacts",
             Self::Delete => "delete",
+            Self::Requeue => "requeue contacts of",
         }
     }
 }
@@ -165,6 +170,9 @@ pub fn transition(
         Command::Pause => Paused,
         Command::Resume(StartIs::Ahead) | Command::Postpone => Scheduled,
         Command::Resume(StartIs::Reached) | Command::Activate => Active,
+        // A completed campaign with contacts to call again is active again.
+        Command::Requeue if current == Completed => Active,
+        Command::Requeue => current,
         Command::Cancel => Cancelled,
         Command::Complete => Completed,
         Command::Edit | Command::AddContacts | Command::Delete => current,
@@ -199,6 +207,11 @@ mod tests {
         check(Active, Command::Resume(StartIs::Reached), None);
         check(Active, Command::Postpone, Some(Scheduled));
         check(Paused, Command::Postpone, None);
+        check(Completed, Command::Requeue, Some(Active));
+        check(Paused, Command::Requeue, Some(Paused));
+        check(Active, Command::Requeue, Some(Active));
+        check(Cancelled, Command::Requeue, None);
+        check(Draft, Command::Requeue, None);
     }
 
     #[test]

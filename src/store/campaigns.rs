@@ -384,6 +384,19 @@ pub trait Campaigns: Send + Sync + std::fmt::Debug + 'static {
         now: DateTime<Utc>,
     ) -> Result<Listing<Contact>, StoreError>;
 
+    /// Puts the campaign's final contacts whose last call ended with one of `outcomes` (and,
+    /// with `include_unknown`, those `unknown`) back in the queue, due at `now`; their attempts
+    /// go on from the last. A `completed` campaign with contacts put back is `active` again.
+    /// How many were put back, and the campaign after.
+    async fn requeue(
+        &self,
+        org: &OrgId,
+        id: CampaignId,
+        outcomes: &[DialOutcome],
+        include_unknown: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(Campaign, u64), StoreError>;
+
     async fn delete_campaign(&self, org: &OrgId, id: CampaignId) -> Result<(), StoreError>;
 
     /// The campaign's call statistics (outcomes, durations, calls per hour).

@@ -184,6 +184,8 @@ pub(crate) fn move_status(
             CampaignStatus::Completed | CampaignStatus::Cancelled => {
                 campaign.completed_at = Some(now);
             }
+            // Contacts put back in a completed campaign: it is not completed any more.
+            CampaignStatus::Active => campaign.completed_at = None,
             _ => {}
         }
     }

@@ -61,6 +61,7 @@ fn routes() -> Vec<Route> {
         route(Method::GET, "/batch-calls/{id}/contacts", None),
         route(Method::GET, "/batch-calls/{id}/analytics", None),
         route(Method::GET, "/batch-calls/{id}/diagnostics", None),
+        route(Method::POST, "/batch-calls/{id}/retry", Some(json!({}))),
         route(Method::GET, "/webhooks/dead-letters", None),
         route(
             Method::POST,

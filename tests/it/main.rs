@@ -9,6 +9,7 @@ mod api_lifecycle;
 mod api_operations;
 mod api_pacing;
 mod api_recovery;
+mod api_requeue;
 mod api_security;
 mod api_validation;
 mod cluster;

@@ -12,8 +12,8 @@ use super::MemoryStore;
 use super::leases::Lease;
 use super::state::{CampaignEvents, CampaignState, FreshQueue};
 use crate::domain::{
-    CampaignId, CampaignSpec, CampaignStatus, Command, ContactStatus, OrgId, PacingState,
-    SchedulePatch, transition,
+    CampaignId, CampaignSpec, CampaignStatus, Command, ContactStatus, DialOutcome, OrgId,
+    PacingState, SchedulePatch, transition,
 };
 use crate::store::rules::{self, QueueChange};
 use crate::store::{
@@ -174,6 +174,27 @@ impl Campaigns for MemoryStore {
             }
             state.campaign.updated_at = now;
             Ok(added)
+        })
+    }
+
+    async fn requeue(
+        &self,
+        org: &OrgId,
+        id: CampaignId,
+        outcomes: &[DialOutcome],
+        include_unknown: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(Campaign, u64), StoreError> {
+        self.with_campaign(org, id, |state| {
+            let from = state.campaign.status;
+            transition(from, Command::Requeue)?;
+            self.events_on(state);
+            let n = state.requeue(outcomes, include_unknown, now);
+            if n > 0 && from == CampaignStatus::Completed {
+                state.transition(Command::Requeue, now)?;
+                state.events.status(now, from, CampaignStatus::Active);
+            }
+            Ok((state.campaign.clone(), n))
         })
     }
 

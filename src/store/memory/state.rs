@@ -7,8 +7,8 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::leases::Lease;
 use crate::domain::{
-    CallId, CallSafety, CampaignStatus, Command, ContactId, ContactStatus, Gate, HeldReason,
-    PacingState, RetryDecision, SkipReason, partition_key,
+    CallId, CallSafety, CampaignStatus, Command, ContactId, ContactStatus, DialOutcome, Gate,
+    HeldReason, PacingState, RetryDecision, SkipReason, partition_key,
 };
 use crate::store::rules::{self, QueueChange};
 use crate::store::rules::{PartitionGate, PartitionVerdict};
@@ -317,6 +317,36 @@ impl CampaignState {
                 contact.held_reason = Some(why);
             }
         }
+    }
+
+    /// Puts the final contacts whose last outcome is one of `outcomes` (and the `unknown` ones,
+    /// with `include_unknown`) back in the queue, due at `now`; how many.
+    pub(super) fn requeue(
+        &mut self,
+        outcomes: &[DialOutcome],
+        include_unknown: bool,
+        now: DateTime<Utc>,
+    ) -> u64 {
+        let mut n = 0;
+        for sequence in 0..self.contacts.len() as u32 {
+            let contact = &self.contacts[sequence as usize];
+            let wanted = match contact.status {
+                ContactStatus::Completed | ContactStatus::Failed => contact
+                    .last_outcome
+                    .is_some_and(|outcome| outcomes.contains(&outcome)),
+                ContactStatus::Unknown => include_unknown,
+                _ => false,
+            };
+            if wanted {
+                self.set_status(sequence, ContactStatus::Scheduled);
+                let contact = &mut self.contacts[sequence as usize];
+                contact.held_reason = None;
+                contact.scheduled_at = Some(now);
+                self.retries.insert((now.timestamp_millis(), sequence));
+                n += 1;
+            }
+        }
+        n
     }
 
     /// Ends a waiting contact `skipped`, for `reason`.

@@ -16,8 +16,8 @@ use super::records::{ContactRecord, Meta, ms};
 use super::replies::{AddContactsReply, CommitReply, DeleteReply};
 use super::{Inner, RedisStore, unavailable};
 use crate::domain::{
-    CampaignId, CampaignSpec, CampaignStatus, ContactStatus, DialOutcome, OrgId, PacingState,
-    SchedulePatch, partition_key,
+    CampaignId, CampaignSpec, CampaignStatus, Command, ContactStatus, DialOutcome, OrgId,
+    PacingState, SchedulePatch, partition_key, transition,
 };
 use crate::store::rules::{self, QueueChange};
 use crate::store::{
@@ -27,6 +27,9 @@ use crate::store::{
 
 /// Contacts per `add_contacts` script call: a few milliseconds of Redis time at most.
 pub(super) const CONTACT_CHUNK: usize = 250;
+
+/// Call buckets a requeue script reads (8 192 contacts).
+const REQUEUE_BUCKETS: u32 = 64;
 
 /// Chunks of contacts sent ahead of the reply to the first (see `Inner::add_contacts`).
 pub(super) const CHUNKS_IN_FLIGHT: usize = 4;
@@ -256,7 +259,7 @@ impl Inner {
                 AddContactsReply::Added { n_added, skipped } => (n_added, skipped),
                 AddContactsReply::NotFound => return Err(StoreError::NotFound),
                 AddContactsReply::State(current) => {
-                    let command = crate::domain::Command::AddContacts;
+                    let command = Command::AddContacts;
                     return Err(crate::domain::InvalidTransition { current, command }.into());
                 }
             };
@@ -576,6 +579,68 @@ impl Campaigns for RedisStore {
         Ok(Listing { items, total })
     }
 
+    async fn requeue(
+        &self,
+        org: &OrgId,
+        id: CampaignId,
+        outcomes: &[DialOutcome],
+        include_unknown: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(Campaign, u64), StoreError> {
+        let (org, outcomes) = (org.clone(), outcomes.to_vec());
+        self.io(move |inner| async move {
+            let mut con = inner.connection().await?;
+            let meta = inner.meta(&mut con, Some(&org), id).await?;
+            transition(meta.campaign.status, Command::Requeue)?;
+            // Listed before anything is put back: it will need a dispatcher.
+            let _: () = con
+                .sadd(inner.keys.live(), id.to_string())
+                .await
+                .map_err(unavailable)?;
+            let events = status_events(CampaignStatus::Completed, CampaignStatus::Active)
+                .filter(|_| inner.records_events(&org))
+                .unwrap_or_default();
+            let keys = inner.keys.campaign(id);
+            let n_buckets = meta.n_contacts.div_ceil(CONTACTS_PER_BUCKET);
+            let mut n = 0;
+            // A range of buckets per script: Redis is never held long, however many contacts.
+            for first in (0..n_buckets).step_by(REQUEUE_BUCKETS as usize) {
+                let mut invocation = inner.scripts.requeue.prepare_invoke();
+                invocation
+                    .key(keys.meta())
+                    .key(keys.calls())
+                    .key(keys.retry())
+                    .key(keys.events())
+                    .arg(first)
+                    .arg((first + REQUEUE_BUCKETS).min(n_buckets))
+                    .arg(ms(now))
+                    .arg(if include_unknown { "1" } else { "0" })
+                    .arg(events.len());
+                for event in &events {
+                    invocation.arg(event);
+                }
+                for outcome in &outcomes {
+                    invocation.arg(outcome.as_str());
+                }
+                let put_back: i64 = invocation
+                    .invoke_async(&mut con)
+                    .await
+                    .map_err(unavailable)?;
+                if put_back < 0 {
+                    // Cancelled meanwhile: what was put back before stays (the cancel cancelled
+                    // it); the answer says why no more.
+                    let current = inner.meta(&mut con, Some(&org), id).await?.campaign.status;
+                    transition(current, Command::Requeue)?;
+                }
+                n += put_back.max(0) as u64;
+            }
+            inner.forget(id);
+            let campaign = inner.meta(&mut con, Some(&org), id).await?.campaign;
+            Ok((campaign, n))
+        })
+        .await
+    }
+
     async fn delete_campaign(&self, org: &OrgId, id: CampaignId) -> Result<(), StoreError> {
         let org = org.clone();
         self.io(move |inner| async move {
@@ -618,7 +683,7 @@ impl Campaigns for RedisStore {
                 DeleteReply::NotFound => Err(StoreError::NotFound),
                 DeleteReply::NotDeletable(current) => Err(crate::domain::InvalidTransition {
                     current,
-                    command: crate::domain::Command::Delete,
+                    command: Command::Delete,
                 }
                 .into()),
             }

@@ -26,6 +26,7 @@ pub(super) struct Scripts {
     pub(super) dnc_add: Script,
     pub(super) dnc_remove: Script,
     pub(super) attempts: Script,
+    pub(super) requeue: Script,
 }
 
 /// The helpers of scripts that read or write call states, sent ahead of each (Redis scripts
@@ -58,6 +59,7 @@ impl Scripts {
             dnc_add: Script::new(include_str!("scripts/dnc_add.lua")),
             dnc_remove: Script::new(include_str!("scripts/dnc_remove.lua")),
             attempts: Script::new(include_str!("scripts/attempts.lua")),
+            requeue: with_call_state(include_str!("scripts/requeue.lua")),
         }
     }
 }

@@ -133,4 +133,5 @@ mod dispatch;
 mod leases;
 mod operations;
 mod outbox;
+mod requeue;
 mod suppression;
