@@ -141,6 +141,16 @@ pub struct CampaignInput {
     #[serde(default, deserialize_with = "not_null")]
     #[schema(nullable = false, max_items = 4)]
     pub frequency_caps: Option<Vec<CapInput>>,
+    /// RFC 3339, in the future, or null for none: at that instant every contact not final
+    /// becomes `expired` and the campaign `completed`; no call starts after it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub expires_at: Option<Option<String>>,
+    /// Refuse (422, with `details.minimum_expires_at`) a plan that cannot finish before
+    /// `expires_at`.
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false)]
+    pub strict_expiry: Option<bool>,
 }
 
 /// One frequency cap: at most `max_calls` placed attempts to one number in any `window_hours`.
@@ -224,6 +234,8 @@ impl CampaignInput {
                     .map(|cap| (cap.max_calls, cap.window_hours))
                     .collect()
             }),
+            expires_at: self.expires_at.take(),
+            strict_expiry: self.strict_expiry.take(),
         }
     }
 }
@@ -498,6 +510,8 @@ pub struct CampaignView {
     timezone_fallback: &'static str,
     /// The campaign's own caps (the operator's and the regions' apply too).
     frequency_caps: Vec<CapInput>,
+    expires_at: Option<String>,
+    strict_expiry: bool,
     total_contacts: u64,
     #[serde(flatten)]
     counts: StatusCounts,
@@ -551,6 +565,8 @@ impl From<&Campaign> for CampaignView {
                     window_hours: cap.window_hours(),
                 })
                 .collect(),
+            expires_at: opt_rfc3339(schedule.expires_at),
+            strict_expiry: schedule.strict_expiry,
             total_contacts: counters.total,
             counts: StatusCounts::from(counters),
             created_at: rfc3339(campaign.created_at),
@@ -748,6 +764,7 @@ struct StatusCounts {
     cancelled: u64,
     skipped: u64,
     unknown: u64,
+    expired: u64,
 }
 
 impl From<&Counters> for StatusCounts {
@@ -762,6 +779,7 @@ impl From<&Counters> for StatusCounts {
             cancelled: counters.of(S::Cancelled),
             skipped: counters.of(S::Skipped),
             unknown: counters.of(S::Unknown),
+            expired: counters.of(S::Expired),
         }
     }
 }

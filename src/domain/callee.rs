@@ -82,15 +82,18 @@ pub enum SkipReason {
     TimezoneUnresolvable,
     /// Its number is on its organisation's do-not-call list.
     Dnc,
+    /// Its campaign's `expires_at` passed before it was done (status `expired`).
+    Expired,
 }
 
 impl SkipReason {
-    pub const ALL: [SkipReason; 2] = [Self::TimezoneUnresolvable, Self::Dnc];
+    pub const ALL: [SkipReason; 3] = [Self::TimezoneUnresolvable, Self::Dnc, Self::Expired];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::TimezoneUnresolvable => "timezone_unresolvable",
             Self::Dnc => "dnc",
+            Self::Expired => "expired",
         }
     }
 

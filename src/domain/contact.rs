@@ -18,10 +18,12 @@ pub enum ContactStatus {
     Skipped,
     /// A placed call whose outcome never came; never redialled blindly.
     Unknown,
+    /// Not final when its campaign's `expires_at` passed.
+    Expired,
 }
 
 impl ContactStatus {
-    pub const ALL: [ContactStatus; 8] = [
+    pub const ALL: [ContactStatus; 9] = [
         Self::Pending,
         Self::Scheduled,
         Self::InProgress,
@@ -30,6 +32,7 @@ impl ContactStatus {
         Self::Cancelled,
         Self::Skipped,
         Self::Unknown,
+        Self::Expired,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,6 +45,7 @@ impl ContactStatus {
             Self::Cancelled => "cancelled",
             Self::Skipped => "skipped",
             Self::Unknown => "unknown",
+            Self::Expired => "expired",
         }
     }
 

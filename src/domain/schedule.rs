@@ -237,6 +237,11 @@ pub struct Schedule {
     /// The campaign's own caps on attempts to one number, across its organisation's campaigns
     /// (on top of the operator's and the region's).
     pub frequency_caps: Vec<FrequencyCap>,
+    /// At this instant every contact not final expires and the campaign completes; no dial
+    /// request goes after it.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// A plan that cannot finish before `expires_at` is refused.
+    pub strict_expiry: bool,
 }
 
 /// Several windows a day (`calling_windows`), as given and as hours of the week.
@@ -282,6 +287,8 @@ impl Default for Schedule {
             skip_unresolvable: false,
             windows: None,
             frequency_caps: Vec::new(),
+            expires_at: None,
+            strict_expiry: false,
         }
     }
 }
@@ -307,6 +314,9 @@ pub struct SchedulePatch {
     pub calling_windows: Option<Vec<(Vec<i64>, String, String)>>,
     /// `frequency_caps`: (max_calls, window_hours) each; replaces the campaign's caps.
     pub frequency_caps: Option<Vec<(i64, i64)>>,
+    /// `expires_at`, RFC 3339 (`Some(None)` clears it).
+    pub expires_at: Option<Option<String>>,
+    pub strict_expiry: Option<bool>,
 }
 
 impl SchedulePatch {
@@ -404,6 +414,26 @@ impl Schedule {
                     format!("`{mode}` is not one of campaign, contact"),
                 )
             })?;
+        }
+        if let Some(expires_at) = &patch.expires_at {
+            next.expires_at = expires_at
+                .as_deref()
+                .map(|text| {
+                    DateTime::parse_from_rfc3339(text)
+                        .map(|at| at.with_timezone(&Utc))
+                        .ok()
+                        .filter(|&at| is_printable(at))
+                        .ok_or_else(|| {
+                            DomainError::new(
+                                "expires_at",
+                                format!("`{text}` is not an RFC 3339 instant"),
+                            )
+                        })
+                })
+                .transpose()?;
+        }
+        if let Some(strict) = patch.strict_expiry {
+            next.strict_expiry = strict;
         }
         if let Some(caps) = &patch.frequency_caps {
             next.frequency_caps = parse_caps(caps)?;
@@ -561,7 +591,7 @@ impl DayWindow {
     }
 
     /// The windows as instants in `timezone`.
-    fn instants(&self, timezone: Tz) -> impl Iterator<Item = (DateTime<Utc>, DateTime<Utc>)> {
+    pub fn instants(&self, timezone: Tz) -> impl Iterator<Item = (DateTime<Utc>, DateTime<Utc>)> {
         let wall = move |minute: u16| self.midnight + Duration::minutes(i64::from(minute));
         self.parts().iter().map(move |&(start, end)| {
             (

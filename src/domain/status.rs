@@ -105,6 +105,8 @@ pub enum Command {
     Delete,
     /// An operator put final contacts back in the queue (a retry by outcome, a callback).
     Requeue,
+    /// The campaign's `expires_at` passed: whatever waits expires.
+    Expire,
 }
 
 impl Command {
@@ -121,6 +123,7 @@ impl Command {
             Self::Postpone => &[Active, Scheduled],
             Self::Delete => &[Draft, Failed, Cancelled, Completed],
             Self::Requeue => &[Active, Paused, Completed],
+            Self::Expire => &[Scheduled, Active, Paused],
         }
     }
 
@@ -137,6 +140,7 @@ impl Command {
             Self::AddContacts => "add contacts",
             Self::Delete => "delete",
             Self::Requeue => "requeue contacts of",
+            Self::Expire => "expire",
         }
     }
 }
@@ -174,7 +178,7 @@ pub fn transition(
         Command::Requeue if current == Completed => Active,
         Command::Requeue => current,
         Command::Cancel => Cancelled,
-        Command::Complete => Completed,
+        Command::Complete | Command::Expire => Completed,
         Command::Edit | Command::AddContacts | Command::Delete => current,
     })
 }
@@ -212,6 +216,9 @@ mod tests {
         check(Active, Command::Requeue, Some(Active));
         check(Cancelled, Command::Requeue, None);
         check(Draft, Command::Requeue, None);
+        check(Paused, Command::Expire, Some(Completed));
+        check(Scheduled, Command::Expire, Some(Completed));
+        check(Draft, Command::Expire, None);
     }
 
     #[test]

@@ -73,7 +73,10 @@ pub(crate) fn partition_verdict(
     };
     match safety.verdict(schedule, campaign.org.as_str(), key, now) {
         Verdict::Open { closes_at } => {
-            let not_after = safety.not_after(closes_at);
+            // No dial request after the campaign expires either.
+            let not_after = safety
+                .not_after(closes_at)
+                .min(schedule.expires_at.unwrap_or(closes_at));
             if not_after > now {
                 PartitionVerdict::Open(not_after)
             } else {
@@ -169,6 +172,43 @@ pub(crate) enum QueueChange {
     Schedule,
     /// Waiting contacts are cancelled.
     Cancel,
+    /// Waiting contacts expire.
+    Expire,
+}
+
+/// Whether `campaign` is due to expire at `now`: its `expires_at` has passed and it may still
+/// call (a draft waits for its schedule, which expires it at its first claim).
+pub(crate) fn expires_now(campaign: &Campaign, now: DateTime<Utc>) -> bool {
+    campaign
+        .spec
+        .schedule
+        .expires_at
+        .is_some_and(|at| at <= now)
+        && Command::Expire.allowed_from().contains(&campaign.status)
+}
+
+/// `→ completed` at the campaign's expiry: every waiting contact expires.
+pub(crate) fn expire(campaign: &mut Campaign, now: DateTime<Utc>) -> Result<QueueChange, StoreError> {
+    move_status(campaign, Command::Expire, now)?;
+    Ok(QueueChange::Expire)
+}
+
+/// The instant a campaign's dispatcher next looks at it: `wake_at`, or its expiry if that is
+/// sooner (a paused campaign, or one waiting for tomorrow's cap, still expires on time).
+pub(crate) fn wake_or_expire(
+    wake_at: Option<DateTime<Utc>>,
+    campaign: &Campaign,
+    status: CampaignStatus,
+) -> Option<DateTime<Utc>> {
+    let expiry = campaign
+        .spec
+        .schedule
+        .expires_at
+        .filter(|_| Command::Expire.allowed_from().contains(&status));
+    match (wake_at, expiry) {
+        (Some(wake), Some(expiry)) => Some(wake.min(expiry)),
+        (wake, expiry) => wake.or(expiry),
+    }
 }
 
 /// Moves `campaign` by `command`, stamping the timestamps the move implies.

@@ -27,6 +27,12 @@ impl Dispatch for MemoryStore {
         }
         self.events_on(&mut state);
         state.reconcile_expired(now);
+        if rules::expires_now(&state.campaign, now) {
+            let from = state.campaign.status;
+            let change = rules::expire(&mut state.campaign, now)?;
+            state.apply(change);
+            state.events.status(now, from, CampaignStatus::Completed);
+        }
         let safety = self.inner.safety.read().clone();
         let (calls, put_back) = state.claim(now, now + self.call_deadline.0, limit, &safety);
         let rules::PutBack { held, skipped } = rules::put_back_by_reason(put_back);
@@ -35,7 +41,11 @@ impl Dispatch for MemoryStore {
             org: state.campaign.org.clone(),
             calls,
             status: state.campaign.status,
-            wake_at: state.next_wake(now),
+            wake_at: rules::wake_or_expire(
+                state.next_wake(now),
+                &state.campaign,
+                state.campaign.status,
+            ),
             in_flight: state.in_flight.len() as u32,
             events: state.events.waiting.len() as u64,
             held,

@@ -156,16 +156,22 @@ impl CampaignState {
             QueueChange::None => return,
             QueueChange::Schedule => (ContactStatus::Pending, ContactStatus::Scheduled),
             QueueChange::Cancel => (ContactStatus::Scheduled, ContactStatus::Cancelled),
+            QueueChange::Expire => (ContactStatus::Scheduled, ContactStatus::Expired),
         };
-        if change == QueueChange::Cancel {
+        let ends_all = matches!(change, QueueChange::Cancel | QueueChange::Expire);
+        if ends_all {
             self.fresh.clear();
             self.retries.clear();
         }
         for sequence in 0..self.contacts.len() as u32 {
             let status = self.contacts[sequence as usize].status;
-            if status == from || (change == QueueChange::Cancel && status == ContactStatus::Pending)
-            {
-                self.contacts[sequence as usize].scheduled_at = None;
+            if status == from || (ends_all && status == ContactStatus::Pending) {
+                let contact = &mut self.contacts[sequence as usize];
+                contact.scheduled_at = None;
+                contact.held_reason = None;
+                if to == ContactStatus::Expired {
+                    contact.skip_reason = Some(SkipReason::Expired);
+                }
                 self.set_status(sequence, to);
             }
         }
@@ -599,6 +605,17 @@ impl CampaignState {
             (RetryDecision::Retry, CampaignStatus::Cancelled) => {
                 RetryDecision::Final(ContactStatus::Cancelled)
             }
+            // Nothing is called after the campaign's expiry.
+            (RetryDecision::Retry, _)
+                if self
+                    .campaign
+                    .spec
+                    .schedule
+                    .expires_at
+                    .is_some_and(|at| at <= now) =>
+            {
+                RetryDecision::Final(ContactStatus::Expired)
+            }
             (decision, _) => decision,
         };
         match decision {
@@ -611,7 +628,12 @@ impl CampaignState {
                 self.contacts[sequence as usize].scheduled_at = Some(due);
                 self.retries.insert((due.timestamp_millis(), sequence));
             }
-            RetryDecision::Final(status) => self.set_status(sequence, status),
+            RetryDecision::Final(status) => {
+                self.set_status(sequence, status);
+                if status == ContactStatus::Expired {
+                    self.contacts[sequence as usize].skip_reason = Some(SkipReason::Expired);
+                }
+            }
         }
         self.campaign.updated_at = now;
         self.complete_if_done(now);

@@ -309,6 +309,7 @@ impl Inner {
                 QueueChange::None => "none",
                 QueueChange::Schedule => "schedule",
                 QueueChange::Cancel => "cancel",
+                QueueChange::Expire => "expire",
             };
             let mut invocation = self.scripts.commit.prepare_invoke();
             let events = events.unwrap_or_default();

@@ -67,7 +67,11 @@ impl AfterRecord {
             org: campaign.org.clone(),
             calls: Vec::new(),
             status: self.status,
-            wake_at: self.queue.wake_at(campaign, self.status, pacing, now),
+            wake_at: rules::wake_or_expire(
+                self.queue.wake_at(campaign, self.status, pacing, now),
+                campaign,
+                self.status,
+            ),
             in_flight: self.queue.in_flight,
             events: self.events,
             held: Vec::new(),
@@ -183,7 +187,8 @@ impl Inner {
         limit: u32,
     ) -> Option<ClaimBatch> {
         let (meta, pacing) = self.read_cache(id, now)?;
-        if plan_claim(&meta, &pacing, now, limit).0 > 0 {
+        if plan_claim(&meta, &pacing, now, limit).0 > 0 || rules::expires_now(&meta.campaign, now)
+        {
             return None;
         }
         let mut recorded = self.recorded.lock();
@@ -268,7 +273,14 @@ impl Inner {
             .key(keys.stats())
             .key(keys.events())
             .arg(ms(now))
-            .arg(u8::from(schedule.retry.enabled))
+            .arg(if !schedule.retry.enabled {
+                "0"
+            } else if schedule.expires_at.is_some_and(|at| at <= now) {
+                // Past the campaign's expiry: what would be retried expires.
+                "x"
+            } else {
+                "1"
+            })
             .arg(schedule.retry.max_retries)
             .arg(ms(retry_due))
             .arg(unix_hour(now))
@@ -333,6 +345,18 @@ impl Inner {
         let recorded = self.recorded.lock().remove(&id);
         for _ in 0..ATTEMPTS {
             let (meta, mut pacing) = self.read_for_dispatch(&mut con, id, now).await?;
+            if rules::expires_now(&meta.campaign, now) {
+                // Its expiry passed: whatever waits expires, in one commit like a cancel; the
+                // claim then reads it completed.
+                let org = meta.campaign.org.clone();
+                match self
+                    .change(&org, id, now, |campaign, _| rules::expire(campaign, now))
+                    .await
+                {
+                    Ok(_) | Err(StoreError::InvalidState(_)) => continue,
+                    Err(error) => return Err(error),
+                }
+            }
             let campaign = &meta.campaign;
             let schedule = &campaign.spec.schedule;
             let (n_wanted, next_slot) = plan_claim(&meta, &pacing, now, limit);
@@ -468,7 +492,11 @@ impl Inner {
                 org: campaign.org.clone(),
                 calls,
                 status,
-                wake_at: queue.wake_at(campaign, status, &pacing, now),
+                wake_at: rules::wake_or_expire(
+                    queue.wake_at(campaign, status, &pacing, now),
+                    campaign,
+                    status,
+                ),
                 in_flight,
                 events,
                 held,

@@ -55,6 +55,11 @@ pub(super) struct SpecRecord {
     /// `frequency_caps` as (max_calls, window_hours).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     caps: Vec<(i64, i64)>,
+    /// `expires_at` in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expires_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    strict_expiry: bool,
 }
 
 impl SpecRecord {
@@ -90,6 +95,8 @@ impl SpecRecord {
                 .iter()
                 .map(|cap| (i64::from(cap.max_calls), cap.window_hours()))
                 .collect(),
+            expires_at: schedule.expires_at.map(ms),
+            strict_expiry: schedule.strict_expiry,
         }
     }
 
@@ -128,6 +135,8 @@ impl SpecRecord {
                 .to_owned(),
             ),
             frequency_caps: Some(self.caps),
+            expires_at: None,
+            strict_expiry: Some(self.strict_expiry),
         };
         let mut schedule = Schedule::default()
             .apply(&patch)
@@ -135,6 +144,10 @@ impl SpecRecord {
         if let Some(at) = self.scheduled_at {
             let at = DateTime::from_timestamp_millis(at).ok_or_else(|| corrupt("start"))?;
             schedule.start = StartRule::At(at);
+        }
+        if let Some(at) = self.expires_at {
+            let at = DateTime::from_timestamp_millis(at).ok_or_else(|| corrupt("expiry"))?;
+            schedule.expires_at = Some(at);
         }
         Ok(CampaignSpec {
             name: self.name,
@@ -358,6 +371,10 @@ impl ContactRecord {
             (Some(ContactStatus::Scheduled) | None, CampaignStatus::Cancelled) => {
                 ContactStatus::Cancelled
             }
+            // Only an expiry completes a campaign while contacts wait (commit.lua).
+            (Some(ContactStatus::Scheduled) | None, CampaignStatus::Completed) => {
+                ContactStatus::Expired
+            }
             (Some(status), _) => status,
             (None, CampaignStatus::Draft) => ContactStatus::Pending,
             (None, _) => ContactStatus::Scheduled,
@@ -397,9 +414,11 @@ impl ContactRecord {
             held_reason: (status == ContactStatus::Scheduled)
                 .then(|| self.held.as_deref().and_then(HeldReason::parse))
                 .flatten(),
-            skip_reason: (status == ContactStatus::Skipped)
-                .then(|| self.held.as_deref().and_then(SkipReason::parse))
-                .flatten(),
+            skip_reason: match status {
+                ContactStatus::Skipped => self.held.as_deref().and_then(SkipReason::parse),
+                ContactStatus::Expired => Some(SkipReason::Expired),
+                _ => None,
+            },
             details: NewContact {
                 phone: PhoneNumber::parse(&self.ph).map_err(|_| corrupt("phone number"))?,
                 first_name: self.first_name,

@@ -130,6 +130,7 @@ macro_rules! on_every_backend {
 mod bus;
 mod campaigns;
 mod dispatch;
+mod expiry;
 mod leases;
 mod operations;
 mod outbox;

@@ -1,7 +1,8 @@
 -- Commits a change of a campaign's definition or status computed by the caller from version
 -- `ver`: refused when anything changed since (the caller reads again and retries).
 -- KEYS: meta, released, retry, events (the webhook outbox), held (list base)
--- ARGV: expected version, action ('none' | 'schedule' | 'cancel'), now ms, number of events n,
+-- ARGV: expected version, action ('none' | 'schedule' | 'cancel' | 'expire'), now ms, number of
+--       events n,
 --       n events ("<kind>|<fields…>", numbered and written here), number of partitions m whose
 --       held contacts are due at another instant, m pairs (member `p<n>` of the retry set, due
 --       ms), field, value, field, value, ...
@@ -25,13 +26,16 @@ if action == 'schedule' then
   local pending = tonumber(redis.call('HGET', KEYS[1], 'st:pending') or '0')
   redis.call('HSET', KEYS[1], 'st:pending', 0)
   redis.call('HINCRBY', KEYS[1], 'st:scheduled', pending)
-elseif action == 'cancel' then
+elseif action == 'cancel' or action == 'expire' then
+  -- Every waiting contact ends cancelled or expired: counted here, shown so by its campaign's
+  -- status (`ContactRecord::status`); no contact is rewritten.
   local waiting = tonumber(redis.call('HGET', KEYS[1], 'st:pending') or '0')
     + tonumber(redis.call('HGET', KEYS[1], 'st:scheduled') or '0')
   redis.call('HSET', KEYS[1], 'st:pending', 0, 'st:scheduled', 0)
   -- Nothing is left to call: the cursor moves past the last contact.
   redis.call('HSET', KEYS[1], 'cursor', redis.call('HGET', KEYS[1], 'seq') or 0)
-  redis.call('HINCRBY', KEYS[1], 'st:cancelled', waiting)
+  local ended = (action == 'cancel') and 'st:cancelled' or 'st:expired'
+  redis.call('HINCRBY', KEYS[1], ended, waiting)
   -- UNLINK frees the queues in the background: no stall however long they are. The held
   -- lists are those of partitions 0 to `n_parts` (see claim.lua), with their `hr:` fields.
   redis.call('UNLINK', KEYS[2], KEYS[3])

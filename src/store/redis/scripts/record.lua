@@ -1,7 +1,8 @@
 -- Records the outcomes of attempts, each once: a repeat or a stale attempt changes nothing.
 -- KEYS: meta, calls (bucket base), inflight, retry, released, stats, events (the webhook
 --       outbox, see call_state.lua)
--- ARGV: now ms, retry enabled (1/0), max retries, retry due ms, Unix hour of now, events ('1':
+-- ARGV: now ms, retry enabled ('1' | '0', or 'x': the campaign expired, and what would be
+--       retried expires), max retries, retry due ms, Unix hour of now, events ('1':
 --       the organisation has webhooks), then (seq, attempt, outcome, duration s) for each
 --       outcome
 -- Returns {status, n_in_flight, version, first retry ms or nil, n_fresh,
@@ -9,12 +10,12 @@
 --          for each outcome}: what a claim right after would report when it may claim nothing.
 -- Uses the helpers of call_state.lua, sent ahead of this script.
 local meta = redis.call('HMGET', KEYS[1], 'status', 'cursor', 'seq', 'ver', 'st:in_progress',
-  'st:completed', 'st:failed', 'st:scheduled', 'st:cancelled', 'ev_seq')
+  'st:completed', 'st:failed', 'st:scheduled', 'st:cancelled', 'ev_seq', 'st:expired')
 local status, cursor, last, version = meta[1], meta[2], meta[3], meta[4]
 if not status then return {'NOT_FOUND'} end
 local applied = {}
 local n_applied = 0
-local n_completed, n_failed, n_scheduled, n_cancelled = 0, 0, 0, 0
+local n_completed, n_failed, n_scheduled, n_cancelled, n_expired = 0, 0, 0, 0, 0
 -- Statistics: fields and what to add to each: seconds of calls, the hour's calls (set once all
 -- are counted), then a field per distinct outcome; `seconds_text` is the seconds of the last
 -- outcome applied, as sent (the whole sum when only one is).
@@ -56,9 +57,12 @@ for i = 7, #ARGV, 4 do
     if outcome == 'completed' or outcome == 'voicemail' then
       final = 'completed'
       n_completed = n_completed + 1
-    elseif ARGV[2] == '1' and attempt + 0 <= ARGV[3] + 0 then
-      -- A retry, unless the campaign was cancelled meanwhile.
-      if status == 'cancelled' then
+    elseif ARGV[2] ~= '0' and attempt + 0 <= ARGV[3] + 0 then
+      -- A retry, unless the campaign was cancelled meanwhile or expired.
+      if ARGV[2] == 'x' then
+        final = 'expired'
+        n_expired = n_expired + 1
+      elseif status == 'cancelled' then
         final = 'cancelled'
         n_cancelled = n_cancelled + 1
       else
@@ -101,6 +105,7 @@ if n_applied > 0 then
   count(writes, 'st:failed', meta[7], n_failed)
   count(writes, 'st:scheduled', meta[8], n_scheduled)
   count(writes, 'st:cancelled', meta[9], n_cancelled)
+  count(writes, 'st:expired', meta[11], n_expired)
   put(writes, 'updated_at', ARGV[1])
   -- The statistics for the batch, one HINCRBY per field: Redis adds in C, where a read, the sums
   -- in Lua and a write cost more for the one to three fields of a batch (`callgrind`). The
