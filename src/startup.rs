@@ -193,6 +193,7 @@ impl Application {
             webhooks: webhooks.clone(),
             metrics,
             safety,
+            carrier_cps: settings.dialer_max_cps,
         };
         let body_limit = BodyLimit {
             bytes: settings.max_body_bytes,

@@ -143,6 +143,7 @@ async fn create(
         let input: CampaignInput = parse_or_empty(&body)?;
         let (spec, mut contacts) = input.into_new()?;
         super::dnc::mark_listed(&state, &org, &mut contacts).await?;
+        super::forecast::check_new(&state, &org, &spec, &contacts)?;
         let (campaign, _) = state
             .store
             .create_campaign(&org, spec, contacts, state.clock.now())
@@ -212,9 +213,11 @@ async fn edit(
     ValidJson(input): ValidJson<CampaignInput>,
 ) -> Result<HttpResponse, ApiError> {
     let edit = input.into_edit()?;
+    let id = campaign_id(&path)?;
+    super::forecast::check_patch(&state, &org, id, &edit.schedule, false).await?;
     let campaign = state
         .directory
-        .run(&org, campaign_id(&path)?, CampaignOp::Edit(edit))
+        .run(&org, id, CampaignOp::Edit(edit))
         .await?;
     Ok(respond_warned(
         StatusCode::OK,
@@ -251,7 +254,10 @@ async fn schedule(
     path: web::Path<String>,
     ValidJson(body): ValidJson<ScheduleBody>,
 ) -> Result<HttpResponse, ApiError> {
-    run(&state, &org, &path, CampaignOp::Schedule(body.into())).await
+    let patch = body.into();
+    let id = campaign_id(&path)?;
+    super::forecast::check_patch(&state, &org, id, &patch, true).await?;
+    run(&state, &org, &path, CampaignOp::Schedule(patch)).await
 }
 
 /// Pauses: no new call is placed once this answers; calls already placed run to their end.

@@ -155,6 +155,27 @@ pub(super) async fn contacts_of(
     Ok(contacts)
 }
 
+/// The calls of the campaign's local day so far: those ended (by the hour they ended in) and
+/// those in flight.
+pub(super) fn calls_today(
+    stats: &crate::store::CallStats,
+    schedule: &crate::domain::Schedule,
+    in_flight: u64,
+    now: DateTime<Utc>,
+) -> u64 {
+    let today = local_date(schedule.timezone, now);
+    let ended_today: u64 = stats
+        .by_hour
+        .iter()
+        .filter(|(hour, _)| {
+            DateTime::from_timestamp(**hour * 3600, 0)
+                .is_some_and(|start| local_date(schedule.timezone, start) == today)
+        })
+        .map(|(_, n)| n)
+        .sum();
+    ended_today + in_flight
+}
+
 /// What holds the campaign back right now: its status, its own window, its limits, and the
 /// rules of the callee's time (the legal floor, quiet hours) for each group of its contacts.
 #[utoipa::path(get, path = "/api/public/v1/batch-calls/{id}/diagnostics", tag = "batch-calls",
@@ -171,17 +192,7 @@ pub(super) async fn diagnostics(
     let now = state.clock.now();
     let schedule = &campaign.spec.schedule;
     let in_flight = campaign.counters.of(ContactStatus::InProgress);
-    let today = local_date(schedule.timezone, now);
-    let ended_today: u64 = stats
-        .by_hour
-        .iter()
-        .filter(|(hour, _)| {
-            DateTime::from_timestamp(**hour * 3600, 0)
-                .is_some_and(|start| local_date(schedule.timezone, start) == today)
-        })
-        .map(|(_, n)| n)
-        .sum();
-    let calls_today = ended_today + in_flight;
+    let calls_today = calls_today(&stats, schedule, in_flight, now);
     let waiting = waiting_contacts(&state, &campaign).await?;
     let mut held_by_reason: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut blocked_by = Vec::new();

@@ -39,6 +39,14 @@ pub enum ApiError {
     InvalidState(InvalidTransition),
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// With `strict_expiry`, a plan that cannot finish before `expires_at`: the earliest
+    /// expiry that would do.
+    #[error(
+        "expires_at: the campaign cannot finish before it; the earliest that fits is {minimum}"
+    )]
+    ExpiryTooSoon {
+        minimum: chrono::DateTime<chrono::Utc>,
+    },
     /// A list in the body is longer than its route takes (e.g. do-not-call entries).
     #[error("`{field}` holds more than {limit} items")]
     TooManyItems { field: &'static str, limit: usize },
@@ -53,7 +61,7 @@ pub enum ApiError {
 impl ApiError {
     fn code(&self) -> &'static str {
         match self {
-            Self::Validation(_) => "validation_error",
+            Self::Validation(_) | Self::ExpiryTooSoon { .. } => "validation_error",
             Self::MalformedJson(_) => "validation_error",
             Self::Unauthorized | Self::BadSignature(_) => "unauthorized",
             Self::RateLimited { .. } => "rate_limit_exceeded",
@@ -85,6 +93,11 @@ impl ApiError {
             },
             Self::PayloadTooLarge { limit } => ErrorDetails::Limit {
                 limit_bytes: *limit,
+            },
+            Self::ExpiryTooSoon { minimum } => ErrorDetails::Expiry {
+                field: "expires_at",
+                reason: "the campaign cannot finish before it under its rules".to_owned(),
+                minimum_expires_at: minimum.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             },
             Self::TooManyItems { field, limit } => ErrorDetails::Items {
                 field,
@@ -141,6 +154,11 @@ enum ErrorDetails {
         field: &'static str,
         limit_items: usize,
     },
+    Expiry {
+        field: &'static str,
+        reason: String,
+        minimum_expires_at: String,
+    },
     Rate {
         limit: u32,
         reset_at: String,
@@ -194,7 +212,7 @@ impl From<StoreError> for ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Validation(_) | Self::ExpiryTooSoon { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::MalformedJson(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized | Self::BadSignature(_) => StatusCode::UNAUTHORIZED,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,

@@ -13,6 +13,8 @@ mod dnc;
 mod dto;
 mod envelope;
 mod error;
+#[allow(unused_qualifications, reason = "in utoipa's generated code")]
+mod forecast;
 mod idempotency;
 mod json;
 mod listener;
@@ -56,6 +58,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// The operator's call-safety rules: campaign warnings and diagnostics read them.
     pub safety: Arc<crate::domain::CallSafety>,
+    /// The carrier's calls per second across the cluster, if limited (forecasts read it).
+    pub carrier_cps: Option<f64>,
 }
 
 pub const BASE_PATH: &str = "/api/public/v1";
@@ -83,6 +87,7 @@ pub fn configure(
                             .configure(webhooks::routes)
                             .configure(dnc::routes)
                             .configure(requeue::routes)
+                            .configure(forecast::routes)
                             .configure(openapi::routes)
                             .default_service(web::to(error::no_route)),
                     )

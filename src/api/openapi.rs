@@ -11,7 +11,9 @@ use super::dto::{
     ContactInput, ContactView, ContactsInput, DeletedView, RowError, ScheduleBody,
 };
 use super::error::ErrorEnvelope;
-use super::{BASE_PATH, calls, campaigns, diagnostics, dnc, envelope, ops, requeue, webhooks};
+use super::{
+    BASE_PATH, calls, campaigns, diagnostics, dnc, envelope, forecast, ops, requeue, webhooks,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -37,6 +39,7 @@ use super::{BASE_PATH, calls, campaigns, diagnostics, dnc, envelope, ops, requeu
         campaigns::analytics,
         diagnostics::diagnostics,
         requeue::retry,
+        forecast::forecast,
         calls::call_event,
         webhooks::dead_letters,
         webhooks::replay,
@@ -57,7 +60,7 @@ use super::{BASE_PATH, calls, campaigns, diagnostics, dnc, envelope, ops, requeu
         webhooks::ReplayedView, diagnostics::DiagnosticsView, diagnostics::BlockedBy,
         envelope::Warning, dnc::DncEntryInput, dnc::DncAddInput, dnc::DncEntryView,
         dnc::DncAddedView, dnc::DncImportedView, dnc::DncRowError, dnc::DncRemovedView,
-        requeue::RetryInput, requeue::RequeuedView,
+        requeue::RetryInput, requeue::RequeuedView, forecast::ForecastView,
     )),
     modifiers(&Conventions),
     tags(

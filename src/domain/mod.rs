@@ -9,6 +9,7 @@ mod contact;
 mod dnc;
 mod error;
 mod floor;
+mod forecast;
 mod frequency;
 pub mod gcra;
 mod hours;
@@ -31,6 +32,7 @@ pub use dnc::{
 };
 pub use error::DomainError;
 pub use floor::{FloorProfile, LegalFloor, region_of};
+pub use forecast::{Forecast, LimitingFactor, Workload, retries_per_contact};
 pub use frequency::{
     FrequencyCap, MAX_CAP_WINDOW_HOURS, MAX_FREQUENCY_CAPS, next_allowed, parse_caps, still_counted,
 };

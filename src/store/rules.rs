@@ -188,7 +188,10 @@ pub(crate) fn expires_now(campaign: &Campaign, now: DateTime<Utc>) -> bool {
 }
 
 /// `→ completed` at the campaign's expiry: every waiting contact expires.
-pub(crate) fn expire(campaign: &mut Campaign, now: DateTime<Utc>) -> Result<QueueChange, StoreError> {
+pub(crate) fn expire(
+    campaign: &mut Campaign,
+    now: DateTime<Utc>,
+) -> Result<QueueChange, StoreError> {
     move_status(campaign, Command::Expire, now)?;
     Ok(QueueChange::Expire)
 }

@@ -62,6 +62,7 @@ fn routes() -> Vec<Route> {
         route(Method::GET, "/batch-calls/{id}/analytics", None),
         route(Method::GET, "/batch-calls/{id}/diagnostics", None),
         route(Method::POST, "/batch-calls/{id}/retry", Some(json!({}))),
+        route(Method::GET, "/batch-calls/{id}/forecast", None),
         route(Method::GET, "/webhooks/dead-letters", None),
         route(
             Method::POST,

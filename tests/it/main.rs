@@ -4,6 +4,7 @@ mod api_auth;
 mod api_call_safety;
 mod api_dialer;
 mod api_dnc;
+mod api_expiry;
 mod api_hardening;
 mod api_lifecycle;
 mod api_operations;

@@ -187,8 +187,7 @@ impl Inner {
         limit: u32,
     ) -> Option<ClaimBatch> {
         let (meta, pacing) = self.read_cache(id, now)?;
-        if plan_claim(&meta, &pacing, now, limit).0 > 0 || rules::expires_now(&meta.campaign, now)
-        {
+        if plan_claim(&meta, &pacing, now, limit).0 > 0 || rules::expires_now(&meta.campaign, now) {
             return None;
         }
         let mut recorded = self.recorded.lock();

@@ -56,7 +56,11 @@ async fn waiting_contacts_expire_at_the_campaign_s_expiry(store: Arc<dyn Campaig
     assert_eq!(campaign.counters.of(ContactStatus::InProgress), 1);
     assert_eq!(campaign.counters.pending(), 0);
     let contacts = store.contacts(&acme, id, None, ALL, expires).await.unwrap();
-    for contact in contacts.items.iter().filter(|c| c.id != calls[1].contact_id) {
+    for contact in contacts
+        .items
+        .iter()
+        .filter(|c| c.id != calls[1].contact_id)
+    {
         assert_eq!(contact.status, ContactStatus::Expired, "{contact:?}");
         assert_eq!(contact.skip_reason, Some(SkipReason::Expired));
         assert_eq!(contact.scheduled_at, None);
@@ -91,7 +95,11 @@ async fn a_paused_campaign_expires_too(store: Arc<dyn CampaignStore>) {
         .unwrap();
     let fence = lease(&*store, id).await;
     let batch = store.claim_due(id, fence, now(), 10).await.unwrap();
-    assert_eq!(batch.wake_at, Some(expires), "a paused campaign still expires on time");
+    assert_eq!(
+        batch.wake_at,
+        Some(expires),
+        "a paused campaign still expires on time"
+    );
     let batch = store.claim_due(id, fence, expires, 10).await.unwrap();
     assert_eq!(batch.status, CampaignStatus::Completed);
     let campaign = store.campaign(&acme, id).await.unwrap();
