@@ -20,13 +20,6 @@ use crate::webhooks::signature::{SIGNATURE_HEADER, Signed, TIMESTAMP_HEADER};
 /// The largest call event taken, in bytes: an event is a few fields.
 pub const EVENT_BODY_LIMIT: usize = 64 * 1024;
 
-/// The answer to a call event.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct EventAccepted {
-    call_id: String,
-    accepted: bool,
-}
-
 pub fn routes(config: &mut web::ServiceConfig) {
     config.route("/calls/{call_id}/events", web::post().to(call_event));
 }
@@ -48,6 +41,23 @@ pub struct CallEventInput {
     /// do-not-call list (reason `opt_out`) before this event is answered.
     #[serde(default)]
     pub opt_out: Option<bool>,
+    /// RFC 3339, at most 30 days ahead: the callee asked to be called back then (a new
+    /// attempt, within the campaign's `max_callbacks`).
+    #[serde(default)]
+    pub callback_at: Option<String>,
+}
+
+/// The answer to a call event.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventAccepted {
+    call_id: String,
+    accepted: bool,
+    /// When the callback the event asked for is due, if it was set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    callback_scheduled_at: Option<String>,
+    /// Why the callback the event asked for was not set (the outcome is recorded anyway).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    callback_refused: Option<String>,
 }
 
 /// Reports how a placed call ended. Signed by the provider with the dialer secret:
@@ -127,6 +137,34 @@ async fn call_event(
             .await?;
         super::dnc::opt_out(&state, &org, number).await?;
     }
+    let now = state.clock.now();
+    let callback_at = input
+        .callback_at
+        .as_deref()
+        .map(|text| super::requeue::callback_at("callback_at", text, now))
+        .transpose()?;
+    let (mut callback_scheduled_at, mut callback_refused) = (None, None);
+    if let Some(at) = callback_at {
+        // The outcome first (a second report of it changes nothing), so that the contact is
+        // finished or waiting when its callback is set.
+        state
+            .store
+            .record_outcome(call.campaign_id, call.contact_id, call.attempt, result, now)
+            .await?;
+        let org = state
+            .store
+            .call_party(call.campaign_id, call.contact_id)
+            .await?
+            .0;
+        match super::requeue::set_callback(&state, &org, call.campaign_id, call.contact_id, at)
+            .await
+        {
+            Ok(view) => callback_scheduled_at = Some(view.scheduled_at),
+            Err(ApiError::Validation(error)) => callback_refused = Some(error.to_string()),
+            Err(ApiError::InvalidState(error)) => callback_refused = Some(error.to_string()),
+            Err(error) => return Err(error),
+        }
+    }
     state.directory.report(CallReport {
         campaign_id: call.campaign_id,
         contact_id: call.contact_id,
@@ -138,6 +176,8 @@ async fn call_event(
         EventAccepted {
             call_id: call_id.to_string(),
             accepted: true,
+            callback_scheduled_at,
+            callback_refused,
         },
     ))
 }

@@ -151,6 +151,10 @@ pub struct CampaignInput {
     #[serde(default, deserialize_with = "not_null")]
     #[schema(nullable = false)]
     pub strict_expiry: Option<bool>,
+    /// Callbacks each contact may get, 0–5, default 2.
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(nullable = false, minimum = 0, maximum = 5)]
+    pub max_callbacks: Option<i64>,
 }
 
 /// One frequency cap: at most `max_calls` placed attempts to one number in any `window_hours`.
@@ -236,6 +240,7 @@ impl CampaignInput {
             }),
             expires_at: self.expires_at.take(),
             strict_expiry: self.strict_expiry.take(),
+            max_callbacks: self.max_callbacks.take(),
         }
     }
 }
@@ -512,6 +517,7 @@ pub struct CampaignView {
     frequency_caps: Vec<CapInput>,
     expires_at: Option<String>,
     strict_expiry: bool,
+    max_callbacks: u32,
     total_contacts: u64,
     #[serde(flatten)]
     counts: StatusCounts,
@@ -567,6 +573,7 @@ impl From<&Campaign> for CampaignView {
                 .collect(),
             expires_at: opt_rfc3339(schedule.expires_at),
             strict_expiry: schedule.strict_expiry,
+            max_callbacks: schedule.max_callbacks,
             total_contacts: counters.total,
             counts: StatusCounts::from(counters),
             created_at: rfc3339(campaign.created_at),

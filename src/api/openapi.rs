@@ -39,6 +39,7 @@ use super::{
         campaigns::analytics,
         diagnostics::diagnostics,
         requeue::retry,
+        requeue::callback,
         forecast::forecast,
         calls::call_event,
         webhooks::dead_letters,
@@ -61,6 +62,7 @@ use super::{
         envelope::Warning, dnc::DncEntryInput, dnc::DncAddInput, dnc::DncEntryView,
         dnc::DncAddedView, dnc::DncImportedView, dnc::DncRowError, dnc::DncRemovedView,
         requeue::RetryInput, requeue::RequeuedView, forecast::ForecastView,
+        requeue::CallbackInput, requeue::CallbackView,
     )),
     modifiers(&Conventions),
     tags(

@@ -242,6 +242,8 @@ pub struct Schedule {
     pub expires_at: Option<DateTime<Utc>>,
     /// A plan that cannot finish before `expires_at` is refused.
     pub strict_expiry: bool,
+    /// Callbacks each contact may get (`max_callbacks`, 0–5).
+    pub max_callbacks: u32,
 }
 
 /// Several windows a day (`calling_windows`), as given and as hours of the week.
@@ -289,6 +291,7 @@ impl Default for Schedule {
             frequency_caps: Vec::new(),
             expires_at: None,
             strict_expiry: false,
+            max_callbacks: 2,
         }
     }
 }
@@ -317,6 +320,7 @@ pub struct SchedulePatch {
     /// `expires_at`, RFC 3339 (`Some(None)` clears it).
     pub expires_at: Option<Option<String>>,
     pub strict_expiry: Option<bool>,
+    pub max_callbacks: Option<i64>,
 }
 
 impl SchedulePatch {
@@ -434,6 +438,9 @@ impl Schedule {
         }
         if let Some(strict) = patch.strict_expiry {
             next.strict_expiry = strict;
+        }
+        if let Some(callbacks) = patch.max_callbacks {
+            next.max_callbacks = in_range("max_callbacks", callbacks, 0, 5)?;
         }
         if let Some(caps) = &patch.frequency_caps {
             next.frequency_caps = parse_caps(caps)?;

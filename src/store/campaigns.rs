@@ -397,6 +397,20 @@ pub trait Campaigns: Send + Sync + std::fmt::Debug + 'static {
         now: DateTime<Utc>,
     ) -> Result<(Campaign, u64), StoreError>;
 
+    /// Calls `contact` back: a new attempt due at the first instant at or after `at` that its
+    /// callee gate allows (`rules::callback_due`), held meanwhile as `callback_pending`, within
+    /// the campaign's `max_callbacks` for it. Only a contact called before and now waiting or
+    /// finished (`completed`, `failed`, `unknown`) can be; a `completed` campaign is `active`
+    /// again. When it is due.
+    async fn set_callback(
+        &self,
+        org: &OrgId,
+        id: CampaignId,
+        contact: ContactId,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<DateTime<Utc>, StoreError>;
+
     async fn delete_campaign(&self, org: &OrgId, id: CampaignId) -> Result<(), StoreError>;
 
     /// The campaign's call statistics (outcomes, durations, calls per hour).

@@ -8,9 +8,9 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::{Campaign, CampaignEdit, Control, StoreError};
 use crate::domain::{
-    CallSafety, CampaignId, CampaignStatus, Command, ContactId, DomainError, HeldReason,
-    PacingState, SchedulePatch, SkipReason, StartIs, StartRule, Verdict, is_unresolvable,
-    transition,
+    CallSafety, CampaignId, CampaignStatus, Command, ContactId, ContactStatus, DomainError,
+    HeldReason, PacingState, SchedulePatch, SkipReason, StartIs, StartRule, Verdict,
+    is_unresolvable, transition,
 };
 
 /// Contacts a claim puts back to wait at most (their callee's window is closed), so that one
@@ -85,6 +85,59 @@ pub(crate) fn partition_verdict(
         }
         verdict => held(verdict),
     }
+}
+
+/// When a callback asked for `at` is due: the first instant at or after it that the callee
+/// gate of partition `key` allows (a few steps at most: each verdict says when it next opens).
+pub(crate) fn callback_due(
+    safety: &CallSafety,
+    campaign: &Campaign,
+    key: &str,
+    at: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let mut due = at;
+    for _ in 0..8 {
+        match partition_verdict(safety, campaign, key, due) {
+            PartitionVerdict::Held(_, until) if until > due => due = until,
+            _ => return due,
+        }
+    }
+    due
+}
+
+/// Why a contact cannot be called back, if it cannot: it was never called, or it is in a
+/// status a callback does not reach, or its callbacks are used.
+pub(crate) fn check_callback(
+    status: ContactStatus,
+    attempts: u32,
+    used: u32,
+    max_callbacks: u32,
+) -> Result<(), StoreError> {
+    let reachable = matches!(
+        status,
+        ContactStatus::Scheduled
+            | ContactStatus::Completed
+            | ContactStatus::Failed
+            | ContactStatus::Unknown
+    );
+    if attempts == 0 || !reachable {
+        return Err(DomainError::new(
+            "contact_id",
+            format!(
+                "a contact that is {} and was called {attempts} times cannot be called back                  (only one called before, now waiting, completed, failed or unknown)",
+                status.as_str()
+            ),
+        )
+        .into());
+    }
+    if used >= max_callbacks {
+        return Err(DomainError::new(
+            "at",
+            format!("the contact's callbacks are used ({used} of {max_callbacks})"),
+        )
+        .into());
+    }
+    Ok(())
 }
 
 /// When the contacts a claim held back for partition `key` are due again after an edit of

@@ -217,6 +217,39 @@ async fn an_opt_out_in_one_campaign_stops_the_number_in_every_other(backend: Bac
     node.kill().await;
 }
 
+async fn a_call_event_s_callback_is_a_new_attempt_then(backend: Backend) {
+    let provider = Fake::start(|_, _| (200, "{}".to_owned())).await;
+    let node = webhook_node(backend, &provider, &fresh_prefix()).await;
+    let id = node
+        .start_campaign(&campaign_of(&["+15550009876".to_owned()], 1))
+        .await;
+    node.wait_for(&id, Duration::from_secs(10), |c| c["in_progress"] == 1)
+        .await;
+    let call_id = dialled_call_id(&provider, &id);
+    let soon = pacer::clock::SystemClock.now() + chrono::Duration::seconds(2);
+    let event = json!({
+        "event": "call.ended", "outcome": "no_answer", "duration_seconds": 0,
+        "callback_at": soon.to_rfc3339(),
+    });
+    let answer = call_event(&node, &call_id, &event).send().await.unwrap();
+    assert_eq!(answer.status(), 202);
+    let body: Value = answer.json().await.unwrap();
+    assert!(body["data"]["callback_scheduled_at"].is_string(), "{body}");
+    let campaign = node
+        .wait_for(&id, Duration::from_secs(15), |c| {
+            c["in_progress"] == 1 && dialled(&provider, c["id"].as_str().unwrap()).len() == 2
+        })
+        .await;
+    assert_eq!(campaign["called"], 1);
+    let attempts: Vec<u64> = provider
+        .received()
+        .iter()
+        .map(|request| request.json()["attempt"].as_u64().unwrap())
+        .collect();
+    assert_eq!(attempts, [1, 2]);
+    node.kill().await;
+}
+
 /// The call id of the one dial request of `campaign`.
 fn dialled_call_id(provider: &Fake, campaign: &str) -> String {
     let requests: Vec<Value> = provider
@@ -422,6 +455,7 @@ on_both_backends!(
     more_than_ten_thousand_entries_are_refused_whole,
     a_cap_across_campaigns_holds_the_fourth_attempt_until_the_window_passes,
     a_campaign_s_caps_are_checked_and_shown,
+    a_call_event_s_callback_is_a_new_attempt_then,
 );
 
 #[actix_web::test]

@@ -12,8 +12,8 @@ use super::MemoryStore;
 use super::leases::Lease;
 use super::state::{CampaignEvents, CampaignState, FreshQueue};
 use crate::domain::{
-    CampaignId, CampaignSpec, CampaignStatus, Command, ContactStatus, DialOutcome, OrgId,
-    PacingState, SchedulePatch, transition,
+    CampaignId, CampaignSpec, CampaignStatus, Command, ContactId, ContactStatus, DialOutcome,
+    OrgId, PacingState, SchedulePatch, transition,
 };
 use crate::store::rules::{self, QueueChange};
 use crate::store::{
@@ -49,6 +49,7 @@ impl Campaigns for MemoryStore {
             },
             stats: CallStats::default(),
             events: CampaignEvents::default(),
+            callbacks: HashMap::new(),
         };
         let (_, added) = state.add_contacts(contacts);
         let campaign = state.campaign.clone();
@@ -195,6 +196,38 @@ impl Campaigns for MemoryStore {
                 state.events.status(now, from, CampaignStatus::Active);
             }
             Ok((state.campaign.clone(), n))
+        })
+    }
+
+    async fn set_callback(
+        &self,
+        org: &OrgId,
+        id: CampaignId,
+        contact: ContactId,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<DateTime<Utc>, StoreError> {
+        let safety = self.inner.safety.read().clone();
+        self.with_campaign(org, id, |state| {
+            let from = state.campaign.status;
+            transition(from, Command::Requeue)?;
+            let sequence = rules::contact_sequence(id, contact)
+                .filter(|&sequence| (sequence as usize) < state.contacts.len())
+                .ok_or(StoreError::NotFound)?;
+            let record = &state.contacts[sequence as usize];
+            let used = state.callbacks.get(&sequence).copied().unwrap_or(0);
+            let max = state.campaign.spec.schedule.max_callbacks;
+            rules::check_callback(record.status, record.attempts, used, max)?;
+            let key = &state.partitions[state.partition_of[sequence as usize] as usize];
+            let due = rules::callback_due(&safety, &state.campaign, key, at);
+            self.events_on(state);
+            state.callbacks.insert(sequence, used + 1);
+            state.call_back(sequence, due);
+            if from == CampaignStatus::Completed {
+                state.transition(Command::Requeue, now)?;
+                state.events.status(now, from, CampaignStatus::Active);
+            }
+            Ok(due)
         })
     }
 

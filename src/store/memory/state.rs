@@ -102,6 +102,8 @@ pub(super) struct CampaignState {
     /// Webhook events written by the steps, until they are relayed to the organisation's
     /// outbox (only while the organisation has webhooks).
     pub(super) events: CampaignEvents,
+    /// Callbacks set per contact (by sequence), against `max_callbacks`.
+    pub(super) callbacks: HashMap<u32, u32>,
 }
 
 #[derive(Debug, Default)]
@@ -353,6 +355,18 @@ impl CampaignState {
             }
         }
         n
+    }
+
+    /// Makes contact `sequence` (called before) due again at `due`, held meanwhile as a
+    /// callback.
+    pub(super) fn call_back(&mut self, sequence: u32, due: DateTime<Utc>) {
+        let contact = &self.contacts[sequence as usize];
+        if contact.status == ContactStatus::Scheduled {
+            let old = contact.scheduled_at.map_or(0, |at| at.timestamp_millis());
+            self.retries.remove(&(old, sequence));
+        }
+        self.set_status(sequence, ContactStatus::Scheduled);
+        self.park(sequence, HeldReason::CallbackPending, due);
     }
 
     /// Ends a waiting contact `skipped`, for `reason`.

@@ -16,8 +16,8 @@ use super::records::{ContactRecord, Meta, ms};
 use super::replies::{AddContactsReply, CommitReply, DeleteReply};
 use super::{Inner, RedisStore, unavailable};
 use crate::domain::{
-    CampaignId, CampaignSpec, CampaignStatus, Command, ContactStatus, DialOutcome, OrgId,
-    PacingState, SchedulePatch, partition_key, transition,
+    CampaignId, CampaignSpec, CampaignStatus, Command, ContactId, ContactStatus, DialOutcome,
+    OrgId, PacingState, SchedulePatch, partition_key, transition,
 };
 use crate::store::rules::{self, QueueChange};
 use crate::store::{
@@ -642,6 +642,92 @@ impl Campaigns for RedisStore {
         .await
     }
 
+    async fn set_callback(
+        &self,
+        org: &OrgId,
+        id: CampaignId,
+        contact: ContactId,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<DateTime<Utc>, StoreError> {
+        let org = org.clone();
+        self.io(move |inner| async move {
+            let mut con = inner.connection().await?;
+            let meta = inner.meta(&mut con, Some(&org), id).await?;
+            transition(meta.campaign.status, Command::Requeue)?;
+            let sequence = rules::contact_sequence(id, contact)
+                .filter(|&sequence| sequence < meta.n_contacts)
+                .ok_or(StoreError::NotFound)?;
+            let keys = inner.keys.campaign(id);
+            let details: Option<String> = con
+                .hget(keys.contact_bucket(sequence), sequence)
+                .await
+                .map_err(unavailable)?;
+            let record = ContactRecord::decode(&details.ok_or(StoreError::NotFound)?, None)?;
+            let key = meta
+                .partitions
+                .get(record.partition as usize)
+                .map_or("", String::as_str);
+            let safety = inner.safety.read().clone();
+            let due = rules::callback_due(&safety, &meta.campaign, key, at);
+            // Listed before the callback commits: it will need a dispatcher.
+            let _: () = con
+                .sadd(inner.keys.live(), id.to_string())
+                .await
+                .map_err(unavailable)?;
+            let events = status_events(CampaignStatus::Completed, CampaignStatus::Active)
+                .filter(|_| inner.records_events(&org))
+                .unwrap_or_default();
+            let max = meta.campaign.spec.schedule.max_callbacks;
+            let mut invocation = inner.scripts.callback.prepare_invoke();
+            invocation
+                .key(keys.meta())
+                .key(keys.calls())
+                .key(keys.retry())
+                .key(keys.callbacks())
+                .key(keys.events())
+                .arg(sequence)
+                .arg(ms(due))
+                .arg(max)
+                .arg(ms(now))
+                .arg(events.len());
+            for event in &events {
+                invocation.arg(event);
+            }
+            let reply: Vec<String> = invocation
+                .invoke_async(&mut con)
+                .await
+                .map_err(unavailable)?;
+            let field = |n: usize| reply.get(n).map_or("", String::as_str);
+            match field(0) {
+                "OK" => {
+                    inner.forget(id);
+                    Ok(due)
+                }
+                "NOT_FOUND" => Err(StoreError::NotFound),
+                "CAMPAIGN" => {
+                    let current = CampaignStatus::parse(field(1))
+                        .ok_or_else(|| StoreError::Corrupt("campaign status".to_owned()))?;
+                    transition(current, Command::Requeue)?;
+                    Err(StoreError::Corrupt("callback reply".to_owned()))
+                }
+                "CONTACT" => {
+                    let status = ContactStatus::parse(field(1)).unwrap_or(ContactStatus::Scheduled);
+                    let attempts = field(2).parse().unwrap_or(0);
+                    rules::check_callback(status, attempts, 0, max)?;
+                    Err(StoreError::Corrupt("callback reply".to_owned()))
+                }
+                "BUDGET" => {
+                    let used = field(1).parse().unwrap_or(max);
+                    rules::check_callback(ContactStatus::Scheduled, 1, used, max)?;
+                    Err(StoreError::Corrupt("callback reply".to_owned()))
+                }
+                _ => Err(StoreError::Corrupt("callback reply".to_owned())),
+            }
+        })
+        .await
+    }
+
     async fn delete_campaign(&self, org: &OrgId, id: CampaignId) -> Result<(), StoreError> {
         let org = org.clone();
         self.io(move |inner| async move {
@@ -660,6 +746,7 @@ impl Campaigns for RedisStore {
                 keys.stats(),
                 keys.events(),
                 keys.held(),
+                keys.callbacks(),
             ] {
                 invocation.key(key);
             }

@@ -188,6 +188,11 @@ impl CampaignKeys {
         format!("{}:{}", self.contacts(), sequence / CONTACTS_PER_BUCKET)
     }
 
+    /// Hash: sequence → callbacks set for the contact (against `max_callbacks`).
+    pub(super) fn callbacks(&self) -> String {
+        self.key("callbacks")
+    }
+
     /// The base of the call-state buckets, `calls:<n>` beside `contacts:<n>`.
     pub(super) fn calls(&self) -> String {
         self.key("calls")

@@ -60,6 +60,13 @@ pub(super) struct SpecRecord {
     expires_at: Option<i64>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     strict_expiry: bool,
+    #[serde(default = "default_callbacks")]
+    max_callbacks: u32,
+}
+
+/// `max_callbacks` of a campaign stored before it existed.
+fn default_callbacks() -> u32 {
+    2
 }
 
 impl SpecRecord {
@@ -97,6 +104,7 @@ impl SpecRecord {
                 .collect(),
             expires_at: schedule.expires_at.map(ms),
             strict_expiry: schedule.strict_expiry,
+            max_callbacks: schedule.max_callbacks,
         }
     }
 
@@ -137,6 +145,7 @@ impl SpecRecord {
             frequency_caps: Some(self.caps),
             expires_at: None,
             strict_expiry: Some(self.strict_expiry),
+            max_callbacks: Some(i64::from(self.max_callbacks)),
         };
         let mut schedule = Schedule::default()
             .apply(&patch)

@@ -27,6 +27,7 @@ pub(super) struct Scripts {
     pub(super) dnc_remove: Script,
     pub(super) attempts: Script,
     pub(super) requeue: Script,
+    pub(super) callback: Script,
 }
 
 /// The helpers of scripts that read or write call states, sent ahead of each (Redis scripts
@@ -60,6 +61,7 @@ impl Scripts {
             dnc_remove: Script::new(include_str!("scripts/dnc_remove.lua")),
             attempts: Script::new(include_str!("scripts/attempts.lua")),
             requeue: with_call_state(include_str!("scripts/requeue.lua")),
+            callback: with_call_state(include_str!("scripts/callback.lua")),
         }
     }
 }

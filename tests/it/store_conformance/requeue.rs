@@ -1,4 +1,4 @@
-//! Calling final contacts again: a requeue by outcome.
+//! Calling contacts again: a requeue by outcome, a callback.
 
 use std::sync::Arc;
 
@@ -108,4 +108,113 @@ async fn requeued_contacts_are_called_again(store: Arc<dyn CampaignStore>) {
     ));
 }
 
-on_every_backend!(requeued_contacts_are_called_again);
+async fn a_callback_is_a_new_attempt_at_its_time(store: Arc<dyn CampaignStore>) {
+    let acme = org("acme");
+    let id = scheduled(&*store, 3, concurrency(3)).await;
+    let fence = lease(&*store, id).await;
+    let calls = store.claim_due(id, fence, now(), 10).await.unwrap().calls;
+    let (done, failed, running) = (&calls[0], &calls[1], &calls[2]);
+    store
+        .record_outcome(id, done.contact_id, 1, ended(DialOutcome::Completed), now())
+        .await
+        .unwrap();
+    store
+        .record_outcome(id, failed.contact_id, 1, ended(DialOutcome::Busy), now())
+        .await
+        .unwrap();
+    let later = now() + Duration::hours(2);
+    let due = store
+        .set_callback(&acme, id, done.contact_id, later, now())
+        .await
+        .unwrap();
+    assert_eq!(due, later, "no rule holds it then");
+    let campaign = store.campaign(&acme, id).await.unwrap();
+    assert_eq!(campaign.counters.of(ContactStatus::Completed), 0);
+    assert_eq!(campaign.counters.of(ContactStatus::Scheduled), 1);
+    let contacts = store.contacts(&acme, id, None, ALL, now()).await.unwrap();
+    let waiting = &contacts.items[0];
+    assert_eq!(waiting.status, ContactStatus::Scheduled);
+    assert_eq!(
+        waiting.held_reason,
+        Some(pacer::domain::HeldReason::CallbackPending)
+    );
+    assert_eq!(waiting.scheduled_at, Some(later));
+    // A call in flight has no outcome yet: it cannot be called back.
+    assert!(matches!(
+        store
+            .set_callback(&acme, id, running.contact_id, later, now())
+            .await,
+        Err(StoreError::Invalid(_))
+    ));
+    let batch = store
+        .claim_due(id, fence, later - Duration::seconds(1), 10)
+        .await
+        .unwrap();
+    assert!(batch.calls.is_empty());
+    assert!(batch.wake_at.is_some_and(|at| at <= later));
+    let batch = store.claim_due(id, fence, later, 10).await.unwrap();
+    let claimed: Vec<_> = batch
+        .calls
+        .iter()
+        .map(|call| (call.contact_id, call.attempt))
+        .collect();
+    assert_eq!(claimed, [(done.contact_id, 2)]);
+    // Two callbacks a contact by default; a moved callback counts.
+    for _ in 0..2 {
+        store
+            .set_callback(&acme, id, failed.contact_id, later, now())
+            .await
+            .unwrap();
+    }
+    assert!(matches!(
+        store
+            .set_callback(&acme, id, failed.contact_id, later, now())
+            .await,
+        Err(StoreError::Invalid(_))
+    ));
+    // A completed campaign is active again after a callback.
+    for (call, attempt) in [(done, 2), (running, 1)] {
+        store
+            .record_outcome(
+                id,
+                call.contact_id,
+                attempt,
+                ended(DialOutcome::Completed),
+                later,
+            )
+            .await
+            .unwrap();
+    }
+    let batch = store.claim_due(id, fence, later, 10).await.unwrap();
+    store
+        .record_outcome(
+            id,
+            failed.contact_id,
+            2,
+            ended(DialOutcome::Completed),
+            later,
+        )
+        .await
+        .unwrap();
+    assert_eq!(batch.calls.len(), 1);
+    let batch = store.claim_due(id, fence, later, 10).await.unwrap();
+    assert_eq!(batch.status, CampaignStatus::Completed);
+    store
+        .set_callback(&acme, id, running.contact_id, later, later)
+        .await
+        .unwrap();
+    let campaign = store.campaign(&acme, id).await.unwrap();
+    assert_eq!(campaign.status, CampaignStatus::Active);
+    assert_eq!(campaign.completed_at, None);
+    assert!(matches!(
+        store
+            .set_callback(&org("other"), id, running.contact_id, later, later)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+on_every_backend!(
+    requeued_contacts_are_called_again,
+    a_callback_is_a_new_attempt_at_its_time,
+);

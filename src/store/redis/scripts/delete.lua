@@ -1,7 +1,7 @@
 -- Deletes a campaign that is a draft or finished; keys are freed in the background (UNLINK).
 -- KEYS: meta, contacts (bucket base), phones, released, retry, inflight, lease,
 --       calls (bucket base), stats, events (webhook events not relayed yet: they go with the campaign),
---       held (list base: the lists of partitions 0 to `n_parts`, see claim.lua)
+--       held (list base: the lists of partitions 0 to `n_parts`, see claim.lua), callbacks
 -- ARGV: organisation
 -- Returns 'OK' | 'NOT_FOUND' | status (not deletable)
 local meta = redis.call('HMGET', KEYS[1], 'org', 'status', 'seq', 'n_parts')
@@ -30,5 +30,6 @@ for partition = 0, tonumber(meta[4] or '0') do
   end
 end
 if #batch > 0 then redis.call('UNLINK', unpack(batch)) end
-redis.call('UNLINK', KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[9], KEYS[10])
+redis.call('UNLINK', KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[9], KEYS[10],
+  KEYS[12])
 return 'OK'
