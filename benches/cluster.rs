@@ -199,6 +199,32 @@ async fn run(quick: bool) {
             ms(*latencies.last().unwrap())
         );
     }
+    let adds = dnc_adds(&owner, 0, pairs).await;
+    let more = dnc_adds(&other, pairs, pairs).await;
+    let mut all: Vec<Duration> = adds.into_iter().chain(more).collect();
+    all.sort();
+    println!(
+        "\n## A do-not-call add while both nodes dispatch ({} adds of one number, half through each node, sequential)\n\n\
+         p50 {}, p99 {}, max {}",
+        all.len(),
+        ms(percentile(&all, 0.5)),
+        ms(percentile(&all, 0.99)),
+        ms(*all.last().unwrap())
+    );
+}
+
+/// Latencies of do-not-call adds of one number through `via`: each is answered once every node
+/// settled (no step that looked up before it still places calls).
+async fn dnc_adds(via: &Node, first: usize, n: usize) -> Vec<Duration> {
+    let mut latencies = Vec::new();
+    for i in first..first + n {
+        let body = serde_json::json!({ "entries": [{ "phone_number": format!("+1444{i:07}") }] });
+        let sent = Instant::now();
+        via.call(reqwest::Method::POST, "/dnc", Some(body)).await;
+        latencies.push(sent.elapsed());
+    }
+    latencies.sort();
+    latencies
 }
 
 fn main() {

@@ -20,7 +20,9 @@
 //! (one workload: `throughput`, `lateness`, `pause`, `control` or `footprint`; with `--rate N`
 //! and `--instant`, one part of it). Needs
 //! `redis-server`, `redis-benchmark`, `node` and `npm` (BullMQ is installed with `npm ci` into
-//! `benches/peers/bullmq/node_modules` on first use). Every loop is bounded in count and time.
+//! `benches/peers/bullmq/node_modules` on first use). `--gates` turns the do-not-call list and
+//! frequency caps on for Pacer's throughput and lateness (`support::gates`). Every loop is
+//! bounded in count and time.
 
 #![allow(clippy::print_stdout, reason = "a harness prints its table")]
 
@@ -209,12 +211,15 @@ async fn steady_campaigns(
                 .map(|k| json!({ "phone_number": format!("+1555{:07}", i * 100 + k) }))
                 .collect();
             let hh_mm = |minute: i64| format!("{:02}:{:02}", minute / 60, minute % 60);
-            let body = json!({
+            let mut body = json!({
                 "name": "lateness", "agent_id": "agent", "contacts": contacts,
                 "timezone": timezone, "working_days": [1, 2, 3, 4, 5, 6, 7],
                 "start_time": hh_mm(open), "end_time": hh_mm(open + WINDOW_MINUTES),
                 "max_calls_per_day": cap,
             });
+            if support::gates() {
+                body["frequency_caps"] = support::frequency_caps();
+            }
             let created = node
                 .call(reqwest::Method::POST, "/batch-calls", Some(body))
                 .await;
@@ -441,6 +446,9 @@ async fn pacer_lateness(redis: &str, n: usize, seconds: usize) -> Lateness {
     let mut env = lateness_env();
     env.extend(webhook(&provider, "l"));
     let node = Node::start("l", redis, &prefix(), &env).await;
+    if support::gates() {
+        support::list_numbers(&node).await;
+    }
     let (start, grids) = steady_campaigns(&node, n, seconds).await;
     wall_clock_until(start).await;
     let cpu = CpuSince::now(redis, &node);

@@ -32,8 +32,8 @@ use pacer::actors::{CampaignOp, Directory, DirectoryOptions};
 use pacer::clock::{Clock, SystemClock};
 use pacer::dialer::SimulatedDialer;
 use pacer::domain::{
-    CampaignId, CampaignSpec, CampaignStatus, DialOutcome, OrgId, PhoneNumber, PhoneRotation,
-    Schedule, SchedulePatch,
+    CampaignId, CampaignSpec, CampaignStatus, DialOutcome, DncEntry, DncTarget, OrgId, PhoneNumber,
+    PhoneRotation, Schedule, SchedulePatch,
 };
 use pacer::store::capabilities::*;
 use pacer::store::{
@@ -284,6 +284,73 @@ async fn national_memory(server: &Server, n: usize) {
     let held = (server.used_memory() - before) as f64 / n as f64;
     println!(
         "| redis bytes per pending contact, national list, `timezone_mode: contact` | {fresh:.0} B as added; {held:.0} B once each was held back by the floor | target ≤ 200 B |"
+    );
+}
+
+/// Redis bytes per do-not-call entry with `n` numbers listed (random US numbers), and the
+/// lookup of a claim's 100 numbers against the list.
+async fn dnc_memory(server: &Server, n: usize) {
+    server.cli(&["FLUSHALL"]);
+    let before = server.used_memory();
+    let store = store(server, "dnc:");
+    let now: DateTime<Utc> = "2026-11-30T10:00:00Z".parse().expect("an instant");
+    // A fixed walk over numbers +1 NPA NXX XXXX with no repeats: a full-period LCG modulo 10^10
+    // (the multiplier is 1 modulo 20, the increment prime to 10).
+    let mut state: u64 = 12_345;
+    let mut next = || {
+        state = ((u128::from(state) * 3_141_592_661 + 2_718_281_829) % 10_000_000_000) as u64;
+        let digits = state;
+        let area = 200 + digits / 10_000_000 % 800;
+        let exchange = 200 + digits / 10_000 % 800;
+        let line = digits % 10_000;
+        PhoneNumber::parse(&format!("+1{area}{exchange}{line:04}")).expect("a number")
+    };
+    let mut listed = Vec::new();
+    let started = Instant::now();
+    let mut added = 0;
+    while added < n {
+        let chunk: Vec<DncEntry> = (0..(n - added).min(10_000))
+            .map(|_| {
+                let number = next();
+                if listed.len() < 100_000 {
+                    listed.push(number.clone());
+                }
+                DncEntry {
+                    target: DncTarget::Number(number),
+                    reason: None,
+                    expires_at: None,
+                    created_at: now,
+                }
+            })
+            .collect();
+        added += chunk.len();
+        store.add_dnc(&org(), &chunk).await.expect("added");
+    }
+    let ingest = started.elapsed();
+    let per_entry = (server.used_memory() - before) as f64 / n as f64;
+    let mut lookups = Vec::new();
+    for batch in listed.chunks(100).take(1_000) {
+        let mut numbers = batch.to_vec();
+        // Half listed, half not.
+        numbers.truncate(50);
+        numbers.extend((0..50).map(|_| next()));
+        let started = Instant::now();
+        let found = store
+            .dnc_covering(&org(), &numbers, now)
+            .await
+            .expect("a lookup");
+        lookups.push(started.elapsed());
+        assert!(found[..50].iter().all(Option::is_some));
+    }
+    lookups.sort();
+    println!(
+        "| redis bytes per do-not-call entry, {n} numbers | {per_entry:.1} B ({:.0} entries/s added) | target ≤ 40 B |",
+        n as f64 / ingest.as_secs_f64()
+    );
+    println!(
+        "| lookup of a claim's 100 numbers in that list | p50 {:.2} ms, p99 {:.2} ms | |",
+        percentile(&lookups, 0.5).as_secs_f64() * 1e3,
+        percentile(&lookups, 0.99).as_secs_f64() * 1e3
     );
 }
 
@@ -678,10 +745,17 @@ fn main() {
             lone_figure(&server, lone).await;
             return;
         }
+        // `--dnc` alone: the do-not-call list's memory and lookups.
+        let dnc_entries = if quick { 200_000 } else { 10_000_000 };
+        if std::env::args().any(|arg| arg == "--dnc") {
+            dnc_memory(&server, dnc_entries).await;
+            return;
+        }
         // `--throughput` alone: for profiling the dispatch path.
         if !std::env::args().any(|arg| arg == "--throughput") {
             memory_and_ingest(&server, n, runs).await;
             national_memory(&server, n).await;
+            dnc_memory(&server, dnc_entries).await;
             patch_while_dispatching(&server, n, edits).await;
         }
         let rate = throughput(&server, campaigns, per_campaign).await;

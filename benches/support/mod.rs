@@ -187,15 +187,19 @@ impl Node {
         response.json().await.expect("JSON")
     }
 
-    /// A draft campaign of `n` contacts; its id.
+    /// A draft campaign of `n` contacts; its id. With `--gates`, each call is counted
+    /// against a frequency cap (that it never reaches).
     pub async fn create(&self, first: usize, n: usize, concurrency: u32) -> String {
         let contacts: Vec<Value> = (first..first + n)
             .map(|i| json!({ "phone_number": format!("+1555{i:07}") }))
             .collect();
-        let body = json!({
+        let mut body = json!({
             "name": "bench", "agent_id": "agent", "contacts": contacts,
             "working_days": [1, 2, 3, 4, 5, 6, 7], "max_concurrent_calls": concurrency,
         });
+        if gates() {
+            body["frequency_caps"] = frequency_caps();
+        }
         let created = self
             .call(reqwest::Method::POST, "/batch-calls", Some(body))
             .await;
@@ -273,6 +277,36 @@ pub fn process_cpu(pid: u32) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// `--gates`: the do-not-call list and frequency caps on (a list of [`LISTED`] numbers none of
+/// the campaigns calls, each campaign's calls counted against a cap), to compare with off.
+pub fn gates() -> bool {
+    std::env::args().any(|arg| arg == "--gates")
+}
+
+/// Numbers on the organisation's list with `--gates`.
+pub const LISTED: usize = 100_000;
+
+/// The cap each campaign sets with `--gates`: 3 calls a day to one number (each is called once).
+pub fn frequency_caps() -> Value {
+    json!([{ "max_calls": 3, "window_hours": 24 }])
+}
+
+/// Puts [`LISTED`] numbers (`+1444…`, called by no campaign) on the organisation's list.
+pub async fn list_numbers(node: &Node) {
+    for chunk in (0..LISTED).collect::<Vec<_>>().chunks(10_000) {
+        let entries: Vec<Value> = chunk
+            .iter()
+            .map(|i| json!({ "phone_number": format!("+1444{i:07}") }))
+            .collect();
+        node.call(
+            reqwest::Method::POST,
+            "/dnc",
+            Some(json!({ "entries": entries })),
+        )
+        .await;
+    }
+}
+
 /// Calls finished per second with `n_nodes` nodes: campaigns scheduled round-robin through
 /// the nodes (each takes the campaigns it schedules), all due at once, instant calls.
 pub async fn throughput(
@@ -286,6 +320,9 @@ pub async fn throughput(
     let mut nodes = Vec::new();
     for i in 0..n_nodes {
         nodes.push(Node::start(&format!("n{i}"), redis, &prefix, &simulated).await);
+    }
+    if gates() {
+        list_numbers(&nodes[0]).await;
     }
     let mut ids = Vec::new();
     for i in 0..n_campaigns {

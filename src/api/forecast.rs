@@ -41,39 +41,27 @@ pub struct ForecastView {
     retries_per_contact: f64,
 }
 
-/// The forecast of `campaign` under `schedule` (its own, or one an edit would give it), from
-/// the calls seen so far; `None` when nothing waits.
-pub(super) fn forecast_of(
-    state: &AppState,
-    campaign: &Campaign,
-    schedule: &Schedule,
-    stats: &CallStats,
-    waiting: u64,
-    now: DateTime<Utc>,
-) -> Option<Forecast> {
-    if waiting == 0 {
-        return None;
-    }
+/// What a forecast of `campaign` under `schedule` starts from: `waiting` contacts, and the
+/// retries and call length the calls seen so far (`stats`) imply.
+fn workload(state: &AppState, schedule: &Schedule, stats: &CallStats, waiting: u64) -> Workload {
     let calls = stats.calls();
-    let retryable = [
+    let retryable: u64 = [
         DialOutcome::NoAnswer,
         DialOutcome::Busy,
         DialOutcome::Failed,
     ]
     .into_iter()
     .map(|outcome| stats.of(outcome))
-    .sum::<u64>();
-    let share = if calls == 0 {
-        0.0
+    .sum();
+    let (share, mean_call_secs) = if calls == 0 {
+        (0.0, ASSUMED_CALL_SECS)
     } else {
-        retryable as f64 / calls as f64
+        (
+            retryable as f64 / calls as f64,
+            stats.total_duration_secs as f64 / calls as f64,
+        )
     };
-    let mean_call_secs = if calls == 0 {
-        ASSUMED_CALL_SECS
-    } else {
-        stats.total_duration_secs as f64 / calls as f64
-    };
-    let work = Workload {
+    Workload {
         waiting,
         retries_per_contact: retries_per_contact(
             schedule.retry.enabled,
@@ -82,7 +70,21 @@ pub(super) fn forecast_of(
         ),
         mean_call_secs,
         carrier_cps: state.carrier_cps,
-    };
+    }
+}
+
+/// The forecast of `campaign` under `schedule` (its own, or one an edit would give it) for
+/// `work`; `None` when nothing waits.
+fn forecast_of(
+    campaign: &Campaign,
+    schedule: &Schedule,
+    stats: &CallStats,
+    work: &Workload,
+    now: DateTime<Utc>,
+) -> Option<Forecast> {
+    if work.waiting == 0 {
+        return None;
+    }
     let start = campaign
         .starts_at
         .or(match schedule.start {
@@ -96,7 +98,7 @@ pub(super) fn forecast_of(
         used: calls_today(stats, schedule, in_flight, now) as u32,
         next_slot_at: None,
     };
-    Some(schedule.forecast(start, &pacing, now, &work))
+    Some(schedule.forecast(start, &pacing, now, work))
 }
 
 /// With `strict_expiry`, refuses a plan that cannot finish before `expires_at` (422 with the
@@ -118,8 +120,8 @@ fn check_expiry(
     if !schedule.strict_expiry {
         return Ok(());
     }
-    let waiting = campaign.counters.pending();
-    match forecast_of(state, campaign, schedule, stats, waiting, now) {
+    let work = workload(state, schedule, stats, campaign.counters.pending());
+    match forecast_of(campaign, schedule, stats, &work, now) {
         Some(forecast) if forecast.completion_at > expires_at => Err(ApiError::ExpiryTooSoon {
             minimum: forecast.completion_at,
         }),
@@ -191,23 +193,8 @@ async fn forecast(
     } else {
         campaign.counters.pending()
     };
-    let forecast = forecast_of(&state, &campaign, schedule, &stats, waiting, now);
-    let retries = forecast.map_or(0.0, |_| {
-        let calls = stats.calls().max(1) as f64;
-        let retryable = [
-            DialOutcome::NoAnswer,
-            DialOutcome::Busy,
-            DialOutcome::Failed,
-        ]
-        .into_iter()
-        .map(|outcome| stats.of(outcome))
-        .sum::<u64>() as f64;
-        retries_per_contact(
-            schedule.retry.enabled,
-            schedule.retry.max_retries,
-            retryable / calls,
-        )
-    });
+    let work = workload(&state, schedule, &stats, waiting);
+    let forecast = forecast_of(&campaign, schedule, &stats, &work, now);
     Ok(ok(ForecastView {
         estimated_completion_at: forecast.map(|forecast| {
             forecast
@@ -217,6 +204,6 @@ async fn forecast(
         contacts_at_risk: forecast.map_or(0, |forecast| forecast.contacts_at_risk),
         limiting_factor: forecast.map(|forecast| forecast.limiting_factor.as_str()),
         waiting,
-        retries_per_contact: retries,
+        retries_per_contact: work.retries_per_contact,
     }))
 }

@@ -101,17 +101,9 @@ impl Dispatch for MemoryStore {
         attempt: u32,
         reason: SkipReason,
     ) -> Result<(), StoreError> {
-        let state = self.state(id)?;
-        let mut state = state.lock();
-        let Some((sequence, _, _)) = undo_claim(&mut state, contact, attempt) else {
-            return Ok(());
-        };
-        if state.campaign.status == CampaignStatus::Cancelled {
-            state.set_status(sequence, ContactStatus::Cancelled);
-        } else {
+        self.refuse_claim(id, contact, attempt, |state, sequence| {
             state.skip(sequence, reason);
-        }
-        Ok(())
+        })
     }
 
     async fn hold_claim(
@@ -122,18 +114,10 @@ impl Dispatch for MemoryStore {
         reason: HeldReason,
         until: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let state = self.state(id)?;
-        let mut state = state.lock();
-        let Some((sequence, _, _)) = undo_claim(&mut state, contact, attempt) else {
-            return Ok(());
-        };
-        if state.campaign.status == CampaignStatus::Cancelled {
-            state.set_status(sequence, ContactStatus::Cancelled);
-        } else {
+        self.refuse_claim(id, contact, attempt, |state, sequence| {
             state.set_status(sequence, ContactStatus::Scheduled);
             state.park(sequence, reason, until);
-        }
-        Ok(())
+        })
     }
 
     async fn call_party(
@@ -201,6 +185,30 @@ impl Dispatch for MemoryStore {
 
     /// Live campaigns are found from their state here: nothing to drop.
     async fn unlist(&self, _id: CampaignId) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+impl MemoryStore {
+    /// Undoes a claimed call the screen refused and ends it as `refuse` says (cancelled if its
+    /// campaign was cancelled meanwhile); nothing when that attempt is not in flight.
+    fn refuse_claim(
+        &self,
+        id: CampaignId,
+        contact: ContactId,
+        attempt: u32,
+        refuse: impl FnOnce(&mut super::state::CampaignState, u32),
+    ) -> Result<(), StoreError> {
+        let state = self.state(id)?;
+        let mut state = state.lock();
+        let Some((sequence, _, _)) = undo_claim(&mut state, contact, attempt) else {
+            return Ok(());
+        };
+        if state.campaign.status == CampaignStatus::Cancelled {
+            state.set_status(sequence, ContactStatus::Cancelled);
+        } else {
+            refuse(&mut state, sequence);
+        }
         Ok(())
     }
 }

@@ -380,6 +380,28 @@ impl Inner {
 
 /// The events (as `call_state.lua` writes them, without number and time) of a change from
 /// status `from` to `to`; `None` when the status did not change.
+impl Inner {
+    /// Before contacts of campaign `id` are put back in its queue (a requeue, a callback): lists
+    /// it as needing a dispatcher, and gives the status events its scripts write if it goes from
+    /// `completed` back to `active`.
+    async fn before_requeue(
+        &self,
+        con: &mut Connection,
+        org: &OrgId,
+        id: CampaignId,
+    ) -> Result<Vec<String>, StoreError> {
+        let _: () = con
+            .sadd(self.keys.live(), id.to_string())
+            .await
+            .map_err(unavailable)?;
+        Ok(
+            status_events(CampaignStatus::Completed, CampaignStatus::Active)
+                .filter(|_| self.records_events(org))
+                .unwrap_or_default(),
+        )
+    }
+}
+
 pub(super) fn status_events(from: CampaignStatus, to: CampaignStatus) -> Option<Vec<String>> {
     (from != to).then(|| {
         let mut events = vec![format!("s|{}|{}", from.as_str(), to.as_str())];
@@ -593,14 +615,7 @@ impl Campaigns for RedisStore {
             let mut con = inner.connection().await?;
             let meta = inner.meta(&mut con, Some(&org), id).await?;
             transition(meta.campaign.status, Command::Requeue)?;
-            // Listed before anything is put back: it will need a dispatcher.
-            let _: () = con
-                .sadd(inner.keys.live(), id.to_string())
-                .await
-                .map_err(unavailable)?;
-            let events = status_events(CampaignStatus::Completed, CampaignStatus::Active)
-                .filter(|_| inner.records_events(&org))
-                .unwrap_or_default();
+            let events = inner.before_requeue(&mut con, &org, id).await?;
             let keys = inner.keys.campaign(id);
             let n_buckets = meta.n_contacts.div_ceil(CONTACTS_PER_BUCKET);
             let mut n = 0;
@@ -670,14 +685,7 @@ impl Campaigns for RedisStore {
                 .map_or("", String::as_str);
             let safety = inner.safety.read().clone();
             let due = rules::callback_due(&safety, &meta.campaign, key, at);
-            // Listed before the callback commits: it will need a dispatcher.
-            let _: () = con
-                .sadd(inner.keys.live(), id.to_string())
-                .await
-                .map_err(unavailable)?;
-            let events = status_events(CampaignStatus::Completed, CampaignStatus::Active)
-                .filter(|_| inner.records_events(&org))
-                .unwrap_or_default();
+            let events = inner.before_requeue(&mut con, &org, id).await?;
             let max = meta.campaign.spec.schedule.max_callbacks;
             let mut invocation = inner.scripts.callback.prepare_invoke();
             invocation

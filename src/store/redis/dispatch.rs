@@ -507,6 +507,44 @@ impl Inner {
     }
 }
 
+impl RedisStore {
+    /// Runs `release.lua` on one claimed call: back to the queue, or with `how` (a skip reason,
+    /// or `''`, a held reason and an instant) skipped or held.
+    async fn release_as(
+        &self,
+        id: CampaignId,
+        contact: ContactId,
+        attempt: u32,
+        how: Vec<String>,
+    ) -> Result<(), StoreError> {
+        self.io(move |inner| async move {
+            let Some(sequence) = rules::contact_sequence(id, contact) else {
+                return Ok(());
+            };
+            let mut con = inner.connection().await?;
+            let keys = inner.keys.campaign(id);
+            let mut invocation = inner.scripts.release.prepare_invoke();
+            invocation
+                .key(keys.meta())
+                .key(keys.calls())
+                .key(keys.inflight())
+                .key(keys.retry())
+                .key(keys.released())
+                .arg(sequence)
+                .arg(attempt);
+            for arg in how {
+                invocation.arg(arg);
+            }
+            let _: i64 = invocation
+                .invoke_async(&mut con)
+                .await
+                .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+}
+
 #[async_trait]
 impl Dispatch for RedisStore {
     async fn claim_due(
@@ -540,28 +578,7 @@ impl Dispatch for RedisStore {
         contact: ContactId,
         attempt: u32,
     ) -> Result<(), StoreError> {
-        self.io(move |inner| async move {
-            let Some(sequence) = rules::contact_sequence(id, contact) else {
-                return Ok(());
-            };
-            let mut con = inner.connection().await?;
-            let keys = inner.keys.campaign(id);
-            let _: i64 = inner
-                .scripts
-                .release
-                .key(keys.meta())
-                .key(keys.calls())
-                .key(keys.inflight())
-                .key(keys.retry())
-                .key(keys.released())
-                .arg(sequence)
-                .arg(attempt)
-                .invoke_async(&mut con)
-                .await
-                .map_err(unavailable)?;
-            Ok(())
-        })
-        .await
+        self.release_as(id, contact, attempt, Vec::new()).await
     }
 
     async fn skip_claim(
@@ -571,29 +588,8 @@ impl Dispatch for RedisStore {
         attempt: u32,
         reason: SkipReason,
     ) -> Result<(), StoreError> {
-        self.io(move |inner| async move {
-            let Some(sequence) = rules::contact_sequence(id, contact) else {
-                return Ok(());
-            };
-            let mut con = inner.connection().await?;
-            let keys = inner.keys.campaign(id);
-            let _: i64 = inner
-                .scripts
-                .release
-                .key(keys.meta())
-                .key(keys.calls())
-                .key(keys.inflight())
-                .key(keys.retry())
-                .key(keys.released())
-                .arg(sequence)
-                .arg(attempt)
-                .arg(reason.as_str())
-                .invoke_async(&mut con)
-                .await
-                .map_err(unavailable)?;
-            Ok(())
-        })
-        .await
+        self.release_as(id, contact, attempt, vec![reason.as_str().to_owned()])
+            .await
     }
 
     async fn hold_claim(
@@ -604,31 +600,12 @@ impl Dispatch for RedisStore {
         reason: HeldReason,
         until: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.io(move |inner| async move {
-            let Some(sequence) = rules::contact_sequence(id, contact) else {
-                return Ok(());
-            };
-            let mut con = inner.connection().await?;
-            let keys = inner.keys.campaign(id);
-            let _: i64 = inner
-                .scripts
-                .release
-                .key(keys.meta())
-                .key(keys.calls())
-                .key(keys.inflight())
-                .key(keys.retry())
-                .key(keys.released())
-                .arg(sequence)
-                .arg(attempt)
-                .arg("")
-                .arg(reason.as_str())
-                .arg(ms(until))
-                .invoke_async(&mut con)
-                .await
-                .map_err(unavailable)?;
-            Ok(())
-        })
-        .await
+        let how = vec![
+            String::new(),
+            reason.as_str().to_owned(),
+            ms(until).to_string(),
+        ];
+        self.release_as(id, contact, attempt, how).await
     }
 
     async fn call_party(

@@ -139,3 +139,19 @@ local function write_events(events, writes)
   end
   return redis.call('LLEN', events.key)
 end
+-- A completed campaign with contacts to call again is active again (`Command::Requeue` of
+-- `domain::transition`), its status events ARGV[first] to ARGV[first + n - 1] written to
+-- `events` (requeue.lua, callback.lua).
+local function reactivate(meta, events, now, first, n)
+  redis.call('HSET', meta, 'status', 'active')
+  redis.call('HDEL', meta, 'completed_at')
+  if n == 0 then return end
+  local seq = (redis.call('HGET', meta, 'ev_seq') or 0) + 0
+  local list = {}
+  for i = 1, n do
+    seq = seq + 1
+    list[i] = string.format('%d', seq) .. '|' .. now .. '|' .. ARGV[first + i - 1]
+  end
+  redis.call('RPUSH', events, unpack(list))
+  redis.call('HSET', meta, 'ev_seq', string.format('%d', seq))
+end

@@ -31,20 +31,6 @@ state.due = ARGV[2]
 state.held = 'callback_pending'
 write_state(KEYS[2], seq, state)
 redis.call('ZADD', KEYS[3], ARGV[2], seq)
-if status == 'completed' then
-  redis.call('HSET', KEYS[1], 'status', 'active')
-  redis.call('HDEL', KEYS[1], 'completed_at')
-  local n_events = ARGV[5] + 0
-  if n_events > 0 then
-    local ev = (redis.call('HGET', KEYS[1], 'ev_seq') or 0) + 0
-    local list = {}
-    for i = 1, n_events do
-      ev = ev + 1
-      list[i] = string.format('%d', ev) .. '|' .. ARGV[4] .. '|' .. ARGV[5 + i]
-    end
-    redis.call('RPUSH', KEYS[5], unpack(list))
-    redis.call('HSET', KEYS[1], 'ev_seq', string.format('%d', ev))
-  end
-end
+if status == 'completed' then reactivate(KEYS[1], KEYS[5], ARGV[4], 6, ARGV[5] + 0) end
 redis.call('HINCRBY', KEYS[1], 'ver', 1)
 return {'OK'}

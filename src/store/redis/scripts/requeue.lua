@@ -40,20 +40,6 @@ end
 if n == 0 then return 0 end
 for st, count in pairs(from) do redis.call('HINCRBY', KEYS[1], 'st:' .. st, -count) end
 redis.call('HINCRBY', KEYS[1], 'st:scheduled', n)
-if status == 'completed' then
-  -- Mirrors `Command::Requeue` of `domain::transition`.
-  redis.call('HSET', KEYS[1], 'status', 'active')
-  redis.call('HDEL', KEYS[1], 'completed_at')
-  if n_events > 0 then
-    local seq = (redis.call('HGET', KEYS[1], 'ev_seq') or 0) + 0
-    local list = {}
-    for i = 1, n_events do
-      seq = seq + 1
-      list[i] = string.format('%d', seq) .. '|' .. now .. '|' .. ARGV[5 + i]
-    end
-    redis.call('RPUSH', KEYS[4], unpack(list))
-    redis.call('HSET', KEYS[1], 'ev_seq', string.format('%d', seq))
-  end
-end
+if status == 'completed' then reactivate(KEYS[1], KEYS[4], now, 6, n_events) end
 redis.call('HINCRBY', KEYS[1], 'ver', 1)
 return n
