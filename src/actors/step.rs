@@ -12,7 +12,7 @@ use crate::domain::{
     CampaignId, CampaignStatus, DialOutcome, FrequencyCap, HeldReason, PhoneNumber, SkipReason,
 };
 use crate::faults::{self, FaultPoint};
-use crate::store::{CallResult, ClaimBatch, ClaimedCall, Outcome, Recorded, StoreError};
+use crate::store::{CallResult, ClaimBatch, ClaimedCall, Outcome, Recorded, Screened, StoreError};
 use crate::telemetry::{
     CALLS_IN_FLIGHT, CALLS_PLACED, CALLS_RECONCILED, CLAIM_BATCH, CLAIM_LATENESS, CONTACTS_HELD,
     CONTACTS_SKIPPED, DISPATCH_LATENESS, STORE_LATENCY,
@@ -208,54 +208,16 @@ impl Step {
         Ok(Stepped::Claimed(batch))
     }
 
-    /// Screens the claimed numbers, in two store steps on the organisation's state: those on
-    /// its do-not-call list end `skipped` (`dnc`); the others are counted against their
-    /// frequency caps, and those a cap refuses go back to wait until it allows them
-    /// (`frequency_cap`). Either way they leave the batch, and the campaign steps again at once
-    /// (it may be finished, or have more to claim). If a screen cannot be read, nothing claimed
-    /// is placed.
+    /// Screens the claimed numbers in one store step on the organisation's state: those on its
+    /// do-not-call list end `skipped` (`dnc`); the others are counted against their frequency
+    /// caps (the campaign's, the organisation's, the region's), and those a cap refuses go back
+    /// to wait until it allows them (`frequency_cap`). Either way they leave the batch, and the
+    /// campaign steps again at once (it may be finished, or have more to claim). If the screen
+    /// cannot be read, nothing claimed is placed.
     async fn screen(&self, batch: &mut ClaimBatch) -> Result<(), StoreError> {
         let store = &self.services.store;
-        let numbers: Vec<PhoneNumber> = batch.calls.iter().map(|call| call.phone.clone()).collect();
-        let listed = match store.dnc_covering(&batch.org, &numbers, self.now).await {
-            Ok(listed) => listed,
-            Err(error) => return Err(self.release_all(batch, error).await),
-        };
-        let calls = std::mem::take(&mut batch.calls);
-        let (refused, kept): (Vec<_>, Vec<_>) = calls
-            .into_iter()
-            .zip(listed)
-            .partition(|(_, entry)| entry.is_some());
-        batch.calls = kept.into_iter().map(|(call, _)| call).collect();
-        let skips = refused.iter().map(|(call, _)| {
-            store.skip_claim(self.id, call.contact_id, call.attempt, SkipReason::Dnc)
-        });
-        for result in join_all(skips).await {
-            result?;
-        }
-        let n_skipped = refused.len() as u64;
-        if n_skipped > 0 {
-            metrics::counter!(CONTACTS_SKIPPED, "reason" => SkipReason::Dnc.as_str())
-                .increment(n_skipped);
-            batch.skipped.push((SkipReason::Dnc, n_skipped));
-        }
-        let n_held = self.count_attempts(batch).await?;
-        let n_out = n_skipped + n_held;
-        if n_out > 0 {
-            self.services.gate.refund(n_out as u32);
-            batch.in_flight = batch.in_flight.saturating_sub(n_out as u32);
-            batch.wake_at = Some(self.now);
-        }
-        Ok(())
-    }
-
-    /// Counts the batch's calls against their frequency caps (the campaign's, the
-    /// organisation's, the region's): those a cap refuses go back to wait until it allows
-    /// them. How many went back.
-    async fn count_attempts(&self, batch: &mut ClaimBatch) -> Result<u64, StoreError> {
-        let store = &self.services.store;
         let safety = store.call_safety();
-        let capped: Vec<(PhoneNumber, Vec<FrequencyCap>)> = batch
+        let screened: Vec<(PhoneNumber, Vec<FrequencyCap>)> = batch
             .calls
             .iter()
             .map(|call| {
@@ -263,40 +225,48 @@ impl Step {
                 (call.phone.clone(), caps)
             })
             .collect();
-        if capped.iter().all(|(_, caps)| caps.is_empty()) {
-            return Ok(0);
-        }
-        let allowed = match store.count_attempts(&batch.org, &capped, self.now).await {
-            Ok(allowed) => allowed,
+        let verdicts = match store.screen(&batch.org, &screened, self.now).await {
+            Ok(verdicts) => verdicts,
             Err(error) => return Err(self.release_all(batch, error).await),
         };
         let calls = std::mem::take(&mut batch.calls);
-        let mut held = Vec::new();
-        for (call, allowed_at) in calls.into_iter().zip(allowed) {
-            match allowed_at {
-                None => batch.calls.push(call),
-                Some(until) => held.push((call, until)),
+        let (mut n_skipped, mut n_held) = (0, 0);
+        let mut refusals = Vec::new();
+        for (call, verdict) in calls.into_iter().zip(verdicts) {
+            let (id, contact, attempt) = (self.id, call.contact_id, call.attempt);
+            match verdict {
+                Screened::Allowed => batch.calls.push(call),
+                Screened::Listed => {
+                    n_skipped += 1;
+                    refusals.push(store.skip_claim(id, contact, attempt, SkipReason::Dnc));
+                }
+                Screened::CappedUntil(until) => {
+                    n_held += 1;
+                    let reason = HeldReason::FrequencyCap;
+                    refusals.push(store.hold_claim(id, contact, attempt, reason, until));
+                }
             }
         }
-        let holds = held.iter().map(|(call, until)| {
-            store.hold_claim(
-                self.id,
-                call.contact_id,
-                call.attempt,
-                HeldReason::FrequencyCap,
-                *until,
-            )
-        });
-        for result in join_all(holds).await {
+        for result in join_all(refusals).await {
             result?;
         }
-        let n_held = held.len() as u64;
+        if n_skipped > 0 {
+            metrics::counter!(CONTACTS_SKIPPED, "reason" => SkipReason::Dnc.as_str())
+                .increment(n_skipped);
+            batch.skipped.push((SkipReason::Dnc, n_skipped));
+        }
         if n_held > 0 {
             metrics::counter!(CONTACTS_HELD, "reason" => HeldReason::FrequencyCap.as_str())
                 .increment(n_held);
             batch.held.push((HeldReason::FrequencyCap, n_held));
         }
-        Ok(n_held)
+        let n_out = n_skipped + n_held;
+        if n_out > 0 {
+            self.services.gate.refund(n_out as u32);
+            batch.in_flight = batch.in_flight.saturating_sub(n_out as u32);
+            batch.wake_at = Some(self.now);
+        }
+        Ok(())
     }
 
     /// Releases every call of the batch (a screen could not be read); returns `error`.

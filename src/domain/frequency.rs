@@ -65,7 +65,7 @@ pub fn parse_caps(pairs: &[(i64, i64)]) -> Result<Vec<FrequencyCap>, DomainError
 /// When a new attempt to a number may go, given the Unix seconds of its attempts counted so
 /// far and every cap that applies: `None` when it may go at `now`, else the first second every
 /// cap allows it (a cap of `n` in `w` holding `k ≥ n` attempts in the window lets one more go
-/// once the `k − n + 1` oldest of them are `w` old). Mirrored by `scripts/attempts.lua`.
+/// once the `k − n + 1` oldest of them are `w` old). Mirrored by `scripts/screen.lua`.
 pub fn next_allowed(attempts: &[i64], caps: &[FrequencyCap], now: i64) -> Option<i64> {
     let mut sorted = attempts.to_vec();
     sorted.sort_unstable();

@@ -43,7 +43,7 @@ pub use outbox::{
     CampaignEvent, DeadLetter, OutboxEntry, OutboxLimits, Outboxes, Relayed, RelayedEvent,
     StoredEvent,
 };
-pub use suppression::{DncAdded, DncFilter, Suppression};
+pub use suppression::{DncAdded, DncFilter, Screened, Suppression};
 
 /// Every capability trait, unnamed: `use crate::store::capabilities::*` brings their methods
 /// into scope without naming each.

@@ -17,6 +17,17 @@ pub struct DncAdded {
     pub updated: u64,
 }
 
+/// What the screen says of one number of a claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screened {
+    /// On the do-not-call list: never called.
+    Listed,
+    /// May be called now (its attempt is counted against its caps).
+    Allowed,
+    /// A frequency cap holds it until then.
+    CappedUntil(DateTime<Utc>),
+}
+
 /// Which entries a list shows: the exact entry of one number, or the prefix entries that start
 /// with a prefix; neither is every entry.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -47,16 +58,17 @@ pub trait Suppression: Send + Sync + std::fmt::Debug + 'static {
         page: Page,
     ) -> Result<Listing<DncEntry>, StoreError>;
 
-    /// Counts attempts to numbers against their frequency caps, in one atomic step for all: for
-    /// each `(number, caps)` in order, an attempt at `now` is recorded when every cap allows one
-    /// (`None`), else nothing is and the answer is the first instant they would
-    /// (`domain::next_allowed`). A number with no cap is neither checked nor recorded.
-    async fn count_attempts(
+    /// Screens a claim's numbers, in one atomic step for all: for each `(number, caps)` in
+    /// order, [`Screened::Listed`] when the do-not-call list covers it at `now`
+    /// (`domain::covering`); else, when every cap allows an attempt at `now`, one is recorded
+    /// (none without a cap) and it is [`Screened::Allowed`]; else nothing is recorded and it is
+    /// [`Screened::CappedUntil`] the first instant they would (`domain::next_allowed`).
+    async fn screen(
         &self,
         org: &OrgId,
         calls: &[(PhoneNumber, Vec<FrequencyCap>)],
         now: DateTime<Utc>,
-    ) -> Result<Vec<Option<DateTime<Utc>>>, StoreError>;
+    ) -> Result<Vec<Screened>, StoreError>;
 
     /// For each of `numbers`, the entry that covers it at `now` (`domain::covering`), in one
     /// read of the list.

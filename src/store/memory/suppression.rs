@@ -11,7 +11,7 @@ use crate::domain::{
     DncEntry, DncTarget, FrequencyCap, OrgId, PhoneNumber, covering, next_allowed, prefixes_of,
     still_counted,
 };
-use crate::store::{DncAdded, DncFilter, Listing, Page, StoreError, Suppression};
+use crate::store::{DncAdded, DncFilter, Listing, Page, Screened, StoreError, Suppression};
 
 /// One organisation's list.
 #[derive(Debug, Default)]
@@ -21,6 +21,16 @@ pub(super) struct DncBook {
 }
 
 impl DncBook {
+    /// The entry that covers `number` at `now`, if any.
+    fn covering(&self, number: &PhoneNumber, now: DateTime<Utc>) -> Option<DncEntry> {
+        let prefixes = prefixes_of(number).filter_map(|prefix| self.prefixes.get(prefix));
+        covering(self.numbers.get(number).cloned(), prefixes.cloned(), now)
+    }
+
+    fn covers(&self, number: &PhoneNumber, now: DateTime<Utc>) -> bool {
+        self.covering(number, now).is_some()
+    }
+
     fn add(&mut self, entry: &DncEntry) -> bool {
         let slot = match &entry.target {
             DncTarget::Prefix(prefix) => self.prefixes.entry(prefix.clone()),
@@ -116,29 +126,35 @@ impl Suppression for MemoryStore {
         })
     }
 
-    async fn count_attempts(
+    async fn screen(
         &self,
         org: &OrgId,
         calls: &[(PhoneNumber, Vec<FrequencyCap>)],
         now: DateTime<Utc>,
-    ) -> Result<Vec<Option<DateTime<Utc>>>, StoreError> {
+    ) -> Result<Vec<Screened>, StoreError> {
+        let lists = self.inner.dnc.read();
         let mut books = self.inner.attempts.lock();
         let book = books.entry(org.clone()).or_default();
         let now_s = now.timestamp();
         Ok(calls
             .iter()
             .map(|(number, caps)| {
+                if lists.get(org).is_some_and(|list| list.covers(number, now)) {
+                    return Screened::Listed;
+                }
                 if caps.is_empty() {
-                    return None;
+                    return Screened::Allowed;
                 }
                 let counted = book.entry(number.clone()).or_default();
                 *counted = still_counted(counted, caps, now_s);
-                match next_allowed(counted, caps, now_s) {
+                match next_allowed(counted, caps, now_s)
+                    .and_then(|at| DateTime::from_timestamp(at, 0))
+                {
                     None => {
                         counted.push(now_s);
-                        None
+                        Screened::Allowed
                     }
-                    Some(at) => DateTime::from_timestamp(at, 0),
+                    Some(until) => Screened::CappedUntil(until),
                 }
             })
             .collect())
@@ -156,10 +172,7 @@ impl Suppression for MemoryStore {
         };
         Ok(numbers
             .iter()
-            .map(|number| {
-                let prefixes = prefixes_of(number).filter_map(|prefix| book.prefixes.get(prefix));
-                covering(book.numbers.get(number).cloned(), prefixes.cloned(), now)
-            })
+            .map(|number| book.covering(number, now))
             .collect())
     }
 }

@@ -25,7 +25,7 @@ pub(super) struct Scripts {
     pub(super) events_trim: Script,
     pub(super) dnc_add: Script,
     pub(super) dnc_remove: Script,
-    pub(super) attempts: Script,
+    pub(super) screen: Script,
     pub(super) requeue: Script,
     pub(super) callback: Script,
 }
@@ -59,7 +59,7 @@ impl Scripts {
             events_trim: Script::new(include_str!("scripts/events_trim.lua")),
             dnc_add: Script::new(include_str!("scripts/dnc_add.lua")),
             dnc_remove: Script::new(include_str!("scripts/dnc_remove.lua")),
-            attempts: Script::new(include_str!("scripts/attempts.lua")),
+            screen: Script::new(include_str!("scripts/screen.lua")),
             requeue: with_call_state(include_str!("scripts/requeue.lua")),
             callback: with_call_state(include_str!("scripts/callback.lua")),
         }

@@ -1,6 +1,6 @@
 //! [`Suppression`] on Redis: the organisation's list on its own hash tag, numbers spread over
 //! compact bucket hashes (BENCHMARKS.md: bytes per entry), prefixes in one hash; the attempts
-//! counted against frequency caps in buckets beside them, checked and recorded by one script.
+//! counted against frequency caps in buckets beside them. A claim's screen is one script.
 
 use std::collections::BTreeMap;
 
@@ -11,11 +11,15 @@ use redis::AsyncCommands;
 use super::keys::DncKeys;
 use super::{RedisStore, unavailable};
 use crate::domain::{DncEntry, DncTarget, FrequencyCap, OrgId, PhoneNumber, covering, prefixes_of};
-use crate::store::{DncAdded, DncFilter, Listing, Page, StoreError, Suppression};
+use crate::store::{DncAdded, DncFilter, Listing, Page, Screened, StoreError, Suppression};
 
 /// Entries per add script: each is a few commands, so a chunk holds Redis well under a
 /// millisecond.
 const ADD_CHUNK: usize = 1_000;
+
+fn ms_of(at: DateTime<Utc>) -> String {
+    at.timestamp_millis().to_string()
+}
 
 /// Where an entry lives: its hash, its bucket (`None` for a prefix) and its field.
 fn place_of(keys: &DncKeys, target: &DncTarget) -> (String, Option<u32>, String) {
@@ -243,42 +247,48 @@ impl Suppression for RedisStore {
         .await
     }
 
-    async fn count_attempts(
+    async fn screen(
         &self,
         org: &OrgId,
         calls: &[(PhoneNumber, Vec<FrequencyCap>)],
         now: DateTime<Utc>,
-    ) -> Result<Vec<Option<DateTime<Utc>>>, StoreError> {
-        let capped: Vec<usize> = (0..calls.len())
-            .filter(|&i| !calls[i].1.is_empty())
-            .collect();
-        let mut answers = vec![None; calls.len()];
-        if capped.is_empty() {
-            return Ok(answers);
+    ) -> Result<Vec<Screened>, StoreError> {
+        if calls.is_empty() {
+            return Ok(Vec::new());
         }
         let keys = self.inner.keys.dnc(org);
-        let mut buckets: Vec<String> = Vec::new();
-        let mut args = vec![now.timestamp().to_string()];
-        for &i in &capped {
-            let (number, caps) = &calls[i];
+        let mut buckets: Vec<String> = vec![keys.prefixes.clone()];
+        let mut index_of = |key: String| match buckets.iter().position(|known| *known == key) {
+            Some(index) => index + 1,
+            None => {
+                buckets.push(key);
+                buckets.len()
+            }
+        };
+        let mut args = vec![now.timestamp().to_string(), ms_of(now)];
+        for (number, caps) in calls {
             let digits = &number.as_str()[1..];
-            let bucket = keys.attempts(DncKeys::bucket_of(digits));
-            let index = match buckets.iter().position(|known| *known == bucket) {
-                Some(index) => index + 1,
-                None => {
-                    buckets.push(bucket);
-                    buckets.len()
-                }
+            let n = DncKeys::bucket_of(digits);
+            let dnc_at = index_of(keys.bucket(n));
+            let fq_at = if caps.is_empty() {
+                0
+            } else {
+                index_of(keys.attempts(n))
             };
-            args.extend([index.to_string(), digits.to_owned(), caps.len().to_string()]);
+            args.extend([
+                dnc_at.to_string(),
+                digits.to_owned(),
+                fq_at.to_string(),
+                caps.len().to_string(),
+            ]);
             for cap in caps {
                 args.push(cap.max_calls.to_string());
                 args.push(cap.window.num_seconds().to_string());
             }
         }
-        let allowed: Vec<i64> = self
+        let answers: Vec<i64> = self
             .io(move |inner| async move {
-                let mut invocation = inner.scripts.attempts.prepare_invoke();
+                let mut invocation = inner.scripts.screen.prepare_invoke();
                 for bucket in buckets {
                     invocation.key(bucket);
                 }
@@ -289,10 +299,19 @@ impl Suppression for RedisStore {
                 invocation.invoke_async(&mut con).await.map_err(unavailable)
             })
             .await?;
-        for (&i, at) in capped.iter().zip(allowed) {
-            answers[i] = (at > 0).then(|| DateTime::from_timestamp(at, 0)).flatten();
+        if answers.len() != calls.len() {
+            return Err(StoreError::Corrupt("screen reply".to_owned()));
         }
-        Ok(answers)
+        answers
+            .into_iter()
+            .map(|answer| match answer {
+                -1 => Ok(Screened::Listed),
+                0 => Ok(Screened::Allowed),
+                at => DateTime::from_timestamp(at, 0)
+                    .map(Screened::CappedUntil)
+                    .ok_or_else(|| StoreError::Corrupt("screen reply".to_owned())),
+            })
+            .collect()
     }
 
     async fn dnc_covering(

@@ -8,7 +8,7 @@ use pacer::domain::{
     ContactId, ContactStatus, DncEntry, DncTarget, FrequencyCap, HeldReason, PhoneNumber,
     SkipReason,
 };
-use pacer::store::{CallResult, CampaignStore, DncAdded, DncFilter, NewContact, Page};
+use pacer::store::{CallResult, CampaignStore, DncAdded, DncFilter, NewContact, Page, Screened};
 
 use super::*;
 
@@ -303,6 +303,49 @@ async fn contacts_added_while_listed_are_skipped_at_once(store: Arc<dyn Campaign
     assert_eq!(campaign.counters.called, 4);
 }
 
+/// What the screen said, with the do-not-call list empty: `None` allowed, else until when.
+fn capped_until(screened: Vec<Screened>) -> Vec<Option<DateTime<Utc>>> {
+    screened
+        .into_iter()
+        .map(|screened| match screened {
+            Screened::Allowed => None,
+            Screened::CappedUntil(until) => Some(until),
+            Screened::Listed => panic!("nothing is listed here"),
+        })
+        .collect()
+}
+
+async fn a_screen_reports_listed_numbers_and_counts_the_others(store: Arc<dyn CampaignStore>) {
+    let acme = org("acme");
+    let in_an_hour = now() + Duration::hours(1);
+    let entries = [
+        entry(number("+15551230001")),
+        entry(prefix("+1555124")),
+        DncEntry {
+            expires_at: Some(in_an_hour),
+            ..entry(number("+15551230003"))
+        },
+    ];
+    store.add_dnc(&acme, &entries).await.unwrap();
+    let one_a_day = vec![cap(1, 24)];
+    let calls: Vec<(PhoneNumber, Vec<FrequencyCap>)> = [
+        "+15551230001", // listed
+        "+15551240009", // under a listed prefix
+        "+15551230003", // listed for an hour
+        "+15551230004", // free
+    ]
+    .iter()
+    .map(|text| (PhoneNumber::parse(text).unwrap(), one_a_day.clone()))
+    .collect();
+    let screened = store.screen(&acme, &calls, now()).await.unwrap();
+    use Screened::*;
+    assert_eq!(screened, [Listed, Listed, Listed, Allowed]);
+    // A listed number was not counted: once its entry expired, it goes; the free one was.
+    let screened = store.screen(&acme, &calls, in_an_hour).await.unwrap();
+    let tomorrow = now() + Duration::hours(24);
+    assert_eq!(screened, [Listed, Listed, Allowed, CappedUntil(tomorrow)]);
+}
+
 fn cap(max_calls: u32, hours: i64) -> FrequencyCap {
     FrequencyCap {
         max_calls,
@@ -318,7 +361,7 @@ async fn frequency_caps_count_attempts_across_campaigns(store: Arc<dyn CampaignS
     let count = |at: DateTime<Utc>, calls: Vec<(PhoneNumber, Vec<FrequencyCap>)>| {
         let store = store.clone();
         let acme = acme.clone();
-        async move { store.count_attempts(&acme, &calls, at).await.unwrap() }
+        async move { capped_until(store.screen(&acme, &calls, at).await.unwrap()) }
     };
     // Three attempts in a day go, in one batch or several; the fourth waits for the first to
     // be a day old. A number with no cap is not counted.
@@ -345,10 +388,10 @@ async fn frequency_caps_count_attempts_across_campaigns(store: Arc<dyn CampaignS
     assert_eq!(held, [Some(later + Duration::hours(30))]);
     // Another organisation counts its own.
     let theirs = store
-        .count_attempts(&org("other"), &[(capped.clone(), day.clone())], later)
+        .screen(&org("other"), &[(capped.clone(), day.clone())], later)
         .await
         .unwrap();
-    assert_eq!(theirs, [None]);
+    assert_eq!(theirs, [Screened::Allowed]);
     let next_day = now() + Duration::hours(24);
     let again = count(
         next_day,
@@ -415,5 +458,6 @@ on_every_backend!(
     a_claimed_contact_found_listed_ends_skipped_and_the_campaign_completes,
     contacts_added_while_listed_are_skipped_at_once,
     frequency_caps_count_attempts_across_campaigns,
+    a_screen_reports_listed_numbers_and_counts_the_others,
     a_claimed_contact_held_by_a_cap_waits_with_its_reason_and_is_claimed_then,
 );

@@ -1,0 +1,74 @@
+-- Screens a claim's numbers on their organisation's state (`Suppression::screen`), in one step:
+-- a number its do-not-call list covers now (its own entry, or a prefix's) is `listed` and not
+-- counted, mirroring `domain::covering`; the others are counted against their frequency caps:
+-- an attempt at `now` is recorded when every cap allows one, else the answer is the first
+-- second every cap would (nothing recorded), mirroring `domain::next_allowed` and
+-- `domain::still_counted`. Guarded by `store_conformance::suppression::*::frequency_caps_count_attempts_across_campaigns`
+-- and `…::a_screen_reports_listed_numbers_and_counts_the_others`.
+-- KEYS: the prefixes hash, then the number buckets (`dnc:<n>`) and attempt buckets (`fq:<n>`)
+-- ARGV: now (Unix s), now (ms), then per number: its `dnc:` key index, its digits, its `fq:` key
+--       index (0: no cap applies), n caps, then n pairs (max, window s)
+-- Returns one value per number: -1 listed, 0 allowed (counted if capped), or the second the
+-- caps allow it.
+local now, now_ms = ARGV[1] + 0, ARGV[2] + 0
+local has_prefixes = redis.call('HLEN', KEYS[1]) > 0
+local function applies(value)
+  if not value then return false end
+  local expires = string.match(value, '^%d*|(%d*)|')
+  return expires == nil or expires == '' or now_ms < expires + 0
+end
+local function listed(key, digits)
+  if applies(redis.call('HGET', key, digits)) then return true end
+  if not has_prefixes then return false end
+  local prefixes = {}
+  for k = 1, #digits do prefixes[k] = string.sub(digits, 1, k) end
+  for _, value in ipairs(redis.call('HMGET', KEYS[1], unpack(prefixes))) do
+    if applies(value) then return true end
+  end
+  return false
+end
+local reply = {}
+local i = 3
+while i <= #ARGV do
+  local dnc_key, digits, fq_at, n = KEYS[ARGV[i] + 0], ARGV[i + 1], ARGV[i + 2] + 0, ARGV[i + 3] + 0
+  local caps, longest = {}, 0
+  for c = 1, n do
+    local cap = {ARGV[i + 2 + 2 * c] + 0, ARGV[i + 3 + 2 * c] + 0}
+    caps[c] = cap
+    if cap[2] > longest then longest = cap[2] end
+  end
+  i = i + 4 + 2 * n
+  if listed(dnc_key, digits) then
+    reply[#reply + 1] = -1
+  elseif fq_at == 0 then
+    reply[#reply + 1] = 0
+  else
+    local key = KEYS[fq_at]
+    local kept = {}
+    local text = redis.call('HGET', key, digits)
+    if text then
+      for at in string.gmatch(text, '%d+') do
+        at = at + 0
+        if at > now - longest then kept[#kept + 1] = at end
+      end
+    end
+    table.sort(kept)
+    local allowed_at = 0
+    for _, cap in ipairs(caps) do
+      local inside = {}
+      for _, at in ipairs(kept) do
+        if at > now - cap[2] then inside[#inside + 1] = at end
+      end
+      local over = #inside - cap[1]
+      if over >= 0 and inside[over + 1] + cap[2] > allowed_at then
+        allowed_at = inside[over + 1] + cap[2]
+      end
+    end
+    if allowed_at == 0 then
+      kept[#kept + 1] = now
+      redis.call('HSET', key, digits, table.concat(kept, ','))
+    end
+    reply[#reply + 1] = allowed_at
+  end
+end
+return reply
