@@ -284,13 +284,27 @@ impl Step {
     /// Asks the provider again about the calls in flight placed under an earlier lease (by a
     /// node that died, or an actor that panicked), before their deadline: each is re-sent under
     /// its own idempotency key, the provider places nothing new and answers with the outcome
-    /// once the call has ended. So a takeover does not wait an hour of deadline for them.
+    /// once the call has ended. So a takeover does not wait an hour of deadline for them. A
+    /// call to a number on the do-not-call list is not asked about again.
     async fn reconcile(&self) -> Result<(), StoreError> {
         let services = &*self.services;
-        let calls = services.store.calls_in_flight(self.id, self.now).await?;
-        if calls.is_empty() {
+        let store = &services.store;
+        let calls = store.calls_in_flight(self.id, self.now).await?;
+        let Some(first) = calls.first() else {
             return Ok(());
-        }
+        };
+        // A call its first request may never have reached is placed by this one: none to a
+        // number listed since (those end `unknown` at their deadline, or by the provider's
+        // events), under the organisation's gate like a claim's calls.
+        let (org, _) = store.call_party(self.id, first.contact_id).await?;
+        let _screening = services.suppression.enter(&org).await;
+        let numbers: Vec<PhoneNumber> = calls.iter().map(|call| call.phone.clone()).collect();
+        let listed = store.dnc_covering(&org, &numbers, self.now).await?;
+        let calls: Vec<ClaimedCall> = calls
+            .into_iter()
+            .zip(listed)
+            .filter_map(|(call, entry)| entry.is_none().then_some(call))
+            .collect();
         tracing::info!(campaign = %self.id, n_calls = calls.len(), "reconciling calls in flight");
         metrics::counter!(CALLS_RECONCILED).increment(calls.len() as u64);
         services

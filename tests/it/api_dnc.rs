@@ -250,6 +250,48 @@ async fn a_call_event_s_callback_is_a_new_attempt_then(backend: Backend) {
     node.kill().await;
 }
 
+async fn a_takeover_asks_again_about_calls_in_flight_but_those_to_listed_numbers() {
+    // The provider takes each call and reports its end later (never, here).
+    let provider = Fake::start(|_, _| (200, "{}".to_owned())).await;
+    let prefix = fresh_prefix();
+    let first = webhook_node(Backend::Redis, &provider, &prefix).await;
+    let numbers: Vec<String> = (0..3).map(|i| format!("+1555777000{i}")).collect();
+    let id = first.start_campaign(&campaign_of(&numbers, 3)).await;
+    first
+        .wait_for(&id, Duration::from_secs(10), |c| c["in_progress"] == 3)
+        .await;
+    first.kill().await;
+    let second = webhook_node(Backend::Redis, &provider, &prefix).await;
+    let entries = json!({ "entries": [{ "phone_number": numbers[0] }] });
+    second
+        .send(Method::POST, "/dnc", ACME_KEY, Some(&entries))
+        .await
+        .expect(200);
+    // The dead node's lease lapses; the second adopts the campaign and asks the provider again
+    // about its calls in flight, under their own keys.
+    let give_up = Instant::now() + Duration::from_secs(15);
+    while dialled(&provider, &id).len() < 5 && Instant::now() < give_up {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut by_number: std::collections::BTreeMap<String, usize> = Default::default();
+    for (to, _) in dialled(&provider, &id) {
+        *by_number.entry(to).or_default() += 1;
+    }
+    let expected: std::collections::BTreeMap<String, usize> = [
+        (numbers[0].clone(), 1),
+        (numbers[1].clone(), 2),
+        (numbers[2].clone(), 2),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(
+        by_number, expected,
+        "no request to the listed number after the add"
+    );
+    second.kill().await;
+}
+
 /// The call id of the one dial request of `campaign`.
 fn dialled_call_id(provider: &Fake, campaign: &str) -> String {
     let requests: Vec<Value> = provider
@@ -457,6 +499,11 @@ on_both_backends!(
     a_campaign_s_caps_are_checked_and_shown,
     a_call_event_s_callback_is_a_new_attempt_then,
 );
+
+#[actix_web::test]
+async fn a_takeover_asks_again_about_calls_in_flight_but_those_to_listed_numbers_on_redis() {
+    a_takeover_asks_again_about_calls_in_flight_but_those_to_listed_numbers().await;
+}
 
 #[actix_web::test]
 async fn no_dial_request_starts_after_a_dnc_add_is_answered_on_two_nodes() {
