@@ -1,5 +1,5 @@
-//! The do-not-call screen of a dispatch step, and the gates that let a do-not-call add settle:
-//! a step holds its organisation's gate (shared) from before it looks its claimed numbers up
+//! The gates that let a do-not-call add settle (the screen itself is `Step::screen`): a step
+//! holds its organisation's gate (shared) from before it looks its claimed numbers up
 //! until every call it kept is requested or released; an add, once committed, takes the gate
 //! (exclusive) on every node and lets it go at once. So when an add is answered, every step
 //! that looked up before the add has finished requesting, and every later one sees the entry.

@@ -326,6 +326,17 @@ impl Suppression for RedisStore {
         let keys = self.inner.keys.dnc(org);
         let numbers = numbers.to_vec();
         self.io(move |inner| async move {
+            let mut con = inner.connection().await?;
+            // An organisation without a list (most) answers from one command.
+            let n_keys: u32 = redis::cmd("EXISTS")
+                .arg(&keys.sizes)
+                .arg(&keys.prefixes)
+                .query_async(&mut con)
+                .await
+                .map_err(unavailable)?;
+            if n_keys == 0 {
+                return Ok(vec![None; numbers.len()]);
+            }
             // One pipeline: each number's field in its bucket, and every prefix of every number.
             let mut prefixes: Vec<&str> = numbers
                 .iter()
@@ -339,7 +350,6 @@ impl Suppression for RedisStore {
                 let digits = &number.as_str()[1..];
                 pipe.hget(keys.bucket(DncKeys::bucket_of(digits)), digits);
             }
-            let mut con = inner.connection().await?;
             let mut replies: Vec<redis::Value> =
                 pipe.query_async(&mut con).await.map_err(unavailable)?;
             let exact = replies.split_off(1);

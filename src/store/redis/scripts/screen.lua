@@ -31,44 +31,50 @@ local reply = {}
 local i = 3
 while i <= #ARGV do
   local dnc_key, digits, fq_at, n = KEYS[ARGV[i] + 0], ARGV[i + 1], ARGV[i + 2] + 0, ARGV[i + 3] + 0
-  local caps, longest = {}, 0
-  for c = 1, n do
-    local cap = {ARGV[i + 2 + 2 * c] + 0, ARGV[i + 3 + 2 * c] + 0}
-    caps[c] = cap
-    if cap[2] > longest then longest = cap[2] end
-  end
-  i = i + 4 + 2 * n
+  local first_cap = i + 4
+  i = first_cap + 2 * n
   if listed(dnc_key, digits) then
     reply[#reply + 1] = -1
   elseif fq_at == 0 then
     reply[#reply + 1] = 0
   else
     local key = KEYS[fq_at]
-    local kept = {}
     local text = redis.call('HGET', key, digits)
-    if text then
+    if not text then
+      -- Its first attempt counted: every cap allows it.
+      redis.call('HSET', key, digits, ARGV[1])
+      reply[#reply + 1] = 0
+    else
+      local longest = 0
+      for c = first_cap, first_cap + 2 * n - 1, 2 do
+        local window = ARGV[c + 1] + 0
+        if window > longest then longest = window end
+      end
+      local kept = {}
       for at in string.gmatch(text, '%d+') do
         at = at + 0
         if at > now - longest then kept[#kept + 1] = at end
       end
-    end
-    table.sort(kept)
-    local allowed_at = 0
-    for _, cap in ipairs(caps) do
-      local inside = {}
-      for _, at in ipairs(kept) do
-        if at > now - cap[2] then inside[#inside + 1] = at end
+      table.sort(kept)
+      -- Each cap's attempts inside its window are the newest of `kept`: a cap of `max` holding
+      -- `k >= max` of them allows one more once the (k - max + 1)-th of those is `window` old.
+      local allowed_at = 0
+      for c = first_cap, first_cap + 2 * n - 1, 2 do
+        local max, window = ARGV[c] + 0, ARGV[c + 1] + 0
+        local first = #kept + 1
+        while first > 1 and kept[first - 1] > now - window do first = first - 1 end
+        local inside = #kept - first + 1
+        if inside >= max then
+          local at = kept[first + inside - max] + window
+          if at > allowed_at then allowed_at = at end
+        end
       end
-      local over = #inside - cap[1]
-      if over >= 0 and inside[over + 1] + cap[2] > allowed_at then
-        allowed_at = inside[over + 1] + cap[2]
+      if allowed_at == 0 then
+        kept[#kept + 1] = now
+        redis.call('HSET', key, digits, table.concat(kept, ','))
       end
+      reply[#reply + 1] = allowed_at
     end
-    if allowed_at == 0 then
-      kept[#kept + 1] = now
-      redis.call('HSET', key, digits, table.concat(kept, ','))
-    end
-    reply[#reply + 1] = allowed_at
   end
 end
 return reply
