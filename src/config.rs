@@ -16,7 +16,8 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 
 use crate::domain::{
-    CallSafety, DailyHours, DomainError, FloorProfile, FrequencyCap, LegalFloor, WeekHours,
+    CallSafety, DailyHours, DomainError, FloorProfile, FrequencyCap, LegalFloor,
+    MAX_CAP_WINDOW_HOURS, WeekHours,
 };
 
 use crate::telemetry::LogFormat;
@@ -332,6 +333,9 @@ struct ProfileEntry {
     enabled: bool,
     #[serde(default)]
     frequency_caps: Vec<CapEntry>,
+    /// After a refusal, no call to the number for this many hours.
+    #[serde(default)]
+    cooldown_after_refusal_hours: Option<i64>,
 }
 
 fn enabled_by_default() -> bool {
@@ -402,6 +406,22 @@ impl ComplianceSettings {
                 &entry.frequency_caps,
             )
             .map_err(|error| anyhow::anyhow!("{origin}: {error}"))?;
+            if entry.cooldown_after_refusal_hours.is_some() && frequency_caps.is_empty() {
+                anyhow::bail!(
+                    "{origin}: profile[{index}]: a cooldown_after_refusal_hours needs frequency_caps \
+                     in the same profile (the caps count the region's numbers)"
+                );
+            }
+            let cooldown_after_refusal = match entry.cooldown_after_refusal_hours {
+                None => None,
+                Some(hours) if (1..=MAX_CAP_WINDOW_HOURS).contains(&hours) => {
+                    Some(chrono::Duration::hours(hours))
+                }
+                Some(hours) => anyhow::bail!(
+                    "{origin}: profile[{index}].cooldown_after_refusal_hours: `{hours}` is not \
+                     from 1 to {MAX_CAP_WINDOW_HOURS}"
+                ),
+            };
             if on {
                 profiles.push(FloorProfile {
                     region: entry.region,
@@ -409,6 +429,7 @@ impl ComplianceSettings {
                     no_holidays: entry.no_holidays,
                     source: entry.source,
                     frequency_caps,
+                    cooldown_after_refusal,
                 });
             }
         }

@@ -269,6 +269,24 @@ impl Step {
         Ok(())
     }
 
+    /// A refusal starts its number's cool-down where the number's region sets one (a store
+    /// that fails leaves it unstarted, logged: the refused contact itself is final anyway).
+    async fn cool_down(&self, contact: crate::domain::ContactId) {
+        let store = &self.services.store;
+        let started = async {
+            let (org, number) = store.call_party(self.id, contact).await?;
+            if let Some(cooldown) = store.call_safety().cooldown_after_refusal(&number) {
+                store
+                    .start_cooldown(&org, &number, self.now + cooldown)
+                    .await?;
+            }
+            Ok::<_, StoreError>(())
+        };
+        if let Err(error) = started.await {
+            tracing::warn!(campaign = %self.id, %error, "a refusal's cool-down not started");
+        }
+    }
+
     /// Releases every call of the batch (a screen could not be read); returns `error`.
     async fn release_all(&self, batch: &mut ClaimBatch, error: StoreError) -> StoreError {
         let store = &self.services.store;
@@ -354,6 +372,11 @@ impl Step {
                     report.result = Err(error);
                     report.unrecorded = outcomes;
                     return report;
+                }
+            }
+            for (outcome, _, _) in &report.recorded {
+                if outcome.result.outcome == DialOutcome::Refused {
+                    self.cool_down(outcome.contact).await;
                 }
             }
         }

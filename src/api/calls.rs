@@ -32,7 +32,8 @@ pub struct CallEventInput {
     /// `call.ended` or `call.failed`.
     #[schema(example = "call.ended")]
     pub event: String,
-    /// `completed`, `no_answer`, `busy`, `voicemail` or `failed`.
+    /// `completed`, `no_answer`, `busy`, `voicemail`, `failed` or `refused` (the callee
+    /// declined: final, never retried).
     #[schema(example = "completed")]
     pub outcome: String,
     #[serde(default)]
@@ -127,7 +128,7 @@ async fn call_event(
     let result = reported.result().ok_or_else(|| {
         DomainError::new(
             "outcome",
-            "must be one of completed, no_answer, busy, voicemail, failed",
+            "must be one of completed, no_answer, busy, voicemail, failed, refused",
         )
     })?;
     if input.opt_out == Some(true) {

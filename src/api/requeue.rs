@@ -159,7 +159,7 @@ async fn retry(
                     DomainError::new(
                         format!("outcomes[{i}]"),
                         format!(
-                            "`{name}` is not one of completed, no_answer, busy, voicemail, failed"
+                            "`{name}` is not one of completed, no_answer, busy, voicemail, failed, refused"
                         ),
                     )
                 })

@@ -385,6 +385,15 @@ pub struct CallSafety {
 }
 
 impl CallSafety {
+    /// How long after a refusal no call goes to `number`: the longest of its region's profiles'.
+    pub fn cooldown_after_refusal(&self, number: &PhoneNumber) -> Option<Duration> {
+        let region = region_of(number)?;
+        self.floor
+            .profiles_for(region)
+            .filter_map(|profile| profile.cooldown_after_refusal)
+            .max()
+    }
+
     /// Every frequency cap on a call of a campaign of `org` (whose own caps are `campaign`) to
     /// `number`: the campaign's, the organisation's and its region's profiles'.
     pub fn caps_for(
@@ -487,6 +496,7 @@ mod tests {
             no_holidays,
             source: "test".to_owned(),
             frequency_caps: Vec::new(),
+            cooldown_after_refusal: None,
         };
         let floor = LegalFloor::new(
             [

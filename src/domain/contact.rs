@@ -66,15 +66,19 @@ pub enum DialOutcome {
     Busy,
     Voicemail,
     Failed,
+    /// The callee answered and declined: final, never retried, and a cool-down for the number
+    /// where its region's profile sets one.
+    Refused,
 }
 
 impl DialOutcome {
-    pub const ALL: [DialOutcome; 5] = [
+    pub const ALL: [DialOutcome; 6] = [
         Self::Completed,
         Self::NoAnswer,
         Self::Busy,
         Self::Voicemail,
         Self::Failed,
+        Self::Refused,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -84,6 +88,7 @@ impl DialOutcome {
             Self::Busy => "busy",
             Self::Voicemail => "voicemail",
             Self::Failed => "failed",
+            Self::Refused => "refused",
         }
     }
 
@@ -95,7 +100,7 @@ impl DialOutcome {
 
     /// The call reached someone (or their voicemail): the contact is done.
     pub fn connected(self) -> bool {
-        matches!(self, Self::Completed | Self::Voicemail)
+        matches!(self, Self::Completed | Self::Voicemail | Self::Refused)
     }
 }
 
@@ -147,6 +152,7 @@ mod tests {
         check(policy, DialOutcome::Failed, 3, failed);
         check(policy, DialOutcome::Completed, 1, completed);
         check(policy, DialOutcome::Voicemail, 1, completed);
+        check(policy, DialOutcome::Refused, 1, completed);
         let off = RetryPolicy {
             enabled: false,
             ..policy

@@ -39,6 +39,8 @@ pub struct FloorProfile {
     pub source: String,
     /// Caps on attempts to one number of the region, across an organisation's campaigns.
     pub frequency_caps: Vec<super::FrequencyCap>,
+    /// After a refusal, no call to the number for this long.
+    pub cooldown_after_refusal: Option<chrono::Duration>,
 }
 
 /// The legal floor: the profiles switched on, and the holidays of the regions that ban them.

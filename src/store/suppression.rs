@@ -70,6 +70,16 @@ pub trait Suppression: Send + Sync + std::fmt::Debug + 'static {
         now: DateTime<Utc>,
     ) -> Result<Vec<Screened>, StoreError>;
 
+    /// Starts a cool-down for `number` after a refusal: until `until` the screen holds it
+    /// (`Screened::CappedUntil`) wherever a cap counts it (a profile with a cool-down has
+    /// caps).
+    async fn start_cooldown(
+        &self,
+        org: &OrgId,
+        number: &PhoneNumber,
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
     /// For each of `numbers`, the entry that covers it at `now` (`domain::covering`), in one
     /// read of the list.
     async fn dnc_covering(

@@ -497,6 +497,7 @@ on_both_backends!(
     more_than_ten_thousand_entries_are_refused_whole,
     a_cap_across_campaigns_holds_the_fourth_attempt_until_the_window_passes,
     a_campaign_s_caps_are_checked_and_shown,
+    a_refusal_cools_the_number_down_in_every_campaign_where_its_region_says_so,
     a_call_event_s_callback_is_a_new_attempt_then,
 );
 
@@ -571,6 +572,47 @@ async fn a_cap_across_campaigns_holds_the_fourth_attempt_until_the_window_passes
     late.sort();
     let next_day = at("2026-12-01T08:00:00Z").to_rfc3339();
     assert_eq!(late, [(next_day.clone(), 2), (next_day, 3)]);
+}
+
+async fn a_refusal_cools_the_number_down_in_every_campaign_where_its_region_says_so(
+    backend: Backend,
+) {
+    let mut settings = crate::helpers::test_settings();
+    settings.compliance.enable = vec!["FR".to_owned()];
+    // Monday 10:00 in Paris: inside the French hours.
+    let start = at("2026-11-30T09:00:00Z");
+    let app = crate::helpers::spawn_app_with(backend.store(), start, &settings).await;
+    let number = "+33612345678";
+    let body = json!({
+        "name": "fr", "agent_id": "a", "working_days": [1, 2, 3, 4, 5, 6, 7],
+        "contacts": [{ "phone_number": number }],
+    });
+    let first = app
+        .post("/batch-calls", body.clone())
+        .await
+        .expect(201)
+        .data()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.command(&first, "schedule").await.expect(200);
+    app.tick().await;
+    assert_eq!(app.dialer.n_placed(), 1);
+    app.finish_all(pacer::domain::DialOutcome::Refused).await;
+    let campaign = app.campaign(&first).await;
+    assert_eq!(campaign["status"], "completed", "a refusal is final");
+    assert_eq!(app.contacts(&first).await[0]["call_status"], "refused");
+    // Another campaign of the same number waits out the 60 days of the French profile.
+    let second = app.post("/batch-calls", body).await.expect(201).data()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.command(&second, "schedule").await.expect(200);
+    app.tick().await;
+    assert_eq!(app.dialer.n_placed(), 1);
+    let contact = app.contacts(&second).await[0].clone();
+    assert_eq!(contact["held_reason"], "frequency_cap", "{contact}");
+    assert_eq!(contact["next_eligible_at"], "2027-01-29T09:00:00.000Z");
 }
 
 async fn a_campaign_s_caps_are_checked_and_shown(backend: Backend) {

@@ -45,8 +45,8 @@ pub(super) struct Inner {
     safety: RwLock<Arc<CallSafety>>,
     /// Each organisation's do-not-call list.
     dnc: RwLock<HashMap<OrgId, suppression::DncBook>>,
-    /// Per organisation, the Unix seconds of the attempts to each number that caps count.
-    attempts: Mutex<HashMap<OrgId, HashMap<crate::domain::PhoneNumber, Vec<i64>>>>,
+    /// Per organisation, the attempts to each number that caps count, and its cool-down.
+    attempts: Mutex<HashMap<OrgId, HashMap<crate::domain::PhoneNumber, suppression::Counted>>>,
 }
 
 /// Operations state: call ids, outboxes, idempotency keys, rate limiters. Its expiries run on

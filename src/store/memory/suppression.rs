@@ -13,6 +13,14 @@ use crate::domain::{
 };
 use crate::store::{DncAdded, DncFilter, Listing, Page, Screened, StoreError, Suppression};
 
+/// The attempts to one number that caps count (Unix seconds), and until when a refusal cools
+/// it down.
+#[derive(Debug, Default)]
+pub(super) struct Counted {
+    attempts: Vec<i64>,
+    cool_until: i64,
+}
+
 /// One organisation's list.
 #[derive(Debug, Default)]
 pub(super) struct DncBook {
@@ -146,18 +154,34 @@ impl Suppression for MemoryStore {
                     return Screened::Allowed;
                 }
                 let counted = book.entry(number.clone()).or_default();
-                *counted = still_counted(counted, caps, now_s);
-                match next_allowed(counted, caps, now_s)
-                    .and_then(|at| DateTime::from_timestamp(at, 0))
-                {
+                counted.attempts = still_counted(&counted.attempts, caps, now_s);
+                let cooled = Some(counted.cool_until).filter(|&until| until > now_s);
+                let allowed_at = next_allowed(&counted.attempts, caps, now_s).max(cooled);
+                match allowed_at.and_then(|at| DateTime::from_timestamp(at, 0)) {
                     None => {
-                        counted.push(now_s);
+                        counted.attempts.push(now_s);
                         Screened::Allowed
                     }
                     Some(until) => Screened::CappedUntil(until),
                 }
             })
             .collect())
+    }
+
+    async fn start_cooldown(
+        &self,
+        org: &OrgId,
+        number: &PhoneNumber,
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut books = self.inner.attempts.lock();
+        let counted = books
+            .entry(org.clone())
+            .or_default()
+            .entry(number.clone())
+            .or_default();
+        counted.cool_until = counted.cool_until.max(until.timestamp());
+        Ok(())
     }
 
     async fn dnc_covering(

@@ -26,6 +26,7 @@ pub(super) struct Scripts {
     pub(super) dnc_add: Script,
     pub(super) dnc_remove: Script,
     pub(super) screen: Script,
+    pub(super) cooldown: Script,
     pub(super) requeue: Script,
     pub(super) callback: Script,
 }
@@ -60,6 +61,7 @@ impl Scripts {
             dnc_add: Script::new(include_str!("scripts/dnc_add.lua")),
             dnc_remove: Script::new(include_str!("scripts/dnc_remove.lua")),
             screen: Script::new(include_str!("scripts/screen.lua")),
+            cooldown: Script::new(include_str!("scripts/cooldown.lua")),
             requeue: with_call_state(include_str!("scripts/requeue.lua")),
             callback: with_call_state(include_str!("scripts/callback.lua")),
         }

@@ -314,6 +314,31 @@ impl Suppression for RedisStore {
             .collect()
     }
 
+    async fn start_cooldown(
+        &self,
+        org: &OrgId,
+        number: &PhoneNumber,
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let keys = self.inner.keys.dnc(org);
+        let digits = number.as_str()[1..].to_owned();
+        let bucket = keys.attempts(DncKeys::bucket_of(&digits));
+        self.io(move |inner| async move {
+            let mut con = inner.connection().await?;
+            let _: i64 = inner
+                .scripts
+                .cooldown
+                .key(bucket)
+                .arg(digits)
+                .arg(until.timestamp())
+                .invoke_async(&mut con)
+                .await
+                .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn dnc_covering(
         &self,
         org: &OrgId,

@@ -579,6 +579,7 @@ fn us_floor() -> Arc<CallSafety> {
         no_holidays: false,
         source: "47 CFR 64.1200(c)(1)".to_owned(),
         frequency_caps: Vec::new(),
+        cooldown_after_refusal: None,
     };
     Arc::new(CallSafety {
         floor: LegalFloor::new([profile], []),

@@ -346,6 +346,28 @@ async fn a_screen_reports_listed_numbers_and_counts_the_others(store: Arc<dyn Ca
     assert_eq!(screened, [Listed, Listed, Allowed, CappedUntil(tomorrow)]);
 }
 
+async fn a_refusal_s_cooldown_holds_the_number(store: Arc<dyn CampaignStore>) {
+    let acme = org("acme");
+    let refused = PhoneNumber::parse("+33612345678").unwrap();
+    let other = PhoneNumber::parse("+33612345679").unwrap();
+    let month = vec![cap(4, 720)];
+    let calls = vec![(refused.clone(), month.clone()), (other, month.clone())];
+    let screened = store.screen(&acme, &calls, now()).await.unwrap();
+    assert_eq!(screened, [Screened::Allowed, Screened::Allowed]);
+    let until = now() + Duration::days(60);
+    store.start_cooldown(&acme, &refused, until).await.unwrap();
+    // An earlier cool-down does not shorten it.
+    store
+        .start_cooldown(&acme, &refused, now() + Duration::days(1))
+        .await
+        .unwrap();
+    let later = now() + Duration::days(2);
+    let screened = store.screen(&acme, &calls, later).await.unwrap();
+    assert_eq!(screened, [Screened::CappedUntil(until), Screened::Allowed]);
+    let screened = store.screen(&acme, &calls[..1], until).await.unwrap();
+    assert_eq!(screened, [Screened::Allowed], "the cool-down is over");
+}
+
 fn cap(max_calls: u32, hours: i64) -> FrequencyCap {
     FrequencyCap {
         max_calls,
@@ -459,5 +481,6 @@ on_every_backend!(
     contacts_added_while_listed_are_skipped_at_once,
     frequency_caps_count_attempts_across_campaigns,
     a_screen_reports_listed_numbers_and_counts_the_others,
+    a_refusal_s_cooldown_holds_the_number,
     a_claimed_contact_held_by_a_cap_waits_with_its_reason_and_is_claimed_then,
 );

@@ -54,7 +54,7 @@ for i = 7, #ARGV, 4 do
     -- conformance check `failed_attempts_are_retried_after_the_delay` guards the pair. (Over
     -- the rule: a contact whose campaign was cancelled meanwhile is not retried.)
     local final
-    if outcome == 'completed' or outcome == 'voicemail' then
+    if outcome == 'completed' or outcome == 'voicemail' or outcome == 'refused' then
       final = 'completed'
       n_completed = n_completed + 1
     elseif ARGV[2] ~= '0' and attempt + 0 <= ARGV[3] + 0 then

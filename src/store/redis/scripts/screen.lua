@@ -9,7 +9,7 @@
 -- ARGV: now (Unix s), now (ms), then per number: its `dnc:` key index, its digits, its `fq:` key
 --       index (0: no cap applies), n caps, then n pairs (max, window s)
 -- Returns one value per number: -1 listed, 0 allowed (counted if capped), or the second the
--- caps allow it.
+-- caps (and a refusal's cool-down, `cooldown.lua`) allow it.
 local now, now_ms = ARGV[1] + 0, ARGV[2] + 0
 local has_prefixes = redis.call('HLEN', KEYS[1]) > 0
 local function applies(value)
@@ -50,6 +50,12 @@ while i <= #ARGV do
         local window = ARGV[c + 1] + 0
         if window > longest then longest = window end
       end
+      -- A refusal's cool-down comes first: "c<until>;".
+      local cool = string.match(text, '^c(%d+);')
+      if cool then
+        cool = cool + 0
+        text = string.sub(text, string.find(text, ';', 1, true) + 1)
+      end
       local kept = {}
       for at in string.gmatch(text, '%d+') do
         at = at + 0
@@ -69,6 +75,7 @@ while i <= #ARGV do
           if at > allowed_at then allowed_at = at end
         end
       end
+      if cool and cool > now and cool > allowed_at then allowed_at = cool end
       if allowed_at == 0 then
         kept[#kept + 1] = now
         redis.call('HSET', key, digits, table.concat(kept, ','))
