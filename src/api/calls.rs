@@ -131,6 +131,12 @@ async fn call_event(
             "must be one of completed, no_answer, busy, voicemail, failed, refused",
         )
     })?;
+    let now = state.clock.now();
+    let callback_at = input
+        .callback_at
+        .as_deref()
+        .map(|text| super::requeue::callback_at("callback_at", text, now))
+        .transpose()?;
     if input.opt_out == Some(true) {
         let (org, number) = state
             .store
@@ -138,12 +144,6 @@ async fn call_event(
             .await?;
         super::dnc::opt_out(&state, &org, number).await?;
     }
-    let now = state.clock.now();
-    let callback_at = input
-        .callback_at
-        .as_deref()
-        .map(|text| super::requeue::callback_at("callback_at", text, now))
-        .transpose()?;
     let (mut callback_scheduled_at, mut callback_refused) = (None, None);
     if let Some(at) = callback_at {
         // The outcome first (a second report of it changes nothing), so that the contact is
