@@ -63,6 +63,11 @@ fn routes() -> Vec<Route> {
         route(Method::GET, "/batch-calls/{id}/diagnostics", None),
         route(Method::POST, "/batch-calls/{id}/retry", Some(json!({}))),
         route(Method::GET, "/batch-calls/{id}/forecast", None),
+        route(
+            Method::POST,
+            "/batch-calls/{id}/contacts/{call}/callback",
+            Some(json!({ "at": "2026-12-01T15:00:00Z" })),
+        ),
         route(Method::GET, "/webhooks/dead-letters", None),
         route(
             Method::POST,
