@@ -124,7 +124,8 @@ pub(crate) fn check_callback(
         return Err(DomainError::new(
             "contact_id",
             format!(
-                "a contact that is {} and was called {attempts} times cannot be called back                  (only one called before, now waiting, completed, failed or unknown)",
+                "a contact that is {} and was called {attempts} times cannot be called back \
+                 (only one called before, now waiting, completed, failed or unknown)",
                 status.as_str()
             ),
         )

@@ -320,10 +320,7 @@ async fn expired_entries_allow_calls_and_prefixes_cover_every_number_under_them(
         "name": "later", "agent_id": "a", "contacts": contacts, "working_days": [1,2,3,4,5,6,7],
         "schedule_type": "scheduled", "scheduled_at": "2026-11-30T17:00:00Z",
     });
-    let id = app.post("/batch-calls", body).await.expect(201).data()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.create(body).await;
     app.command(&id, "schedule").await.expect(200);
     let entries = json!({ "entries": [
         { "phone_number": numbers[0], "expires_at": "2026-11-30T16:00:00Z", "reason": "until 16:00Z" },
@@ -532,14 +529,7 @@ async fn a_cap_across_campaigns_holds_the_fourth_attempt_until_the_window_passes
     });
     let mut ids = Vec::new();
     for _ in 0..2 {
-        let id = app
-            .post("/batch-calls", body.clone())
-            .await
-            .expect(201)
-            .data()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let id = app.create(body.clone()).await;
         app.command(&id, "schedule").await.expect(200);
         ids.push(id);
     }
@@ -587,14 +577,7 @@ async fn a_refusal_cools_the_number_down_in_every_campaign_where_its_region_says
         "name": "fr", "agent_id": "a", "working_days": [1, 2, 3, 4, 5, 6, 7],
         "contacts": [{ "phone_number": number }],
     });
-    let first = app
-        .post("/batch-calls", body.clone())
-        .await
-        .expect(201)
-        .data()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let first = app.create(body.clone()).await;
     app.command(&first, "schedule").await.expect(200);
     app.tick().await;
     assert_eq!(app.dialer.n_placed(), 1);
@@ -603,10 +586,7 @@ async fn a_refusal_cools_the_number_down_in_every_campaign_where_its_region_says
     assert_eq!(campaign["status"], "completed", "a refusal is final");
     assert_eq!(app.contacts(&first).await[0]["call_status"], "refused");
     // Another campaign of the same number waits out the 60 days of the French profile.
-    let second = app.post("/batch-calls", body).await.expect(201).data()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let second = app.create(body).await;
     app.command(&second, "schedule").await.expect(200);
     app.tick().await;
     assert_eq!(app.dialer.n_placed(), 1);

@@ -88,10 +88,7 @@ async fn a_strict_expiry_refuses_a_plan_that_cannot_fit(backend: Backend) {
     );
     assert_eq!(app.get("/batch-calls").await.body["pagination"]["total"], 0);
     body["expires_at"] = json!("2026-12-10T00:00:00Z");
-    let id = app.post("/batch-calls", body).await.expect(201).data()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.create(body).await;
     // An edit that shortens it, or halves the cap, is refused the same way; nothing changes.
     let path = format!("/batch-calls/{id}");
     app.patch(&path, json!({ "max_calls_per_day": 50 }))

@@ -69,10 +69,7 @@ async fn a_callback_goes_out_at_the_next_legal_instant_unless_listed_meanwhile(b
         "name": "callbacks", "agent_id": "a", "working_days": [1, 2, 3, 4, 5, 6, 7],
         "contacts": [{ "phone_number": late }, { "phone_number": listed }],
     });
-    let id = app.post("/batch-calls", body).await.expect(201).data()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.create(body).await;
     app.command(&id, "schedule").await.expect(200);
     app.tick().await;
     assert_eq!(app.dialer.n_placed(), 2);

@@ -347,6 +347,11 @@ impl TestApp {
         body.as_object_mut()
             .unwrap()
             .extend(fields.as_object().unwrap().clone());
+        self.create(body).await
+    }
+
+    /// Creates the campaign of `body` (201 expected); returns its id.
+    pub async fn create(&self, body: Value) -> String {
         let reply = self.post("/batch-calls", body).await.expect(201);
         reply.data()["id"].as_str().unwrap().to_owned()
     }
