@@ -298,26 +298,26 @@ impl From<ScheduleBody> for SchedulePatch {
 }
 
 /// One contact of a request.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactInput {
     /// E.164.
     #[schema(pattern = "^\\+[1-9][0-9]{1,14}$", example = "+15550001234")]
-    phone_number: String,
+    pub(super) phone_number: String,
     /// At most 255 characters.
     #[schema(max_length = 255)]
-    first_name: Option<String>,
+    pub(super) first_name: Option<String>,
     /// At most 255 characters.
     #[schema(max_length = 255)]
-    last_name: Option<String>,
+    pub(super) last_name: Option<String>,
     /// At most 320 characters.
     #[schema(max_length = 320)]
-    email: Option<String>,
+    pub(super) email: Option<String>,
     /// At most 50 fields; names 1–64 characters, values at most 1 000.
     #[serde(default)]
-    custom_fields: BTreeMap<String, String>,
+    pub(super) custom_fields: BTreeMap<String, String>,
     /// IANA name (reserved for per-contact calling windows).
-    timezone: Option<String>,
+    pub(super) timezone: Option<String>,
 }
 
 /// Most custom fields on one contact.
@@ -347,9 +347,18 @@ pub fn contact(index: usize, row: Value) -> Result<NewContact, DomainError> {
         }
     })?;
     let phone = PhoneNumber::parse(&input.phone_number).map_err(|error| error.within(&parent))?;
-    let first_name = optional_text(&parent, "first_name", input.first_name, 255)?;
-    let last_name = optional_text(&parent, "last_name", input.last_name, 255)?;
-    let email = optional_text(&parent, "email", input.email, 320)?;
+    checked_contact(&parent, phone, input)
+}
+
+/// Checks the fields of a contact besides its number (already read), naming `parent` in errors.
+pub(super) fn checked_contact(
+    parent: &str,
+    phone: PhoneNumber,
+    input: ContactInput,
+) -> Result<NewContact, DomainError> {
+    let first_name = optional_text(parent, "first_name", input.first_name, 255)?;
+    let last_name = optional_text(parent, "last_name", input.last_name, 255)?;
+    let email = optional_text(parent, "email", input.email, 320)?;
     if input.custom_fields.len() > MAX_CUSTOM_FIELDS {
         return Err(DomainError::new(
             format!("{parent}.custom_fields"),

@@ -18,6 +18,10 @@ pub enum ApiError {
     MalformedJson(String),
     #[error("missing or invalid API key")]
     Unauthorized,
+    #[error("the request must give its body's length (`Content-Length`)")]
+    LengthRequired,
+    #[error("the body must be CSV (`text/csv`), not `{0}`")]
+    UnsupportedMediaType(String),
     /// A signed request (a call event) whose signature does not hold.
     #[error("invalid signature: {0}")]
     BadSignature(&'static str),
@@ -63,6 +67,8 @@ impl ApiError {
         match self {
             Self::Validation(_) | Self::ExpiryTooSoon { .. } => "validation_error",
             Self::MalformedJson(_) => "validation_error",
+            Self::LengthRequired => "length_required",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::Unauthorized | Self::BadSignature(_) => "unauthorized",
             Self::RateLimited { .. } => "rate_limit_exceeded",
             Self::IdempotencyConflict | Self::IdempotencyInProgress | Self::IdempotencyNotKept => {
@@ -124,8 +130,8 @@ pub struct ErrorEnvelope {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
     /// `validation_error`, `unauthorized`, `not_found`, `invalid_state`, `idempotency_conflict`,
-    /// `rate_limit_exceeded`, `payload_too_large`, `request_timeout`, `unavailable`,
-    /// `internal_error`.
+    /// `rate_limit_exceeded`, `payload_too_large`, `length_required`, `unsupported_media_type`,
+    /// `request_timeout`, `unavailable`, `internal_error`.
     #[schema(value_type = String)]
     code: &'static str,
     message: String,
@@ -214,6 +220,8 @@ impl ResponseError for ApiError {
         match self {
             Self::Validation(_) | Self::ExpiryTooSoon { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::MalformedJson(_) => StatusCode::BAD_REQUEST,
+            Self::LengthRequired => StatusCode::LENGTH_REQUIRED,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unauthorized | Self::BadSignature(_) => StatusCode::UNAUTHORIZED,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::IdempotencyConflict | Self::IdempotencyInProgress | Self::IdempotencyNotKept => {

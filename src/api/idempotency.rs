@@ -32,6 +32,22 @@ where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<HttpResponse, ApiError>>,
 {
+    once_by(state, org, request, &[body], handle).await
+}
+
+/// Like [`once`], for a request whose body is read while it is handled: `parts` stand for the
+/// body in the fingerprint (a streamed upload gives its length and its first bytes).
+pub async fn once_by<F, Fut>(
+    state: &AppState,
+    org: &OrgId,
+    request: &HttpRequest,
+    parts: &[&[u8]],
+    handle: F,
+) -> Result<HttpResponse, ApiError>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<HttpResponse, ApiError>>,
+{
     let Some(key) = request.headers().get(IDEMPOTENCY_KEY) else {
         return handle().await;
     };
@@ -51,7 +67,9 @@ where
     fingerprint.update(b" ");
     fingerprint.update(request.path());
     fingerprint.update(b"\n");
-    fingerprint.update(body);
+    for part in parts {
+        fingerprint.update(part);
+    }
     let fingerprint: [u8; 32] = fingerprint.finalize().into();
     match state.store.begin_idempotent(org, key, fingerprint).await? {
         Idempotency::Started => {}

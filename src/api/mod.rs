@@ -16,6 +16,8 @@ mod error;
 #[allow(unused_qualifications, reason = "in utoipa's generated code")]
 mod forecast;
 mod idempotency;
+#[allow(unused_qualifications, reason = "in utoipa's generated code")]
+mod import;
 mod json;
 mod listener;
 mod openapi;
@@ -83,6 +85,7 @@ pub fn configure(
                     .service(
                         web::scope(BASE_PATH)
                             .configure(campaigns::routes)
+                            .configure(import::routes)
                             .configure(calls::routes)
                             .configure(webhooks::routes)
                             .configure(dnc::routes)

@@ -12,7 +12,8 @@ use super::dto::{
 };
 use super::error::ErrorEnvelope;
 use super::{
-    BASE_PATH, calls, campaigns, diagnostics, dnc, envelope, forecast, ops, requeue, webhooks,
+    BASE_PATH, calls, campaigns, diagnostics, dnc, envelope, forecast, import, ops, requeue,
+    webhooks,
 };
 
 #[derive(OpenApi)]
@@ -35,6 +36,7 @@ use super::{
         campaigns::resume,
         campaigns::cancel,
         campaigns::add_contacts,
+        import::import,
         campaigns::list_contacts,
         campaigns::analytics,
         diagnostics::diagnostics,
@@ -62,7 +64,8 @@ use super::{
         envelope::Warning, dnc::DncEntryInput, dnc::DncAddInput, dnc::DncEntryView,
         dnc::DncAddedView, dnc::DncImportedView, dnc::DncRowError, dnc::DncRemovedView,
         requeue::RetryInput, requeue::RequeuedView, forecast::ForecastView,
-        requeue::CallbackInput, requeue::CallbackView,
+        requeue::CallbackInput, requeue::CallbackView, import::ImportedView,
+        import::ImportRowError,
     )),
     modifiers(&Conventions),
     tags(

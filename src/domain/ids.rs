@@ -116,8 +116,45 @@ impl PhoneNumber {
         }
     }
 
+    /// Reads a number as people write it in a spreadsheet: E.164 as it is; otherwise any
+    /// international format with a leading `+` (`+44 20 7946 0958`) or a national format of
+    /// `region` (`(201) 555-0123` in `US`), which must be a valid number of its country.
+    pub fn read(text: &str, region: Option<Region>) -> Result<Self, DomainError> {
+        if let Ok(number) = Self::parse(text) {
+            return Ok(number);
+        }
+        let invalid = |why: &str| DomainError::new("phone_number", format!("`{text}` {why}"));
+        if !text.starts_with('+') && region.is_none() {
+            return Err(invalid(
+                "is not in E.164 and no `default_region` says whose national format it is",
+            ));
+        }
+        let number = phonenumber::parse(region.map(|region| region.0), text)
+            .map_err(|_| invalid("is not a phone number"))?;
+        if !number.is_valid() {
+            return Err(invalid("is not a valid number of its country"));
+        }
+        Self::parse(&number.format().mode(phonenumber::Mode::E164).to_string())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// A country whose national number formats [`PhoneNumber::read`] understands (ISO 3166
+/// alpha-2, like `US` or `FR`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Region(phonenumber::country::Id);
+
+impl Region {
+    pub fn parse(text: &str) -> Result<Self, DomainError> {
+        text.to_ascii_uppercase().parse().map(Self).map_err(|_| {
+            DomainError::new(
+                "default_region",
+                format!("`{text}` is not an ISO 3166 alpha-2 country code (like US or FR)"),
+            )
+        })
     }
 }
 
@@ -148,6 +185,27 @@ mod tests {
         check_phone("14155550123", false);
         check_phone("+1415555012a", false);
         check_phone("", false);
+    }
+
+    #[test]
+    fn national_formats_become_e164_with_their_region() {
+        let us = Some(Region::parse("us").unwrap());
+        let read = |text: &str, region| PhoneNumber::read(text, region).map(|n| n.0);
+        assert_eq!(read("(201) 555-0123", us).unwrap(), "+12015550123");
+        assert_eq!(read("201.555.0123", us).unwrap(), "+12015550123");
+        assert_eq!(read("+44 20 7946 0958", None).unwrap(), "+442079460958");
+        let fr = Some(Region::parse("FR").unwrap());
+        assert_eq!(read("01 23 45 67 89", fr).unwrap(), "+33123456789");
+        // E.164 is taken as it is, valid in its country or not (test ranges such as +1 555).
+        assert_eq!(read("+15550001234", None).unwrap(), "+15550001234");
+        assert!(
+            read("201 555 0123", None).is_err(),
+            "a national number needs a region"
+        );
+        assert!(read("12", us).is_err());
+        assert!(read("call me", us).is_err());
+        assert!(Region::parse("XX").is_err());
+        assert!(Region::parse("").is_err());
     }
 
     #[test]

@@ -38,7 +38,7 @@ pub use frequency::{
 };
 pub use gcra::Rate;
 pub use hours::{DailyHours, WeekHours};
-pub use ids::{CallId, CampaignId, ContactId, OrgId, PhoneNumber};
+pub use ids::{CallId, CampaignId, ContactId, OrgId, PhoneNumber, Region};
 pub use pacing::{Gate, PacingState, Plan};
 pub use phone_zones::{ContactZones, MAX_CANDIDATES, ZoneSource, contact_zones, zones_of};
 pub use schedule::{

@@ -59,6 +59,11 @@ fn routes() -> Vec<Route> {
         route(Method::POST, "/batch-calls/{id}/cancel", Some(json!({}))),
         route(Method::POST, "/batch-calls/{id}/contacts", Some(contacts)),
         route(Method::GET, "/batch-calls/{id}/contacts", None),
+        route(
+            Method::POST,
+            "/batch-calls/{id}/contacts/import",
+            Some(json!({ "csv": "phone_number\n+15559990000\n" })),
+        ),
         route(Method::GET, "/batch-calls/{id}/analytics", None),
         route(Method::GET, "/batch-calls/{id}/diagnostics", None),
         route(Method::POST, "/batch-calls/{id}/retry", Some(json!({}))),
@@ -249,7 +254,9 @@ async fn every_route_with_a_body_refuses_one_past_the_limit(backend: Backend) {
     let id = app.start_campaign(3, 1).await;
     let before = snapshot(&app, &id).await;
     let size = BODY_LIMIT + 1;
-    for route in routes().iter().filter(|route| route.body.is_some()) {
+    // The contact import takes files of 50 MB, announced by their length (api_import).
+    let limited = |route: &&Route| route.body.is_some() && !route.path.ends_with("/import");
+    for route in routes().iter().filter(limited) {
         let path = route.path_for(&id);
         // With a length: `{"pad": "    …"}`, valid JSON past the limit.
         let mut body = route.body_for(&id).unwrap();

@@ -6,6 +6,7 @@ mod api_dialer;
 mod api_dnc;
 mod api_expiry;
 mod api_hardening;
+mod api_import;
 mod api_lifecycle;
 mod api_operations;
 mod api_pacing;
