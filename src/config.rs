@@ -174,6 +174,10 @@ fn is_setting(key: &str) -> bool {
     KEYS.contains(&key.split('.').next().unwrap_or_default())
 }
 
+/// `PACER_*` variables of the command-line client (`pacer import`, `pacer status`, …): no
+/// setting of a node, and no mistake either.
+const CLIENT_KEYS: [&str; 2] = ["url", "api_key"];
+
 /// The setting a `…_file` key reads from a file, if it is one of those that may.
 fn from_file(key: &str) -> Option<&str> {
     key.strip_suffix("_file").filter(|key| {
@@ -192,7 +196,7 @@ fn env_extras(vars: impl Iterator<Item = (String, String)>) -> EnvExtras {
         let key = env_key(rest);
         if let Some(key) = from_file(&key) {
             extras.files.push((key.to_owned(), name.clone(), value));
-        } else if !is_setting(&key) {
+        } else if !is_setting(&key) && !CLIENT_KEYS.contains(&key.as_str()) {
             extras.unknown.push(name);
         }
     }
@@ -679,6 +683,9 @@ mod tests {
         let extras = env_extras(vars(&[
             ("PACER_LISTEN", "127.0.0.1:1"),
             ("PACER_KEY", "pk_…"),
+            // The command-line client's own.
+            ("PACER_API_KEY", "pk_…"),
+            ("PACER_URL", "http://127.0.0.1:8080"),
             ("PACER_PORT", "tcp://10.0.0.1:8080"),
             ("PACER_SERVICE_HOST", "10.0.0.1"),
             ("PACER_WEBHOOKS__ACME__URL", "https://acme.example"),

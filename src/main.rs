@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+use pacer::cli::{Client, ImportArgs, Target};
 use pacer::config::Settings;
 use pacer::startup::{Application, Components};
 
@@ -21,12 +22,35 @@ struct Cli {
     config: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
+    #[command(flatten)]
+    target: Target,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the API (the default).
     Serve,
+    /// Print the effective settings (files, then PACER_* variables) with secrets redacted.
+    CheckConfig,
+    /// Add contacts from a CSV file to a campaign, with a progress bar and a summary.
+    Import(ImportArgs),
+    /// The organisation's campaigns: status, progress, calls in flight, daily cap.
+    Campaigns {
+        /// Only campaigns in this status (draft, scheduled, active, paused, completed,
+        /// cancelled, failed).
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// The nodes alive with the leases they hold, and the campaigns by status.
+    Status,
+    /// Pause a campaign: no new call; calls in flight run to their end.
+    Pause { id: String },
+    /// Resume a paused campaign.
+    Resume { id: String },
+    /// Cancel a campaign: contacts not yet called are cancelled.
+    Cancel { id: String },
+    /// Print a shell's completion script (bash, zsh, fish, elvish, powershell).
+    Completions { shell: clap_complete::Shell },
 }
 
 fn main() -> std::process::ExitCode {
@@ -48,6 +72,13 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    let command = cli.command.unwrap_or(Command::Serve);
+    if !matches!(command, Command::Serve | Command::CheckConfig) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        return runtime.block_on(run_client(command, &cli.target));
+    }
     let settings = Settings::load(cli.config.as_deref())?;
     pacer::telemetry::init(settings.log_format);
     if !settings.unknown_env.is_empty() {
@@ -56,9 +87,58 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             "ignored: these PACER_* variables name no setting"
         );
     }
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => actix_web::rt::System::new().block_on(serve(settings)),
+    match command {
+        Command::CheckConfig => {
+            print(&format!("{settings:#?}\n"));
+            Ok(())
+        }
+        _ => actix_web::rt::System::new().block_on(serve(settings)),
     }
+}
+
+/// The commands that talk to a node's API; their output goes to stdout.
+async fn run_client(command: Command, target: &Target) -> anyhow::Result<()> {
+    if let Command::Completions { shell } = command {
+        let mut out = Vec::new();
+        clap_complete::generate(shell, &mut Cli::command(), "pacer", &mut out);
+        print(&String::from_utf8_lossy(&out));
+        return Ok(());
+    }
+    let client = Client::new(target)?;
+    let text = match command {
+        Command::Import(args) => {
+            let answer = client.import(&args).await?;
+            pacer::cli::import_summary(&args.file, &answer)
+        }
+        Command::Campaigns { status } => {
+            pacer::cli::campaigns_table(&client.campaigns(status.as_deref()).await?)
+        }
+        Command::Status => {
+            let nodes = client.nodes().await?;
+            let campaigns = client.campaigns(None).await?;
+            pacer::cli::status_report(&target.url, &nodes, &campaigns)
+        }
+        Command::Pause { ref id } | Command::Resume { ref id } | Command::Cancel { ref id } => {
+            let verb = match command {
+                Command::Pause { .. } => "pause",
+                Command::Resume { .. } => "resume",
+                _ => "cancel",
+            };
+            let campaign = client.command(id, verb).await?;
+            format!("{id}: {}\n", campaign["status"].as_str().unwrap_or("?"))
+        }
+        Command::Serve | Command::CheckConfig | Command::Completions { .. } => String::new(),
+    };
+    print(&text);
+    Ok(())
+}
+
+#[allow(
+    clippy::print_stdout,
+    reason = "the commands' output is for the terminal"
+)]
+fn print(text: &str) {
+    print!("{text}");
 }
 
 #[allow(
@@ -72,7 +152,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         // Printed once, to the terminal only: keys never go to the logs.
 
         println!(
-            "No API key configured; generated one for organisation `default`:\n\n    export PACER_KEY={key}\n"
+            "No API key configured; generated one for organisation `default`:\n\n    export PACER_API_KEY={key}\n"
         );
     }
     tracing::info!(

@@ -352,6 +352,17 @@ impl Directory {
             .await
     }
 
+    /// The nodes alive (this one included) and how many leases each holds, from this node's
+    /// heartbeat, sent now.
+    pub async fn nodes(&self) -> Result<Vec<crate::store::NodeBeat>, StoreError> {
+        let leases = &self.inner.services.leases;
+        self.inner
+            .services
+            .store
+            .heartbeat(leases.owner(), leases.n_held(), leases.ttl())
+            .await
+    }
+
     fn is_running(&self, id: CampaignId) -> bool {
         self.inner
             .running

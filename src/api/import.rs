@@ -286,12 +286,10 @@ impl Columns {
             let plain = name.to_ascii_lowercase().replace([' ', '-'], "_");
             let field = match plain.as_str() {
                 "phone_number" | "phone" | "contact_number" => "phone_number",
-                "first_name" | "last_name" | "email" => {
-                    ["first_name", "last_name", "email"]
-                        .into_iter()
-                        .find(|known| *known == plain)
-                        .unwrap_or_default()
-                }
+                "first_name" | "last_name" | "email" => ["first_name", "last_name", "email"]
+                    .into_iter()
+                    .find(|known| *known == plain)
+                    .unwrap_or_default(),
                 "timezone" | "time_zone" => "timezone",
                 _ => {
                     checked_text(&format!("header[{at}]"), name, 1, 64)?;

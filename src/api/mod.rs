@@ -20,6 +20,7 @@ mod idempotency;
 mod import;
 mod json;
 mod listener;
+mod nodes;
 mod openapi;
 mod ops;
 #[allow(unused_qualifications, reason = "in utoipa's generated code")]
@@ -86,6 +87,7 @@ pub fn configure(
                         web::scope(BASE_PATH)
                             .configure(campaigns::routes)
                             .configure(import::routes)
+                            .configure(nodes::routes)
                             .configure(calls::routes)
                             .configure(webhooks::routes)
                             .configure(dnc::routes)

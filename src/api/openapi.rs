@@ -12,7 +12,7 @@ use super::dto::{
 };
 use super::error::ErrorEnvelope;
 use super::{
-    BASE_PATH, calls, campaigns, diagnostics, dnc, envelope, forecast, import, ops, requeue,
+    BASE_PATH, calls, campaigns, diagnostics, dnc, envelope, forecast, import, nodes, ops, requeue,
     webhooks,
 };
 
@@ -52,6 +52,7 @@ use super::{
         dnc::lookup,
         dnc::remove,
         dnc::remove_prefix,
+        nodes::nodes,
         ops::healthz,
         ops::readyz,
         ops::metrics,
@@ -65,7 +66,7 @@ use super::{
         dnc::DncAddedView, dnc::DncImportedView, dnc::DncRowError, dnc::DncRemovedView,
         requeue::RetryInput, requeue::RequeuedView, forecast::ForecastView,
         requeue::CallbackInput, requeue::CallbackView, import::ImportedView,
-        import::ImportRowError,
+        import::ImportRowError, nodes::NodeView,
     )),
     modifiers(&Conventions),
     tags(
@@ -73,7 +74,7 @@ use super::{
         (name = "calls", description = "Call events from the dialer provider (signed)"),
         (name = "webhooks", description = "Webhooks given up on: list and send again (Bearer key)"),
         (name = "dnc", description = "The organisation's do-not-call list (Bearer key)"),
-        (name = "operations", description = "Health, readiness and metrics (no key)"),
+        (name = "operations", description = "Health, readiness and metrics (no key); the nodes alive (Bearer key)"),
     ),
 )]
 #[derive(Debug)]

@@ -14,6 +14,7 @@ mod api_recovery;
 mod api_requeue;
 mod api_security;
 mod api_validation;
+mod cli;
 mod cluster;
 mod fakes;
 mod helpers;
