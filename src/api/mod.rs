@@ -7,6 +7,7 @@ mod calls;
 // lint flags.
 #[allow(unused_qualifications, reason = "in utoipa's generated code")]
 mod campaigns;
+mod console;
 mod diagnostics;
 #[allow(unused_qualifications, reason = "in utoipa's generated code")]
 mod dnc;
@@ -83,6 +84,7 @@ pub fn configure(
                 web::scope("")
                     .wrap(from_fn(envelope::request_id))
                     .configure(ops::routes)
+                    .configure(console::routes)
                     .service(
                         web::scope(BASE_PATH)
                             .configure(campaigns::routes)

@@ -161,21 +161,9 @@ impl Modify for Conventions {
 pub fn routes(config: &mut web::ServiceConfig) {
     config
         .route("/openapi.json", web::get().to(document))
-        .route("/docs", web::get().to(docs));
+        .route("/docs", web::get().to(super::console::docs));
 }
 
 async fn document() -> HttpResponse {
     HttpResponse::Ok().json(ApiDoc::openapi())
-}
-
-/// A reference page that renders the document (Redoc, loaded by the browser).
-async fn docs() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(concat!(
-            "<!doctype html><html><head><meta charset=\"utf-8\"><title>Pacer API</title></head>",
-            "<body><redoc spec-url=\"/api/public/v1/openapi.json\"></redoc>",
-            "<script src=\"https://cdn.redoc.ly/redoc/latest/bundles/redoc.standalone.js\">",
-            "</script></body></html>"
-        ))
 }

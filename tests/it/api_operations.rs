@@ -485,7 +485,46 @@ async fn the_openapi_document_describes_every_route_and_has_a_docs_page() {
         .await
         .unwrap();
     assert_eq!(docs.status(), 200);
-    assert!(docs.text().await.unwrap().contains("openapi.json"));
+    let page = docs.text().await.unwrap();
+    assert!(page.contains("openapi.json"));
+    assert!(
+        !page.contains("https://"),
+        "the page loads nothing from elsewhere"
+    );
+}
+
+/// The console's files come from the binary, public (they hold no data), under a policy that
+/// lets them load nothing from elsewhere.
+#[actix_web::test]
+async fn the_console_is_served_from_the_binary_under_a_strict_policy() {
+    let app = spawn_app(Backend::Memory).await;
+    let get = |path: &str| app.client.get(format!("{}{path}", app.root)).send();
+    let page = get("/console").await.unwrap();
+    assert_eq!(page.status(), 200);
+    let policy = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(policy.contains("default-src 'none'") && policy.contains("script-src 'self'"));
+    assert_eq!(page.headers()["x-content-type-options"], "nosniff");
+    let html = page.text().await.unwrap();
+    assert!(html.contains("/console/console.js") && !html.contains("https://"));
+    for (file, kind) in [
+        ("console.js", "text/javascript"),
+        ("console.css", "text/css"),
+        ("docs.js", "text/javascript"),
+    ] {
+        let asset = get(&format!("/console/{file}")).await.unwrap();
+        assert_eq!(asset.status(), 200, "{file}");
+        assert!(
+            asset.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with(kind)
+        );
+    }
+    assert_eq!(get("/console/../Cargo.toml").await.unwrap().status(), 404);
+    assert_eq!(get("/console/secret.js").await.unwrap().status(), 404);
 }
 
 /// An idle connection stays open longer than clients keep theirs in a pool before reuse
