@@ -175,6 +175,24 @@ impl Client {
     }
 }
 
+/// Whether the node at `url` is ready (`/readyz` answers 2xx within 3 s); no key needed.
+pub async fn check_ready(url: &str) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build()?;
+    let url = format!("{}/readyz", url.trim_end_matches('/'));
+    let response = client
+        .get(&url)
+        .send()
+        .await
+        .with_context(|| format!("no answer from {url}"))?;
+    if response.status().is_success() {
+        Ok(())
+    } else {
+        bail!("{url}: {}", response.status())
+    }
+}
+
 fn progress_bar(length: u64, quiet: bool) -> indicatif::ProgressBar {
     if quiet {
         return indicatif::ProgressBar::hidden();

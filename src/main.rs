@@ -49,6 +49,9 @@ enum Command {
     Resume { id: String },
     /// Cancel a campaign: contacts not yet called are cancelled.
     Cancel { id: String },
+    /// Exit 0 when the node at --url answers /readyz (store reachable), 1 otherwise: the
+    /// container's health check.
+    Health,
     /// Print a shell's completion script (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },
 }
@@ -104,6 +107,20 @@ async fn run_client(command: Command, target: &Target) -> anyhow::Result<()> {
         print(&String::from_utf8_lossy(&out));
         return Ok(());
     }
+    if let Command::Health = command {
+        // Docker reads 1 as unhealthy (2, the other errors' status, is reserved there).
+        if let Err(error) = pacer::cli::check_ready(&target.url).await {
+            #[allow(
+                clippy::print_stderr,
+                reason = "the health check's reason, for the operator"
+            )]
+            {
+                eprintln!("pacer: {error:#}");
+            }
+            std::process::exit(1);
+        }
+        return Ok(());
+    }
     let client = Client::new(target)?;
     let text = match command {
         Command::Import(args) => {
@@ -127,7 +144,9 @@ async fn run_client(command: Command, target: &Target) -> anyhow::Result<()> {
             let campaign = client.command(id, verb).await?;
             format!("{id}: {}\n", campaign["status"].as_str().unwrap_or("?"))
         }
-        Command::Serve | Command::CheckConfig | Command::Completions { .. } => String::new(),
+        Command::Serve | Command::CheckConfig | Command::Completions { .. } | Command::Health => {
+            String::new()
+        }
     };
     print(&text);
     Ok(())

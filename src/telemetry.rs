@@ -64,6 +64,23 @@ pub const UNREADABLE_RECORDS: &str = "pacer_store_unreadable_records_total";
 
 /// Panics anywhere in the process (a caught one included: an arbiter catches its actors').
 pub const PANICS: &str = "pacer_panics_total";
+/// Gauge, 1, labelled with the version: which build each node runs.
+pub const BUILD_INFO: &str = "pacer_build_info";
+/// Gauge by `state` (`waiting`, `due`): contacts never called queued in the campaigns this node
+/// dispatches, and those of them a claim could take now but for a free line.
+pub const QUEUE_CONTACTS: &str = "pacer_queue_contacts";
+/// Counter by `result` (`placed`, `slowed`, `retried`, `refused`): requests to the dialer
+/// provider (webhook dialer).
+pub const DIALER_REQUESTS: &str = "pacer_dialer_requests_total";
+/// Histogram: how long the provider took to answer a dial request.
+pub const DIALER_LATENCY: &str = "pacer_dialer_request_duration_seconds";
+/// Gauge: 1 when the node reached its store at the last scrape (what `/readyz` answers), else 0.
+pub const READY: &str = "pacer_ready";
+/// Gauge: campaign leases this node holds.
+pub const LEASES_HELD: &str = "pacer_leases_held";
+/// Counter by `from` (`api`, `dispatch`, `leases`): store operations that failed (Redis
+/// unreachable, a timeout).
+pub const STORE_ERRORS: &str = "pacer_store_errors_total";
 
 thread_local! {
     /// A panic happened on this thread and nobody has looked at it yet (see [`take_panicked`]).
@@ -154,6 +171,7 @@ pub fn metrics() -> PrometheusHandle {
                     PrometheusBuilder::new().build_recorder().handle()
                 });
             describe();
+            register_at_zero();
             hook_panics();
             // The recorder does not schedule its own upkeep (histogram buckets drain there).
             let upkeep = handle.clone();
@@ -171,9 +189,81 @@ pub fn metrics() -> PrometheusHandle {
         .clone()
 }
 
+/// Every counter with each of its known labels, at 0 from start-up (a rate over a series that
+/// appears only at its first increment misses that increment), and the build's version.
+fn register_at_zero() {
+    use crate::domain::{DialOutcome, HeldReason, SkipReason};
+    metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+    for name in [
+        CALLS_PLACED,
+        CALLS_RECONCILED,
+        DIALER_GIVE_UPS,
+        WEBHOOK_DEAD_LETTERS,
+        WEBHOOK_DEAD_LETTERS_DROPPED,
+        RATE_LIMITED,
+        PANICS,
+    ] {
+        metrics::counter!(name).absolute(0);
+    }
+    for outcome in DialOutcome::ALL {
+        metrics::counter!(CALLS_FINISHED, "outcome" => outcome.as_str()).absolute(0);
+    }
+    for reason in HeldReason::ALL {
+        metrics::counter!(CONTACTS_HELD, "reason" => reason.as_str()).absolute(0);
+    }
+    for reason in SkipReason::ALL {
+        metrics::counter!(CONTACTS_SKIPPED, "reason" => reason.as_str()).absolute(0);
+    }
+    let labelled: [(&'static str, &'static str, &[&'static str]); 6] = [
+        (IDEMPOTENCY_DROPPED, "reason", &["too_large", "budget"]),
+        (LEASE_CHANGES, "change", &["acquired", "lost", "released"]),
+        (WEBHOOK_DELIVERIES, "result", &["delivered", "failed"]),
+        (ACTOR_RESTARTS, "actor", &["campaign", "dialer"]),
+        (
+            DIALER_REQUESTS,
+            "result",
+            &["placed", "slowed", "retried", "refused"],
+        ),
+        (STORE_ERRORS, "from", &["api", "dispatch", "leases"]),
+    ];
+    for (name, label, values) in labelled {
+        for &value in values {
+            metrics::counter!(name, label => value).absolute(0);
+        }
+    }
+    for state in ["waiting", "due"] {
+        metrics::gauge!(QUEUE_CONTACTS, "state" => state).set(0.0);
+    }
+    metrics::gauge!(LEASES_HELD).set(0.0);
+    metrics::gauge!(CALLS_IN_FLIGHT).set(0.0);
+}
+
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram};
     describe_counter!(CALLS_PLACED, "Calls the provider accepted.");
+    describe_gauge!(BUILD_INFO, "1, labelled with the version this node runs.");
+    describe_gauge!(
+        QUEUE_CONTACTS,
+        "Contacts never called queued in this node's campaigns (waiting), and those a claim could take now but for a free line (due)."
+    );
+    describe_counter!(
+        DIALER_REQUESTS,
+        "Requests to the dialer provider, by result."
+    );
+    describe_histogram!(
+        DIALER_LATENCY,
+        metrics::Unit::Seconds,
+        "How long the dialer provider took to answer a dial request."
+    );
+    describe_gauge!(LEASES_HELD, "Campaign leases this node holds.");
+    describe_gauge!(
+        READY,
+        "1 when this node reached its store at this scrape (as /readyz), else 0."
+    );
+    describe_counter!(
+        STORE_ERRORS,
+        "Store operations that failed (unreachable, timed out), by where."
+    );
     describe_counter!(CALLS_FINISHED, "Call outcomes recorded, by outcome.");
     describe_counter!(
         CALLS_RECONCILED,

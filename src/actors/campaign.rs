@@ -14,8 +14,8 @@ use super::step::{Meters, STORE_RETRY, Step, StepReport, Stepped};
 use crate::dialer::{CallReport, OutcomeSink};
 use crate::domain::{CampaignId, CampaignStatus, DialOutcome, OrgId, SchedulePatch};
 use crate::faults::{self, FaultPoint};
-use crate::store::{Campaign, CampaignEdit, Control, Outcome, StoreError};
-use crate::telemetry::{CALLS_FINISHED, CAMPAIGNS, STORE_LATENCY};
+use crate::store::{Campaign, CampaignEdit, Control, Outcome, QueueDepth, StoreError};
+use crate::telemetry::{CALLS_FINISHED, CAMPAIGNS, STORE_ERRORS, STORE_LATENCY};
 
 /// Claims what is due now and places it; replies when every claimed call is placed or released.
 #[derive(Debug, Message)]
@@ -98,6 +98,8 @@ pub struct CampaignActor {
     /// The campaign's status as last seen (for the gauges).
     status: Option<CampaignStatus>,
     in_flight: u32,
+    /// Its share of the node's queue gauges.
+    queued: QueueDepth,
     meters: Arc<Meters>,
 }
 
@@ -118,6 +120,7 @@ impl CampaignActor {
             dispatch_queued: false,
             status: None,
             in_flight: 0,
+            queued: QueueDepth::default(),
             meters: Arc::new(Meters::new()),
         }
     }
@@ -172,6 +175,7 @@ impl CampaignActor {
             self.set_status(status);
         }
         if let Ok(Stepped::Claimed(batch)) = &report.result {
+            self.track_queue(batch.queued);
             self.set_status(batch.status);
             self.track_in_flight(batch.in_flight.saturating_sub(report.rejected.len() as u32));
         }
@@ -182,6 +186,18 @@ impl CampaignActor {
             metrics::counter!(CALLS_FINISHED, "outcome" => DialOutcome::Failed.as_str())
                 .increment(1);
         }
+    }
+
+    /// Moves the node's queue gauges by the change of this campaign's queue.
+    fn track_queue(&mut self, queued: QueueDepth) {
+        let before = std::mem::replace(&mut self.queued, queued);
+        let delta = |now: u64, then: u64| now as f64 - then as f64;
+        self.meters
+            .queue_waiting
+            .increment(delta(queued.waiting, before.waiting));
+        self.meters
+            .queue_due
+            .increment(delta(queued.due, before.due));
     }
 
     fn track_in_flight(&mut self, in_flight: u32) {
@@ -261,6 +277,7 @@ impl CampaignActor {
                 ctx.stop();
             }
             Err(error) => {
+                metrics::counter!(STORE_ERRORS, "from" => "dispatch").increment(1);
                 tracing::warn!(campaign = %self.id, %error, "dispatch step failed, retrying");
                 self.retry_after(ctx, STORE_RETRY);
             }
@@ -336,6 +353,7 @@ impl Actor for CampaignActor {
             metrics::gauge!(CAMPAIGNS, "status" => status.as_str()).decrement(1.0);
         }
         self.meters.in_flight.decrement(f64::from(self.in_flight));
+        self.track_queue(QueueDepth::default());
         let panicked = crate::telemetry::take_panicked();
         self.routes.stopped(self.id, &ctx.address(), panicked);
     }
@@ -358,6 +376,11 @@ impl Handler<CallFinished> for CampaignActor {
             attempt: report.attempt,
             result: report.result,
         });
+        // A freed line is due at once: the next claim's lateness counts from here, for
+        // campaigns without a daily cap too (their claims follow outcomes, not timers).
+        if self.woke_for.is_none() {
+            self.woke_for = Some(self.services.clock.now());
+        }
         // One dispatch, queued behind the outcomes already waiting, records them all at once
         // and claims for the call slots they freed.
         if !self.dispatch_queued {

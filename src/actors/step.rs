@@ -15,7 +15,7 @@ use crate::faults::{self, FaultPoint};
 use crate::store::{CallResult, ClaimBatch, ClaimedCall, Outcome, Recorded, Screened, StoreError};
 use crate::telemetry::{
     CALLS_IN_FLIGHT, CALLS_PLACED, CALLS_RECONCILED, CLAIM_BATCH, CLAIM_LATENESS, CONTACTS_HELD,
-    CONTACTS_SKIPPED, DISPATCH_LATENESS, STORE_LATENCY,
+    CONTACTS_SKIPPED, DISPATCH_LATENESS, QUEUE_CONTACTS, STORE_LATENCY,
 };
 
 /// How long to wait before trying again after the store failed. Real time, not the campaign
@@ -45,6 +45,8 @@ pub(super) struct Meters {
     pub(super) dispatch_lateness: metrics::Histogram,
     pub(super) calls_placed: metrics::Counter,
     pub(super) in_flight: metrics::Gauge,
+    pub(super) queue_waiting: metrics::Gauge,
+    pub(super) queue_due: metrics::Gauge,
 }
 
 impl std::fmt::Debug for Meters {
@@ -63,6 +65,8 @@ impl Meters {
             dispatch_lateness: metrics::histogram!(DISPATCH_LATENESS),
             calls_placed: metrics::counter!(CALLS_PLACED),
             in_flight: metrics::gauge!(CALLS_IN_FLIGHT),
+            queue_waiting: metrics::gauge!(QUEUE_CONTACTS, "state" => "waiting"),
+            queue_due: metrics::gauge!(QUEUE_CONTACTS, "state" => "due"),
         }
     }
 }

@@ -206,7 +206,10 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => Self::NotFound,
             StoreError::InvalidState(error) => Self::InvalidState(error),
             StoreError::Invalid(error) => Self::Validation(error),
-            StoreError::Unavailable(cause) => Self::Unavailable(cause),
+            StoreError::Unavailable(cause) => {
+                metrics::counter!(crate::telemetry::STORE_ERRORS, "from" => "api").increment(1);
+                Self::Unavailable(cause)
+            }
             StoreError::StaleLease => {
                 Self::Unavailable("the campaign moved to another dispatcher".to_owned())
             }

@@ -39,6 +39,9 @@ pub(super) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
 pub(super) async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    // Readiness as of this scrape: a node whose store is unreachable is up but not ready.
+    let ready = state.store.ping().await.is_ok();
+    metrics::gauge!(crate::telemetry::READY).set(if ready { 1.0 } else { 0.0 });
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(state.metrics.render())

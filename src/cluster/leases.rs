@@ -17,7 +17,7 @@ use parking_lot::Mutex;
 
 use crate::domain::CampaignId;
 use crate::store::{Fence, Leases, StoreError};
-use crate::telemetry::LEASE_CHANGES;
+use crate::telemetry::{LEASE_CHANGES, LEASES_HELD, STORE_ERRORS};
 
 #[derive(Debug, Clone, Copy)]
 struct Held {
@@ -103,7 +103,9 @@ impl LeaseBook {
 
     fn hold(&self, id: CampaignId, fence: Fence, sent_at: Instant) {
         let safe_until = sent_at + self.ttl - self.margin();
-        self.held.lock().insert(id, Held { fence, safe_until });
+        let mut held = self.held.lock();
+        held.insert(id, Held { fence, safe_until });
+        metrics::gauge!(LEASES_HELD).set(held.len() as f64);
     }
 
     /// The token to claim `id` with now: the lease held, renewed first if it is close to its
@@ -144,8 +146,10 @@ impl LeaseBook {
     /// Drops `id` from the book without a word to the store (its lease was taken over).
     pub fn forget(&self, id: CampaignId) {
         self.taken.lock().remove(&id);
-        if self.held.lock().remove(&id).is_some() {
+        let mut held = self.held.lock();
+        if held.remove(&id).is_some() {
             metrics::counter!(LEASE_CHANGES, "change" => "lost").increment(1);
+            metrics::gauge!(LEASES_HELD).set(held.len() as f64);
         }
     }
 
@@ -170,7 +174,13 @@ impl LeaseBook {
     /// Gives the lease on `id` up (its actor stopped), so another node can take it at once.
     pub async fn release(&self, id: CampaignId) {
         self.taken.lock().remove(&id);
-        let Some(held) = self.held.lock().remove(&id) else {
+        let removed = {
+            let mut held = self.held.lock();
+            let removed = held.remove(&id);
+            metrics::gauge!(LEASES_HELD).set(held.len() as f64);
+            removed
+        };
+        let Some(held) = removed else {
             return;
         };
         metrics::counter!(LEASE_CHANGES, "change" => "released").increment(1);
@@ -205,6 +215,7 @@ impl LeaseBook {
             Ok(renewed) => renewed,
             // Unknown: they stay until their safe end, and claims stop then.
             Err(error) => {
+                metrics::counter!(STORE_ERRORS, "from" => "leases").increment(1);
                 tracing::warn!(%error, leases = leases.len(), "leases not renewed");
                 return Vec::new();
             }

@@ -127,7 +127,22 @@ enum Answer {
 }
 
 impl WebhookDialer {
+    /// Sends one dial request, counting its result and timing the provider's answer.
     async fn request(&self, key: &str, body: &[u8]) -> Answer {
+        let started = std::time::Instant::now();
+        let answer = self.send(key, body).await;
+        metrics::histogram!(crate::telemetry::DIALER_LATENCY).record(started.elapsed());
+        let result = match answer {
+            Answer::Placed(_) => "placed",
+            Answer::SlowDown(_) => "slowed",
+            Answer::TryAgain(_) => "retried",
+            Answer::Refused(_) => "refused",
+        };
+        metrics::counter!(crate::telemetry::DIALER_REQUESTS, "result" => result).increment(1);
+        answer
+    }
+
+    async fn send(&self, key: &str, body: &[u8]) -> Answer {
         let timestamp = self.clock.now().timestamp();
         let sent = self
             .client

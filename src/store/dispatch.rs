@@ -59,6 +59,17 @@ pub struct ClaimBatch {
     /// The campaign's own frequency caps (what its calls are counted against, with the
     /// operator's and the regions').
     pub frequency_caps: Vec<FrequencyCap>,
+    /// The campaign's queue after the step (the node's queue-depth gauges add them up).
+    pub queued: QueueDepth,
+}
+
+/// Contacts never called (or released) that a campaign still queues: all of them `waiting`,
+/// and `due` those a claim could take now but for a free line (the campaign dispatches, and its
+/// window and pace allow a call now).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueDepth {
+    pub waiting: u64,
+    pub due: u64,
 }
 
 /// How a placed call ended.

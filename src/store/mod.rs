@@ -30,7 +30,7 @@ pub use campaigns::{
 };
 pub(crate) use campaigns::{ContactsPage, QueueView, project_off_thread, skip_unreadable};
 pub use dispatch::{
-    CallDeadline, CallResult, ClaimBatch, ClaimedCall, Dispatch, Outcome, Recorded,
+    CallDeadline, CallResult, ClaimBatch, ClaimedCall, Dispatch, Outcome, QueueDepth, Recorded,
 };
 pub use leases::{Fence, Leases, NodeBeat};
 pub use memory::MemoryStore;

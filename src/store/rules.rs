@@ -268,6 +268,29 @@ pub(crate) fn wake_or_expire(
     }
 }
 
+/// The campaign's queue depth after a step that left `n_fresh` contacts never called (see
+/// [`super::QueueDepth`]); the window and the pace are read as the next claim would.
+pub(crate) fn queue_depth(
+    campaign: &Campaign,
+    status: CampaignStatus,
+    pacing: &PacingState,
+    n_fresh: u64,
+    now: DateTime<Utc>,
+) -> super::QueueDepth {
+    let claimable_now = status.is_dispatching()
+        && campaign.starts_at.is_some_and(|start| {
+            campaign
+                .spec
+                .schedule
+                .next_claim_at(start, pacing, now, n_fresh > 0, None)
+                .is_some_and(|at| at <= now)
+        });
+    super::QueueDepth {
+        waiting: n_fresh,
+        due: if claimable_now { n_fresh } else { 0 },
+    }
+}
+
 /// Moves `campaign` by `command`, stamping the timestamps the move implies.
 pub(crate) fn move_status(
     campaign: &mut Campaign,

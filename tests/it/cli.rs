@@ -69,6 +69,10 @@ async fn the_cli_imports_lists_and_commands_campaigns() {
     assert_eq!(app.campaign(&id).await["status"], "paused");
     let (ok, out, _) = pacer(&app, &["resume", &id]).await;
     assert!(ok && out.ends_with(": active\n"), "{out}");
+    let (ok, _, _) = pacer(&app, &["health"]).await;
+    assert!(ok, "the node is ready");
+    let (ok, _, err) = pacer(&app, &["health", "--url", "http://127.0.0.1:9"]).await;
+    assert!(!ok && err.contains("no answer"), "{err}");
     let (ok, out, _) = pacer(&app, &["status"]).await;
     assert!(ok);
     assert!(out.starts_with("1 node(s) alive\n"), "{out}");

@@ -410,3 +410,87 @@ async fn a_node_serves_on_redis_over_tls_with_an_acl_user_in_the_url() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A metric's value in a scrape (`name{labels}` exactly as written), if present.
+fn sample(scrape: &str, series: &str) -> Option<f64> {
+    scrape.lines().find_map(|line| {
+        let value = line.strip_prefix(series)?.strip_prefix(' ')?;
+        value.trim().parse().ok()
+    })
+}
+
+/// A node's own process, so that its gauges are its own: every counter at 0 from the start, the
+/// build, and the queue, calls and leases of the campaign it dispatches.
+#[actix_web::test]
+async fn a_node_s_metrics_answer_what_it_runs_and_start_at_zero() {
+    let node = Running::start(&[("PACER_SIMULATED_CALL_MS", "60000..60000")]).await;
+    let client = reqwest::Client::new();
+    let scrape = || async {
+        client
+            .get(node.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let first = scrape().await;
+    let version = format!(
+        "pacer_build_info{{version=\"{}\"}}",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert_eq!(sample(&first, &version), Some(1.0), "{first}");
+    for series in [
+        "pacer_calls_finished_total{outcome=\"busy\"}",
+        "pacer_contacts_held_total{reason=\"legal_hours\"}",
+        "pacer_dialer_requests_total{result=\"refused\"}",
+        "pacer_store_errors_total{from=\"dispatch\"}",
+        "pacer_webhook_dead_letters_total",
+        "pacer_queue_contacts{state=\"waiting\"}",
+        "pacer_leases_held",
+    ] {
+        assert_eq!(sample(&first, series), Some(0.0), "{series} in {first}");
+    }
+    let contacts: Vec<_> = (0..5)
+        .map(|index| json!({ "phone_number": crate::helpers::phone(index) }))
+        .collect();
+    let created: serde_json::Value = client
+        .post(node.url("/api/public/v1/batch-calls"))
+        .bearer_auth(ACME_KEY)
+        .json(
+            &json!({ "name": "m", "agent_id": "a", "working_days": [1, 2, 3, 4, 5, 6, 7],
+                       "max_concurrent_calls": 1, "contacts": contacts }),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["data"]["id"].as_str().unwrap();
+    let scheduled = client
+        .post(node.url(&format!("/api/public/v1/batch-calls/{id}/schedule")))
+        .bearer_auth(ACME_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scheduled.status(), 200);
+    let give_up = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = scrape().await;
+        let read = |series: &str| sample(&now, series).unwrap_or(-1.0);
+        let seen = (
+            read("pacer_calls_in_flight"),
+            read("pacer_queue_contacts{state=\"waiting\"}"),
+            read("pacer_queue_contacts{state=\"due\"}"),
+            read("pacer_leases_held"),
+        );
+        // One call in flight, four waiting and due but for a free line, one lease.
+        if seen == (1.0, 4.0, 4.0, 1.0) {
+            break;
+        }
+        assert!(Instant::now() < give_up, "{seen:?}\n{now}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -51,6 +51,13 @@ impl Dispatch for MemoryStore {
             held,
             skipped,
             frequency_caps: state.campaign.spec.schedule.frequency_caps.clone(),
+            queued: rules::queue_depth(
+                &state.campaign,
+                state.campaign.status,
+                &state.pacing,
+                state.fresh.len(),
+                now,
+            ),
         })
     }
 

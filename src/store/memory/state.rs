@@ -64,6 +64,10 @@ impl FreshQueue {
         self.released.is_empty() && self.cursor == self.end
     }
 
+    pub(super) fn len(&self) -> u64 {
+        self.released.len() as u64 + u64::from(self.end - self.cursor)
+    }
+
     /// The queue position of `sequence`, if it waits for its first call.
     pub(super) fn rank(&self, sequence: u32) -> Option<u64> {
         let released_ahead = self.released.range(..sequence).count() as u64;

@@ -77,6 +77,7 @@ impl AfterRecord {
             held: Vec::new(),
             skipped: Vec::new(),
             frequency_caps: campaign.spec.schedule.frequency_caps.clone(),
+            queued: rules::queue_depth(campaign, self.status, pacing, self.queue.n_fresh, now),
         })
     }
 }
@@ -110,8 +111,8 @@ pub(super) fn plan_claim(
 pub(super) struct Queue {
     pub(super) in_flight: u32,
     pub(super) first_retry: Option<DateTime<Utc>>,
-    /// Contacts never called or released are waiting.
-    pub(super) fresh: bool,
+    /// Contacts never called or released still waiting.
+    pub(super) n_fresh: u64,
     pub(super) first_deadline: Option<DateTime<Utc>>,
 }
 
@@ -130,7 +131,7 @@ impl Queue {
             Some(start)
                 if status.is_dispatching() && self.in_flight < schedule.max_concurrent_calls =>
             {
-                schedule.next_claim_at(start, pacing, now, self.fresh, self.first_retry)
+                schedule.next_claim_at(start, pacing, now, self.n_fresh > 0, self.first_retry)
             }
             _ => None,
         };
@@ -501,6 +502,7 @@ impl Inner {
                 held,
                 skipped,
                 frequency_caps: campaign.spec.schedule.frequency_caps.clone(),
+                queued: rules::queue_depth(campaign, status, &pacing, queue.n_fresh, now),
             });
         }
         Err(unavailable("the campaign kept changing during the claim"))

@@ -105,12 +105,12 @@ impl<'a> Fields<'a> {
 /// The queue fields that the claim and record scripts both report, at the same places.
 fn queue(fields: &mut Fields<'_>, in_flight: u32) -> Result<Queue, StoreError> {
     let first_retry = fields.instant("first retry ms")?;
-    let fresh = fields.int("n_fresh")? > 0;
+    let n_fresh = u64::try_from(fields.int("n_fresh")?).unwrap_or(0);
     let first_deadline = fields.instant("first in-flight deadline ms")?;
     Ok(Queue {
         in_flight,
         first_retry,
-        fresh,
+        n_fresh,
         first_deadline,
     })
 }
@@ -359,7 +359,7 @@ mod tests {
         assert_eq!(claimed.queue.in_flight, 2);
         assert_eq!(claimed.n_claims_before, 7);
         assert_eq!(claimed.queue.first_retry, Some(instant(1_764_489_600_000)));
-        assert!(claimed.queue.fresh);
+        assert!(claimed.queue.n_fresh > 0);
         assert_eq!(claimed.queue.first_deadline, None);
         assert_eq!((claimed.calls_today, claimed.next_slot_at), (1, None));
         assert_eq!(claimed.events, 4);

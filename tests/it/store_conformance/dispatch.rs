@@ -9,7 +9,9 @@ use pacer::domain::{
     HeldReason, LegalFloor, SchedulePatch, SkipReason, WeekHours,
 };
 use pacer::store::capabilities::*;
-use pacer::store::{CallResult, CampaignStore, Control, Outcome, Recorded, StoreError, unix_hour};
+use pacer::store::{
+    CallResult, CampaignStore, Control, Outcome, QueueDepth, Recorded, StoreError, unix_hour,
+};
 
 use super::*;
 
@@ -20,6 +22,11 @@ pub async fn claims_respect_concurrency_and_activate(store: Arc<dyn CampaignStor
     assert_eq!(batch.calls.len(), 2);
     assert_eq!(batch.status, CampaignStatus::Active);
     assert_eq!(batch.in_flight, 2);
+    assert_eq!(
+        batch.queued,
+        QueueDepth { waiting: 3, due: 3 },
+        "the three left could be called now but for a free line"
+    );
     assert_eq!(
         batch.wake_at,
         Some(now() + Duration::hours(1)),
@@ -140,10 +147,12 @@ pub async fn a_claim_right_after_recording_answers_as_its_script_would(
             (
                 right_after.status,
                 right_after.in_flight,
-                right_after.wake_at
+                right_after.wake_at,
+                right_after.queued
             ),
-            (later.status, later.in_flight, later.wake_at)
+            (later.status, later.in_flight, later.wake_at, later.queued)
         );
+        assert_eq!(right_after.queued.due, 0, "between two slots of the cap");
         slot = right_after.wake_at.expect("the next slot");
         assert!(slot > t);
     }
