@@ -3,7 +3,6 @@
 
 use actix_web::{HttpResponse, web};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use super::dto::{
@@ -11,6 +10,8 @@ use super::dto::{
     ContactInput, ContactView, ContactsInput, DeletedView, RowError, ScheduleBody,
 };
 use super::error::ErrorEnvelope;
+
+mod polish;
 use super::{
     BASE_PATH, calls, campaigns, diagnostics, dnc, envelope, forecast, import, nodes, ops, requeue,
     webhooks,
@@ -80,27 +81,8 @@ use super::{
 #[derive(Debug)]
 pub struct ApiDoc;
 
-/// What every route of the API shares: the Bearer key and the error answers.
+/// What every route of the API shares: the Bearer key (the rest is in [`polish`]).
 struct Conventions;
-
-/// Error answers each route of the API may give, besides its own.
-const ERRORS: [(&str, &str); 9] = [
-    ("400", "The body is not JSON"),
-    ("401", "Missing or invalid key (or signature)"),
-    ("408", "The body did not arrive in time"),
-    ("404", "No such campaign for this organisation"),
-    (
-        "409",
-        "Not allowed in the campaign's status, or an idempotency key reused",
-    ),
-    ("413", "The body is larger than the limit"),
-    ("422", "A field is invalid; `details.field` names it"),
-    (
-        "429",
-        "Rate limit (or too many wrong keys from one address); see `Retry-After`",
-    ),
-    ("503", "The store is unavailable"),
-];
 
 impl Modify for Conventions {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
@@ -109,23 +91,10 @@ impl Modify for Conventions {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
-        let error: RefOr<Response> = ResponseBuilder::new()
-            .description("The error envelope")
-            .content(
-                "application/json",
-                utoipa::openapi::ContentBuilder::new()
-                    .schema(Some(utoipa::openapi::Ref::from_schema_name(
-                        "ErrorEnvelope",
-                    )))
-                    .build(),
-            )
-            .build()
-            .into();
         for (path, item) in &mut openapi.paths.paths {
-            if !path.starts_with(BASE_PATH) {
+            if !path.starts_with(BASE_PATH) || path.contains("/calls/") {
                 continue;
             }
-            let signed = path.contains("/calls/");
             for operation in [
                 &mut item.get,
                 &mut item.post,
@@ -135,27 +104,25 @@ impl Modify for Conventions {
             .into_iter()
             .flatten()
             {
-                for (status, description) in ERRORS {
-                    let mut response = error.clone();
-                    if let RefOr::T(response) = &mut response {
-                        description.clone_into(&mut response.description);
-                    }
-                    operation
-                        .responses
-                        .responses
-                        .entry(status.to_owned())
-                        .or_insert(response);
-                }
-                if !signed {
-                    operation.security =
-                        Some(vec![utoipa::openapi::security::SecurityRequirement::new(
-                            "bearer",
-                            Vec::<String>::new(),
-                        )]);
-                }
+                operation.security =
+                    Some(vec![utoipa::openapi::security::SecurityRequirement::new(
+                        "bearer",
+                        Vec::<String>::new(),
+                    )]);
             }
         }
     }
+}
+
+/// The document as served: generated, then polished (see [`polish`]); built once.
+pub fn document_json() -> &'static serde_json::Value {
+    static DOCUMENT: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        let mut document =
+            serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serializes");
+        polish::polish(&mut document);
+        document
+    })
 }
 
 pub fn routes(config: &mut web::ServiceConfig) {
@@ -165,5 +132,5 @@ pub fn routes(config: &mut web::ServiceConfig) {
 }
 
 async fn document() -> HttpResponse {
-    HttpResponse::Ok().json(ApiDoc::openapi())
+    HttpResponse::Ok().json(document_json())
 }

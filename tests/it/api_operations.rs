@@ -478,6 +478,46 @@ async fn the_openapi_document_describes_every_route_and_has_a_docs_page() {
         );
     }
     assert!(paths["/api/public/v1/batch-calls/{id}/pause"]["post"]["responses"]["409"].is_object());
+    // Per route only the errors it can give, readable and unique operation ids, the create and
+    // the PATCH apart, headers, examples, and what Pacer itself sends.
+    let nodes = &paths["/api/public/v1/nodes"]["get"];
+    let statuses: Vec<&String> = nodes["responses"].as_object().unwrap().keys().collect();
+    assert_eq!(statuses, ["200", "401", "429", "503"]);
+    assert_eq!(nodes["operationId"], "list_nodes");
+    let ids: Vec<&str> = paths
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .map(|operation| operation["operationId"].as_str().unwrap())
+        .collect();
+    let unique: std::collections::HashSet<&&str> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "{ids:?}");
+    let schemas = &document["components"]["schemas"];
+    assert_eq!(
+        schemas["CampaignCreate"]["required"],
+        json!(["name", "agent_id"])
+    );
+    assert!(schemas["CampaignPatch"]["properties"]["contacts"].is_null());
+    let create = &paths["/api/public/v1/batch-calls"]["post"];
+    let body = &create["requestBody"]["content"]["application/json"];
+    assert_eq!(
+        body["schema"]["$ref"],
+        "#/components/schemas/CampaignCreate"
+    );
+    assert!(create["responses"]["201"]["headers"]["Idempotent-Replayed"].is_object());
+    assert!(create["responses"]["429"]["headers"]["Retry-After"].is_object());
+    assert!(create["responses"]["201"]["headers"]["X-Request-Id"].is_object());
+    // The example of a create is one the API takes.
+    let created = node
+        .client
+        .post(format!("{}/batch-calls", node.base))
+        .bearer_auth(crate::helpers::ACME_KEY)
+        .json(&body["example"])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let webhooks = document["webhooks"].as_object().unwrap();
+    assert!(webhooks.contains_key("batch_event") && webhooks.contains_key("dial_request"));
     let docs = node
         .client
         .get(format!("{}/docs", node.base))
