@@ -510,7 +510,7 @@ async fn the_openapi_document_describes_every_route_and_has_a_docs_page() {
     let created = node
         .client
         .post(format!("{}/batch-calls", node.base))
-        .bearer_auth(crate::helpers::ACME_KEY)
+        .bearer_auth(ACME_KEY)
         .json(&body["example"])
         .send()
         .await
