@@ -6,10 +6,13 @@ use actix_web::http::header::{self, CacheControl, CacheDirective};
 use actix_web::{HttpResponse, web};
 
 pub fn routes(config: &mut web::ServiceConfig) {
-    config
-        .route("/console", web::get().to(page))
-        .route("/console/", web::get().to(page))
-        .route("/console/{file}", web::get().to(asset));
+    config.route("/console", web::get().to(page)).service(
+        // gzip when the browser takes it: the script is a third of its size so.
+        web::scope("/console")
+            .wrap(actix_web::middleware::Compress::default())
+            .route("/", web::get().to(page))
+            .route("/{file}", web::get().to(asset)),
+    );
 }
 
 /// The files of the console, by name: (content type, text).
