@@ -72,13 +72,32 @@ impl Client {
     }
 
     /// Sends `request` with the key; the body's `data` on success, the error envelope's
-    /// message otherwise.
+    /// message otherwise. A 429 is sent again after its `Retry-After` (up to 5 times; a
+    /// streamed body cannot be, and is not).
     async fn send(&self, request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
-        let response = request
-            .bearer_auth(&self.key)
-            .send()
-            .await
-            .with_context(|| format!("no answer from {}", self.base))?;
+        let mut request = request.bearer_auth(&self.key);
+        let mut tries = 0;
+        let response = loop {
+            let again = request.try_clone();
+            let response = request
+                .send()
+                .await
+                .with_context(|| format!("no answer from {}", self.base))?;
+            let wait = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|value| value.to_str().ok()?.parse::<u64>().ok())
+                .unwrap_or(1)
+                .min(30);
+            match again {
+                Some(again) if response.status() == 429 && tries < 5 => {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+                    request = again;
+                }
+                _ => break response,
+            }
+        };
         let status = response.status();
         let body: Value = response.json().await.unwrap_or(Value::Null);
         if status.is_success() {

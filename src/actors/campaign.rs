@@ -376,9 +376,10 @@ impl Handler<CallFinished> for CampaignActor {
             attempt: report.attempt,
             result: report.result,
         });
-        // A freed line is due at once: the next claim's lateness counts from here, for
-        // campaigns without a daily cap too (their claims follow outcomes, not timers).
-        if self.woke_for.is_none() {
+        // Contacts that waited only for a line are due from the moment one frees: the next
+        // claim's lateness counts from here (for campaigns without a daily cap, whose claims
+        // follow outcomes rather than timers). Between two slots of a cap none is due.
+        if self.woke_for.is_none() && self.queued.due > 0 {
             self.woke_for = Some(self.services.clock.now());
         }
         // One dispatch, queued behind the outcomes already waiting, records them all at once

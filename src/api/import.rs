@@ -18,7 +18,8 @@ use super::dto::{ContactInput, MAX_LISTED_ERRORS, checked_contact};
 use super::envelope::{self, ok};
 use super::{ApiError, AppState, idempotency};
 use crate::domain::{
-    DomainError, OrgId, PhoneNumber, Region, checked_text, is_unresolvable, partition_key,
+    Command, DomainError, OrgId, PhoneNumber, Region, checked_text, is_unresolvable, partition_key,
+    transition,
 };
 use crate::store::{Campaign, NewContact};
 
@@ -104,6 +105,8 @@ async fn import(
         .map(Region::parse)
         .transpose()?;
     let campaign = state.store.campaign(&org, id).await?;
+    // A dry run stores nothing, but answers as the import would: 409 on a finished campaign.
+    transition(campaign.status, Command::AddContacts).map_err(ApiError::InvalidState)?;
     check_content_type(&request)?;
     let length = request
         .headers()
@@ -186,7 +189,11 @@ impl Body {
         match tokio::time::timeout(IDLE_TIMEOUT, self.0.next()).await {
             Err(_) => Err(ApiError::BodyTimeout),
             Ok(None) => Ok(None),
-            Ok(Some(Err(error))) => Err(ApiError::MalformedJson(error.to_string())),
+            Ok(Some(Err(error))) => Err(DomainError::new(
+                "body",
+                format!("the file could not be read to its end: {error}"),
+            )
+            .into()),
             Ok(Some(Ok(chunk))) => Ok(Some(chunk)),
         }
     }

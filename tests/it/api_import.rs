@@ -39,15 +39,17 @@ const FILE: &str = "\u{feff}Phone,First Name,Last Name,plan,Time Zone\r\n\
     (201) 555-0127,Wide,,,,extra\r\n\
     \"(201) 555-0128\",\"Quote, \"\"the\"\" name\",,\"multi\nline\",\r\n";
 
-async fn an_import_adds_the_rows_and_counts_the_others_by_reason(backend: Backend) {
+/// A node whose organisation lists one number of [`FILE`], and a campaign without contacts.
+async fn spawn_with_one_listed(backend: Backend) -> (TestApp, String) {
     let app = spawn_app(backend).await;
-    app.post(
-        "/dnc",
-        json!({ "entries": [{ "phone_number": "+12015550125" }] }),
-    )
-    .await
-    .expect(200);
+    let listed = json!({ "entries": [{ "phone_number": "+12015550125" }] });
+    app.post("/dnc", listed).await.expect(200);
     let id = app.create_campaign(0, json!({})).await;
+    (app, id)
+}
+
+async fn an_import_adds_the_rows_and_counts_the_others_by_reason(backend: Backend) {
+    let (app, id) = spawn_with_one_listed(backend).await;
     let reply = app.import(&id, "default_region=US", FILE).await.expect(200);
     let data = reply.data();
     assert_eq!(data["added_count"], 3, "{data}");
@@ -111,14 +113,7 @@ async fn an_import_adds_the_rows_and_counts_the_others_by_reason(backend: Backen
 }
 
 async fn a_dry_run_counts_the_same_and_stores_nothing(backend: Backend) {
-    let app = spawn_app(backend).await;
-    app.post(
-        "/dnc",
-        json!({ "entries": [{ "phone_number": "+12015550125" }] }),
-    )
-    .await
-    .expect(200);
-    let id = app.create_campaign(0, json!({})).await;
+    let (app, id) = spawn_with_one_listed(backend).await;
     let dry = app
         .import(&id, "default_region=us&dry_run=true", FILE)
         .await
@@ -265,6 +260,10 @@ async fn bad_imports_are_refused_whole(backend: Backend) {
     app.command(&cancelled, "cancel").await.expect(200);
     let closed = app.import(&cancelled, "", "phone\n+15550000001\n").await;
     assert_eq!(closed.status, 409);
+    let dry = app
+        .import(&cancelled, "dry_run=true", "phone\n+15550000001\n")
+        .await;
+    assert_eq!(dry.status, 409, "a dry run answers as the import would");
 }
 
 /// `timezone_fallback: skip` refuses rows whose zone nothing gives, unless the row names one.

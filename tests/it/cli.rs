@@ -121,3 +121,21 @@ async fn check_config_redacts_secrets_and_completions_are_printed() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("no API key"));
 }
+
+/// A command whose requests meet the rate limit waits as `Retry-After` says and goes on.
+#[actix_web::test]
+async fn the_cli_waits_out_the_rate_limit() {
+    let mut settings = test_settings();
+    settings.rate_limit_per_sec = 1.0;
+    settings.rate_limit_burst = 1;
+    let app = spawn_app_with(Backend::Memory.store(), monday_8am(), &settings).await;
+    // `status` asks for the nodes, then the campaigns: the second request is over the limit.
+    let started = std::time::Instant::now();
+    let (ok, out, err) = pacer(&app, &["status"]).await;
+    assert!(ok, "{err}");
+    assert!(out.starts_with("1 node(s) alive\n"), "{out}");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(900),
+        "it waited"
+    );
+}
