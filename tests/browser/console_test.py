@@ -115,8 +115,15 @@ def shot(driver, name):
 
 
 def text(driver, selector):
-    found = driver.find_elements(By.CSS_SELECTOR, selector)
-    return found[0].text if found else ""
+    """The rendered text of the first element matching `selector`, read in one step of the page
+    (the pages redraw every second: an element found first could be gone when read)."""
+    return driver.execute_script(
+        "const e = document.querySelector(arguments[0]); return e ? e.innerText : ''", selector)
+
+
+def click(driver, find, what):
+    """Clicks what `find(driver)` finds, finding it again if the page redrew it meanwhile."""
+    wait_for(driver, lambda d: find(d).click() or True, what)
 
 
 def sign_in(driver, root, key):
@@ -133,9 +140,10 @@ def row_of(driver, campaign_id):
 
 
 def progress_of(driver):
-    """The campaign page's progress: (done, total) from its <progress> element."""
-    bar = driver.find_element(By.CSS_SELECTOR, "#main .actions progress")
-    return int(bar.get_attribute("value")), int(bar.get_attribute("max"))
+    """The campaign page's progress: (done, total) from its <progress> element, in one read."""
+    return tuple(driver.execute_script(
+        "const b = document.querySelector('#main .actions progress');"
+        "return b ? [Number(b.value), Number(b.max)] : [-1, -1]"))
 
 
 def operator_day(node, driver):
@@ -177,16 +185,17 @@ def operator_day(node, driver):
 
     # Schedule from the table; progress moves.
     wait_for(driver, lambda d: row_of(d, campaign_id), "the campaign's row")
-    row_of(driver, campaign_id).find_element(By.CSS_SELECTOR, "button[data-command=schedule]").click()
+    click(driver, lambda d: row_of(d, campaign_id).find_element(By.CSS_SELECTOR, "button[data-command=schedule]"),
+          "the schedule button")
     wait_for(driver, lambda d: "active" in row_of(d, campaign_id).find_element(By.CSS_SELECTOR, ".status-cell").text, "active")
     wait_for(driver, lambda d: int(row_of(d, campaign_id).find_element(By.CSS_SELECTOR, "progress").get_attribute("value")) >= 2,
              "progress in the table")
     shot(driver, "3-campaigns-running")
 
     # The campaign's page; pause: once the calls in flight end, no progress while paused.
-    row_of(driver, campaign_id).find_element(By.CSS_SELECTOR, "a").click()
+    click(driver, lambda d: row_of(d, campaign_id).find_element(By.CSS_SELECTOR, "a"), "the campaign's link")
     wait_for(driver, lambda d: d.find_elements(By.ID, "edit-form"), "the campaign page")
-    driver.find_element(By.CSS_SELECTOR, "button[data-command=pause]").click()
+    click(driver, lambda d: d.find_element(By.CSS_SELECTOR, "button[data-command=pause]"), "the pause button")
     wait_for(driver, lambda d: "pause → paused" in text(d, "#notice"), "the pause's answer")
     wait_for(driver, lambda d: node.api("GET", f"/batch-calls/{campaign_id}")[1]["data"]["in_progress"] == 0,
              "the calls in flight to end")
@@ -222,7 +231,7 @@ def operator_day(node, driver):
     assert progress_of(driver) == paused_at, "an edit while paused places no call"
 
     # Resume; it completes.
-    driver.find_element(By.CSS_SELECTOR, "button[data-command=resume]").click()
+    click(driver, lambda d: d.find_element(By.CSS_SELECTOR, "button[data-command=resume]"), "the resume button")
     wait_for(driver, lambda d: "completed" in text(d, "#main h1"), "the campaign completed", timeout=60)
     assert progress_of(driver) == (40, 40)
     wait_for(driver, lambda d: "completed" in text(d, "#outcomes"), "the outcome chart")
