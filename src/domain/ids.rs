@@ -116,20 +116,25 @@ impl PhoneNumber {
         }
     }
 
-    /// Reads a number as people write it in a spreadsheet: E.164 as it is; otherwise any
-    /// international format with a leading `+` (`+44 20 7946 0958`) or a national format of
-    /// `region` (`(201) 555-0123` in `US`), which must be a valid number of its country.
+    /// Reads a number as people write it in a spreadsheet: with a leading `+`, its digits in any
+    /// spacing (`+44 20 7946 0958`), taken as E.164 is; otherwise a national format of `region`
+    /// (`(201) 555-0123` in `US`), read with libphonenumber's data, which must be a valid number
+    /// of its country.
     pub fn read(text: &str, region: Option<Region>) -> Result<Self, DomainError> {
-        if let Ok(number) = Self::parse(text) {
-            return Ok(number);
-        }
+        let compact: String = text
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '\u{a0}' | '-' | '.' | '(' | ')'))
+            .collect();
         let invalid = |why: &str| DomainError::new("phone_number", format!("`{text}` {why}"));
-        if !text.starts_with('+') && region.is_none() {
+        if compact.starts_with('+') {
+            return Self::parse(&compact).map_err(|_| invalid("is not an E.164 number"));
+        }
+        let Some(region) = region else {
             return Err(invalid(
                 "is not in E.164 and no `default_region` says whose national format it is",
             ));
-        }
-        let number = phonenumber::parse(region.map(|region| region.0), text)
+        };
+        let number = phonenumber::parse(Some(region.0), text)
             .map_err(|_| invalid("is not a phone number"))?;
         if !number.is_valid() {
             return Err(invalid("is not a valid number of its country"));
@@ -194,6 +199,9 @@ mod tests {
         assert_eq!(read("(201) 555-0123", us).unwrap(), "+12015550123");
         assert_eq!(read("201.555.0123", us).unwrap(), "+12015550123");
         assert_eq!(read("+44 20 7946 0958", None).unwrap(), "+442079460958");
+        assert_eq!(read("+44 7700 900105", None).unwrap(), "+447700900105");
+        assert_eq!(read("011 44 20 7946 0958", us).unwrap(), "+442079460958");
+        assert!(read("+44 20 79x6", None).is_err());
         let fr = Some(Region::parse("FR").unwrap());
         assert_eq!(read("01 23 45 67 89", fr).unwrap(), "+33123456789");
         // E.164 is taken as it is, valid in its country or not (test ranges such as +1 555).
