@@ -422,6 +422,10 @@ impl<'a> Import<'a> {
                 self.fail(row, "", "bad_row", "not UTF-8".to_owned());
                 continue;
             };
+            // A spreadsheet's trailing rows with every cell empty are no rows.
+            if fields.iter().all(String::is_empty) {
+                continue;
+            }
             match columns.contact(&fields, self.region) {
                 Ok(contact) if self.unresolvable(&contact) => self.fail(
                     row,

@@ -28,7 +28,8 @@ impl TestApp {
     }
 }
 
-/// A file as a spreadsheet exports it: BOM, CRLF, its own column names, national numbers.
+/// A file as a spreadsheet exports it: BOM, CRLF, its own column names, national numbers, an
+/// empty row at the end.
 const FILE: &str = "\u{feff}Phone,First Name,Last Name,plan,Time Zone\r\n\
     (201) 555-0123,Ada,Lovelace,gold,\r\n\
     +1 201 555 0124,Grace,,silver,America/Chicago\r\n\
@@ -37,7 +38,8 @@ const FILE: &str = "\u{feff}Phone,First Name,Last Name,plan,Time Zone\r\n\
     (201) 555-0125,Listed,,,\r\n\
     (201) 555-0126,Far,,,Mars/Olympus\r\n\
     (201) 555-0127,Wide,,,,extra\r\n\
-    \"(201) 555-0128\",\"Quote, \"\"the\"\" name\",,\"multi\nline\",\r\n";
+    \"(201) 555-0128\",\"Quote, \"\"the\"\" name\",,\"multi\nline\",\r\n\
+    ,,,,\r\n";
 
 /// A node whose organisation lists one number of [`FILE`], and a campaign without contacts.
 async fn spawn_with_one_listed(backend: Backend) -> (TestApp, String) {
