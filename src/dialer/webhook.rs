@@ -53,6 +53,7 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 #[derive(Debug)]
 pub struct WebhookDialer {
+    meters: Meters,
     client: reqwest::Client,
     settings: WebhookDialerSettings,
     store: Arc<dyn CallIndex>,
@@ -91,6 +92,7 @@ impl WebhookDialer {
         reqwest::Url::parse(&settings.url)
             .map_err(|error| format!("dialer_url: `{}` is not a URL: {error}", settings.url))?;
         Ok(Self {
+            meters: Meters::new(),
             client,
             settings,
             store,
@@ -118,6 +120,29 @@ impl WebhookDialer {
     }
 }
 
+/// The dial requests' metrics, registered once (a macro looks a metric up at every use).
+#[derive(Debug)]
+struct Meters {
+    latency: metrics::Histogram,
+    placed: metrics::Counter,
+    slowed: metrics::Counter,
+    retried: metrics::Counter,
+    refused: metrics::Counter,
+}
+
+impl Meters {
+    fn new() -> Self {
+        use crate::telemetry::{DIALER_LATENCY, DIALER_REQUESTS};
+        Self {
+            latency: metrics::histogram!(DIALER_LATENCY),
+            placed: metrics::counter!(DIALER_REQUESTS, "result" => "placed"),
+            slowed: metrics::counter!(DIALER_REQUESTS, "result" => "slowed"),
+            retried: metrics::counter!(DIALER_REQUESTS, "result" => "retried"),
+            refused: metrics::counter!(DIALER_REQUESTS, "result" => "refused"),
+        }
+    }
+}
+
 /// What one request to the provider came to.
 enum Answer {
     Placed(Option<CallResult>),
@@ -131,14 +156,15 @@ impl WebhookDialer {
     async fn request(&self, key: &str, body: &[u8]) -> Answer {
         let started = std::time::Instant::now();
         let answer = self.send(key, body).await;
-        metrics::histogram!(crate::telemetry::DIALER_LATENCY).record(started.elapsed());
-        let result = match answer {
-            Answer::Placed(_) => "placed",
-            Answer::SlowDown(_) => "slowed",
-            Answer::TryAgain(_) => "retried",
-            Answer::Refused(_) => "refused",
-        };
-        metrics::counter!(crate::telemetry::DIALER_REQUESTS, "result" => result).increment(1);
+        let meters = &self.meters;
+        meters.latency.record(started.elapsed());
+        match answer {
+            Answer::Placed(_) => &meters.placed,
+            Answer::SlowDown(_) => &meters.slowed,
+            Answer::TryAgain(_) => &meters.retried,
+            Answer::Refused(_) => &meters.refused,
+        }
+        .increment(1);
         answer
     }
 
