@@ -46,6 +46,11 @@ pub struct Settings {
     pub actor_threads: usize,
     pub dialers: usize,
     pub claim_batch: u32,
+    /// How far ahead a campaign's claim reaches (ms): calls whose slots fall within it are
+    /// claimed in one step and placed each at its slot from a local timer (0: only what is due).
+    pub claim_ahead_ms: u64,
+    /// How long before its first slot a claim runs (ms): the claim's round trip is over by then.
+    pub claim_lead_ms: u64,
     pub dialer: DialerKind,
     pub simulated_call_ms: String,
     pub simulated_outcomes: String,
@@ -106,7 +111,7 @@ pub struct Settings {
 }
 
 /// Every setting's key: the fields of [`Settings`] (a unit test holds the two together).
-pub const KEYS: [&str; 42] = [
+pub const KEYS: [&str; 44] = [
     "listen",
     "api_keys",
     "max_body_bytes",
@@ -120,6 +125,8 @@ pub const KEYS: [&str; 42] = [
     "actor_threads",
     "dialers",
     "claim_batch",
+    "claim_ahead_ms",
+    "claim_lead_ms",
     "dialer",
     "simulated_call_ms",
     "simulated_outcomes",
@@ -224,6 +231,8 @@ impl std::fmt::Debug for Settings {
             .field("actor_threads", &self.actor_threads)
             .field("dialers", &self.dialers)
             .field("claim_batch", &self.claim_batch)
+            .field("claim_ahead_ms", &self.claim_ahead_ms)
+            .field("claim_lead_ms", &self.claim_lead_ms)
             .field("dialer", &self.dialer)
             .field("simulated_call_ms", &self.simulated_call_ms)
             .field("simulated_outcomes", &self.simulated_outcomes)
@@ -541,6 +550,12 @@ impl Settings {
             && !(cps.is_finite() && cps > 0.0)
         {
             return Err(format!("dialer_max_cps: `{cps}` must be a positive number"));
+        }
+        if self.claim_ahead_ms > 60_000 || self.claim_lead_ms > self.claim_ahead_ms {
+            return Err(format!(
+                "claim_ahead_ms, claim_lead_ms: `{}`, `{}`: the horizon is at most 60000 and the lead at most the horizon",
+                self.claim_ahead_ms, self.claim_lead_ms
+            ));
         }
         if self.lease_ttl_ms < 300 {
             return Err(format!(

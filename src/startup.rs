@@ -165,6 +165,8 @@ impl Application {
                 webhooks: Some(webhooks.clone()),
                 node_id: Some(node_id),
                 lease_ttl: Duration::from_millis(settings.lease_ttl_ms),
+                claim_ahead: Duration::from_millis(settings.claim_ahead_ms),
+                claim_lead: Duration::from_millis(settings.claim_lead_ms),
             },
         );
         directory.start_keeper(stopped.clone());

@@ -10,17 +10,23 @@ use std::sync::Arc;
 use actix::prelude::*;
 
 use super::services::NodeServices;
-use super::step::{Meters, STORE_RETRY, Step, StepReport, Stepped};
+use super::step::{Meters, Reserved, STORE_RETRY, Step, StepReport, Stepped, release_calls};
 use crate::dialer::{CallReport, OutcomeSink};
 use crate::domain::{CampaignId, CampaignStatus, DialOutcome, OrgId, SchedulePatch};
 use crate::faults::{self, FaultPoint};
-use crate::store::{Campaign, CampaignEdit, Control, Outcome, QueueDepth, StoreError};
+use crate::store::{Campaign, CampaignEdit, ClaimedCall, Control, Outcome, QueueDepth, StoreError};
 use crate::telemetry::{CALLS_FINISHED, CAMPAIGNS, STORE_ERRORS, STORE_LATENCY};
 
 /// Claims what is due now and places it; replies when every claimed call is placed or released.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct Dispatch;
+
+/// A command committed through another node: the calls reserved ahead go back to the queue,
+/// then a dispatch step runs on the store's new state. Replies when it is over.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Settle;
 
 /// A dialer reported how a call ended.
 #[derive(Debug, Message)]
@@ -101,6 +107,12 @@ pub struct CampaignActor {
     /// Its share of the node's queue gauges.
     queued: QueueDepth,
     meters: Arc<Meters>,
+    /// Calls claimed ahead of their slots, by slot: each is placed when its slot comes.
+    reserved: Vec<Reserved>,
+    /// When the next claim is wanted (a lead before the first slot left).
+    claim_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Reserved calls to put back to the queue that the store did not take yet.
+    unreleased: Vec<ClaimedCall>,
 }
 
 impl CampaignActor {
@@ -122,7 +134,17 @@ impl CampaignActor {
             in_flight: 0,
             queued: QueueDepth::default(),
             meters: Arc::new(Meters::new()),
+            reserved: Vec::new(),
+            claim_at: None,
+            unreleased: Vec::new(),
         }
+    }
+
+    /// Every reserved call, and those whose release failed: none of them is to be placed.
+    fn take_reservations(&mut self) -> Vec<ClaimedCall> {
+        let mut calls: Vec<ClaimedCall> = self.reserved.drain(..).map(|r| r.call).collect();
+        calls.append(&mut self.unreleased);
+        calls
     }
 
     /// One dispatch step: record the outcomes that arrived, claim, place every claimed call,
@@ -131,8 +153,28 @@ impl CampaignActor {
     /// no call in flight, no event to relay) stops; the directory starts a new one when a
     /// command comes.
     fn dispatch(&mut self, retire: Retire) -> impl ActorFuture<Self, Output = ()> + use<> {
+        self.step(retire, Reservations::Keep, true)
+    }
+
+    /// A dispatch step that places the reserved calls whose slot came, releases the others when
+    /// `reservations` says so (and always while the node drains), and claims when `claim`.
+    fn step(
+        &mut self,
+        retire: Retire,
+        reservations: Reservations,
+        claim: bool,
+    ) -> impl ActorFuture<Self, Output = ()> + use<> {
         faults::hit(FaultPoint::ActorStep, Some(self.id));
         self.dispatch_queued = false;
+        let now = self.services.clock.now();
+        let draining = self.services.is_draining();
+        let (release, ready) = if draining || reservations == Reservations::Release {
+            (self.take_reservations(), Vec::new())
+        } else {
+            let n_ready = self.reserved.partition_point(|r| r.call.at <= now);
+            let ready: Vec<Reserved> = self.reserved.drain(..n_ready).collect();
+            (std::mem::take(&mut self.unreleased), ready)
+        };
         let step = Step {
             id: self.id,
             services: self.services.clone(),
@@ -140,10 +182,13 @@ impl CampaignActor {
                 .sink
                 .clone()
                 .expect("the sink is set when the actor starts"),
-            now: self.services.clock.now(),
+            now,
             due: self.woke_for.take(),
-            draining: self.services.is_draining(),
+            draining,
             meters: self.meters.clone(),
+            ready,
+            release,
+            claim,
         };
         let outcomes = std::mem::take(&mut self.outcomes);
         step.run(outcomes)
@@ -152,6 +197,9 @@ impl CampaignActor {
                 actor
                     .outcomes
                     .splice(0..0, std::mem::take(&mut report.unrecorded));
+                actor.unreleased.append(&mut report.unreleased);
+                actor.reserved.append(&mut report.reserved);
+                actor.reserved.sort_by_key(|reserved| reserved.call.at);
                 actor.observe(&report);
                 let asked = retire == Retire::WhenIdle || !report.recorded.is_empty();
                 if matches!(report.result, Ok(Stepped::NotOwner)) && asked {
@@ -231,6 +279,7 @@ impl CampaignActor {
                 let idle = retire == Retire::WhenIdle
                     && batch.in_flight == 0
                     && batch.events == 0
+                    && self.reserved.is_empty()
                     && !batch.status.is_dispatching()
                     && batch.status != CampaignStatus::Paused;
                 if idle {
@@ -249,11 +298,15 @@ impl CampaignActor {
                     // Events are left to relay (the store failed, or there were many).
                     self.retry_after(ctx, RELAY_RETRY);
                 } else {
-                    self.arm(ctx, batch.wake_at);
+                    self.claim_at = self.claim_time(batch.wake_at, !batch.calls.is_empty());
+                    self.arm(ctx);
                 }
             }
-            // Another node dispatches it; a starting actor first serves its message.
+            Ok(Stepped::Placed) => self.arm(ctx),
+            // Another node dispatches it; a starting actor first serves its message. What this
+            // actor reserved is that node's to settle (it asks the provider again, or releases).
             Ok(Stepped::NotOwner) => {
+                self.reserved.clear();
                 if retire == Retire::WhenIdle {
                     ctx.stop();
                 }
@@ -284,37 +337,64 @@ impl CampaignActor {
         }
     }
 
-    /// Runs the next step after `pause` of real time (a store outage, the carrier limit).
-    fn retry_after(&mut self, ctx: &mut Context<Self>, pause: std::time::Duration) {
-        if let Some(timer) = self.timer.take() {
-            ctx.cancel_future(timer);
-        }
-        self.timer = Some(ctx.run_later(pause, |actor, ctx| {
-            actor.timer = None;
-            let step = actor.dispatch(Retire::WhenIdle);
-            ctx.wait(step);
-        }));
+    /// When to claim next, for a claim that could next succeed at `wake_at`: a lead before it,
+    /// so that its calls are reserved by their slots; but at `wake_at` itself when this claim
+    /// found nothing and the lead would put the next one in the past (a retry not yet due, a
+    /// deadline: a claim ahead of those finds nothing either).
+    fn claim_time(
+        &self,
+        wake_at: Option<chrono::DateTime<chrono::Utc>>,
+        claimed: bool,
+    ) -> Option<chrono::DateTime<chrono::Utc>> {
+        let wake_at = wake_at?;
+        let early = wake_at - self.services.claim_lead;
+        Some(if claimed || early > self.services.clock.now() {
+            early
+        } else {
+            wake_at
+        })
     }
 
-    /// Sets the timer to `wake_at`, replacing the previous one.
-    fn arm(&mut self, ctx: &mut Context<Self>, wake_at: Option<chrono::DateTime<chrono::Utc>>) {
+    /// Runs the next step after `pause` of real time (a store outage, the carrier limit).
+    fn retry_after(&mut self, ctx: &mut Context<Self>, pause: std::time::Duration) {
+        let pause = chrono::Duration::from_std(pause).unwrap_or_else(|_| chrono::Duration::zero());
+        self.claim_at = Some(self.services.clock.now() + pause);
+        self.arm(ctx);
+    }
+
+    /// Sets the timer to the first reserved slot or the next claim, whichever comes first,
+    /// replacing the previous one.
+    fn arm(&mut self, ctx: &mut Context<Self>) {
         if let Some(timer) = self.timer.take() {
             ctx.cancel_future(timer);
         }
-        if let Some(wake_at) = wake_at {
-            let sleep = self.services.clock.sleep_until(wake_at).into_actor(self);
-            self.timer = Some(ctx.spawn(sleep.map(move |(), actor, ctx| {
-                actor.timer = None;
-                let lateness = (actor.services.clock.now() - wake_at)
-                    .to_std()
-                    .unwrap_or_default();
+        let first_slot = self.reserved.first().map(|reserved| reserved.call.at);
+        let Some(wake_at) = first_slot.into_iter().chain(self.claim_at).min() else {
+            return;
+        };
+        let sleep = self.services.clock.sleep_until(wake_at).into_actor(self);
+        self.timer = Some(ctx.spawn(sleep.map(move |(), actor, ctx| {
+            actor.timer = None;
+            let now = actor.services.clock.now();
+            let claim = actor.claim_at.is_some_and(|at| at <= now);
+            if claim {
+                actor.claim_at = None;
+                let lateness = (now - wake_at).to_std().unwrap_or_default();
                 actor.meters.dispatch_lateness.record(lateness);
                 actor.woke_for = Some(wake_at);
-                let step = actor.dispatch(Retire::WhenIdle);
-                ctx.wait(step);
-            })));
-        }
+            }
+            let step = actor.step(Retire::WhenIdle, Reservations::Keep, claim);
+            ctx.wait(step);
+        })));
     }
+}
+
+/// Whether a step keeps the calls reserved ahead (placing those whose slot came) or releases
+/// them all before anything else (a command, a settle, a handover).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reservations {
+    Keep,
+    Release,
 }
 
 impl Actor for CampaignActor {
@@ -367,6 +447,18 @@ impl Handler<Dispatch> for CampaignActor {
     }
 }
 
+impl Handler<Settle> for CampaignActor {
+    type Result = AtomicResponse<Self, ()>;
+
+    fn handle(&mut self, _: Settle, _ctx: &mut Context<Self>) -> Self::Result {
+        AtomicResponse::new(Box::pin(self.step(
+            Retire::WhenIdle,
+            Reservations::Release,
+            true,
+        )))
+    }
+}
+
 impl Handler<CallFinished> for CampaignActor {
     type Result = ();
 
@@ -381,6 +473,16 @@ impl Handler<CallFinished> for CampaignActor {
         // follow outcomes rather than timers). Between two slots of a cap none is due.
         if self.woke_for.is_none() && self.queued.due > 0 {
             self.woke_for = Some(self.services.clock.now());
+        }
+        // A paced campaign whose next claim comes within the claim horizon records the outcome
+        // with that claim (outcomes in batches): no contact waits for the line it frees.
+        let ahead = self.services.claim_ahead;
+        let claim_soon = self.timer.is_some()
+            && self
+                .claim_at
+                .is_some_and(|at| at <= self.services.clock.now() + ahead);
+        if ahead > chrono::Duration::zero() && self.queued.due == 0 && claim_soon {
+            return;
         }
         // One dispatch, queued behind the outcomes already waiting, records them all at once
         // and claims for the call slots they freed.
@@ -405,7 +507,15 @@ impl Handler<HandOver> for CampaignActor {
 
     fn handle(&mut self, _: HandOver, ctx: &mut Context<Self>) {
         tracing::info!(campaign = %self.id, "handing the campaign over to another node");
-        ctx.stop();
+        // What it reserved goes back to the queue first, for the next owner to claim (one it
+        // could not put back, that owner asks the provider about).
+        let (store, id, calls) = (
+            self.services.store.clone(),
+            self.id,
+            self.take_reservations(),
+        );
+        let release = async move { release_calls(&*store, id, calls).await };
+        ctx.wait(release.into_actor(self).map(|_, _, ctx| ctx.stop()));
     }
 }
 
@@ -418,7 +528,11 @@ impl Handler<RunOp> for CampaignActor {
             self.services.store.clone(),
             self.services.clock.now(),
         );
+        // The calls reserved ahead go back to the queue before the command commits: a pause or
+        // a cancel places none of them after its answer, and an edit's rules govern them.
+        let reserved = self.take_reservations();
         let run = async move {
+            let unreleased = release_calls(&*store, id, reserved).await;
             let started = std::time::Instant::now();
             let result = match op {
                 CampaignOp::Schedule(patch) => store.schedule_campaign(&org, id, patch, now).await,
@@ -426,14 +540,17 @@ impl Handler<RunOp> for CampaignActor {
                 CampaignOp::Edit(edit) => store.edit_campaign(&org, id, edit, now).await,
             };
             metrics::histogram!(STORE_LATENCY, "op" => "command").record(started.elapsed());
-            result
+            (result, unreleased)
         };
-        AtomicResponse::new(Box::pin(run.into_actor(self).then(|result, actor, _| {
-            if let Ok(campaign) = &result {
-                actor.set_status(campaign.status);
-            }
-            // The step after the command relays the events it wrote, and claims what it allows.
-            actor.dispatch(Retire::WhenIdle).map(move |(), _, _| result)
-        })))
+        AtomicResponse::new(Box::pin(run.into_actor(self).then(
+            |(result, unreleased), actor, _| {
+                actor.unreleased.extend(unreleased);
+                if let Ok(campaign) = &result {
+                    actor.set_status(campaign.status);
+                }
+                // The step after the command relays the events it wrote, and claims what it allows.
+                actor.dispatch(Retire::WhenIdle).map(move |(), _, _| result)
+            },
+        )))
     }
 }

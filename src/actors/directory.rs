@@ -12,7 +12,7 @@ use parking_lot::Mutex;
 use rand::seq::SliceRandom;
 
 use super::campaign::{
-    CallFinished, CampaignOp, Dispatch, HandOver, LeaseLost, OpResult, Routes, RunOp,
+    CallFinished, CampaignOp, Dispatch, HandOver, LeaseLost, OpResult, Routes, RunOp, Settle,
 };
 use super::services::NodeServices;
 use super::{CampaignActor, DialerPool};
@@ -117,6 +117,10 @@ pub struct DirectoryOptions {
     pub node_id: Option<String>,
     /// How long a campaign lease lasts without renewal.
     pub lease_ttl: std::time::Duration,
+    /// How far ahead a claim reaches, and how long before its first slot it runs (claim ahead,
+    /// place on time; a zero horizon claims only what is due).
+    pub claim_ahead: std::time::Duration,
+    pub claim_lead: std::time::Duration,
 }
 
 impl Default for DirectoryOptions {
@@ -129,6 +133,8 @@ impl Default for DirectoryOptions {
             webhooks: None,
             node_id: None,
             lease_ttl: std::time::Duration::from_secs(5),
+            claim_ahead: std::time::Duration::from_secs(3),
+            claim_lead: std::time::Duration::from_millis(200),
         }
     }
 }
@@ -174,6 +180,10 @@ impl Directory {
             turns: tokio::sync::Semaphore::new(STEPS_AT_ONCE),
             suppression: Arc::default(),
             claim_limit: options.claim_limit.max(1),
+            claim_ahead: chrono::Duration::from_std(options.claim_ahead)
+                .unwrap_or_else(|_| chrono::Duration::zero()),
+            claim_lead: chrono::Duration::from_std(options.claim_lead.min(options.claim_ahead))
+                .unwrap_or_else(|_| chrono::Duration::zero()),
             draining: AtomicBool::new(false),
         });
         Self {
@@ -417,8 +427,9 @@ impl Directory {
                 let bus = self.inner.bus.clone();
                 actix_rt::spawn(async move {
                     if let Some(actor) = actor {
-                        // Queued behind the step under way: answered once it is over.
-                        let _ = actor.send(Dispatch).await;
+                        // Queued behind the step under way: answered once it is over, and once
+                        // the calls it reserved ahead are back in the queue.
+                        let _ = actor.send(Settle).await;
                     }
                     let answer = Note::Settled { request };
                     if let Err(error) = bus.send(&reply_to, &answer).await {

@@ -24,6 +24,10 @@ pub struct NodeServices {
     pub(super) turns: tokio::sync::Semaphore,
     /// Most contacts one campaign claims in one step.
     pub(super) claim_limit: u32,
+    /// How far ahead a claim reaches (`Dispatch::claim_ahead`), and how long before the first
+    /// slot left a claim runs.
+    pub(super) claim_ahead: chrono::Duration,
+    pub(super) claim_lead: chrono::Duration,
     /// The organisations' do-not-call gates (see `SuppressionGates`).
     pub(super) suppression: Arc<super::SuppressionGates>,
     /// Shutting down: actors record outcomes but claim nothing.

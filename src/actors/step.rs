@@ -9,10 +9,13 @@ use futures_util::future::join_all;
 use super::services::NodeServices;
 use crate::dialer::{DialError, OutcomeSink};
 use crate::domain::{
-    CampaignId, CampaignStatus, DialOutcome, FrequencyCap, HeldReason, PhoneNumber, SkipReason,
+    CampaignId, CampaignStatus, DialOutcome, FrequencyCap, HeldReason, OrgId, PhoneNumber,
+    SkipReason,
 };
 use crate::faults::{self, FaultPoint};
-use crate::store::{CallResult, ClaimBatch, ClaimedCall, Outcome, Recorded, Screened, StoreError};
+use crate::store::{
+    CallResult, CampaignStore, ClaimBatch, ClaimedCall, Outcome, Recorded, Screened, StoreError,
+};
 use crate::telemetry::{
     CALLS_IN_FLIGHT, CALLS_PLACED, CALLS_RECONCILED, CLAIM_BATCH, CLAIM_LATENESS, CONTACTS_HELD,
     CONTACTS_SKIPPED, DISPATCH_LATENESS, QUEUE_CONTACTS, STORE_LATENCY,
@@ -33,6 +36,22 @@ pub(super) struct Step {
     /// The node is shutting down: record outcomes, claim nothing.
     pub(super) draining: bool,
     pub(super) meters: Arc<Meters>,
+    /// Calls reserved ahead whose slot has come: placed first.
+    pub(super) ready: Vec<Reserved>,
+    /// Calls reserved ahead that are not to be placed (a command, a settle, a handover, the
+    /// node draining): back to the queue first.
+    pub(super) release: Vec<ClaimedCall>,
+    /// Whether the step claims (else it only places and releases).
+    pub(super) claim: bool,
+}
+
+/// A call claimed ahead of its slot, waiting on its actor's timer; screened under its
+/// organisation's screen `epoch` (a do-not-call add since then means another look-up).
+#[derive(Debug, Clone)]
+pub(super) struct Reserved {
+    pub(super) call: ClaimedCall,
+    pub(super) org: OrgId,
+    pub(super) epoch: u64,
 }
 
 /// The dispatch path's metrics, registered once per actor: a metric named in a macro is looked
@@ -83,6 +102,8 @@ pub(super) enum Stepped {
     LeaseUnsure,
     /// The carrier limit let nothing through; ask again after this long.
     Throttled(std::time::Duration),
+    /// No claim was asked for: reserved calls were placed or released.
+    Placed,
 }
 
 /// What a dispatch step reports to its actor.
@@ -95,6 +116,28 @@ pub(super) struct StepReport {
     /// Calls requested from the provider in this step, and those it rejected.
     pub(super) placed: Vec<ClaimedCall>,
     pub(super) rejected: Vec<(ClaimedCall, String)>,
+    /// Calls claimed ahead of their slots, for the actor's timer.
+    pub(super) reserved: Vec<Reserved>,
+    /// Calls to release that the store did not take back (it failed): released at the next step.
+    pub(super) unreleased: Vec<ClaimedCall>,
+}
+
+/// Puts `calls` of campaign `id`, claimed ahead and never requested, back to the queue; returns
+/// those the store did not take back (released at the next step).
+pub(super) async fn release_calls(
+    store: &dyn CampaignStore,
+    id: CampaignId,
+    calls: Vec<ClaimedCall>,
+) -> Vec<ClaimedCall> {
+    let releases = calls
+        .iter()
+        .map(|call| store.release_claim(id, call.contact_id, call.attempt));
+    let results = join_all(releases).await;
+    calls
+        .into_iter()
+        .zip(results)
+        .filter_map(|(call, result)| result.is_err().then_some(call))
+        .collect()
 }
 
 impl Step {
@@ -106,6 +149,7 @@ impl Step {
         turn: Option<tokio::sync::SemaphorePermit<'_>>,
         placed: &mut Vec<ClaimedCall>,
         rejected: &mut Vec<(ClaimedCall, String)>,
+        reserved: &mut Vec<Reserved>,
     ) -> Result<Stepped, StoreError> {
         let Self { id, now, .. } = self;
         let services = &*self.services;
@@ -129,8 +173,16 @@ impl Step {
             let retry_in = admission.retry_in.unwrap_or(STORE_RETRY);
             return Ok(Stepped::Throttled(retry_in));
         }
+        // A carrier limit counts calls when admitted: with one, a claim takes only what is due.
+        let ahead = if services.gate.limits() {
+            chrono::Duration::zero()
+        } else {
+            services.claim_ahead
+        };
         let started = std::time::Instant::now();
-        let batch = store.claim_due(id, fence, now, admission.granted).await?;
+        let batch = store
+            .claim_ahead(id, fence, now, admission.granted, ahead)
+            .await?;
         if !batch.calls.is_empty() {
             faults::hit(FaultPoint::AfterClaim, Some(id));
         }
@@ -156,32 +208,75 @@ impl Step {
             return Ok(Stepped::Claimed(batch));
         }
         let mut batch = batch;
-        // Held until every call kept is requested or released: a do-not-call add waits for it.
-        let _screening = services.suppression.enter(&batch.org).await;
+        // Held until every call kept is requested, released or reserved: a do-not-call add
+        // waits for it.
+        let screening = services.suppression.enter(&batch.org).await;
         self.screen(&mut batch).await?;
         if batch.calls.is_empty() {
             return Ok(Stepped::Claimed(batch));
         }
         self.meters.claim_batch.record(batch.calls.len() as f64);
-        if !services.leases.safe(id) {
-            // The lease neared its end while the claim ran (a stalled process, a slow store):
-            // another node may own the campaign now, so nothing claimed here is placed.
-            tracing::warn!(campaign = %id, "lease near its end, claimed calls released");
-            let releases = batch
-                .calls
-                .iter()
-                .map(|call| store.release_claim(id, call.contact_id, call.attempt));
-            for result in join_all(releases).await {
+        // Calls whose slot is still ahead wait on the actor's timer; the others go now.
+        let placed_by = services.clock.now();
+        let (due, ahead): (Vec<ClaimedCall>, Vec<ClaimedCall>) = batch
+            .calls
+            .iter()
+            .cloned()
+            .partition(|call| call.at <= placed_by);
+        if !self.place(due, placed, rejected).await? {
+            let later = ahead.iter().map(|call| self.release_one(call));
+            for result in join_all(later).await {
                 result?;
             }
             return Ok(Stepped::LeaseUnsure);
         }
+        reserved.extend(ahead.into_iter().map(|call| Reserved {
+            call,
+            org: batch.org.clone(),
+            epoch: screening.epoch,
+        }));
+        Ok(Stepped::Claimed(batch))
+    }
+
+    fn release_one(&self, call: &ClaimedCall) -> impl Future<Output = Result<(), StoreError>> + '_ {
+        let (contact, attempt) = (call.contact_id, call.attempt);
+        async move {
+            (self.services.store)
+                .release_claim(self.id, contact, attempt)
+                .await
+        }
+    }
+
+    /// Requests `calls` from the provider now, unless the lease is near its end (then every one
+    /// goes back to the queue and this is `false`: another node may own the campaign now).
+    /// A call the provider rejects fails for good; one it cannot take now goes back to wait.
+    async fn place(
+        &self,
+        calls: Vec<ClaimedCall>,
+        placed: &mut Vec<ClaimedCall>,
+        rejected: &mut Vec<(ClaimedCall, String)>,
+    ) -> Result<bool, StoreError> {
+        let (id, now, services) = (self.id, self.now, &*self.services);
+        let store = &services.store;
+        if calls.is_empty() {
+            return Ok(true);
+        }
+        if !services.leases.safe(id) {
+            // The lease neared its end while the claim ran (a stalled process, a slow store):
+            // another node may own the campaign now, so nothing claimed here is placed.
+            tracing::warn!(campaign = %id, "lease near its end, claimed calls released");
+            let releases = calls.iter().map(|call| self.release_one(call));
+            for result in join_all(releases).await {
+                result?;
+            }
+            return Ok(false);
+        }
         let results = services
             .dialers
-            .place_all(batch.calls.clone(), self.sink.clone())
+            .place_all(calls.clone(), self.sink.clone())
             .await;
         let mut settle = Vec::new();
-        for (call, result) in batch.calls.iter().zip(results) {
+        for (call, result) in calls.iter().zip(results) {
             match result {
                 Ok(()) => placed.push(call.clone()),
                 Err(DialError::Rejected(reason)) => {
@@ -209,7 +304,63 @@ impl Step {
         for result in join_all(settle).await {
             result?;
         }
-        Ok(Stepped::Claimed(batch))
+        Ok(true)
+    }
+
+    /// Places the reserved calls whose slot has come, under their organisation's gate: those
+    /// screened before a do-not-call add settled here are looked up again first (a listed one
+    /// ends `skipped`, `dnc`).
+    async fn place_reserved(
+        &self,
+        ready: Vec<Reserved>,
+        placed: &mut Vec<ClaimedCall>,
+        rejected: &mut Vec<(ClaimedCall, String)>,
+    ) -> Result<(), StoreError> {
+        let Some(org) = ready.first().map(|reserved| reserved.org.clone()) else {
+            return Ok(());
+        };
+        let (services, now) = (&*self.services, self.services.clock.now());
+        for reserved in &ready {
+            let late = (now - reserved.call.at).to_std().unwrap_or_default();
+            self.meters.dispatch_lateness.record(late);
+        }
+        let store = &services.store;
+        let screening = services.suppression.enter(&org).await;
+        let (mut calls, stale): (Vec<Reserved>, Vec<Reserved>) = ready
+            .into_iter()
+            .partition(|reserved| reserved.epoch == screening.epoch);
+        if !stale.is_empty() {
+            let numbers: Vec<PhoneNumber> = stale.iter().map(|r| r.call.phone.clone()).collect();
+            let listed = match store.dnc_covering(&org, &numbers, self.now).await {
+                Ok(listed) => listed,
+                Err(error) => {
+                    let all = calls
+                        .iter()
+                        .chain(&stale)
+                        .map(|r| self.release_one(&r.call));
+                    join_all(all).await;
+                    return Err(error);
+                }
+            };
+            let mut skips = Vec::new();
+            for (reserved, entry) in stale.into_iter().zip(listed) {
+                if entry.is_some() {
+                    let (contact, attempt) = (reserved.call.contact_id, reserved.call.attempt);
+                    skips.push(store.skip_claim(self.id, contact, attempt, SkipReason::Dnc));
+                } else {
+                    calls.push(reserved);
+                }
+            }
+            if !skips.is_empty() {
+                metrics::counter!(CONTACTS_SKIPPED, "reason" => SkipReason::Dnc.as_str())
+                    .increment(skips.len() as u64);
+                for result in join_all(skips).await {
+                    result?;
+                }
+            }
+        }
+        let calls = calls.into_iter().map(|reserved| reserved.call).collect();
+        self.place(calls, placed, rejected).await.map(drop)
     }
 
     /// Screens the claimed numbers in one store step on the organisation's state: those on its
@@ -312,6 +463,14 @@ impl Step {
         let services = &*self.services;
         let store = &services.store;
         let calls = store.calls_in_flight(self.id, self.now).await?;
+        // Calls claimed ahead whose slot has not come were never requested (an actor places each
+        // at its slot, and that one is gone): they go back to the queue, to be claimed again
+        // under today's rules.
+        let (calls, unplaced): (Vec<ClaimedCall>, Vec<ClaimedCall>) =
+            calls.into_iter().partition(|call| call.at <= self.now);
+        for result in join_all(unplaced.iter().map(|call| self.release_one(call))).await {
+            result?;
+        }
         let Some(first) = calls.first() else {
             return Ok(());
         };
@@ -336,15 +495,41 @@ impl Step {
         Ok(())
     }
 
-    /// Records the outcomes that arrived, then claims and places.
-    pub(super) async fn run(self, outcomes: Vec<Outcome>) -> StepReport {
+    /// Releases what it is asked to, places the reserved calls whose slot came, records the
+    /// outcomes that arrived, then claims and places (or reserves).
+    pub(super) async fn run(mut self, outcomes: Vec<Outcome>) -> StepReport {
         let mut report = StepReport {
             result: Err(StoreError::NotFound),
             unrecorded: Vec::new(),
             recorded: Vec::new(),
             placed: Vec::new(),
             rejected: Vec::new(),
+            reserved: Vec::new(),
+            unreleased: Vec::new(),
         };
+        let (mut placed, mut rejected) = (Vec::new(), Vec::new());
+        let release = std::mem::take(&mut self.release);
+        if !release.is_empty() {
+            report.unreleased = release_calls(&*self.services.store, self.id, release).await;
+        }
+        let ready = std::mem::take(&mut self.ready);
+        let ready_org = ready.first().map(|reserved| reserved.org.clone());
+        if let Err(error) = self.place_reserved(ready, &mut placed, &mut rejected).await {
+            report.result = Err(error);
+            report.unrecorded = outcomes;
+            return report;
+        }
+        if !self.claim && outcomes.is_empty() {
+            report.result = Ok(Stepped::Placed);
+            // A rejected call's event goes on now; what the store does not take waits for the
+            // next claim (which reports it).
+            if let Some(org) = ready_org.filter(|_| !rejected.is_empty()) {
+                self.relay_for(&org, &mut 1).await;
+            }
+            report.placed = placed;
+            report.rejected = rejected;
+            return report;
+        }
         // (Never closed: a step goes on without a turn rather than not at all.)
         let turn = self.services.turns.acquire().await.ok();
         // Outcomes first, in one store step: they free call slots for the claim. If the
@@ -384,30 +569,34 @@ impl Step {
                 }
             }
         }
-        let (mut placed, mut rejected) = (Vec::new(), Vec::new());
         // Boxed: a step waiting for its turn, or for its record, holds its claim's future
         // (most of a step's size) only once it gets there.
-        report.result = Box::pin(self.claim_and_place(turn, &mut placed, &mut rejected)).await;
+        let mut reserved = Vec::new();
+        report.result =
+            Box::pin(self.claim_and_place(turn, &mut placed, &mut rejected, &mut reserved)).await;
         // The events the step's store steps wrote (a rejected call's among them) go on to the
         // organisation's outbox now; what the store does not take waits for the next step.
         if let Ok(Stepped::Claimed(batch)) = &mut report.result
             && (batch.events > 0 || !rejected.is_empty())
         {
-            match self
-                .services
-                .webhooks
-                .relay(&batch.org, self.id, self.now)
-                .await
-            {
-                Ok(left) => batch.events = left,
-                Err(error) => {
-                    tracing::warn!(campaign = %self.id, %error, "webhook events not relayed yet");
-                    batch.events = batch.events.max(1);
-                }
-            }
+            let org = batch.org.clone();
+            self.relay_for(&org, &mut batch.events).await;
         }
         report.placed = placed;
         report.rejected = rejected;
+        report.reserved = reserved;
         report
+    }
+
+    /// Relays the events of the campaign's store steps to `org`'s outbox; `events` becomes what
+    /// is left (at least one when the store did not take them).
+    async fn relay_for(&self, org: &OrgId, events: &mut u64) {
+        match self.services.webhooks.relay(org, self.id, self.now).await {
+            Ok(left) => *events = left,
+            Err(error) => {
+                tracing::warn!(campaign = %self.id, %error, "webhook events not relayed yet");
+                *events = (*events).max(1);
+            }
+        }
     }
 }

@@ -100,6 +100,12 @@ impl CarrierGate {
         Self::new(store, None)
     }
 
+    /// Whether calls are limited per second (then a claim does not look ahead: the limit counts
+    /// calls when they are admitted, and a call claimed ahead is placed later).
+    pub fn limits(&self) -> bool {
+        self.rate.is_some()
+    }
+
     /// Asks to place up to `wanted` calls of `campaign` now.
     pub async fn admit(&self, campaign: CampaignId, wanted: u32) -> Admission {
         let now = Instant::now();

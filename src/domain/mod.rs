@@ -39,7 +39,7 @@ pub use frequency::{
 pub use gcra::Rate;
 pub use hours::{DailyHours, WeekHours};
 pub use ids::{CallId, CampaignId, ContactId, OrgId, PhoneNumber, Region};
-pub use pacing::{Gate, PacingState, Plan};
+pub use pacing::{ClaimSlots, Gate, PacingState, Plan};
 pub use phone_zones::{ContactZones, MAX_CANDIDATES, ZoneSource, contact_zones, zones_of};
 pub use schedule::{
     CallingWindows, DayWindow, LocalWindow, MAX_WINDOWS, MINUTES_PER_DAY, RetryPolicy, Schedule,

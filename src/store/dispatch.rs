@@ -37,6 +37,9 @@ pub struct ClaimedCall {
     /// No dial request after this instant: the callee's window closes then (less the
     /// operator's buffer). `None` for calls asked about again after a takeover.
     pub not_after: Option<DateTime<Utc>>,
+    /// When the call starts: its slot. A claim that looks ahead takes calls before their slot,
+    /// and the dispatcher holds each until then (at most the claim's horizon).
+    pub at: DateTime<Utc>,
 }
 
 /// What one claim step did, and when the campaign wants its next one.
@@ -112,6 +115,22 @@ pub trait Dispatch: Send + Sync + std::fmt::Debug + 'static {
         fence: Fence,
         now: DateTime<Utc>,
         limit: u32,
+    ) -> Result<ClaimBatch, StoreError> {
+        self.claim_ahead(id, fence, now, limit, chrono::Duration::zero())
+            .await
+    }
+
+    /// [`Dispatch::claim_due`] looking `ahead`: also the contacts whose slots fall within
+    /// `now + ahead` (`Schedule::claim_slots`), each with its slot as [`ClaimedCall::at`] and
+    /// its call state written as claimed then. The pacing moves past the last slot claimed;
+    /// `wake_at` is the first slot left.
+    async fn claim_ahead(
+        &self,
+        id: CampaignId,
+        fence: Fence,
+        now: DateTime<Utc>,
+        limit: u32,
+        ahead: chrono::Duration,
     ) -> Result<ClaimBatch, StoreError>;
 
     /// Records how attempts ended, in one step; a second report of an attempt is a no-op.

@@ -13,12 +13,13 @@ use crate::store::{ClaimBatch, ClaimedCall, Dispatch, Fence, Outcome, Recorded, 
 
 #[async_trait]
 impl Dispatch for MemoryStore {
-    async fn claim_due(
+    async fn claim_ahead(
         &self,
         id: CampaignId,
         fence: Fence,
         now: DateTime<Utc>,
         limit: u32,
+        ahead: chrono::Duration,
     ) -> Result<ClaimBatch, StoreError> {
         let state = self.state(id)?;
         let mut state = state.lock();
@@ -34,7 +35,8 @@ impl Dispatch for MemoryStore {
             state.events.status(now, from, CampaignStatus::Completed);
         }
         let safety = self.inner.safety.read().clone();
-        let (calls, put_back) = state.claim(now, now + self.call_deadline.0, limit, &safety);
+        let deadline = now + ahead + self.call_deadline.0;
+        let (calls, put_back) = state.claim(now, ahead, deadline, limit, &safety);
         let rules::PutBack { held, skipped } = rules::put_back_by_reason(put_back);
         state.complete_if_done(now);
         Ok(ClaimBatch {
@@ -168,6 +170,7 @@ impl Dispatch for MemoryStore {
                     variables: contact.details.variables(),
                     // Already placed: asked about again, never placed anew.
                     not_after: None,
+                    at: contact.called_at.unwrap_or(now),
                 })
             })
             .collect();

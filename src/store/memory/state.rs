@@ -7,8 +7,8 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::leases::Lease;
 use crate::domain::{
-    CallId, CallSafety, CampaignStatus, Command, ContactId, ContactStatus, DialOutcome, Gate,
-    HeldReason, PacingState, RetryDecision, SkipReason, partition_key,
+    CallId, CallSafety, CampaignStatus, Command, ContactId, ContactStatus, DialOutcome, HeldReason,
+    PacingState, RetryDecision, SkipReason, partition_key,
 };
 use crate::store::rules::{self, QueueChange};
 use crate::store::rules::{PartitionGate, PartitionVerdict};
@@ -387,6 +387,7 @@ impl CampaignState {
     pub(super) fn claim(
         &mut self,
         now: DateTime<Utc>,
+        ahead: Duration,
         deadline: DateTime<Utc>,
         limit: u32,
         safety: &CallSafety,
@@ -398,13 +399,11 @@ impl CampaignState {
             return (Vec::new(), Vec::new());
         }
         let schedule = &self.campaign.spec.schedule;
-        let Gate::Open { max_calls } = schedule.gate(start, &self.pacing, now) else {
-            return (Vec::new(), Vec::new());
-        };
         let free = schedule
             .max_concurrent_calls
             .saturating_sub(self.in_flight.len() as u32);
-        let n_wanted = limit.min(free).min(max_calls.unwrap_or(u32::MAX));
+        let slots = schedule.claim_slots(start, &self.pacing, now, ahead, limit.min(free));
+        let n_wanted = slots.at.len() as u32;
         let now_ms = now.timestamp_millis();
         let mut calls = Vec::new();
         let mut gate = PartitionGate::new(safety, now);
@@ -418,7 +417,8 @@ impl CampaignState {
                 break;
             }
             self.retries.pop_first();
-            match self.take(&mut gate, sequence, now, deadline) {
+            let at = slots.at[calls.len()];
+            match self.take(&mut gate, sequence, at, deadline) {
                 Ok(call) => calls.push(call),
                 Err(verdict) => put_back.push((verdict, 1)),
             }
@@ -435,15 +435,17 @@ impl CampaignState {
                 passed += 1;
                 continue;
             }
-            match self.take(&mut gate, sequence, now, deadline) {
+            let at = slots.at[calls.len()];
+            match self.take(&mut gate, sequence, at, deadline) {
                 Ok(call) => calls.push(call),
                 Err(verdict) => put_back.push((verdict, 1)),
             }
         }
-        if !calls.is_empty() {
+        if let Some(&next_slot_at) = slots.next_slot_at.get(calls.len().wrapping_sub(1)) {
             let schedule = self.campaign.spec.schedule.clone();
             self.pacing
                 .record_claims(&schedule, now, calls.len() as u32);
+            self.pacing.next_slot_at = next_slot_at;
             if self.campaign.status == CampaignStatus::Scheduled {
                 self.transition(Command::Activate, now)
                     .expect("scheduled campaigns can activate");
@@ -498,6 +500,7 @@ impl CampaignState {
                 .map(str::to_owned),
             variables,
             not_after,
+            at: now,
         };
         self.n_claims += 1;
         self.in_flight

@@ -15,7 +15,7 @@ use super::records::{ContactRecord, Meta, ms};
 use super::replies::{ClaimReply, Claimed, RecordReply};
 use super::{Inner, RedisStore, unavailable};
 use crate::domain::{
-    CallId, CampaignId, CampaignStatus, ContactId, Gate, HeldReason, OrgId, PacingState,
+    CallId, CampaignId, CampaignStatus, ClaimSlots, ContactId, HeldReason, OrgId, PacingState,
     PhoneNumber, SkipReason, local_date,
 };
 use crate::store::rules::{self, PartitionVerdict};
@@ -82,27 +82,22 @@ impl AfterRecord {
     }
 }
 
-/// How many contacts a claim of up to `limit` asks for now, and the next slot after it (with a
-/// cap). The gate needs the tz database, so it is decided here; the claim script re-checks the
-/// version it was decided on, the cap, the spacing and the concurrency.
+/// The slots a claim of up to `limit` looking `ahead` asks for (`Schedule::claim_slots`). The
+/// gate needs the tz database, so it is decided here; the claim script re-checks the version it
+/// was decided on, the cap, the spacing and the concurrency.
 pub(super) fn plan_claim(
     meta: &Meta,
     pacing: &PacingState,
     now: DateTime<Utc>,
     limit: u32,
-) -> (u32, Option<DateTime<Utc>>) {
+    ahead: chrono::Duration,
+) -> ClaimSlots {
     let campaign = &meta.campaign;
-    let schedule = &campaign.spec.schedule;
     match (campaign.status.is_dispatching(), campaign.starts_at) {
-        (true, Some(start)) => match schedule.gate(start, pacing, now) {
-            Gate::Open { max_calls } => {
-                let mut after = *pacing;
-                after.record_claims(schedule, now, 1);
-                (limit.min(max_calls.unwrap_or(u32::MAX)), after.next_slot_at)
-            }
-            Gate::Wait(_) => (0, None),
-        },
-        _ => (0, None),
+        (true, Some(start)) => {
+            (campaign.spec.schedule).claim_slots(start, pacing, now, ahead, limit)
+        }
+        _ => ClaimSlots::default(),
     }
 }
 
@@ -186,9 +181,11 @@ impl Inner {
         id: CampaignId,
         now: DateTime<Utc>,
         limit: u32,
+        ahead: chrono::Duration,
     ) -> Option<ClaimBatch> {
         let (meta, pacing) = self.read_cache(id, now)?;
-        if plan_claim(&meta, &pacing, now, limit).0 > 0 || rules::expires_now(&meta.campaign, now) {
+        let wanted = !plan_claim(&meta, &pacing, now, limit, ahead).at.is_empty();
+        if wanted || rules::expires_now(&meta.campaign, now) {
             return None;
         }
         let mut recorded = self.recorded.lock();
@@ -339,6 +336,7 @@ impl Inner {
         fence: Fence,
         now: DateTime<Utc>,
         limit: u32,
+        ahead: chrono::Duration,
     ) -> Result<ClaimBatch, StoreError> {
         let mut con = self.connection().await?;
         let keys = self.keys.campaign(id);
@@ -359,7 +357,8 @@ impl Inner {
             }
             let campaign = &meta.campaign;
             let schedule = &campaign.spec.schedule;
-            let (n_wanted, next_slot) = plan_claim(&meta, &pacing, now, limit);
+            let slots = plan_claim(&meta, &pacing, now, limit, ahead);
+            let n_wanted = slots.at.len() as u32;
             if let Some(batch) = recorded
                 .as_ref()
                 .filter(|_| n_wanted == 0)
@@ -395,8 +394,8 @@ impl Inner {
                 .arg(n_wanted)
                 .arg(schedule.max_concurrent_calls)
                 .arg(schedule.max_calls_per_day.unwrap_or(0))
-                .arg(next_slot.map(ms).unwrap_or(0))
-                .arg(ms(now + self.call_deadline.0))
+                .arg(slots.at.first().copied().map(ms).unwrap_or(0))
+                .arg(ms(now + ahead + self.call_deadline.0))
                 .arg(today.to_string())
                 .arg(u8::from(self.records_events(&campaign.org)))
                 .arg(meta.partitions.len() - 1);
@@ -416,8 +415,11 @@ impl Inner {
             for (partition, until, reason) in &closed {
                 invocation.arg(partition).arg(until).arg(reason);
             }
-            for call_id in &call_ids {
-                invocation.arg(call_id.to_string());
+            for ((call_id, &at), next) in call_ids.iter().zip(&slots.at).zip(&slots.next_slot_at) {
+                invocation
+                    .arg(call_id.to_string())
+                    .arg(ms(at))
+                    .arg(next.map(ms).unwrap_or(0));
             }
             let reply = self.scripts.claim.run(con.clone(), invocation).await?;
             let claimed = match ClaimReply::read(&reply)? {
@@ -474,6 +476,7 @@ impl Inner {
                         .caller_id(index, rand::random())
                         .map(str::to_owned),
                     not_after,
+                    at: slots.at[calls.len()],
                 });
             }
             if status.is_terminal() && in_flight == 0 && events == 0 {
@@ -549,17 +552,18 @@ impl RedisStore {
 
 #[async_trait]
 impl Dispatch for RedisStore {
-    async fn claim_due(
+    async fn claim_ahead(
         &self,
         id: CampaignId,
         fence: Fence,
         now: DateTime<Utc>,
         limit: u32,
+        ahead: chrono::Duration,
     ) -> Result<ClaimBatch, StoreError> {
-        if let Some(batch) = self.inner.answer_from_record(id, now, limit) {
+        if let Some(batch) = self.inner.answer_from_record(id, now, limit, ahead) {
             return Ok(batch);
         }
-        self.io(move |inner| async move { inner.claim(id, fence, now, limit).await })
+        self.io(move |inner| async move { inner.claim(id, fence, now, limit, ahead).await })
             .await
     }
 
@@ -674,6 +678,7 @@ impl Dispatch for RedisStore {
                         .map(str::to_owned),
                     // Already placed: asked about again, never placed anew.
                     not_after: None,
+                    at: contact.called_at.unwrap_or(now),
                 });
             }
             calls.sort_by_key(|call| call.contact_id);

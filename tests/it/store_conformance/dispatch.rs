@@ -45,6 +45,67 @@ pub async fn claims_respect_concurrency_and_activate(store: Arc<dyn CampaignStor
     assert_eq!(call.caller_id.as_deref(), Some("+15550009999"));
 }
 
+/// Claim ahead: the calls whose slots fall within the horizon, each with its slot; the pacing
+/// moves past the last one, and a call released before its slot (a pause) goes back to wait.
+pub async fn a_claim_ahead_takes_each_slot_of_its_horizon_once(store: Arc<dyn CampaignStore>) {
+    // 24 a day on a whole-day window: a slot an hour, 08:00 the first.
+    let patch = SchedulePatch {
+        max_calls_per_day: Some(Some(24)),
+        ..concurrency(5)
+    };
+    let id = scheduled(&*store, 8, patch).await;
+    let fence = lease(&*store, id).await;
+    let hour = |h: i64| now() + Duration::hours(h);
+    let ahead = Duration::minutes(150);
+    let batch = store
+        .claim_ahead(id, fence, now(), 10, ahead)
+        .await
+        .unwrap();
+    let slots: Vec<_> = batch.calls.iter().map(|call| call.at).collect();
+    assert_eq!(slots, [hour(0), hour(1), hour(2)]);
+    assert_eq!(batch.wake_at, Some(hour(3)), "the first slot left");
+    assert_eq!(batch.in_flight, 3);
+    assert!(
+        (store
+            .claim_ahead(id, fence, now(), 10, ahead)
+            .await
+            .unwrap())
+        .calls
+        .is_empty(),
+        "a slot is claimed once"
+    );
+    // Calls in flight keep their slot (a new owner places them then).
+    let in_flight = store.calls_in_flight(id, now()).await.unwrap();
+    let mut kept: Vec<_> = in_flight.iter().map(|call| call.at).collect();
+    kept.sort();
+    assert_eq!(kept, [hour(0), hour(1), hour(2)]);
+    // The concurrency bounds a claim ahead: two lines are left.
+    let later = hour(2) + Duration::minutes(30);
+    let batch = store
+        .claim_ahead(id, fence, later, 10, ahead)
+        .await
+        .unwrap();
+    let slots: Vec<_> = batch.calls.iter().map(|call| call.at).collect();
+    assert_eq!(slots, [hour(3), hour(4)]);
+    // Released before its slot (a pause), a call waits again; the next claim takes the next
+    // slot for it (the day's count is not refunded).
+    let last = &batch.calls[1];
+    store
+        .release_claim(id, last.contact_id, last.attempt)
+        .await
+        .unwrap();
+    let batch = store
+        .claim_ahead(id, fence, later, 10, ahead)
+        .await
+        .unwrap();
+    let retaken: Vec<_> = batch
+        .calls
+        .iter()
+        .map(|call| (call.contact_id, call.at))
+        .collect();
+    assert_eq!(retaken, [(last.contact_id, hour(5))]);
+}
+
 pub async fn nothing_is_claimed_from_a_paused_or_draft_campaign(store: Arc<dyn CampaignStore>) {
     let (draft, _) = store
         .create_campaign(&org("acme"), spec(concurrency(5)), contacts(2), now())
@@ -860,6 +921,7 @@ async fn many_campaigns_claiming_at_once_each_get_their_own(store: Arc<dyn Campa
 
 on_every_backend!(
     claims_respect_concurrency_and_activate,
+    a_claim_ahead_takes_each_slot_of_its_horizon_once,
     nothing_is_claimed_from_a_paused_or_draft_campaign,
     racing_claimers_never_claim_a_contact_twice,
     a_claim_right_after_recording_answers_as_its_script_would,

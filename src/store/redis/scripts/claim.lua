@@ -4,11 +4,14 @@
 -- KEYS: meta, released, retry, inflight, contacts (bucket base), calls (bucket base),
 --       events (the webhook outbox, see call_state.lua), held (list base)
 -- ARGV: fence, schedule version, now ms, limit, max concurrent, cap (0: none),
---       next slot ms after a claim (with a cap), claim deadline ms, local date of now,
+--       the first call's slot ms (a claim that looks ahead, `Schedule::claim_slots`: the spacing
+--       holds from it), claim deadline ms, local date of now,
 --       events ('1': the organisation has webhooks), partitions known (the meta field
 --       `n_parts` the gate was decided on), k, then k triples (partition, until ms, reason) of
 --       the partitions whose callee gate is closed (until '0': its contacts end `skipped` for
---       that reason, `rules::PartitionVerdict::Skip`), then call ids...
+--       that reason, `rules::PartitionVerdict::Skip`), then for each call i a triple: its call
+--       id, its slot ms (its `called at`), and the next slot ms once calls 1..i are claimed
+--       (with a cap: what `p_next` becomes).
 -- A contact of a closed partition (its details start `<partition>|`) is not claimed: it goes
 -- back to wait until its partition opens (at most 1000 a claim,
 -- `store::rules::MAX_PARKED_PER_CLAIM`); no attempt, event or cap use. One never called goes to
@@ -45,7 +48,7 @@ local n_closed = ARGV[12] + 0
 for j = 0, n_closed - 1 do
   closed[ARGV[13 + 3 * j]] = {ARGV[14 + 3 * j], ARGV[15 + 3 * j]}
 end
--- Call id number i is ARGV[ids + i].
+-- Call number i has its id at ARGV[ids + 3i - 2], its slot and next slot after it.
 local ids = 12 + 3 * n_closed
 local now = ARGV[3] + 0
 local cursor = (meta[5] or 0) + 0
@@ -89,7 +92,7 @@ if dispatching then
   local n = math.min(ARGV[4] + 0, ARGV[5] - n_in_flight)
   local cap = ARGV[6] + 0
   if cap > 0 then
-    if used >= cap or (p_next and p_next + 0 > now) then n = 0 end
+    if used >= cap or (p_next and p_next + 0 > ARGV[7] + 0) then n = 0 end
     n = math.min(n, cap - used)
   end
   if n > 0 then
@@ -213,19 +216,19 @@ if dispatching then
     for i, seq in ipairs(claimed) do
       local text
       local attempt
-      local call = ARGV[ids + i]
+      local call, at = ARGV[ids + 3 * i - 2], ARGV[ids + 3 * i - 1]
       if not texts[seq] then
         -- The first attempt: the state is written whole, with no parse.
         n_first = n_first + 1
         attempt = '1'
-        text = '1|in_progress|' .. call .. '|' .. ARGV[3] .. '|||'
+        text = '1|in_progress|' .. call .. '|' .. at .. '|||'
       else
         local state = parse_state(texts[seq])
         if state.at == 0 then n_first = n_first + 1 end
         state.at = state.at + 1
         state.st = 'in_progress'
         state.call = call
-        state.ca = ARGV[3]
+        state.ca = at
         state.due = ''
         state.held = ''
         attempt = string.format('%d', state.at)
@@ -258,7 +261,7 @@ if dispatching then
       put(writes, 'day', ARGV[9])
       put(writes, 'n_day', string.format('%d', used))
       if cap > 0 then
-        next_slot = ARGV[7]
+        next_slot = ARGV[ids + 3 * n_claimed]
         put(writes, 'p_next', next_slot)
       end
       if status == 'scheduled' then
