@@ -113,6 +113,10 @@ pub struct CampaignActor {
     claim_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Reserved calls to put back to the queue that the store did not take yet.
     unreleased: Vec<ClaimedCall>,
+    /// How much earlier than its lead a claim runs when the last one found nothing (drawn once
+    /// per actor, within the horizon): campaigns that start together then claim at spread-out
+    /// instants, each every horizon, rather than all at once.
+    spread: chrono::Duration,
 }
 
 impl CampaignActor {
@@ -121,6 +125,8 @@ impl CampaignActor {
         services: Arc<NodeServices>,
         routes: Arc<dyn Routes>,
     ) -> Self {
+        let room = (services.claim_ahead - services.claim_lead).num_milliseconds();
+        let spread = chrono::Duration::milliseconds(rand::random_range(0..=room.max(0)));
         Self {
             id,
             services,
@@ -137,6 +143,7 @@ impl CampaignActor {
             reserved: Vec::new(),
             claim_at: None,
             unreleased: Vec::new(),
+            spread,
         }
     }
 
@@ -190,7 +197,12 @@ impl CampaignActor {
             release,
             claim,
         };
-        let outcomes = std::mem::take(&mut self.outcomes);
+        // A step that only places leaves the outcomes for the next claim (recorded together).
+        let outcomes = if claim {
+            std::mem::take(&mut self.outcomes)
+        } else {
+            Vec::new()
+        };
         step.run(outcomes)
             .into_actor(self)
             .map(move |mut report, actor, ctx| {
@@ -338,18 +350,26 @@ impl CampaignActor {
     }
 
     /// When to claim next, for a claim that could next succeed at `wake_at`: a lead before it,
-    /// so that its calls are reserved by their slots; but at `wake_at` itself when this claim
-    /// found nothing and the lead would put the next one in the past (a retry not yet due, a
-    /// deadline: a claim ahead of those finds nothing either).
+    /// so that its calls are reserved by their slots (and the actor's spread more when this claim
+    /// found nothing: the claim that starts a run of claims sets their phase); but at `wake_at`
+    /// itself when this claim found nothing and the lead would put the next one in the past (a
+    /// retry not yet due, a deadline: a claim ahead of those finds nothing either).
     fn claim_time(
         &self,
         wake_at: Option<chrono::DateTime<chrono::Utc>>,
         claimed: bool,
     ) -> Option<chrono::DateTime<chrono::Utc>> {
         let wake_at = wake_at?;
-        let early = wake_at - self.services.claim_lead;
-        Some(if claimed || early > self.services.clock.now() {
+        let now = self.services.clock.now();
+        let lead = self.services.claim_lead;
+        if claimed {
+            return Some(wake_at - lead);
+        }
+        let early = wake_at - lead - self.spread;
+        Some(if early > now {
             early
+        } else if wake_at - lead > now {
+            wake_at - lead
         } else {
             wake_at
         })
