@@ -658,6 +658,92 @@ async fn footprint(redis: &str, n: usize) -> Footprint {
     }
 }
 
+/// What the loaded workload measured: `loaded` campaigns on one node, `dispatching` of them
+/// calling (the others scheduled for a start a day ahead).
+struct Loaded {
+    loaded: usize,
+    dispatching: usize,
+    /// The node's RSS (MB) over the sampling: median and highest; before any campaign.
+    rss_median: f64,
+    rss_max: f64,
+    rss_idle_node: f64,
+    /// The same with the waiting campaigns only, before the others start.
+    rss_waiting: f64,
+    /// Redis CPU (share of one core) over the sampling, and over a sampling with only the
+    /// waiting campaigns loaded (their lease renewals and the keeper's ticks).
+    redis_core: f64,
+    redis_core_waiting: f64,
+}
+
+/// `n` campaigns of two contacts each on `node`, scheduled to start a day from now: loaded, with
+/// nothing to do for a day.
+async fn waiting_campaigns(node: &Node, n: usize, first: usize) {
+    let start = (SystemClock.now() + chrono::Duration::days(1)).to_rfc3339();
+    let create = |i: usize| {
+        let start = start.clone();
+        async move {
+            let contacts: Vec<Value> = (0..2)
+                .map(|k| json!({ "phone_number": format!("+1555{:07}", (first + i) * 2 + k) }))
+                .collect();
+            let body = json!({ "name": "waiting", "agent_id": "agent", "contacts": contacts });
+            let created = node
+                .call(reqwest::Method::POST, "/batch-calls", Some(body))
+                .await;
+            let id = created["data"]["id"].as_str().unwrap().to_owned();
+            let schedule = json!({ "scheduled_at": start });
+            node.call(
+                reqwest::Method::POST,
+                &format!("/batch-calls/{id}/schedule"),
+                Some(schedule),
+            )
+            .await;
+        }
+    };
+    futures_util::stream::iter(0..n)
+        .map(create)
+        .buffer_unordered(32)
+        .collect::<Vec<()>>()
+        .await;
+}
+
+/// RSS samples of `pid` every `FOOTPRINT_EVERY` over `FOOTPRINT_SAMPLING`, sorted, and the share
+/// of a core Redis used meanwhile.
+async fn sample_rss(redis: &str, pid: u32) -> (Vec<f64>, f64) {
+    let mut samples = Vec::new();
+    let (cpu, sampling) = (redis_usage(redis).0, Instant::now());
+    while sampling.elapsed() < FOOTPRINT_SAMPLING {
+        samples.push(rss_mb(pid));
+        tokio::time::sleep(FOOTPRINT_EVERY).await;
+    }
+    let core = (redis_usage(redis).0 - cpu) / sampling.elapsed().as_secs_f64();
+    samples.sort_by(f64::total_cmp);
+    (samples, core)
+}
+
+/// `loaded` campaigns on one node, `dispatching` of them calling once a second each through the
+/// simulated dialer, the others waiting for a start a day ahead.
+async fn loaded(redis: &str, loaded: usize, dispatching: usize) -> Loaded {
+    let calls = [("PACER_SIMULATED_CALL_MS", "500..3000".to_owned())];
+    let node = Node::start("w", redis, &prefix(), &calls).await;
+    let pid = node.proc.0.id();
+    let rss_idle_node = rss_mb(pid);
+    waiting_campaigns(&node, loaded - dispatching, dispatching).await;
+    let (waiting, redis_core_waiting) = sample_rss(redis, pid).await;
+    let (start, _) = steady_campaigns(&node, dispatching, 10).await;
+    wall_clock_until(start).await;
+    let (samples, redis_core) = sample_rss(redis, pid).await;
+    Loaded {
+        loaded,
+        dispatching,
+        rss_median: samples[samples.len() / 2],
+        rss_max: samples[samples.len() - 1],
+        rss_idle_node,
+        rss_waiting: waiting[waiting.len() / 2],
+        redis_core,
+        redis_core_waiting,
+    }
+}
+
 /// What one `wrk` run reported: requests per second, latency p50 and p99, and answers that
 /// were not 2xx/3xx.
 struct Wrk {
@@ -900,6 +986,31 @@ async fn run(quick: bool, only: Option<String>, hzs: Vec<&str>, with_peer: bool)
             None => println!("\n## REST\n\nskipped: `wrk` is not installed (apt-get install wrk)"),
         }
     }
+    if only.as_deref() == Some("loaded") {
+        let (_server, redis) = redis_server(&[]);
+        let (n, dispatching) = if quick {
+            (10_000, 1_000)
+        } else {
+            (100_000, 10_000)
+        };
+        let Loaded {
+            loaded,
+            dispatching,
+            rss_median,
+            rss_max,
+            rss_idle_node,
+            rss_waiting,
+            redis_core,
+            redis_core_waiting,
+        } = loaded(&redis, n, dispatching).await;
+        println!(
+            "\n## Loaded\n\n{loaded} campaigns on one node, {dispatching} of them calling once a second (simulated calls of 0.5–3 s), the others scheduled a day ahead; RSS sampled every {} ms for {} s: node alone {rss_idle_node:.1} MB; the waiting ones alone {rss_waiting:.1} MB (Redis {:.1} % of a core); all: median {rss_median:.1} MB, highest {rss_max:.1} MB (Redis {:.1} % of a core)",
+            FOOTPRINT_EVERY.as_millis(),
+            FOOTPRINT_SAMPLING.as_secs(),
+            redis_core_waiting * 100.0,
+            redis_core * 100.0
+        );
+    }
     if runs("footprint") {
         let (_server, redis) = redis_server(&[]);
         let Footprint {
@@ -1081,7 +1192,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|arg| arg == "--quick");
     // One workload only: `-- lateness` (throughput, lateness, pause, footprint, control,
-    // ingest, rest).
+    // ingest, rest; `loaded`, 100 000 campaigns on one node, runs only when named).
     let only = args
         .iter()
         .find(|arg| {
@@ -1090,6 +1201,7 @@ fn main() {
                 "lateness",
                 "pause",
                 "footprint",
+                "loaded",
                 "control",
                 "ingest",
                 "rest",

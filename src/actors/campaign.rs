@@ -70,6 +70,14 @@ pub(super) trait Routes: std::fmt::Debug + Send + Sync + 'static {
     fn report(&self, report: CallReport);
     /// Tells the node dispatching `id`, if it is another one, that outcomes were recorded here.
     fn wake_owner(&self, id: CampaignId);
+    /// The actor of `id` is about to stop with nothing in hand until `wake_at` (or until a
+    /// command, when `None`): the node keeps the lease and starts a new actor then.
+    fn park(
+        &self,
+        id: CampaignId,
+        actor: &Addr<CampaignActor>,
+        wake_at: Option<chrono::DateTime<chrono::Utc>>,
+    );
     /// The actor of `id` stopped (after a panic of one of its steps, when `panicked`).
     fn stopped(&self, id: CampaignId, actor: &Addr<CampaignActor>, panicked: bool);
 }
@@ -309,6 +317,10 @@ impl CampaignActor {
                 } else if batch.events > 0 {
                     // Events are left to relay (the store failed, or there were many).
                     self.retry_after(ctx, RELAY_RETRY);
+                } else if let Some(wake_at) = self.parks(retire, &batch) {
+                    // Nothing to do for a while: the actor's memory goes, the lease stays.
+                    self.routes.park(self.id, &ctx.address(), wake_at);
+                    ctx.stop();
                 } else {
                     self.claim_at = self.claim_time(batch.wake_at, !batch.calls.is_empty());
                     self.arm(ctx);
@@ -346,6 +358,34 @@ impl CampaignActor {
                 tracing::warn!(campaign = %self.id, %error, "dispatch step failed, retrying");
                 self.retry_after(ctx, STORE_RETRY);
             }
+        }
+    }
+
+    /// Whether the actor, after a step that left `batch`, has nothing in hand and nothing to do
+    /// before a far instant (a start tomorrow, a window that opens in hours), or only a command
+    /// can move it (paused): then it parks, and wakes at the instant returned (`None`: on a
+    /// command, a note or an outcome).
+    fn parks(
+        &self,
+        retire: Retire,
+        batch: &crate::store::ClaimBatch,
+    ) -> Option<Option<chrono::DateTime<chrono::Utc>>> {
+        let empty_handed = retire == Retire::WhenIdle
+            && batch.in_flight == 0
+            && batch.events == 0
+            && self.reserved.is_empty()
+            && self.outcomes.is_empty()
+            && self.unreleased.is_empty();
+        if !empty_handed {
+            return None;
+        }
+        let far = self.services.clock.now() + self.services.park_after();
+        match (batch.status, batch.wake_at) {
+            (CampaignStatus::Paused, _) => Some(batch.wake_at),
+            (status, Some(wake_at)) if status.is_dispatching() && wake_at >= far => {
+                Some(Some(wake_at))
+            }
+            _ => None,
         }
     }
 

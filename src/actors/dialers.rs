@@ -138,6 +138,12 @@ impl DialerPool {
     /// Asks the provider about calls in flight from an earlier lease, through the next dialer
     /// actor; returns once every one was asked (an actor gone meanwhile leaves them to their
     /// events, or to their deadline).
+    /// Readies the calls of one claim (`Dialer::prepare_all`): a store step, on the caller's
+    /// task.
+    pub async fn prepare_all(&self, calls: &[ClaimedCall]) -> Result<(), DialError> {
+        self.dialer.prepare_all(calls).await
+    }
+
     pub async fn reconcile_all(&self, calls: Vec<ClaimedCall>, sink: OutcomeSink) {
         let (index, actor) = self.next_actor();
         if actor.send(ReconcileCalls { calls, sink }).await.is_err() {

@@ -47,6 +47,10 @@ struct Inner {
     stopped: AtomicBool,
     /// Campaigns whose actor panicked lately: how many times, and when last.
     crashes: Mutex<HashMap<CampaignId, (u32, std::time::Instant)>>,
+    /// Campaigns with nothing to do for a while, whose actors stopped while this node keeps
+    /// their leases: each is woken (a new actor started) a margin before its next claim, or
+    /// when a command, a note or an outcome comes for it (`None`: only then, e.g. paused).
+    parked: Mutex<HashMap<CampaignId, Option<chrono::DateTime<chrono::Utc>>>>,
 }
 
 /// A campaign whose actor panicked more than this many times within [`CRASH_MEMORY`] is given
@@ -68,6 +72,21 @@ impl Routes for Directory {
                 tracing::warn!(campaign = %id, %error, "owner not woken");
             }
         });
+    }
+
+    fn park(
+        &self,
+        id: CampaignId,
+        actor: &Addr<CampaignActor>,
+        wake_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) {
+        // At once, not when the actor has stopped: a command or a wake meanwhile starts a new
+        // actor rather than reach the one stopping (the running one's lock first, as `actor`).
+        let mut running = self.inner.running.lock();
+        if running.get(&id) == Some(actor) {
+            running.remove(&id);
+            self.inner.parked.lock().insert(id, wake_at);
+        }
     }
 
     fn stopped(&self, id: CampaignId, actor: &Addr<CampaignActor>, panicked: bool) {
@@ -196,6 +215,7 @@ impl Directory {
                 running: Mutex::new(HashMap::new()),
                 stopped: AtomicBool::new(false),
                 crashes: Mutex::new(HashMap::new()),
+                parked: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -210,6 +230,8 @@ impl Directory {
         if let Some(address) = running.get(&id).filter(|address| address.connected()) {
             return address.clone();
         }
+        // A parked campaign is woken: its new actor reads it from the store.
+        self.inner.parked.lock().remove(&id);
         let index = self.inner.next_arbiter.fetch_add(1, Ordering::Relaxed);
         let arbiter = self.inner.arbiters[index % self.inner.arbiters.len()].handle();
         let services = self.inner.services.clone();
@@ -230,6 +252,7 @@ impl Directory {
             let leases = self.inner.services.leases.clone();
             actix_rt::spawn(async move { leases.release(id).await });
         }
+        // (A parked campaign's actor left `running` when it parked: its lease stays.)
     }
 
     /// Called by an actor that stopped because one of its steps panicked (its lease is being
@@ -292,11 +315,13 @@ impl Directory {
                     return;
                 }
                 for id in directory.inner.services.leases.renew_all().await {
+                    directory.inner.parked.lock().remove(&id);
                     let actor = directory.inner.running.lock().get(&id).cloned();
                     if let Some(actor) = actor {
                         actor.do_send(LeaseLost);
                     }
                 }
+                directory.wake_parked();
                 if directory.is_draining() {
                     continue;
                 }
@@ -424,6 +449,11 @@ impl Directory {
                 reply_to,
             } => {
                 let actor = self.running_actor(campaign);
+                // A parked campaign has nothing in hand: the answer goes at once, and its new
+                // actor steps on the new state (a resume, an edit).
+                if actor.is_none() && self.is_parked(campaign) {
+                    self.wake(campaign);
+                }
                 let bus = self.inner.bus.clone();
                 actix_rt::spawn(async move {
                     if let Some(actor) = actor {
@@ -461,6 +491,8 @@ impl Directory {
             Note::Wake { campaign } => {
                 if let Some(actor) = self.running_actor(campaign) {
                     actor.do_send(Dispatch);
+                } else if self.is_parked(campaign) {
+                    self.wake(campaign);
                 }
             }
         }
@@ -539,8 +571,36 @@ impl Directory {
         Ok(free.len())
     }
 
-    /// Runs one dispatch step in every actor running here and waits for all of them.
+    fn is_parked(&self, id: CampaignId) -> bool {
+        self.inner.parked.lock().contains_key(&id)
+    }
+
+    /// Wakes the parked campaigns whose next claim comes within the margin.
+    fn wake_parked(&self) {
+        let services = &self.inner.services;
+        let until = services.clock.now() + services.park_margin();
+        let due: Vec<CampaignId> = self
+            .inner
+            .parked
+            .lock()
+            .iter()
+            .filter(|(_, wake_at)| wake_at.is_some_and(|at| at <= until))
+            .map(|(&id, _)| id)
+            .collect();
+        for id in due {
+            self.wake(id);
+        }
+    }
+
+    /// How many campaigns this node keeps parked (leased, no actor).
+    pub fn n_parked(&self) -> usize {
+        self.inner.parked.lock().len()
+    }
+
+    /// Runs one dispatch step in every actor running here and waits for all of them (the
+    /// parked campaigns due by now are woken first).
     pub async fn dispatch_all(&self) {
+        self.wake_parked();
         let actors: Vec<_> = self.inner.running.lock().values().cloned().collect();
         join_all(actors.iter().map(|actor| actor.send(Dispatch))).await;
     }

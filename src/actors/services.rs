@@ -42,4 +42,18 @@ impl NodeServices {
     pub(super) fn start_draining(&self) {
         self.draining.store(true, Ordering::Relaxed);
     }
+
+    /// How long before its next claim a parked campaign is woken: over two keeper ticks, so
+    /// that the tick that wakes it comes in time.
+    pub(super) fn park_margin(&self) -> chrono::Duration {
+        let tick = self.leases.renew_every();
+        chrono::Duration::from_std(tick * 2).unwrap_or_else(|_| chrono::Duration::zero())
+            + chrono::Duration::seconds(1)
+    }
+
+    /// How far its next claim must be for a campaign to be parked: a minute, and at least
+    /// twice the margin (a node with a long lease TTL would otherwise wake it at once).
+    pub(super) fn park_after(&self) -> chrono::Duration {
+        (self.park_margin() * 2).max(chrono::Duration::minutes(1))
+    }
 }

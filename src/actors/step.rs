@@ -216,6 +216,14 @@ impl Step {
             return Ok(Stepped::Claimed(batch));
         }
         self.meters.claim_batch.record(batch.calls.len() as f64);
+        if let Err(error) = services.dialers.prepare_all(&batch.calls).await {
+            tracing::warn!(campaign = %id, %error, "claimed calls not prepared, released");
+            let releases = batch.calls.iter().map(|call| self.release_one(call));
+            for result in join_all(releases).await {
+                result?;
+            }
+            return Err(StoreError::Unavailable(error.to_string()));
+        }
         // Calls whose slot is still ahead wait on the actor's timer; the others go now.
         let placed_by = services.clock.now();
         let (due, ahead): (Vec<ClaimedCall>, Vec<ClaimedCall>) = batch
@@ -315,6 +323,7 @@ impl Step {
         ready: Vec<Reserved>,
         placed: &mut Vec<ClaimedCall>,
         rejected: &mut Vec<(ClaimedCall, String)>,
+        unreleased: &mut Vec<ClaimedCall>,
     ) -> Result<(), StoreError> {
         let Some(org) = ready.first().map(|reserved| reserved.org.clone()) else {
             return Ok(());
@@ -334,11 +343,9 @@ impl Step {
             let listed = match store.dnc_covering(&org, &numbers, self.now).await {
                 Ok(listed) => listed,
                 Err(error) => {
-                    let all = calls
-                        .iter()
-                        .chain(&stale)
-                        .map(|r| self.release_one(&r.call));
-                    join_all(all).await;
+                    // Not looked up again: none of them is placed; they wait in the queue.
+                    let all = calls.into_iter().chain(stale).map(|r| r.call).collect();
+                    unreleased.extend(release_calls(&**store, self.id, all).await);
                     return Err(error);
                 }
             };
@@ -514,7 +521,9 @@ impl Step {
         }
         let ready = std::mem::take(&mut self.ready);
         let ready_org = ready.first().map(|reserved| reserved.org.clone());
-        if let Err(error) = self.place_reserved(ready, &mut placed, &mut rejected).await {
+        let placing =
+            self.place_reserved(ready, &mut placed, &mut rejected, &mut report.unreleased);
+        if let Err(error) = placing.await {
             report.result = Err(error);
             report.unrecorded = outcomes;
             return report;

@@ -93,7 +93,16 @@ pub trait Dialer: Send + Sync + fmt::Debug + 'static {
     /// Places one attempt. `Ok` means the provider has it; the outcome goes to `sink`.
     async fn place(&self, call: ClaimedCall, sink: OutcomeSink) -> Result<(), DialError>;
 
-    /// Places the calls of one claim at once; one result per call, in order.
+    /// Readies the calls of one claim before any of them is placed, in one step: the webhook
+    /// dialer indexes their call ids (a provider may report an outcome before it answers the
+    /// dial). A call claimed ahead then leaves at its slot with no store step before it.
+    async fn prepare_all(&self, calls: &[ClaimedCall]) -> Result<(), DialError> {
+        let _ = calls;
+        Ok(())
+    }
+
+    /// Places the calls of one claim at once, prepared (`prepare_all`); one result per call,
+    /// in order.
     async fn place_all(
         &self,
         calls: Vec<ClaimedCall>,

@@ -242,13 +242,9 @@ impl Dialer for WebhookDialer {
         join_all(asked).await;
     }
 
-    async fn place_all(
-        &self,
-        calls: Vec<ClaimedCall>,
-        sink: OutcomeSink,
-    ) -> Vec<Result<(), DialError>> {
-        // Indexed first, in one store step: the provider may report an outcome before it
-        // answers the dial.
+    /// Indexed first, in one store step: the provider may report an outcome before it answers
+    /// the dial.
+    async fn prepare_all(&self, calls: &[ClaimedCall]) -> Result<(), DialError> {
         let index: Vec<_> = calls
             .iter()
             .map(|call| {
@@ -260,10 +256,15 @@ impl Dialer for WebhookDialer {
                 (call.call_id, call_ref)
             })
             .collect();
-        if let Err(error) = self.store.index_calls(&index).await {
-            let error = DialError::Unavailable(error.to_string());
-            return vec![Err(error); calls.len()];
-        }
+        (self.store.index_calls(&index).await)
+            .map_err(|error| DialError::Unavailable(error.to_string()))
+    }
+
+    async fn place_all(
+        &self,
+        calls: Vec<ClaimedCall>,
+        sink: OutcomeSink,
+    ) -> Vec<Result<(), DialError>> {
         join_all(calls.into_iter().map(|call| self.dial(call, sink.clone()))).await
     }
 }

@@ -244,8 +244,92 @@ async fn contacts_left_when_the_window_closes_move_to_the_next_day(backend: Back
     assert_eq!(app.dialer.n_placed(), 2);
 }
 
+/// Claim ahead, place on time: a claim reserves the calls of the slots within its horizon
+/// (3 s), each placed at its slot; a pause puts those not yet placed back before it answers.
+async fn calls_claimed_ahead_go_at_their_slots_and_a_pause_releases_the_rest(backend: Backend) {
+    let app = spawn_app(backend).await;
+    // 28 800 a day over 09:00–17:00: a slot a second.
+    let fields = json!({
+        "start_time": "09:00", "end_time": "17:00", "max_calls_per_day": 28800,
+        "max_concurrent_calls": 10, "working_days": [1, 2, 3, 4, 5, 6, 7],
+    });
+    let id = app.create_campaign(10, fields).await;
+    app.command(&id, "schedule").await.expect(200);
+    let nine = at("2026-11-30T09:00:00Z");
+    app.advance_to(nine).await;
+    let in_progress = |contacts: &[Value]| -> Vec<String> {
+        contacts
+            .iter()
+            .filter(|contact| contact["status"] == "in_progress")
+            .map(|contact| contact["called_at"].as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    // One call at 09:00, three more claimed with it for the next three slots.
+    assert_eq!(app.dialer.n_placed(), 1);
+    assert_eq!(
+        in_progress(&app.contacts(&id).await),
+        [
+            "2026-11-30T09:00:00.000Z",
+            "2026-11-30T09:00:01.000Z",
+            "2026-11-30T09:00:02.000Z",
+            "2026-11-30T09:00:03.000Z"
+        ]
+    );
+    app.advance(Duration::seconds(1)).await;
+    let placed: Vec<_> = app.dialer.placed().iter().map(|p| p.placed_at).collect();
+    assert_eq!(placed, [nine, nine + Duration::seconds(1)]);
+    // The pause puts the two reserved calls back to wait before it answers: none goes after.
+    app.command(&id, "pause").await.expect(200);
+    assert_eq!(in_progress(&app.contacts(&id).await).len(), 2);
+    app.advance(Duration::seconds(10)).await;
+    assert_eq!(app.dialer.n_placed(), 2);
+    // Resumed, the calls go on from the slot of the moment, none twice.
+    app.command(&id, "resume").await.expect(200);
+    app.advance(Duration::seconds(3)).await;
+    let placed = app.dialer.placed();
+    let contacts: std::collections::HashSet<_> = placed.iter().map(|p| p.call.contact_id).collect();
+    assert_eq!(contacts.len(), placed.len());
+    assert!(placed.len() > 2, "the campaign goes on after the resume");
+}
+
+/// A campaign with nothing to do for a while (a start tomorrow, a pause) parks: its actor stops,
+/// the node keeps its lease, and it is woken before its next claim or by a command.
+async fn a_campaign_with_nothing_to_do_parks_and_wakes_on_time_or_on_a_command(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let fields = json!({ "working_days": [1, 2, 3, 4, 5, 6, 7], "max_calls_per_day": 24 });
+    let id = app.create_campaign(4, fields).await;
+    let tomorrow = "2026-12-01T08:00:00Z";
+    let schedule = json!({ "scheduled_at": tomorrow });
+    let path = format!("/batch-calls/{id}/schedule");
+    app.post(&path, schedule).await.expect(200);
+    app.tick().await;
+    assert_eq!(
+        (app.directory.n_running(), app.directory.n_parked()),
+        (0, 1),
+        "waiting a day, the campaign has no actor"
+    );
+    assert_eq!(app.dialer.n_placed(), 0);
+    // Woken before its start; the first call goes at its slot.
+    app.advance_to(at(tomorrow)).await;
+    assert_eq!(app.dialer.n_placed(), 1);
+    assert_eq!(app.dialer.placed()[0].placed_at, at(tomorrow));
+    app.finish_all(DialOutcome::Completed).await;
+    // Paused with no call in flight, it parks again; a resume wakes it, and it calls on.
+    app.command(&id, "pause").await.expect(200);
+    app.tick().await;
+    assert_eq!(app.directory.n_parked(), 1);
+    app.advance(Duration::hours(2)).await;
+    assert_eq!(app.dialer.n_placed(), 1, "no call while paused");
+    app.command(&id, "resume").await.expect(200);
+    app.tick().await;
+    assert_eq!(app.dialer.n_placed(), 2);
+    assert_eq!(app.directory.n_parked(), 0);
+}
+
 crate::helpers::on_both_backends!(
     patching_an_active_campaign_redistributes_unfinished_contacts_and_governs_the_next_call,
+    a_campaign_with_nothing_to_do_parks_and_wakes_on_time_or_on_a_command,
+    calls_claimed_ahead_go_at_their_slots_and_a_pause_releases_the_rest,
     patching_a_paused_campaign_redistributes_unfinished_contacts,
     patching_a_scheduled_campaign_moves_its_start_and_every_contact,
     moving_the_start_of_an_active_campaign_into_the_future_makes_it_wait,
