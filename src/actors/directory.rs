@@ -86,6 +86,8 @@ impl Routes for Directory {
         if running.get(&id) == Some(actor) {
             running.remove(&id);
             self.inner.parked.lock().insert(id, wake_at);
+            self.inner.services.leases.set_parked(id, true);
+            self.inner.services.store.evict(id);
         }
     }
 
@@ -231,7 +233,9 @@ impl Directory {
             return address.clone();
         }
         // A parked campaign is woken: its new actor reads it from the store.
-        self.inner.parked.lock().remove(&id);
+        if self.inner.parked.lock().remove(&id).is_some() {
+            self.inner.services.leases.set_parked(id, false);
+        }
         let index = self.inner.next_arbiter.fetch_add(1, Ordering::Relaxed);
         let arbiter = self.inner.arbiters[index % self.inner.arbiters.len()].handle();
         let services = self.inner.services.clone();

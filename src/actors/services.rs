@@ -51,9 +51,15 @@ impl NodeServices {
             + chrono::Duration::seconds(1)
     }
 
-    /// How far its next claim must be for a campaign to be parked: a minute, and at least
-    /// twice the margin (a node with a long lease TTL would otherwise wake it at once).
+    /// How far its next claim must be for a campaign to be parked: a minute, at least twice the
+    /// margin (a node with a long lease TTL would otherwise wake it at once), and past a parked
+    /// lease's TTL and the margin (if this node dies, the campaign's lease lapses and another
+    /// node takes it before its next claim).
     pub(super) fn park_after(&self) -> chrono::Duration {
-        (self.park_margin() * 2).max(chrono::Duration::minutes(1))
+        let parked_ttl = chrono::Duration::from_std(self.leases.parked_ttl())
+            .unwrap_or_else(|_| chrono::Duration::zero());
+        (self.park_margin() * 2)
+            .max(chrono::Duration::minutes(1))
+            .max(parked_ttl + self.park_margin() * 2)
     }
 }

@@ -25,7 +25,16 @@ struct Held {
     /// Until when claiming under it is safe (the lease's end as of the last renewal sent,
     /// minus the margin).
     safe_until: Instant,
+    /// Its campaign is parked (nothing to do for a while): renewed for `PARKED_TTLS` TTLs at a
+    /// time, a third of that apart.
+    parked: bool,
 }
+
+/// A parked campaign's lease lasts this many TTLs (a minute at the default 5 s): renewing
+/// 100 000 idle leases every third of a TTL would take a good part of a Redis core. A node that
+/// dies holds its parked campaigns this long (they have nothing to do sooner: a campaign parks
+/// only when its next claim is further away, `LeaseBook::parked_ttl`).
+const PARKED_TTLS: u32 = 12;
 
 /// The leases this node holds.
 #[derive(Debug)]
@@ -104,8 +113,29 @@ impl LeaseBook {
     fn hold(&self, id: CampaignId, fence: Fence, sent_at: Instant) {
         let safe_until = sent_at + self.ttl - self.margin();
         let mut held = self.held.lock();
-        held.insert(id, Held { fence, safe_until });
+        let parked = false;
+        held.insert(
+            id,
+            Held {
+                fence,
+                safe_until,
+                parked,
+            },
+        );
         metrics::gauge!(LEASES_HELD).set(held.len() as f64);
+    }
+
+    /// How long a parked campaign's lease lasts once renewed.
+    pub fn parked_ttl(&self) -> Duration {
+        self.ttl * PARKED_TTLS
+    }
+
+    /// Marks `id`'s lease parked (its campaign has nothing to do for a while) or not (a new
+    /// actor dispatches it): renewed with the long TTL from the next renewal on, or the usual.
+    pub fn set_parked(&self, id: CampaignId, parked: bool) {
+        if let Some(held) = self.held.lock().get_mut(&id) {
+            held.parked = parked;
+        }
     }
 
     /// The token to claim `id` with now: the lease held, renewed first if it is close to its
@@ -196,22 +226,40 @@ impl LeaseBook {
         join_all(ids.into_iter().map(|id| self.release(id))).await;
     }
 
-    /// Renews every lease held, concurrently; returns the campaigns whose lease was lost.
+    /// Renews every lease held, concurrently, except the parked ones that have over two thirds
+    /// of their long TTL left; returns the campaigns whose lease was lost.
     pub async fn renew_all(&self) -> Vec<CampaignId> {
-        let held: Vec<(CampaignId, Held)> = self
+        let sent_at = Instant::now();
+        let parked_ttl = self.parked_ttl();
+        let not_yet = sent_at + parked_ttl * 2 / 3 - self.margin();
+        let (active, parked): (Vec<_>, Vec<_>) = self
             .held
             .lock()
             .iter()
             .map(|(&id, &held)| (id, held))
-            .collect();
-        let sent_at = Instant::now();
+            .filter(|(_, held)| !held.parked || held.safe_until <= not_yet)
+            .partition(|(_, held)| !held.parked);
+        let (mut lost, lost_parked) = tokio::join!(
+            self.renew(active, self.ttl, sent_at),
+            self.renew(parked, parked_ttl, sent_at)
+        );
+        lost.extend(lost_parked);
+        lost
+    }
+
+    /// Renews `held` for `ttl`; returns the campaigns whose lease was lost.
+    async fn renew(
+        &self,
+        held: Vec<(CampaignId, Held)>,
+        ttl: Duration,
+        sent_at: Instant,
+    ) -> Vec<CampaignId> {
+        if held.is_empty() {
+            return Vec::new();
+        }
         let leases: Vec<(CampaignId, Fence)> =
             held.iter().map(|&(id, held)| (id, held.fence)).collect();
-        let renewed = match self
-            .store
-            .renew_leases(&self.owner, &leases, self.ttl)
-            .await
-        {
+        let renewed = match self.store.renew_leases(&self.owner, &leases, ttl).await {
             Ok(renewed) => renewed,
             // Unknown: they stay until their safe end, and claims stop then.
             Err(error) => {
@@ -226,7 +274,7 @@ impl LeaseBook {
                 // Unless it was released or replaced meanwhile.
                 let mut book = self.held.lock();
                 if let Some(entry) = book.get_mut(&id).filter(|entry| entry.fence == held.fence) {
-                    entry.safe_until = sent_at + self.ttl - self.margin();
+                    entry.safe_until = sent_at + ttl - self.margin();
                 }
             } else {
                 self.forget(id);

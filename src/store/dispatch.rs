@@ -214,4 +214,10 @@ pub trait Dispatch: Send + Sync + std::fmt::Debug + 'static {
     /// Drops `id` from the live campaigns: its dispatcher saw it finished, with no call in
     /// flight and no event left to relay.
     async fn unlist(&self, id: CampaignId) -> Result<(), StoreError>;
+
+    /// Forgets what the store keeps of `id` for its dispatcher between steps (a parked
+    /// campaign's: it is read again when it wakes).
+    fn evict(&self, id: CampaignId) {
+        let _ = id;
+    }
 }

@@ -587,6 +587,10 @@ impl Dispatch for RedisStore {
         self.release_as(id, contact, attempt, Vec::new()).await
     }
 
+    fn evict(&self, id: CampaignId) {
+        self.inner.forget(id);
+    }
+
     async fn skip_claim(
         &self,
         id: CampaignId,

@@ -26,6 +26,10 @@ pub(super) const LIVE_PAGE: usize = 1_000;
 /// the TTL, however many leases there are.
 pub(super) const RENEWAL_SPREAD: u32 = 6;
 
+/// The longest time renewals are spread over: parked campaigns' leases last many TTLs, and a
+/// keeper tick must not wait that long for their renewals.
+const MAX_RENEWAL_SPREAD: Duration = Duration::from_secs(1);
+
 impl RedisStore {
     /// Runs `scripts/lease.lua`: takes or releases a lease; the token, or 0.
     pub(super) async fn lease_op(
@@ -92,7 +96,8 @@ impl Leases for RedisStore {
             let (con, chunk, spacing) = match &inner.connections {
                 Connections::Single(_) => {
                     let n_scripts = leases.len().div_ceil(RENEWALS_PER_SCRIPT).max(1);
-                    let spacing = ttl / RENEWAL_SPREAD / n_scripts as u32;
+                    let spread = (ttl / RENEWAL_SPREAD).min(MAX_RENEWAL_SPREAD);
+                    let spacing = spread / n_scripts as u32;
                     let con = Connection::Single(inner.control.clone());
                     (con, RENEWALS_PER_SCRIPT, spacing)
                 }
