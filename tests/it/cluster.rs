@@ -577,6 +577,43 @@ async fn a_lease_book_stops_claiming_before_an_unrenewed_lease_could_lapse(
     assert!(!a.holds(id));
 }
 
+/// A parked campaign's lease is renewed for twelve TTLs: no other node takes it after one TTL,
+/// and it stays safe to claim under when its campaign wakes.
+async fn a_parked_lease_lasts_twelve_ttls(store: std::sync::Arc<dyn pacer::store::CampaignStore>) {
+    use pacer::cluster::LeaseBook;
+    let id = crate::store_conformance::scheduled(&*store, 1, Default::default()).await;
+    let ttl = Duration::from_millis(300);
+    let (a, b) = (
+        LeaseBook::new(store.clone(), "a", ttl),
+        LeaseBook::new(store.clone(), "b", ttl),
+    );
+    a.fence(id).await.unwrap().expect("a free lease is taken");
+    a.set_parked(id, true);
+    assert!(a.renew_all().await.is_empty());
+    // Three TTLs later, with no renewal since: still a's, and safe.
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert_eq!(b.fence(id).await.unwrap(), None);
+    assert!(a.safe(id));
+    // A renewal now leaves it alone (over two thirds of its long TTL are left) ...
+    assert!(a.renew_all().await.is_empty());
+    // ... and it lapses once the twelve TTLs have passed.
+    tokio::time::sleep(a.parked_ttl()).await;
+    assert!(
+        b.fence(id).await.unwrap().is_some(),
+        "a lapsed lease is taken"
+    );
+}
+
+#[tokio::test]
+async fn a_parked_lease_lasts_twelve_ttls_in_memory() {
+    a_parked_lease_lasts_twelve_ttls(std::sync::Arc::new(pacer::store::MemoryStore::new())).await;
+}
+
+#[tokio::test]
+async fn a_parked_lease_lasts_twelve_ttls_on_redis() {
+    a_parked_lease_lasts_twelve_ttls(std::sync::Arc::new(crate::helpers::redis_store())).await;
+}
+
 #[tokio::test]
 async fn a_lease_book_stops_claiming_before_an_unrenewed_lease_could_lapse_in_memory() {
     let store = std::sync::Arc::new(pacer::store::MemoryStore::new());
