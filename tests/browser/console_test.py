@@ -224,7 +224,7 @@ def operator_day(node, driver):
     end.clear()
     end.send_keys("23:59")
     driver.find_element(By.CSS_SELECTOR, "#edit-form button[type=submit]").click()
-    wait_for(driver, lambda d: "saved" in text(d, "#notice"), "the valid edit saved")
+    wait_for(driver, lambda d: "The schedule was saved" in text(d, "#notice"), "the valid edit saved")
     assert text(driver, "#edit-end_time-error") == ""
     status, stored = node.api("GET", f"/batch-calls/{campaign_id}")
     assert (stored["data"]["start_time"], stored["data"]["end_time"]) == ("00:00", "23:59"), stored["data"]
