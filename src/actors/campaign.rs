@@ -417,9 +417,16 @@ impl CampaignActor {
 
     /// Runs the next step after `pause` of real time (a store outage, the carrier limit).
     fn retry_after(&mut self, ctx: &mut Context<Self>, pause: std::time::Duration) {
-        let pause = chrono::Duration::from_std(pause).unwrap_or_else(|_| chrono::Duration::zero());
-        self.claim_at = Some(self.services.clock.now() + pause);
-        self.arm(ctx);
+        if let Some(timer) = self.timer.take() {
+            ctx.cancel_future(timer);
+        }
+        // (Reserved calls due meanwhile go with that step: at most `pause` late.)
+        self.claim_at = None;
+        self.timer = Some(ctx.run_later(pause, |actor, ctx| {
+            actor.timer = None;
+            let step = actor.step(Retire::WhenIdle, Reservations::Keep, true);
+            ctx.wait(step);
+        }));
     }
 
     /// Sets the timer to the first reserved slot or the next claim, whichever comes first,
