@@ -218,10 +218,7 @@ impl Step {
         self.meters.claim_batch.record(batch.calls.len() as f64);
         if let Err(error) = services.dialers.prepare_all(&batch.calls).await {
             tracing::warn!(campaign = %id, %error, "claimed calls not prepared, released");
-            let releases = batch.calls.iter().map(|call| self.release_one(call));
-            for result in join_all(releases).await {
-                result?;
-            }
+            self.release_each(&batch.calls).await?;
             return Err(StoreError::Unavailable(error.to_string()));
         }
         // Calls whose slot is still ahead wait on the actor's timer; the others go now.
@@ -232,10 +229,7 @@ impl Step {
             .cloned()
             .partition(|call| call.at <= placed_by);
         if !self.place(due, placed, rejected).await? {
-            let later = ahead.iter().map(|call| self.release_one(call));
-            for result in join_all(later).await {
-                result?;
-            }
+            self.release_each(&ahead).await?;
             return Ok(Stepped::LeaseUnsure);
         }
         reserved.extend(ahead.into_iter().map(|call| Reserved {
@@ -246,13 +240,14 @@ impl Step {
         Ok(Stepped::Claimed(batch))
     }
 
-    fn release_one(&self, call: &ClaimedCall) -> impl Future<Output = Result<(), StoreError>> + '_ {
-        let (contact, attempt) = (call.contact_id, call.attempt);
-        async move {
-            (self.services.store)
-                .release_claim(self.id, contact, attempt)
-                .await
-        }
+    /// Puts claimed calls that were never requested back to the queue; the first store error
+    /// is returned once every release was tried.
+    async fn release_each(&self, calls: &[ClaimedCall]) -> Result<(), StoreError> {
+        let store = &self.services.store;
+        let releases = calls
+            .iter()
+            .map(|call| store.release_claim(self.id, call.contact_id, call.attempt));
+        join_all(releases).await.into_iter().collect()
     }
 
     /// Requests `calls` from the provider now, unless the lease is near its end (then every one
@@ -273,10 +268,7 @@ impl Step {
             // The lease neared its end while the claim ran (a stalled process, a slow store):
             // another node may own the campaign now, so nothing claimed here is placed.
             tracing::warn!(campaign = %id, "lease near its end, claimed calls released");
-            let releases = calls.iter().map(|call| self.release_one(call));
-            for result in join_all(releases).await {
-                result?;
-            }
+            self.release_each(&calls).await?;
             return Ok(false);
         }
         let results = services
@@ -475,9 +467,7 @@ impl Step {
         // under today's rules.
         let (calls, unplaced): (Vec<ClaimedCall>, Vec<ClaimedCall>) =
             calls.into_iter().partition(|call| call.at <= self.now);
-        for result in join_all(unplaced.iter().map(|call| self.release_one(call))).await {
-            result?;
-        }
+        self.release_each(&unplaced).await?;
         let Some(first) = calls.first() else {
             return Ok(());
         };

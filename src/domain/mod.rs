@@ -5,6 +5,7 @@
 
 mod callee;
 mod campaign;
+mod claim;
 mod contact;
 mod dnc;
 mod error;
@@ -25,6 +26,7 @@ pub use callee::{
     parse_partition_key, partition_key,
 };
 pub use campaign::{CampaignSpec, MAX_CALLER_IDS, PhoneRotation, caller_ids};
+pub use claim::ClaimSlots;
 pub use contact::{ContactStatus, DialOutcome, RetryDecision};
 pub use dnc::{
     DncEntry, DncTarget, MAX_DNC_ENTRIES, MAX_DNC_REASON_CHARS, check_dnc_reason, covering,
@@ -39,7 +41,7 @@ pub use frequency::{
 pub use gcra::Rate;
 pub use hours::{DailyHours, WeekHours};
 pub use ids::{CallId, CampaignId, ContactId, OrgId, PhoneNumber, Region};
-pub use pacing::{ClaimSlots, Gate, PacingState, Plan};
+pub use pacing::{Gate, PacingState, Plan};
 pub use phone_zones::{ContactZones, MAX_CANDIDATES, ZoneSource, contact_zones, zones_of};
 pub use schedule::{
     CallingWindows, DayWindow, LocalWindow, MAX_WINDOWS, MINUTES_PER_DAY, RetryPolicy, Schedule,
