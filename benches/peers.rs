@@ -280,6 +280,45 @@ async fn node_lateness(node: &Node, metric: &str) -> Buckets {
     )
 }
 
+/// How many calls the node has placed so far (`pacer_calls_placed_total`).
+async fn node_calls_placed(node: &Node) -> f64 {
+    let metrics_url = format!("{}/metrics", node.base.trim_end_matches("/api/public/v1"));
+    let text = node
+        .client
+        .get(metrics_url)
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .find_map(|line| line.strip_prefix("pacer_calls_placed_total ")?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// How many store steps of each kind (`op`: claim, record) the node has run so far.
+async fn node_store_steps(node: &Node) -> HashMap<String, f64> {
+    let metrics_url = format!("{}/metrics", node.base.trim_end_matches("/api/public/v1"));
+    let text = node
+        .client
+        .get(metrics_url)
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    let prefix = "pacer_store_duration_seconds_count{op=\"";
+    text.lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix(prefix)?;
+            let (op, rest) = rest.split_once('"')?;
+            Some((op.to_owned(), rest.rsplit(' ').next()?.parse().ok()?))
+        })
+        .collect()
+}
+
 /// A node histogram's cumulative buckets: (upper bound s, count).
 #[derive(Debug)]
 struct Buckets(Vec<(f64, f64)>);
@@ -330,7 +369,7 @@ struct Histogram {
     within_5ms: f64,
 }
 
-/// CPU time (s) of Redis and of a node process: at a start, or used since.
+/// CPU time (s) of Redis and of a node process so far.
 #[derive(Debug, Clone, Copy)]
 struct CpuSince {
     redis: f64,
@@ -342,15 +381,6 @@ impl CpuSince {
         Self {
             redis: redis_usage(redis).0,
             node: process_cpu(node.proc.0.id()),
-        }
-    }
-
-    /// What Redis and `node` used since `self`.
-    fn used(self, redis: &str, node: &Node) -> Self {
-        let now = Self::now(redis, node);
-        Self {
-            redis: now.redis - self.redis,
-            node: now.node - self.node,
         }
     }
 
@@ -371,8 +401,8 @@ struct Dispatched {
     steady: Histogram,
     /// The timers from each campaign's fourth slot on.
     timers: Histogram,
-    redis_us: f64,
-    node_us: f64,
+    /// CPU and store steps per call placed.
+    cost: StepCost,
 }
 
 async fn pacer_dispatch_lateness(redis: &str, n: usize, seconds: usize) -> Dispatched {
@@ -381,21 +411,19 @@ async fn pacer_dispatch_lateness(redis: &str, n: usize, seconds: usize) -> Dispa
     let node = Node::start("d", redis, &prefix(), &env).await;
     let (start, _) = steady_campaigns(&node, n, seconds).await;
     wall_clock_until(start).await;
-    let cpu = CpuSince::now(redis, &node);
+    let started = Mark::now(redis, &node).await;
     let warmed_up = start + chrono::Duration::seconds(WARM_UP_SLOTS as i64);
     wall_clock_until(warmed_up).await;
     let claims_warm_up = node_lateness(&node, CLAIM_LATENESS).await;
     let timers_warm_up = node_lateness(&node, TIMER_LATENESS).await;
     let until = measured_until(start, seconds);
     wall_clock_until(until).await;
-    let used = cpu.used(redis, &node);
+    let cost = started.cost_since(redis, &node).await;
     let claims = node_lateness(&node, CLAIM_LATENESS).await;
     let timers = node_lateness(&node, TIMER_LATENESS).await;
     let all = claims.histogram();
-    let (redis_us, node_us) = used.per_call(all.observed);
     Dispatched {
-        redis_us,
-        node_us,
+        cost,
         steady: claims.since(&claims_warm_up).histogram(),
         timers: timers.since(&timers_warm_up).histogram(),
         claims: all,
@@ -430,10 +458,66 @@ struct Lateness {
     steady: Vec<f64>,
     /// The node's claim lateness histogram, up to `measured_until`.
     claims: Histogram,
-    /// CPU time per claimed call (µs) of Redis and of the node, from the start to
+    /// CPU time per call placed (µs) of Redis and of the node, from the start to
     /// `measured_until`.
     redis_us: f64,
     node_us: f64,
+    /// Store steps per claimed call over the same span: claims and records.
+    claims_per_call: f64,
+    records_per_call: f64,
+    /// The same four from each campaign's fourth slot on (its lease taken, its claims in their
+    /// rhythm): what a paced call costs once a campaign runs.
+    steady_cost: StepCost,
+}
+
+/// What the calls claimed over a span cost: CPU (µs) of Redis and of the node, and store steps
+/// (claims, records) per call.
+#[derive(Debug, Clone, Copy, Default)]
+struct StepCost {
+    redis_us: f64,
+    node_us: f64,
+    claims: f64,
+    records: f64,
+}
+
+/// A point of a lateness run: CPU used so far, store steps and calls placed.
+struct Mark {
+    cpu: CpuSince,
+    steps: HashMap<String, f64>,
+    placed: f64,
+}
+
+impl Mark {
+    async fn now(redis: &str, node: &Node) -> Self {
+        Self {
+            cpu: CpuSince::now(redis, node),
+            steps: node_store_steps(node).await,
+            placed: node_calls_placed(node).await,
+        }
+    }
+
+    /// The cost per call placed since `self` (calls are claimed up to a horizon before they
+    /// are placed: a span's claims are not its calls).
+    async fn cost_since(self, redis: &str, node: &Node) -> StepCost {
+        let now = Self::now(redis, node).await;
+        let calls = (now.placed - self.placed).max(1.0);
+        let (redis_us, node_us) = CpuSince {
+            redis: now.cpu.redis - self.cpu.redis,
+            node: now.cpu.node - self.cpu.node,
+        }
+        .per_call(calls);
+        let per_call = |op: &str| {
+            let since = now.steps.get(op).copied().unwrap_or(0.0)
+                - self.steps.get(op).copied().unwrap_or(0.0);
+            since / calls
+        };
+        StepCost {
+            redis_us,
+            node_us,
+            claims: per_call("claim"),
+            records: per_call("record"),
+        }
+    }
 }
 
 /// Number of first slots of each campaign left out of `Lateness::steady`.
@@ -451,12 +535,19 @@ async fn pacer_lateness(redis: &str, n: usize, seconds: usize) -> Lateness {
     }
     let (start, grids) = steady_campaigns(&node, n, seconds).await;
     wall_clock_until(start).await;
-    let cpu = CpuSince::now(redis, &node);
+    let started = Mark::now(redis, &node).await;
+    wall_clock_until(start + chrono::Duration::seconds(WARM_UP_SLOTS as i64)).await;
+    let warmed_up = Mark::now(redis, &node).await;
     let measured = measured_until(start, seconds);
     wall_clock_until(measured).await;
-    let used = cpu.used(redis, &node);
+    let steady_cost = warmed_up.cost_since(redis, &node).await;
+    let StepCost {
+        redis_us,
+        node_us,
+        claims: claims_per_call,
+        records: records_per_call,
+    } = started.cost_since(redis, &node).await;
     let claims = node_lateness(&node, CLAIM_LATENESS).await.histogram();
-    let (redis_us, node_us) = used.per_call(claims.observed);
     // Until every campaign's calls are in (or a minute past the last slot).
     let until = start + chrono::Duration::seconds(seconds as i64 + 60);
     while SystemClock.now() < until && dials.lock().len() < n * (seconds + 2) {
@@ -493,6 +584,9 @@ async fn pacer_lateness(redis: &str, n: usize, seconds: usize) -> Lateness {
         claims,
         redis_us,
         node_us,
+        claims_per_call,
+        records_per_call,
+        steady_cost,
     }
 }
 
@@ -673,7 +767,14 @@ struct Loaded {
     /// waiting campaigns loaded (their lease renewals and the keeper's ticks).
     redis_core: f64,
     redis_core_waiting: f64,
+    /// Redis' commands over the waiting sampling: (name, calls/s, share of a core).
+    commands_waiting: Vec<(String, f64, f64)>,
 }
+
+/// How long the loaded workload waits, once its waiting campaigns are created, before it
+/// samples them: the last of their first steps are over by then (10 s was not enough for
+/// 90 000: claims still ran).
+const SETTLE_WAITING: Duration = Duration::from_secs(60);
 
 /// `n` campaigns of two contacts each on `node`, scheduled to start a day from now: loaded, with
 /// nothing to do for a day.
@@ -709,26 +810,56 @@ async fn waiting_campaigns(node: &Node, n: usize, first: usize) {
 /// RSS samples of `pid` every `FOOTPRINT_EVERY` over `FOOTPRINT_SAMPLING`, sorted, and the share
 /// of a core Redis used meanwhile.
 async fn sample_rss(redis: &str, pid: u32) -> (Vec<f64>, f64) {
+    let (samples, core, _) = sample_rss_and_commands(redis, pid).await;
+    (samples, core)
+}
+
+/// [`sample_rss`], and the share of a core each command took meanwhile (`INFO commandstats`;
+/// busiest first, as (name, calls per second, share)).
+async fn sample_rss_and_commands(
+    redis: &str,
+    pid: u32,
+) -> (Vec<f64>, f64, Vec<(String, f64, f64)>) {
     let mut samples = Vec::new();
-    let (cpu, sampling) = (redis_usage(redis).0, Instant::now());
+    let (cpu, commands, sampling) = (
+        redis_usage(redis).0,
+        support::redis_commands(redis),
+        Instant::now(),
+    );
     while sampling.elapsed() < FOOTPRINT_SAMPLING {
         samples.push(rss_mb(pid));
         tokio::time::sleep(FOOTPRINT_EVERY).await;
     }
-    let core = (redis_usage(redis).0 - cpu) / sampling.elapsed().as_secs_f64();
+    let seconds = sampling.elapsed().as_secs_f64();
+    let core = (redis_usage(redis).0 - cpu) / seconds;
+    let mut by_command: Vec<(String, f64, f64)> = support::redis_commands(redis)
+        .into_iter()
+        .map(|(name, (calls, usec))| {
+            let (calls_before, usec_before) = commands.get(&name).copied().unwrap_or_default();
+            let rate = (calls - calls_before) / seconds;
+            (name, rate, (usec - usec_before) / 1e6 / seconds)
+        })
+        .filter(|&(_, rate, _)| rate > 0.0)
+        .collect();
+    by_command.sort_by(|a, b| b.2.total_cmp(&a.2));
     samples.sort_by(f64::total_cmp);
-    (samples, core)
+    (samples, core, by_command)
 }
 
 /// `loaded` campaigns on one node, `dispatching` of them calling once a second each through the
 /// simulated dialer, the others waiting for a start a day ahead.
 async fn loaded(redis: &str, loaded: usize, dispatching: usize) -> Loaded {
-    let calls = [("PACER_SIMULATED_CALL_MS", "500..3000".to_owned())];
-    let node = Node::start("w", redis, &prefix(), &calls).await;
+    // The product's lease TTL: the renewals measured are those a node makes.
+    let mut env = lateness_env();
+    env.push(("PACER_SIMULATED_CALL_MS", "500..3000".to_owned()));
+    let node = Node::start("w", redis, &prefix(), &env).await;
     let pid = node.proc.0.id();
     let rss_idle_node = rss_mb(pid);
     waiting_campaigns(&node, loaded - dispatching, dispatching).await;
-    let (waiting, redis_core_waiting) = sample_rss(redis, pid).await;
+    // Past the waiting campaigns' first steps (each claims nothing and parks): what waiting
+    // costs from then on.
+    tokio::time::sleep(SETTLE_WAITING).await;
+    let (waiting, redis_core_waiting, commands_waiting) = sample_rss_and_commands(redis, pid).await;
     let (start, _) = steady_campaigns(&node, dispatching, 10).await;
     wall_clock_until(start).await;
     let (samples, redis_core) = sample_rss(redis, pid).await;
@@ -739,6 +870,7 @@ async fn loaded(redis: &str, loaded: usize, dispatching: usize) -> Loaded {
         rss_max: samples[samples.len() - 1],
         rss_idle_node,
         rss_waiting: waiting[waiting.len() / 2],
+        commands_waiting,
         redis_core,
         redis_core_waiting,
     }
@@ -868,8 +1000,17 @@ fn print_lateness(name: &str, late: &Lateness) {
         histogram_row(&format!("{name}, claim − due"), &late.claims)
     );
     println!(
-        "| {name}: CPU per call, Redis {:.1} µs, node {:.1} µs | | | | | |",
-        late.redis_us, late.node_us
+        "| {name}: CPU per call, Redis {:.1} µs, node {:.1} µs; store steps per call, claims {:.2}, records {:.2} | | | | | |",
+        late.redis_us, late.node_us, late.claims_per_call, late.records_per_call
+    );
+    let steady = late.steady_cost;
+    println!(
+        "| {name}, from slot {} on: CPU per call, Redis {:.1} µs, node {:.1} µs; store steps per call, claims {:.2}, records {:.2} | | | | | |",
+        WARM_UP_SLOTS + 1,
+        steady.redis_us,
+        steady.node_us,
+        steady.claims,
+        steady.records
     );
 }
 
@@ -921,6 +1062,8 @@ async fn run(quick: bool, only: Option<String>, hzs: Vec<&str>, with_peer: bool)
         (10_000, 3, 50)
     };
     let (n_late, seconds) = if quick { (500, 2) } else { (10_000, 10) };
+    // `--seconds N`: a longer lateness run, whose steady figures weigh its first seconds less.
+    let seconds = args_value("--seconds").unwrap_or(seconds);
     // `--rate N`: the lateness workload at N calls/s only; `--instant`: only its instant-dialer
     // part (for profiling).
     let rate = args_value("--rate");
@@ -1002,6 +1145,7 @@ async fn run(quick: bool, only: Option<String>, hzs: Vec<&str>, with_peer: bool)
             rss_waiting,
             redis_core,
             redis_core_waiting,
+            commands_waiting,
         } = loaded(&redis, n, dispatching).await;
         println!(
             "\n## Loaded\n\n{loaded} campaigns on one node, {dispatching} of them calling once a second (simulated calls of 0.5–3 s), the others scheduled a day ahead; RSS sampled every {} ms for {} s: node alone {rss_idle_node:.1} MB; the waiting ones alone {rss_waiting:.1} MB (Redis {:.1} % of a core); all: median {rss_median:.1} MB, highest {rss_max:.1} MB (Redis {:.1} % of a core)",
@@ -1010,6 +1154,12 @@ async fn run(quick: bool, only: Option<String>, hzs: Vec<&str>, with_peer: bool)
             redis_core_waiting * 100.0,
             redis_core * 100.0
         );
+        println!(
+            "\nRedis' commands with only the waiting campaigns (`INFO commandstats`; a script's commands count in it and on their own):\n\n| command | calls/s | % of a core |\n|---|---|---|"
+        );
+        for (name, rate, core) in commands_waiting.iter().take(8) {
+            println!("| {name} | {rate:.0} | {:.2} % |", core * 100.0);
+        }
     }
     if runs("footprint") {
         let (_server, redis) = redis_server(&[]);
@@ -1127,8 +1277,11 @@ async fn run(quick: bool, only: Option<String>, hzs: Vec<&str>, with_peer: bool)
                 println!("{}", histogram_row(name, histogram));
             }
             println!(
-                "| Pacer, instant simulated dialer: CPU per call, Redis {:.1} µs, node {:.1} µs | | | | | |",
-                dispatched.redis_us, dispatched.node_us
+                "| Pacer, instant simulated dialer: CPU per call, Redis {:.1} µs, node {:.1} µs; store steps per call, claims {:.2}, records {:.2} | | | | | |",
+                dispatched.cost.redis_us,
+                dispatched.cost.node_us,
+                dispatched.cost.claims,
+                dispatched.cost.records
             );
             if with_peer && !instant_only {
                 for (name, concurrency, queues) in [("1 queue", 1_000, 1), ("10 queues", 100, 10)] {

@@ -258,6 +258,38 @@ pub fn redis_usage(redis: &str) -> (f64, f64) {
     (cpu, commands)
 }
 
+/// Each command's time in Redis so far (`INFO commandstats`: calls and µs; a script's commands
+/// count both in it and on their own).
+pub fn redis_commands(redis: &str) -> std::collections::HashMap<String, (f64, f64)> {
+    let port = redis
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_owned();
+    let info = Command::new("redis-cli")
+        .args(["-p", &port, "INFO", "commandstats"])
+        .output()
+        .expect("redis-cli runs");
+    let field = |fields: &str, name: &str| -> f64 {
+        fields
+            .split(',')
+            .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(0.0)
+    };
+    String::from_utf8_lossy(&info.stdout)
+        .lines()
+        .filter_map(|line| {
+            let (name, fields) = line.trim().strip_prefix("cmdstat_")?.split_once(':')?;
+            Some((
+                name.to_owned(),
+                (field(fields, "calls"), field(fields, "usec")),
+            ))
+        })
+        .collect()
+}
+
 /// CPU time (user + system, s) of a process so far, from `/proc/<pid>/stat`.
 pub fn process_cpu(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();

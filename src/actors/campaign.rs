@@ -415,6 +415,27 @@ impl CampaignActor {
         })
     }
 
+    /// Stops once `calls` (reserved, never requested) are back in the queue and the outcomes
+    /// that waited for a claim are recorded (those the store refuses, the next owner learns
+    /// from the provider, or at their deadline).
+    fn leave(&mut self, calls: Vec<ClaimedCall>, ctx: &mut Context<Self>) {
+        let (store, id, now) = (
+            self.services.store.clone(),
+            self.id,
+            self.services.clock.now(),
+        );
+        let outcomes = std::mem::take(&mut self.outcomes);
+        let leave = async move {
+            release_calls(&*store, id, calls).await;
+            if !outcomes.is_empty()
+                && let Err(error) = store.record_outcomes(id, &outcomes, now).await
+            {
+                tracing::warn!(campaign = %id, %error, "outcomes not recorded as the actor left");
+            }
+        };
+        ctx.wait(leave.into_actor(self).map(|(), _, ctx| ctx.stop()));
+    }
+
     /// Runs the next step after `pause` of real time (a store outage, the carrier limit).
     fn retry_after(&mut self, ctx: &mut Context<Self>, pause: std::time::Duration) {
         if let Some(timer) = self.timer.take() {
@@ -450,7 +471,11 @@ impl CampaignActor {
                 actor.meters.dispatch_lateness.record(lateness);
                 actor.woke_for = Some(wake_at);
             }
-            let step = actor.step(Retire::WhenIdle, Reservations::Keep, claim);
+            // The step that places the last reserved call records the outcomes that waited
+            // for it (and claims what is due then, as any recording step).
+            let last =
+                !actor.outcomes.is_empty() && actor.reserved.iter().all(|r| r.call.at <= now);
+            let step = actor.step(Retire::WhenIdle, Reservations::Keep, claim || last);
             ctx.wait(step);
         })));
     }
@@ -542,13 +567,15 @@ impl Handler<CallFinished> for CampaignActor {
             self.woke_for = Some(self.services.clock.now());
         }
         // A paced campaign whose next claim comes within the claim horizon records the outcome
-        // with that claim (outcomes in batches): no contact waits for the line it frees.
+        // with that claim (outcomes in batches): no contact waits for the line it frees. So
+        // does one with calls still reserved (all within the horizon): the step that places the
+        // last of them records (`arm`).
         let ahead = self.services.claim_ahead;
-        let claim_soon = self.timer.is_some()
-            && self
-                .claim_at
-                .is_some_and(|at| at <= self.services.clock.now() + ahead);
-        if ahead > chrono::Duration::zero() && self.queued.due == 0 && claim_soon {
+        let claim_soon = self
+            .claim_at
+            .is_some_and(|at| at <= self.services.clock.now() + ahead);
+        let waits = self.timer.is_some() && (claim_soon || !self.reserved.is_empty());
+        if ahead > chrono::Duration::zero() && self.queued.due == 0 && waits {
             return;
         }
         // One dispatch, queued behind the outcomes already waiting, records them all at once
@@ -565,7 +592,10 @@ impl Handler<LeaseLost> for CampaignActor {
 
     fn handle(&mut self, _: LeaseLost, ctx: &mut Context<Self>) {
         tracing::info!(campaign = %self.id, "lease lost, dispatcher stops");
-        ctx.stop();
+        // What it reserved is the new owner's to settle; the outcomes that waited for a claim
+        // are recorded (no lease needed).
+        self.reserved.clear();
+        self.leave(Vec::new(), ctx);
     }
 }
 
@@ -576,13 +606,8 @@ impl Handler<HandOver> for CampaignActor {
         tracing::info!(campaign = %self.id, "handing the campaign over to another node");
         // What it reserved goes back to the queue first, for the next owner to claim (one it
         // could not put back, that owner asks the provider about).
-        let (store, id, calls) = (
-            self.services.store.clone(),
-            self.id,
-            self.take_reservations(),
-        );
-        let release = async move { release_calls(&*store, id, calls).await };
-        ctx.wait(release.into_actor(self).map(|_, _, ctx| ctx.stop()));
+        let calls = self.take_reservations();
+        self.leave(calls, ctx);
     }
 }
 

@@ -154,7 +154,7 @@ impl Default for DirectoryOptions {
             webhooks: None,
             node_id: None,
             lease_ttl: std::time::Duration::from_secs(5),
-            claim_ahead: std::time::Duration::from_secs(3),
+            claim_ahead: std::time::Duration::from_secs(6),
             claim_lead: std::time::Duration::from_millis(200),
         }
     }

@@ -14,7 +14,8 @@ use crate::domain::{
 };
 use crate::faults::{self, FaultPoint};
 use crate::store::{
-    CallResult, CampaignStore, ClaimBatch, ClaimedCall, Outcome, Recorded, Screened, StoreError,
+    CallResult, CampaignStore, ClaimBatch, ClaimedCall, Fence, Outcome, Recorded, Screened,
+    StoreError,
 };
 use crate::telemetry::{
     CALLS_IN_FLIGHT, CALLS_PLACED, CALLS_RECONCILED, CLAIM_BATCH, CLAIM_LATENESS, CONTACTS_HELD,
@@ -140,27 +141,33 @@ pub(super) async fn release_calls(
         .collect()
 }
 
+/// Whether a step claims, and what lets it or what it comes to without.
+enum Admission {
+    Claim(Admitted),
+    Not(Stepped),
+}
+
+/// What lets a step claim: the campaign's lease (its fence) and the calls the carrier limit
+/// admits, with how far ahead the claim looks.
+struct Admitted {
+    fence: Fence,
+    granted: u32,
+    ahead: chrono::Duration,
+}
+
 impl Step {
-    /// Claims what is due and places it: every claimed call is requested from the provider,
-    /// failed for good (rejected) or released back to the queue before this returns. The step's
-    /// `turn` at the store is given back once the claim is made.
-    async fn claim_and_place(
-        &self,
-        turn: Option<tokio::sync::SemaphorePermit<'_>>,
-        placed: &mut Vec<ClaimedCall>,
-        rejected: &mut Vec<(ClaimedCall, String)>,
-        reserved: &mut Vec<Reserved>,
-    ) -> Result<Stepped, StoreError> {
-        let Self { id, now, .. } = self;
+    /// Whether this step claims: the node is not draining, it holds the campaign's lease (a
+    /// lease newly taken is reconciled first) and the carrier limit admits calls; else what the
+    /// step comes to without claiming.
+    async fn admit(&self) -> Result<Admission, StoreError> {
         let services = &*self.services;
-        let store = &services.store;
-        let (id, now) = (*id, *now);
+        let id = self.id;
         if self.draining {
-            return Ok(Stepped::Draining);
+            return Ok(Admission::Not(Stepped::Draining));
         }
         // The lease this node holds on the campaign, or a new one if it is free.
         let Some(fence) = services.leases.fence(id).await? else {
-            return Ok(Stepped::NotOwner);
+            return Ok(Admission::Not(Stepped::NotOwner));
         };
         if services.leases.take_newly_taken(id)
             && let Err(error) = self.reconcile().await
@@ -171,7 +178,7 @@ impl Step {
         let admission = services.gate.admit(id, services.claim_limit).await;
         if admission.granted == 0 {
             let retry_in = admission.retry_in.unwrap_or(STORE_RETRY);
-            return Ok(Stepped::Throttled(retry_in));
+            return Ok(Admission::Not(Stepped::Throttled(retry_in)));
         }
         // A carrier limit counts calls when admitted: with one, a claim takes only what is due.
         let ahead = if services.gate.limits() {
@@ -179,10 +186,109 @@ impl Step {
         } else {
             services.claim_ahead
         };
+        Ok(Admission::Claim(Admitted {
+            fence,
+            granted: admission.granted,
+            ahead,
+        }))
+    }
+
+    /// Records `outcomes` alone (the step does not claim); what the store does not take is
+    /// kept in `report` for the next step.
+    async fn record(
+        &self,
+        outcomes: Vec<Outcome>,
+        report: &mut StepReport,
+    ) -> Result<(), StoreError> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
         let started = std::time::Instant::now();
-        let batch = store
-            .claim_ahead(id, fence, now, admission.granted, ahead)
-            .await?;
+        match (self.services.store)
+            .record_outcomes(self.id, &outcomes, self.now)
+            .await
+        {
+            Ok(recorded) => {
+                self.meters.record_latency.record(started.elapsed());
+                self.took(&outcomes, recorded, report).await;
+                Ok(())
+            }
+            Err(StoreError::NotFound) => Ok(()),
+            Err(error) => {
+                report.unrecorded = outcomes;
+                Err(error)
+            }
+        }
+    }
+
+    /// Notes in `report` the outcomes the store applied (`recorded`, one per outcome), and
+    /// starts the cool-down of each refusal.
+    async fn took(&self, outcomes: &[Outcome], recorded: Vec<Recorded>, report: &mut StepReport) {
+        faults::hit(FaultPoint::AfterRecord, Some(self.id));
+        report.recorded = outcomes
+            .iter()
+            .zip(recorded)
+            .filter_map(|(outcome, recorded)| match recorded {
+                Recorded::Applied { status, in_flight } => Some((*outcome, status, in_flight)),
+                Recorded::Duplicate => None,
+            })
+            .collect();
+        for (outcome, _, _) in &report.recorded {
+            if outcome.result.outcome == DialOutcome::Refused {
+                self.cool_down(outcome.contact).await;
+            }
+        }
+    }
+
+    /// Records `outcomes` and claims in one store step, then places what was claimed: every
+    /// claimed call is requested from the provider, failed for good (rejected), released back to
+    /// the queue or reserved before this returns. The step's `turn` at the store is given back
+    /// once the claim is made.
+    async fn claim_and_place(
+        &self,
+        turn: Option<tokio::sync::SemaphorePermit<'_>>,
+        admitted: Admitted,
+        outcomes: Vec<Outcome>,
+        report: &mut StepReport,
+        placed: &mut Vec<ClaimedCall>,
+        rejected: &mut Vec<(ClaimedCall, String)>,
+    ) -> Result<Stepped, StoreError> {
+        let (id, now) = (self.id, self.now);
+        let services = &*self.services;
+        let store = &services.store;
+        let Admitted {
+            fence,
+            granted,
+            ahead,
+        } = admitted;
+        let started = std::time::Instant::now();
+        let batch = if outcomes.is_empty() {
+            store.claim_ahead(id, fence, now, granted, ahead).await
+        } else {
+            match store
+                .record_and_claim(id, &outcomes, fence, now, granted, ahead)
+                .await
+            {
+                Ok((recorded, claimed)) => {
+                    self.took(&outcomes, recorded, report).await;
+                    claimed
+                }
+                Err(error) => {
+                    services.gate.refund(granted);
+                    if !matches!(error, StoreError::NotFound) {
+                        report.unrecorded = outcomes;
+                    }
+                    return Err(error);
+                }
+            }
+        };
+        let batch = match batch {
+            Ok(batch) => batch,
+            Err(error) => {
+                services.gate.refund(granted);
+                return Err(error);
+            }
+        };
         if !batch.calls.is_empty() {
             faults::hit(FaultPoint::AfterClaim, Some(id));
         }
@@ -195,9 +301,7 @@ impl Step {
                 .claim_lateness
                 .record_many(late, batch.calls.len());
         }
-        services
-            .gate
-            .refund(admission.granted - batch.calls.len() as u32);
+        services.gate.refund(granted - batch.calls.len() as u32);
         for &(reason, n) in &batch.held {
             metrics::counter!(CONTACTS_HELD, "reason" => reason.as_str()).increment(n);
         }
@@ -211,7 +315,7 @@ impl Step {
         // Held until every call kept is requested, released or reserved: a do-not-call add
         // waits for it.
         let screening = services.suppression.enter(&batch.org).await;
-        self.screen(&mut batch).await?;
+        self.screen(&mut batch, screening.epoch).await?;
         if batch.calls.is_empty() {
             return Ok(Stepped::Claimed(batch));
         }
@@ -232,11 +336,13 @@ impl Step {
             self.release_each(&ahead).await?;
             return Ok(Stepped::LeaseUnsure);
         }
-        reserved.extend(ahead.into_iter().map(|call| Reserved {
-            call,
-            org: batch.org.clone(),
-            epoch: screening.epoch,
-        }));
+        report
+            .reserved
+            .extend(ahead.into_iter().map(|call| Reserved {
+                call,
+                org: batch.org.clone(),
+                epoch: screening.epoch,
+            }));
         Ok(Stepped::Claimed(batch))
     }
 
@@ -368,7 +474,7 @@ impl Step {
     /// to wait until it allows them (`frequency_cap`). Either way they leave the batch, and the
     /// campaign steps again at once (it may be finished, or have more to claim). If the screen
     /// cannot be read, nothing claimed is placed.
-    async fn screen(&self, batch: &mut ClaimBatch) -> Result<(), StoreError> {
+    async fn screen(&self, batch: &mut ClaimBatch, epoch: u64) -> Result<(), StoreError> {
         let store = &self.services.store;
         let safety = store.call_safety();
         let screened: Vec<(PhoneNumber, Vec<FrequencyCap>)> = batch
@@ -379,6 +485,21 @@ impl Step {
                 (call.phone.clone(), caps)
             })
             .collect();
+        // Nothing to count and nothing listed: nothing to screen.
+        if screened.iter().all(|(_, caps)| caps.is_empty()) {
+            let gates = &self.services.suppression;
+            if gates.known_unlisted(&batch.org, epoch) {
+                return Ok(());
+            }
+            match store.lists_any(&batch.org).await {
+                Ok(false) => {
+                    gates.note_unlisted(&batch.org, epoch);
+                    return Ok(());
+                }
+                Ok(true) => {}
+                Err(error) => return Err(self.release_all(batch, error).await),
+            }
+        }
         let verdicts = match store.screen(&batch.org, &screened, self.now).await {
             Ok(verdicts) => verdicts,
             Err(error) => return Err(self.release_all(batch, error).await),
@@ -531,48 +652,28 @@ impl Step {
         }
         // (Never closed: a step goes on without a turn rather than not at all.)
         let turn = self.services.turns.acquire().await.ok();
-        // Outcomes first, in one store step: they free call slots for the claim. If the
-        // store fails, they are kept for the next step (recording is idempotent per attempt).
-        if !outcomes.is_empty() {
-            let started = std::time::Instant::now();
-            match self
-                .services
-                .store
-                .record_outcomes(self.id, &outcomes, self.now)
-                .await
-            {
-                Ok(recorded) => {
-                    faults::hit(FaultPoint::AfterRecord, Some(self.id));
-                    self.meters.record_latency.record(started.elapsed());
-                    report.recorded = outcomes
-                        .iter()
-                        .zip(recorded)
-                        .filter_map(|(outcome, recorded)| match recorded {
-                            Recorded::Applied { status, in_flight } => {
-                                Some((*outcome, status, in_flight))
-                            }
-                            Recorded::Duplicate => None,
-                        })
-                        .collect();
-                }
-                Err(StoreError::NotFound) => {}
-                Err(error) => {
-                    report.result = Err(error);
-                    report.unrecorded = outcomes;
-                    return report;
-                }
+        // Outcomes go with the claim, in one store step (they free call slots for it), or
+        // alone when the step does not claim. If the store fails, they are kept for the next
+        // step (recording is idempotent per attempt).
+        report.result = match self.admit().await {
+            Ok(Admission::Claim(admitted)) => {
+                // Boxed: a step waiting for its turn, or for its record, holds its claim's
+                // future (most of a step's size) only once it gets there.
+                let claiming = self.claim_and_place(
+                    turn,
+                    admitted,
+                    outcomes,
+                    &mut report,
+                    &mut placed,
+                    &mut rejected,
+                );
+                Box::pin(claiming).await
             }
-            for (outcome, _, _) in &report.recorded {
-                if outcome.result.outcome == DialOutcome::Refused {
-                    self.cool_down(outcome.contact).await;
-                }
+            Ok(Admission::Not(stepped)) => {
+                self.record(outcomes, &mut report).await.map(|()| stepped)
             }
-        }
-        // Boxed: a step waiting for its turn, or for its record, holds its claim's future
-        // (most of a step's size) only once it gets there.
-        let mut reserved = Vec::new();
-        report.result =
-            Box::pin(self.claim_and_place(turn, &mut placed, &mut rejected, &mut reserved)).await;
+            Err(error) => self.record(outcomes, &mut report).await.and(Err(error)),
+        };
         // The events the step's store steps wrote (a rejected call's among them) go on to the
         // organisation's outbox now; what the store does not take waits for the next step.
         if let Ok(Stepped::Claimed(batch)) = &mut report.result
@@ -583,7 +684,6 @@ impl Step {
         }
         report.placed = placed;
         report.rejected = rejected;
-        report.reserved = reserved;
         report
     }
 

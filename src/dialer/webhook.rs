@@ -14,12 +14,11 @@ use async_trait::async_trait;
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use super::{CallReport, CarrierGate, DialError, Dialer, OutcomeSink};
 use crate::clock::Clock;
-use crate::domain::DialOutcome;
+use crate::domain::{CallId, CampaignId, ContactId, DialOutcome};
 use crate::store::{CallIndex, CallRef, CallResult, ClaimedCall};
 use crate::webhooks::signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
 
@@ -55,10 +54,28 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 pub struct WebhookDialer {
     meters: Meters,
     client: reqwest::Client,
+    /// `settings.url`, parsed once (a request built from text parses it again).
+    url: reqwest::Url,
     settings: WebhookDialerSettings,
     store: Arc<dyn CallIndex>,
     gate: Arc<CarrierGate>,
     clock: Arc<dyn Clock>,
+}
+
+/// A dial request's body (the OpenAPI document's `DialRequest` webhook), serialized from the
+/// claimed call's fields as they are.
+#[derive(Serialize)]
+struct DialRequest<'a> {
+    call_id: CallId,
+    idempotency_key: &'a str,
+    campaign_id: CampaignId,
+    contact_id: ContactId,
+    attempt: u32,
+    agent_id: &'a str,
+    phone_number_id: Option<&'a str>,
+    to: &'a str,
+    variables: &'a std::collections::BTreeMap<String, String>,
+    not_after: Option<String>,
 }
 
 /// The outcome a provider may put in its answer, or send later as a call event.
@@ -89,11 +106,12 @@ impl WebhookDialer {
             .timeout(settings.timeout)
             .build()
             .map_err(|error| format!("dialer_url: cannot build an HTTP client: {error}"))?;
-        reqwest::Url::parse(&settings.url)
+        let url = reqwest::Url::parse(&settings.url)
             .map_err(|error| format!("dialer_url: `{}` is not a URL: {error}", settings.url))?;
         Ok(Self {
             meters: Meters::new(),
             client,
+            url,
             settings,
             store,
             gate,
@@ -101,22 +119,24 @@ impl WebhookDialer {
         })
     }
 
-    fn request_body(call: &ClaimedCall, key: &str) -> Vec<u8> {
-        let body = json!({
-            "call_id": call.call_id.to_string(),
-            "idempotency_key": key,
-            "campaign_id": call.campaign_id.to_string(),
-            "contact_id": call.contact_id.to_string(),
-            "attempt": call.attempt,
-            "agent_id": call.agent_id,
-            "phone_number_id": call.caller_id,
-            "to": call.phone.as_str(),
-            "variables": call.variables,
-            "not_after": call
+    fn request_body(call: &ClaimedCall, key: &str) -> bytes::Bytes {
+        let body = DialRequest {
+            call_id: call.call_id,
+            idempotency_key: key,
+            campaign_id: call.campaign_id,
+            contact_id: call.contact_id,
+            attempt: call.attempt,
+            agent_id: &call.agent_id,
+            phone_number_id: call.caller_id.as_deref(),
+            to: call.phone.as_str(),
+            variables: &call.variables,
+            not_after: call
                 .not_after
                 .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
-        });
-        serde_json::to_vec(&body).expect("a JSON value serializes")
+        };
+        serde_json::to_vec(&body)
+            .expect("a dial request serializes")
+            .into()
     }
 }
 
@@ -153,7 +173,7 @@ enum Answer {
 
 impl WebhookDialer {
     /// Sends one dial request, counting its result and timing the provider's answer.
-    async fn request(&self, key: &str, body: &[u8]) -> Answer {
+    async fn request(&self, key: &str, body: &bytes::Bytes) -> Answer {
         let started = std::time::Instant::now();
         let answer = self.send(key, body).await;
         let meters = &self.meters;
@@ -168,11 +188,11 @@ impl WebhookDialer {
         answer
     }
 
-    async fn send(&self, key: &str, body: &[u8]) -> Answer {
+    async fn send(&self, key: &str, body: &bytes::Bytes) -> Answer {
         let timestamp = self.clock.now().timestamp();
         let sent = self
             .client
-            .post(&self.settings.url)
+            .post(self.url.clone())
             .header("Idempotency-Key", key)
             .header(CONTENT_TYPE, "application/json")
             .header(TIMESTAMP_HEADER, timestamp.to_string())
@@ -180,7 +200,7 @@ impl WebhookDialer {
                 SIGNATURE_HEADER,
                 sign(&self.settings.secret, timestamp, body),
             )
-            .body(body.to_vec())
+            .body(body.clone())
             .send()
             .await;
         let response = match sent {

@@ -142,6 +142,25 @@ pub trait Dispatch: Send + Sync + std::fmt::Debug + 'static {
         now: DateTime<Utc>,
     ) -> Result<Vec<Recorded>, StoreError>;
 
+    /// Records `outcomes` as [`Dispatch::record_outcomes`] does, then claims as
+    /// [`Dispatch::claim_ahead`] does, in one store step where the backend can (a dispatch step
+    /// with outcomes to record and calls to claim): the claim sees the lines the outcomes freed.
+    /// An error of the whole is the record's (nothing recorded); the claim's own result comes
+    /// beside what was recorded.
+    async fn record_and_claim(
+        &self,
+        id: CampaignId,
+        outcomes: &[Outcome],
+        fence: Fence,
+        now: DateTime<Utc>,
+        limit: u32,
+        ahead: chrono::Duration,
+    ) -> Result<(Vec<Recorded>, Result<ClaimBatch, StoreError>), StoreError> {
+        let recorded = self.record_outcomes(id, outcomes, now).await?;
+        let claimed = self.claim_ahead(id, fence, now, limit, ahead).await;
+        Ok((recorded, claimed))
+    }
+
     /// Records how attempt `attempt` of one contact ended.
     async fn record_outcome(
         &self,

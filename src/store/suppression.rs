@@ -88,4 +88,9 @@ pub trait Suppression: Send + Sync + std::fmt::Debug + 'static {
         numbers: &[PhoneNumber],
         now: DateTime<Utc>,
     ) -> Result<Vec<Option<DncEntry>>, StoreError>;
+
+    /// Whether `org`'s do-not-call list may hold anything (`false`: nothing was ever listed, or
+    /// every entry was removed), in one cheap read: a screen with no cap to count is skipped
+    /// for an organisation with nothing listed (`actors::screen`).
+    async fn lists_any(&self, org: &OrgId) -> Result<bool, StoreError>;
 }

@@ -264,21 +264,17 @@ async fn calls_claimed_ahead_go_at_their_slots_and_a_pause_releases_the_rest(bac
             .map(|contact| contact["called_at"].as_str().unwrap_or("").to_owned())
             .collect()
     };
-    // One call at 09:00, three more claimed with it for the next three slots.
+    // One call at 09:00, six more claimed with it for the slots of the next six seconds (the
+    // claim's horizon).
     assert_eq!(app.dialer.n_placed(), 1);
-    assert_eq!(
-        in_progress(&app.contacts(&id).await),
-        [
-            "2026-11-30T09:00:00.000Z",
-            "2026-11-30T09:00:01.000Z",
-            "2026-11-30T09:00:02.000Z",
-            "2026-11-30T09:00:03.000Z"
-        ]
-    );
+    let slots: Vec<String> = (0..7)
+        .map(|s| format!("2026-11-30T09:00:0{s}.000Z"))
+        .collect();
+    assert_eq!(in_progress(&app.contacts(&id).await), slots);
     app.advance(Duration::seconds(1)).await;
     let placed: Vec<_> = app.dialer.placed().iter().map(|p| p.placed_at).collect();
     assert_eq!(placed, [nine, nine + Duration::seconds(1)]);
-    // The pause puts the two reserved calls back to wait before it answers: none goes after.
+    // The pause puts the five reserved calls back to wait before it answers: none goes after.
     app.command(&id, "pause").await.expect(200);
     assert_eq!(in_progress(&app.contacts(&id).await).len(), 2);
     app.advance(Duration::seconds(10)).await;
@@ -290,6 +286,46 @@ async fn calls_claimed_ahead_go_at_their_slots_and_a_pause_releases_the_rest(bac
     let contacts: std::collections::HashSet<_> = placed.iter().map(|p| p.call.contact_id).collect();
     assert_eq!(contacts.len(), placed.len());
     assert!(placed.len() > 2, "the campaign goes on after the resume");
+}
+
+/// With every contact claimed ahead, the outcomes that arrive while calls are still reserved
+/// (they wait for the step that places the last of them) are all recorded, and the campaign
+/// completes as its last outcome comes.
+async fn outcomes_of_calls_claimed_ahead_are_all_recorded_and_the_campaign_completes(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    let fields = json!({
+        "start_time": "09:00", "end_time": "17:00", "max_calls_per_day": 28800,
+        "max_concurrent_calls": 10, "working_days": [1, 2, 3, 4, 5, 6, 7],
+    });
+    let id = app.create_campaign(3, fields).await;
+    app.command(&id, "schedule").await.expect(200);
+    app.advance_to(at("2026-11-30T09:00:00Z")).await;
+    let statuses = |contacts: Vec<Value>| -> Vec<String> {
+        contacts
+            .iter()
+            .map(|contact| contact["status"].as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    // All three claimed at 09:00, one a second; each ends as soon as it is placed.
+    assert_eq!(
+        statuses(app.contacts(&id).await),
+        ["in_progress", "in_progress", "in_progress"]
+    );
+    for _ in 0..2 {
+        assert_eq!(app.dialer.finish_all(DialOutcome::Completed), 1);
+        app.advance(Duration::seconds(1)).await;
+    }
+    assert_eq!(app.dialer.n_placed(), 3);
+    assert_eq!(
+        statuses(app.contacts(&id).await),
+        ["completed", "completed", "in_progress"],
+        "recorded by the time the last call is placed"
+    );
+    app.finish_all(DialOutcome::Completed).await;
+    let campaign = app.get(&format!("/batch-calls/{id}")).await.expect(200);
+    assert_eq!(campaign.data()["status"], "completed");
 }
 
 /// A campaign with nothing to do for a while (a start tomorrow, a pause) parks: its actor stops,
@@ -330,6 +366,7 @@ crate::helpers::on_both_backends!(
     patching_an_active_campaign_redistributes_unfinished_contacts_and_governs_the_next_call,
     a_campaign_with_nothing_to_do_parks_and_wakes_on_time_or_on_a_command,
     calls_claimed_ahead_go_at_their_slots_and_a_pause_releases_the_rest,
+    outcomes_of_calls_claimed_ahead_are_all_recorded_and_the_campaign_completes,
     patching_a_paused_campaign_redistributes_unfinished_contacts,
     patching_a_scheduled_campaign_moves_its_start_and_every_contact,
     moving_the_start_of_an_active_campaign_into_the_future_makes_it_wait,

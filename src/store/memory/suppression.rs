@@ -199,4 +199,13 @@ impl Suppression for MemoryStore {
             .map(|number| book.covering(number, now))
             .collect())
     }
+
+    async fn lists_any(&self, org: &OrgId) -> Result<bool, StoreError> {
+        Ok(self
+            .inner
+            .dnc
+            .read()
+            .get(org)
+            .is_some_and(|book| !book.prefixes.is_empty() || !book.numbers.is_empty()))
+    }
 }

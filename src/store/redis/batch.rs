@@ -53,6 +53,18 @@ impl Run {
         }
     }
 
+    /// `first` and then `second` as one run of `step.lua`: `first`'s keys, then `second`'s;
+    /// the counts of `first`'s keys and arguments, its arguments, then `second`'s.
+    pub(super) fn then(first: Self, second: Self) -> Self {
+        let mut run = Self::new(first.weight + second.weight);
+        run.arg(first.keys.len()).arg(first.args.len());
+        run.keys = first.keys;
+        run.keys.extend(second.keys);
+        run.args.extend(first.args);
+        run.args.extend(second.args);
+        run
+    }
+
     pub(super) fn key(&mut self, key: impl ToRedisArgs) -> &mut Self {
         self.keys.extend(key.to_redis_args());
         self

@@ -256,9 +256,24 @@ impl Inner {
     ) -> Result<Vec<Recorded>, StoreError> {
         let mut con = self.connection().await?;
         let (meta, pacing) = self.read_for_dispatch(&mut con, id, now).await?;
+        let (run, known) = self.record_run(&meta, &pacing, id, outcomes, now);
+        let reply = self.scripts.record.run(con.clone(), run).await?;
+        self.after_record(&mut con, id, &reply, known, now).await
+    }
+
+    /// The record script's run for `outcomes`, and which of them name a contact of the campaign
+    /// (the others are duplicates, not sent).
+    fn record_run(
+        &self,
+        meta: &Meta,
+        pacing: &PacingState,
+        id: CampaignId,
+        outcomes: &[Outcome],
+        now: DateTime<Utc>,
+    ) -> (Run, Vec<bool>) {
         let schedule = &meta.campaign.spec.schedule;
         let not_before = now + chrono::Duration::minutes(i64::from(schedule.retry.delay_minutes));
-        let retry_due = schedule.slot_at_or_after(&pacing, not_before);
+        let retry_due = schedule.slot_at_or_after(pacing, not_before);
         let keys = self.keys.campaign(id);
         let mut invocation = Run::new(outcomes.len() as u32);
         invocation
@@ -296,8 +311,20 @@ impl Inner {
                 .arg(outcome.result.outcome.as_str())
                 .arg(outcome.result.duration_secs);
         }
-        let reply = self.scripts.record.run(con.clone(), invocation).await?;
-        let Some(reply) = RecordReply::read(&reply)? else {
+        (invocation, known)
+    }
+
+    /// What the record script's `reply` says of each outcome (`known`: those sent to it); what
+    /// it says of the campaign is kept for a claim of the same instant (`answer_from_record`).
+    async fn after_record(
+        &self,
+        con: &mut Connection,
+        id: CampaignId,
+        reply: &[redis::Value],
+        known: Vec<bool>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Recorded>, StoreError> {
+        let Some(reply) = RecordReply::read(reply)? else {
             return Err(StoreError::NotFound);
         };
         let (status, events) = (reply.status, reply.events);
@@ -339,177 +366,286 @@ impl Inner {
         ahead: chrono::Duration,
     ) -> Result<ClaimBatch, StoreError> {
         let mut con = self.connection().await?;
-        let keys = self.keys.campaign(id);
         let recorded = self.recorded.lock().remove(&id);
         for _ in 0..ATTEMPTS {
-            let (meta, mut pacing) = self.read_for_dispatch(&mut con, id, now).await?;
-            if rules::expires_now(&meta.campaign, now) {
-                // Its expiry passed: whatever waits expires, in one commit like a cancel; the
-                // claim then reads it completed.
-                let org = meta.campaign.org.clone();
-                match self
-                    .change(&org, id, now, |campaign, _| rules::expire(campaign, now))
-                    .await
-                {
-                    Ok(_) | Err(StoreError::InvalidState(_)) => continue,
-                    Err(error) => return Err(error),
-                }
+            let (meta, pacing) = self.read_for_dispatch(&mut con, id, now).await?;
+            if self.expire_if_due(&meta, now).await? {
+                continue;
             }
-            let campaign = &meta.campaign;
-            let schedule = &campaign.spec.schedule;
             let slots = plan_claim(&meta, &pacing, now, limit, ahead);
-            let n_wanted = slots.at.len() as u32;
             if let Some(batch) = recorded
                 .as_ref()
-                .filter(|_| n_wanted == 0)
+                .filter(|_| slots.at.is_empty())
                 .and_then(|after| after.answer(&meta, &pacing, now))
             {
                 return Ok(batch);
             }
-            let today = local_date(schedule.timezone, now);
-            // The callee gate of each partition (none when nothing is wanted).
-            let verdicts = if n_wanted > 0 {
-                self.partition_verdicts(&meta, now)
-            } else {
-                Vec::new()
-            };
-            let call_ids: Vec<CallId> = (0..n_wanted).map(|_| CallId::random()).collect();
-            let mut invocation = Run::new(n_wanted);
-            for key in [
-                keys.meta(),
-                keys.released(),
-                keys.retry(),
-                keys.inflight(),
-                keys.contacts(),
-                keys.calls(),
-                keys.events(),
-                keys.held(),
-            ] {
-                invocation.key(key);
+            let (prepared, run) = self.prepare_claim(id, fence, meta, slots, now, ahead);
+            let reply = self.scripts.claim.run(con.clone(), run).await?;
+            if let Some(batch) = self
+                .after_claim(&mut con, id, prepared, &reply, now)
+                .await?
+            {
+                return Ok(batch);
             }
-            invocation
-                .arg(fence.0)
-                .arg(&meta.version)
-                .arg(ms(now))
-                .arg(n_wanted)
-                .arg(schedule.max_concurrent_calls)
-                .arg(schedule.max_calls_per_day.unwrap_or(0))
-                .arg(slots.at.first().copied().map(ms).unwrap_or(0))
-                .arg(ms(now + ahead + self.call_deadline.0))
-                .arg(today.to_string())
-                .arg(u8::from(self.records_events(&campaign.org)))
-                .arg(meta.partitions.len() - 1);
-            // (partition, until ms or 0 for a skip, reason)
-            let closed: Vec<(usize, i64, &str)> = verdicts
-                .iter()
-                .enumerate()
-                .filter_map(|(partition, verdict)| match *verdict {
-                    PartitionVerdict::Open(_) => None,
-                    PartitionVerdict::Held(reason, until) => {
-                        Some((partition, ms(until), reason.as_str()))
-                    }
-                    PartitionVerdict::Skip(reason) => Some((partition, 0, reason.as_str())),
-                })
-                .collect();
-            invocation.arg(closed.len());
-            for (partition, until, reason) in &closed {
-                invocation.arg(partition).arg(until).arg(reason);
-            }
-            for ((call_id, &at), next) in call_ids.iter().zip(&slots.at).zip(&slots.next_slot_at) {
-                invocation
-                    .arg(call_id.to_string())
-                    .arg(ms(at))
-                    .arg(next.map(ms).unwrap_or(0));
-            }
-            let reply = self.scripts.claim.run(con.clone(), invocation).await?;
-            let claimed = match ClaimReply::read(&reply)? {
-                ClaimReply::Stale => {
-                    self.forget(id);
-                    return Err(StoreError::StaleLease);
-                }
-                ClaimReply::Retry => {
-                    self.forget(id);
-                    continue;
-                }
-                ClaimReply::Claimed(claimed) => claimed,
-            };
-            let Claimed {
-                status,
-                queue,
-                n_claims_before,
-                events,
-                ..
-            } = claimed;
-            let in_flight = queue.in_flight;
-            pacing = PacingState {
-                day: Some(today),
-                used: claimed.calls_today,
-                next_slot_at: claimed.next_slot_at,
-            };
-            if status == campaign.status {
-                self.cache.lock().insert(id, (meta.clone(), pacing));
-            } else {
-                // Activated or completed: the version moved.
-                self.forget(id);
-            }
-            let mut calls = Vec::with_capacity(claimed.contacts.len());
-            for stored in &claimed.contacts {
-                let record = ContactRecord::decode(&stored.details, Some(&stored.state))?;
-                let not_after = verdicts
-                    .get(record.partition as usize)
-                    .and_then(|verdict| verdict.not_after());
-                let contact =
-                    record.into_contact(rules::contact_id(id, stored.sequence), status)?;
-                let index = n_claims_before + calls.len() as u64;
-                calls.push(ClaimedCall {
-                    campaign_id: id,
-                    contact_id: contact.id,
-                    call_id: contact
-                        .call_id
-                        .ok_or_else(|| unavailable("claimed contact without call id"))?,
-                    attempt: contact.attempts,
-                    variables: contact.details.variables(),
-                    phone: contact.details.phone,
-                    agent_id: campaign.spec.agent_id.clone(),
-                    caller_id: campaign
-                        .spec
-                        .caller_id(index, rand::random())
-                        .map(str::to_owned),
-                    not_after,
-                    at: slots.at[calls.len()],
-                });
-            }
-            if status.is_terminal() && in_flight == 0 && events == 0 {
-                let _: () = con
-                    .srem(self.keys.live(), id.to_string())
-                    .await
-                    .map_err(unavailable)?;
-            }
-            let rules::PutBack { held, skipped } = rules::put_back_by_reason(
-                claimed
-                    .put_back
-                    .iter()
-                    .filter_map(|&(partition, n)| Some((*verdicts.get(partition as usize)?, n))),
-            );
-            return Ok(ClaimBatch {
-                org: campaign.org.clone(),
-                calls,
-                status,
-                wake_at: rules::wake_or_expire(
-                    queue.wake_at(campaign, status, &pacing, now),
-                    campaign,
-                    status,
-                ),
-                in_flight,
-                events,
-                held,
-                skipped,
-                frequency_caps: campaign.spec.schedule.frequency_caps.clone(),
-                queued: rules::queue_depth(campaign, status, &pacing, queue.n_fresh, now),
-            });
         }
         Err(unavailable("the campaign kept changing during the claim"))
     }
+
+    /// Records `outcomes` and claims in one run of `step.lua` when the claim asks for calls;
+    /// otherwise (nothing to claim now, or the campaign expires) the record runs alone and the
+    /// claim answers from it, as two calls would.
+    pub(super) async fn record_and_claim(
+        &self,
+        id: CampaignId,
+        outcomes: &[Outcome],
+        fence: Fence,
+        now: DateTime<Utc>,
+        limit: u32,
+        ahead: chrono::Duration,
+    ) -> Result<(Vec<Recorded>, Result<ClaimBatch, StoreError>), StoreError> {
+        let mut con = self.connection().await?;
+        let (meta, pacing) = self.read_for_dispatch(&mut con, id, now).await?;
+        let slots = plan_claim(&meta, &pacing, now, limit, ahead);
+        if slots.at.is_empty() || rules::expires_now(&meta.campaign, now) {
+            let recorded = self.record(id, outcomes, now).await?;
+            let claimed = match self.answer_from_record(id, now, limit, ahead) {
+                Some(batch) => Ok(batch),
+                None => self.claim(id, fence, now, limit, ahead).await,
+            };
+            return Ok((recorded, claimed));
+        }
+        let (record, known) = self.record_run(&meta, &pacing, id, outcomes, now);
+        let (prepared, claim) = self.prepare_claim(id, fence, meta, slots, now, ahead);
+        let reply = self
+            .scripts
+            .step
+            .run(con.clone(), Run::then(record, claim))
+            .await?;
+        let [redis::Value::Array(recorded), redis::Value::Array(claimed)] = reply.as_slice() else {
+            return Err(StoreError::Corrupt("step reply".to_owned()));
+        };
+        let recorded = self
+            .after_record(&mut con, id, recorded, known, now)
+            .await?;
+        let claimed = match self.after_claim(&mut con, id, prepared, claimed, now).await {
+            Ok(Some(batch)) => {
+                // The claim's own answer stands; the record's is older.
+                self.recorded.lock().remove(&id);
+                Ok(batch)
+            }
+            // The campaign changed since it was read (the claim wrote nothing): claimed again,
+            // with what the record left.
+            Ok(None) => self.claim(id, fence, now, limit, ahead).await,
+            Err(error) => Err(error),
+        };
+        Ok((recorded, claimed))
+    }
+
+    /// Whether the campaign's expiry passed and was applied now (whatever waits expires, in one
+    /// commit like a cancel): then it is read again, and a claim reads it completed.
+    async fn expire_if_due(&self, meta: &Meta, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        if !rules::expires_now(&meta.campaign, now) {
+            return Ok(false);
+        }
+        let (org, id) = (&meta.campaign.org, meta.campaign.id);
+        match self
+            .change(org, id, now, |campaign, _| rules::expire(campaign, now))
+            .await
+        {
+            Ok(_) | Err(StoreError::InvalidState(_)) => Ok(true),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The claim script's run for `slots`, and what reading its reply needs.
+    fn prepare_claim(
+        &self,
+        id: CampaignId,
+        fence: Fence,
+        meta: Arc<Meta>,
+        slots: ClaimSlots,
+        now: DateTime<Utc>,
+        ahead: chrono::Duration,
+    ) -> (PreparedClaim, Run) {
+        let keys = self.keys.campaign(id);
+        let campaign = &meta.campaign;
+        let schedule = &campaign.spec.schedule;
+        let n_wanted = slots.at.len() as u32;
+        let today = local_date(schedule.timezone, now);
+        // The callee gate of each partition (none when nothing is wanted).
+        let verdicts = if n_wanted > 0 {
+            self.partition_verdicts(&meta, now)
+        } else {
+            Vec::new()
+        };
+        let mut invocation = Run::new(n_wanted);
+        for key in [
+            keys.meta(),
+            keys.released(),
+            keys.retry(),
+            keys.inflight(),
+            keys.contacts(),
+            keys.calls(),
+            keys.events(),
+            keys.held(),
+        ] {
+            invocation.key(key);
+        }
+        invocation
+            .arg(fence.0)
+            .arg(&meta.version)
+            .arg(ms(now))
+            .arg(n_wanted)
+            .arg(schedule.max_concurrent_calls)
+            .arg(schedule.max_calls_per_day.unwrap_or(0))
+            .arg(slots.at.first().copied().map(ms).unwrap_or(0))
+            .arg(ms(now + ahead + self.call_deadline.0))
+            .arg(today.to_string())
+            .arg(u8::from(self.records_events(&campaign.org)))
+            .arg(meta.partitions.len() - 1);
+        // (partition, until ms or 0 for a skip, reason)
+        let closed: Vec<(usize, i64, &str)> = verdicts
+            .iter()
+            .enumerate()
+            .filter_map(|(partition, verdict)| match *verdict {
+                PartitionVerdict::Open(_) => None,
+                PartitionVerdict::Held(reason, until) => {
+                    Some((partition, ms(until), reason.as_str()))
+                }
+                PartitionVerdict::Skip(reason) => Some((partition, 0, reason.as_str())),
+            })
+            .collect();
+        invocation.arg(closed.len());
+        for (partition, until, reason) in &closed {
+            invocation.arg(partition).arg(until).arg(reason);
+        }
+        for (&at, next) in slots.at.iter().zip(&slots.next_slot_at) {
+            invocation
+                .arg(CallId::random().to_string())
+                .arg(ms(at))
+                .arg(next.map(ms).unwrap_or(0));
+        }
+        let prepared = PreparedClaim {
+            meta,
+            slots,
+            verdicts,
+            today,
+        };
+        (prepared, invocation)
+    }
+
+    /// The batch the claim script's `reply` gives; `None` when the campaign changed since it
+    /// was read (nothing was written: claim again).
+    async fn after_claim(
+        &self,
+        con: &mut Connection,
+        id: CampaignId,
+        prepared: PreparedClaim,
+        reply: &[redis::Value],
+        now: DateTime<Utc>,
+    ) -> Result<Option<ClaimBatch>, StoreError> {
+        let PreparedClaim {
+            meta,
+            slots,
+            verdicts,
+            today,
+        } = prepared;
+        let campaign = &meta.campaign;
+        let claimed = match ClaimReply::read(reply)? {
+            ClaimReply::Stale => {
+                self.forget(id);
+                return Err(StoreError::StaleLease);
+            }
+            ClaimReply::Retry => {
+                self.forget(id);
+                return Ok(None);
+            }
+            ClaimReply::Claimed(claimed) => claimed,
+        };
+        let Claimed {
+            status,
+            queue,
+            n_claims_before,
+            events,
+            ..
+        } = claimed;
+        let in_flight = queue.in_flight;
+        let pacing = PacingState {
+            day: Some(today),
+            used: claimed.calls_today,
+            next_slot_at: claimed.next_slot_at,
+        };
+        if status == campaign.status {
+            self.cache.lock().insert(id, (meta.clone(), pacing));
+        } else {
+            // Activated or completed: the version moved.
+            self.forget(id);
+        }
+        let mut calls = Vec::with_capacity(claimed.contacts.len());
+        for stored in &claimed.contacts {
+            let record = ContactRecord::decode(&stored.details, Some(&stored.state))?;
+            let not_after = verdicts
+                .get(record.partition as usize)
+                .and_then(|verdict| verdict.not_after());
+            let contact = record.into_contact(rules::contact_id(id, stored.sequence), status)?;
+            let index = n_claims_before + calls.len() as u64;
+            calls.push(ClaimedCall {
+                campaign_id: id,
+                contact_id: contact.id,
+                call_id: contact
+                    .call_id
+                    .ok_or_else(|| unavailable("claimed contact without call id"))?,
+                attempt: contact.attempts,
+                variables: contact.details.variables(),
+                phone: contact.details.phone,
+                agent_id: campaign.spec.agent_id.clone(),
+                caller_id: campaign
+                    .spec
+                    .caller_id(index, rand::random())
+                    .map(str::to_owned),
+                not_after,
+                at: slots.at[calls.len()],
+            });
+        }
+        if status.is_terminal() && in_flight == 0 && events == 0 {
+            let _: () = con
+                .srem(self.keys.live(), id.to_string())
+                .await
+                .map_err(unavailable)?;
+        }
+        let rules::PutBack { held, skipped } = rules::put_back_by_reason(
+            claimed
+                .put_back
+                .iter()
+                .filter_map(|&(partition, n)| Some((*verdicts.get(partition as usize)?, n))),
+        );
+        Ok(Some(ClaimBatch {
+            org: campaign.org.clone(),
+            calls,
+            status,
+            wake_at: rules::wake_or_expire(
+                queue.wake_at(campaign, status, &pacing, now),
+                campaign,
+                status,
+            ),
+            in_flight,
+            events,
+            held,
+            skipped,
+            frequency_caps: campaign.spec.schedule.frequency_caps.clone(),
+            queued: rules::queue_depth(campaign, status, &pacing, queue.n_fresh, now),
+        }))
+    }
+}
+
+/// A claim script's run as sent: the campaign it was planned on, its slots, the partitions'
+/// verdicts and the local date.
+struct PreparedClaim {
+    meta: Arc<Meta>,
+    slots: ClaimSlots,
+    verdicts: Vec<PartitionVerdict>,
+    today: chrono::NaiveDate,
 }
 
 impl RedisStore {
@@ -576,6 +712,22 @@ impl Dispatch for RedisStore {
         let outcomes = outcomes.to_vec();
         self.io(move |inner| async move { inner.record(id, &outcomes, now).await })
             .await
+    }
+
+    async fn record_and_claim(
+        &self,
+        id: CampaignId,
+        outcomes: &[Outcome],
+        fence: Fence,
+        now: DateTime<Utc>,
+        limit: u32,
+        ahead: chrono::Duration,
+    ) -> Result<(Vec<Recorded>, Result<ClaimBatch, StoreError>), StoreError> {
+        let outcomes = outcomes.to_vec();
+        self.io(move |inner| async move {
+            (inner.record_and_claim(id, &outcomes, fence, now, limit, ahead)).await
+        })
+        .await
     }
 
     async fn release_claim(

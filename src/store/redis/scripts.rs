@@ -11,6 +11,8 @@ pub(super) struct Scripts {
     pub(super) add_contacts: Script,
     pub(super) claim: Arc<Batcher>,
     pub(super) record: Arc<Batcher>,
+    /// A step's record and claim in one run: `step.lua` over both as functions.
+    pub(super) step: Arc<Batcher>,
     pub(super) release: Script,
     pub(super) commit: Script,
     pub(super) delete: Script,
@@ -35,6 +37,9 @@ pub(super) struct Scripts {
 /// cannot include one another).
 pub(super) const CALL_STATE: &str = include_str!("scripts/call_state.lua");
 
+const CLAIM: &str = include_str!("scripts/claim.lua");
+const RECORD: &str = include_str!("scripts/record.lua");
+
 /// A script that reads or writes call states: the helpers of `call_state.lua` go first.
 pub(super) fn with_call_state(body: &str) -> Script {
     Script::new(&format!("{CALL_STATE}{body}"))
@@ -44,8 +49,13 @@ impl Scripts {
     pub(super) fn new() -> Self {
         Self {
             add_contacts: Script::new(include_str!("scripts/add_contacts.lua")),
-            claim: Batcher::new(include_str!("scripts/claim.lua")),
-            record: Batcher::new(include_str!("scripts/record.lua")),
+            claim: Batcher::new(CLAIM),
+            record: Batcher::new(RECORD),
+            step: Batcher::new(&format!(
+                "local function record(KEYS, ARGV)\n{RECORD}\nend\n\
+                 local function claim(KEYS, ARGV)\n{CLAIM}\nend\n{}",
+                include_str!("scripts/step.lua")
+            )),
             release: with_call_state(include_str!("scripts/release.lua")),
             commit: Script::new(include_str!("scripts/commit.lua")),
             delete: Script::new(include_str!("scripts/delete.lua")),

@@ -8,8 +8,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use redis::AsyncCommands;
 
+use super::connections::Connection;
 use super::keys::DncKeys;
-use super::{RedisStore, unavailable};
+use super::{Inner, RedisStore, unavailable};
 use crate::domain::{DncEntry, DncTarget, FrequencyCap, OrgId, PhoneNumber, covering, prefixes_of};
 use crate::store::{DncAdded, DncFilter, Listing, Page, Screened, StoreError, Suppression};
 
@@ -353,13 +354,7 @@ impl Suppression for RedisStore {
         self.io(move |inner| async move {
             let mut con = inner.connection().await?;
             // An organisation without a list (most) answers from one command.
-            let n_keys: u32 = redis::cmd("EXISTS")
-                .arg(&keys.sizes)
-                .arg(&keys.prefixes)
-                .query_async(&mut con)
-                .await
-                .map_err(unavailable)?;
-            if n_keys == 0 {
+            if !inner.lists_any(&mut con, &keys).await? {
                 return Ok(vec![None; numbers.len()]);
             }
             // One pipeline: each number's field in its bucket, and every prefix of every number.
@@ -403,5 +398,28 @@ impl Suppression for RedisStore {
                 .collect()
         })
         .await
+    }
+
+    async fn lists_any(&self, org: &OrgId) -> Result<bool, StoreError> {
+        let keys = self.inner.keys.dnc(org);
+        self.io(move |inner| async move {
+            let mut con = inner.connection().await?;
+            inner.lists_any(&mut con, &keys).await
+        })
+        .await
+    }
+}
+
+impl Inner {
+    /// Whether the list of `keys` holds anything: its bucket sizes (kept, zeroed, once an entry
+    /// was added: an emptied list still says yes) or a prefix.
+    async fn lists_any(&self, con: &mut Connection, keys: &DncKeys) -> Result<bool, StoreError> {
+        let n_keys: u32 = redis::cmd("EXISTS")
+            .arg(&keys.sizes)
+            .arg(&keys.prefixes)
+            .query_async(con)
+            .await
+            .map_err(unavailable)?;
+        Ok(n_keys > 0)
     }
 }

@@ -10,7 +10,8 @@ use pacer::domain::{
 };
 use pacer::store::capabilities::*;
 use pacer::store::{
-    CallResult, CampaignStore, Control, Outcome, QueueDepth, Recorded, StoreError, unix_hour,
+    CallResult, CampaignStore, ClaimedCall, Control, Outcome, QueueDepth, Recorded, StoreError,
+    unix_hour,
 };
 
 use super::*;
@@ -104,6 +105,78 @@ pub async fn a_claim_ahead_takes_each_slot_of_its_horizon_once(store: Arc<dyn Ca
         .map(|call| (call.contact_id, call.at))
         .collect();
     assert_eq!(retaken, [(last.contact_id, hour(5))]);
+}
+
+pub async fn a_step_records_and_claims_as_the_two_would_one_after_the_other(
+    store: Arc<dyn CampaignStore>,
+) {
+    // Two lines, four contacts: the first claim takes both.
+    let id = scheduled(&*store, 4, concurrency(2)).await;
+    let fence = lease(&*store, id).await;
+    let calls = store.claim_due(id, fence, now(), 10).await.unwrap().calls;
+    assert_eq!(calls.len(), 2);
+    let ended = |call: &ClaimedCall| Outcome {
+        contact: call.contact_id,
+        attempt: call.attempt,
+        result: CallResult {
+            outcome: DialOutcome::Completed,
+            duration_secs: 30,
+        },
+    };
+    // The first call's outcome, twice: applied once; the claim takes the line it freed.
+    let outcomes = [ended(&calls[0]), ended(&calls[0])];
+    let (recorded, claimed) = store
+        .record_and_claim(id, &outcomes, fence, now(), 10, Duration::zero())
+        .await
+        .unwrap();
+    assert_eq!(
+        recorded,
+        [
+            Recorded::Applied {
+                status: CampaignStatus::Active,
+                in_flight: 1
+            },
+            Recorded::Duplicate
+        ]
+    );
+    let claimed = claimed.unwrap();
+    assert_eq!(claimed.calls.len(), 1, "the line the outcome freed");
+    assert_eq!(claimed.in_flight, 2);
+    let third = claimed.calls[0].clone();
+    // Under a lease no longer held, the outcome is still recorded; the claim is refused.
+    store.release_lease(id, "conformance", fence).await.unwrap();
+    let newer = store
+        .acquire_lease(id, "node-b", std::time::Duration::from_secs(30))
+        .await
+        .unwrap()
+        .unwrap();
+    let (recorded, claimed) = store
+        .record_and_claim(id, &[ended(&calls[1])], fence, now(), 10, Duration::zero())
+        .await
+        .unwrap();
+    assert!(matches!(
+        recorded[..],
+        [Recorded::Applied { in_flight: 1, .. }]
+    ));
+    assert!(matches!(claimed, Err(StoreError::StaleLease)));
+    // The last outcomes with nothing left to call: the campaign completes in that step.
+    let last = store.claim_due(id, newer, now(), 10).await.unwrap().calls;
+    assert_eq!(last.len(), 1);
+    let outcomes = [ended(&third), ended(&last[0])];
+    let (recorded, claimed) = store
+        .record_and_claim(id, &outcomes, newer, now(), 10, Duration::zero())
+        .await
+        .unwrap();
+    assert!(
+        recorded
+            .iter()
+            .all(|r| matches!(r, Recorded::Applied { .. }))
+    );
+    let claimed = claimed.unwrap();
+    assert!(claimed.calls.is_empty());
+    assert_eq!(claimed.status, CampaignStatus::Completed);
+    let campaign = store.campaign(&org("acme"), id).await.unwrap();
+    assert_eq!(campaign.counters.of(ContactStatus::Completed), 4);
 }
 
 pub async fn nothing_is_claimed_from_a_paused_or_draft_campaign(store: Arc<dyn CampaignStore>) {
@@ -283,7 +356,7 @@ pub async fn an_outcome_twice_in_one_batch_counts_once(store: Arc<dyn CampaignSt
     let id = scheduled(&*store, 2, concurrency(5)).await;
     let fence = lease(&*store, id).await;
     let calls = store.claim_due(id, fence, now(), 10).await.unwrap().calls;
-    let outcome = |call: &pacer::store::ClaimedCall, outcome, duration_secs| Outcome {
+    let outcome = |call: &ClaimedCall, outcome, duration_secs| Outcome {
         contact: call.contact_id,
         attempt: call.attempt,
         result: CallResult {
@@ -922,6 +995,7 @@ async fn many_campaigns_claiming_at_once_each_get_their_own(store: Arc<dyn Campa
 on_every_backend!(
     claims_respect_concurrency_and_activate,
     a_claim_ahead_takes_each_slot_of_its_horizon_once,
+    a_step_records_and_claims_as_the_two_would_one_after_the_other,
     nothing_is_claimed_from_a_paused_or_draft_campaign,
     racing_claimers_never_claim_a_contact_twice,
     a_claim_right_after_recording_answers_as_its_script_would,

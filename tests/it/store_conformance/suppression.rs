@@ -50,6 +50,22 @@ async fn covering_targets(
         .collect()
 }
 
+async fn an_organisation_lists_anything_once_an_entry_is_added(store: Arc<dyn CampaignStore>) {
+    let (acme, other) = (org("acme"), org("other"));
+    assert!(!store.lists_any(&acme).await.unwrap(), "nothing listed yet");
+    store
+        .add_dnc(&acme, &[entry(number("+14155550101"))])
+        .await
+        .unwrap();
+    assert!(store.lists_any(&acme).await.unwrap());
+    assert!(!store.lists_any(&other).await.unwrap(), "per organisation");
+    store
+        .add_dnc(&other, &[entry(prefix("+1201"))])
+        .await
+        .unwrap();
+    assert!(store.lists_any(&other).await.unwrap(), "a prefix alone");
+}
+
 async fn dnc_entries_are_added_found_listed_and_removed(store: Arc<dyn CampaignStore>) {
     let acme = org("acme");
     let in_a_day = now() + Duration::days(1);
@@ -476,6 +492,7 @@ async fn a_claimed_contact_held_by_a_cap_waits_with_its_reason_and_is_claimed_th
 }
 
 on_every_backend!(
+    an_organisation_lists_anything_once_an_entry_is_added,
     dnc_entries_are_added_found_listed_and_removed,
     a_claimed_contact_found_listed_ends_skipped_and_the_campaign_completes,
     contacts_added_while_listed_are_skipped_at_once,
