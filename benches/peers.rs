@@ -251,18 +251,22 @@ async fn steady_campaigns(
     (start, grids)
 }
 
-/// A lateness histogram of `node`'s metrics: its cumulative buckets, (upper bound s, count).
-async fn node_lateness(node: &Node, metric: &str) -> Buckets {
+/// `node`'s metrics, as Prometheus scrapes them.
+async fn node_metrics(node: &Node) -> String {
     let metrics_url = format!("{}/metrics", node.base.trim_end_matches("/api/public/v1"));
-    let text = node
-        .client
+    node.client
         .get(metrics_url)
         .send()
         .await
         .expect("metrics")
         .text()
         .await
-        .expect("metrics text");
+        .expect("metrics text")
+}
+
+/// A lateness histogram of `node`'s metrics: its cumulative buckets, (upper bound s, count).
+async fn node_lateness(node: &Node, metric: &str) -> Buckets {
+    let text = node_metrics(node).await;
     let prefix = format!("{metric}_bucket");
     Buckets(
         text.lines()
@@ -282,16 +286,7 @@ async fn node_lateness(node: &Node, metric: &str) -> Buckets {
 
 /// How many calls the node has placed so far (`pacer_calls_placed_total`).
 async fn node_calls_placed(node: &Node) -> f64 {
-    let metrics_url = format!("{}/metrics", node.base.trim_end_matches("/api/public/v1"));
-    let text = node
-        .client
-        .get(metrics_url)
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text");
+    let text = node_metrics(node).await;
     text.lines()
         .find_map(|line| line.strip_prefix("pacer_calls_placed_total ")?.parse().ok())
         .unwrap_or(0.0)
@@ -299,16 +294,7 @@ async fn node_calls_placed(node: &Node) -> f64 {
 
 /// How many store steps of each kind (`op`: claim, record) the node has run so far.
 async fn node_store_steps(node: &Node) -> HashMap<String, f64> {
-    let metrics_url = format!("{}/metrics", node.base.trim_end_matches("/api/public/v1"));
-    let text = node
-        .client
-        .get(metrics_url)
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text");
+    let text = node_metrics(node).await;
     let prefix = "pacer_store_duration_seconds_count{op=\"";
     text.lines()
         .filter_map(|line| {
@@ -1004,6 +990,9 @@ fn print_lateness(name: &str, late: &Lateness) {
         late.redis_us, late.node_us, late.claims_per_call, late.records_per_call
     );
     let steady = late.steady_cost;
+    if late.steady.is_empty() {
+        return;
+    }
     println!(
         "| {name}, from slot {} on: CPU per call, Redis {:.1} µs, node {:.1} µs; store steps per call, claims {:.2}, records {:.2} | | | | | |",
         WARM_UP_SLOTS + 1,

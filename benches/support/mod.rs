@@ -231,20 +231,20 @@ pub fn ms(duration: Duration) -> String {
     format!("{:.1} ms", duration.as_secs_f64() * 1e3)
 }
 
-/// Redis' CPU time (user + system, s) and the commands its clients sent (a script counts once).
-pub fn redis_usage(redis: &str) -> (f64, f64) {
-    let port = redis
-        .trim_end_matches('/')
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .to_owned();
+/// `INFO <section>` of the redis-server at `redis`.
+fn redis_info(redis: &str, section: &str) -> String {
+    let port = redis.trim_end_matches('/').rsplit(':').next().unwrap();
     let info = Command::new("redis-cli")
-        .args(["-p", &port, "INFO"])
+        .args(["-p", port, "INFO", section])
         .output()
         .expect("redis-cli runs");
+    String::from_utf8_lossy(&info.stdout).into_owned()
+}
+
+/// Redis' CPU time (user + system, s) and the commands its clients sent (a script counts once).
+pub fn redis_usage(redis: &str) -> (f64, f64) {
     let (mut cpu, mut commands) = (0.0, 0.0);
-    for line in String::from_utf8_lossy(&info.stdout).lines() {
+    for line in redis_info(redis, "default").lines() {
         let Some((name, value)) = line.trim().split_once(':') else {
             continue;
         };
@@ -261,16 +261,6 @@ pub fn redis_usage(redis: &str) -> (f64, f64) {
 /// Each command's time in Redis so far (`INFO commandstats`: calls and µs; a script's commands
 /// count both in it and on their own).
 pub fn redis_commands(redis: &str) -> std::collections::HashMap<String, (f64, f64)> {
-    let port = redis
-        .trim_end_matches('/')
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .to_owned();
-    let info = Command::new("redis-cli")
-        .args(["-p", &port, "INFO", "commandstats"])
-        .output()
-        .expect("redis-cli runs");
     let field = |fields: &str, name: &str| -> f64 {
         fields
             .split(',')
@@ -278,7 +268,7 @@ pub fn redis_commands(redis: &str) -> std::collections::HashMap<String, (f64, f6
             .and_then(|value| value.parse().ok())
             .unwrap_or(0.0)
     };
-    String::from_utf8_lossy(&info.stdout)
+    redis_info(redis, "commandstats")
         .lines()
         .filter_map(|line| {
             let (name, fields) = line.trim().strip_prefix("cmdstat_")?.split_once(':')?;

@@ -51,7 +51,14 @@ struct Inner {
     /// their leases: each is woken (a new actor started) a margin before its next claim, or
     /// when a command, a note or an outcome comes for it (`None`: only then, e.g. paused).
     parked: Mutex<HashMap<CampaignId, Option<chrono::DateTime<chrono::Utc>>>>,
+    /// What the keeper saw when it last read the whole of `live`: the nodes alive, and the
+    /// ticks since.
+    last_scan: Mutex<(Vec<String>, u32)>,
 }
+
+/// The keeper reads the whole of `live` at least every this many ticks, whatever the counts
+/// say (a lease held on a campaign no longer live could hide a free one).
+const FULL_SCAN_EVERY: u32 = 6;
 
 /// A campaign whose actor panicked more than this many times within [`CRASH_MEMORY`] is given
 /// up by this node (its lease released, not taken back for two TTLs): another node, or this one
@@ -218,6 +225,7 @@ impl Directory {
                 stopped: AtomicBool::new(false),
                 crashes: Mutex::new(HashMap::new()),
                 parked: Mutex::new(HashMap::new()),
+                last_scan: Mutex::new((Vec::new(), 0)),
             }),
         }
     }
@@ -531,17 +539,22 @@ impl Directory {
             .store
             .heartbeat(leases.owner(), leases.n_held(), leases.ttl())
             .await?;
-        let live = self.inner.services.store.live_campaigns().await?;
-        let target = live.len().div_ceil(nodes.len().max(1));
+        let store = &self.inner.services.store;
+        let n_live = store.n_live().await?;
+        let target = n_live.div_ceil(nodes.len().max(1));
         let mine = leases.n_held();
         let others_below = nodes
             .iter()
             .any(|node| node.node != leases.owner() && node.n_held < target);
-        let candidates: Vec<CampaignId> = live
-            .into_iter()
-            .filter(|&id| !self.is_running(id) && !leases.holds(id) && !leases.cooling(id))
-            .collect();
-        let mut free = self.inner.services.store.unleased(&candidates).await?;
+        let mut free = if self.may_find_free(&nodes, n_live) {
+            let candidates: Vec<CampaignId> = (store.live_campaigns().await?)
+                .into_iter()
+                .filter(|&id| !self.is_running(id) && !leases.holds(id) && !leases.cooling(id))
+                .collect();
+            store.unleased(&candidates).await?
+        } else {
+            Vec::new()
+        };
         let room = if others_below {
             target.saturating_sub(mine)
         } else {
@@ -573,6 +586,25 @@ impl Directory {
             }
         }
         Ok(free.len())
+    }
+
+    /// Whether a live campaign may have no node holding it, so that the keeper reads the whole
+    /// of `live` (100 000 campaigns are ≈ 5 % of a Redis core at every tick): when the nodes
+    /// alive hold fewer leases than there are live campaigns, when the nodes alive changed,
+    /// and every [`FULL_SCAN_EVERY`] ticks.
+    fn may_find_free(&self, nodes: &[crate::store::NodeBeat], n_live: usize) -> bool {
+        let held: usize = nodes.iter().map(|node| node.n_held).sum();
+        let mut alive: Vec<String> = nodes.iter().map(|node| node.node.clone()).collect();
+        alive.sort_unstable();
+        let mut last = self.inner.last_scan.lock();
+        let (seen, ticks) = &mut *last;
+        *ticks += 1;
+        let scan = held < n_live || *seen != alive || *ticks >= FULL_SCAN_EVERY;
+        if scan {
+            *seen = alive;
+            *ticks = 0;
+        }
+        scan
     }
 
     fn is_parked(&self, id: CampaignId) -> bool {

@@ -230,6 +230,11 @@ pub trait Dispatch: Send + Sync + std::fmt::Debug + 'static {
     /// with webhook events to relay.
     async fn live_campaigns(&self) -> Result<Vec<CampaignId>, StoreError>;
 
+    /// How many campaigns are live, counted without listing them (the keeper's every tick).
+    async fn n_live(&self) -> Result<usize, StoreError> {
+        Ok(self.live_campaigns().await?.len())
+    }
+
     /// Drops `id` from the live campaigns: its dispatcher saw it finished, with no call in
     /// flight and no event left to relay.
     async fn unlist(&self, id: CampaignId) -> Result<(), StoreError>;

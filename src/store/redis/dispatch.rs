@@ -870,6 +870,14 @@ impl Dispatch for RedisStore {
         .await
     }
 
+    async fn n_live(&self) -> Result<usize, StoreError> {
+        self.io(move |inner| async move {
+            let mut con = inner.connection().await?;
+            con.scard(inner.keys.live()).await.map_err(unavailable)
+        })
+        .await
+    }
+
     async fn unlist(&self, id: CampaignId) -> Result<(), StoreError> {
         self.io(move |inner| async move {
             let mut con = inner.connection().await?;

@@ -541,6 +541,7 @@ pub async fn every_live_campaign_is_listed(store: Arc<dyn CampaignStore>) {
     }
     let listed = store.live_campaigns().await.unwrap();
     assert_eq!(listed.len(), ids.len(), "each once");
+    assert_eq!(store.n_live().await.unwrap(), ids.len(), "counted");
     assert_eq!(listed.into_iter().collect::<HashSet<_>>(), ids);
 }
 
