@@ -21,6 +21,8 @@ struct Proc {
     child: Child,
     base: String,
     client: reqwest::Client,
+    /// Its stdout; its stderr beside it (`.err`): kept when a test fails.
+    log: std::path::PathBuf,
 }
 
 /// What the nodes of one test share.
@@ -102,6 +104,7 @@ impl Cluster {
             child,
             base: format!("http://127.0.0.1:{port}/api/public/v1"),
             client: reqwest::Client::new(),
+            log,
         };
         let ready = format!("http://127.0.0.1:{port}/readyz");
         let give_up = Instant::now() + Duration::from_secs(20);
@@ -252,6 +255,10 @@ impl Proc {
 impl Drop for Proc {
     fn drop(&mut self) {
         self.kill();
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_file(&self.log);
+            let _ = std::fs::remove_file(self.log.with_extension("err"));
+        }
     }
 }
 
