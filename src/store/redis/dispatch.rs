@@ -1,5 +1,6 @@
-//! [`Dispatch`] on Redis: the claim and record scripts, with what the dispatch path keeps of each
-//! campaign between them (the last read, the last record's answer).
+//! [`Dispatch`] on Redis: the claim and record scripts (the record's side in `record.rs`), with
+//! what the dispatch path keeps of each campaign between them (the last read, the last
+//! record's answer).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use super::batch::Run;
 use super::connections::Connection;
 use super::leases::LIVE_PAGE;
 use super::records::{ContactRecord, Meta, ms};
-use super::replies::{ClaimReply, Claimed, RecordReply};
+use super::replies::{ClaimReply, Claimed};
 use super::{Inner, RedisStore, unavailable};
 use crate::domain::{
     CallId, CampaignId, CampaignStatus, ClaimSlots, ContactId, HeldReason, OrgId, PacingState,
@@ -20,7 +21,7 @@ use crate::domain::{
 };
 use crate::store::rules::{self, PartitionVerdict};
 use crate::store::{
-    Campaign, ClaimBatch, ClaimedCall, Dispatch, Fence, Outcome, Recorded, StoreError, unix_hour,
+    Campaign, ClaimBatch, ClaimedCall, Dispatch, Fence, Outcome, Recorded, StoreError,
 };
 
 /// A commit or claim that met a concurrent change is tried again this many times.
@@ -244,117 +245,6 @@ impl Inner {
     /// Whether the steps of `org`'s campaigns write webhook events.
     pub(super) fn records_events(&self, org: &OrgId) -> bool {
         self.event_orgs.read().contains(org)
-    }
-
-    /// Records outcomes in one script; the retry due time is computed here once (it needs the
-    /// tz database) and used by the script for whichever outcome is retried.
-    pub(super) async fn record(
-        &self,
-        id: CampaignId,
-        outcomes: &[Outcome],
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Recorded>, StoreError> {
-        let mut con = self.connection().await?;
-        let (meta, pacing) = self.read_for_dispatch(&mut con, id, now).await?;
-        let (run, known) = self.record_run(&meta, &pacing, id, outcomes, now);
-        let reply = self.scripts.record.run(con.clone(), run).await?;
-        self.after_record(&mut con, id, &reply, known, now).await
-    }
-
-    /// The record script's run for `outcomes`, and which of them name a contact of the campaign
-    /// (the others are duplicates, not sent).
-    fn record_run(
-        &self,
-        meta: &Meta,
-        pacing: &PacingState,
-        id: CampaignId,
-        outcomes: &[Outcome],
-        now: DateTime<Utc>,
-    ) -> (Run, Vec<bool>) {
-        let schedule = &meta.campaign.spec.schedule;
-        let not_before = now + chrono::Duration::minutes(i64::from(schedule.retry.delay_minutes));
-        let retry_due = schedule.slot_at_or_after(pacing, not_before);
-        let keys = self.keys.campaign(id);
-        let mut invocation = Run::new(outcomes.len() as u32);
-        invocation
-            .key(keys.meta())
-            .key(keys.calls())
-            .key(keys.inflight())
-            .key(keys.retry())
-            .key(keys.released())
-            .key(keys.stats())
-            .key(keys.events())
-            .arg(ms(now))
-            .arg(if !schedule.retry.enabled {
-                "0"
-            } else if schedule.expires_at.is_some_and(|at| at <= now) {
-                // Past the campaign's expiry: what would be retried expires.
-                "x"
-            } else {
-                "1"
-            })
-            .arg(schedule.retry.max_retries)
-            .arg(ms(retry_due))
-            .arg(unix_hour(now))
-            .arg(u8::from(self.records_events(&meta.campaign.org)));
-        let mut known = Vec::with_capacity(outcomes.len());
-        for outcome in outcomes {
-            // An id of another campaign names no contact here: a duplicate, by definition.
-            let Some(sequence) = rules::contact_sequence(id, outcome.contact) else {
-                known.push(false);
-                continue;
-            };
-            known.push(true);
-            invocation
-                .arg(sequence)
-                .arg(outcome.attempt)
-                .arg(outcome.result.outcome.as_str())
-                .arg(outcome.result.duration_secs);
-        }
-        (invocation, known)
-    }
-
-    /// What the record script's `reply` says of each outcome (`known`: those sent to it); what
-    /// it says of the campaign is kept for a claim of the same instant (`answer_from_record`).
-    async fn after_record(
-        &self,
-        con: &mut Connection,
-        id: CampaignId,
-        reply: &[redis::Value],
-        known: Vec<bool>,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Recorded>, StoreError> {
-        let Some(reply) = RecordReply::read(reply)? else {
-            return Err(StoreError::NotFound);
-        };
-        let (status, events) = (reply.status, reply.events);
-        let in_flight = reply.queue.in_flight;
-        if status.is_terminal() && in_flight == 0 && events == 0 {
-            let _: () = con
-                .srem(self.keys.live(), id.to_string())
-                .await
-                .map_err(unavailable)?;
-        }
-        let after = AfterRecord {
-            now,
-            version: reply.version,
-            status,
-            queue: reply.queue,
-            events,
-        };
-        self.recorded.lock().insert(id, after);
-        let mut applied = reply.applied.into_iter();
-        Ok(known
-            .into_iter()
-            .map(|known| {
-                // Only outcomes sent to the script have a flag in its reply.
-                if known && applied.next() == Some(true) {
-                    Recorded::Applied { status, in_flight }
-                } else {
-                    Recorded::Duplicate
-                }
-            })
-            .collect())
     }
 
     pub(super) async fn claim(

@@ -20,6 +20,7 @@ mod keys;
 mod leases;
 mod operations;
 mod outbox;
+mod record;
 mod records;
 mod replies;
 mod scripts;
