@@ -1184,11 +1184,13 @@ async fn run(quick: bool, only: Option<String>, hzs: Vec<&str>, with_peer: bool)
         // Throughput, alternating Pacer and BullMQ.
         if runs("throughput") {
             let (mut pacer, mut one_queue, mut ten_queues) = (Vec::new(), Vec::new(), Vec::new());
-            let mut redis_us = Vec::new();
+            let (mut redis_us, mut node_us, mut by_command) = (Vec::new(), Vec::new(), Vec::new());
             for _ in 0..rounds {
                 let run = throughput(&redis, 1, 10, per_campaign).await;
                 pacer.push(run.calls_per_sec);
                 redis_us.push(run.redis_us_per_call);
+                node_us.push(run.node_us_per_call);
+                by_command = run.by_command;
                 let args = |concurrency: u32, queues: u32| {
                     vec![
                         ("jobs", n_jobs.to_string()),
@@ -1203,9 +1205,15 @@ async fn run(quick: bool, only: Option<String>, hzs: Vec<&str>, with_peer: bool)
             let (pacer, one_queue, ten_queues) =
                 (median(pacer), median(one_queue), median(ten_queues));
             println!(
-                "Pacer: Redis CPU {:.2} µs per call (median)\n",
-                median(redis_us)
+                "Pacer: Redis CPU {:.2} µs per call, node {:.2} µs (medians); the last run's commands:\n",
+                median(redis_us),
+                median(node_us)
             );
+            println!("| command | runs per call | µs per call |\n|---|---|---|");
+            for (name, runs, us) in by_command.iter().take(12) {
+                println!("| {name} | {runs:.3} | {us:.2} |");
+            }
+            println!();
             println!(
                 "| throughput ({n_jobs} calls, concurrency 1 000, median of {rounds}) | per second | Pacer ÷ this | this ÷ ZPOPMIN ceiling |"
             );

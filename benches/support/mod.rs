@@ -331,6 +331,10 @@ pub async fn list_numbers(node: &Node) {
 
 /// Calls finished per second with `n_nodes` nodes: campaigns scheduled round-robin through
 /// the nodes (each takes the campaigns it schedules), all due at once, instant calls.
+#[allow(
+    clippy::print_stderr,
+    reason = "markers on stderr for a profiler attached to Redis"
+)]
 pub async fn throughput(
     redis: &str,
     n_nodes: usize,
@@ -351,6 +355,12 @@ pub async fn throughput(
         ids.push(nodes[0].create(i * per_campaign, per_campaign, 100).await);
     }
     let (cpu_before, commands_before) = redis_usage(redis);
+    let by_command_before = redis_commands(redis);
+    let node_cpu =
+        |nodes: &[Node]| -> f64 { nodes.iter().map(|node| process_cpu(node.proc.0.id())).sum() };
+    let node_cpu_before = node_cpu(&nodes);
+    // Markers for a profiler attached to Redis (BENCHMARKS.md, *Instructions per call*).
+    eprintln!("dispatch: start");
     let started = Instant::now();
     for (i, id) in ids.iter().enumerate() {
         nodes[i % n_nodes].post(id, "schedule").await;
@@ -369,12 +379,30 @@ pub async fn throughput(
     }
     assert!(pending.is_empty(), "campaigns did not complete in time");
     let elapsed = started.elapsed().as_secs_f64();
+    eprintln!("dispatch: end");
     let n_calls = (n_campaigns * per_campaign) as f64;
     let (cpu, commands) = redis_usage(redis);
+    let node_us_per_call = (node_cpu(&nodes) - node_cpu_before) * 1e6 / n_calls;
+    let mut by_command: Vec<(String, f64, f64)> = redis_commands(redis)
+        .into_iter()
+        .map(|(name, (calls, usec))| {
+            let (calls_before, usec_before) =
+                by_command_before.get(&name).copied().unwrap_or_default();
+            (
+                name,
+                (calls - calls_before) / n_calls,
+                (usec - usec_before) / n_calls,
+            )
+        })
+        .filter(|&(_, per_call, _)| per_call > 0.0)
+        .collect();
+    by_command.sort_by(|a, b| b.2.total_cmp(&a.2));
     Throughput {
         calls_per_sec: n_calls / elapsed,
         redis_us_per_call: (cpu - cpu_before) * 1e6 / n_calls,
         commands_per_call: (commands - commands_before) / n_calls,
+        node_us_per_call,
+        by_command,
     }
 }
 
@@ -383,4 +411,9 @@ pub struct Throughput {
     /// Redis' CPU time per call (the status polls of this harness included).
     pub redis_us_per_call: f64,
     pub commands_per_call: f64,
+    /// The nodes' CPU time per call (the answers to this harness' status polls included).
+    pub node_us_per_call: f64,
+    /// Each Redis command per call, busiest first: (name, runs per call, µs per call); a
+    /// script's commands count both in it and on their own.
+    pub by_command: Vec<(String, f64, f64)>,
 }

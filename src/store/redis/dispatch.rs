@@ -410,11 +410,14 @@ impl Inner {
         for (partition, until, reason) in &closed {
             invocation.arg(partition).arg(until).arg(reason);
         }
+        // Each call's id, and under a cap its slot and the next (without one, every call's
+        // slot is the first's).
+        let paced = schedule.max_calls_per_day.unwrap_or(0) > 0;
         for (&at, next) in slots.at.iter().zip(&slots.next_slot_at) {
-            invocation
-                .arg(CallId::random().to_string())
-                .arg(ms(at))
-                .arg(next.map(ms).unwrap_or(0));
+            invocation.arg(CallId::random().to_string());
+            if paced {
+                invocation.arg(ms(at)).arg(next.map(ms).unwrap_or(0));
+            }
         }
         let prepared = PreparedClaim {
             meta,

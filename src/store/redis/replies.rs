@@ -225,10 +225,7 @@ impl RecordReply {
         let version = fields.text("version")?;
         let queue = queue(&mut fields, in_flight)?;
         let events = fields.count("events waiting")?;
-        let mut applied = Vec::new();
-        for _ in 0..fields.rest().len() {
-            applied.push(fields.int("applied")? == 1);
-        }
+        let applied = fields.text("applied")?.bytes().map(|c| c == b'1').collect();
         Ok(Some(Self {
             status,
             version,

@@ -41,7 +41,10 @@ local function group_add(groups, n, seq)
 end
 local function by_bucket(seqs)
   local groups = {}
-  for _, seq in ipairs(seqs) do group_add(groups, math.floor(seq / 128), seq) end
+  for i = 1, #seqs do
+    local seq = seqs[i]
+    group_add(groups, math.floor(seq / 128), seq)
+  end
   return groups
 end
 -- The fields of `groups` (from by_bucket) in the bucket hashes under `base`:
@@ -50,7 +53,7 @@ local function read_fields(base, groups)
   local values = {}
   for n, list in pairs(groups) do
     local got = redis.call('HMGET', bucket_key(base, n), unpack(list))
-    for i, seq in ipairs(list) do values[seq] = got[i] end
+    for i = 1, #list do values[list[i]] = got[i] end
   end
   return values
 end
@@ -58,15 +61,17 @@ end
 -- `base`, one HSET per bucket.
 local function write_fields(base, groups, values)
   for n, list in pairs(groups) do
-    local args = {}
-    for _, seq in ipairs(list) do
+    local args, n_args = {}, 0
+    for i = 1, #list do
+      local seq = list[i]
       local value = values[seq]
       if value then
-        args[#args + 1] = seq
-        args[#args + 1] = value
+        args[n_args + 1] = seq
+        args[n_args + 2] = value
+        n_args = n_args + 2
       end
     end
-    if #args > 0 then redis.call('HSET', bucket_key(base, n), unpack(args)) end
+    if n_args > 0 then redis.call('HSET', bucket_key(base, n), unpack(args, 1, n_args)) end
   end
 end
 -- Calls in flight: the sorted set `inflight` of seqs scored by their deadline ms, negated. A

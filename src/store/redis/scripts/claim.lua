@@ -9,9 +9,10 @@
 --       events ('1': the organisation has webhooks), partitions known (the meta field
 --       `n_parts` the gate was decided on), k, then k triples (partition, until ms, reason) of
 --       the partitions whose callee gate is closed (until '0': its contacts end `skipped` for
---       that reason, `rules::PartitionVerdict::Skip`), then for each call i a triple: its call
---       id, its slot ms (its `called at`), and the next slot ms once calls 1..i are claimed
---       (with a cap: what `p_next` becomes).
+--       that reason, `rules::PartitionVerdict::Skip`), then for each call i with a cap a
+--       triple: its call id, its slot ms (its `called at`), and the next slot ms once calls
+--       1..i are claimed (what `p_next` becomes); without a cap its call id alone (every call's
+--       slot is the first's: `Schedule::claim_slots`).
 -- A contact of a closed partition (its details start `<partition>|`) is not claimed: it goes
 -- back to wait until its partition opens (at most 1000 a claim,
 -- `store::rules::MAX_PARKED_PER_CLAIM`); no attempt, event or cap use. One never called goes to
@@ -48,7 +49,8 @@ local n_closed = ARGV[12] + 0
 for j = 0, n_closed - 1 do
   closed[ARGV[13 + 3 * j]] = {ARGV[14 + 3 * j], ARGV[15 + 3 * j]}
 end
--- Call number i has its id at ARGV[ids + 3i - 2], its slot and next slot after it.
+-- Call number i has its id at ARGV[ids + stride * (i - 1) + 1], and with a cap its slot and
+-- next slot after it.
 local ids = 12 + 3 * n_closed
 local now = ARGV[3] + 0
 local cursor = (meta[5] or 0) + 0
@@ -91,6 +93,7 @@ local reply = {status, 0, n_claims or '0', false, 0, false, 0, false, 0, ''}
 if dispatching then
   local n = math.min(ARGV[4] + 0, ARGV[5] - n_in_flight)
   local cap = ARGV[6] + 0
+  local stride = cap > 0 and 3 or 1
   if cap > 0 then
     if used >= cap or (p_next and p_next + 0 > ARGV[7] + 0) then n = 0 end
     n = math.min(n, cap - used)
@@ -100,12 +103,16 @@ if dispatching then
     -- from the cursor on) until `n` are claimed: each round reads the candidates' details (one
     -- HMGET per bucket) and, for retries only, their states; a candidate of a closed partition
     -- is parked instead.
+    -- The claimed contacts in order, with their details and states (false: never called).
     local claimed, texts, details = {}, {}, {}
     local parked, parked_texts, parked_scores, n_parked, n_skipped = {}, {}, {}, 0, 0
-    local n_listed = 0
+    local n_listed, n_taken = 0, 0
     local put_back, held = {}, {}
-    while #claimed < n and n_parked + n_listed < 1000 do
-      local want = n - #claimed
+    -- The first round's candidates by bucket, and the number of rounds.
+    local first_groups, n_rounds = nil, 0
+    local format, byte = string.format, string.byte
+    while n_taken < n and n_parked + n_listed < 1000 do
+      local want = n - n_taken
       local candidates, retried = {}, {}
       if first_retry[2] and first_retry[2] + 0 <= now then
         -- Due retries, and the held contacts of partitions due to open, in due order.
@@ -139,21 +146,46 @@ if dispatching then
         for i = 1, #released, 2 do candidates[#candidates + 1] = released[i] end
         n_released = n_released - #released / 2
       end
-      while #candidates < want and cursor < last do
-        candidates[#candidates + 1] = string.format('%d', cursor)
-        cursor = cursor + 1
+      -- Contacts never called, a bucket's run at a time (their numbers are at hand: no text to
+      -- parse).
+      local n_candidates = #candidates
+      local groups = by_bucket(candidates)
+      while n_candidates < want and cursor < last do
+        local bucket_n = math.floor(cursor / 128)
+        local list = groups[bucket_n]
+        if not list then
+          list = {}
+          groups[bucket_n] = list
+        end
+        local n_list = #list
+        local stop = math.min(last, (bucket_n + 1) * 128, cursor + want - n_candidates)
+        for fresh = cursor, stop - 1 do
+          local seq = format('%d', fresh)
+          n_candidates = n_candidates + 1
+          candidates[n_candidates] = seq
+          n_list = n_list + 1
+          list[n_list] = seq
+        end
+        cursor = stop
       end
-      if #candidates == 0 then break end
+      if n_candidates == 0 then break end
+      n_rounds = n_rounds + 1
+      if n_rounds == 1 then first_groups = groups end
       local states = {}
       if #retried > 0 then states = read_fields(KEYS[6], by_bucket(retried)) end
-      local read = read_fields(KEYS[5], by_bucket(candidates))
-      for _, seq in ipairs(candidates) do
+      local read = read_fields(KEYS[5], groups)
+      for c = 1, n_candidates do
+        local seq = candidates[c]
         local text = read[seq]
         -- Added `skipped` (its number was on the do-not-call list, see add_contacts.lua):
         -- final already, passed over.
-        local listed = text and string.byte(text, 1) == 33
-        local partition = text and not listed and (string.match(text, '^(%d+)|') or '0')
-        local rule = partition and closed[partition]
+        local listed = text and byte(text, 1) == 33
+        -- Its partition, read only when one is closed.
+        local partition, rule
+        if n_closed > 0 and text and not listed then
+          partition = string.match(text, '^(%d+)|') or '0'
+          rule = closed[partition]
+        end
         if listed then
           n_listed = n_listed + 1
         elseif rule then
@@ -188,9 +220,10 @@ if dispatching then
             list[#list + 1] = seq
           end
         else
-          claimed[#claimed + 1] = seq
-          details[seq] = text
-          texts[seq] = states[seq]
+          n_taken = n_taken + 1
+          claimed[n_taken] = seq
+          details[n_taken] = text
+          texts[n_taken] = states[seq] or false
         end
       end
     end
@@ -205,25 +238,29 @@ if dispatching then
       count(writes, 'st:skipped', meta[16], n_skipped)
       d_scheduled = d_scheduled - n_skipped
     end
-    local groups = by_bucket(claimed)
+    -- Where the claimed calls' states go: after one round, its groups (a candidate not
+    -- claimed has no state to write there).
+    local groups = n_rounds == 1 and first_groups or by_bucket(claimed)
     put(writes, 'cursor', string.format('%d', cursor))
     -- The campaign starts with the first calls it claims: that event comes before theirs.
-    if status == 'scheduled' and #claimed > 0 then
+    if status == 'scheduled' and n_taken > 0 then
       event(events, ARGV[3], 's|scheduled|active')
     end
     local written = {}
     local n_first = 0
-    for i, seq in ipairs(claimed) do
+    for i = 1, n_taken do
+      local seq = claimed[i]
       local text
       local attempt
-      local call, at = ARGV[ids + 3 * i - 2], ARGV[ids + 3 * i - 1]
-      if not texts[seq] then
+      local call, at = ARGV[ids + stride * (i - 1) + 1], ARGV[7]
+      if stride == 3 then at = ARGV[ids + 3 * i - 1] end
+      if not texts[i] then
         -- The first attempt: the state is written whole, with no parse.
         n_first = n_first + 1
         attempt = '1'
         text = '1|in_progress|' .. call .. '|' .. at .. '|||'
       else
-        local state = parse_state(texts[seq])
+        local state = parse_state(texts[i])
         if state.at == 0 then n_first = n_first + 1 end
         state.at = state.at + 1
         state.st = 'in_progress'
@@ -237,17 +274,18 @@ if dispatching then
       written[seq] = text
       if events then event(events, ARGV[3], 'c|' .. seq .. '|' .. attempt .. '|' .. call) end
       reply[8 + 3 * i] = seq
-      reply[9 + 3 * i] = details[seq]
+      reply[9 + 3 * i] = details[i]
       reply[10 + 3 * i] = text
     end
-    local n_claimed = #claimed
+    local n_claimed = n_taken
     if n_claimed > 0 then
       -- Latest claimed first: with equal scores, each goes before the one added before it.
       local deadline = '-' .. ARGV[8]
       local deadlines = {}
       for i = n_claimed, 1, -1 do
-        deadlines[#deadlines + 1] = deadline
-        deadlines[#deadlines + 1] = claimed[i]
+        local j = 2 * (n_claimed - i)
+        deadlines[j + 1] = deadline
+        deadlines[j + 2] = claimed[i]
       end
       write_fields(KEYS[6], groups, written)
       in_chunks('ZADD', KEYS[4], deadlines)

@@ -6,8 +6,9 @@
 --       the organisation has webhooks), then (seq, attempt, outcome, duration s) for each
 --       outcome
 -- Returns {status, n_in_flight, version, first retry ms or nil, n_fresh,
---          first in-flight deadline ms or nil, events waiting, applied (1) or duplicate (0)
---          for each outcome}: what a claim right after would report when it may claim nothing.
+--          first in-flight deadline ms or nil, events waiting, a character for each outcome:
+--          '1' applied, '0' a duplicate}: what a claim right after would report when it may
+--          claim nothing.
 -- Uses the helpers of call_state.lua, sent ahead of this script.
 local meta = redis.call('HMGET', KEYS[1], 'status', 'cursor', 'seq', 'ver', 'st:in_progress',
   'st:completed', 'st:failed', 'st:scheduled', 'st:cancelled', 'ev_seq', 'st:expired')
@@ -27,19 +28,23 @@ local seconds_text
 -- every script moves the two together.
 local events = new_events(KEYS[7], ARGV[6] == '1', meta[10])
 local seqs = {}
-for i = 7, #ARGV, 4 do seqs[#seqs + 1] = ARGV[i] end
+for i = 7, #ARGV, 4 do seqs[(i - 3) / 4] = ARGV[i] end
 local groups = by_bucket(seqs)
 local texts = read_fields(KEYS[2], groups)
 local written, ended, retried = {}, {}, {}
+local n_ended = 0
+local find, sub = string.find, string.sub
 for i = 7, #ARGV, 4 do
   local seq, attempt, outcome, seconds = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  -- In flight at this attempt: the state starts "<attempt>|in_progress|" (no parse needed).
+  -- In flight at this attempt: the state starts "<attempt>|in_progress|" (no parse needed;
+  -- compared in place: no string is built).
   local text = texts[seq]
-  local prefix = attempt .. '|in_progress|'
-  if not text or string.find(text, prefix, 1, true) ~= 1 then
-    applied[#applied + 1] = 0
+  local n = #attempt
+  if not text or sub(text, n + 1, n + 13) ~= '|in_progress|' or sub(text, 1, n) ~= attempt then
+    applied[(i - 3) / 4] = '0'
   else
-    ended[#ended + 1] = seq
+    n_ended = n_ended + 1
+    ended[n_ended] = seq
     local at = by_outcome[outcome]
     if not at then
       at = #stat_fields + 1
@@ -80,10 +85,13 @@ for i = 7, #ARGV, 4 do
       retried[#retried + 1] = due
       retried[#retried + 1] = seq
     end
-    -- Call id and call time kept: "<call>|<called at>|" follows the prefix.
-    local kept = string.match(text, '^[^|]*|[^|]*|', #prefix + 1)
+    -- Call id and call time kept: "<call>|<called at>|" follows the prefix (found by plain
+    -- search: a pattern tries a character class on each of the call id's characters).
+    local from = n + 14
+    local bar = find(text, '|', from, true)
+    local kept = sub(text, from, find(text, '|', bar + 1, true))
     if events then
-      local call = string.match(kept, '^[^|]*')
+      local call = sub(text, from, bar - 1)
       event(events, ARGV[1],
         'e|' .. seq .. '|' .. attempt .. '|' .. call .. '|' .. outcome .. '|' .. seconds)
     end
@@ -91,7 +99,7 @@ for i = 7, #ARGV, 4 do
     texts[seq] = text
     written[seq] = text
     n_applied = n_applied + 1
-    applied[#applied + 1] = 1
+    applied[(i - 3) / 4] = '1'
   end
 end
 local writes = new_writes()
@@ -147,7 +155,5 @@ local n_events = write_events(events, writes)
 write_hash(KEYS[1], writes)
 local earliest = first_deadline(KEYS[3], n_in_flight)
 -- None is false (a nil reply), cheaper for Redis to send than an empty text.
-local reply = {status, n_in_flight, version, first_retry[2] or false, n_fresh,
-  earliest ~= '' and earliest, n_events}
-for i = 1, #applied do reply[7 + i] = applied[i] end
-return reply
+return {status, n_in_flight, version, first_retry[2] or false, n_fresh,
+  earliest ~= '' and earliest, n_events, table.concat(applied)}
