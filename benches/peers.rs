@@ -24,7 +24,11 @@
 //! frequency caps on for Pacer's throughput and lateness (`support::gates`). Every loop is
 //! bounded in count and time.
 
-#![allow(clippy::print_stdout, reason = "a harness prints its table")]
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a harness prints its table, and markers for a profiler on stderr"
+)]
 
 use std::collections::HashMap;
 use std::process::Command;
@@ -458,12 +462,15 @@ struct Lateness {
 
 /// What the calls claimed over a span cost: CPU (µs) of Redis and of the node, and store steps
 /// (claims, records) per call.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 struct StepCost {
     redis_us: f64,
     node_us: f64,
     claims: f64,
     records: f64,
+    /// Redis' busiest commands: (name, runs per call, µs per call); a script's commands count
+    /// both in it and on their own.
+    commands: Vec<(String, f64, f64)>,
 }
 
 /// A point of a lateness run: CPU used so far, store steps and calls placed.
@@ -471,6 +478,7 @@ struct Mark {
     cpu: CpuSince,
     steps: HashMap<String, f64>,
     placed: f64,
+    commands: HashMap<String, (f64, f64)>,
 }
 
 impl Mark {
@@ -479,6 +487,7 @@ impl Mark {
             cpu: CpuSince::now(redis, node),
             steps: node_store_steps(node).await,
             placed: node_calls_placed(node).await,
+            commands: support::redis_commands(redis),
         }
     }
 
@@ -497,11 +506,14 @@ impl Mark {
                 - self.steps.get(op).copied().unwrap_or(0.0);
             since / calls
         };
+        let mut commands = support::commands_between(&self.commands, &now.commands, calls);
+        commands.truncate(8);
         StepCost {
             redis_us,
             node_us,
             claims: per_call("claim"),
             records: per_call("record"),
+            commands,
         }
     }
 }
@@ -524,14 +536,18 @@ async fn pacer_lateness(redis: &str, n: usize, seconds: usize) -> Lateness {
     let started = Mark::now(redis, &node).await;
     wall_clock_until(start + chrono::Duration::seconds(WARM_UP_SLOTS as i64)).await;
     let warmed_up = Mark::now(redis, &node).await;
+    // Markers for a profiler attached to Redis (BENCHMARKS.md, *Instructions per call*).
+    eprintln!("steps: start");
     let measured = measured_until(start, seconds);
     wall_clock_until(measured).await;
+    eprintln!("steps: end");
     let steady_cost = warmed_up.cost_since(redis, &node).await;
     let StepCost {
         redis_us,
         node_us,
         claims: claims_per_call,
         records: records_per_call,
+        ..
     } = started.cost_since(redis, &node).await;
     let claims = node_lateness(&node, CLAIM_LATENESS).await.histogram();
     // Until every campaign's calls are in (or a minute past the last slot).
@@ -818,16 +834,7 @@ async fn sample_rss_and_commands(
     }
     let seconds = sampling.elapsed().as_secs_f64();
     let core = (redis_usage(redis).0 - cpu) / seconds;
-    let mut by_command: Vec<(String, f64, f64)> = support::redis_commands(redis)
-        .into_iter()
-        .map(|(name, (calls, usec))| {
-            let (calls_before, usec_before) = commands.get(&name).copied().unwrap_or_default();
-            let rate = (calls - calls_before) / seconds;
-            (name, rate, (usec - usec_before) / 1e6 / seconds)
-        })
-        .filter(|&(_, rate, _)| rate > 0.0)
-        .collect();
-    by_command.sort_by(|a, b| b.2.total_cmp(&a.2));
+    let by_command = support::commands_between(&commands, &support::redis_commands(redis), seconds);
     samples.sort_by(f64::total_cmp);
     (samples, core, by_command)
 }
@@ -989,7 +996,7 @@ fn print_lateness(name: &str, late: &Lateness) {
         "| {name}: CPU per call, Redis {:.1} µs, node {:.1} µs; store steps per call, claims {:.2}, records {:.2} | | | | | |",
         late.redis_us, late.node_us, late.claims_per_call, late.records_per_call
     );
-    let steady = late.steady_cost;
+    let steady = &late.steady_cost;
     if late.steady.is_empty() {
         return;
     }
@@ -1000,6 +1007,16 @@ fn print_lateness(name: &str, late: &Lateness) {
         steady.node_us,
         steady.claims,
         steady.records
+    );
+    let commands: Vec<String> = steady
+        .commands
+        .iter()
+        .map(|(name, runs, us)| format!("{name} {runs:.3} × = {us:.2} µs"))
+        .collect();
+    println!(
+        "| {name}, from slot {} on: Redis' busiest commands per call: {} | | | | | |",
+        WARM_UP_SLOTS + 1,
+        commands.join(", ")
     );
 }
 

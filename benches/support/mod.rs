@@ -280,6 +280,29 @@ pub fn redis_commands(redis: &str) -> std::collections::HashMap<String, (f64, f6
         .collect()
 }
 
+/// Each command's runs and µs between two [`redis_commands`] readings, divided by `per` (a
+/// span's seconds, or its calls), busiest first; commands that did not run are left out.
+pub fn commands_between(
+    before: &std::collections::HashMap<String, (f64, f64)>,
+    after: &std::collections::HashMap<String, (f64, f64)>,
+    per: f64,
+) -> Vec<(String, f64, f64)> {
+    let mut by_command: Vec<(String, f64, f64)> = after
+        .iter()
+        .map(|(name, &(calls, usec))| {
+            let (calls_before, usec_before) = before.get(name).copied().unwrap_or_default();
+            (
+                name.clone(),
+                (calls - calls_before) / per,
+                (usec - usec_before) / per,
+            )
+        })
+        .filter(|&(_, runs, _)| runs > 0.0)
+        .collect();
+    by_command.sort_by(|a, b| b.2.total_cmp(&a.2));
+    by_command
+}
+
 /// CPU time (user + system, s) of a process so far, from `/proc/<pid>/stat`.
 pub fn process_cpu(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -383,20 +406,7 @@ pub async fn throughput(
     let n_calls = (n_campaigns * per_campaign) as f64;
     let (cpu, commands) = redis_usage(redis);
     let node_us_per_call = (node_cpu(&nodes) - node_cpu_before) * 1e6 / n_calls;
-    let mut by_command: Vec<(String, f64, f64)> = redis_commands(redis)
-        .into_iter()
-        .map(|(name, (calls, usec))| {
-            let (calls_before, usec_before) =
-                by_command_before.get(&name).copied().unwrap_or_default();
-            (
-                name,
-                (calls - calls_before) / n_calls,
-                (usec - usec_before) / n_calls,
-            )
-        })
-        .filter(|&(_, per_call, _)| per_call > 0.0)
-        .collect();
-    by_command.sort_by(|a, b| b.2.total_cmp(&a.2));
+    let by_command = commands_between(&by_command_before, &redis_commands(redis), n_calls);
     Throughput {
         calls_per_sec: n_calls / elapsed,
         redis_us_per_call: (cpu - cpu_before) * 1e6 / n_calls,

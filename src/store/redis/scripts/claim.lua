@@ -103,7 +103,7 @@ if dispatching then
     -- from the cursor on) until `n` are claimed: each round reads the candidates' details (one
     -- HMGET per bucket) and, for retries only, their states; a candidate of a closed partition
     -- is parked instead.
-    -- The claimed contacts in order, with their details and states (false: never called).
+    -- The claimed contacts in order, with their details and states (false: a first attempt).
     local claimed, texts, details = {}, {}, {}
     local parked, parked_texts, parked_scores, n_parked, n_skipped = {}, {}, {}, 0, 0
     local n_listed, n_taken = 0, 0
