@@ -27,6 +27,7 @@ local seconds_text
 -- batch sees its first report's result. A state 'in_progress' at this attempt is in flight:
 -- every script moves the two together.
 local events = new_events(KEYS[7], ARGV[6] == '1', meta[10])
+-- Outcome k (1, 2, …) has its seq at ARGV[4k + 3].
 local seqs = {}
 for i = 7, #ARGV, 4 do seqs[(i - 3) / 4] = ARGV[i] end
 local groups = by_bucket(seqs)
@@ -34,14 +35,17 @@ local texts = read_fields(KEYS[2], groups)
 local written, ended, retried = {}, {}, {}
 local n_ended = 0
 local find, sub = string.find, string.sub
+local in_progress = '|in_progress|'
+local n_mark = #in_progress
 for i = 7, #ARGV, 4 do
+  local k = (i - 3) / 4
   local seq, attempt, outcome, seconds = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   -- In flight at this attempt: the state starts "<attempt>|in_progress|" (no parse needed;
   -- compared in place: no string is built).
   local text = texts[seq]
   local n = #attempt
-  if not text or sub(text, n + 1, n + 13) ~= '|in_progress|' or sub(text, 1, n) ~= attempt then
-    applied[(i - 3) / 4] = '0'
+  if not text or sub(text, n + 1, n + n_mark) ~= in_progress or sub(text, 1, n) ~= attempt then
+    applied[k] = '0'
   else
     n_ended = n_ended + 1
     ended[n_ended] = seq
@@ -87,9 +91,9 @@ for i = 7, #ARGV, 4 do
     end
     -- Call id and call time kept: "<call>|<called at>|" follows the prefix (found by plain
     -- search: a pattern tries a character class on each of the call id's characters).
-    local from = n + 14
+    local from = n + n_mark + 1
     local bar = find(text, '|', from, true)
-    local kept = sub(text, from, find(text, '|', bar + 1, true))
+    local kept = sub(text, from, (find(text, '|', bar + 1, true)))
     if events then
       local call = sub(text, from, bar - 1)
       event(events, ARGV[1],
@@ -99,7 +103,7 @@ for i = 7, #ARGV, 4 do
     texts[seq] = text
     written[seq] = text
     n_applied = n_applied + 1
-    applied[(i - 3) / 4] = '1'
+    applied[k] = '1'
   end
 end
 local writes = new_writes()
