@@ -28,10 +28,35 @@ pub struct Dispatch;
 #[rtype(result = "()")]
 pub struct Settle;
 
-/// A dialer reported how a call ended.
+/// A dialer reported how a call ended. A report the actor never handles (it stopped first, and
+/// its mailbox went with it) goes again to the campaign's next actor as it is dropped.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
-pub struct CallFinished(pub CallReport);
+pub struct CallFinished {
+    /// `None` once handled.
+    report: Option<CallReport>,
+    /// Where an unhandled report goes again, and how many times it was sent.
+    routes: Arc<dyn Routes>,
+    n_sent: u32,
+}
+
+impl CallFinished {
+    pub(super) fn new(report: CallReport, routes: Arc<dyn Routes>, n_sent: u32) -> Self {
+        Self {
+            report: Some(report),
+            routes,
+            n_sent,
+        }
+    }
+}
+
+impl Drop for CallFinished {
+    fn drop(&mut self) {
+        if let Some(report) = self.report.take() {
+            self.routes.resend(report, self.n_sent);
+        }
+    }
+}
 
 /// The node's keeper could not renew this campaign's lease: another node dispatches it now.
 #[derive(Debug, Message)]
@@ -68,6 +93,9 @@ pub(super) trait Routes: std::fmt::Debug + Send + Sync + 'static {
     /// Routes a call's outcome to the actor of its campaign now (a call may outlive the actor
     /// that placed it: a handover, a retired actor).
     fn report(&self, report: CallReport);
+    /// Routes again a report that reached an actor which stopped before handling it (sent
+    /// `n_sent` times so far).
+    fn resend(&self, report: CallReport, n_sent: u32);
     /// Tells the node dispatching `id`, if it is another one, that outcomes were recorded here.
     fn wake_owner(&self, id: CampaignId);
     /// The actor of `id` is about to stop with nothing in hand until `wake_at` (or until a
@@ -415,25 +443,35 @@ impl CampaignActor {
         })
     }
 
-    /// Stops once `calls` (reserved, never requested) are back in the queue and the outcomes
-    /// that waited for a claim are recorded (those the store refuses, the next owner learns
-    /// from the provider, or at their deadline).
+    /// Stops once `calls` (reserved, never requested) are back in the queue; the outcomes that
+    /// waited for a claim are recorded as it stops.
     fn leave(&mut self, calls: Vec<ClaimedCall>, ctx: &mut Context<Self>) {
+        let (store, id) = (self.services.store.clone(), self.id);
+        let leave = async move {
+            release_calls(&*store, id, calls).await;
+        };
+        ctx.wait(leave.into_actor(self).map(|(), _, ctx| ctx.stop()));
+    }
+
+    /// Records, without the lease, the outcomes still in hand as the actor stops (its lease was
+    /// taken over, a step panicked, an outcome came as it stopped): an outcome needs no lease,
+    /// and a second report of an attempt is a no-op. Those the store refuses, the next owner
+    /// learns from the provider, or at their deadline.
+    fn record_outcomes_left(&mut self) {
+        let outcomes = std::mem::take(&mut self.outcomes);
+        if outcomes.is_empty() {
+            return;
+        }
         let (store, id, now) = (
             self.services.store.clone(),
             self.id,
             self.services.clock.now(),
         );
-        let outcomes = std::mem::take(&mut self.outcomes);
-        let leave = async move {
-            release_calls(&*store, id, calls).await;
-            if !outcomes.is_empty()
-                && let Err(error) = store.record_outcomes(id, &outcomes, now).await
-            {
+        actix_rt::spawn(async move {
+            if let Err(error) = store.record_outcomes(id, &outcomes, now).await {
                 tracing::warn!(campaign = %id, %error, "outcomes not recorded as the actor left");
             }
-        };
-        ctx.wait(leave.into_actor(self).map(|(), _, ctx| ctx.stop()));
+        });
     }
 
     /// Runs the next step after `pause` of real time (a store outage, the carrier limit).
@@ -526,6 +564,7 @@ impl Actor for CampaignActor {
         }
         self.meters.in_flight.decrement(f64::from(self.in_flight));
         self.track_queue(QueueDepth::default());
+        self.record_outcomes_left();
         let panicked = crate::telemetry::take_panicked();
         self.routes.stopped(self.id, &ctx.address(), panicked);
     }
@@ -554,7 +593,10 @@ impl Handler<Settle> for CampaignActor {
 impl Handler<CallFinished> for CampaignActor {
     type Result = ();
 
-    fn handle(&mut self, CallFinished(report): CallFinished, ctx: &mut Context<Self>) {
+    fn handle(&mut self, mut message: CallFinished, ctx: &mut Context<Self>) {
+        let Some(report) = message.report.take() else {
+            return;
+        };
         self.outcomes.push(Outcome {
             contact: report.contact_id,
             attempt: report.attempt,

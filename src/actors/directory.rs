@@ -72,6 +72,10 @@ impl Routes for Directory {
         Directory::report(self, report);
     }
 
+    fn resend(&self, report: CallReport, n_sent: u32) {
+        self.send_report(report, n_sent);
+    }
+
     fn wake_owner(&self, id: CampaignId) {
         let bus = self.inner.bus.clone();
         actix_rt::spawn(async move {
@@ -126,8 +130,8 @@ pub fn generated_node_id() -> String {
     format!("node-{}", uuid::Uuid::new_v4().simple())
 }
 
-/// How many times a command is retried when it meets an actor that was just stopping.
-const SEND_ATTEMPTS: usize = 5;
+/// How many times a command or an outcome is sent when it meets an actor that was just stopping.
+const SEND_ATTEMPTS: u32 = 5;
 
 /// How a node dispatches: threads, dialer actors, claim size, and the shared services.
 #[derive(Debug, Clone)]
@@ -428,7 +432,26 @@ impl Directory {
     /// Hands an outcome reported outside a dialer (a provider's call event) to the actor of its
     /// campaign, which records it at its next step (a second report of an attempt is a no-op).
     pub fn report(&self, report: CallReport) {
-        self.actor(report.campaign_id).do_send(CallFinished(report));
+        self.send_report(report, 0);
+    }
+
+    /// Sends `report` (sent `n_sent` times before) to the actor of its campaign. One that meets
+    /// an actor as it stops comes back here when the actor's mailbox goes (`CallFinished`'s
+    /// drop), and goes to the next actor; a stopped node keeps none.
+    fn send_report(&self, report: CallReport, n_sent: u32) {
+        if self.inner.stopped.load(Ordering::Relaxed) {
+            return;
+        }
+        if n_sent >= SEND_ATTEMPTS {
+            tracing::warn!(campaign = %report.campaign_id, "outcome not delivered: no actor took it");
+            return;
+        }
+        let actor = self.actor(report.campaign_id);
+        actor.do_send(CallFinished::new(
+            report,
+            Arc::new(self.clone()),
+            n_sent + 1,
+        ));
     }
 
     /// Listens to the notes of other nodes until the node stops: settles a campaign when asked

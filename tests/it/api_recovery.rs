@@ -421,8 +421,78 @@ async fn a_dialer_actor_that_panics_is_replaced_and_its_batch_placed_again(
     assert_eq!(app.campaign(&id).await["status"], "completed");
 }
 
+/// Two calls end while their campaign's actor is about to panic in the step that would record
+/// them: the actor stops with the outcomes in hand, and they are recorded all the same (the
+/// contacts end `completed`, not `unknown` at their deadline).
+async fn outcomes_in_hand_when_a_campaign_actor_panics_are_recorded(
+    backend: crate::helpers::Backend,
+) {
+    use pacer::faults::{FaultAction, FaultPoint, arm};
+    let app = crate::helpers::spawn_app(backend).await;
+    let id = app.start_campaign(2, 2).await;
+    assert_eq!(app.dialer.running().len(), 2);
+    let campaign = pacer::domain::CampaignId::parse(&id).unwrap();
+    arm(FaultPoint::ActorStep, Some(campaign), FaultAction::Panic, 1);
+    app.dialer.finish_all(DialOutcome::Completed);
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let campaign = app.campaign(&id).await;
+        if campaign["completed"].as_u64() == Some(2) {
+            assert_eq!(campaign["status"], "completed");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < give_up,
+            "the outcomes were never recorded: {campaign}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(metric(&app, "pacer_actor_restarts_total{actor=\"campaign\"}").await);
+}
+
+/// Another node takes the campaign's lease while two of its calls are in flight here; they end
+/// at once. The step that would record them meets the lease taken over and the actor stops:
+/// the outcomes are recorded all the same (no lease is needed to record an outcome), and no
+/// contact is placed again.
+async fn outcomes_that_meet_a_lease_taken_over_are_recorded(backend: crate::helpers::Backend) {
+    let store = backend.store();
+    let app = spawn_app_on(store.clone(), monday_8am()).await;
+    let id = app.start_campaign(2, 2).await;
+    assert_eq!(app.dialer.running().len(), 2);
+    let campaign = pacer::domain::CampaignId::parse(&id).unwrap();
+    // The lease lapses (the test releases it in the node's name) and another node takes it.
+    let node = store.lease_holder(campaign).await.unwrap().expect("leased");
+    let fence = store
+        .acquire_lease(campaign, &node, std::time::Duration::from_secs(5))
+        .await
+        .unwrap()
+        .expect("the node holds its own lease");
+    store.release_lease(campaign, &node, fence).await.unwrap();
+    store
+        .acquire_lease(campaign, "other-node", std::time::Duration::from_secs(3600))
+        .await
+        .unwrap()
+        .expect("the lease is free");
+    app.dialer.finish_all(DialOutcome::Completed);
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let campaign = app.campaign(&id).await;
+        if campaign["completed"].as_u64() == Some(2) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < give_up,
+            "the outcomes were never recorded: {campaign}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(app.dialer.n_placed(), 2);
+}
+
 crate::helpers::on_both_backends!(
     a_campaign_actor_that_panics_is_started_again_and_its_campaign_goes_on,
+    outcomes_in_hand_when_a_campaign_actor_panics_are_recorded,
+    outcomes_that_meet_a_lease_taken_over_are_recorded,
     a_campaign_actor_that_keeps_panicking_gives_its_lease_up,
     a_dialer_actor_that_panics_is_replaced_and_its_batch_placed_again,
 );
