@@ -1287,3 +1287,71 @@ async fn held_contacts_are_listed_per_partition_and_leave_no_key() {
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+/// Redis only: a claim of many calls keeps the campaign's in-flight set in Redis' hashed form
+/// (its compact form scans the set for each member added or removed), one of a few calls
+/// leaves it compact; the set holds exactly the calls claimed either way, and they end as usual.
+#[tokio::test]
+async fn a_claim_of_many_calls_keeps_its_in_flight_set_hashed_on_redis() {
+    let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
+    let store = crate::helpers::redis_store_at(&prefix);
+    let client = ::redis::Client::open(crate::helpers::redis_url()).unwrap();
+    let mut con = client.get_multiplexed_async_connection().await.unwrap();
+    let encoding_of = async |id: CampaignId, con: &mut ::redis::aio::MultiplexedConnection| {
+        let key = format!("{prefix}{{c:{id}}}:inflight");
+        let encoding: String = ::redis::cmd("OBJECT")
+            .arg("ENCODING")
+            .arg(&key)
+            .query_async(con)
+            .await
+            .unwrap();
+        let members: Vec<String> = ::redis::cmd("ZRANGE")
+            .arg(&key)
+            .arg(0)
+            .arg(-1)
+            .query_async(con)
+            .await
+            .unwrap();
+        (encoding, members.len())
+    };
+    let many = scheduled(&store, 40, concurrency(40)).await;
+    let few = scheduled(&store, 40, concurrency(40)).await;
+    let (many_fence, few_fence) = (lease(&store, many).await, lease(&store, few).await);
+    let calls = store
+        .claim_due(many, many_fence, now(), 20)
+        .await
+        .unwrap()
+        .calls;
+    assert_eq!(calls.len(), 20);
+    assert_eq!(
+        encoding_of(many, &mut con).await,
+        ("skiplist".to_owned(), 20)
+    );
+    let two = store
+        .claim_due(few, few_fence, now(), 2)
+        .await
+        .unwrap()
+        .calls;
+    assert_eq!(two.len(), 2);
+    assert_eq!(encoding_of(few, &mut con).await, ("listpack".to_owned(), 2));
+    let ended: Vec<Outcome> = calls
+        .iter()
+        .map(|call| Outcome {
+            contact: call.contact_id,
+            attempt: call.attempt,
+            result: CallResult {
+                outcome: DialOutcome::Completed,
+                duration_secs: 30,
+            },
+        })
+        .collect();
+    store.record_outcomes(many, &ended, now()).await.unwrap();
+    let campaign = store.campaign(&org("acme"), many).await.unwrap();
+    assert_eq!(
+        (
+            campaign.counters.of(ContactStatus::Completed),
+            campaign.counters.of(ContactStatus::InProgress)
+        ),
+        (20, 0)
+    );
+}

@@ -280,15 +280,22 @@ if dispatching then
     local n_claimed = n_taken
     if n_claimed > 0 then
       -- Latest claimed first: with equal scores, each goes before the one added before it.
+      -- A claim of many calls puts a member too long for Redis' compact form first, and takes
+      -- it out again: the set is kept in its hashed form from then on (until it empties),
+      -- where adding and removing a member does not scan the others (`BIG_CLAIM`).
       local deadline = '-' .. ARGV[8]
       local deadlines = {}
+      local big = n_claimed >= BIG_CLAIM
+      local at = big and 2 or 0
+      if big then deadlines[1], deadlines[2] = '0', WIDE_MEMBER end
       for i = n_claimed, 1, -1 do
-        local j = 2 * (n_claimed - i)
+        local j = at + 2 * (n_claimed - i)
         deadlines[j + 1] = deadline
         deadlines[j + 2] = claimed[i]
       end
       write_fields(KEYS[6], groups, written)
       in_chunks('ZADD', KEYS[4], deadlines)
+      if big then redis.call('ZREM', KEYS[4], WIDE_MEMBER) end
       if earliest == '' or ARGV[8] + 0 < earliest + 0 then earliest = ARGV[8] end
       count(writes, 'n_called', read_called, n_first)
       d_scheduled = d_scheduled - n_claimed
