@@ -1290,14 +1290,17 @@ async fn held_contacts_are_listed_per_partition_and_leave_no_key() {
 
 /// Redis only: a claim of many calls keeps the campaign's in-flight set in Redis' hashed form
 /// (its compact form scans the set for each member added or removed), one of a few calls
-/// leaves it compact; the set holds exactly the calls claimed either way, and they end as usual.
+/// leaves it compact, and a read of many fields of one bucket reads it whole; what is claimed
+/// and recorded is as with few: the set holds exactly the calls claimed, each outcome is
+/// applied once, and one for a contact never called (no state in the bucket read whole)
+/// changes nothing.
 #[tokio::test]
-async fn a_claim_of_many_calls_keeps_its_in_flight_set_hashed_on_redis() {
+async fn claims_and_records_of_many_calls_on_redis() {
     let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
     let store = crate::helpers::redis_store_at(&prefix);
     let client = ::redis::Client::open(crate::helpers::redis_url()).unwrap();
     let mut con = client.get_multiplexed_async_connection().await.unwrap();
-    let encoding_of = async |id: CampaignId, con: &mut ::redis::aio::MultiplexedConnection| {
+    let in_flight = async |id: CampaignId, con: &mut ::redis::aio::MultiplexedConnection| {
         let key = format!("{prefix}{{c:{id}}}:inflight");
         let encoding: String = ::redis::cmd("OBJECT")
             .arg("ENCODING")
@@ -1314,44 +1317,64 @@ async fn a_claim_of_many_calls_keeps_its_in_flight_set_hashed_on_redis() {
             .unwrap();
         (encoding, members.len())
     };
-    let many = scheduled(&store, 40, concurrency(40)).await;
-    let few = scheduled(&store, 40, concurrency(40)).await;
+    let many = scheduled(&store, 50, concurrency(50)).await;
+    let few = scheduled(&store, 50, concurrency(50)).await;
     let (many_fence, few_fence) = (lease(&store, many).await, lease(&store, few).await);
     let calls = store
-        .claim_due(many, many_fence, now(), 20)
+        .claim_due(many, many_fence, now(), 40)
         .await
         .unwrap()
         .calls;
-    assert_eq!(calls.len(), 20);
-    assert_eq!(
-        encoding_of(many, &mut con).await,
-        ("skiplist".to_owned(), 20)
-    );
+    assert_eq!(calls.len(), 40);
+    let phones: HashSet<_> = calls.iter().map(|call| call.phone.clone()).collect();
+    assert_eq!(phones.len(), 40, "each call has its own contact's details");
+    assert_eq!(in_flight(many, &mut con).await, ("skiplist".to_owned(), 40));
     let two = store
         .claim_due(few, few_fence, now(), 2)
         .await
         .unwrap()
         .calls;
     assert_eq!(two.len(), 2);
-    assert_eq!(encoding_of(few, &mut con).await, ("listpack".to_owned(), 2));
-    let ended: Vec<Outcome> = calls
+    assert_eq!(in_flight(few, &mut con).await, ("listpack".to_owned(), 2));
+    let ended = |contact, attempt| Outcome {
+        contact,
+        attempt,
+        result: CallResult {
+            outcome: DialOutcome::Completed,
+            duration_secs: 30,
+        },
+    };
+    let mut outcomes: Vec<Outcome> = calls
         .iter()
-        .map(|call| Outcome {
-            contact: call.contact_id,
-            attempt: call.attempt,
-            result: CallResult {
-                outcome: DialOutcome::Completed,
-                duration_secs: 30,
-            },
-        })
+        .map(|call| ended(call.contact_id, call.attempt))
         .collect();
-    store.record_outcomes(many, &ended, now()).await.unwrap();
+    outcomes.push(ended(calls[0].contact_id, calls[0].attempt));
+    let waiting = store
+        .contacts(
+            &org("acme"),
+            many,
+            Some(ContactStatus::Scheduled),
+            ALL,
+            now(),
+        )
+        .await
+        .unwrap()
+        .items;
+    outcomes.push(ended(waiting[0].id, 1));
+    let recorded = store.record_outcomes(many, &outcomes, now()).await.unwrap();
+    let n_applied = recorded
+        .iter()
+        .filter(|recorded| matches!(recorded, Recorded::Applied { .. }))
+        .count();
+    assert_eq!((n_applied, recorded.len()), (40, 42));
+    assert_eq!(recorded[40..], [Recorded::Duplicate, Recorded::Duplicate]);
     let campaign = store.campaign(&org("acme"), many).await.unwrap();
     assert_eq!(
         (
             campaign.counters.of(ContactStatus::Completed),
-            campaign.counters.of(ContactStatus::InProgress)
+            campaign.counters.of(ContactStatus::InProgress),
+            campaign.counters.of(ContactStatus::Scheduled)
         ),
-        (20, 0)
+        (40, 0, 10)
     );
 }
