@@ -49,7 +49,7 @@ local function by_bucket(seqs)
 end
 -- A bucket in Redis' compact form (a listpack) is scanned from its head for each field an HMGET
 -- asks for; from this many fields on, one HGETALL of the whole bucket costs less, Lua's side
--- included (0.41 against 0.62 µs a field for 64 of 128, even at 32: BENCHMARKS.md). A bucket in
+-- included (0.41 against 0.62 µs a field for 64 of 128; at 24 neither won: BENCHMARKS.md). A bucket in
 -- the hashed form (long values) finds each field at once: HMGET.
 local WHOLE_BUCKET = 32
 -- The fields of `groups` (from by_bucket) in the bucket hashes under `base`:
