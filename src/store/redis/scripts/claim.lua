@@ -286,10 +286,10 @@ if dispatching then
       local deadline = '-' .. ARGV[8]
       local deadlines = {}
       local big = n_claimed >= BIG_CLAIM
-      local at = big and 2 or 0
+      local offset = big and 2 or 0
       if big then deadlines[1], deadlines[2] = '0', WIDE_MEMBER end
       for i = n_claimed, 1, -1 do
-        local j = at + 2 * (n_claimed - i)
+        local j = offset + 2 * (n_claimed - i)
         deadlines[j + 1] = deadline
         deadlines[j + 2] = claimed[i]
       end
