@@ -228,6 +228,7 @@ async fn dnc_adds(via: &Node, first: usize, n: usize) -> Vec<Duration> {
 }
 
 fn main() {
+    support::keep_off_redis_core();
     let quick = std::env::args().any(|arg| arg == "--quick");
     actix_web::rt::System::new().block_on(run(quick));
 }

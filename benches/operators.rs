@@ -175,6 +175,7 @@ async fn metrics(n_campaigns: usize) {
 
 #[actix_web::main]
 async fn main() {
+    support::keep_off_redis_core();
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|arg| arg == "--quick");
     let only = args

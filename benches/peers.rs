@@ -1356,6 +1356,7 @@ fn args_value(flag: &str) -> Option<usize> {
 }
 
 fn main() {
+    support::keep_off_redis_core();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|arg| arg == "--quick");
     // One workload only: `-- lateness` (throughput, lateness, pause, footprint, control,

@@ -33,10 +33,56 @@ impl Drop for Proc {
     }
 }
 
+/// `BENCH_REDIS_CORE=<n>`: each redis-server on core `n` alone, and the bench with all it
+/// starts on the other cores (`keep_off_redis_core`): Redis on a core of its own, as in the
+/// capacity model of `ARCHITECTURE.md`.
+pub fn redis_core() -> Option<usize> {
+    let core = std::env::var("BENCH_REDIS_CORE").ok()?;
+    Some(core.parse().expect("BENCH_REDIS_CORE is a core number"))
+}
+
+/// Moves this process, and so every thread and process it starts from now on, off the core of
+/// `BENCH_REDIS_CORE` (nothing without it); called first thing in `main`.
+pub fn keep_off_redis_core() {
+    let Some(core) = redis_core() else { return };
+    let n = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let others: Vec<String> = (0..n)
+        .filter(|&c| c != core)
+        .map(|c| c.to_string())
+        .collect();
+    assert!(
+        core < n && !others.is_empty(),
+        "BENCH_REDIS_CORE={core}: needs another of the {n} cores"
+    );
+    let status = Command::new("taskset")
+        .args([
+            "-p",
+            "-c",
+            &others.join(","),
+            &std::process::id().to_string(),
+        ])
+        .stdout(Stdio::null())
+        .status()
+        .expect("taskset runs (util-linux)");
+    assert!(
+        status.success(),
+        "taskset moves the bench to cores {others:?}"
+    );
+}
+
 /// A redis-server on a free loopback port with `extra` arguments (e.g. `--hz 100`); its URL.
+/// With `BENCH_REDIS_CORE`, on that core.
 pub fn redis_server(extra: &[&str]) -> (Proc, String) {
     let port = free_port();
-    let child = Command::new("redis-server")
+    let mut command = match redis_core() {
+        Some(core) => {
+            let mut taskset = Command::new("taskset");
+            taskset.args(["-c", &core.to_string(), "redis-server"]);
+            taskset
+        }
+        None => Command::new("redis-server"),
+    };
+    let child = command
         .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
         .args(["--save", "", "--appendonly", "no"])
         .args(extra)

@@ -413,8 +413,11 @@ impl Inner {
         // Each call's id, and under a cap its slot and the next (without one, every call's
         // slot is the first's).
         let paced = schedule.max_calls_per_day.unwrap_or(0) > 0;
+        let mut call_ids = Vec::with_capacity(slots.at.len());
         for (&at, next) in slots.at.iter().zip(&slots.next_slot_at) {
-            invocation.arg(CallId::random().to_string());
+            let call_id = CallId::random();
+            invocation.arg(call_id.to_string());
+            call_ids.push(call_id);
             if paced {
                 invocation.arg(ms(at)).arg(next.map(ms).unwrap_or(0));
             }
@@ -422,6 +425,7 @@ impl Inner {
         let prepared = PreparedClaim {
             meta,
             slots,
+            call_ids,
             verdicts,
             today,
         };
@@ -441,6 +445,7 @@ impl Inner {
         let PreparedClaim {
             meta,
             slots,
+            call_ids,
             verdicts,
             today,
         } = prepared;
@@ -477,12 +482,22 @@ impl Inner {
         }
         let mut calls = Vec::with_capacity(claimed.contacts.len());
         for stored in &claimed.contacts {
-            let record = ContactRecord::decode(&stored.details, Some(&stored.state))?;
+            let index = calls.len();
+            let record = match &stored.state {
+                Some(state) => ContactRecord::decode(&stored.details, Some(state))?,
+                // A first attempt: the state claim.lua wrote from what it was sent.
+                None => {
+                    let call_id = call_ids
+                        .get(index)
+                        .ok_or_else(|| unavailable("more calls claimed than call ids sent"))?;
+                    ContactRecord::decode(&stored.details, None)?.first_attempt(call_id)
+                }
+            };
             let not_after = verdicts
                 .get(record.partition as usize)
                 .and_then(|verdict| verdict.not_after());
             let contact = record.into_contact(rules::contact_id(id, stored.sequence), status)?;
-            let index = n_claims_before + calls.len() as u64;
+            let rotation = n_claims_before + index as u64;
             calls.push(ClaimedCall {
                 campaign_id: id,
                 contact_id: contact.id,
@@ -495,10 +510,10 @@ impl Inner {
                 agent_id: campaign.spec.agent_id.clone(),
                 caller_id: campaign
                     .spec
-                    .caller_id(index, rand::random())
+                    .caller_id(rotation, rand::random())
                     .map(str::to_owned),
                 not_after,
-                at: slots.at[calls.len()],
+                at: slots.at[index],
             });
         }
         if status.is_terminal() && in_flight == 0 && events == 0 {
@@ -532,11 +547,13 @@ impl Inner {
     }
 }
 
-/// A claim script's run as sent: the campaign it was planned on, its slots, the partitions'
-/// verdicts and the local date.
+/// A claim script's run as sent: the campaign it was planned on, its slots and call ids, the
+/// partitions' verdicts and the local date.
 struct PreparedClaim {
     meta: Arc<Meta>,
     slots: ClaimSlots,
+    /// The call ids sent, in slot order.
+    call_ids: Vec<CallId>,
     verdicts: Vec<PartitionVerdict>,
     today: chrono::NaiveDate,
 }

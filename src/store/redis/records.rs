@@ -374,6 +374,16 @@ impl ContactRecord {
         Ok(record)
     }
 
+    /// The record of a contact just claimed for its first attempt as call `call`: the state
+    /// `claim.lua` wrote and did not send back, the caller knowing it (its called-at is the
+    /// call's slot, which the claim carries).
+    pub(super) fn first_attempt(mut self, call: &CallId) -> Self {
+        self.at = Some(1);
+        self.st = Some(ContactStatus::InProgress.as_str().to_owned());
+        self.call = Some(call.to_string());
+        self
+    }
+
     /// The contact's status: its own once it has been called, else its campaign's.
     pub(super) fn status(&self, campaign: CampaignStatus) -> ContactStatus {
         match (self.st.as_deref().and_then(ContactStatus::parse), campaign) {

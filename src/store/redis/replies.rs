@@ -50,6 +50,15 @@ impl<'a> Fields<'a> {
         .ok_or_else(|| self.malformed(field))
     }
 
+    /// A text, or nil.
+    fn text_or_nil(&mut self, field: &str) -> Result<Option<String>, StoreError> {
+        if let Some(Value::Nil) = self.values.get(self.at) {
+            self.at += 1;
+            return Ok(None);
+        }
+        self.text(field).map(Some)
+    }
+
     /// An integer, sent as one or as its digits (a hash field read back).
     fn int(&mut self, field: &str) -> Result<i64, StoreError> {
         match self.next() {
@@ -148,7 +157,8 @@ pub(super) struct Claimed {
 pub(super) struct ClaimedContact {
     pub(super) sequence: u32,
     pub(super) details: String,
-    pub(super) state: String,
+    /// Its call state; none for a first attempt (`ContactRecord::first_attempt`).
+    pub(super) state: Option<String>,
 }
 
 impl ClaimReply {
@@ -187,7 +197,7 @@ impl ClaimReply {
             contacts.push(ClaimedContact {
                 sequence: u32::try_from(sequence).map_err(|_| triples.malformed("seq"))?,
                 details: triples.text("details")?,
-                state: triples.text("state")?,
+                state: triples.text_or_nil("state")?,
             });
         }
         Ok(Self::Claimed(Claimed {
@@ -347,7 +357,10 @@ mod tests {
             bulk("2=3 5=1"),
             Value::Int(12),
             bulk("{}"),
-            bulk("1|in_progress"),
+            bulk("2|in_progress|c|1|||"),
+            Value::Int(13),
+            bulk("{}"),
+            Value::Nil,
         ];
         let ClaimReply::Claimed(claimed) = ClaimReply::read(&reply).unwrap() else {
             panic!("a claim");
@@ -361,8 +374,14 @@ mod tests {
         assert_eq!((claimed.calls_today, claimed.next_slot_at), (1, None));
         assert_eq!(claimed.events, 4);
         assert_eq!(claimed.put_back, [(2, 3), (5, 1)]);
-        assert_eq!(claimed.contacts.len(), 1);
+        assert_eq!(claimed.contacts.len(), 2);
         assert_eq!(claimed.contacts[0].sequence, 12);
+        assert_eq!(
+            claimed.contacts[0].state.as_deref(),
+            Some("2|in_progress|c|1|||")
+        );
+        assert_eq!(claimed.contacts[1].sequence, 13);
+        assert_eq!(claimed.contacts[1].state, None);
         assert!(matches!(
             ClaimReply::read(&[bulk("STALE")]),
             Ok(ClaimReply::Stale)

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use pacer::domain::{
-    CallSafety, CampaignId, CampaignStatus, ContactStatus, DailyHours, DialOutcome, FloorProfile,
-    HeldReason, LegalFloor, SchedulePatch, SkipReason, WeekHours,
+    CallId, CallSafety, CampaignId, CampaignStatus, ContactId, ContactStatus, DailyHours,
+    DialOutcome, FloorProfile, HeldReason, LegalFloor, SchedulePatch, SkipReason, WeekHours,
 };
 use pacer::store::capabilities::*;
 use pacer::store::{
@@ -46,6 +46,16 @@ pub async fn claims_respect_concurrency_and_activate(store: Arc<dyn CampaignStor
     assert_eq!(call.caller_id.as_deref(), Some("+15550009999"));
 }
 
+/// What the store keeps of claimed calls, in slot order: contact, call id, attempt, slot.
+fn as_stored(calls: &[ClaimedCall]) -> Vec<(ContactId, CallId, u32, DateTime<Utc>)> {
+    let mut calls: Vec<_> = calls
+        .iter()
+        .map(|call| (call.contact_id, call.call_id, call.attempt, call.at))
+        .collect();
+    calls.sort_by_key(|call| call.3);
+    calls
+}
+
 /// Claim ahead: the calls whose slots fall within the horizon, each with its slot; the pacing
 /// moves past the last one, and a call released before its slot (a pause) goes back to wait.
 pub async fn a_claim_ahead_takes_each_slot_of_its_horizon_once(store: Arc<dyn CampaignStore>) {
@@ -75,11 +85,10 @@ pub async fn a_claim_ahead_takes_each_slot_of_its_horizon_once(store: Arc<dyn Ca
         .is_empty(),
         "a slot is claimed once"
     );
-    // Calls in flight keep their slot (a new owner places them then).
+    // Calls in flight keep their slot and call id (a new owner places them then, under the
+    // same idempotency key).
     let in_flight = store.calls_in_flight(id, now()).await.unwrap();
-    let mut kept: Vec<_> = in_flight.iter().map(|call| call.at).collect();
-    kept.sort();
-    assert_eq!(kept, [hour(0), hour(1), hour(2)]);
+    assert_eq!(as_stored(&in_flight), as_stored(&batch.calls));
     // The concurrency bounds a claim ahead: two lines are left.
     let later = hour(2) + Duration::minutes(30);
     let batch = store
@@ -465,6 +474,11 @@ pub async fn failed_attempts_are_retried_after_the_delay(store: Arc<dyn Campaign
         .unwrap()
         .calls
         .remove(0);
+    let in_flight = store.calls_in_flight(id, now()).await.unwrap();
+    assert_eq!(
+        as_stored(&in_flight),
+        as_stored(std::slice::from_ref(&call))
+    );
     let busy = CallResult {
         outcome: DialOutcome::Busy,
         duration_secs: 0,
@@ -486,6 +500,11 @@ pub async fn failed_attempts_are_retried_after_the_delay(store: Arc<dyn Campaign
         .calls
         .remove(0);
     assert_eq!((retry.contact_id, retry.attempt), (call.contact_id, 2));
+    let in_flight = store.calls_in_flight(id, now()).await.unwrap();
+    assert_eq!(
+        as_stored(&in_flight),
+        as_stored(std::slice::from_ref(&retry))
+    );
     store
         .record_outcome(id, call.contact_id, 2, busy, now() + Duration::minutes(11))
         .await

@@ -23,7 +23,8 @@
 -- Returns {'STALE'} | {'RETRY'} | {status, n_in_flight, n_claims_before, first retry ms or nil,
 --          n_fresh, first in-flight deadline ms or nil, calls today, next slot ms or nil,
 --          events waiting, contacts put back as "<partition>=<n> …" (held or skipped),
---          seq, details, state, seq, details, state, ...}
+--          seq, details, state, seq, details, state, ...}; the state is nil for a first
+--          attempt ("1|in_progress|<its call id>|<its slot ms>|||": the caller knows both).
 -- Uses the helpers of call_state.lua, sent ahead of this script.
 -- Each write a script makes goes to the AOF and to replicas as a command of its own, and each
 -- read is a lookup: every queue is looked at once and searched only when its head says there is
@@ -88,7 +89,8 @@ if meta[12] == ARGV[9] then used = (meta[13] or 0) + 0 end
 local next_slot = p_next or ''
 local first_retry = redis.call('ZRANGE', KEYS[3], '0', '0', 'WITHSCORES')
 local n_released = redis.call('ZCARD', KEYS[2])
--- The reply's head is filled in at the end; each claimed contact adds (seq, details, state).
+-- The reply's head is filled in at the end; each claimed contact adds (seq, details, state or
+-- nil).
 local reply = {status, 0, n_claims or '0', false, 0, false, 0, false, 0, ''}
 if dispatching then
   local n = math.min(ARGV[4] + 0, ARGV[5] - n_in_flight)
@@ -252,6 +254,8 @@ if dispatching then
       local seq = claimed[i]
       local text
       local attempt
+      -- A first attempt's state is not sent back (false: a nil reply).
+      local sent = false
       local call, at = ARGV[ids + stride * (i - 1) + 1], ARGV[7]
       if stride == 3 then at = ARGV[ids + 3 * i - 1] end
       if not texts[i] then
@@ -270,12 +274,13 @@ if dispatching then
         state.held = ''
         attempt = string.format('%d', state.at)
         text = state_text(state)
+        sent = text
       end
       written[seq] = text
       if events then event(events, ARGV[3], 'c|' .. seq .. '|' .. attempt .. '|' .. call) end
       reply[8 + 3 * i] = seq
       reply[9 + 3 * i] = details[i]
-      reply[10 + 3 * i] = text
+      reply[10 + 3 * i] = sent
     end
     local n_claimed = n_taken
     if n_claimed > 0 then
